@@ -1,0 +1,1 @@
+"""Subcommands of the jan-models console script, one module each."""
