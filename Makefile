@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make dev` brings the stack up, `make test` runs every test.
+# Only Python 3.11+, git and make are assumed; everything else is installed from the lock file.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+.PHONY: dev test install lint typecheck imports unit check bench clean
+
+dev: $(VENV)/.installed
+	$(BIN)/jan-models dev
+
+test: $(VENV)/.installed lint typecheck imports
+	$(BIN)/pytest
+
+install: $(VENV)/.installed
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy .
+
+imports: $(VENV)/.installed
+	$(BIN)/lint-imports
+
+unit: $(VENV)/.installed
+	$(BIN)/pytest -m "not integration and not e2e and not faults"
+
+bench: $(VENV)/.installed
+	$(BIN)/jan-models bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,72 @@
+"""Commands the api publishes on MODEL_COMMANDS and the deployer carries out.
+
+Each command carries everything the deployer needs, so the deployer stays stateless.
+`msg_id` is the `Nats-Msg-Id` header that lets JetStream drop a re-published duplicate.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.model_spec import DeploymentConfig, DnsLabel, Requirements
+from shared.names import CREATE_SUBJECT, DEFAULT_NAMESPACE, DELETE_SUBJECT
+
+PublicId = Annotated[str, Field(pattern=r"^mdl_[a-z0-9]{12}$", examples=["mdl_abc123def456"])]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ModelRef(BaseModel):
+    """Who a command or event is about; the first fields of every event's data too."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    organization_id: int = Field(ge=0, examples=[123])
+    model_id: int = Field(ge=1, examples=[1])
+    public_id: PublicId
+    name: DnsLabel = Field(examples=["qwen3-coder-30b"])
+    namespace: DnsLabel = Field(default=DEFAULT_NAMESPACE, examples=[DEFAULT_NAMESPACE])
+    generation: int = Field(ge=1, description="Bumped each time the desired state changes")
+
+
+class CreateModel(ModelRef):
+    """Apply (create or update) every Kubernetes object of a model."""
+
+    verb: Literal["create"] = "create"
+    huggingface_id: Annotated[str, Field(max_length=256)] = ""
+    requirements: Requirements = Requirements()
+    deployment_config: DeploymentConfig
+    hf_token_encrypted: str | None = Field(
+        default=None,
+        description="Fernet token of the Hugging Face token; only the deployer decrypts it",
+    )
+    issued_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def subject(self) -> str:
+        return CREATE_SUBJECT
+
+    @property
+    def msg_id(self) -> str:
+        return f"{self.public_id}:{self.verb}:{self.generation}"
+
+
+class DeleteModel(ModelRef):
+    """Remove every object labelled with the model's public id."""
+
+    verb: Literal["delete"] = "delete"
+    issued_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def subject(self) -> str:
+        return DELETE_SUBJECT
+
+    @property
+    def msg_id(self) -> str:
+        return f"{self.public_id}:{self.verb}:{self.generation}"
+
+
+Command = Annotated[CreateModel | DeleteModel, Field(discriminator="verb")]

@@ -1,0 +1,117 @@
+"""Failures a caller can act on, with the seed's texts to the letter.
+
+Each error is a value: the api maps its `kind` to one HTTP status in one place.
+"""
+
+from enum import StrEnum
+from typing import Final
+
+from shared.crds import RequiredCrd
+from shared.quantity import format_binary
+
+NOT_IN_CLUSTER_MESSAGE: Final = "models API only available when running in Kubernetes cluster"
+
+
+class ErrorKind(StrEnum):
+    INVALID = "invalid"
+    UNAUTHENTICATED = "unauthenticated"
+    UNAVAILABLE = "unavailable"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    INSUFFICIENT_RESOURCES = "insufficient_resources"
+    DEPENDENCY_DOWN = "dependency_down"
+    RATE_LIMITED = "rate_limited"
+
+
+class JanModelsError(Exception):
+    kind: ErrorKind = ErrorKind.INVALID
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequestError(JanModelsError):
+    kind = ErrorKind.INVALID
+
+
+class ServedModelNameMismatchError(InvalidRequestError):
+    def __init__(self, *, served_name: str, model_name: str) -> None:
+        super().__init__(
+            f"--served-model-name '{served_name}' must match model name '{model_name}' "
+            "(required by Aibrix for autoscaling)"
+        )
+
+
+class ServedModelNameMissingError(InvalidRequestError):
+    def __init__(self, *, model_name: str) -> None:
+        super().__init__(
+            f"--served-model-name '{model_name}' is required in deployment_config.args "
+            "when enable_autoscaling is true (required by Aibrix for autoscaling)"
+        )
+
+
+class UnauthenticatedError(JanModelsError):
+    kind = ErrorKind.UNAUTHENTICATED
+
+    def __init__(self, message: str = "missing or invalid API key") -> None:
+        super().__init__(message)
+
+
+class NotInClusterError(JanModelsError):
+    kind = ErrorKind.UNAVAILABLE
+
+    def __init__(self) -> None:
+        super().__init__(NOT_IN_CLUSTER_MESSAGE)
+
+
+class CrdMissingError(JanModelsError):
+    kind = ErrorKind.UNAVAILABLE
+
+    def __init__(self, crd: RequiredCrd) -> None:
+        super().__init__(crd.missing_message)
+        self.crd = crd
+
+
+class InsufficientResourcesError(JanModelsError):
+    kind = ErrorKind.INSUFFICIENT_RESOURCES
+
+    def __init__(self, *, min_gpus: int, min_vram_bytes: int) -> None:
+        super().__init__(
+            insufficient_resources_message(min_gpus=min_gpus, min_vram_bytes=min_vram_bytes)
+        )
+
+
+def insufficient_resources_message(*, min_gpus: int, min_vram_bytes: int) -> str:
+    """`no GPU node can satisfy the requirements: min 2 GPUs with 48Gi VRAM` (the seed's text)."""
+    vram = format_binary(min_vram_bytes) if min_vram_bytes else "0Gi"
+    return f"no GPU node can satisfy the requirements: min {min_gpus} GPUs with {vram} VRAM"
+
+
+class ModelNotFoundError(JanModelsError):
+    kind = ErrorKind.NOT_FOUND
+
+    def __init__(self, model_id: str) -> None:
+        super().__init__(f"model '{model_id}' not found")
+
+
+class ModelNameTakenError(JanModelsError):
+    kind = ErrorKind.CONFLICT
+
+    def __init__(self, *, name: str, namespace: str) -> None:
+        super().__init__(f"a model named '{name}' already exists in namespace '{namespace}'")
+
+
+class InventoryUnavailableError(JanModelsError):
+    kind = ErrorKind.DEPENDENCY_DOWN
+
+    def __init__(self, detail: str = "no answer in time") -> None:
+        super().__init__(f"cluster inventory unavailable: {detail}")
+
+
+class RateLimitedError(JanModelsError):
+    kind = ErrorKind.RATE_LIMITED
+
+    def __init__(self, *, retry_after_seconds: int) -> None:
+        super().__init__(f"too many requests: retry in {retry_after_seconds}s")
+        self.retry_after_seconds = retry_after_seconds

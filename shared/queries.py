@@ -1,0 +1,114 @@
+"""Inventory queries over NATS request-reply, and their replies.
+
+The api asks; the inventory answers from its MongoDB projections, never from the
+cluster. A reply is either the answer or an explicit `QueryError`, never silence.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from shared.model_spec import Quantity
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QueryError(Message):
+    ok: Literal[False] = False
+    error: str
+
+
+# --- inventory.query.status -------------------------------------------------------------
+
+
+class StatusQuery(Message):
+    pass
+
+
+class GpuNode(Message):
+    """One entry of the seed's `cluster_status.gpu_nodes`."""
+
+    node_name: str = Field(examples=["gpu-node-1"])
+    gpu_count: int = Field(examples=[2])
+    gpu_type: str = Field(examples=["nvidia-a100"])
+    total_vram: str = Field(examples=["40Gi"])
+    available_vram: str = Field(examples=["38Gi"])
+
+
+class ClusterStatus(Message):
+    """Exactly the seed's `cluster_status` object."""
+
+    has_gpus: bool
+    total_nodes: int
+    gpu_nodes: list[GpuNode]
+    total_gpus: int
+    gpu_operator_ok: bool
+    aibrix_ok: bool
+    kuberay_ok: bool
+    envoy_gateway_ok: bool
+
+
+class StatusReply(Message):
+    ok: Literal[True] = True
+    connected: bool = Field(description="Whether the inventory has synced with a cluster at all")
+    cluster_status: ClusterStatus
+    storage_classes: list[str] = []
+    default_storage_class: str | None = None
+    service_monitor_ok: bool = False
+    missing: list[str] = Field(default=[], description="Required CRDs and parts that are absent")
+    synced_at: datetime | None = None
+
+
+# --- inventory.query.models -------------------------------------------------------------
+
+
+class ModelsQuery(Message):
+    pass
+
+
+class WorkloadEntry(Message):
+    """One entry of the seed's `/all` list, plus the labels the api needs to mark its own."""
+
+    name: str
+    namespace: str
+    is_managed: bool
+    status: Literal["Running", "Pending", "Failed", "Unknown"]
+    replicas: int
+    ready_replicas: int = 0
+    created_at: datetime | None = None
+    organization_id: int | None = None
+    public_id: str | None = None
+
+
+class ModelsReply(Message):
+    ok: Literal[True] = True
+    models: list[WorkloadEntry]
+    total: int
+
+
+# --- inventory.query.capacity -----------------------------------------------------------
+
+
+class CapacityQuery(Message):
+    min_gpus: int = Field(ge=0, le=64)
+    min_vram: Quantity | None = None
+    gpu_type: str | None = None
+
+
+class CapacityReply(Message):
+    ok: Literal[True] = True
+    fits: bool
+    node_name: str | None = Field(default=None, description="A node that can host it, when one can")
+    message: str = Field(default="", description="The seed's text when no node fits")
+
+
+StatusAnswer = Annotated[StatusReply | QueryError, Field(discriminator="ok")]
+ModelsAnswer = Annotated[ModelsReply | QueryError, Field(discriminator="ok")]
+CapacityAnswer = Annotated[CapacityReply | QueryError, Field(discriminator="ok")]
+
+STATUS_ANSWER: TypeAdapter[StatusReply | QueryError] = TypeAdapter(StatusAnswer)
+MODELS_ANSWER: TypeAdapter[ModelsReply | QueryError] = TypeAdapter(ModelsAnswer)
+CAPACITY_ANSWER: TypeAdapter[CapacityReply | QueryError] = TypeAdapter(CapacityAnswer)
