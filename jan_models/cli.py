@@ -1,10 +1,17 @@
-"""The `jan-models` console script."""
+"""The `jan-models` console script: one subcommand per part, each in its own module."""
 
 import typer
 
-app = typer.Typer(help="jan-models: deploy LLM model servers onto your Kubernetes GPU cluster.")
+app = typer.Typer(
+    help="jan-models: deploy LLM model servers onto your Kubernetes GPU cluster.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 
 @app.callback()
 def main() -> None:
     """jan-models control plane."""
+
+
+# Subcommands register below, one line each.

@@ -39,6 +39,10 @@ class CreateModel(ModelRef):
     huggingface_id: Annotated[str, Field(max_length=256)] = ""
     requirements: Requirements = Requirements()
     deployment_config: DeploymentConfig
+    cause: Literal["create", "update", "repair"] = Field(
+        default="create",
+        description="Why it is sent; a repair re-applies the registry's desired state after drift",
+    )
     hf_token_encrypted: str | None = Field(
         default=None,
         description="Fernet token of the Hugging Face token; only the deployer decrypts it",
