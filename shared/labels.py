@@ -20,6 +20,11 @@ GPU_COUNT_LABEL: Final = "nvidia.com/gpu.count"
 
 SCALE_DOWN_DELAY_ANNOTATION: Final = "kpa.autoscaling.aibrix.ai/scale-down-delay"
 
+# Annotations (not labels: nobody selects on them) that let the inventory name the model
+# in its events without asking the api's registry.
+MODEL_DB_ID_ANNOTATION: Final = "jan-server.menlo.ai/model-db-id"
+GENERATION_ANNOTATION: Final = "jan-server.menlo.ai/generation"
+
 
 def model_labels(*, name: str, organization_id: int, public_id: str) -> dict[str, str]:
     """The labels of every object the deployer applies for one model."""
@@ -31,6 +36,11 @@ def model_labels(*, name: str, organization_id: int, public_id: str) -> dict[str
         MODEL_ID: public_id,
         MANAGED_BY: MANAGED_BY_VALUE,
     }
+
+
+def model_annotations(*, model_id: int, generation: int) -> dict[str, str]:
+    """Annotations on every managed object (and the Deployment's pod template)."""
+    return {MODEL_DB_ID_ANNOTATION: str(model_id), GENERATION_ANNOTATION: str(generation)}
 
 
 def model_selector(public_id: str) -> str:
