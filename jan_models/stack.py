@@ -1,0 +1,278 @@
+"""The whole system on one machine: real servers, kubesim and the three services.
+
+`jan-models dev`, the end-to-end tests, the fault tests and the benchmarks all start the
+stack the same way: every part is its own process (as in production), configured only
+through `JAN_MODELS_*` variables, and ready when its port or `/readyz` answers. Parts can
+be killed and restarted one by one, which is what the fault tests need.
+"""
+
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal, Self
+
+from jan_models.embedded import (
+    EmbeddedMongo,
+    EmbeddedNats,
+    EmbeddedServer,
+    EmbeddedServerError,
+    find_executable,
+    free_port,
+)
+
+ServiceName = Literal["api", "deployer", "inventory"]
+SERVICES: tuple[ServiceName, ...] = ("inventory", "deployer", "api")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback URL we built
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+@dataclass
+class ChildProcess:
+    """A part of the stack run as `jan-models <subcommand>`, ready when `ready_url` answers 200."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    ready_url: str
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> Self:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [find_executable("jan-models"), *self.args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        return self
+
+    def wait_ready(self, *, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                code = None if self.process is None else self.process.returncode
+                raise EmbeddedServerError(
+                    f"{self.name} exited with {code}; its log: {self.log_path}\n{self.tail()}"
+                )
+            if _http_ok(self.ready_url):
+                return
+            time.sleep(0.1)
+        raise EmbeddedServerError(f"{self.name} was not ready in {timeout}s; see {self.log_path}")
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, *, timeout: float = 15.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class StackConfig:
+    data_dir: Path
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    nats_port: int = 4222
+    mongo_port: int = 27017
+    kubesim_port: int = 6443
+    mongodb_url: str | None = None
+    kubeconfig: Path | None = None
+    scenario: Path | None = None
+    ready_delay: float = 2.0
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    def with_free_ports(self) -> "StackConfig":
+        """The same stack on free ports: for tests and benchmarks that must not collide."""
+        return replace(
+            self,
+            api_port=free_port(),
+            nats_port=free_port(),
+            mongo_port=free_port(),
+            kubesim_port=free_port(),
+        )
+
+
+@dataclass
+class LocalStack:
+    config: StackConfig
+    nats: EmbeddedNats = field(init=False)
+    mongo: EmbeddedMongo | None = field(init=False, default=None)
+    kubesim: ChildProcess | None = field(init=False, default=None)
+    services: dict[ServiceName, ChildProcess] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        config = self.config
+        logs = config.data_dir / "logs"
+        self.nats = EmbeddedNats(
+            name="nats-server",
+            port=config.nats_port,
+            log_path=logs / "nats.log",
+            store_dir=config.data_dir / "nats",
+        )
+        if config.mongodb_url is None:
+            self.mongo = EmbeddedMongo(
+                name="mongodb",
+                port=config.mongo_port,
+                log_path=logs / "mongodb.log",
+                storage_path=str(config.data_dir / "mongodb"),
+                sync_on_commit=True,
+            )
+        if config.kubeconfig is None:
+            self.kubesim = self._kubesim_process(logs)
+        ports = {"api": config.api_port, "deployer": free_port(), "inventory": free_port()}
+        for name in SERVICES:
+            self.services[name] = ChildProcess(
+                name=name,
+                args=[name],
+                env=self._service_env(name, ports[name]),
+                ready_url=f"http://127.0.0.1:{ports[name]}/readyz",
+                log_path=logs / f"{name}.log",
+            )
+
+    # --- addresses -----------------------------------------------------------------------
+
+    @property
+    def nats_url(self) -> str:
+        return self.nats.url
+
+    @property
+    def mongodb_url(self) -> str:
+        if self.config.mongodb_url is not None:
+            return self.config.mongodb_url
+        assert self.mongo is not None
+        return self.mongo.url
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.config.kubeconfig or self.config.data_dir / "kubeconfig"
+
+    @property
+    def kubesim_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.kubesim_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.config.api_host}:{self.config.api_port}"
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> Self:
+        try:
+            self.nats.start()
+            if self.mongo is not None:
+                self.mongo.start(timeout=60)
+            if self.kubesim is not None:
+                self.kubesim.start().wait_ready(timeout=60)
+            for service in self.services.values():
+                service.start()
+            for service in self.services.values():
+                service.wait_ready(timeout=90)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for name in reversed(SERVICES):
+            self.services[name].stop()
+        if self.kubesim is not None:
+            self.kubesim.stop()
+        self.nats.stop()
+        if self.mongo is not None:
+            self.mongo.stop()
+
+    def restart_service(self, name: ServiceName, *, kill: bool = False) -> None:
+        service = self.services[name]
+        service.kill() if kill else service.stop()
+        service.start().wait_ready(timeout=90)
+
+    def restart_server(self, server: EmbeddedServer, *, kill: bool = False) -> None:
+        server.kill() if kill else server.stop()
+        server.start(timeout=60)
+
+    @contextmanager
+    def running(self) -> Iterator[Self]:
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+
+    # --- wiring --------------------------------------------------------------------------
+
+    def _kubesim_process(self, logs: Path) -> ChildProcess:
+        config = self.config
+        args = [
+            "kubesim",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(config.kubesim_port),
+            "--kubeconfig-out",
+            str(self.kubeconfig_path),
+            "--ready-delay",
+            str(config.ready_delay),
+        ]
+        if config.scenario is not None:
+            args += ["--scenario", str(config.scenario)]
+        return ChildProcess(
+            name="kubesim",
+            args=args,
+            env=dict(os.environ),
+            ready_url=f"http://127.0.0.1:{config.kubesim_port}/healthz",
+            log_path=logs / "kubesim.log",
+        )
+
+    def _service_env(self, name: ServiceName, port: int) -> dict[str, str]:
+        env = dict(os.environ) | {
+            "JAN_MODELS_NATS_URL": self.nats_url,
+            "JAN_MODELS_MONGODB_URL": self.mongodb_url,
+            "JAN_MODELS_LOG_FORMAT": "json",
+            "PYTHONUNBUFFERED": "1",
+        }
+        if name == "api":
+            env |= {"JAN_MODELS_API_HOST": self.config.api_host, "JAN_MODELS_API_PORT": str(port)}
+        else:
+            env |= {
+                "JAN_MODELS_KUBECONFIG": str(self.kubeconfig_path),
+                f"JAN_MODELS_{name.upper()}_HTTP_HOST": "127.0.0.1",
+                f"JAN_MODELS_{name.upper()}_HTTP_PORT": str(port),
+            }
+        return env | dict(self.config.extra_env)
