@@ -1,1 +1,28 @@
-"""kubesim."""
+"""kubesim: a Kubernetes API simulator that speaks the real REST API over HTTP.
+
+Unmodified clients (kubectl, kubernetes-asyncio, the official client) talk to it. It seeds a
+cluster from a scenario, runs simulated controllers (deployments, scheduler, kubelet, PVC
+binder, garbage collector) and can inject faults. See `KubeSim`.
+"""
+
+from kubesim.faults import Faults
+from kubesim.scenario import (
+    GenerateSpec,
+    NodeSpec,
+    Scenario,
+    default_scenario,
+    generate_nodes,
+    load_scenario,
+)
+from kubesim.server import KubeSim
+
+__all__ = [
+    "Faults",
+    "GenerateSpec",
+    "KubeSim",
+    "NodeSpec",
+    "Scenario",
+    "default_scenario",
+    "generate_nodes",
+    "load_scenario",
+]

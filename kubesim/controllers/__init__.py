@@ -1,0 +1,6 @@
+"""Simulated control plane: deployment controller, scheduler, kubelet, PVC binder and
+garbage collector, driven by storage events through `ControllerManager`."""
+
+from kubesim.controllers.manager import ControllerManager
+
+__all__ = ["ControllerManager"]

@@ -1,0 +1,198 @@
+"""Kubelet: runs pods bound to nodes. After `ready_delay` a pod is Running and Ready,
+unless its image matches a failing pattern: `ImagePullBackOff` keeps it Pending with the
+container waiting; `CrashLoopBackOff` makes it Running but never Ready, its restartCount
+growing every `crash_interval` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import itertools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kubesim.controllers.common import PODS, clone, condition
+from kubesim.fieldsets import now_iso
+from kubesim.storage import Event
+from kubesim.store import ObjectStore
+
+Obj = dict[str, Any]
+Key = tuple[str, str]
+
+IMAGE_PULL_BACKOFF = "ImagePullBackOff"
+CRASH_LOOP_BACKOFF = "CrashLoopBackOff"
+_ips = itertools.count(2)
+
+
+def failure_for(image: str, patterns: Mapping[str, str]) -> str | None:
+    for pattern, reason in patterns.items():
+        if pattern in image or fnmatch.fnmatchcase(image, pattern):
+            return reason
+    return None
+
+
+class Kubelet:
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        ready_delay: float,
+        failing_images: Mapping[str, str],
+        crash_interval: float,
+        wake: Callable[[], None],
+    ) -> None:
+        self.store = store
+        self.ready_delay = ready_delay
+        self.failing_images = dict(failing_images)
+        self.crash_interval = crash_interval
+        self.wake = wake
+        self.bound: set[Key] = set()
+        self.due: set[Key] = set()
+        self._seen: set[str] = set()  # pod uids already handed to the kubelet
+        self.crashing: set[Key] = set()
+
+    def observe(self, event: Event) -> bool:
+        if event.key != PODS.storage_key:
+            return False
+        meta = event.obj["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        if event.type == "DELETED":
+            self._seen.discard(meta["uid"])
+            self.crashing.discard(key)
+            return False
+        if not event.obj.get("spec", {}).get("nodeName") or meta["uid"] in self._seen:
+            return False
+        self._seen.add(meta["uid"])
+        self.bound.add(key)
+        return True
+
+    def _ready(self, key: Key) -> None:
+        self.due.add(key)
+        self.wake()
+
+    def _creating(self, pod: Obj) -> None:
+        """Straight after binding: containers are being created."""
+        new = clone(pod)
+        status = new.setdefault("status", {})
+        status["hostIP"] = "10.0.0.1"
+        status["startTime"] = now_iso()
+        status["containerStatuses"] = [
+            {
+                "name": c["name"],
+                "image": c.get("image", ""),
+                "imageID": "",
+                "ready": False,
+                "restartCount": 0,
+                "started": False,
+                "state": {"waiting": {"reason": "ContainerCreating"}},
+            }
+            for c in new["spec"].get("containers", [])
+        ]
+        self.store.commit(PODS, new)
+
+    def run(self) -> None:
+        while self.bound:
+            key = self.bound.pop()
+            pod = self.store.find(PODS, *key)
+            if pod is None or pod["metadata"].get("deletionTimestamp"):
+                continue
+            self._creating(pod)
+            if self.ready_delay <= 0:
+                self.due.add(key)
+            else:
+                asyncio.get_running_loop().call_later(self.ready_delay, self._ready, key)
+        while self.due:
+            key = self.due.pop()
+            pod = self.store.find(PODS, *key)
+            if pod is not None and not pod["metadata"].get("deletionTimestamp"):
+                self._start(pod)
+
+    def _start(self, pod: Obj) -> None:
+        now = now_iso()
+        new = clone(pod)
+        status = new.setdefault("status", {})
+        n = next(_ips)
+        status["podIP"] = f"10.244.{(n // 250) % 250}.{n % 250 + 1}"
+        status["podIPs"] = [{"ip": status["podIP"]}]
+        statuses, failures = [], []
+        for c in new["spec"].get("containers", []):
+            image = str(c.get("image", ""))
+            reason = failure_for(image, self.failing_images)
+            failures.append(reason)
+            cs: Obj = {"name": c["name"], "image": image, "imageID": "", "restartCount": 0}
+            if reason == IMAGE_PULL_BACKOFF:
+                cs |= {
+                    "ready": False,
+                    "started": False,
+                    "state": {
+                        "waiting": {
+                            "reason": reason,
+                            "message": f'Back-off pulling image "{image}"',
+                        }
+                    },
+                }
+            elif reason == CRASH_LOOP_BACKOFF:
+                cs |= {
+                    "ready": False,
+                    "started": False,
+                    "restartCount": 1,
+                    "state": {
+                        "waiting": {
+                            "reason": reason,
+                            "message": f"back-off 10s restarting failed container={c['name']} pod={new['metadata']['name']}",
+                        }
+                    },
+                    "lastState": {
+                        "terminated": {
+                            "exitCode": 1,
+                            "reason": "Error",
+                            "startedAt": now,
+                            "finishedAt": now,
+                        }
+                    },
+                }
+            else:
+                cs |= {
+                    "ready": True,
+                    "started": True,
+                    "imageID": f"docker-pullable://{image}",
+                    "state": {"running": {"startedAt": now}},
+                }
+            statuses.append(cs)
+        ready = not any(failures)
+        status["containerStatuses"] = statuses
+        status["phase"] = "Pending" if IMAGE_PULL_BACKOFF in failures else "Running"
+        not_ready = "" if ready else "ContainersNotReady"
+        message = (
+            ""
+            if ready
+            else "containers with unready status: ["
+            + " ".join(
+                c["name"] for c, f in zip(new["spec"]["containers"], failures, strict=True) if f
+            )
+            + "]"
+        )
+        status["conditions"] = [
+            condition("PodReadyToStartContainers", True, now=now),
+            condition("Initialized", True, now=now),
+            condition("Ready", ready, reason=not_ready, message=message, now=now),
+            condition("ContainersReady", ready, reason=not_ready, message=message, now=now),
+            condition("PodScheduled", True, now=now),
+        ]
+        if CRASH_LOOP_BACKOFF in failures:
+            self.crashing.add((new["metadata"]["namespace"], new["metadata"]["name"]))
+        self.store.commit(PODS, new)
+
+    def crash_tick(self) -> None:
+        """One more restart for every crash-looping container."""
+        for key in list(self.crashing):
+            pod = self.store.find(PODS, *key)
+            if pod is None:
+                self.crashing.discard(key)
+                continue
+            new = clone(pod)
+            for cs in new.get("status", {}).get("containerStatuses", []):
+                if cs.get("state", {}).get("waiting", {}).get("reason") == CRASH_LOOP_BACKOFF:
+                    cs["restartCount"] = int(cs.get("restartCount", 0)) + 1
+            self.store.commit(PODS, new)

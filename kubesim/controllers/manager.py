@@ -1,0 +1,94 @@
+"""Runs the simulated controllers in the server's event loop.
+
+Storage events are observed synchronously (each controller only records what became
+dirty); one task then reconciles in passes until nothing is dirty. Writes made by a pass
+produce events that may dirty more work, so passes repeat until the state settles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+from kubesim.controllers.deployments import DeploymentController
+from kubesim.controllers.gc import GarbageCollector
+from kubesim.controllers.kubelet import Kubelet
+from kubesim.controllers.pvc import PvcBinder
+from kubesim.controllers.scheduler import Scheduler
+from kubesim.storage import Event
+from kubesim.store import ObjectStore
+
+_MAX_PASSES = 50
+log = logging.getLogger(__name__)
+
+
+class ControllerManager:
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        ready_delay: float,
+        failing_images: Mapping[str, str],
+        crash_interval: float = 1.0,
+    ) -> None:
+        self._wake = asyncio.Event()
+        self.gc = GarbageCollector(store)
+        self.deployments = DeploymentController(store, wake=self._wake.set)
+        self.scheduler = Scheduler(store)
+        self.kubelet = Kubelet(
+            store,
+            ready_delay=ready_delay,
+            failing_images=failing_images,
+            crash_interval=crash_interval,
+            wake=self._wake.set,
+        )
+        self.pvcs = PvcBinder(store)
+        self.crash_interval = crash_interval
+        self._controllers = (self.gc, self.deployments, self.scheduler, self.kubelet, self.pvcs)
+        self._tasks: list[asyncio.Task[None]] = []
+        store.storage.add_listener(self._observe)
+
+    def _observe(self, event: Event) -> None:
+        woke = False
+        for controller in self._controllers:
+            woke = controller.observe(event) or woke
+        if woke:
+            self._wake.set()
+
+    def settle(self) -> None:
+        """Reconcile until nothing is dirty (bounded), synchronously."""
+        for _ in range(_MAX_PASSES):
+            self._wake.clear()
+            for controller in self._controllers:
+                try:
+                    controller.run()
+                except Exception:
+                    log.exception("kubesim controller %s failed", type(controller).__name__)
+            if not self._wake.is_set():
+                return
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self.settle()
+            await asyncio.sleep(0)
+
+    async def _crash_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.crash_interval)
+            if self.kubelet.crashing:
+                self.kubelet.crash_tick()
+
+    def start(self) -> None:
+        self._wake.set()
+        self._tasks = [asyncio.create_task(self._loop()), asyncio.create_task(self._crash_loop())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []

@@ -1,0 +1,241 @@
+"""Field ownership (`metadata.managedFields`) and server-side apply.
+
+A field set is a set of paths in the FieldsV1 vocabulary: `f:<field>` steps into a map,
+`k:{"name":"x"}` into the list item with that merge key, and `.` marks the item itself.
+Apply merges the applied configuration into the live object (lists by merge key), then
+removes the fields the same manager applied last time but no longer does, unless another
+manager still owns them. Fields owned by another *Apply* manager with a different value are
+conflicts (409) unless `force=true`, which takes them over. Writes through update/patch
+take ownership of the fields whose value they changed, as the apiserver does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from kubesim.errors import ApiError
+from kubesim.patching import merge_key, strategic_merge
+
+Obj = dict[str, Any]
+Path = tuple[str, ...]
+_MISSING = object()
+
+#: metadata fields a manager can own (identity and server-set fields are not owned)
+_OWNED_METADATA = ("labels", "annotations", "finalizers", "ownerReferences")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _item_key(field: str, item: Obj, items: list[Any]) -> str | None:
+    key = merge_key(field, items)
+    if key is None or key not in item:
+        return None
+    return "k:" + json.dumps({key: item[key]}, separators=(",", ":"))
+
+
+def fields_of(value: Obj, path: Path = ()) -> set[Path]:
+    out: set[Path] = set()
+    for k, v in value.items():
+        p = (*path, f"f:{k}")
+        if isinstance(v, dict) and v:
+            out |= fields_of(v, p)
+        elif isinstance(v, list) and v and all(isinstance(i, dict) for i in v):
+            keys = [_item_key(k, i, v) for i in v]
+            if None in keys:
+                out.add(p)
+                continue
+            for item, ik in zip(v, keys, strict=True):
+                assert ik is not None
+                out.add((*p, ik, "."))
+                out |= fields_of(item, (*p, ik))
+        else:
+            out.add(p)
+    return out
+
+
+def object_fields(obj: Obj) -> set[Path]:
+    """The fields of a whole object that managers can own."""
+    meta = obj.get("metadata") or {}
+    owned = {k: meta[k] for k in _OWNED_METADATA if k in meta}
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+    if owned:
+        body["metadata"] = owned
+    return fields_of(body)
+
+
+def _step(node: Any, part: str) -> Any:
+    if part.startswith("f:"):
+        return node.get(part[2:], _MISSING) if isinstance(node, dict) else _MISSING
+    if part.startswith("k:") and isinstance(node, list):
+        want = json.loads(part[2:])
+        for item in node:
+            if isinstance(item, dict) and all(item.get(k) == v for k, v in want.items()):
+                return item
+    return _MISSING
+
+
+def get_path(obj: Any, path: Path) -> Any:
+    node = obj
+    for part in path:
+        if part == ".":
+            return True
+        node = _step(node, part)
+        if node is _MISSING:
+            return _MISSING
+    return node
+
+
+def remove_path(obj: Any, path: Path) -> None:
+    node = obj
+    for i, part in enumerate(path[:-1]):
+        if path[i + 1] == "." and isinstance(node, list):
+            item = _step(node, part)
+            if item is not _MISSING:
+                node.remove(item)
+            return
+        node = _step(node, part)
+        if node is _MISSING:
+            return
+    last = path[-1]
+    if last.startswith("f:") and isinstance(node, dict):
+        node.pop(last[2:], None)
+
+
+def to_fields_v1(paths: Iterable[Path]) -> Obj:
+    root: Obj = {}
+    for path in sorted(paths):
+        node = root
+        for part in path:
+            node = node.setdefault(part, {})
+    return root
+
+
+def from_fields_v1(tree: Obj, path: Path = ()) -> set[Path]:
+    out: set[Path] = set()
+    for part, sub in tree.items():
+        p = (*path, part)
+        if sub:
+            out |= from_fields_v1(sub, p)
+        else:
+            out.add(p)
+    return out
+
+
+def _entries(obj: Obj) -> list[Obj]:
+    return list(obj.get("metadata", {}).get("managedFields") or [])
+
+
+def _entry_paths(entry: Obj) -> set[Path]:
+    return from_fields_v1(entry.get("fieldsV1") or {})
+
+
+def _set_entries(
+    obj: Obj, entries: list[tuple[str, str, str, set[Path]]], *, api_version: str
+) -> None:
+    result = []
+    for manager, operation, subresource, paths in entries:
+        if not paths:
+            continue
+        entry: Obj = {
+            "manager": manager,
+            "operation": operation,
+            "apiVersion": api_version,
+            "time": now_iso(),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": to_fields_v1(paths),
+        }
+        if subresource:
+            entry["subresource"] = subresource
+        result.append(entry)
+    obj["metadata"]["managedFields"] = result
+
+
+def _parse_entries(obj: Obj) -> list[tuple[str, str, str, set[Path]]]:
+    return [
+        (e.get("manager", ""), e.get("operation", ""), e.get("subresource", ""), _entry_paths(e))
+        for e in _entries(obj)
+    ]
+
+
+def record_update(
+    old: Obj | None, new: Obj, *, manager: str, subresource: str = "", api_version: str
+) -> None:
+    """Give `manager` the fields whose value changed from `old` to `new` (in place)."""
+    changed = {p for p in object_fields(new) if old is None or get_path(old, p) != get_path(new, p)}
+    entries = [(m, op, sub, paths - changed) for (m, op, sub, paths) in _parse_entries(new)]
+    for i, (m, op, sub, paths) in enumerate(entries):
+        if m == manager and op == "Update" and sub == subresource:
+            entries[i] = (m, op, sub, paths | changed)
+            break
+    else:
+        entries.append((manager, "Update", subresource, changed))
+    _set_entries(new, entries, api_version=api_version)
+
+
+def apply(live: Obj, applied: Obj, *, manager: str, force: bool, api_version: str) -> Obj:
+    """Server-side apply of `applied` onto `live` (a private copy); returns the result."""
+    new_paths = object_fields(applied)
+    entries = _parse_entries(live)
+    previous: set[Path] = set()
+    others: set[Path] = set()
+    conflicts: list[tuple[str, Path]] = []
+    for m, op, _sub, paths in entries:
+        if m == manager and op == "Apply":
+            previous = paths
+            continue
+        others |= paths
+        if op == "Apply" and not force:
+            for p in sorted(paths & new_paths):
+                if p[-1] != "." and get_path(live, p) != get_path(applied, p):
+                    conflicts.append((m, p))
+    if conflicts:
+        raise _conflict_error(conflicts)
+    body = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind", "metadata")}
+    meta_patch = {k: v for k, v in (applied.get("metadata") or {}).items() if k in _OWNED_METADATA}
+    merged: Obj = strategic_merge(live, body)
+    merged["metadata"] = strategic_merge(live["metadata"], meta_patch)
+    for path in sorted(previous - new_paths - others, key=len, reverse=True):
+        remove_path(merged, path)
+    kept = [
+        (m, op, sub, paths - new_paths if force else paths)
+        for (m, op, sub, paths) in entries
+        if not (m == manager and op == "Apply")
+    ]
+    kept.append((manager, "Apply", "", new_paths))
+    _set_entries(merged, kept, api_version=api_version)
+    return merged
+
+
+def _dotted(path: Path) -> str:
+    parts = []
+    for part in path:
+        if part.startswith("f:"):
+            parts.append("." + part[2:])
+        elif part.startswith("k:"):
+            parts.append(f"[{part[2:]}]")
+    return "".join(parts)
+
+
+def _conflict_error(conflicts: list[tuple[str, Path]]) -> ApiError:
+    lines = [f'conflict with "{m}": {_dotted(p)}' for m, p in conflicts]
+    noun = "conflict" if len(conflicts) == 1 else "conflicts"
+    return ApiError(
+        code=409,
+        reason="Conflict",
+        message=f"Apply failed with {len(conflicts)} {noun}: " + "\n".join(lines),
+        details={
+            "causes": [
+                {
+                    "reason": "FieldManagerConflict",
+                    "message": f'conflict with "{m}"',
+                    "field": _dotted(p),
+                }
+                for m, p in conflicts
+            ]
+        },
+    )

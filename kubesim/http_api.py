@@ -1,0 +1,383 @@
+"""The aiohttp application: routes, verbs, content negotiation and error bodies.
+
+Every `/api/...` and `/apis/...` request goes through one dispatcher that parses the path
+into a `routing.Target` and calls the matching `ObjectStore` verb. Errors leave as
+`kind: Status` bodies. The fault middleware delays or fails API requests but never the
+control endpoints, `/version` or health checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+
+from kubesim import discovery, errors, routing
+from kubesim.errors import ApiError
+from kubesim.faults import Faults, reason_for
+from kubesim.selectors import combine, field_selector, label_selector
+from kubesim.store import ObjectStore, PatchType
+from kubesim.tables import to_table, wants_table
+from kubesim.watch import serve_watch
+
+Obj = dict[str, Any]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+VERSION = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0-kubesim",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2025-01-01T00:00:00Z",
+    "goVersion": "go1.23.4",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+_UNFAULTED = ("/_kubesim", "/version", "/healthz", "/livez", "/readyz")
+_PATCH_TYPES: dict[str, PatchType] = {
+    "application/json-patch+json": "json",
+    "application/merge-patch+json": "merge",
+    "application/strategic-merge-patch+json": "strategic",
+    "application/apply-patch+yaml": "apply",
+}
+
+
+def json_response(
+    body: Obj, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
+    )
+
+
+def _error_response(exc: ApiError) -> web.Response:
+    return json_response(exc.status(), status=exc.code, headers=exc.headers)
+
+
+class KubeApi:
+    def __init__(self, *, store: ObjectStore, faults: Faults, bookmark_interval: float) -> None:
+        self.store = store
+        self.faults = faults
+        self.bookmark_interval = bookmark_interval
+
+    # -- app ---------------------------------------------------------------------------
+
+    def app(self, control_routes: list[web.RouteDef]) -> web.Application:
+        app = web.Application(
+            middlewares=[self._errors, self._fault_middleware], client_max_size=64 * 1024**2
+        )
+        app.add_routes(control_routes)
+        app.add_routes(
+            [
+                web.get("/version", self._version),
+                web.get("/version/", self._version),
+                web.get("/healthz", self._ok),
+                web.get("/livez", self._ok),
+                web.get("/readyz", self._ok),
+                web.route("*", "/apis{tail:(/.*)?}", self._groups),
+                web.route("*", "/api{tail:(/.*)?}", self._core),
+            ]
+        )
+        return app
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return _error_response(exc)
+        except web.HTTPException as exc:
+            if exc.status == 404:
+                return _error_response(errors.page_not_found())
+            raise
+
+    @web.middleware
+    async def _fault_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(_UNFAULTED):
+            if self.faults.latency:
+                await asyncio.sleep(self.faults.latency)
+            code = self.faults.pick_error()
+            if code is not None:
+                reason, message = reason_for(code)
+                headers = {"Retry-After": "1"} if code == 429 else None
+                raise ApiError(code=code, reason=reason, message=message, headers=headers)
+        return await handler(request)
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return json_response(VERSION)
+
+    async def _ok(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    # -- dispatch ----------------------------------------------------------------------
+
+    async def _core(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.match_info["tail"].split("/") if p]
+        if not parts:
+            self._only_get(request)
+            return json_response(discovery.api_versions(request.host))
+        if parts[0] != "v1":
+            raise errors.page_not_found()
+        return await self._resource_or_list(request, "", "v1", parts[1:])
+
+    async def _groups(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.match_info["tail"].split("/") if p]
+        registry = self.store.registry
+        if not parts:
+            self._only_get(request)
+            return json_response(discovery.api_group_list(registry))
+        if len(parts) == 1:
+            self._only_get(request)
+            group = discovery.api_group(registry, parts[0])
+            if group is None:
+                raise errors.page_not_found()
+            return json_response(group)
+        return await self._resource_or_list(request, parts[0], parts[1], parts[2:])
+
+    @staticmethod
+    def _only_get(request: web.Request) -> None:
+        if request.method not in ("GET", "HEAD"):
+            raise errors.method_not_allowed()
+
+    async def _resource_or_list(
+        self, request: web.Request, group: str, version: str, rest: list[str]
+    ) -> web.StreamResponse:
+        registry = self.store.registry
+        if not rest:
+            self._only_get(request)
+            doc = discovery.api_resource_list(registry, group, version)
+            if doc is None:
+                raise errors.page_not_found()
+            return json_response(doc)
+        target = routing.parse(registry, group, version, rest)
+        method = request.method
+        if target.name is None:
+            if method == "GET":
+                return await self._list(request, target)
+            if method == "POST":
+                return await self._create(request, target)
+            if method == "DELETE":
+                return await self._delete_collection(request, target)
+            raise errors.method_not_allowed()
+        if target.subresource == "scale":
+            return await self._scale(request, target)
+        if method == "GET":
+            obj = self.store.get(target.rt, target.namespace or "", target.name)
+            if wants_table(request.headers.get("Accept", "")):
+                return json_response(
+                    to_table(
+                        target.rt, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}
+                    )
+                )
+            return json_response(obj)
+        if method == "PUT":
+            return await self._update(request, target)
+        if method == "PATCH":
+            return await self._patch(request, target)
+        if method == "DELETE" and not target.subresource:
+            return await self._delete(request, target)
+        raise errors.method_not_allowed()
+
+    # -- verbs -------------------------------------------------------------------------
+
+    def _predicate(self, request: web.Request) -> Any:
+        return combine(
+            label_selector(request.query.get("labelSelector")),
+            field_selector(request.query.get("fieldSelector")),
+        )
+
+    async def _list(self, request: web.Request, target: routing.Target) -> web.StreamResponse:
+        q = request.query
+        predicate = self._predicate(request)
+        if q.get("watch", "").lower() in ("true", "1"):
+            return await serve_watch(
+                request,
+                storage=self.store.storage,
+                rt=target.rt,
+                namespace=target.namespace,
+                predicate=predicate,
+                expire=self.faults.take_expire(),
+                bookmark_interval=self.bookmark_interval,
+            )
+        limit = int(q["limit"]) if q.get("limit", "").isdigit() else None
+        body = self.store.list(
+            target.rt,
+            target.namespace,
+            predicate=predicate,
+            limit=limit,
+            continue_token=q.get("continue"),
+        )
+        if wants_table(request.headers.get("Accept", "")):
+            return json_response(to_table(target.rt, body["items"], body["metadata"]))
+        return json_response(body)
+
+    async def _body(self, request: web.Request) -> Obj:
+        raw = await request.read()
+        ctype = request.content_type
+        try:
+            if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
+                body = yaml.safe_load(raw)
+            elif "protobuf" in ctype or "cbor" in ctype:
+                raise errors.unsupported_media_type(ctype)
+            else:
+                body = orjson.loads(raw) if raw else {}
+        except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
+            raise errors.bad_request(f"error decoding the request body: {exc}") from exc
+        if not isinstance(body, dict):
+            raise errors.bad_request("the request body must be an object")
+        return body
+
+    @staticmethod
+    def _manager(request: web.Request) -> str:
+        manager = request.query.get("fieldManager")
+        if manager:
+            return manager
+        agent = request.headers.get("User-Agent", "unknown")
+        return agent.split("/", 1)[0] or "unknown"
+
+    @staticmethod
+    def _dry_run(request: web.Request) -> bool:
+        return request.query.get("dryRun") == "All"
+
+    async def _create(self, request: web.Request, target: routing.Target) -> web.Response:
+        body = await self._body(request)
+        obj = self.store.create(
+            body,
+            rt=target.rt,
+            namespace=target.namespace,
+            field_manager=self._manager(request),
+            dry_run=self._dry_run(request),
+        )
+        return json_response(obj, status=201)
+
+    async def _update(self, request: web.Request, target: routing.Target) -> web.Response:
+        assert target.name is not None
+        body = await self._body(request)
+        obj = self.store.update(
+            target.rt,
+            target.namespace or "",
+            target.name,
+            body,
+            subresource=target.subresource,
+            field_manager=self._manager(request),
+            dry_run=self._dry_run(request),
+        )
+        return json_response(obj)
+
+    async def _patch(self, request: web.Request, target: routing.Target) -> web.Response:
+        assert target.name is not None
+        patch_type = _PATCH_TYPES.get(request.content_type)
+        if patch_type is None:
+            raise ApiError(
+                code=415,
+                reason="UnsupportedMediaType",
+                message=f"the server does not support the patch type {request.content_type!r}",
+            )
+        force = request.query.get("force", "").lower() in ("true", "1")
+        obj, created = self.store.patch(
+            target.rt,
+            target.namespace or "",
+            target.name,
+            await request.read(),
+            patch_type=patch_type,
+            subresource=target.subresource,
+            field_manager=request.query.get("fieldManager")
+            if patch_type == "apply"
+            else self._manager(request),
+            force=force,
+            dry_run=self._dry_run(request),
+        )
+        return json_response(obj, status=201 if created else 200)
+
+    async def _delete_options(self, request: web.Request) -> Obj:
+        options = await self._body(request) if request.can_read_body else {}
+        if request.query.get("propagationPolicy"):
+            options["propagationPolicy"] = request.query["propagationPolicy"]
+        return options
+
+    async def _delete(self, request: web.Request, target: routing.Target) -> web.Response:
+        assert target.name is not None
+        result = self.store.delete(
+            target.rt,
+            target.namespace or "",
+            target.name,
+            options=await self._delete_options(request),
+            dry_run=self._dry_run(request),
+        )
+        return json_response(result)
+
+    async def _delete_collection(
+        self, request: web.Request, target: routing.Target
+    ) -> web.Response:
+        result = self.store.delete_collection(
+            target.rt,
+            target.namespace,
+            predicate=self._predicate(request),
+            options=await self._delete_options(request),
+            dry_run=self._dry_run(request),
+        )
+        return json_response(result)
+
+    async def _scale(self, request: web.Request, target: routing.Target) -> web.Response:
+        assert target.name is not None
+        rt, ns, name = target.rt, target.namespace or "", target.name
+        obj = self.store.get(rt, ns, name)
+        if request.method == "GET":
+            return json_response(scale_of(obj))
+        if request.method == "PUT":
+            wanted = await self._body(request)
+        elif request.method == "PATCH":
+            raw = await request.read()
+            patch_type = _PATCH_TYPES.get(request.content_type, "merge")
+            from kubesim.patching import json_patch, merge_patch, strategic_merge
+
+            patch = orjson.loads(raw)
+            current = scale_of(obj)
+            wanted = (
+                json_patch(current, patch)
+                if patch_type == "json"
+                else strategic_merge(current, patch)
+                if patch_type == "strategic"
+                else merge_patch(current, patch)
+            )
+        else:
+            raise errors.method_not_allowed()
+        replicas = (wanted.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise errors.invalid(
+                kind="Scale",
+                group="autoscaling",
+                name=name,
+                causes=[
+                    (
+                        "spec.replicas",
+                        f"Invalid value: {replicas}: must be greater than or equal to 0",
+                    )
+                ],
+            )
+        new = orjson.loads(orjson.dumps(obj))
+        new["spec"]["replicas"] = replicas
+        updated = self.store.update(rt, ns, name, new, field_manager=self._manager(request))
+        return json_response(scale_of(updated))
+
+
+def scale_of(obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    labels = ",".join(f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items())
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": labels},
+    }

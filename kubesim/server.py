@@ -1,0 +1,90 @@
+"""`KubeSim`: the simulator assembled (storage, registry, verbs, controllers, HTTP)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiohttp import web
+
+from kubesim.control import control_routes
+from kubesim.controllers import ControllerManager
+from kubesim.faults import Faults
+from kubesim.http_api import KubeApi
+from kubesim.kubeconfig import write_kubeconfig
+from kubesim.resources import Registry
+from kubesim.scenario import Scenario, default_scenario, manifests
+from kubesim.storage import Storage
+from kubesim.store import ObjectStore
+
+
+class KubeSim:
+    """A simulated Kubernetes cluster seeded from a scenario.
+
+    `ready_delay`: seconds from binding until a pod is Running and Ready.
+    `history_size`: events kept for watches to resume from (older ones answer 410).
+    `failing_image_patterns`: image substring or glob -> `ImagePullBackOff` or
+    `CrashLoopBackOff`; defaults to the scenario's `failing_images`.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        ready_delay: float = 1.0,
+        history_size: int = 10_000,
+        failing_image_patterns: Mapping[str, str] | None = None,
+        bookmark_interval: float = 5.0,
+        crash_interval: float = 1.0,
+    ) -> None:
+        self.scenario = scenario if scenario is not None else default_scenario()
+        self.storage = Storage(history_size=history_size)
+        self.registry = Registry.with_builtins()
+        self.store = ObjectStore(self.storage, self.registry)
+        self.faults = Faults()
+        self.faults._cutter = self.storage.close_watchers
+        patterns = (
+            self.scenario.failing_images
+            if failing_image_patterns is None
+            else failing_image_patterns
+        )
+        self.controllers = ControllerManager(
+            self.store,
+            ready_delay=ready_delay,
+            failing_images=patterns,
+            crash_interval=crash_interval,
+        )
+        self.api = KubeApi(
+            store=self.store, faults=self.faults, bookmark_interval=bookmark_interval
+        )
+        self.url = ""
+        self.store.create_many(manifests(self.scenario))
+
+    @asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[KubeSim]:
+        """Serve the API in the running event loop until the block exits."""
+        app = self.api.app(control_routes(self.faults))
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+        self.url = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{bound_port}"
+        del bound_host
+        self.controllers.start()
+        try:
+            yield self
+        finally:
+            self.storage.close_watchers()
+            await self.controllers.stop()
+            await runner.cleanup()
+
+    def settle(self) -> None:
+        """Run the simulated controllers to a fixed point now (handy after bulk seeding)."""
+        self.controllers.settle()
+
+    def write_kubeconfig(self, path: str | Path) -> Path:
+        if not self.url:
+            raise RuntimeError("the simulator is not serving; use `async with sim.serve()` first")
+        return write_kubeconfig(self.url, path)

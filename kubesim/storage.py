@@ -1,0 +1,142 @@
+"""In-memory object storage with etcd-like resourceVersions and a bounded event history.
+
+One global, monotonically increasing revision is shared by every kind (as etcd's is), so a
+watch can resume from any resourceVersion a client has seen. Stored objects are treated as
+immutable: every write stores a new dict, which lets lists and watches hand out references
+without deep copies. The history keeps the last `history_size` events; a watch from a
+revision older than the window gets `410 Expired`, like after an etcd compaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Obj = dict[str, Any]
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: EventType
+    key: str
+    obj: Obj
+    rv: int
+
+    @property
+    def namespace(self) -> str:
+        ns: str = self.obj["metadata"].get("namespace", "")
+        return ns
+
+
+#: put on a watcher's queue to end its stream (server stop, fault injection)
+CLOSE = object()
+
+
+@dataclass(eq=False)
+class Watcher:
+    key: str
+    namespace: str | None
+    queue: asyncio.Queue[Event | object] = field(default_factory=asyncio.Queue)
+
+    def close(self) -> None:
+        self.queue.put_nowait(CLOSE)
+
+
+class Storage:
+    def __init__(self, *, history_size: int) -> None:
+        self.revision = 0
+        self._objects: dict[str, dict[str, dict[str, Obj]]] = {}
+        self._history: deque[Event] = deque(maxlen=max(1, history_size))
+        #: every event with rv > history_start is still in the history
+        self.history_start = 0
+        self._watchers: dict[str, set[Watcher]] = {}
+        self._listeners: list[Callable[[Event], None]] = []
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, key: str, namespace: str, name: str) -> Obj | None:
+        return self._objects.get(key, {}).get(namespace, {}).get(name)
+
+    def iter(self, key: str, namespace: str | None = None) -> Iterator[Obj]:
+        by_ns = self._objects.get(key, {})
+        if namespace is not None:
+            yield from by_ns.get(namespace, {}).values()
+            return
+        for objs in by_ns.values():
+            yield from objs.values()
+
+    def count(self, key: str) -> int:
+        return sum(len(v) for v in self._objects.get(key, {}).values())
+
+    # -- writes ------------------------------------------------------------------------
+
+    def next_revision(self) -> int:
+        self.revision += 1
+        return self.revision
+
+    def put(self, key: str, obj: Obj, event_type: EventType) -> None:
+        """Store `obj` whose metadata.resourceVersion was set from `next_revision()`."""
+        meta = obj["metadata"]
+        ns = meta.get("namespace", "")
+        self._objects.setdefault(key, {}).setdefault(ns, {})[meta["name"]] = obj
+        self._emit(Event(event_type, key, obj, int(meta["resourceVersion"])))
+
+    def remove(self, key: str, obj: Obj) -> None:
+        """Drop `obj`; the DELETED event carries it with a fresh resourceVersion."""
+        meta = obj["metadata"]
+        ns = meta.get("namespace", "")
+        by_ns = self._objects.get(key, {})
+        by_ns.get(ns, {}).pop(meta["name"], None)
+        if ns in by_ns and not by_ns[ns]:
+            del by_ns[ns]
+        rv = self.next_revision()
+        gone = {**obj, "metadata": {**meta, "resourceVersion": str(rv)}}
+        self._emit(Event("DELETED", key, gone, rv))
+
+    def drop_key(self, key: str) -> None:
+        self._objects.pop(key, None)
+
+    # -- events ------------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        if len(self._history) == self._history.maxlen:
+            self.history_start = self._history[0].rv
+        self._history.append(event)
+        for watcher in self._watchers.get(event.key, ()):
+            if watcher.namespace is None or watcher.namespace == event.namespace:
+                watcher.queue.put_nowait(event)
+        for listener in self._listeners:
+            listener(event)
+
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        self._listeners.append(listener)
+
+    def covers(self, rv: int) -> bool:
+        return rv >= self.history_start
+
+    def history_since(self, key: str, rv: int, namespace: str | None) -> list[Event]:
+        return [
+            e
+            for e in self._history
+            if e.rv > rv and e.key == key and (namespace is None or e.namespace == namespace)
+        ]
+
+    def watch(self, key: str, namespace: str | None) -> Watcher:
+        watcher = Watcher(key, namespace)
+        self._watchers.setdefault(key, set()).add(watcher)
+        return watcher
+
+    def unwatch(self, watcher: Watcher) -> None:
+        self._watchers.get(watcher.key, set()).discard(watcher)
+
+    def close_watchers(self) -> int:
+        n = 0
+        for watchers in self._watchers.values():
+            for watcher in watchers:
+                watcher.close()
+                n += 1
+        return n

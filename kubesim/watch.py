@@ -1,0 +1,126 @@
+"""Watch streams: one JSON event per line over a chunked response.
+
+The watcher is registered before the snapshot (or history replay) is taken, and both run
+without yielding to the event loop, so no event falls between them; queued events at or
+below the snapshot's revision are skipped. An idle stream checks every second whether the
+client went away, and ends on `timeoutSeconds`, on server stop or on `cut_watches()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kubesim import errors
+from kubesim.resources import ResourceType
+from kubesim.selectors import Predicate
+from kubesim.storage import CLOSE, Event, Storage
+
+Obj = dict[str, Any]
+
+
+def _line(event_type: str, obj: Obj) -> bytes:
+    return orjson.dumps({"type": event_type, "object": obj}) + b"\n"
+
+
+def _versioned(rt: ResourceType, obj: Obj) -> Obj:
+    return obj if obj.get("apiVersion") == rt.api_version else {**obj, "apiVersion": rt.api_version}
+
+
+async def serve_watch(
+    request: web.Request,
+    *,
+    storage: Storage,
+    rt: ResourceType,
+    namespace: str | None,
+    predicate: Predicate | None,
+    expire: bool,
+    bookmark_interval: float,
+) -> web.StreamResponse:
+    q = request.query
+    rv_param = q.get("resourceVersion", "")
+    timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
+    bookmarks = q.get("allowWatchBookmarks", "").lower() in ("true", "1")
+    if rv_param and not rv_param.isdigit():
+        raise errors.bad_request(f"invalid resource version: {rv_param!r}")
+
+    response = web.StreamResponse(
+        headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
+    )
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+
+    if expire or (rv_param not in ("", "0") and not storage.covers(int(rv_param))):
+        message = f"too old resource version: {rv_param or 0} ({storage.history_start + 1})"
+        await response.write(_line("ERROR", errors.gone(message).status()))
+        await response.write_eof()
+        return response
+
+    key = rt.storage_key
+    watcher = storage.watch(key, namespace)
+    try:
+        if rv_param in ("", "0"):
+            initial = [
+                Event("ADDED", key, o, int(o["metadata"]["resourceVersion"]))
+                for o in storage.iter(key, namespace)
+            ]
+            initial.sort(key=lambda e: e.rv)
+        else:
+            initial = storage.history_since(key, int(rv_param), namespace)
+        snapshot_rv = storage.revision
+        chunk = [
+            _line(e.type, _versioned(rt, e.obj))
+            for e in initial
+            if predicate is None or predicate(e.obj)
+        ]
+        if chunk:
+            await response.write(b"".join(chunk))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        next_bookmark = time.monotonic() + bookmark_interval
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            if request.transport is None or request.transport.is_closing():
+                break
+            if bookmarks and now >= next_bookmark:
+                await response.write(_bookmark(rt, storage.revision))
+                next_bookmark = now + bookmark_interval
+            wait = 1.0
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            if bookmarks:
+                wait = min(wait, max(0.0, next_bookmark - now))
+            try:
+                item = await asyncio.wait_for(watcher.queue.get(), timeout=max(wait, 0.001))
+            except TimeoutError:
+                continue
+            if item is CLOSE:
+                return response
+            assert isinstance(item, Event)
+            if item.rv <= snapshot_rv or (predicate is not None and not predicate(item.obj)):
+                continue
+            await response.write(_line(item.type, _versioned(rt, item.obj)))
+        if bookmarks:
+            await response.write(_bookmark(rt, storage.revision))
+        await response.write_eof()
+    except (ConnectionResetError, ConnectionError):
+        pass
+    finally:
+        storage.unwatch(watcher)
+    return response
+
+
+def _bookmark(rt: ResourceType, revision: int) -> bytes:
+    return _line(
+        "BOOKMARK",
+        {
+            "kind": rt.kind,
+            "apiVersion": rt.api_version,
+            "metadata": {"resourceVersion": str(revision)},
+        },
+    )
