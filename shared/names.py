@@ -64,3 +64,4 @@ class Collection(StrEnum):
     INVENTORY_WORKLOADS = "inventory_workloads"
     INVENTORY_AUTOSCALERS = "inventory_autoscalers"
     INVENTORY_SYNC = "inventory_sync"
+    INVENTORY_MODELS = "inventory_models"  # per-model lifecycle memory of the inventory

@@ -66,7 +66,13 @@ class StatusReply(Message):
 
 
 class ModelsQuery(Message):
-    pass
+    """A page of the list: a reply must fit NATS's max_payload (1 MiB by default).
+
+    Without `limit` the inventory answers as many entries as fit; follow `next_offset`.
+    """
+
+    offset: int = Field(default=0, ge=0)
+    limit: int | None = Field(default=None, ge=1)
 
 
 class WorkloadEntry(Message):
@@ -87,6 +93,9 @@ class ModelsReply(Message):
     ok: Literal[True] = True
     models: list[WorkloadEntry]
     total: int
+    next_offset: int | None = Field(
+        default=None, description="Offset of the next page; None when this page is the last"
+    )
 
 
 # --- inventory.query.capacity -----------------------------------------------------------
