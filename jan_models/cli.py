@@ -2,6 +2,8 @@
 
 import typer
 
+from jan_models.commands import kubesim as kubesim_command
+
 app = typer.Typer(
     help="jan-models: deploy LLM model servers onto your Kubernetes GPU cluster.",
     no_args_is_help=True,
@@ -15,3 +17,4 @@ def main() -> None:
 
 
 # Subcommands register below, one line each.
+app.command("kubesim")(kubesim_command.kubesim)

@@ -33,7 +33,7 @@ class Faults:
     error_codes: tuple[int, ...] = (500,)
     _expire_next: int = 0
     _cutter: Callable[[], int] = field(default=lambda: 0, repr=False)
-    _random: random.Random = field(default_factory=random.Random, repr=False)  # noqa: S311
+    _random: random.Random = field(default_factory=random.Random, repr=False)
 
     def set(
         self,
