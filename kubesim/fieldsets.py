@@ -199,7 +199,7 @@ def apply(live: Obj, applied: Obj, *, manager: str, force: bool, api_version: st
     meta_patch = {k: v for k, v in (applied.get("metadata") or {}).items() if k in _OWNED_METADATA}
     merged: Obj = strategic_merge(live, body)
     merged["metadata"] = strategic_merge(live["metadata"], meta_patch)
-    for path in sorted(previous - new_paths - others, key=len, reverse=True):
+    for path in sorted(previous - new_paths - others, key=lambda p: (len(p), p[-1] != ".")):
         remove_path(merged, path)
     kept = [
         (m, op, sub, paths - new_paths if force else paths)

@@ -1,0 +1,61 @@
+"""kubesim test helpers: the plugin's fixtures plus kubernetes-asyncio clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes_asyncio import client, config
+
+from tests.plugins.kubesim import kubeconfig_path, kubesim, kubesim_factory
+
+__all__ = ["kubeconfig_path", "kubesim", "kubesim_factory"]
+
+
+@pytest.fixture
+async def api(kubeconfig_path: Path) -> AsyncIterator[Any]:
+    api_client = await config.new_client_from_config(config_file=str(kubeconfig_path))
+    async with api_client:
+        yield api_client
+
+
+def deployment(
+    name: str,
+    *,
+    image: str = "vllm/vllm-openai:v0.9.0",
+    gpus: int = 0,
+    cpu: str = "1",
+    replicas: int = 1,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    pod_labels = {"app": name, **(labels or {})}
+    resources: dict[str, Any] = {"requests": {"cpu": cpu, "memory": "1Gi"}}
+    if gpus:
+        resources["requests"]["nvidia.com/gpu"] = str(gpus)
+        resources["limits"] = {"nvidia.com/gpu": str(gpus)}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {
+            "replicas": replicas,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "vllm-openai",
+                            "image": image,
+                            "ports": [{"name": "serve", "containerPort": 8000}],
+                            "env": [{"name": "A", "value": "1"}],
+                            "resources": resources,
+                        }
+                    ]
+                },
+            },
+        },
+    }

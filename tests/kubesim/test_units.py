@@ -1,0 +1,96 @@
+"""Pure-function tests: selectors, quantities, patches, field sets, scenarios."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from kubesim import GenerateSpec, default_scenario, generate_nodes
+from kubesim.errors import ApiError
+from kubesim.fieldsets import apply, object_fields
+from kubesim.patching import json_patch, merge_patch, strategic_merge
+from kubesim.quantity import is_quantity, parse_quantity
+from kubesim.selectors import field_selector, label_selector
+
+
+def _obj(labels: dict[str, str], **extra: object) -> dict[str, object]:
+    return {"metadata": {"name": "x", "labels": labels}, **extra}
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "expected"),
+    [
+        ("a=1", {"a": "1"}, True),
+        ("a==1", {"a": "2"}, False),
+        ("a!=1", {}, True),
+        ("a in (1, 2),b", {"a": "2", "b": "x"}, True),
+        ("a notin (1,2)", {"a": "1"}, False),
+        ("!a", {"b": "1"}, True),
+        ("a", {}, False),
+    ],
+)
+def test_label_selector(selector: str, labels: dict[str, str], expected: bool) -> None:
+    match = label_selector(selector)
+    assert match is not None
+    assert match(_obj(labels)) is expected
+
+
+def test_bad_label_selector_is_400() -> None:
+    with pytest.raises(ApiError) as err:
+        label_selector("a in 1")
+    assert err.value.code == 400
+
+
+def test_field_selector() -> None:
+    match = field_selector("status.phase!=Running,spec.nodeName=n1")
+    assert match is not None
+    assert match(_obj({}, spec={"nodeName": "n1"}, status={"phase": "Pending"}))
+    assert not match(_obj({}, spec={"nodeName": "n1"}, status={"phase": "Running"}))
+
+
+def test_quantities() -> None:
+    assert parse_quantity("500m") == Decimal("0.5")
+    assert parse_quantity("2Gi") == 2 * 2**30
+    assert parse_quantity("1e3") == 1000
+    assert parse_quantity(4) == 4
+    assert not is_quantity("lots")
+
+
+def test_patches() -> None:
+    assert merge_patch({"a": {"b": 1, "c": 2}}, {"a": {"b": None}, "d": [1]}) == {"a": {"c": 2}, "d": [1]}
+    assert json_patch({"a": [1, 2]}, [{"op": "add", "path": "/a/-", "value": 3}]) == {"a": [1, 2, 3]}
+    with pytest.raises(ApiError):
+        json_patch({"a": 1}, [{"op": "test", "path": "/a", "value": 2}])
+    live = {"containers": [{"name": "a", "image": "x", "env": [{"name": "E", "value": "1"}]}, {"name": "b"}]}
+    patched = strategic_merge(
+        live,
+        {"containers": [{"name": "a", "env": [{"name": "F", "value": "2"}]}, {"name": "b", "$patch": "delete"}]},
+    )
+    assert patched == {
+        "containers": [{"name": "a", "image": "x", "env": [{"name": "E", "value": "1"}, {"name": "F", "value": "2"}]}]
+    }
+
+
+def test_apply_prunes_fields_the_manager_dropped() -> None:
+    first = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "1", "b": "2"}}, "data": {"x": "1"}}
+    live = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "managedFields": []}}
+    live = apply(live, first, manager="m", force=False, api_version="v1")
+    second = {**first, "metadata": {"name": "c", "labels": {"a": "1"}}}
+    live = apply(live, second, manager="m", force=False, api_version="v1")
+    assert live["metadata"]["labels"] == {"a": "1"}
+    assert ("f:metadata", "f:labels", "f:a") in object_fields(live)
+    with pytest.raises(ApiError) as err:
+        apply(live, {**second, "data": {"x": "2"}}, manager="other", force=False, api_version="v1")
+    assert err.value.code == 409
+    forced = apply(live, {**second, "data": {"x": "2"}}, manager="other", force=True, api_version="v1")
+    assert forced["data"] == {"x": "2"}
+
+
+def test_default_scenario_and_generation() -> None:
+    scenario = default_scenario()
+    gpus = {n.name: n.gpu for n in scenario.nodes if n.gpu}
+    assert gpus["gpu-h100-1"] is not None and gpus["gpu-h100-1"].count == 8
+    nodes = generate_nodes(GenerateSpec(count=100, gpu_share=0.5))
+    assert len(nodes) == 100
+    assert 20 < sum(1 for n in nodes if n.gpu) < 80
