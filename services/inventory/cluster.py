@@ -1,0 +1,302 @@
+"""The in-memory view of the cluster: the projections' cache, and what queries read.
+
+Watches feed it (`apply` for one event, `replace` for a fresh list); it keeps derived
+facts incrementally (GPUs allocated per node, pods per model) and records what changed:
+`dirty` keys for the projection writer, `touched` workloads for the lifecycle tracker,
+and invalidated reply fragments. It is rebuilt from fresh lists on every start.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from services.inventory import replies
+from services.inventory.health import Assessment, HealthPolicy, assess
+from services.inventory.objects import (
+    AutoscalerView,
+    CrdView,
+    NodeView,
+    PodView,
+    Raw,
+    StorageClassView,
+    WorkloadView,
+    object_key,
+    parse_autoscaler,
+    parse_crd,
+    parse_node,
+    parse_pod,
+    parse_storage_class,
+    parse_workload,
+    resource_version_of,
+)
+from services.inventory.resource_version import as_int, is_stale
+from shared.queries import CapacityQuery, CapacityReply
+
+View = NodeView | PodView | WorkloadView | CrdView | StorageClassView | AutoscalerView
+
+
+class Kind(StrEnum):
+    NODES = "nodes"
+    PODS = "pods"
+    CRDS = "crds"
+    STORAGE_CLASSES = "storageclasses"
+    WORKLOADS = "workloads"
+    AUTOSCALERS = "autoscalers"
+
+
+REQUIRED_KINDS: Final = (Kind.NODES, Kind.PODS, Kind.CRDS, Kind.STORAGE_CLASSES, Kind.WORKLOADS)
+PARSERS: Final[dict[Kind, Callable[[Raw], View]]] = {
+    Kind.NODES: parse_node,
+    Kind.PODS: parse_pod,
+    Kind.CRDS: parse_crd,
+    Kind.STORAGE_CLASSES: parse_storage_class,
+    Kind.WORKLOADS: parse_workload,
+    Kind.AUTOSCALERS: parse_autoscaler,
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ClusterView:
+    def __init__(
+        self, *, policy: HealthPolicy, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.objects: dict[Kind, dict[str, Any]] = {kind: {} for kind in Kind}
+        self.allocated: dict[str, int] = defaultdict(int)
+        self.pods_by_model: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.workloads_by_model: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.synced: set[Kind] = set()
+        self.synced_at: datetime | None = None
+        self.dirty: dict[Kind, set[str]] = {kind: set() for kind in Kind}
+        self.relisted: set[Kind] = set()
+        self.touched: set[str] = set()
+        self.vanished: dict[str, WorkloadView] = {}
+        self._status: bytes | None = None
+        self._node_fragments: dict[str, bytes] = {}
+        self._assessments: dict[str, Assessment] = {}
+        self._workload_fragments: dict[str, bytes] = {}
+        self._sorted_workloads: list[str] | None = None
+        self._models_page: dict[tuple[int, int | None, int], bytes] = {}
+
+    # --- typed access ---------------------------------------------------------------
+
+    @property
+    def nodes(self) -> dict[str, NodeView]:
+        return self.objects[Kind.NODES]
+
+    @property
+    def pods(self) -> dict[str, PodView]:
+        return self.objects[Kind.PODS]
+
+    @property
+    def workloads(self) -> dict[str, WorkloadView]:
+        return self.objects[Kind.WORKLOADS]
+
+    @property
+    def crds(self) -> dict[str, CrdView]:
+        return self.objects[Kind.CRDS]
+
+    @property
+    def storage_classes(self) -> dict[str, StorageClassView]:
+        return self.objects[Kind.STORAGE_CLASSES]
+
+    @property
+    def connected(self) -> bool:
+        return all(kind in self.synced for kind in REQUIRED_KINDS)
+
+    # --- feeding --------------------------------------------------------------------
+
+    def apply(self, kind: Kind, event_type: str, raw: Raw) -> bool:
+        """One watch event; False when it is stale (an older version than the one held)."""
+        key = object_key(raw)
+        held = self.objects[kind].get(key)
+        if event_type == "DELETED":
+            if held is None:
+                return False
+            new_rv, held_rv = as_int(resource_version_of(raw)), as_int(held.resource_version)
+            if new_rv is not None and held_rv is not None and new_rv < held_rv:
+                return False
+            self._remove(kind, key)
+            return True
+        view = PARSERS[kind](raw)
+        if held is not None and is_stale(view.resource_version, held.resource_version):
+            return False
+        self._set(kind, view)
+        return True
+
+    def replace(self, kind: Kind, raws: Iterable[Raw]) -> None:
+        """A fresh list: it is the truth, so what it lacks vanished (reconcile)."""
+        fresh = {view.key: view for view in map(PARSERS[kind], raws)}
+        for key in [k for k in self.objects[kind] if k not in fresh]:
+            self._remove(kind, key)
+        for key, view in fresh.items():
+            held = self.objects[kind].get(key)
+            if held is None or held.resource_version != view.resource_version or held != view:
+                self._set(kind, view)
+        self.relisted.add(kind)
+        self.mark_synced(kind)
+
+    def mark_synced(self, kind: Kind) -> None:
+        was_connected = self.connected
+        self.synced.add(kind)
+        if self.connected and not was_connected:
+            self.synced_at = self.clock()
+        self._status = None
+
+    def forget(self, kind: Kind) -> None:
+        """A kind stops being watched (its CRD was removed): drop what it held."""
+        for key in list(self.objects[kind]):
+            self._remove(kind, key)
+        self.synced.discard(kind)
+        self.relisted.add(kind)
+
+    def _set(self, kind: Kind, view: Any) -> None:
+        old = self.objects[kind].get(view.key)
+        self.objects[kind][view.key] = view
+        self._after_change(kind, old, view)
+
+    def _remove(self, kind: Kind, key: str) -> None:
+        old = self.objects[kind].pop(key)
+        self._after_change(kind, old, None)
+
+    def _after_change(self, kind: Kind, old: Any, new: Any) -> None:
+        self.dirty[kind].add((new or old).key)
+        if kind is Kind.NODES:
+            self._node_changed((new or old).key)
+        elif kind is Kind.PODS:
+            self._pod_changed(old, new)
+        elif kind is Kind.WORKLOADS:
+            self._workload_changed(old, new)
+        elif kind in (Kind.CRDS, Kind.STORAGE_CLASSES):
+            self._status = None
+
+    def _node_changed(self, name: str) -> None:
+        self._node_fragments.pop(name, None)
+        self._status = None
+
+    def _pod_changed(self, old: PodView | None, new: PodView | None) -> None:
+        for pod, sign in ((old, -1), (new, 1)):
+            if pod is None:
+                continue
+            if pod.allocated_gpus:
+                self.allocated[pod.node_name] += sign * pod.allocated_gpus
+                if pod.node_name in self.nodes:
+                    self.dirty[Kind.NODES].add(pod.node_name)
+                self._node_changed(pod.node_name)
+            if pod.model_key is not None:
+                members = self.pods_by_model[pod.model_key]
+                if sign > 0:
+                    members.add(pod.key)
+                else:
+                    members.discard(pod.key)
+                    if not members:
+                        del self.pods_by_model[pod.model_key]
+                for workload_key in self.workloads_by_model.get(pod.model_key, ()):
+                    self._workload_invalidated(workload_key)
+
+    def _workload_changed(self, old: WorkloadView | None, new: WorkloadView | None) -> None:
+        key = (new or old).key  # type: ignore[union-attr]
+        if old is not None and (new is None or old.model_key != new.model_key):
+            members = self.workloads_by_model[old.model_key]
+            members.discard(key)
+            if not members:
+                del self.workloads_by_model[old.model_key]
+        if new is not None:
+            self.workloads_by_model[new.model_key].add(key)
+            self.vanished.pop(key, None)
+        elif old is not None:
+            self.vanished[key] = old
+        if old is None or new is None:
+            self._sorted_workloads = None
+        self._workload_invalidated(key)
+
+    def _workload_invalidated(self, key: str) -> None:
+        self._assessments.pop(key, None)
+        self._workload_fragments.pop(key, None)
+        self._models_page.clear()
+        self.dirty[Kind.WORKLOADS].add(key)
+        self.touched.add(key)
+
+    def recheck(self, now: datetime) -> None:
+        """Re-judge workloads whose pending pods may have crossed a timeout by `now`."""
+        for key, assessment in list(self._assessments.items()):
+            if assessment.next_check is not None and assessment.next_check <= now:
+                self._workload_invalidated(key)
+
+    # --- derived facts --------------------------------------------------------------
+
+    def pods_of(self, workload: WorkloadView) -> list[PodView]:
+        return [self.pods[k] for k in self.pods_by_model.get(workload.model_key, ())]
+
+    def assessment(self, key: str) -> Assessment:
+        cached = self._assessments.get(key)
+        if cached is None:
+            workload = self.workloads[key]
+            cached = assess(
+                workload, self.pods_of(workload), now=self.clock(), policy=self.policy
+            )
+            self._assessments[key] = cached
+        return cached
+
+    def gpu_nodes(self) -> list[tuple[NodeView, int]]:
+        return [(n, self.allocated.get(n.name, 0)) for n in self.nodes.values() if n.gpu_count]
+
+    # --- replies --------------------------------------------------------------------
+
+    def status_reply(self) -> bytes:
+        if self._status is None:
+            fragments = []
+            total_gpus = 0
+            for name in sorted(self.nodes):
+                node = self.nodes[name]
+                if not node.gpu_count:
+                    continue
+                total_gpus += node.gpu_count
+                fragment = self._node_fragments.get(name)
+                if fragment is None:
+                    fragment = replies.gpu_node_fragment(
+                        node, allocated=self.allocated.get(name, 0)
+                    )
+                    self._node_fragments[name] = fragment
+                fragments.append(fragment)
+            self._status = replies.status_reply_bytes(
+                connected=self.connected,
+                total_nodes=len(self.nodes),
+                total_gpus=total_gpus,
+                gpu_node_fragments=fragments,
+                crd_names=set(self.crds),
+                storage_classes=self.storage_classes.values(),
+                synced_at=self.synced_at,
+            )
+        return self._status
+
+    def models_reply(self, *, offset: int, limit: int | None, max_bytes: int) -> bytes:
+        cache_key = (offset, limit, max_bytes)
+        page = self._models_page.get(cache_key)
+        if page is None:
+            if self._sorted_workloads is None:
+                self._sorted_workloads = sorted(self.workloads)
+            fragments = [self.workload_fragment(key) for key in self._sorted_workloads]
+            page = replies.models_reply_bytes(
+                fragments, offset=offset, limit=limit, max_bytes=max_bytes
+            )
+            self._models_page[cache_key] = page
+        return page
+
+    def workload_fragment(self, key: str) -> bytes:
+        fragment = self._workload_fragments.get(key)
+        if fragment is None:
+            fragment = replies.workload_fragment(
+                self.workloads[key], assessment=self.assessment(key)
+            )
+            self._workload_fragments[key] = fragment
+        return fragment
+
+    def capacity(self, query: CapacityQuery) -> CapacityReply:
+        return replies.capacity_reply(query, self.gpu_nodes())

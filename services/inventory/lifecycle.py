@@ -1,0 +1,185 @@
+"""Which events a managed model's observed change deserves, and what to remember.
+
+Events are emitted on transitions only. `ModelMemory` is the last state emitted (and the
+last desired replica count) per public id; it is persisted, so a restart that observes
+the same state emits nothing. A new generation (the user updated the model) forgets the
+emitted state so the api hears `running` again for it. While a model is being deleted
+nothing is emitted; a Deployment that vanishes otherwise is drift, but only after a short
+grace, because the `deleting` event and the watch's DELETED race each other.
+"""
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from services.inventory.health import Assessment
+from services.inventory.objects import WorkloadView
+from shared.events import (
+    CloudEvent,
+    DegradedData,
+    DriftedData,
+    FailedData,
+    ModelDegraded,
+    ModelDrifted,
+    ModelFailed,
+    ModelRunning,
+    ModelScaled,
+    ObjectRef,
+    RunningData,
+    ScaledData,
+)
+from shared.names import DEFAULT_NAMESPACE
+
+EVENT_SOURCE = "/jan-models/inventory"
+State = Literal["none", "running", "degraded", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelIdentity:
+    organization_id: int
+    model_id: int
+    public_id: str
+    name: str
+    namespace: str
+    generation: int
+
+    def as_data(self) -> dict[str, object]:
+        return {
+            "organization_id": self.organization_id,
+            "model_id": self.model_id,
+            "public_id": self.public_id,
+            "name": self.name,
+            "namespace": self.namespace,
+            "generation": self.generation,
+        }
+
+
+def identity_of(workload: WorkloadView) -> ModelIdentity | None:
+    """The model a managed Deployment belongs to; None when a label or annotation is missing."""
+    if (
+        workload.organization_id is None
+        or workload.public_id is None
+        or workload.model_db_id is None
+        or workload.generation is None
+        or workload.model_db_id < 1
+        or workload.generation < 1
+    ):
+        return None
+    return ModelIdentity(
+        organization_id=workload.organization_id,
+        model_id=workload.model_db_id,
+        public_id=workload.public_id,
+        name=workload.model_name or workload.name,
+        namespace=workload.namespace or DEFAULT_NAMESPACE,
+        generation=workload.generation,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelMemory:
+    public_id: str
+    identity: ModelIdentity | None = None
+    state: State = "none"
+    replicas: int | None = None
+    present: bool = False
+    deleting: bool = False
+    gone_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    memory: ModelMemory
+    events: list[CloudEvent] = field(default_factory=list)
+
+
+def observe(
+    memory: ModelMemory,
+    *,
+    workload: WorkloadView,
+    identity: ModelIdentity,
+    assessment: Assessment,
+) -> Decision:
+    """The Deployment is there: emit scaled / running / degraded / failed on transitions."""
+    previous = memory
+    if previous.identity is not None and identity.generation > previous.identity.generation:
+        previous = replace(previous, state="none")
+    updated = replace(previous, identity=identity, present=True, gone_since=None)
+    if memory.deleting:
+        return Decision(replace(updated, replicas=workload.replicas))
+    events: list[CloudEvent] = []
+    data = identity.as_data()
+    counts = {"replicas": workload.replicas, "ready_replicas": workload.ready_replicas}
+    if previous.replicas is not None and workload.replicas != previous.replicas:
+        events.append(
+            ModelScaled.of(
+                ScaledData.model_validate(
+                    {**data, **counts, "previous_replicas": previous.replicas}
+                ),
+                source=EVENT_SOURCE,
+            )
+        )
+    state = previous.state
+    if workload.ready_replicas >= 1 and assessment.crashlooping is None:
+        if state != "running":
+            events.append(
+                ModelRunning.of(RunningData.model_validate({**data, **counts}), source=EVENT_SOURCE)
+            )
+            state = "running"
+    elif assessment.failure is not None and workload.ready_replicas == 0:
+        if state != "failed":
+            failure = assessment.failure
+            events.append(
+                ModelFailed.of(
+                    FailedData.model_validate(
+                        {
+                            **data,
+                            "stage": "runtime",
+                            "reason": failure.reason,
+                            "message": failure.message,
+                        }
+                    ),
+                    source=EVENT_SOURCE,
+                )
+            )
+            state = "failed"
+    elif state == "running":
+        problem = assessment.crashlooping
+        reason = problem.reason if problem else "NoReadyReplica"
+        message = problem.message if problem else "no replica is ready"
+        events.append(
+            ModelDegraded.of(
+                DegradedData.model_validate({**data, **counts, "reason": reason, "message": message}),
+                source=EVENT_SOURCE,
+            )
+        )
+        state = "degraded"
+    return Decision(replace(updated, state=state, replicas=workload.replicas), events)
+
+
+def vanished(memory: ModelMemory, *, now: datetime) -> ModelMemory:
+    """The Deployment is gone from the cluster; start the drift grace if it mattered."""
+    if not memory.present or memory.gone_since is not None:
+        return memory
+    return replace(memory, gone_since=now)
+
+
+def check_drift(memory: ModelMemory, *, now: datetime, grace: timedelta) -> Decision:
+    """After the grace, a vanished Deployment of a model not being deleted is drift."""
+    if memory.gone_since is None or now < memory.gone_since + grace:
+        return Decision(memory)
+    forgotten = replace(memory, present=False, gone_since=None, state="none", replicas=None)
+    if memory.deleting or memory.identity is None:
+        return Decision(forgotten)
+    data = DriftedData.model_validate(
+        {
+            **memory.identity.as_data(),
+            "missing": [
+                ObjectRef(api_version="apps/v1", kind="Deployment", name=memory.identity.name)
+            ],
+        }
+    )
+    return Decision(forgotten, [ModelDrifted.of(data, source=EVENT_SOURCE)])
+
+
+def mark_deleting(memory: ModelMemory) -> ModelMemory:
+    return replace(memory, deleting=True)

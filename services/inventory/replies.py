@@ -1,0 +1,136 @@
+"""Query replies computed from the in-memory view, serialized once and spliced.
+
+A reply is the pydantic model's own JSON, but the long lists (one entry per GPU node,
+one per model workload) are kept as cached per-entry fragments and joined into the
+envelope, so a change to one node or one Deployment does not re-serialize thousands.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from services.inventory.health import Assessment
+from services.inventory.objects import NodeView, StorageClassView, WorkloadView
+from shared import crds
+from shared.errors import insufficient_resources_message
+from shared.quantity import MIB, format_binary, parse_quantity
+from shared.queries import (
+    CapacityQuery,
+    CapacityReply,
+    ClusterStatus,
+    GpuNode,
+    ModelsReply,
+    StatusReply,
+    WorkloadEntry,
+)
+
+GPU_NODES_MISSING = "gpu nodes"
+STORAGE_CLASS_MISSING = "storage class"
+_EMPTY_GPU_NODES = b'"gpu_nodes":[]'
+_EMPTY_MODELS = b'"models":[]'
+
+
+def gpu_node_fragment(node: NodeView, *, allocated: int) -> bytes:
+    per_gpu = node.gpu_memory_mib * MIB
+    free = max(0, node.gpu_count - allocated)
+    entry = GpuNode(
+        node_name=node.name,
+        gpu_count=node.gpu_count,
+        gpu_type=node.gpu_product,
+        total_vram=format_binary(node.gpu_count * per_gpu),
+        available_vram=format_binary(free * per_gpu),
+    )
+    return entry.model_dump_json().encode()
+
+
+def status_reply_bytes(
+    *,
+    connected: bool,
+    total_nodes: int,
+    total_gpus: int,
+    gpu_node_fragments: list[bytes],
+    crd_names: set[str],
+    storage_classes: Iterable[StorageClassView],
+    synced_at: datetime | None,
+) -> bytes:
+    classes = sorted(storage_classes, key=lambda sc: sc.name)
+    default = next((sc.name for sc in classes if sc.is_default), None)
+    missing = [crd.name for crd in crds.REQUIRED_CRDS if crd.name not in crd_names]
+    if not gpu_node_fragments:
+        missing.append(GPU_NODES_MISSING)
+    if not classes:
+        missing.append(STORAGE_CLASS_MISSING)
+    reply = StatusReply(
+        connected=connected,
+        cluster_status=ClusterStatus(
+            has_gpus=total_gpus > 0,
+            total_nodes=total_nodes,
+            gpu_nodes=[],
+            total_gpus=total_gpus,
+            gpu_operator_ok=crds.GPU_OPERATOR.name in crd_names,
+            aibrix_ok=crds.AIBRIX.name in crd_names,
+            kuberay_ok=crds.KUBERAY.name in crd_names,
+            envoy_gateway_ok=crds.ENVOY_GATEWAY.name in crd_names,
+        ),
+        storage_classes=[sc.name for sc in classes],
+        default_storage_class=default,
+        service_monitor_ok=crds.SERVICE_MONITOR_CRD in crd_names,
+        missing=missing,
+        synced_at=synced_at,
+    )
+    envelope = reply.model_dump_json().encode()
+    nodes = b'"gpu_nodes":[' + b",".join(gpu_node_fragments) + b"]"
+    return envelope.replace(_EMPTY_GPU_NODES, nodes, 1)
+
+
+def workload_fragment(workload: WorkloadView, *, assessment: Assessment) -> bytes:
+    entry = WorkloadEntry(
+        name=workload.name,
+        namespace=workload.namespace,
+        is_managed=workload.managed,
+        status=assessment.phase,
+        replicas=workload.replicas,
+        ready_replicas=workload.ready_replicas,
+        created_at=workload.created_at,
+        organization_id=workload.organization_id,
+        public_id=workload.public_id,
+    )
+    return entry.model_dump_json().encode()
+
+
+def models_reply_bytes(
+    fragments: list[bytes], *, offset: int, limit: int | None, max_bytes: int
+) -> bytes:
+    """One page: at most `limit` entries, and never more bytes than `max_bytes` allows."""
+    total = len(fragments)
+    budget = max_bytes - 128  # the envelope and next_offset
+    end = offset
+    size = 0
+    stop = total if limit is None else min(total, offset + limit)
+    while end < stop and (end == offset or size + len(fragments[end]) + 1 <= budget):
+        size += len(fragments[end]) + 1
+        end += 1
+    next_offset = end if end < total else None
+    envelope = ModelsReply(models=[], total=total, next_offset=next_offset).model_dump_json()
+    page = b'"models":[' + b",".join(fragments[offset:end]) + b"]"
+    return envelope.encode().replace(_EMPTY_MODELS, page, 1)
+
+
+def capacity_reply(query: CapacityQuery, nodes: Iterable[tuple[NodeView, int]]) -> CapacityReply:
+    """DESIGN section 5: enough free GPUs, and min_gpus x per-GPU memory >= min_vram."""
+    min_vram = int(parse_quantity(query.min_vram)) if query.min_vram else 0
+    if query.min_gpus == 0 and min_vram == 0 and not query.gpu_type:
+        return CapacityReply(fits=True)
+    for node, allocated in nodes:
+        if query.gpu_type and node.gpu_product != query.gpu_type:
+            continue
+        if node.gpu_count - allocated < query.min_gpus:
+            continue
+        if query.min_gpus * node.gpu_memory_mib * MIB < min_vram:
+            continue
+        if node.gpu_count == 0:
+            continue
+        return CapacityReply(fits=True, node_name=node.name)
+    return CapacityReply(
+        fits=False,
+        message=insufficient_resources_message(min_gpus=query.min_gpus, min_vram_bytes=min_vram),
+    )

@@ -1,0 +1,91 @@
+"""Turns changes in the view into lifecycle events for managed models.
+
+The view marks workloads it touched and the ones that vanished; `process` judges each
+managed one (see `lifecycle`) and returns the events to publish and the memories to
+persist. After a restart, a model remembered as present whose Deployment is absent from
+the fresh list vanished while the inventory was down, and goes through the same grace.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from services.inventory import lifecycle
+from services.inventory.cluster import ClusterView, Kind
+from services.inventory.lifecycle import ModelMemory
+from shared.events import CloudEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    events: list[CloudEvent] = field(default_factory=list)
+    memories: list[ModelMemory] = field(default_factory=list)
+
+
+class ModelTracker:
+    def __init__(self, *, drift_grace: timedelta) -> None:
+        self.drift_grace = drift_grace
+        self.memories: dict[str, ModelMemory] = {}
+        self._start_reconciled = False
+
+    def load(self, memories: list[ModelMemory]) -> None:
+        self.memories = {memory.public_id: memory for memory in memories}
+
+    def deleting(self, public_id: str) -> ModelMemory | None:
+        """The model is being deleted (a `deleting`/`deleted` event); None if already known."""
+        memory = self.memories.get(public_id) or ModelMemory(public_id=public_id)
+        if memory.deleting:
+            return None
+        memory = lifecycle.mark_deleting(memory)
+        self.memories[public_id] = memory
+        return memory
+
+    def process(self, view: ClusterView, *, now: datetime) -> Outcome:
+        outcome = Outcome()
+        if not view.connected:
+            return outcome
+        touched, view.touched = view.touched, set()
+        gone, view.vanished = view.vanished, {}
+        changed: dict[str, ModelMemory] = {}
+        for key in touched:
+            workload = view.workloads.get(key)
+            if workload is None or not workload.managed:
+                continue
+            identity = lifecycle.identity_of(workload)
+            if identity is None:
+                log.warning(
+                    "managed deployment lacks model labels or annotations",
+                    extra={"deployment": key, "public_id": workload.public_id},
+                )
+                continue
+            memory = self.memories.get(identity.public_id) or ModelMemory(identity.public_id)
+            decision = lifecycle.observe(
+                memory, workload=workload, identity=identity, assessment=view.assessment(key)
+            )
+            outcome.events.extend(decision.events)
+            if decision.memory != memory:
+                changed[identity.public_id] = decision.memory
+                self.memories[identity.public_id] = decision.memory
+        present = {w.public_id for w in view.workloads.values() if w.managed and w.public_id}
+        vanished_ids = {w.public_id for w in gone.values() if w.managed and w.public_id}
+        if not self._start_reconciled and Kind.WORKLOADS in view.synced:
+            self._start_reconciled = True
+            vanished_ids |= {p for p, m in self.memories.items() if m.present}
+        for public_id in vanished_ids - present:
+            remembered = self.memories.get(public_id)
+            if remembered is None:
+                continue
+            updated = lifecycle.vanished(remembered, now=now)
+            if updated != remembered:
+                changed[public_id] = self.memories[public_id] = updated
+        for public_id, memory in list(self.memories.items()):
+            if memory.gone_since is None:
+                continue
+            decision = lifecycle.check_drift(memory, now=now, grace=self.drift_grace)
+            outcome.events.extend(decision.events)
+            if decision.memory != memory:
+                changed[public_id] = self.memories[public_id] = decision.memory
+        outcome.memories = list(changed.values())
+        return outcome
