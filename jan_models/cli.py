@@ -2,6 +2,7 @@
 
 import typer
 
+from jan_models.commands import deployer as deployer_command
 from jan_models.commands import kubesim as kubesim_command
 
 app = typer.Typer(
@@ -18,3 +19,4 @@ def main() -> None:
 
 # Subcommands register below, one line each.
 app.command("kubesim")(kubesim_command.kubesim)
+app.command("deployer")(deployer_command.deployer)

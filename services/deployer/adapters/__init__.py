@@ -1,0 +1,1 @@
+"""The deployer's clients of the outside world: Kubernetes and NATS JetStream."""

@@ -1,0 +1,149 @@
+"""The Deployment that runs vLLM (DESIGN section 5).
+
+`spec.replicas` is left out when a PodAutoscaler owns the count: with server-side apply
+a field the deployer does not send is a field it does not own, so re-applying the same
+model (an update, a repair) never resets what the autoscaler chose. Without an
+autoscaler the deployer owns `replicas` and sets `deployment_config.replicas`.
+"""
+
+from typing import Any, Final
+
+from services.deployer.kinds import DEPLOYMENT
+from services.deployer.manifests.meta import (
+    HF_TOKEN_KEY,
+    Manifest,
+    cache_claim_name,
+    header,
+    labels,
+    metadata,
+    pod_selector,
+    secret_name,
+)
+from shared.commands import CreateModel
+from shared.labels import GPU_PRODUCT_LABEL, GPU_RESOURCE, SERVE_PORT, SERVE_PORT_NAME
+from shared.model_spec import EnvVar
+
+CONTAINER_NAME: Final = "vllm-openai"
+HEALTH_PATH: Final = "/health"
+HF_CACHE_PATH: Final = "/root/.cache/huggingface"
+SHM_VOLUME: Final = "dshm"
+CACHE_VOLUME: Final = "hf-cache"
+HF_TOKEN_ENV: Final = "HF_TOKEN"  # noqa: S105  # a variable name, not a secret
+STARTUP_PERIOD_SECONDS: Final = 10
+STARTUP_FAILURE_THRESHOLD: Final = 360
+"""With a 10 s period, an hour of weight downloads before the kubelet gives up."""
+
+
+def build_deployment(command: CreateModel, *, with_token: bool) -> Manifest:
+    config = command.deployment_config
+    spec: dict[str, Any] = {
+        "strategy": {"type": "Recreate"},
+        "selector": {"matchLabels": pod_selector(command)},
+        "template": {
+            "metadata": {
+                "labels": labels(command),
+                "annotations": metadata(command)["annotations"],
+            },
+            "spec": _pod_spec(command, with_token=with_token),
+        },
+    }
+    if not config.enable_autoscaling:
+        spec = {"replicas": config.replicas, **spec}
+    return {**header(DEPLOYMENT.api_version, DEPLOYMENT.kind, metadata(command)), "spec": spec}
+
+
+def _pod_spec(command: CreateModel, *, with_token: bool) -> Manifest:
+    config = command.deployment_config
+    pod: Manifest = {
+        "containers": [_container(command, with_token=with_token)],
+        "volumes": [
+            {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory"}},
+            _cache_volume(command),
+        ],
+    }
+    gpu = command.requirements.gpu
+    if gpu is not None and gpu.gpu_type:
+        pod["nodeSelector"] = {GPU_PRODUCT_LABEL: gpu.gpu_type}
+    if config.gpu_count > 0:
+        pod["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+    return pod
+
+
+def _cache_volume(command: CreateModel) -> Manifest:
+    if command.deployment_config.enable_pvc:
+        claim = {"claimName": cache_claim_name(command.name)}
+        return {"name": CACHE_VOLUME, "persistentVolumeClaim": claim}
+    return {"name": CACHE_VOLUME, "emptyDir": {}}
+
+
+def _container(command: CreateModel, *, with_token: bool) -> Manifest:
+    config = command.deployment_config
+    container: Manifest = {
+        "name": CONTAINER_NAME,
+        "image": config.image,
+        "imagePullPolicy": config.image_pull_policy,
+        "command": list(config.command),
+        "args": list(config.args),
+        "ports": [{"name": SERVE_PORT_NAME, "containerPort": SERVE_PORT, "protocol": "TCP"}],
+        "resources": _resources(command),
+        "readinessProbe": _probe(initial_delay=config.initial_delay_seconds, period=10),
+        "livenessProbe": _probe(initial_delay=config.initial_delay_seconds, period=30),
+        "startupProbe": {
+            **_probe(initial_delay=0, period=STARTUP_PERIOD_SECONDS),
+            "failureThreshold": STARTUP_FAILURE_THRESHOLD,
+        },
+        "volumeMounts": [
+            {"name": SHM_VOLUME, "mountPath": "/dev/shm"},  # noqa: S108  # inside the pod
+            {"name": CACHE_VOLUME, "mountPath": HF_CACHE_PATH},
+        ],
+    }
+    env = _env(config.extra_env, with_token=with_token, token_secret=secret_name(command.name))
+    if env:
+        container["env"] = env
+    return container
+
+
+def _resources(command: CreateModel) -> Manifest:
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    if command.requirements.cpu:
+        requests["cpu"] = command.requirements.cpu
+    if command.requirements.memory:
+        requests["memory"] = command.requirements.memory
+    gpus = command.deployment_config.gpu_count
+    if gpus > 0:
+        requests[GPU_RESOURCE] = str(gpus)
+        limits[GPU_RESOURCE] = str(gpus)
+    resources: Manifest = {}
+    if requests:
+        resources["requests"] = requests
+    if limits:
+        resources["limits"] = limits
+    return resources
+
+
+def _probe(*, initial_delay: int, period: int) -> Manifest:
+    return {
+        "httpGet": {"path": HEALTH_PATH, "port": SERVE_PORT},
+        "initialDelaySeconds": initial_delay,
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
+    }
+
+
+def _env(extra: list[EnvVar], *, with_token: bool, token_secret: str) -> list[Manifest]:
+    """HF_TOKEN from the Secret, then the extra variables, one entry per name.
+
+    Server-side apply treats `env` as a map keyed by name and rejects duplicate keys, so
+    a repeated name keeps its last value, and HF_TOKEN from the Secret wins over a
+    literal one in `extra_env` (which would put the token in the Deployment in clear).
+    """
+    by_name: dict[str, Manifest] = {}
+    for variable in extra:
+        by_name[variable.name] = {"name": variable.name, "value": variable.value}
+    if with_token:
+        by_name.pop(HF_TOKEN_ENV, None)
+        token_ref = {"secretKeyRef": {"name": token_secret, "key": HF_TOKEN_KEY}}
+        return [{"name": HF_TOKEN_ENV, "valueFrom": token_ref}, *by_name.values()]
+    return list(by_name.values())

@@ -1,0 +1,116 @@
+"""Applying and deleting one model's objects: the deployer's domain logic.
+
+Apply is server-side apply of every object the command describes, then (from the
+second generation on) removal of optional objects a feature switch turned off. Delete
+finds objects by the model-id label rather than by the names it would have given them,
+so a model whose apply stopped half-way is cleaned up just as well, and it carries on
+past a failing kind so one refusal does not leave the rest behind.
+"""
+
+import logging
+
+from pydantic import SecretStr
+
+from services.deployer.failures import ClusterError, CommandRejectedError
+from services.deployer.kinds import ALL_KINDS, PVC, SECRET, Kind
+from services.deployer.manifests import Manifest, build_manifests
+from services.deployer.manifests.meta import cache_claim_name, secret_name
+from services.deployer.ports import Cluster
+from shared.commands import CreateModel, DeleteModel
+from shared.crds import AIBRIX, SERVICE_MONITOR_CRD
+from shared.events import ObjectRef
+from shared.labels import model_selector
+from shared.secrets import TokenCipher, TokenDecryptionError
+
+log = logging.getLogger(__name__)
+
+
+class DeleteIncompleteError(ClusterError):
+    """Some kinds could not be deleted; the others were."""
+
+    def __init__(self, failures: list[tuple[Kind, ClusterError]]) -> None:
+        transient = [error for _, error in failures if error.transient]
+        first = (transient or [error for _, error in failures])[0]
+        message = "; ".join(
+            f"{kind.kind}: {error.status} {error.message}" for kind, error in failures
+        )
+        super().__init__(status=first.status, reason=first.reason, message=message)
+        self.failures = failures
+
+
+def ref_of(manifest: Manifest) -> ObjectRef:
+    return ObjectRef(
+        api_version=manifest["apiVersion"], kind=manifest["kind"], name=manifest["metadata"]["name"]
+    )
+
+
+def _decrypt(command: CreateModel, cipher: TokenCipher) -> SecretStr | None:
+    if command.hf_token_encrypted is None:
+        return None
+    try:
+        return cipher.decrypt(command.hf_token_encrypted)
+    except TokenDecryptionError as exc:
+        raise CommandRejectedError(reason="TokenUndecryptable", message=str(exc)) from exc
+
+
+async def apply_model(
+    command: CreateModel, *, cluster: Cluster, cipher: TokenCipher
+) -> list[ObjectRef]:
+    token = _decrypt(command, cipher)
+    if command.deployment_config.enable_autoscaling and not await cluster.crd_exists(AIBRIX.name):
+        raise CommandRejectedError(reason="CrdMissing", message=AIBRIX.missing_message)
+    await cluster.ensure_namespace(command.namespace)
+    manifests = build_manifests(
+        command, token=token, service_monitors=await cluster.crd_exists(SERVICE_MONITOR_CRD)
+    )
+    for manifest in manifests.objects:
+        await cluster.apply(manifest)
+    if command.generation > 1:
+        await _prune(command, cluster=cluster, kinds=manifests.absent)
+    return [ref_of(manifest) for manifest in manifests.objects]
+
+
+def _object_name(command: CreateModel, kind: Kind) -> str:
+    if kind is SECRET:
+        return secret_name(command.name)
+    if kind is PVC:
+        return cache_claim_name(command.name)
+    return command.name
+
+
+async def _prune(command: CreateModel, *, cluster: Cluster, kinds: list[Kind]) -> None:
+    """Remove what an earlier generation applied and this one turned off; absent is fine."""
+    for kind in kinds:
+        if kind.crd is not None and not await cluster.crd_exists(kind.crd):
+            continue
+        name = _object_name(command, kind)
+        if await cluster.delete(kind, namespace=command.namespace, name=name):
+            log.info(
+                "pruned object a feature switch turned off",
+                extra={"public_id": command.public_id, "kind": kind.kind, "object": name},
+            )
+
+
+async def delete_model(command: DeleteModel, *, cluster: Cluster) -> list[ObjectRef]:
+    removed: list[ObjectRef] = []
+    failures: list[tuple[Kind, ClusterError]] = []
+    selector = model_selector(command.public_id)
+    for kind in ALL_KINDS:
+        try:
+            if kind.crd is not None and not await cluster.crd_exists(kind.crd):
+                continue
+            names = await cluster.list_names(kind, namespace=command.namespace, selector=selector)
+            for name in names:
+                if await cluster.delete(kind, namespace=command.namespace, name=name):
+                    removed.append(
+                        ObjectRef(api_version=kind.api_version, kind=kind.kind, name=name)
+                    )
+        except ClusterError as exc:
+            failures.append((kind, exc))
+            log.warning(
+                "delete of one kind failed; carrying on with the others",
+                extra={"public_id": command.public_id, "kind": kind.kind, "status": exc.status},
+            )
+    if failures:
+        raise DeleteIncompleteError(failures)
+    return removed

@@ -1,0 +1,25 @@
+"""What the deployer's logic needs from the outside world; adapters and test fakes provide it."""
+
+from typing import Protocol
+
+from services.deployer.kinds import Kind
+from services.deployer.manifests import Manifest
+from shared.events import CloudEvent
+
+
+class Cluster(Protocol):
+    async def ensure_namespace(self, namespace: str) -> None: ...
+
+    async def crd_exists(self, name: str) -> bool: ...
+
+    async def apply(self, manifest: Manifest) -> None:
+        """Server-side apply, field manager `jan-models`, force."""
+
+    async def delete(self, kind: Kind, *, namespace: str, name: str) -> bool:
+        """Delete one object; False when it was not there."""
+
+    async def list_names(self, kind: Kind, *, namespace: str, selector: str) -> list[str]: ...
+
+
+class EventSink(Protocol):
+    async def publish(self, event: CloudEvent) -> None: ...

@@ -1,0 +1,212 @@
+"""Carrying out one delivered command and settling its message.
+
+Ack after success, and after a permanent failure once its `failed` event is out.
+Transient failures are nak'ed with a growing delay so JetStream redelivers them; after
+`max_attempts` deliveries the last error is treated as permanent, so nothing is retried
+for ever. A message that cannot be read is terminated. The message's ack deadline is
+pushed back while a long apply runs. Events are published before the ack: if NATS
+refuses the event, the command is nak'ed and re-applied, which is harmless.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, Literal
+
+from services.deployer import metrics
+from services.deployer.delivery import Delivery
+from services.deployer.failures import ClusterError, CommandRejectedError, retry_delay
+from services.deployer.inbox import MalformedCommand
+from services.deployer.operations import apply_model, delete_model
+from services.deployer.ports import Cluster, EventSink
+from shared.commands import CreateModel, DeleteModel, ModelRef
+from shared.events import (
+    AppliedData,
+    CloudEvent,
+    DeletedData,
+    FailedData,
+    ModelApplied,
+    ModelDeleted,
+    ModelFailed,
+    ModelRepaired,
+    RepairedData,
+)
+from shared.secrets import TokenCipher
+
+log = logging.getLogger(__name__)
+
+EVENT_SOURCE: Final = "/jan-models/deployer"
+
+
+class Verdict(StrEnum):
+    ACK = "ack"
+    NAK = "nak"
+    TERM = "term"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    verdict: Verdict
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 12
+    base: float = 0.5
+    ceiling: float = 30.0
+    keepalive_interval: float = 20.0
+    """How often a long apply tells JetStream it is still working (a third of ack_wait)."""
+
+
+class CommandProcessor:
+    def __init__(
+        self, *, cluster: Cluster, events: EventSink, cipher: TokenCipher, policy: RetryPolicy
+    ) -> None:
+        self._cluster = cluster
+        self._events = events
+        self._cipher = cipher
+        self._policy = policy
+
+    async def process(
+        self, delivery: Delivery, command: CreateModel | DeleteModel | MalformedCommand
+    ) -> Outcome:
+        if isinstance(command, MalformedCommand):
+            return await self._malformed(delivery, command)
+        context = {
+            "public_id": command.public_id,
+            "msg_id": delivery.msg_id,
+            "verb": command.verb,
+            "generation": command.generation,
+            "attempt": delivery.attempt,
+        }
+        started = time.perf_counter()
+        try:
+            async with self._keepalive(delivery):
+                await self._carry_out(command)
+        except (ClusterError, CommandRejectedError) as exc:
+            return await self._failure(delivery, command, exc, context)
+        except Exception as exc:  # a bug must not kill the consumer; retry, then give up
+            log.exception("unexpected error carrying out a command", extra=context)
+            return await self._failure(delivery, command, exc, context)
+        finally:
+            metrics.APPLY_SECONDS.labels(command.verb).observe(time.perf_counter() - started)
+        await delivery.ack()
+        metrics.COMMANDS.labels(command.verb, "ok").inc()
+        log.info("command carried out", extra=context)
+        return Outcome(Verdict.ACK)
+
+    async def _carry_out(self, command: CreateModel | DeleteModel) -> None:
+        ref = _ref(command)
+        if isinstance(command, CreateModel):
+            objects = await apply_model(command, cluster=self._cluster, cipher=self._cipher)
+            await self._publish(
+                ModelApplied.of(AppliedData(**ref, objects=objects), source=EVENT_SOURCE)
+            )
+            if command.cause == "repair":
+                data = RepairedData(**ref, objects=objects)
+                await self._publish(ModelRepaired.of(data, source=EVENT_SOURCE))
+        else:
+            removed = await delete_model(command, cluster=self._cluster)
+            await self._publish(
+                ModelDeleted.of(DeletedData(**ref, objects=removed), source=EVENT_SOURCE)
+            )
+
+    async def _failure(
+        self,
+        delivery: Delivery,
+        command: CreateModel | DeleteModel,
+        exc: Exception,
+        context: dict[str, object],
+    ) -> Outcome:
+        transient = not isinstance(exc, CommandRejectedError) and (
+            not isinstance(exc, ClusterError) or exc.transient
+        )
+        if transient and delivery.attempt < self._policy.max_attempts:
+            hint = exc.retry_after if isinstance(exc, ClusterError) else None
+            delay = retry_delay(
+                attempt=delivery.attempt,
+                base=self._policy.base,
+                ceiling=self._policy.ceiling,
+                hint=hint,
+            )
+            log.warning(
+                "transient failure; will retry",
+                extra={**context, "error": str(exc), "retry_in": delay},
+            )
+            await delivery.nak(delay)
+            metrics.COMMANDS.labels(command.verb, "retried").inc()
+            return Outcome(Verdict.NAK, delay)
+        reason, message = _reason(exc)
+        stage: Literal["apply", "delete"] = (
+            "apply" if isinstance(command, CreateModel) else "delete"
+        )
+        data = FailedData(**_ref(command), stage=stage, reason=reason, message=message)
+        try:
+            await self._publish(ModelFailed.of(data, source=EVENT_SOURCE))
+        except Exception:
+            log.exception("could not publish the failed event; will retry", extra=context)
+            await delivery.nak(self._policy.base)
+            return Outcome(Verdict.NAK, self._policy.base)
+        log.error("command failed", extra={**context, "reason": reason, "error": message})
+        await delivery.ack()
+        metrics.COMMANDS.labels(command.verb, "failed").inc()
+        return Outcome(Verdict.ACK)
+
+    async def _malformed(self, delivery: Delivery, command: MalformedCommand) -> Outcome:
+        context = {"msg_id": delivery.msg_id, "stream_seq": delivery.stream_sequence}
+        metrics.MALFORMED.labels(str(command.ref is not None).lower()).inc()
+        if command.ref is not None:
+            data = FailedData(
+                **command.ref.model_dump(),
+                stage="command",
+                reason="MalformedCommand",
+                message=command.problem,
+            )
+            try:
+                await self._publish(ModelFailed.of(data, source=EVENT_SOURCE))
+            except Exception:
+                log.exception("could not publish the failed event; will retry", extra=context)
+                await delivery.nak(self._policy.base)
+                return Outcome(Verdict.NAK, self._policy.base)
+            context["public_id"] = command.ref.public_id
+        log.error("malformed command dropped", extra={**context, "problem": command.problem})
+        await delivery.term()
+        metrics.COMMANDS.labels("unknown", "malformed").inc()
+        return Outcome(Verdict.TERM)
+
+    async def _publish(self, event: CloudEvent) -> None:
+        await self._events.publish(event)
+
+    @contextlib.asynccontextmanager
+    async def _keepalive(self, delivery: Delivery) -> AsyncIterator[None]:
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self._policy.keepalive_interval)
+                with contextlib.suppress(Exception):
+                    await delivery.in_progress()
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+_REF_FIELDS: Final = frozenset(ModelRef.model_fields)
+
+
+def _ref(command: CreateModel | DeleteModel) -> dict[str, Any]:
+    return command.model_dump(include=set(_REF_FIELDS))
+
+
+def _reason(exc: Exception) -> tuple[str, str]:
+    if isinstance(exc, ClusterError | CommandRejectedError):
+        return exc.reason, exc.message
+    return "InternalError", f"{type(exc).__name__}: {exc}"[:1000]
