@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import config
 
 from tests.plugins.kubesim import kubeconfig_path, kubesim, kubesim_factory
 

@@ -58,13 +58,18 @@ async def test_status_bodies(api: Any) -> None:
 
     with pytest.raises(ApiException) as err:
         await apps.create_namespaced_deployment("nope", deployment("x"))
-    assert err.value.status == 404 and _status(err.value)["message"] == 'namespaces "nope" not found'
+    assert (
+        err.value.status == 404 and _status(err.value)["message"] == 'namespaces "nope" not found'
+    )
 
     with pytest.raises(ApiException) as err:
         await apps.create_namespaced_deployment("default", deployment("bad", cpu="lots"))
     status = _status(err.value)
     assert err.value.status == 422 and status["reason"] == "Invalid"
-    assert status["details"]["causes"][0]["field"] == "spec.template.spec.containers[0].resources.requests[cpu]"
+    assert (
+        status["details"]["causes"][0]["field"]
+        == "spec.template.spec.containers[0].resources.requests[cpu]"
+    )
 
     with pytest.raises(ApiException) as err:
         await core.create_namespace({"metadata": {"name": "Bad_Name"}})
@@ -86,14 +91,31 @@ async def test_status_only_through_subresource(api: Any) -> None:
 async def test_patch_flavours(api: Any) -> None:
     apps = client.AppsV1Api(api)
     await apps.create_namespaced_deployment("default", deployment("p"))
-    strategic = {"spec": {"template": {"spec": {"containers": [{"name": "vllm-openai", "env": [{"name": "B", "value": "2"}]}]}}}}
-    d = await apps.patch_namespaced_deployment("p", "default", strategic, _content_type="application/strategic-merge-patch+json")
+    strategic = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": "vllm-openai", "env": [{"name": "B", "value": "2"}]}]
+                }
+            }
+        }
+    }
+    d = await apps.patch_namespaced_deployment(
+        "p", "default", strategic, _content_type="application/strategic-merge-patch+json"
+    )
     container = d.spec.template.spec.containers[0]
     assert [e.name for e in container.env] == ["A", "B"] and container.image
-    d = await apps.patch_namespaced_deployment("p", "default", {"metadata": {"labels": {"m": "1"}}}, _content_type="application/merge-patch+json")
+    d = await apps.patch_namespaced_deployment(
+        "p",
+        "default",
+        {"metadata": {"labels": {"m": "1"}}},
+        _content_type="application/merge-patch+json",
+    )
     assert d.metadata.labels == {"m": "1"}
     ops = [{"op": "replace", "path": "/spec/replicas", "value": 0}]
-    d = await apps.patch_namespaced_deployment("p", "default", ops, _content_type="application/json-patch+json")
+    d = await apps.patch_namespaced_deployment(
+        "p", "default", ops, _content_type="application/json-patch+json"
+    )
     assert d.spec.replicas == 0 and d.metadata.generation == 3
     scale = await apps.read_namespaced_deployment_scale("p", "default")
     assert scale.spec.replicas == 0
@@ -103,36 +125,78 @@ async def test_server_side_apply(api: Any) -> None:
     apps = client.AppsV1Api(api)
     body = deployment("ssa")
     raw = await apps.patch_namespaced_deployment(
-        "ssa", "default", body, field_manager="jan-models", _content_type="application/apply-patch+yaml", _preload_content=False
+        "ssa",
+        "default",
+        body,
+        field_manager="jan-models",
+        _content_type="application/apply-patch+yaml",
+        _preload_content=False,
     )
     assert raw.status == 201
     env = body["spec"]["template"]["spec"]["containers"][0]["env"]
     env.append({"name": "HF_TOKEN", "value": "t"})
-    d = await apps.patch_namespaced_deployment("ssa", "default", body, field_manager="jan-models", _content_type="application/apply-patch+yaml")
+    d = await apps.patch_namespaced_deployment(
+        "ssa",
+        "default",
+        body,
+        field_manager="jan-models",
+        _content_type="application/apply-patch+yaml",
+    )
     assert [e.name for e in d.spec.template.spec.containers[0].env] == ["A", "HF_TOKEN"]
     assert d.metadata.managed_fields[0].manager == "jan-models"
     assert d.metadata.managed_fields[0].operation == "Apply"
     env.pop()
-    d = await apps.patch_namespaced_deployment("ssa", "default", body, field_manager="jan-models", _content_type="application/apply-patch+yaml")
+    d = await apps.patch_namespaced_deployment(
+        "ssa",
+        "default",
+        body,
+        field_manager="jan-models",
+        _content_type="application/apply-patch+yaml",
+    )
     assert [e.name for e in d.spec.template.spec.containers[0].env] == ["A"]
     body["spec"]["replicas"] = 3
     with pytest.raises(ApiException) as err:
-        await apps.patch_namespaced_deployment("ssa", "default", body, field_manager="other", _content_type="application/apply-patch+yaml")
+        await apps.patch_namespaced_deployment(
+            "ssa",
+            "default",
+            body,
+            field_manager="other",
+            _content_type="application/apply-patch+yaml",
+        )
     assert err.value.status == 409
-    d = await apps.patch_namespaced_deployment("ssa", "default", body, field_manager="other", force=True, _content_type="application/apply-patch+yaml")
+    d = await apps.patch_namespaced_deployment(
+        "ssa",
+        "default",
+        body,
+        field_manager="other",
+        force=True,
+        _content_type="application/apply-patch+yaml",
+    )
     assert d.spec.replicas == 3
 
 
 async def test_finalizers_and_delete_collection(api: Any) -> None:
     core = client.CoreV1Api(api)
-    cm = {"metadata": {"name": "f", "finalizers": ["example.com/hold"], "labels": {"k": "v"}}, "data": {"a": "1"}}
+    cm = {
+        "metadata": {"name": "f", "finalizers": ["example.com/hold"], "labels": {"k": "v"}},
+        "data": {"a": "1"},
+    }
     await core.create_namespaced_config_map("default", cm)
-    await core.create_namespaced_config_map("default", {"metadata": {"name": "g", "labels": {"k": "v"}}})
-    await core.create_namespaced_config_map("default", {"metadata": {"name": "h", "labels": {"k": "w"}}})
+    await core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "g", "labels": {"k": "v"}}}
+    )
+    await core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "h", "labels": {"k": "w"}}}
+    )
     await core.delete_namespaced_config_map("f", "default")
     held = await core.read_namespaced_config_map("f", "default")
     assert held.metadata.deletion_timestamp is not None
-    await core.patch_namespaced_config_map("f", "default", {"metadata": {"finalizers": None}}, _content_type="application/merge-patch+json")
+    await core.patch_namespaced_config_map(
+        "f",
+        "default",
+        {"metadata": {"finalizers": None}},
+        _content_type="application/merge-patch+json",
+    )
     await core.delete_collection_namespaced_config_map("default", label_selector="k=v")
     left = await core.list_namespaced_config_map("default")
     assert [c.metadata.name for c in left.items] == ["h"]
@@ -148,7 +212,14 @@ async def test_crd_lifecycle(api: Any, kubesim: KubeSim) -> None:
             "group": "example.com",
             "scope": "Namespaced",
             "names": {"plural": "widgets", "kind": "Widget", "singular": "widget"},
-            "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "object"}}}],
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object"}},
+                }
+            ],
         },
     }
     with pytest.raises(ApiException) as err:
@@ -157,15 +228,35 @@ async def test_crd_lifecycle(api: Any, kubesim: KubeSim) -> None:
     await ext.create_custom_resource_definition(crd)
     groups = await client.ApisApi(api).get_api_versions()
     assert "example.com" in [g.name for g in groups.groups]
-    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}}
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w"},
+        "spec": {"size": 1},
+    }
     raw = await custom.patch_namespaced_custom_object(
-        "example.com", "v1", "default", "widgets", "w", widget, field_manager="t", _content_type="application/apply-patch+yaml", _preload_content=False
+        "example.com",
+        "v1",
+        "default",
+        "widgets",
+        "w",
+        widget,
+        field_manager="t",
+        _content_type="application/apply-patch+yaml",
+        _preload_content=False,
     )
     assert raw.status == 201
     listed = await custom.list_namespaced_custom_object("example.com", "v1", "default", "widgets")
     assert listed["kind"] == "WidgetList" and listed["items"][0]["spec"] == {"size": 1}
-    pa = {"apiVersion": "autoscaling.aibrix.ai/v1alpha1", "kind": "PodAutoscaler", "metadata": {"name": "pa"}, "spec": {"maxReplicas": 2}}
-    await custom.create_namespaced_custom_object("autoscaling.aibrix.ai", "v1alpha1", "default", "podautoscalers", pa)
+    pa = {
+        "apiVersion": "autoscaling.aibrix.ai/v1alpha1",
+        "kind": "PodAutoscaler",
+        "metadata": {"name": "pa"},
+        "spec": {"maxReplicas": 2},
+    }
+    await custom.create_namespaced_custom_object(
+        "autoscaling.aibrix.ai", "v1alpha1", "default", "podautoscalers", pa
+    )
     await ext.delete_custom_resource_definition("widgets.example.com")
     with pytest.raises(ApiException) as err:
         await custom.list_namespaced_custom_object("example.com", "v1", "default", "widgets")
@@ -176,7 +267,15 @@ async def test_discovery_with_and_without_slash(kubesim: KubeSim) -> None:
     import aiohttp
 
     async with aiohttp.ClientSession() as session:
-        for path in ("/api", "/api/", "/api/v1", "/apis", "/apis/apps/v1/", "/apis/apps", "/version"):
+        for path in (
+            "/api",
+            "/api/",
+            "/api/v1",
+            "/apis",
+            "/apis/apps/v1/",
+            "/apis/apps",
+            "/version",
+        ):
             async with session.get(kubesim.url + path) as resp:
                 assert resp.status == 200, path
         async with session.get(kubesim.url + "/apis/autoscaling.aibrix.ai/v1alpha1") as resp:
@@ -187,7 +286,9 @@ async def test_discovery_with_and_without_slash(kubesim: KubeSim) -> None:
 async def test_namespaces_and_all_namespaces(api: Any) -> None:
     core = client.CoreV1Api(api)
     await core.create_namespace({"metadata": {"name": "jan-models"}})
-    await core.create_namespaced_secret("jan-models", {"metadata": {"name": "s"}, "stringData": {"k": "v"}})
+    await core.create_namespaced_secret(
+        "jan-models", {"metadata": {"name": "s"}, "stringData": {"k": "v"}}
+    )
     await core.create_namespaced_secret("default", {"metadata": {"name": "s"}})
     secret = await core.read_namespaced_secret("s", "jan-models")
     assert secret.data == {"k": "dg=="}

@@ -58,22 +58,48 @@ def test_quantities() -> None:
 
 
 def test_patches() -> None:
-    assert merge_patch({"a": {"b": 1, "c": 2}}, {"a": {"b": None}, "d": [1]}) == {"a": {"c": 2}, "d": [1]}
-    assert json_patch({"a": [1, 2]}, [{"op": "add", "path": "/a/-", "value": 3}]) == {"a": [1, 2, 3]}
+    assert merge_patch({"a": {"b": 1, "c": 2}}, {"a": {"b": None}, "d": [1]}) == {
+        "a": {"c": 2},
+        "d": [1],
+    }
+    assert json_patch({"a": [1, 2]}, [{"op": "add", "path": "/a/-", "value": 3}]) == {
+        "a": [1, 2, 3]
+    }
     with pytest.raises(ApiError):
         json_patch({"a": 1}, [{"op": "test", "path": "/a", "value": 2}])
-    live = {"containers": [{"name": "a", "image": "x", "env": [{"name": "E", "value": "1"}]}, {"name": "b"}]}
+    live = {
+        "containers": [
+            {"name": "a", "image": "x", "env": [{"name": "E", "value": "1"}]},
+            {"name": "b"},
+        ]
+    }
     patched = strategic_merge(
         live,
-        {"containers": [{"name": "a", "env": [{"name": "F", "value": "2"}]}, {"name": "b", "$patch": "delete"}]},
+        {
+            "containers": [
+                {"name": "a", "env": [{"name": "F", "value": "2"}]},
+                {"name": "b", "$patch": "delete"},
+            ]
+        },
     )
     assert patched == {
-        "containers": [{"name": "a", "image": "x", "env": [{"name": "E", "value": "1"}, {"name": "F", "value": "2"}]}]
+        "containers": [
+            {
+                "name": "a",
+                "image": "x",
+                "env": [{"name": "E", "value": "1"}, {"name": "F", "value": "2"}],
+            }
+        ]
     }
 
 
 def test_apply_prunes_fields_the_manager_dropped() -> None:
-    first = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "1", "b": "2"}}, "data": {"x": "1"}}
+    first = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "labels": {"a": "1", "b": "2"}},
+        "data": {"x": "1"},
+    }
     live = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "managedFields": []}}
     live = apply(live, first, manager="m", force=False, api_version="v1")
     second = {**first, "metadata": {"name": "c", "labels": {"a": "1"}}}
@@ -83,7 +109,9 @@ def test_apply_prunes_fields_the_manager_dropped() -> None:
     with pytest.raises(ApiError) as err:
         apply(live, {**second, "data": {"x": "2"}}, manager="other", force=False, api_version="v1")
     assert err.value.code == 409
-    forced = apply(live, {**second, "data": {"x": "2"}}, manager="other", force=True, api_version="v1")
+    forced = apply(
+        live, {**second, "data": {"x": "2"}}, manager="other", force=True, api_version="v1"
+    )
     assert forced["data"] == {"x": "2"}
 
 
