@@ -1,0 +1,114 @@
+"""API keys in MongoDB (`api_keys`): only the SHA-256 of a key is ever stored."""
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.api.keys import NewKey, generate_key, hash_key, hashes_match
+from shared.database import Document
+from shared.names import Collection
+
+_CACHE_LIMIT: Final = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    organization_id: int
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    key_id: str
+    organization_id: int
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyNotFoundError(LookupError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"no API key matches {reference!r}")
+
+
+class AmbiguousKeyError(LookupError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"more than one API key matches {reference!r}; give more of it")
+
+
+class ApiKeys:
+    def __init__(self, db: AsyncDatabase[Document], *, cache_seconds: float = 0.0) -> None:
+        self._keys = db[Collection.API_KEYS]
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Caller]] = {}
+
+    async def create(self, *, organization_id: int, name: str, now: datetime) -> NewKey:
+        new = generate_key()
+        await self._keys.insert_one(
+            {
+                "key_id": new.prefix,
+                "key_hash": new.key_hash,
+                "organization_id": organization_id,
+                "name": name,
+                "created_at": now,
+                "revoked_at": None,
+            }
+        )
+        return new
+
+    async def authenticate(self, key: str) -> Caller | None:
+        """The caller a key belongs to; None for an unknown or revoked key."""
+        candidate = hash_key(key)
+        cached = self._cache.get(candidate)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        found = await self._keys.find_one(
+            {"key_hash": candidate, "revoked_at": None},
+            {"_id": 0, "key_hash": 1, "organization_id": 1, "key_id": 1},
+        )
+        if found is None or not hashes_match(candidate, found["key_hash"]):
+            return None
+        caller = Caller(organization_id=int(found["organization_id"]), key_id=found["key_id"])
+        if self._cache_seconds > 0:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[candidate] = (time.monotonic() + self._cache_seconds, caller)
+        return caller
+
+    async def all(self, *, organization_id: int | None = None) -> list[KeyRecord]:
+        query: Document = {} if organization_id is None else {"organization_id": organization_id}
+        cursor = self._keys.find(query, {"key_hash": 0}).sort("created_at", ASCENDING)
+        return [
+            KeyRecord(
+                key_id=document["key_id"],
+                organization_id=document["organization_id"],
+                name=document.get("name", ""),
+                created_at=document["created_at"],
+                revoked_at=document.get("revoked_at"),
+            )
+            async for document in cursor
+        ]
+
+    async def revoke(self, reference: str, *, now: datetime) -> KeyRecord:
+        """Revoke the one key whose id starts with `reference` (`jm_` + 8 characters)."""
+        matches = [key for key in await self.all() if key.key_id.startswith(reference)]
+        if not matches or not reference:
+            raise KeyNotFoundError(reference)
+        if len(matches) > 1:
+            raise AmbiguousKeyError(reference)
+        key = matches[0]
+        await self._keys.update_one(
+            {"key_id": key.key_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
+        )
+        self._cache.clear()
+        return KeyRecord(
+            key_id=key.key_id,
+            organization_id=key.organization_id,
+            name=key.name,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at or now,
+        )

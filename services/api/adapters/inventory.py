@@ -1,0 +1,75 @@
+"""Questions to the inventory over NATS request-reply, with a deadline and a short cache.
+
+No answer in time, no responder or a garbled reply all become `InventoryUnavailableError`
+(503): a request never hangs on a missing inventory. An explicit `QueryError` reply
+carries the inventory's own words.
+"""
+
+import logging
+import time
+from typing import TypeVar
+
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError, TimeoutError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from shared.errors import InventoryUnavailableError
+from shared.names import CAPACITY_QUERY_SUBJECT, MODELS_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
+from shared.queries import (
+    CAPACITY_ANSWER,
+    MODELS_ANSWER,
+    STATUS_ANSWER,
+    CapacityQuery,
+    CapacityReply,
+    ModelsQuery,
+    ModelsReply,
+    QueryError,
+    StatusQuery,
+    StatusReply,
+)
+
+log = logging.getLogger(__name__)
+R = TypeVar("R", bound=BaseModel)
+
+
+class Inventory:
+    def __init__(self, nats: Client, *, timeout: float, status_cache_seconds: float) -> None:
+        self._nats = nats
+        self._timeout = timeout
+        self._cache_seconds = status_cache_seconds
+        self._status: tuple[float, StatusReply] | None = None
+
+    async def status(self, *, fresh: bool = True) -> StatusReply:
+        """The cluster status; `fresh=False` accepts a reply up to the cache age old."""
+        if not fresh and self._status is not None and self._status[0] > time.monotonic():
+            return self._status[1]
+        reply = await self._ask(STATUS_QUERY_SUBJECT, StatusQuery(), STATUS_ANSWER)
+        self._status = (time.monotonic() + self._cache_seconds, reply)
+        return reply
+
+    async def models(self) -> ModelsReply:
+        return await self._ask(MODELS_QUERY_SUBJECT, ModelsQuery(), MODELS_ANSWER)
+
+    async def capacity(self, query: CapacityQuery) -> CapacityReply:
+        return await self._ask(CAPACITY_QUERY_SUBJECT, query, CAPACITY_ANSWER)
+
+    async def _ask(self, subject: str, query: BaseModel, answer: TypeAdapter[R | QueryError]) -> R:
+        try:
+            message = await self._nats.request(
+                subject, query.model_dump_json().encode(), timeout=self._timeout
+            )
+        except TimeoutError as exc:
+            raise InventoryUnavailableError(f"no answer to {subject} in time") from exc
+        except NoRespondersError as exc:
+            raise InventoryUnavailableError(f"nobody answers {subject}") from exc
+        except NatsError as exc:
+            raise InventoryUnavailableError(f"{subject} failed: {type(exc).__name__}") from exc
+        try:
+            reply = answer.validate_json(message.data)
+        except ValidationError as exc:
+            log.warning("unreadable inventory reply", extra={"subject": subject})
+            raise InventoryUnavailableError(f"unreadable reply to {subject}") from exc
+        if isinstance(reply, QueryError):
+            raise InventoryUnavailableError(reply.error)
+        return reply

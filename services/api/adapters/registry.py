@@ -1,0 +1,205 @@
+"""The model registry in MongoDB: the api's own `models` and `counters` collections.
+
+Every write that changes a model's desired state also records the command to publish
+in the document's `outbox` field, in the same single-document write (DESIGN section 2).
+Status updates from events are conditional on the generation and event position read,
+so a concurrent delete or a second consumer never lets an older view win.
+"""
+
+from datetime import datetime
+from typing import Any, Final
+
+from bson import ObjectId
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.api.documents import delete_entry, repair_entry
+from services.api.lifecycle import ModelState, Status, Transition
+from shared.database import Document
+from shared.errors import ModelNameTakenError
+from shared.names import Collection
+
+_PUBLIC: Final = {"_id": 0, "outbox": 0, "hf_token_encrypted": 0, "deployment_config": 0}
+_LIST: Final = {
+    "_id": 0,
+    "id": 1,
+    "public_id": 1,
+    "name": 1,
+    "display_name": 1,
+    "status": 1,
+    "model_type": 1,
+}
+_COUNTER_ID: Final = "models"
+
+
+class PublicIdCollisionError(Exception):
+    pass
+
+
+def _id_filter(organization_id: int, model: int | str) -> Document:
+    key = "id" if isinstance(model, int) else "public_id"
+    return {"organization_id": organization_id, key: model}
+
+
+class Registry:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._models = db[Collection.MODELS]
+        self._counters = db[Collection.COUNTERS]
+
+    async def next_id(self) -> int:
+        counter = await self._counters.find_one_and_update(
+            {"_id": _COUNTER_ID},
+            {"$inc": {"seq": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert counter is not None  # upsert with AFTER always returns the document
+        return int(counter["seq"])
+
+    async def name_taken(self, *, namespace: str, name: str) -> bool:
+        found = await self._models.find_one({"namespace": namespace, "name": name}, {"_id": 1})
+        return found is not None
+
+    async def insert(self, document: Document) -> None:
+        try:
+            await self._models.insert_one(document)
+        except DuplicateKeyError as exc:
+            if "public_id" in str(exc.details or exc):
+                raise PublicIdCollisionError from exc
+            raise ModelNameTakenError(
+                name=document["name"], namespace=document["namespace"]
+            ) from exc
+
+    async def get(self, organization_id: int, model: int | str) -> Document | None:
+        return await self._models.find_one(_id_filter(organization_id, model), _PUBLIC)
+
+    async def page(
+        self, organization_id: int, *, limit: int, offset: int
+    ) -> tuple[list[Document], int]:
+        query = {"organization_id": organization_id}
+        cursor = self._models.find(query, _LIST).sort("id", ASCENDING).skip(offset).limit(limit)
+        models = await cursor.to_list(length=limit)
+        total = await self._models.count_documents(query)
+        return models, total
+
+    async def own_models(self, organization_id: int, public_ids: list[str]) -> dict[str, Document]:
+        cursor = self._models.find(
+            {"organization_id": organization_id, "public_id": {"$in": public_ids}},
+            {"_id": 0, "public_id": 1, "model_type": 1, "display_name": 1, "description": 1},
+        )
+        return {document["public_id"]: document async for document in cursor}
+
+    async def mark_deleting(
+        self, organization_id: int, model: int | str, *, now: datetime
+    ) -> Document | None:
+        """The model, now `deleting` with its delete command pending; None when it is not theirs."""
+        for _ in range(5):
+            document = await self._models.find_one(
+                _id_filter(organization_id, model),
+                {"_id": 1, "status": 1, "generation": 1, "outbox": 1, **_ref_fields()},
+            )
+            if document is None or document["status"] == Status.DELETING:
+                return document
+            generation = document["generation"] + 1
+            updated = await self._models.find_one_and_update(
+                {"_id": document["_id"], "generation": document["generation"]},
+                {
+                    "$set": {
+                        "status": Status.DELETING.value,
+                        "generation": generation,
+                        "updated_at": now,
+                        "outbox": delete_entry(document, generation=generation, now=now),
+                    }
+                },
+                projection={"_id": 1, "outbox": 1, "status": 1, **_ref_fields()},
+                return_document=ReturnDocument.AFTER,
+            )
+            if updated is not None:
+                return updated
+        return None
+
+    # --- outbox -------------------------------------------------------------------------
+
+    async def due(self, *, now: datetime, limit: int) -> list[Document]:
+        cursor = (
+            self._models.find({"outbox.due_at": {"$lte": now}}, {"_id": 1, "outbox": 1})
+            .sort("outbox.due_at", ASCENDING)
+            .limit(limit)
+        )
+        return await cursor.to_list(length=limit)
+
+    async def clear_outbox(self, document_id: ObjectId, msg_id: str) -> bool:
+        result = await self._models.update_one(
+            {"_id": document_id, "outbox.msg_id": msg_id}, {"$unset": {"outbox": ""}}
+        )
+        return result.modified_count == 1
+
+    async def postpone(self, document_id: ObjectId, msg_id: str, *, due_at: datetime) -> None:
+        await self._models.update_one(
+            {"_id": document_id, "outbox.msg_id": msg_id},
+            {"$set": {"outbox.due_at": due_at}, "$inc": {"outbox.attempts": 1}},
+        )
+
+    # --- status from events -------------------------------------------------------------
+
+    async def by_public_id(self, public_id: str) -> Document | None:
+        return await self._models.find_one({"public_id": public_id})
+
+    async def apply(
+        self,
+        document: Document,
+        transition: Transition,
+        *,
+        event_generation: int,
+        event_sequence: int,
+        now: datetime,
+    ) -> bool:
+        """Write one transition if nobody changed the model meanwhile; False means re-read."""
+        guard = {
+            "_id": document["_id"],
+            "generation": document["generation"],
+            "status": document["status"],
+            "event_sequence": document.get("event_sequence", 0),
+        }
+        changes: dict[str, Any] = {
+            "event_generation": event_generation,
+            "event_sequence": event_sequence,
+        }
+        if transition.status is not None:
+            changes["status"] = transition.status.value
+        if transition.status_reason is not None:
+            changes["status_reason"] = transition.status_reason or None
+        if transition.replicas is not None:
+            changes["replicas"] = transition.replicas
+        if transition.ready_replicas is not None:
+            changes["ready_replicas"] = transition.ready_replicas
+        if transition.status is not None or transition.status_reason is not None:
+            changes["updated_at"] = now
+        update: dict[str, Any] = {"$set": changes}
+        if transition.action == "repair":
+            generation = document["generation"] + 1
+            changes["generation"] = generation
+            changes["updated_at"] = now
+            changes["outbox"] = repair_entry(document, generation=generation, now=now)
+        result = await self._models.update_one(guard, update)
+        return result.modified_count == 1
+
+    async def remove(self, document: Document) -> bool:
+        result = await self._models.delete_one(
+            {"_id": document["_id"], "status": Status.DELETING.value}
+        )
+        return result.deleted_count == 1
+
+
+def state_of(document: Document) -> ModelState:
+    return ModelState(
+        status=Status(document["status"]),
+        generation=document["generation"],
+        event_generation=document.get("event_generation", 0),
+        event_sequence=document.get("event_sequence", 0),
+    )
+
+
+def _ref_fields() -> dict[str, int]:
+    return {"organization_id": 1, "id": 1, "public_id": 1, "name": 1, "namespace": 1}

@@ -1,0 +1,96 @@
+"""The outbox relay: publishes each model's pending command, then clears it on PubAck.
+
+The request path hands a fresh entry to `kick`, which publishes at once in a task of its
+own, so a 201 never waits for NATS. The `run` loop sweeps entries still pending after
+their grace period (a crash, a NATS outage) and retries with backoff. A re-publish keeps
+its `Nats-Msg-Id`, so JetStream drops duplicates; the clear is conditional on the same
+`msg_id`, so a newer command written meanwhile stays pending.
+"""
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import orjson
+from bson import ObjectId
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from pydantic import TypeAdapter
+
+from services.api.adapters.registry import Registry
+from shared.commands import Command, CreateModel, DeleteModel
+from shared.events import parse_event
+from shared.messaging import publish_command, publish_event
+
+log = logging.getLogger(__name__)
+
+_COMMAND: Final[TypeAdapter[CreateModel | DeleteModel]] = TypeAdapter(Command)
+_BATCH: Final = 200
+_MAX_BACKOFF: Final = 30.0
+PUBLISH_TIMEOUT: Final = 2.0
+
+
+class OutboxRelay:
+    def __init__(self, *, registry: Registry, nats: Client, interval: float, grace: float) -> None:
+        self._registry = registry
+        self._nats = nats
+        self._js: JetStreamContext = nats.jetstream(timeout=PUBLISH_TIMEOUT)
+        self._interval = interval
+        self.grace = timedelta(seconds=grace)
+        self._tasks: set[asyncio.Task[bool]] = set()
+
+    def kick(self, document_id: ObjectId, outbox: dict[str, Any]) -> None:
+        """Publish now, in the background; the sweep retries whatever this does not finish."""
+        if not self._nats.is_connected:
+            return
+        task = asyncio.create_task(self.publish(document_id, outbox))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def publish(self, document_id: ObjectId, outbox: dict[str, Any]) -> bool:
+        msg_id = outbox["msg_id"]
+        command = _COMMAND.validate_python(outbox["command"])
+        extra = {"public_id": command.public_id, "msg_id": msg_id}
+        try:
+            if outbox.get("event"):
+                event = parse_event(orjson.dumps(outbox["event"]))
+                await publish_event(self._js, event)
+            ack = await publish_command(self._js, command)
+        except Exception as exc:
+            log.warning("command not published yet", extra={**extra, "error": repr(exc)})
+            return False
+        await self._registry.clear_outbox(document_id, msg_id)
+        log.info("command published", extra={**extra, "seq": ack.seq, "duplicate": ack.duplicate})
+        return True
+
+    async def sweep(self) -> int:
+        """Publish every entry that is due; returns how many went out."""
+        if not self._nats.is_connected:
+            return 0
+        now = datetime.now(UTC)
+        published = 0
+        for document in await self._registry.due(now=now, limit=_BATCH):
+            outbox = document["outbox"]
+            if await self.publish(document["_id"], outbox):
+                published += 1
+                continue
+            backoff = min(_MAX_BACKOFF, self._interval * 2 ** min(outbox.get("attempts", 0), 6))
+            await self._registry.postpone(
+                document["_id"], outbox["msg_id"], due_at=now + timedelta(seconds=backoff)
+            )
+        return published
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox sweep failed")
+            await asyncio.sleep(self._interval)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,87 @@
+"""The composition root: builds the api from its settings.
+
+`create_app` gives the ASGI app uvicorn serves; its lifespan starts the runtime (MongoDB,
+NATS, the outbox relay and the `api-status` consumer) and stops it. `serving` runs the
+same app in-process for tests, lifespan included; `run` serves it with uvicorn.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.api.runtime import ApiRuntime
+from services.api.settings import ApiSettings
+from services.api.web.dependencies import RuntimeDep
+from services.api.web.errors import install_error_handlers
+from services.api.web.middleware import RequestLayer
+from services.api.web.responses import JsonResponse
+from services.api.web.routes import router
+from shared.logs import configure_logging
+
+DESCRIPTION = (
+    "jan-server's Organization Models API: deploy vLLM model servers onto the "
+    "organization's Kubernetes GPU cluster. Authenticate with `Authorization: Bearer <key>`."
+)
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await ApiRuntime.start(settings)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="jan-models",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=JsonResponse,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestLayer, max_body_bytes=settings.api_max_body_bytes)
+    app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(runtime: RuntimeDep) -> JsonResponse:
+        if await runtime.ready():
+            return JsonResponse({"status": "ready"})
+        return JsonResponse({"error": "MongoDB or NATS unreachable"}, status_code=503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+@asynccontextmanager
+async def serving(settings: ApiSettings) -> AsyncIterator[FastAPI]:
+    """The app with its lifespan entered, for an in-process `httpx.ASGITransport`."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def run(settings: ApiSettings | None = None) -> None:
+    settings = settings or ApiSettings()
+    configure_logging(settings.log_level, settings.log_format, service="api")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )

@@ -1,0 +1,132 @@
+"""The registry document of a model and the outbox entries it carries (DESIGN section 3).
+
+Pure: building a document or an outbox entry touches no database. An outbox entry holds
+the command to publish and, when there is one, the event announcing it; both are frozen
+at write time so a re-publish carries the same `Nats-Msg-Id` and the same event id.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from services.api.lifecycle import Status
+from services.api.requests import CreateModelRequest
+from shared.commands import CreateModel, DeleteModel, ModelRef
+from shared.database import Document
+from shared.events import AcceptedData, CloudEvent, DeletingData, ModelAccepted, ModelDeleting
+from shared.model_spec import DeploymentConfig, Requirements
+from shared.names import DEFAULT_NAMESPACE
+
+EVENT_SOURCE = "/jan-models/api"
+SERVE_PORT = 8000
+
+
+def endpoint_url(name: str, namespace: str) -> str:
+    return f"http://{name}.{namespace}.svc.cluster.local:{SERVE_PORT}"
+
+
+def new_model_document(
+    request: CreateModelRequest,
+    *,
+    model_id: int,
+    public_id: str,
+    organization_id: int,
+    hf_token_encrypted: str | None,
+    now: datetime,
+    due_at: datetime,
+) -> Document:
+    spec = request.deployment_config.spec()
+    ref = ModelRef(
+        organization_id=organization_id,
+        model_id=model_id,
+        public_id=public_id,
+        name=request.name,
+        namespace=DEFAULT_NAMESPACE,
+        generation=1,
+    )
+    command = CreateModel(
+        **ref.model_dump(),
+        huggingface_id=request.huggingface_id,
+        requirements=request.requirements,
+        deployment_config=spec,
+        hf_token_encrypted=hf_token_encrypted,
+        issued_at=now,
+    )
+    deployment_config = spec.model_dump(mode="json")
+    deployment_config["has_hugging_face_token"] = hf_token_encrypted is not None
+    return {
+        "id": model_id,
+        "public_id": public_id,
+        "organization_id": organization_id,
+        "name": request.name,
+        "display_name": request.effective_display_name,
+        "description": request.description,
+        "model_type": request.model_type,
+        "huggingface_id": request.huggingface_id,
+        "requirements": request.requirements.model_dump(mode="json", exclude_unset=True),
+        "deployment_config": deployment_config,
+        "hf_token_encrypted": hf_token_encrypted,
+        "tags": list(request.tags),
+        "is_public": request.is_public,
+        "status": Status.CREATING.value,
+        "status_reason": None,
+        "namespace": DEFAULT_NAMESPACE,
+        "deployment_name": request.name,
+        "service_name": request.name,
+        "endpoint_url": endpoint_url(request.name, DEFAULT_NAMESPACE),
+        "generation": 1,
+        "event_generation": 0,
+        "event_sequence": 0,
+        "created_at": now,
+        "updated_at": now,
+        "outbox": outbox_entry(
+            command, ModelAccepted.of(AcceptedData(**ref.model_dump()), source=EVENT_SOURCE), due_at
+        ),
+    }
+
+
+def model_ref(document: Document, *, generation: int) -> ModelRef:
+    return ModelRef(
+        organization_id=document["organization_id"],
+        model_id=document["id"],
+        public_id=document["public_id"],
+        name=document["name"],
+        namespace=document["namespace"],
+        generation=generation,
+    )
+
+
+def delete_entry(document: Document, *, generation: int, now: datetime) -> dict[str, Any]:
+    ref = model_ref(document, generation=generation)
+    command = DeleteModel(**ref.model_dump(), issued_at=now)
+    event = ModelDeleting.of(DeletingData(**ref.model_dump()), source=EVENT_SOURCE)
+    return outbox_entry(command, event, now)
+
+
+def repair_entry(document: Document, *, generation: int, now: datetime) -> dict[str, Any]:
+    """Re-apply the registry's desired state; the deployer answers with applied + repaired."""
+    ref = model_ref(document, generation=generation)
+    config = {
+        k: v for k, v in document["deployment_config"].items() if k != "has_hugging_face_token"
+    }
+    command = CreateModel(
+        **ref.model_dump(),
+        huggingface_id=document.get("huggingface_id", ""),
+        requirements=Requirements.model_validate(document.get("requirements") or {}),
+        deployment_config=DeploymentConfig.model_validate(config),
+        cause="repair",
+        hf_token_encrypted=document.get("hf_token_encrypted"),
+        issued_at=now,
+    )
+    return outbox_entry(command, None, now)
+
+
+def outbox_entry(
+    command: CreateModel | DeleteModel, event: CloudEvent | None, due_at: datetime
+) -> dict[str, Any]:
+    return {
+        "msg_id": command.msg_id,
+        "command": command.model_dump(mode="json"),
+        "event": event.model_dump(mode="json") if event is not None else None,
+        "due_at": due_at,
+        "attempts": 0,
+    }

@@ -1,0 +1,112 @@
+"""How an event moves a managed model's status (DESIGN section 4), as a pure function.
+
+creating -> deploying (applied) -> running <-> degraded; failed (with a reason);
+deleting -> removed (deleted). Status only moves forward in event order: an event of an
+older generation is stale, and within one generation the stream sequence orders events.
+A model being deleted listens to nothing but `deleted`. `drifted` asks for a repair:
+the caller bumps the generation and re-publishes the desired state.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shared.names import EventType
+
+
+class Status(StrEnum):
+    CREATING = "creating"
+    DEPLOYING = "deploying"
+    RUNNING = "running"
+    DEGRADED = "degraded"
+    FAILED = "failed"
+    DELETING = "deleting"
+
+
+class Action(StrEnum):
+    IGNORE = "ignore"
+    UPDATE = "update"
+    REMOVE = "remove"
+    REPAIR = "repair"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelState:
+    status: Status
+    generation: int
+    event_generation: int = 0
+    event_sequence: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedEvent:
+    type: EventType
+    generation: int
+    sequence: int
+    reason: str = ""
+    message: str = ""
+    replicas: int | None = None
+    ready_replicas: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    action: Action
+    status: Status | None = None
+    status_reason: str | None = None
+    """None keeps the current reason; "" clears it."""
+    replicas: int | None = None
+    ready_replicas: int | None = None
+
+
+IGNORE = Transition(Action.IGNORE)
+_DEGRADABLE = frozenset({Status.CREATING, Status.DEPLOYING, Status.RUNNING})
+
+
+def next_state(state: ModelState, event: ObservedEvent) -> Transition:
+    if state.status is Status.DELETING:
+        return Transition(Action.REMOVE) if event.type is EventType.DELETED else IGNORE
+    if _is_stale(state, event):
+        return IGNORE
+    match event.type:
+        case EventType.APPLIED if state.status is Status.CREATING:
+            return Transition(Action.UPDATE, status=Status.DEPLOYING, status_reason="")
+        case EventType.RUNNING:
+            return Transition(
+                Action.UPDATE,
+                status=Status.RUNNING,
+                status_reason="",
+                replicas=event.replicas,
+                ready_replicas=event.ready_replicas,
+            )
+        case EventType.DEGRADED if state.status in _DEGRADABLE:
+            return Transition(
+                Action.UPDATE,
+                status=Status.DEGRADED,
+                status_reason=_reason(event),
+                replicas=event.replicas,
+                ready_replicas=event.ready_replicas,
+            )
+        case EventType.FAILED:
+            return Transition(Action.UPDATE, status=Status.FAILED, status_reason=_reason(event))
+        case EventType.SCALED | EventType.DEGRADED:
+            return Transition(
+                Action.UPDATE, replicas=event.replicas, ready_replicas=event.ready_replicas
+            )
+        case EventType.DRIFTED:
+            return Transition(
+                Action.REPAIR,
+                status=Status.DEGRADED if state.status is Status.RUNNING else None,
+                status_reason=f"repairing: {_reason(event)}",
+            )
+        case _:
+            return Transition(Action.UPDATE)
+
+
+def _is_stale(state: ModelState, event: ObservedEvent) -> bool:
+    if event.generation < state.generation:
+        return True
+    return event.generation == state.event_generation and event.sequence <= state.event_sequence
+
+
+def _reason(event: ObservedEvent) -> str:
+    return f"{event.reason}: {event.message}" if event.message else event.reason

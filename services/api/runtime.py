@@ -1,0 +1,109 @@
+"""Everything one running api holds: clients, adapters and background tasks, started and
+stopped together by the app's lifespan (and by `serving` in tests)."""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from nats.aio.client import Client
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.api.adapters.api_keys import ApiKeys
+from services.api.adapters.inventory import Inventory
+from services.api.adapters.registry import Registry
+from services.api.adapters.relay import OutboxRelay
+from services.api.adapters.status_consumer import StatusConsumer
+from services.api.handlers import Models
+from services.api.ratelimit import TokenBuckets
+from services.api.settings import ApiSettings
+from shared import database, messaging
+from shared.database import Document
+from shared.names import Collection
+from shared.secrets import TokenCipher
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = "jan-models-api"
+
+
+@dataclass
+class ApiRuntime:
+    settings: ApiSettings
+    mongo: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    nats: Client
+    keys: ApiKeys
+    models: Models
+    consumer: StatusConsumer
+    buckets: TokenBuckets
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def registry(self) -> Registry:
+        return self.models.registry
+
+    @property
+    def relay(self) -> OutboxRelay:
+        return self.models.relay
+
+    @classmethod
+    async def start(cls, settings: ApiSettings) -> "ApiRuntime":
+        mongo = database.connect(settings.mongodb_url, app_name=SERVICE_NAME)
+        db = mongo[settings.mongodb_database]
+        await database.ensure_indexes(db, (Collection.MODELS, Collection.API_KEYS))
+        nats = await messaging.connect(settings.nats_url, name=SERVICE_NAME)
+        await messaging.ensure_streams(nats.jetstream())
+        registry = Registry(db)
+        relay = OutboxRelay(
+            registry=registry,
+            nats=nats,
+            interval=settings.api_outbox_interval,
+            grace=settings.api_outbox_grace,
+        )
+        inventory = Inventory(
+            nats,
+            timeout=settings.api_inventory_timeout,
+            status_cache_seconds=settings.api_status_cache_seconds,
+        )
+        runtime = cls(
+            settings=settings,
+            mongo=mongo,
+            db=db,
+            nats=nats,
+            keys=ApiKeys(db, cache_seconds=settings.api_key_cache_seconds),
+            models=Models(
+                registry=registry,
+                inventory=inventory,
+                relay=relay,
+                cipher=TokenCipher(settings.encryption_key),
+            ),
+            consumer=StatusConsumer(registry=registry, nats=nats, relay=relay),
+            buckets=TokenBuckets(rate=settings.api_create_rate, burst=settings.api_create_burst),
+        )
+        runtime.tasks = [
+            asyncio.create_task(relay.run(), name="outbox-relay"),
+            asyncio.create_task(runtime.consumer.run(), name="status-consumer"),
+        ]
+        log.info("api started", extra={"database": settings.mongodb_database})
+        return runtime
+
+    async def ready(self) -> bool:
+        if not self.nats.is_connected:
+            return False
+        try:
+            await asyncio.wait_for(self.db.command("ping"), timeout=1.0)
+        except Exception:
+            return False
+        return True
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.relay.drain()
+        with contextlib.suppress(Exception):
+            await self.nats.drain()
+        await self.mongo.close()

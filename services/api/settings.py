@@ -1,0 +1,30 @@
+"""The api's settings: `JAN_MODELS_API_*` plus what every service shares."""
+
+from pydantic import Field
+
+from shared.settings import BaseServiceSettings
+
+
+class ApiSettings(BaseServiceSettings):
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    api_inventory_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds to wait for the inventory before a 503"
+    )
+    api_status_cache_seconds: float = Field(
+        default=1.0, ge=0, description="How long a cluster status reply is reused by create"
+    )
+    api_key_cache_seconds: float = Field(
+        default=2.0, ge=0, description="How long a verified key is trusted before it is re-read"
+    )
+    api_create_rate: float = Field(default=1000.0, gt=0, description="Creates per second per key")
+    api_create_burst: int = Field(default=2000, ge=1, description="Creates a key may burst")
+    api_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    api_outbox_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between two sweeps of the pending outbox"
+    )
+    api_outbox_grace: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds the request path's own publish gets before the sweep retries it",
+    )

@@ -1,0 +1,97 @@
+"""Registry documents as the seed's response bodies, field for field."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.database import Document
+from shared.queries import WorkloadEntry
+
+CREATED_FIELDS = (
+    "id",
+    "public_id",
+    "organization_id",
+    "name",
+    "display_name",
+    "model_type",
+    "status",
+    "huggingface_id",
+    "namespace",
+    "created_at",
+)
+LIST_FIELDS = ("id", "public_id", "name", "display_name", "status", "model_type")
+DETAIL_FIELDS = (
+    "id",
+    "public_id",
+    "organization_id",
+    "name",
+    "display_name",
+    "description",
+    "model_type",
+    "status",
+    "huggingface_id",
+    "namespace",
+    "deployment_name",
+    "service_name",
+    "endpoint_url",
+    "requirements",
+    "tags",
+    "is_public",
+    "created_at",
+    "updated_at",
+)
+REGISTRY_ALL_FIELDS = ("public_id", "model_type", "display_name", "description")
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """`2025-01-01T10:00:00Z`, the seed's form."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pick(document: Document, fields: tuple[str, ...]) -> dict[str, Any]:
+    view = {field: document.get(field) for field in fields}
+    for field in ("created_at", "updated_at"):
+        if field in view:
+            view[field] = timestamp(view[field])
+    return view
+
+
+def created_view(document: Document) -> dict[str, Any]:
+    return {"model": _pick(document, CREATED_FIELDS)}
+
+
+def list_entry(document: Document) -> dict[str, Any]:
+    return _pick(document, LIST_FIELDS)
+
+
+def detail_view(document: Document) -> dict[str, Any]:
+    view = _pick(document, DETAIL_FIELDS)
+    if document.get("status_reason"):
+        view["status_reason"] = document["status_reason"]
+    return {"model": view}
+
+
+def all_entry(
+    entry: WorkloadEntry, *, organization_id: int, own: dict[str, Document]
+) -> dict[str, Any]:
+    """One `/all` entry; the caller's own managed models carry `is_own` and registry fields."""
+    view: dict[str, Any] = {
+        "name": entry.name,
+        "namespace": entry.namespace,
+        "is_managed": entry.is_managed,
+        "status": entry.status,
+        "replicas": entry.replicas,
+        "created_at": timestamp(entry.created_at),
+    }
+    if not entry.is_managed:
+        return view
+    document = own.get(entry.public_id or "")
+    view["is_own"] = document is not None and entry.organization_id == organization_id
+    if view["is_own"] and document is not None:
+        view["model_type"] = document.get("model_type")
+        view["display_name"] = document.get("display_name")
+        view["description"] = document.get("description")
+    return view

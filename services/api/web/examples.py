@@ -1,0 +1,152 @@
+"""The seed document's examples, shown in the OpenAPI document as they are in the seed."""
+
+from typing import Any, Final
+
+SEED_CREATE_REQUEST: Final[dict[str, Any]] = {
+    "name": "qwen3-coder-30b",
+    "display_name": "Qwen3 Coder 30B",
+    "description": "Qwen3 Coder model for code completion",
+    "model_type": "completion",
+    "huggingface_id": "Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8",
+    "requirements": {
+        "cpu": "2000m",
+        "memory": "16Gi",
+        "gpu": {"min_vram": "24Gi", "min_gpus": 1, "max_gpus": 1},
+    },
+    "deployment_config": {
+        "image": "registry.menlo.ai/dockerhub/vllm/vllm-openai:v0.10.2",
+        "image_pull_policy": "IfNotPresent",
+        "command": ["sh"],
+        "args": [
+            "-c",
+            "python3 -m vllm.entrypoints.openai.api_server --host 0.0.0.0 --port 8000 "
+            "--uvicorn-log-level warning --model Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8 "
+            "--served-model-name qwen3-coder-30b --tool-call-parser qwen3_coder "
+            "--enable-auto-tool-choice --api-server-count 4",
+        ],
+        "gpu_count": 1,
+        "initial_delay_seconds": 240,
+        "enable_pvc": True,
+        "storage_class": "",
+        "enable_autoscaling": True,
+        "autoscaling_config": {
+            "min_replicas": 1,
+            "max_replicas": 8,
+            "target_metric": "num_requests_running",
+            "target_value": "40",
+            "scale_down_delay": "3m",
+        },
+        "extra_env": [{"name": "CUDA_VISIBLE_DEVICES", "value": "0"}],
+        "hugging_face_token": "hf_your_token_here",
+    },
+    "tags": ["coding", "completion"],
+    "is_public": False,
+}
+
+SEED_CREATED: Final = {
+    "model": {
+        "id": 1,
+        "public_id": "mdl_abc123def456",
+        "organization_id": 123,
+        "name": "qwen3-coder-30b",
+        "display_name": "Qwen3 Coder 30B",
+        "model_type": "completion",
+        "status": "creating",
+        "huggingface_id": "Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8",
+        "namespace": "jan-models",
+        "created_at": "2025-01-01T10:00:00Z",
+    }
+}
+
+SEED_LIST: Final = {
+    "models": [
+        {
+            "id": 1,
+            "public_id": "mdl_abc123def456",
+            "name": "qwen3-coder-30b",
+            "display_name": "Qwen3 Coder 30B",
+            "status": "running",
+            "model_type": "completion",
+        }
+    ],
+    "total": 1,
+}
+
+SEED_DETAIL: Final = {
+    "model": {
+        "id": 1,
+        "public_id": "mdl_abc123def456",
+        "organization_id": 123,
+        "name": "qwen3-coder-30b",
+        "display_name": "Qwen3 Coder 30B",
+        "description": "Qwen3 Coder model for code completion",
+        "model_type": "completion",
+        "status": "running",
+        "huggingface_id": "Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8",
+        "namespace": "jan-models",
+        "deployment_name": "qwen3-coder-30b",
+        "service_name": "qwen3-coder-30b",
+        "endpoint_url": "http://qwen3-coder-30b.jan-models.svc.cluster.local:8000",
+        "requirements": {
+            "cpu": "2000m",
+            "memory": "16Gi",
+            "gpu": {"min_vram": "24Gi", "min_gpus": 1},
+        },
+        "tags": ["coding", "completion"],
+        "is_public": False,
+        "created_at": "2025-01-01T10:00:00Z",
+        "updated_at": "2025-01-01T10:05:00Z",
+    }
+}
+
+SEED_STATUS: Final = {
+    "organization_id": 123,
+    "cluster_status": {
+        "has_gpus": True,
+        "total_nodes": 3,
+        "gpu_nodes": [
+            {
+                "node_name": "gpu-node-1",
+                "gpu_count": 2,
+                "gpu_type": "nvidia-a100",
+                "total_vram": "40Gi",
+                "available_vram": "38Gi",
+            }
+        ],
+        "total_gpus": 2,
+        "gpu_operator_ok": True,
+        "aibrix_ok": True,
+        "kuberay_ok": True,
+        "envoy_gateway_ok": True,
+    },
+}
+
+SEED_ALL: Final = {
+    "models": [
+        {
+            "name": "llama2-7b-chat",
+            "namespace": "jan-models",
+            "is_managed": True,
+            "status": "Running",
+            "replicas": 2,
+            "created_at": "2025-01-01T10:00:00Z",
+            "model_type": "chat",
+            "display_name": "Llama 2 7B Chat",
+            "description": "Llama 2 model for chat completions",
+            "is_own": True,
+        },
+        {
+            "name": "external-model",
+            "namespace": "default",
+            "is_managed": False,
+            "status": "Running",
+            "replicas": 1,
+            "created_at": "2025-01-01T09:00:00Z",
+        },
+    ],
+    "total": 2,
+}
+
+
+def error_example(message: str) -> dict[str, Any]:
+    return {"content": {"application/json": {"example": {"error": message}}}}

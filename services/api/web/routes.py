@@ -1,0 +1,156 @@
+"""The seed's six endpoints under `/v1/organization/models`, thin over `Models`."""
+
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Body, Response
+
+from services.api.requests import CreateModelRequest
+from services.api.views import all_entry, created_view, detail_view, list_entry
+from services.api.web.dependencies import CallerDep, ModelsDep, RuntimeDep
+from services.api.web.examples import (
+    SEED_ALL,
+    SEED_CREATE_REQUEST,
+    SEED_CREATED,
+    SEED_DETAIL,
+    SEED_LIST,
+    SEED_STATUS,
+    error_example,
+)
+from services.api.web.responses import JsonResponse
+from shared.crds import AIBRIX
+from shared.errors import (
+    NOT_IN_CLUSTER_MESSAGE,
+    InvalidRequestError,
+    RateLimitedError,
+    insufficient_resources_message,
+)
+
+MAX_LIMIT: Final = 1000
+Responses = dict[int | str, dict[str, Any]]
+_UNAUTHENTICATED: Final[Responses] = {401: error_example("missing or invalid API key")}
+_DOWN: Final[Responses] = {503: error_example("cluster inventory unavailable: no answer in time")}
+
+router = APIRouter(prefix="/v1/organization/models", tags=["organization models"])
+
+
+def _ok(example: dict[str, Any]) -> Responses:
+    return {200: {"content": {"application/json": {"example": example}}}}
+
+
+@router.get(
+    "/status",
+    summary="Check cluster status",
+    responses={**_ok(SEED_STATUS), **_UNAUTHENTICATED, **_DOWN},
+)
+async def cluster_status(caller: CallerDep, runtime: RuntimeDep) -> JsonResponse:
+    status = await runtime.models.inventory.status()
+    return JsonResponse(
+        {
+            "organization_id": caller.organization_id,
+            "cluster_status": status.cluster_status.model_dump(mode="json"),
+        }
+    )
+
+
+@router.get(
+    "/all",
+    summary="List all models (managed and unmanaged)",
+    responses={**_ok(SEED_ALL), **_UNAUTHENTICATED, **_DOWN},
+)
+async def all_models(caller: CallerDep, runtime: RuntimeDep) -> JsonResponse:
+    reply = await runtime.models.inventory.models()
+    mine = [
+        entry.public_id
+        for entry in reply.models
+        if entry.is_managed and entry.public_id and entry.organization_id == caller.organization_id
+    ]
+    own = await runtime.registry.own_models(caller.organization_id, mine) if mine else {}
+    models = [all_entry(e, organization_id=caller.organization_id, own=own) for e in reply.models]
+    return JsonResponse({"models": models, "total": len(models)})
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create and deploy a new model",
+    responses={
+        201: {"content": {"application/json": {"example": SEED_CREATED}}},
+        400: error_example(
+            "--served-model-name 'wrong-name' must match model name 'qwen3-coder-30b' "
+            "(required by Aibrix for autoscaling)"
+        ),
+        **_UNAUTHENTICATED,
+        403: error_example(NOT_IN_CLUSTER_MESSAGE),
+        409: error_example(
+            "a model named 'qwen3-coder-30b' already exists in namespace 'jan-models'"
+        ),
+        413: error_example("request body larger than 262144 bytes"),
+        415: error_example("Content-Type must be application/json"),
+        429: error_example(RateLimitedError(retry_after_seconds=1).message),
+        **_DOWN,
+    },
+    openapi_extra={
+        "x-error-examples": [
+            AIBRIX.missing_message,
+            insufficient_resources_message(min_gpus=2, min_vram_bytes=48 * 2**30),
+        ]
+    },
+)
+async def create_model(
+    body: Annotated[
+        CreateModelRequest,
+        Body(
+            openapi_examples={
+                "seed": {"summary": "The seed's example", "value": SEED_CREATE_REQUEST}
+            }
+        ),
+    ],
+    caller: CallerDep,
+    runtime: RuntimeDep,
+) -> JsonResponse:
+    retry_after = runtime.buckets.take(caller.key_id)
+    if retry_after:
+        raise RateLimitedError(retry_after_seconds=retry_after)
+    document = await runtime.models.create(body, organization_id=caller.organization_id)
+    return JsonResponse(created_view(document), status_code=201)
+
+
+@router.get(
+    "",
+    summary="List this organization's managed models",
+    responses={**_ok(SEED_LIST), **_UNAUTHENTICATED},
+)
+async def list_models(
+    caller: CallerDep, runtime: RuntimeDep, limit: int = 100, offset: int = 0
+) -> JsonResponse:
+    if not 0 <= limit <= MAX_LIMIT:
+        raise InvalidRequestError(f"limit: must be between 0 and {MAX_LIMIT}, got {limit}")
+    if offset < 0:
+        raise InvalidRequestError(f"offset: must not be negative, got {offset}")
+    models, total = await runtime.registry.page(caller.organization_id, limit=limit, offset=offset)
+    return JsonResponse({"models": [list_entry(m) for m in models], "total": total})
+
+
+@router.get(
+    "/{model_id}",
+    summary="Get model details",
+    responses={
+        **_ok(SEED_DETAIL),
+        **_UNAUTHENTICATED,
+        404: error_example("model 'mdl_abc123def456' not found"),
+    },
+)
+async def get_model(model_id: str, caller: CallerDep, models: ModelsDep) -> JsonResponse:
+    document = await models.get(model_id, organization_id=caller.organization_id)
+    return JsonResponse(detail_view(document))
+
+
+@router.delete(
+    "/{model_id}",
+    status_code=204,
+    summary="Delete a model and all its Kubernetes resources",
+    responses={**_UNAUTHENTICATED, 404: error_example("model 'mdl_abc123def456' not found")},
+)
+async def delete_model(model_id: str, caller: CallerDep, models: ModelsDep) -> Response:
+    await models.delete(model_id, organization_id=caller.organization_id)
+    return Response(status_code=204)
