@@ -130,6 +130,12 @@ class Storage:
         self._watchers.setdefault(key, set()).add(watcher)
         return watcher
 
+    def watcher_count(self, key: str | None = None) -> int:
+        """Open watch streams (on one storage key, or on all)."""
+        if key is not None:
+            return len(self._watchers.get(key, ()))
+        return sum(len(w) for w in self._watchers.values())
+
     def unwatch(self, watcher: Watcher) -> None:
         self._watchers.get(watcher.key, set()).discard(watcher)
 

@@ -27,7 +27,8 @@ async def _pods(core: Any, name: str) -> list[Any]:
 
 
 async def test_gpu_fit_available_and_counted(api: Any) -> None:
-    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps: Any = client.AppsV1Api(api)
+    core: Any = client.CoreV1Api(api)
     await apps.create_namespaced_deployment("default", deployment("big", gpus=8))
 
     async def available() -> bool:
@@ -41,7 +42,8 @@ async def test_gpu_fit_available_and_counted(api: Any) -> None:
 
     await eventually(available)
     (pod,) = await _pods(core, "big")
-    assert pod.spec.node_name == "gpu-h100-1" and pod.status.phase == "Running"
+    assert pod.spec.node_name == "gpu-h100-1"
+    assert pod.status.phase == "Running"
     assert pod.metadata.owner_references[0].kind == "Deployment"
     assert pod.metadata.labels["app"] == "big"
     on_node = await core.list_pod_for_all_namespaces(
@@ -60,12 +62,13 @@ async def test_gpu_fit_available_and_counted(api: Any) -> None:
     await eventually(unschedulable)
     (pending,) = await _pods(core, "second")
     cond = next(c for c in pending.status.conditions if c.type == "PodScheduled")
-    assert pending.status.phase == "Pending" and cond.status == "False"
-    assert "Insufficient nvidia.com/gpu" in cond.message and cond.message.startswith(
-        "0/4 nodes are available"
-    )
+    assert pending.status.phase == "Pending"
+    assert cond.status == "False"
+    assert "Insufficient nvidia.com/gpu" in cond.message
+    assert cond.message.startswith("0/4 nodes are available")
     d = await apps.read_namespaced_deployment("second", "default")
-    assert d.status.unavailable_replicas == 1 and not d.status.ready_replicas
+    assert d.status.unavailable_replicas == 1
+    assert not d.status.ready_replicas
     # freeing the node lets the pending pod schedule
     await apps.delete_namespaced_deployment("big", "default")
     await eventually(lambda: _ready(apps, "second"))
@@ -80,7 +83,8 @@ async def _ready(apps: Any, name: str, replicas: int = 1) -> bool:
 
 
 async def test_too_many_gpus_stays_pending(api: Any) -> None:
-    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps: Any = client.AppsV1Api(api)
+    core: Any = client.CoreV1Api(api)
     await apps.create_namespaced_deployment("default", deployment("huge", gpus=16))
 
     async def pending() -> bool:
@@ -96,7 +100,8 @@ async def test_too_many_gpus_stays_pending(api: Any) -> None:
 
 
 async def test_scale_template_change_and_delete(api: Any) -> None:
-    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps: Any = client.AppsV1Api(api)
+    core: Any = client.CoreV1Api(api)
     await apps.create_namespaced_deployment("default", deployment("s", replicas=2))
     await eventually(lambda: _ready(apps, "s", 2))
     await apps.patch_namespaced_deployment_scale("s", "default", {"spec": {"replicas": 3}})
@@ -112,7 +117,8 @@ async def test_scale_template_change_and_delete(api: Any) -> None:
     await apps.patch_namespaced_deployment("s", "default", patch)
     await eventually(lambda: _ready(apps, "s", 3))
     after = await _pods(core, "s")
-    assert len(after) == 3 and not before & {p.metadata.name for p in after}
+    assert len(after) == 3
+    assert not before & {p.metadata.name for p in after}
     assert {p.spec.containers[0].image for p in after} == {"vllm/vllm-openai:v1.0"}
     await apps.delete_namespaced_deployment("s", "default")
 
@@ -123,7 +129,8 @@ async def test_scale_template_change_and_delete(api: Any) -> None:
 
 
 async def test_image_failures(api: Any) -> None:
-    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps: Any = client.AppsV1Api(api)
+    core: Any = client.CoreV1Api(api)
     await apps.create_namespaced_deployment(
         "default", deployment("pull", image="registry/does-not-exist:1")
     )
@@ -151,7 +158,7 @@ async def test_image_failures(api: Any) -> None:
 
 
 async def test_pvc_binds_to_default_storage_class(api: Any) -> None:
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     pvc = {
         "metadata": {"name": "cache"},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "50Gi"}}},

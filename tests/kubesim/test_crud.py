@@ -16,15 +16,18 @@ pytestmark = pytest.mark.integration
 
 
 def _status(exc: ApiException) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(exc.body)
+    body: dict[str, Any] = json.loads(exc.body or "{}")
     return body
 
 
 async def test_create_get_list_update_delete(api: Any) -> None:
-    apps = client.AppsV1Api(api)
+    apps: Any = client.AppsV1Api(api)
     created = await apps.create_namespaced_deployment("default", deployment("m1"))
     meta = created.metadata
-    assert meta.uid and meta.resource_version and meta.generation == 1 and meta.creation_timestamp
+    assert meta.uid
+    assert meta.resource_version
+    assert meta.generation == 1
+    assert meta.creation_timestamp
     got = await apps.read_namespaced_deployment("m1", "default")
     assert got.metadata.uid == meta.uid
     listed = await apps.list_deployment_for_all_namespaces()
@@ -39,33 +42,38 @@ async def test_create_get_list_update_delete(api: Any) -> None:
     assert scaled.metadata.generation == 2
     with pytest.raises(ApiException) as err:
         await apps.replace_namespaced_deployment("m1", "default", labelled)  # stale rv
-    assert err.value.status == 409 and _status(err.value)["reason"] == "Conflict"
+    assert err.value.status == 409
+    assert _status(err.value)["reason"] == "Conflict"
 
     await apps.delete_namespaced_deployment("m1", "default")
     with pytest.raises(ApiException) as err:
         await apps.read_namespaced_deployment("m1", "default")
     status = _status(err.value)
-    assert status["kind"] == "Status" and status["reason"] == "NotFound" and status["code"] == 404
+    assert status["kind"] == "Status"
+    assert status["reason"] == "NotFound"
+    assert status["code"] == 404
     assert status["message"] == 'deployments.apps "m1" not found'
 
 
 async def test_status_bodies(api: Any) -> None:
-    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps: Any = client.AppsV1Api(api)
+    core: Any = client.CoreV1Api(api)
     await apps.create_namespaced_deployment("default", deployment("dup"))
     with pytest.raises(ApiException) as err:
         await apps.create_namespaced_deployment("default", deployment("dup"))
-    assert err.value.status == 409 and _status(err.value)["reason"] == "AlreadyExists"
+    assert err.value.status == 409
+    assert _status(err.value)["reason"] == "AlreadyExists"
 
     with pytest.raises(ApiException) as err:
         await apps.create_namespaced_deployment("nope", deployment("x"))
-    assert (
-        err.value.status == 404 and _status(err.value)["message"] == 'namespaces "nope" not found'
-    )
+    assert err.value.status == 404
+    assert _status(err.value)["message"] == 'namespaces "nope" not found'
 
     with pytest.raises(ApiException) as err:
         await apps.create_namespaced_deployment("default", deployment("bad", cpu="lots"))
     status = _status(err.value)
-    assert err.value.status == 422 and status["reason"] == "Invalid"
+    assert err.value.status == 422
+    assert status["reason"] == "Invalid"
     assert (
         status["details"]["causes"][0]["field"]
         == "spec.template.spec.containers[0].resources.requests[cpu]"
@@ -77,10 +85,11 @@ async def test_status_bodies(api: Any) -> None:
 
 
 async def test_status_only_through_subresource(api: Any) -> None:
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     svc = {"metadata": {"name": "s"}, "spec": {"ports": [{"name": "serve", "port": 8000}]}}
     created = await core.create_namespaced_service("default", svc)
-    assert created.spec.cluster_ip and created.spec.ports[0].target_port == 8000
+    assert created.spec.cluster_ip
+    assert created.spec.ports[0].target_port == 8000
     body = {"status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}}
     patched = await core.patch_namespaced_service("s", "default", body)
     assert not patched.status.load_balancer.ingress
@@ -89,7 +98,7 @@ async def test_status_only_through_subresource(api: Any) -> None:
 
 
 async def test_patch_flavours(api: Any) -> None:
-    apps = client.AppsV1Api(api)
+    apps: Any = client.AppsV1Api(api)
     await apps.create_namespaced_deployment("default", deployment("p"))
     strategic = {
         "spec": {
@@ -104,7 +113,8 @@ async def test_patch_flavours(api: Any) -> None:
         "p", "default", strategic, _content_type="application/strategic-merge-patch+json"
     )
     container = d.spec.template.spec.containers[0]
-    assert [e.name for e in container.env] == ["A", "B"] and container.image
+    assert [e.name for e in container.env] == ["A", "B"]
+    assert container.image
     d = await apps.patch_namespaced_deployment(
         "p",
         "default",
@@ -116,13 +126,14 @@ async def test_patch_flavours(api: Any) -> None:
     d = await apps.patch_namespaced_deployment(
         "p", "default", ops, _content_type="application/json-patch+json"
     )
-    assert d.spec.replicas == 0 and d.metadata.generation == 3
+    assert d.spec.replicas == 0
+    assert d.metadata.generation == 3
     scale = await apps.read_namespaced_deployment_scale("p", "default")
     assert scale.spec.replicas == 0
 
 
 async def test_server_side_apply(api: Any) -> None:
-    apps = client.AppsV1Api(api)
+    apps: Any = client.AppsV1Api(api)
     body = deployment("ssa")
     raw = await apps.patch_namespaced_deployment(
         "ssa",
@@ -176,7 +187,7 @@ async def test_server_side_apply(api: Any) -> None:
 
 
 async def test_finalizers_and_delete_collection(api: Any) -> None:
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     cm = {
         "metadata": {"name": "f", "finalizers": ["example.com/hold"], "labels": {"k": "v"}},
         "data": {"a": "1"},
@@ -203,7 +214,8 @@ async def test_finalizers_and_delete_collection(api: Any) -> None:
 
 
 async def test_crd_lifecycle(api: Any, kubesim: KubeSim) -> None:
-    ext, custom = client.ApiextensionsV1Api(api), client.CustomObjectsApi(api)
+    ext: Any = client.ApiextensionsV1Api(api)
+    custom: Any = client.CustomObjectsApi(api)
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -247,7 +259,8 @@ async def test_crd_lifecycle(api: Any, kubesim: KubeSim) -> None:
     )
     assert raw.status == 201
     listed = await custom.list_namespaced_custom_object("example.com", "v1", "default", "widgets")
-    assert listed["kind"] == "WidgetList" and listed["items"][0]["spec"] == {"size": 1}
+    assert listed["kind"] == "WidgetList"
+    assert listed["items"][0]["spec"] == {"size": 1}
     pa = {
         "apiVersion": "autoscaling.aibrix.ai/v1alpha1",
         "kind": "PodAutoscaler",
@@ -280,11 +293,12 @@ async def test_discovery_with_and_without_slash(kubesim: KubeSim) -> None:
                 assert resp.status == 200, path
         async with session.get(kubesim.url + "/apis/autoscaling.aibrix.ai/v1alpha1") as resp:
             names = [r["name"] for r in (await resp.json())["resources"]]
-        assert "podautoscalers" in names and "podautoscalers/status" in names
+        assert "podautoscalers" in names
+        assert "podautoscalers/status" in names
 
 
 async def test_namespaces_and_all_namespaces(api: Any) -> None:
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     await core.create_namespace({"metadata": {"name": "jan-models"}})
     await core.create_namespaced_secret(
         "jan-models", {"metadata": {"name": "s"}, "stringData": {"k": "v"}}

@@ -21,11 +21,12 @@ pytestmark = pytest.mark.integration
 
 
 async def test_faults_via_python(api: Any, kubesim: KubeSim) -> None:
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     kubesim.faults.set(error_rate=1.0, error_codes=(429,))
     with pytest.raises(ApiException) as err:
         await core.list_node()
-    assert err.value.status == 429 and json.loads(err.value.body)["reason"] == "TooManyRequests"
+    assert err.value.status == 429
+    assert json.loads(err.value.body or "{}")["reason"] == "TooManyRequests"
     assert (await client.VersionApi(api).get_code()).git_version.startswith("v1.32")
     kubesim.faults.clear()
     kubesim.faults.set(latency=0.2)
@@ -51,7 +52,8 @@ async def test_faults_via_http_control(kubesim: KubeSim) -> None:
             assert (await resp.json())["expire_next_watch"] == 1
         async with session.get(kubesim.url + "/api/v1/nodes?watch=true") as resp:
             line = json.loads(await resp.content.readline())
-        assert line["type"] == "ERROR" and line["object"]["code"] == 410
+        assert line["type"] == "ERROR"
+        assert line["object"]["code"] == 410
         async with session.post(kubesim.url + "/_kubesim/cut-watches") as resp:
             assert (await resp.json())["cut"] == 0
 
@@ -61,9 +63,11 @@ async def test_official_client(kubeconfig_path: Path) -> None:
         from kubernetes import client as sync_client
         from kubernetes import config as sync_config
 
-        api = sync_config.new_client_from_config(config_file=str(kubeconfig_path))
+        new_client: Any = sync_config.new_client_from_config
+        api = new_client(config_file=str(kubeconfig_path))
         with api:
-            return [n.metadata.name for n in sync_client.CoreV1Api(api).list_node().items]
+            core: Any = sync_client.CoreV1Api(api)
+            return [str(n.metadata.name) for n in core.list_node().items]
 
     assert "gpu-h100-1" in await asyncio.to_thread(list_nodes)
 

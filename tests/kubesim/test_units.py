@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -100,7 +101,11 @@ def test_apply_prunes_fields_the_manager_dropped() -> None:
         "metadata": {"name": "c", "labels": {"a": "1", "b": "2"}},
         "data": {"x": "1"},
     }
-    live = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "managedFields": []}}
+    live: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "managedFields": []},
+    }
     live = apply(live, first, manager="m", force=False, api_version="v1")
     second = {**first, "metadata": {"name": "c", "labels": {"a": "1"}}}
     live = apply(live, second, manager="m", force=False, api_version="v1")
@@ -118,7 +123,8 @@ def test_apply_prunes_fields_the_manager_dropped() -> None:
 def test_default_scenario_and_generation() -> None:
     scenario = default_scenario()
     gpus = {n.name: n.gpu for n in scenario.nodes if n.gpu}
-    assert gpus["gpu-h100-1"] is not None and gpus["gpu-h100-1"].count == 8
+    assert gpus["gpu-h100-1"] is not None
+    assert gpus["gpu-h100-1"].count == 8
     nodes = generate_nodes(GenerateSpec(count=100, gpu_share=0.5))
     assert len(nodes) == 100
     assert 20 < sum(1 for n in nodes if n.gpu) < 80

@@ -35,7 +35,7 @@ async def _configmaps(core: Any, n: int, ns: str = "default") -> None:
     ],
 )
 async def test_label_selectors(api: Any, selector: str, count: int) -> None:
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     await _configmaps(core, 6)
     listed = await core.list_namespaced_config_map("default", label_selector=selector)
     assert len(listed.items) == count
@@ -43,7 +43,7 @@ async def test_label_selectors(api: Any, selector: str, count: int) -> None:
 
 
 async def test_field_selectors_and_pagination(api: Any) -> None:
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     await _configmaps(core, 5)
     assert (
         len(
@@ -76,7 +76,7 @@ async def test_field_selectors_and_pagination(api: Any) -> None:
 
 
 async def test_watch_events_from_resource_version(api: Any) -> None:
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     rv = (await core.list_namespaced_config_map("default")).metadata.resource_version
     await core.create_namespaced_config_map("default", {"metadata": {"name": "w"}})
     await core.patch_namespaced_config_map("w", "default", {"data": {"a": "1"}})
@@ -100,7 +100,7 @@ async def test_watch_initial_state_live_events_and_bookmarks(
             config_file=str(sim.write_kubeconfig(tmp_path / "kc"))
         )
         async with api:
-            core = client.CoreV1Api(api)
+            core: Any = client.CoreV1Api(api)
             types: list[str] = []
 
             async def later() -> None:
@@ -115,7 +115,13 @@ async def test_watch_initial_state_live_events_and_bookmarks(
                     types.append(event["type"])
             await task
     assert types[:4] == ["ADDED"] * 4
-    assert "MODIFIED" in types and "BOOKMARK" in types
+    assert "MODIFIED" in types
+    assert "BOOKMARK" in types
+
+
+async def _drain(func: Any, *args: Any, **kwargs: Any) -> list[Any]:
+    async with watch.Watch() as w:
+        return [e async for e in w.stream(func, *args, timeout_seconds=1, **kwargs)]
 
 
 async def test_watch_expired_history_is_410(kubesim_factory: Any, tmp_path: Any) -> None:
@@ -126,32 +132,20 @@ async def test_watch_expired_history_is_410(kubesim_factory: Any, tmp_path: Any)
             config_file=str(sim.write_kubeconfig(tmp_path / "kc"))
         )
         async with api:
-            core = client.CoreV1Api(api)
+            core: Any = client.CoreV1Api(api)
             await _configmaps(core, 10)
             with pytest.raises(ApiException) as err:
-                async with watch.Watch() as w:
-                    async for _ in w.stream(
-                        core.list_namespaced_config_map,
-                        "default",
-                        resource_version="1",
-                        timeout_seconds=1,
-                    ):
-                        pass
+                await _drain(core.list_namespaced_config_map, "default", resource_version="1")
             assert err.value.status == 410
             sim.faults.expire_next_watch()
             with pytest.raises(ApiException) as err:
-                async with watch.Watch() as w:
-                    async for _ in w.stream(
-                        core.list_node,
-                        resource_version=str(sim.storage.revision),
-                        timeout_seconds=1,
-                    ):
-                        pass
-            assert err.value.status == 410 and "Expired" in str(err.value.reason)
+                await _drain(core.list_node, resource_version=str(sim.storage.revision))
+            assert err.value.status == 410
+            assert "Expired" in str(err.value.reason)
 
 
 async def test_cut_watches_and_client_going_away(api: Any, kubesim: KubeSim) -> None:
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     got: list[str] = []
 
     async def consume() -> None:
@@ -170,7 +164,7 @@ async def test_cut_watches_and_client_going_away(api: Any, kubesim: KubeSim) -> 
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     for _ in range(40):
-        if not any(kubesim.storage._watchers.get("/nodes")):
+        if kubesim.storage.watcher_count("/nodes") == 0:
             break
         await asyncio.sleep(0.1)
-    assert not any(kubesim.storage._watchers.get("/nodes"))
+    assert kubesim.storage.watcher_count("/nodes") == 0
