@@ -36,7 +36,7 @@ def read_command(data: bytes) -> CreateModel | DeleteModel | MalformedCommand:
 
 
 def _describe(exc: ValidationError) -> str:
-    """Where and what, never the offending input: it could hold anything."""
+    """Where and what; the raw input is left out (validators may still quote a bad value)."""
     parts = [
         f"{'.'.join(str(part) for part in error['loc']) or '<root>'}: {error['msg']}"
         for error in exc.errors(include_input=False, include_url=False)

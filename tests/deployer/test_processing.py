@@ -1,0 +1,140 @@
+"""How one delivered command is settled: ack, nak with backoff, or term, and which events go out."""
+
+import json
+
+from pydantic import SecretStr
+
+from services.deployer.failures import ClusterError, retry_delay
+from services.deployer.inbox import MalformedCommand, read_command
+from services.deployer.processing import CommandProcessor, RetryPolicy, Verdict
+from shared.secrets import TokenCipher
+from shared.settings import DEV_ENCRYPTION_KEY
+from tests.deployer.fakes import FakeCluster, FakeDelivery, FakeEvents
+from tests.shared.examples import seed_create_command, seed_delete_command
+
+CIPHER = TokenCipher(SecretStr(DEV_ENCRYPTION_KEY))
+POLICY = RetryPolicy(max_attempts=3, base=0.5, ceiling=4.0, keepalive_interval=0.01)
+
+
+def processor(cluster: FakeCluster, events: FakeEvents) -> CommandProcessor:
+    return CommandProcessor(cluster=cluster, events=events, cipher=CIPHER, policy=POLICY)
+
+
+def create_bytes(**changes: object) -> bytes:
+    command = seed_create_command().model_copy(update={"hf_token_encrypted": None, **changes})
+    return command.model_dump_json().encode()
+
+
+async def run(
+    data: bytes, cluster: FakeCluster, events: FakeEvents, attempt: int = 1
+) -> FakeDelivery:
+    delivery = FakeDelivery(data=data, attempt=attempt)
+    await processor(cluster, events).process(delivery, read_command(data))
+    return delivery
+
+
+async def test_success_publishes_applied_then_acks() -> None:
+    cluster, events = FakeCluster(), FakeEvents()
+    delivery = await run(create_bytes(), cluster, events)
+    assert delivery.verdict == "ack"
+    assert events.types == ["applied"]
+    applied = events.published[0]
+    assert applied.nats_subject == "model.events.123.qwen3-coder-30b.applied"
+    assert applied.source == "/jan-models/deployer"
+    assert len(applied.data.objects) == 5  # type: ignore[attr-defined]
+
+
+async def test_a_repair_emits_repaired_after_applied() -> None:
+    events = FakeEvents()
+    await run(create_bytes(cause="repair"), FakeCluster(), events)
+    assert events.types == ["applied", "repaired"]
+
+
+async def test_delete_publishes_deleted() -> None:
+    events = FakeEvents()
+    delivery = await run(seed_delete_command().model_dump_json().encode(), FakeCluster(), events)
+    assert delivery.verdict == "ack"
+    assert events.types == ["deleted"]
+
+
+async def test_transient_errors_are_nakked_with_growing_delay_and_no_event() -> None:
+    events = FakeEvents()
+    delays = []
+    for attempt in (1, 2):
+        cluster = FakeCluster(
+            fail_apply=[ClusterError(status=500, reason="InternalError", message="x")]
+        )
+        delivery = await run(create_bytes(), cluster, events, attempt=attempt)
+        assert delivery.settled[0][0] == "nak"
+        delays.append(delivery.settled[0][1])
+    assert delays == [0.5, 1.0]
+    assert events.published == []
+
+
+async def test_retry_after_is_honoured_and_backoff_is_capped() -> None:
+    assert retry_delay(attempt=1, base=0.5, ceiling=30, hint=5) == 5
+    assert retry_delay(attempt=20, base=0.5, ceiling=30) == 30
+
+
+async def test_transient_errors_become_failed_after_the_last_attempt() -> None:
+    events = FakeEvents()
+    cluster = FakeCluster(
+        fail_apply=[ClusterError(status=503, reason="ServiceUnavailable", message="busy")]
+    )
+    delivery = await run(create_bytes(), cluster, events, attempt=3)
+    assert delivery.verdict == "ack"
+    assert events.types == ["failed"]
+    assert events.published[0].data.reason == "ServiceUnavailable"  # type: ignore[attr-defined]
+
+
+async def test_a_rejected_manifest_fails_at_once_with_the_kubernetes_reason() -> None:
+    events = FakeEvents()
+    error = ClusterError(status=422, reason="Invalid", message='Deployment "x" is invalid')
+    delivery = await run(create_bytes(), FakeCluster(fail_apply=[error]), events)
+    assert delivery.verdict == "ack"
+    failed = events.published[0]
+    assert failed.type == "ai.jan.model.failed"
+    assert (failed.data.stage, failed.data.reason) == ("apply", "Invalid")  # type: ignore[attr-defined]
+    assert failed.data.message == 'Deployment "x" is invalid'  # type: ignore[attr-defined]
+
+
+async def test_an_event_nats_refuses_means_the_command_is_retried() -> None:
+    delivery = await run(create_bytes(), FakeCluster(), FakeEvents(fail=1))
+    assert delivery.settled[0][0] == "nak"
+
+
+async def test_a_malformed_command_with_identity_is_terminated_with_a_failed_event() -> None:
+    raw = json.loads(create_bytes())
+    raw["requirements"]["cpu"] = "two cores"
+    events = FakeEvents()
+    delivery = await run(json.dumps(raw).encode(), FakeCluster(), events)
+    assert delivery.verdict == "term"
+    failed = events.published[0]
+    assert (failed.data.stage, failed.data.reason) == ("command", "MalformedCommand")  # type: ignore[attr-defined]
+    assert "requirements" in failed.data.message  # type: ignore[attr-defined]
+
+
+async def test_garbage_is_terminated_without_an_event() -> None:
+    events = FakeEvents()
+    command = read_command(b"\xff not json")
+    assert isinstance(command, MalformedCommand)
+    assert command.ref is None
+    delivery = await run(b"\xff not json", FakeCluster(), events)
+    assert delivery.verdict == "term"
+    assert events.published == []
+
+
+async def test_a_long_apply_tells_jetstream_it_is_still_working() -> None:
+    class SlowCluster(FakeCluster):
+        async def apply(self, manifest: dict[str, object]) -> None:
+            import asyncio
+
+            await asyncio.sleep(0.05)
+            await super().apply(manifest)
+
+    delivery = FakeDelivery(data=create_bytes())
+    outcome = await processor(SlowCluster(), FakeEvents()).process(
+        delivery, read_command(delivery.data)
+    )
+    assert outcome.verdict is Verdict.ACK
+    assert delivery.progress_beats >= 3
