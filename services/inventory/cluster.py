@@ -62,9 +62,7 @@ def utcnow() -> datetime:
 
 
 class ClusterView:
-    def __init__(
-        self, *, policy: HealthPolicy, clock: Callable[[], datetime] = utcnow
-    ) -> None:
+    def __init__(self, *, policy: HealthPolicy, clock: Callable[[], datetime] = utcnow) -> None:
         self.policy = policy
         self.clock = clock
         self.objects: dict[Kind, dict[str, Any]] = {kind: {} for kind in Kind}
@@ -238,9 +236,7 @@ class ClusterView:
         cached = self._assessments.get(key)
         if cached is None:
             workload = self.workloads[key]
-            cached = assess(
-                workload, self.pods_of(workload), now=self.clock(), policy=self.policy
-            )
+            cached = assess(workload, self.pods_of(workload), now=self.clock(), policy=self.policy)
             self._assessments[key] = cached
         return cached
 

@@ -148,7 +148,9 @@ def observe(
         message = problem.message if problem else "no replica is ready"
         events.append(
             ModelDegraded.of(
-                DegradedData.model_validate({**data, **counts, "reason": reason, "message": message}),
+                DegradedData.model_validate(
+                    {**data, **counts, "reason": reason, "message": message}
+                ),
                 source=EVENT_SOURCE,
             )
         )

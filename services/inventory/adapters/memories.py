@@ -1,0 +1,53 @@
+"""Persists the lifecycle memory (last emitted state, deletion marks) per model.
+
+A restart reloads it, so it neither re-emits every model's state nor forgets that a
+model is being deleted.
+"""
+
+from dataclasses import asdict
+from typing import Any
+
+from pymongo import ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.inventory.lifecycle import ModelIdentity, ModelMemory
+from shared.names import Collection
+
+Document = dict[str, Any]
+
+
+def memory_document(memory: ModelMemory) -> Document:
+    document = asdict(memory)
+    document["_id"] = memory.public_id
+    return document
+
+
+def memory_from_document(document: Document) -> ModelMemory:
+    identity = document.get("identity")
+    return ModelMemory(
+        public_id=document["_id"],
+        identity=ModelIdentity(**identity) if identity else None,
+        state=document.get("state", "none"),
+        replicas=document.get("replicas"),
+        present=bool(document.get("present")),
+        deleting=bool(document.get("deleting")),
+        gone_since=document.get("gone_since"),
+    )
+
+
+class MemoryStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection = db[Collection.INVENTORY_MODELS]
+
+    async def load(self) -> list[ModelMemory]:
+        return [memory_from_document(doc) async for doc in self.collection.find({})]
+
+    async def save(self, memories: list[ModelMemory]) -> None:
+        if memories:
+            await self.collection.bulk_write(
+                [
+                    ReplaceOne({"_id": m.public_id}, memory_document(m), upsert=True)
+                    for m in memories
+                ],
+                ordered=False,
+            )

@@ -1,0 +1,87 @@
+"""Publishes lifecycle events and consumes `model.events.>` to learn of deletions.
+
+The durable `inventory` pull consumer survives restarts; a message is acknowledged only
+after its deletion mark is persisted. Events that fail to publish stay queued and are
+retried on the next round, in order.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import FetchTimeoutError
+from pydantic import ValidationError
+
+from services.inventory.metrics import EVENTS_PUBLISHED
+from shared.events import CloudEvent, ModelDeleted, ModelDeleting, parse_event
+from shared.messaging import publish_event
+from shared.names import EVENTS_STREAM, EVENTS_WILDCARD, INVENTORY_DURABLE
+
+log = logging.getLogger(__name__)
+FETCH_BATCH: Final = 64
+
+
+class EventPublisher:
+    def __init__(self, js: JetStreamContext) -> None:
+        self.js = js
+        self.queue: list[CloudEvent] = []
+
+    async def publish(self, events: list[CloudEvent]) -> None:
+        self.queue.extend(events)
+        while self.queue:
+            event = self.queue[0]
+            try:
+                await publish_event(self.js, event)
+            except Exception as exc:
+                log.warning(
+                    "event publish failed; will retry",
+                    extra={"public_id": event.subject, "type": event.type, "error": repr(exc)},
+                )
+                return
+            self.queue.pop(0)
+            EVENTS_PUBLISHED.labels(type=event.event_type.value).inc()
+            log.info(
+                "event published",
+                extra={"public_id": event.subject, "type": event.type, "event_id": event.id},
+            )
+
+
+DeletionHandler = Callable[[str], Awaitable[None]]
+
+
+async def consume_deletions(js: JetStreamContext, on_deleting: DeletionHandler) -> None:
+    """Forever: hand every `deleting`/`deleted` model's public id to `on_deleting`."""
+    subscription = await js.pull_subscribe(
+        EVENTS_WILDCARD,
+        durable=INVENTORY_DURABLE,
+        stream=EVENTS_STREAM,
+        config=ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=30
+        ),
+    )
+    while True:
+        try:
+            messages = await subscription.fetch(FETCH_BATCH, timeout=1.0)
+        except (FetchTimeoutError, TimeoutError):
+            continue
+        except Exception as exc:
+            log.warning("event fetch failed", extra={"error": repr(exc)})
+            await asyncio.sleep(0.5)
+            continue
+        for message in messages:
+            try:
+                event = parse_event(message.data)
+            except ValidationError:
+                log.warning("not a model event; skipped", extra={"subject": message.subject})
+                await message.ack()
+                continue
+            if isinstance(event, ModelDeleting | ModelDeleted):
+                await on_deleting(event.data.public_id)
+                log.info(
+                    "model marked as being deleted",
+                    extra={"public_id": event.data.public_id, "event_id": event.id},
+                )
+            await message.ack()

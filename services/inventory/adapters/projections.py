@@ -1,0 +1,141 @@
+"""Writes the in-memory view's changes to the `inventory_*` collections.
+
+Only this service writes them. Changes are coalesced (a key is written once per flush
+with its latest state) and sent as unordered `bulk_write` batches of `UpdateOne` upserts
+guarded by resourceVersion: the filter matches only a document at an older or equal
+version (or one written by an earlier process, whose cluster may have been reset), so a
+stale write finds no document, its upsert collides on `_id`, and that duplicate-key error
+is the stale write losing, not a failure. After a fresh list, documents whose object is
+gone are deleted (that is how a restart or a 410 reconciles deletions).
+"""
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, Final
+
+from pymongo import DeleteOne, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from services.inventory import documents
+from services.inventory.cluster import ClusterView, Kind
+from services.inventory.metrics import PROJECTION_LAG, PROJECTION_SIZE
+from shared.names import Collection
+
+log = logging.getLogger(__name__)
+Document = dict[str, Any]
+DUPLICATE_KEY: Final = 11000
+
+COLLECTIONS: Final[dict[Kind, Collection]] = {
+    Kind.NODES: Collection.INVENTORY_NODES,
+    Kind.PODS: Collection.INVENTORY_PODS,
+    Kind.CRDS: Collection.INVENTORY_CRDS,
+    Kind.STORAGE_CLASSES: Collection.INVENTORY_STORAGE_CLASSES,
+    Kind.WORKLOADS: Collection.INVENTORY_WORKLOADS,
+    Kind.AUTOSCALERS: Collection.INVENTORY_AUTOSCALERS,
+}
+
+
+def _document(view: ClusterView, kind: Kind, key: str) -> Document | None:
+    obj = view.objects[kind].get(key)
+    if obj is None:
+        return None
+    if kind is Kind.NODES:
+        return documents.node_document(obj, allocated=view.allocated.get(key, 0))
+    if kind is Kind.PODS:
+        return documents.pod_document(obj)
+    if kind is Kind.WORKLOADS:
+        return documents.workload_document(obj, assessment=view.assessment(key))
+    if kind is Kind.CRDS:
+        return documents.crd_document(obj)
+    if kind is Kind.STORAGE_CLASSES:
+        return documents.storage_class_document(obj)
+    return documents.autoscaler_document(obj)
+
+
+def guarded_upsert(document: Document, *, epoch: str) -> UpdateOne:
+    rv = document["rv"]
+    selector: Document = {"_id": document["_id"]}
+    if rv is not None:
+        selector["$or"] = [{"rv": {"$lte": rv}}, {"rv": None}, {"epoch": {"$ne": epoch}}]
+    return UpdateOne(selector, {"$set": {**document, "epoch": epoch}}, upsert=True)
+
+
+class ProjectionWriter:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        view: ClusterView,
+        *,
+        batch_size: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.view = view
+        self.batch_size = batch_size
+        self.clock = clock
+        self.epoch = uuid.uuid4().hex
+        self.received: dict[tuple[Kind, str], float] = {}
+        self.flushes = 0
+
+    def note_received(self, kind: Kind, key: str, at: float) -> None:
+        self.received.setdefault((kind, key), at)
+
+    def pending(self) -> bool:
+        return bool(self.view.relisted) or any(self.view.dirty.values())
+
+    async def flush(self) -> int:
+        """Write every pending change; returns how many documents were written or removed."""
+        written = 0
+        for kind in Kind:
+            if kind in self.view.relisted:
+                self.view.relisted.discard(kind)
+                written += await self._reconcile(kind)
+            keys, self.view.dirty[kind] = self.view.dirty[kind], set()
+            if keys:
+                try:
+                    written += await self._write(kind, keys)
+                except Exception:
+                    self.view.dirty[kind] |= keys
+                    raise
+            PROJECTION_SIZE.labels(kind=kind).set(len(self.view.objects[kind]))
+        self.flushes += 1
+        return written
+
+    async def _reconcile(self, kind: Kind) -> int:
+        collection = self.db[COLLECTIONS[kind]]
+        held = set(self.view.objects[kind])
+        stale = [
+            doc["_id"] async for doc in collection.find({}, {"_id": 1}) if doc["_id"] not in held
+        ]
+        for start in range(0, len(stale), self.batch_size):
+            await collection.delete_many({"_id": {"$in": stale[start : start + self.batch_size]}})
+        if stale:
+            log.info("projection reconciled", extra={"kind": kind, "removed": len(stale)})
+        return len(stale)
+
+    async def _write(self, kind: Kind, keys: set[str]) -> int:
+        collection = self.db[COLLECTIONS[kind]]
+        operations: list[UpdateOne | DeleteOne] = []
+        for key in keys:
+            document = _document(self.view, kind, key)
+            if document is None:
+                operations.append(DeleteOne({"_id": key}))
+            else:
+                operations.append(guarded_upsert(document, epoch=self.epoch))
+        for start in range(0, len(operations), self.batch_size):
+            batch = operations[start : start + self.batch_size]
+            try:
+                await collection.bulk_write(batch, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                    raise
+        done = self.clock()
+        for key in keys:
+            received = self.received.pop((kind, key), None)
+            if received is not None:
+                PROJECTION_LAG.observe(done - received)
+        return len(operations)

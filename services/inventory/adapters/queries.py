@@ -1,0 +1,89 @@
+"""Answers `inventory.query.*` over core NATS request-reply, from the in-memory view.
+
+nats-py subscriptions with prebuilt reply bytes: the status reply is cached in the view
+and only rebuilt after a change, so a query costs a dictionary read and a publish. A
+request that does not parse gets a `QueryError` reply, never silence.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import BaseModel, ValidationError
+
+from services.inventory.cluster import ClusterView
+from shared.names import CAPACITY_QUERY_SUBJECT, MODELS_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
+from shared.queries import CapacityQuery, ModelsQuery, QueryError, StatusQuery
+
+log = logging.getLogger(__name__)
+QUEUE_GROUP: Final = "inventory"
+
+
+Q = TypeVar("Q", bound=BaseModel)
+
+
+def parse_query(model: type[Q], data: bytes) -> Q:
+    return model.model_validate_json(data) if data.strip() else model()
+
+
+def error_reply(exc: ValidationError) -> bytes:
+    detail = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+    )
+    return QueryError(error=f"malformed query: {detail}").model_dump_json().encode()
+
+
+class QueryResponder:
+    def __init__(self, view: ClusterView) -> None:
+        self.view = view
+        self.subscriptions: list[Subscription] = []
+
+    def answer_status(self, data: bytes) -> bytes:
+        parse_query(StatusQuery, data)
+        return self.view.status_reply()
+
+    def answer_models(self, data: bytes, *, max_bytes: int) -> bytes:
+        query = parse_query(ModelsQuery, data)
+        return self.view.models_reply(offset=query.offset, limit=query.limit, max_bytes=max_bytes)
+
+    def answer_capacity(self, data: bytes) -> bytes:
+        query = parse_query(CapacityQuery, data)
+        return self.view.capacity(query).model_dump_json().encode()
+
+    async def start(self, nc: Client) -> None:
+        handlers: dict[str, Callable[[bytes], bytes]] = {
+            STATUS_QUERY_SUBJECT: self.answer_status,
+            MODELS_QUERY_SUBJECT: lambda data: self.answer_models(data, max_bytes=nc.max_payload),
+            CAPACITY_QUERY_SUBJECT: self.answer_capacity,
+        }
+        for subject, handler in handlers.items():
+            self.subscriptions.append(
+                await nc.subscribe(subject, queue=QUEUE_GROUP, cb=self._callback(handler))
+            )
+
+    def _callback(self, handler: Callable[[bytes], bytes]) -> Callable[[Msg], Awaitable[None]]:
+        async def respond(msg: Msg) -> None:
+            if not msg.reply:
+                return
+            try:
+                reply = handler(msg.data)
+            except ValidationError as exc:
+                reply = error_reply(exc)
+            except Exception as exc:
+                log.exception("query failed", extra={"subject": msg.subject})
+                reply = (
+                    QueryError(error=f"inventory error: {type(exc).__name__}")
+                    .model_dump_json()
+                    .encode()
+                )
+            await msg.respond(reply)
+
+        return respond
+
+    async def stop(self) -> None:
+        for subscription in self.subscriptions:
+            await subscription.unsubscribe()
+        self.subscriptions.clear()

@@ -1,0 +1,276 @@
+"""The inventory's composition root: builds every part from settings and runs them.
+
+`InventoryService` owns the tasks: one list+watch per kind, the projection writer, the
+lifecycle tracker, the deletion-event consumer, the query responder and the probe/metrics
+HTTP server (FastStream `AsgiFastStream`). `running_inventory` runs it in-process (tests,
+benchmarks); `jan-models inventory` runs it as its own process.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Coroutine
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from faststream.asgi import AsgiFastStream
+from faststream.nats import NatsBroker
+from kubernetes_asyncio.client import ApiClient
+from nats.aio.client import Client
+from pymongo import AsyncMongoClient
+
+from services.inventory.adapters.kinds import (
+    AUTOSCALERS_CRD,
+    AUTOSCALERS_TARGET,
+    REQUIRED_TARGETS,
+)
+from services.inventory.adapters.kube_watch import KubeWatch, Raw, WatchTarget, WatchTiming
+from services.inventory.adapters.memories import MemoryStore
+from services.inventory.adapters.model_events import EventPublisher, consume_deletions
+from services.inventory.adapters.projections import ProjectionWriter
+from services.inventory.adapters.queries import QueryResponder
+from services.inventory.cluster import ClusterView, Kind, utcnow
+from services.inventory.health import HealthPolicy
+from services.inventory.settings import InventorySettings
+from services.inventory.tracker import ModelTracker
+from shared import database, messaging
+from shared.database import Document
+from shared.kubernetes import load_api_client
+from shared.names import Collection
+from shared.probes import probe_routes
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = "jan-models-inventory"
+TICK_SECONDS = 1.0
+INVENTORY_COLLECTIONS = tuple(c for c in Collection if c.value.startswith("inventory_"))
+
+
+def kubeconfig_path(settings: InventorySettings) -> Path | None:
+    """JAN_MODELS_KUBECONFIG, else KUBECONFIG, else None (in-cluster)."""
+    if settings.kubeconfig is not None:
+        return settings.kubeconfig
+    from_env = os.environ.get("KUBECONFIG")
+    return Path(from_env).expanduser() if from_env else None
+
+
+class InventoryService:
+    def __init__(self, settings: InventorySettings) -> None:
+        self.settings = settings
+        self.view = ClusterView(
+            policy=HealthPolicy(
+                crashloop_restart_threshold=settings.crashloop_restart_threshold,
+                unschedulable_timeout=timedelta(seconds=settings.unschedulable_timeout_seconds),
+            )
+        )
+        self.tracker = ModelTracker(drift_grace=timedelta(seconds=settings.drift_grace_seconds))
+        self.timing = WatchTiming(
+            timeout_seconds=settings.watch_timeout_seconds,
+            page_size=settings.list_page_size,
+            backoff_initial=settings.backoff_initial_seconds,
+            backoff_max=settings.backoff_max_seconds,
+        )
+        self.changed = asyncio.Event()
+        self._lifecycle_wake = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.autoscaler_task: asyncio.Task[None] | None = None
+        self.http_port: int | None = None
+        self._nc: Client | None = None
+        self._mongo: AsyncMongoClient[Document] | None = None
+        self._kube: ApiClient | None = None
+        self._broker: NatsBroker | None = None
+        self._http: uvicorn.Server | None = None
+        self.responder = QueryResponder(self.view)
+
+    @property
+    def ready(self) -> bool:
+        return self.view.connected
+
+    # --- the watch sink -------------------------------------------------------------
+
+    def listed(self, kind: Kind, items: list[Raw]) -> None:
+        self.view.replace(kind, items)
+        self._after(kind)
+
+    def event(self, kind: Kind, event_type: str, obj: Raw, *, received: float) -> None:
+        if self.view.apply(kind, event_type, obj):
+            meta = obj.get("metadata") or {}
+            namespace, name = meta.get("namespace"), str(meta.get("name", ""))
+            self.writer.note_received(kind, f"{namespace}/{name}" if namespace else name, received)
+            self._after(kind)
+
+    def _after(self, kind: Kind) -> None:
+        self.changed.set()
+        self._lifecycle_wake.set()
+        if kind is Kind.CRDS:
+            self._follow_autoscaler_crd()
+
+    def _follow_autoscaler_crd(self) -> None:
+        present = AUTOSCALERS_CRD in self.view.crds
+        if present and self.autoscaler_task is None and self._kube is not None:
+            self.autoscaler_task = self._spawn(self._watch(AUTOSCALERS_TARGET), "autoscalers")
+        elif not present and self.autoscaler_task is not None:
+            self.autoscaler_task.cancel()
+            self.tasks.remove(self.autoscaler_task)
+            self.autoscaler_task = None
+            self.view.forget(Kind.AUTOSCALERS)
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        settings = self.settings
+        self._nc = await messaging.connect(settings.nats_url, name=SERVICE_NAME)
+        js = self._nc.jetstream()
+        await messaging.ensure_streams(js)
+        self._mongo = database.connect(settings.mongodb_url, app_name=SERVICE_NAME)
+        db = self._mongo[settings.mongodb_database]
+        await database.ensure_indexes(db, INVENTORY_COLLECTIONS)
+        self.writer = ProjectionWriter(db, self.view, batch_size=settings.write_batch_size)
+        self.memories = MemoryStore(db)
+        self.tracker.load(await self.memories.load())
+        self.publisher = EventPublisher(js)
+        await self.responder.start(self._nc)
+        self._kube = await load_api_client(kubeconfig_path(settings))
+        for target in REQUIRED_TARGETS:
+            self._spawn(self._watch(target), target.kind)
+        self._spawn(self._write_loop(), "writer")
+        self._spawn(self._lifecycle_loop(), "lifecycle")
+        self._spawn(consume_deletions(js, self._on_deleting), "deletions")
+        await self._start_http()
+        log.info("inventory started", extra={"http_port": self.http_port})
+
+    async def _start_http(self) -> None:
+        self._broker = NatsBroker(self.settings.nats_url)
+        app = AsgiFastStream(
+            self._broker, asgi_routes=probe_routes(self._broker, ready=lambda: self.ready)
+        )
+        await self._broker.start()
+        config = uvicorn.Config(
+            app,
+            host=self.settings.inventory_http_host,
+            port=self.settings.inventory_http_port,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+        )
+        self._http = uvicorn.Server(config)
+        self._spawn(self._http.serve(), "http")
+        while not self._http.started:  # noqa: ASYNC110  # uvicorn offers no started event
+            await asyncio.sleep(0.01)
+        self.http_port = self._http.servers[0].sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            self._http.should_exit = True
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        with contextlib.suppress(Exception):
+            if self.writer.pending():
+                await self.writer.flush()
+        await self.responder.stop()
+        if self._broker is not None:
+            await self._broker.stop()
+        if self._kube is not None:
+            await self._kube.close()
+        if self._nc is not None:
+            await self._nc.drain()
+        if self._mongo is not None:
+            await self._mongo.close()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coroutine)
+        task.set_name(f"inventory-{name}")
+        task.add_done_callback(self._report_crash)
+        self.tasks.append(task)
+        return task
+
+    @staticmethod
+    def _report_crash(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "inventory task died", extra={"task": task.get_name()}, exc_info=task.exception()
+            )
+
+    async def _watch(self, target: WatchTarget) -> None:
+        assert self._kube is not None
+        await KubeWatch(client=self._kube, target=target, sink=self, timing=self.timing).run()
+
+    async def _write_loop(self) -> None:
+        attempt = 0
+        while True:
+            await self.changed.wait()
+            self.changed.clear()
+            await asyncio.sleep(self.settings.flush_interval_seconds)
+            try:
+                await self.writer.flush()
+                attempt = 0
+            except Exception as exc:
+                delay = self.timing.backoff(attempt)
+                attempt += 1
+                log.warning("projection write failed", extra={"error": repr(exc)})
+                self.changed.set()
+                await asyncio.sleep(delay)
+
+    async def _lifecycle_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lifecycle_wake.wait(), TICK_SECONDS)
+            self._lifecycle_wake.clear()
+            try:
+                now = utcnow()
+                self.view.recheck(now)
+                outcome = self.tracker.process(self.view, now=now)
+                if outcome.events or self.publisher.queue:
+                    await self.publisher.publish(outcome.events)
+                await self.memories.save(outcome.memories)
+            except Exception:
+                log.exception("lifecycle round failed")
+                await asyncio.sleep(TICK_SECONDS)
+
+    async def _on_deleting(self, public_id: str) -> None:
+        memory = self.tracker.deleting(public_id)
+        if memory is not None:
+            await self.memories.save([memory])
+
+
+@contextlib.asynccontextmanager
+async def running_inventory(settings: InventorySettings) -> AsyncIterator[InventoryService]:
+    service = InventoryService(settings)
+    try:
+        await service.start()
+        yield service
+    finally:
+        await service.stop()
+
+
+async def wait_ready(service: InventoryService, *, timeout: float) -> float:
+    """Seconds until every watch has synced; raises TimeoutError after `timeout`."""
+    started = time.monotonic()
+    while not service.ready:
+        if time.monotonic() - started > timeout:
+            raise TimeoutError("inventory not ready")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+async def serve(settings: InventorySettings) -> None:
+    """Run until cancelled (SIGINT/SIGTERM end the process through asyncio.run)."""
+    async with running_inventory(settings):
+        await asyncio.Event().wait()
+
+
+def main() -> None:
+    run(InventorySettings())
+
+
+def run(settings: InventorySettings) -> None:
+    from shared.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format, service="inventory")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings))

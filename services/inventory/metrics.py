@@ -1,0 +1,28 @@
+"""Prometheus metrics of the inventory (served on `/metrics` by the probe routes)."""
+
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram
+
+WATCH_RESTARTS: Final = Counter(
+    "jan_models_inventory_watch_restarts_total",
+    "Watches started again from a fresh list, by kind and reason",
+    ["kind", "reason"],
+)
+WATCH_EVENTS: Final = Counter(
+    "jan_models_inventory_watch_events_total", "Watch events received, by kind", ["kind"]
+)
+BAD_OBJECTS: Final = Counter(
+    "jan_models_inventory_bad_objects_total", "Watch events that could not be applied", ["kind"]
+)
+PROJECTION_LAG: Final = Histogram(
+    "jan_models_inventory_projection_lag_seconds",
+    "From receiving a watch event to its projection written in MongoDB",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+PROJECTION_SIZE: Final = Gauge(
+    "jan_models_inventory_projection_objects", "Objects held in each projection", ["kind"]
+)
+EVENTS_PUBLISHED: Final = Counter(
+    "jan_models_inventory_events_published_total", "Lifecycle events published, by type", ["type"]
+)
