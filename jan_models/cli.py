@@ -5,7 +5,6 @@ import typer
 from jan_models.commands import api as api_command
 from jan_models.commands import deployer as deployer_command
 from jan_models.commands import inventory as inventory_command
-from jan_models.commands import inventory as inventory_command
 from jan_models.commands import kubesim as kubesim_command
 from jan_models.commands.keys import keys_app
 
@@ -24,7 +23,6 @@ def main() -> None:
 # Subcommands register below, one line each.
 app.command("kubesim")(kubesim_command.kubesim)
 app.command("deployer")(deployer_command.deployer)
-app.command("inventory")(inventory_command.inventory)
 app.command("inventory")(inventory_command.inventory)
 app.command("api")(api_command.api)
 app.add_typer(keys_app, name="keys")
