@@ -178,7 +178,9 @@ class InventoryService:
         if self._kube is not None:
             await self._kube.close()
         if self._nc is not None:
-            await self._nc.drain()
+            with contextlib.suppress(Exception):
+                await self._nc.flush(timeout=2)
+            await self._nc.close()
         if self._mongo is not None:
             await self._mongo.close()
 
