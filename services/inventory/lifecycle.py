@@ -167,10 +167,14 @@ def vanished(memory: ModelMemory, *, now: datetime) -> ModelMemory:
 
 def check_drift(memory: ModelMemory, *, now: datetime, grace: timedelta) -> Decision:
     """After the grace, a vanished Deployment of a model not being deleted is drift."""
-    if memory.gone_since is None or now < memory.gone_since + grace:
+    if memory.gone_since is None:
         return Decision(memory)
     forgotten = replace(memory, present=False, gone_since=None, state="none", replicas=None)
-    if memory.deleting or memory.identity is None:
+    if memory.deleting:
+        return Decision(forgotten)
+    if now < memory.gone_since + grace:
+        return Decision(memory)
+    if memory.identity is None:
         return Decision(forgotten)
     data = DriftedData.model_validate(
         {

@@ -26,7 +26,13 @@ from tests.inventory.support import ask, deployment, poll
 
 pytestmark = pytest.mark.integration
 
-MODEL = {"organization_id": 123, "public_id": "mdl_abc123def456", "model_id": 7, "generation": 1}
+PUBLIC_ID = "mdl_abc123def456"
+MODEL: dict[str, Any] = {
+    "organization_id": 123,
+    "public_id": PUBLIC_ID,
+    "model_id": 7,
+    "generation": 1,
+}
 
 
 async def models(nc: Client) -> ModelsReply:
@@ -109,13 +115,13 @@ async def test_deleting_model_is_not_drift(
     data = DeletingData.model_validate({**MODEL, "name": "qwen3", "namespace": "default"})
     await publish_event(jetstream, ModelDeleting.of(data, source="/jan-models/tests"))
     memory = await poll(
-        lambda: asyncio.sleep(0, inventory.tracker.memories.get(MODEL["public_id"])),
+        lambda: asyncio.sleep(0, inventory.tracker.memories.get(PUBLIC_ID)),
         until=lambda m: m is not None and m.deleting,
     )
     assert memory is not None
     await apps.delete_namespaced_deployment("qwen3", "default")
     await poll(
-        lambda: asyncio.sleep(0, inventory.tracker.memories[MODEL["public_id"]]),
+        lambda: asyncio.sleep(0, inventory.tracker.memories[PUBLIC_ID]),
         until=lambda m: not m.present,
     )
 

@@ -1,0 +1,314 @@
+"""Unit tests of the inventory's pure logic: parsing, the view, health, lifecycle, replies."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.inventory.adapters.kube_watch import WatchTiming
+from services.inventory.cluster import REQUIRED_KINDS, ClusterView, Kind
+from services.inventory.health import HealthPolicy
+from services.inventory.objects import parse_pod
+from services.inventory.replies import models_reply_bytes
+from services.inventory.resource_version import is_stale
+from services.inventory.tracker import ModelTracker
+from shared import labels
+from shared.events import ModelDegraded, ModelDrifted, ModelFailed, ModelRunning, ModelScaled
+from shared.queries import (
+    MODELS_ANSWER,
+    STATUS_ANSWER,
+    CapacityQuery,
+    ModelsReply,
+    StatusReply,
+)
+from tests.inventory.support import deployment
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+PUBLIC_ID = "mdl_abc123def456"
+MANAGED = {"organization_id": 123, "public_id": PUBLIC_ID, "model_id": 7, "generation": 1}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def node(name: str, *, gpus: int, product: str = "NVIDIA-A100-SXM4-40GB", rv: str = "1") -> Any:
+    return {
+        "metadata": {
+            "name": name,
+            "resourceVersion": rv,
+            "labels": {labels.GPU_PRODUCT_LABEL: product, labels.GPU_MEMORY_LABEL: "40960"},
+        },
+        "status": {"capacity": {labels.GPU_RESOURCE: str(gpus)}},
+    }
+
+
+def pod(
+    name: str,
+    *,
+    node_name: str = "",
+    gpus: int = 1,
+    phase: str = "Running",
+    rv: str = "1",
+    model: str = "qwen3",
+    waiting: str | None = None,
+    restarts: int = 0,
+    unschedulable_since: datetime | None = None,
+) -> Any:
+    status: dict[str, Any] = {
+        "phase": phase,
+        "containerStatuses": [
+            {
+                "name": "vllm-openai",
+                "restartCount": restarts,
+                "state": {"waiting": {"reason": waiting, "message": "boom"}} if waiting else {},
+            }
+        ],
+    }
+    if unschedulable_since is not None:
+        status["conditions"] = [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available",
+                "lastTransitionTime": unschedulable_since.isoformat(),
+            }
+        ]
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "resourceVersion": rv,
+            "labels": {labels.MODEL_NAME: model},
+        },
+        "spec": {
+            "nodeName": node_name or None,
+            "containers": [{"resources": {"limits": {labels.GPU_RESOURCE: str(gpus)}}}],
+        },
+        "status": status,
+    }
+
+
+def workload(*, ready: int, replicas: int = 1, rv: str = "1", generation: int = 1) -> Any:
+    raw = deployment("qwen3", replicas=replicas, managed={**MANAGED, "generation": generation})
+    raw["metadata"]["resourceVersion"] = rv
+    raw["metadata"]["creationTimestamp"] = "2025-01-01T10:00:00Z"
+    raw["status"] = {"replicas": replicas, "readyReplicas": ready}
+    return raw
+
+
+def synced_view(clock: Clock | None = None) -> ClusterView:
+    view = ClusterView(
+        policy=HealthPolicy(
+            crashloop_restart_threshold=3, unschedulable_timeout=timedelta(minutes=1)
+        ),
+        clock=clock or Clock(),
+    )
+    for kind in REQUIRED_KINDS:
+        view.replace(kind, [])
+    return view
+
+
+def test_resource_versions_compare_as_integers_when_both_parse() -> None:
+    assert is_stale("9", "10") is True
+    assert is_stale("10", "9") is False
+    assert is_stale("10", "10") is True
+    assert is_stale("abc", "10") is False
+
+
+def test_pod_gpu_request_takes_limits_and_the_larger_init_container() -> None:
+    raw = pod("p", gpus=1)
+    raw["spec"]["initContainers"] = [{"resources": {"requests": {labels.GPU_RESOURCE: "3"}}}]
+    assert parse_pod(raw).gpu_request == 3
+
+
+def test_gpus_are_allocated_only_to_bound_non_terminated_pods() -> None:
+    view = synced_view()
+    view.replace(Kind.NODES, [node("n1", gpus=4)])
+    view.apply(Kind.PODS, "ADDED", pod("a", node_name="n1", gpus=2, rv="2"))
+    view.apply(Kind.PODS, "ADDED", pod("pending", gpus=1, rv="3"))
+    assert view.allocated["n1"] == 2
+
+    view.apply(Kind.PODS, "MODIFIED", pod("a", node_name="n1", gpus=2, rv="4", phase="Succeeded"))
+    assert view.allocated["n1"] == 0
+    view.apply(Kind.PODS, "MODIFIED", pod("pending", node_name="n1", gpus=1, rv="5"))
+    view.apply(Kind.PODS, "DELETED", pod("a", node_name="n1", rv="6", phase="Succeeded"))
+    assert view.allocated["n1"] == 1
+
+
+def test_a_stale_event_never_overwrites_a_newer_object() -> None:
+    view = synced_view()
+    view.apply(Kind.NODES, "ADDED", node("n1", gpus=4, rv="10"))
+    assert view.apply(Kind.NODES, "MODIFIED", node("n1", gpus=1, rv="9")) is False
+    assert view.nodes["n1"].gpu_count == 4
+
+
+def test_a_fresh_list_removes_what_vanished() -> None:
+    view = synced_view()
+    view.replace(Kind.NODES, [node("n1", gpus=1), node("n2", gpus=2)])
+    view.dirty[Kind.NODES].clear()
+    view.replace(Kind.NODES, [node("n2", gpus=2)])
+    assert set(view.nodes) == {"n2"}
+    assert view.dirty[Kind.NODES] == {"n1"}
+
+
+def test_status_reply_is_the_pydantic_model_with_vram_from_free_gpus() -> None:
+    view = synced_view()
+    view.replace(Kind.NODES, [node("n1", gpus=2), node("cpu", gpus=0)])
+    view.apply(Kind.PODS, "ADDED", pod("a", node_name="n1", gpus=1, rv="2"))
+
+    reply = STATUS_ANSWER.validate_json(view.status_reply())
+
+    assert isinstance(reply, StatusReply)
+    assert reply.cluster_status.total_nodes == 2
+    assert [n.model_dump() for n in reply.cluster_status.gpu_nodes] == [
+        {
+            "node_name": "n1",
+            "gpu_count": 2,
+            "gpu_type": "NVIDIA-A100-SXM4-40GB",
+            "total_vram": "80Gi",
+            "available_vram": "40Gi",
+        }
+    ]
+    assert reply.missing[-1] == "storage class"
+    assert reply.cluster_status.aibrix_ok is False
+
+
+def test_models_reply_pages_within_the_byte_budget() -> None:
+    fragments = [
+        b'{"name":"m%d","namespace":"d","is_managed":false,"status":"Running","replicas":1}' % i
+        for i in range(50)
+    ]
+    first = ModelsReply.model_validate_json(
+        models_reply_bytes(fragments, offset=0, limit=None, max_bytes=1000)
+    )
+    assert first.total == 50
+    assert first.next_offset == len(first.models)
+    assert 0 < len(first.models) < 50
+    last = MODELS_ANSWER.validate_json(
+        models_reply_bytes(fragments, offset=45, limit=None, max_bytes=100_000)
+    )
+    assert isinstance(last, ModelsReply)
+    assert last.next_offset is None
+    assert [m.name for m in last.models] == [f"m{i}" for i in range(45, 50)]
+
+
+def test_capacity_checks_free_gpus_per_gpu_memory_and_type() -> None:
+    view = synced_view()
+    view.replace(Kind.NODES, [node("n1", gpus=2)])
+    assert view.capacity(CapacityQuery(min_gpus=2, min_vram="80Gi")).node_name == "n1"
+    assert not view.capacity(CapacityQuery(min_gpus=1, min_vram="48Gi")).fits
+    assert not view.capacity(CapacityQuery(min_gpus=1, gpu_type="NVIDIA-L4")).fits
+    view.apply(Kind.PODS, "ADDED", pod("a", node_name="n1", gpus=1, rv="2"))
+    reply = view.capacity(CapacityQuery(min_gpus=2, min_vram="48Gi"))
+    assert reply.message == "no GPU node can satisfy the requirements: min 2 GPUs with 48Gi VRAM"
+
+
+def process(view: ClusterView, tracker: ModelTracker, now: datetime = NOW) -> list[Any]:
+    return tracker.process(view, now=now).events
+
+
+def test_events_fire_on_transitions_only() -> None:
+    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=0, rv="2"))
+    assert process(view, tracker) == []
+
+    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, rv="3"))
+    assert [type(e) for e in process(view, tracker)] == [ModelRunning]
+    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, rv="4"))
+    assert process(view, tracker) == []
+
+    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=0, replicas=2, rv="5"))
+    emitted = process(view, tracker)
+    assert [type(e) for e in emitted] == [ModelScaled, ModelDegraded]
+    assert emitted[0].data.previous_replicas == 1
+    assert emitted[1].data.reason == "NoReadyReplica"
+
+
+def test_restart_with_persisted_memory_does_not_emit_again() -> None:
+    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    memories = tracker.process(view, now=NOW).memories
+
+    restarted_view, restarted = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    restarted.load(memories)
+    restarted_view.replace(Kind.WORKLOADS, [workload(ready=1, rv="2")])
+    assert process(restarted_view, restarted) == []
+
+
+def test_a_new_generation_hears_running_again() -> None:
+    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    process(view, tracker)
+    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, rv="3", generation=2))
+    emitted = process(view, tracker)
+    assert [(type(e), e.data.generation) for e in emitted] == [(ModelRunning, 2)]
+
+
+def test_crash_loop_past_the_threshold_fails_below_it_degrades() -> None:
+    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    process(view, tracker)
+    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=0, rv="3"))
+    view.apply(
+        Kind.PODS, "ADDED", pod("p", node_name="n1", rv="4", waiting="CrashLoopBackOff", restarts=1)
+    )
+    assert [e.data.reason for e in process(view, tracker)] == ["CrashLoopBackOff"]
+
+    view.apply(
+        Kind.PODS,
+        "MODIFIED",
+        pod("p", node_name="n1", rv="5", waiting="CrashLoopBackOff", restarts=3),
+    )
+    failed = process(view, tracker)
+    assert [type(e) for e in failed] == [ModelFailed]
+    assert (failed[0].data.stage, failed[0].data.reason) == ("runtime", "CrashLoopBackOff")
+
+
+def test_unschedulable_fails_only_after_the_timeout() -> None:
+    clock = Clock()
+    view, tracker = synced_view(clock), ModelTracker(drift_grace=timedelta(seconds=2))
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=0, rv="2"))
+    view.apply(Kind.PODS, "ADDED", pod("p", rv="3", unschedulable_since=NOW))
+    assert process(view, tracker) == []
+
+    clock.now = NOW + timedelta(minutes=2)
+    view.recheck(clock.now)
+    failed = process(view, tracker, clock.now)
+    assert [(type(e), e.data.reason) for e in failed] == [(ModelFailed, "Unschedulable")]
+
+
+def test_vanished_deployment_is_drift_after_the_grace_unless_deleting() -> None:
+    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    process(view, tracker)
+    view.apply(Kind.WORKLOADS, "DELETED", workload(ready=1, rv="3"))
+    assert process(view, tracker) == []
+    assert [type(e) for e in process(view, tracker, NOW + timedelta(seconds=3))] == [ModelDrifted]
+
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="4"))
+    process(view, tracker)
+    tracker.deleting(PUBLIC_ID)
+    view.apply(Kind.WORKLOADS, "DELETED", workload(ready=1, rv="5"))
+    assert process(view, tracker, NOW + timedelta(seconds=10)) == []
+    assert tracker.memories[PUBLIC_ID].present is False
+
+
+def test_restart_notices_a_deployment_that_vanished_while_down() -> None:
+    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=0))
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    memories = tracker.process(view, now=NOW).memories
+
+    restarted = ModelTracker(drift_grace=timedelta(seconds=0))
+    restarted.load(memories)
+    assert [type(e) for e in process(synced_view(), restarted)] == [ModelDrifted]
+
+
+def test_backoff_is_jittered_and_capped() -> None:
+    timing = WatchTiming(backoff_initial=0.2, backoff_max=10.0)
+    assert timing.backoff(0, rand=lambda: 1.0) == 0.2
+    assert timing.backoff(3, rand=lambda: 0.5) == 0.8
+    assert timing.backoff(50, rand=lambda: 1.0) == 10.0
