@@ -4,6 +4,7 @@ import typer
 
 from jan_models.commands import api as api_command
 from jan_models.commands import deployer as deployer_command
+from jan_models.commands import dev as dev_command
 from jan_models.commands import inventory as inventory_command
 from jan_models.commands import kubesim as kubesim_command
 from jan_models.commands.keys import keys_app
@@ -21,6 +22,7 @@ def main() -> None:
 
 
 # Subcommands register below, one line each.
+app.command("dev")(dev_command.dev)
 app.command("kubesim")(kubesim_command.kubesim)
 app.command("deployer")(deployer_command.deployer)
 app.command("inventory")(inventory_command.inventory)

@@ -8,7 +8,13 @@ from typing import Final
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.api.keys import NewKey, generate_key, hash_key, hashes_match
+from services.api.keys import (
+    DISPLAY_PREFIX_LENGTH,
+    NewKey,
+    generate_key,
+    hash_key,
+    hashes_match,
+)
 from shared.database import Document
 from shared.names import Collection
 
@@ -59,6 +65,17 @@ class ApiKeys:
             }
         )
         return new
+
+    async def register(self, key: str, *, organization_id: int, name: str, now: datetime) -> None:
+        """Store a key chosen by the operator (`JAN_MODELS_DEV_API_KEY`); idempotent."""
+        await self._keys.update_one(
+            {"key_hash": hash_key(key)},
+            {
+                "$set": {"organization_id": organization_id, "name": name, "revoked_at": None},
+                "$setOnInsert": {"key_id": key[:DISPLAY_PREFIX_LENGTH], "created_at": now},
+            },
+            upsert=True,
+        )
 
     async def authenticate(self, key: str) -> Caller | None:
         """The caller a key belongs to; None for an unknown or revoked key."""
