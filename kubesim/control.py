@@ -5,6 +5,8 @@
 - `DELETE /_kubesim/faults`: clear all faults
 - `POST /_kubesim/cut-watches`: end every open watch stream; answers `{"cut": n}`
 - `POST /_kubesim/expire-next-watch`: the next watch answers an ERROR event 410 Expired
+- `GET /_kubesim/audit`: every distinct request so far (user = bearer token, RBAC verb,
+  group, resource, namespace) with its count; `DELETE /_kubesim/audit` forgets them
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from kubesim.audit import Audit
 from kubesim.faults import Faults
 
 
-def control_routes(faults: Faults) -> list[web.RouteDef]:
+def control_routes(faults: Faults, audit: Audit) -> list[web.RouteDef]:
     def current() -> web.Response:
         return web.Response(body=orjson.dumps(faults.as_dict()), content_type="application/json")
 
@@ -47,7 +50,17 @@ def control_routes(faults: Faults) -> list[web.RouteDef]:
         faults.expire_next_watch()
         return current()
 
+    async def get_audit(request: web.Request) -> web.Response:
+        records = [record.as_dict() | {"count": n} for record, n in audit.records.items()]
+        return web.Response(body=orjson.dumps(records), content_type="application/json")
+
+    async def clear_audit(request: web.Request) -> web.Response:
+        audit.clear()
+        return web.Response(body=b"[]", content_type="application/json")
+
     return [
+        web.get("/_kubesim/audit", get_audit),
+        web.delete("/_kubesim/audit", clear_audit),
         web.get("/_kubesim/faults", get_faults),
         web.post("/_kubesim/faults", set_faults),
         web.delete("/_kubesim/faults", clear_faults),

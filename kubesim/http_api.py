@@ -17,6 +17,7 @@ import yaml
 from aiohttp import web
 
 from kubesim import discovery, errors, routing
+from kubesim.audit import Audit, AuditRecord, rbac_verb
 from kubesim.errors import ApiError
 from kubesim.faults import Faults, reason_for
 from kubesim.selectors import combine, field_selector, label_selector
@@ -64,6 +65,7 @@ class KubeApi:
         self.store = store
         self.faults = faults
         self.bookmark_interval = bookmark_interval
+        self.audit = Audit()
 
     # -- app ---------------------------------------------------------------------------
 
@@ -156,6 +158,7 @@ class KubeApi:
             return json_response(doc)
         target = routing.parse(registry, group, version, rest)
         method = request.method
+        self._record(request, target)
         if target.name is None:
             if method == "GET":
                 return await self._list(request, target)
@@ -182,6 +185,20 @@ class KubeApi:
         if method == "DELETE" and not target.subresource:
             return await self._delete(request, target)
         raise errors.method_not_allowed()
+
+    def _record(self, request: web.Request, target: routing.Target) -> None:
+        authorization = request.headers.get("Authorization", "")
+        watch = request.query.get("watch", "").lower() in ("true", "1")
+        resource = target.rt.plural + (f"/{target.subresource}" if target.subresource else "")
+        self.audit.record(
+            AuditRecord(
+                user=authorization.removeprefix("Bearer ").strip() or "anonymous",
+                verb=rbac_verb(request.method, has_name=target.name is not None, watch=watch),
+                api_group=target.rt.group,
+                resource=resource,
+                namespace=target.namespace,
+            )
+        )
 
     # -- verbs -------------------------------------------------------------------------
 

@@ -7,9 +7,12 @@ from pathlib import Path
 import yaml
 
 CONTEXT = "kubesim"
+DEFAULT_TOKEN = "kubesim-dummy-token"  # noqa: S105 - kubesim checks no credentials
 
 
-def kubeconfig(url: str, *, namespace: str = "default") -> dict[str, object]:
+def kubeconfig(
+    url: str, *, namespace: str = "default", token: str = DEFAULT_TOKEN
+) -> dict[str, object]:
     return {
         "apiVersion": "v1",
         "kind": "Config",
@@ -17,7 +20,7 @@ def kubeconfig(url: str, *, namespace: str = "default") -> dict[str, object]:
         "clusters": [
             {"name": CONTEXT, "cluster": {"server": url, "insecure-skip-tls-verify": True}}
         ],
-        "users": [{"name": CONTEXT, "user": {"token": "kubesim-dummy-token"}}],
+        "users": [{"name": CONTEXT, "user": {"token": token}}],
         "contexts": [
             {
                 "name": CONTEXT,
@@ -28,9 +31,9 @@ def kubeconfig(url: str, *, namespace: str = "default") -> dict[str, object]:
     }
 
 
-def write_kubeconfig(url: str, path: str | Path) -> Path:
+def write_kubeconfig(url: str, path: str | Path, *, token: str = DEFAULT_TOKEN) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(kubeconfig(url), sort_keys=False))
+    target.write_text(yaml.safe_dump(kubeconfig(url, token=token), sort_keys=False))
     target.chmod(0o600)
     return target

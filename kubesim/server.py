@@ -12,7 +12,7 @@ from kubesim.control import control_routes
 from kubesim.controllers import ControllerManager
 from kubesim.faults import Faults
 from kubesim.http_api import KubeApi
-from kubesim.kubeconfig import write_kubeconfig
+from kubesim.kubeconfig import DEFAULT_TOKEN, write_kubeconfig
 from kubesim.resources import Registry
 from kubesim.scenario import Scenario, default_scenario, manifests
 from kubesim.storage import Storage
@@ -64,7 +64,7 @@ class KubeSim:
     @asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[KubeSim]:
         """Serve the API in the running event loop until the block exits."""
-        app = self.api.app(control_routes(self.faults))
+        app = self.api.app(control_routes(self.faults, self.api.audit))
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
@@ -84,7 +84,8 @@ class KubeSim:
         """Run the simulated controllers to a fixed point now (handy after bulk seeding)."""
         self.controllers.settle()
 
-    def write_kubeconfig(self, path: str | Path) -> Path:
+    def write_kubeconfig(self, path: str | Path, *, token: str = DEFAULT_TOKEN) -> Path:
+        """A kubeconfig for this simulator; a distinct `token` makes a distinct audit user."""
         if not self.url:
             raise RuntimeError("the simulator is not serving; use `async with sim.serve()` first")
-        return write_kubeconfig(self.url, path)
+        return write_kubeconfig(self.url, path, token=token)
