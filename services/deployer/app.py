@@ -84,5 +84,8 @@ def build_app(settings: DeployerSettings) -> AsgiFastStream:
 @asynccontextmanager
 async def running_deployer(settings: DeployerSettings) -> AsyncIterator[DeployerApp]:
     deployer = build(settings)
-    async with deployer.app.start_lifespan_context():
+    await deployer.app.start()
+    try:
         yield deployer
+    finally:
+        await deployer.app.stop()

@@ -116,5 +116,5 @@ class DeployerRuntime:
             await self._cluster.close()
             self._cluster = None
         if self._nats is not None:
-            await self._nats.drain()
+            await self._nats.close()  # flushes what is published; nothing is subscribed
             self._nats = None
