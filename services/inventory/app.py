@@ -219,13 +219,16 @@ class InventoryService:
                 await asyncio.sleep(delay)
 
     async def _lifecycle_loop(self) -> None:
+        last_recheck = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lifecycle_wake.wait(), TICK_SECONDS)
             self._lifecycle_wake.clear()
             try:
                 now = utcnow()
-                self.view.recheck(now)
+                if time.monotonic() - last_recheck >= TICK_SECONDS:  # timers, once a second
+                    last_recheck = time.monotonic()
+                    self.view.recheck(now)
                 outcome = self.tracker.process(self.view, now=now)
                 if outcome.events or self.publisher.queue:
                     await self.publisher.publish(outcome.events)

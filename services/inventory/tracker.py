@@ -29,9 +29,11 @@ class ModelTracker:
         self.drift_grace = drift_grace
         self.memories: dict[str, ModelMemory] = {}
         self._start_reconciled = False
+        self._gone: set[str] = set()
 
     def load(self, memories: list[ModelMemory]) -> None:
         self.memories = {memory.public_id: memory for memory in memories}
+        self._gone = {m.public_id for m in memories if m.gone_since is not None}
 
     def deleting(self, public_id: str) -> ModelMemory | None:
         """The model is being deleted (a `deleting`/`deleted` event); None if already known."""
@@ -68,20 +70,26 @@ class ModelTracker:
             if decision.memory != memory:
                 changed[identity.public_id] = decision.memory
                 self.memories[identity.public_id] = decision.memory
-        present = {w.public_id for w in view.workloads.values() if w.managed and w.public_id}
         vanished_ids = {w.public_id for w in gone.values() if w.managed and w.public_id}
         if not self._start_reconciled and Kind.WORKLOADS in view.synced:
             self._start_reconciled = True
             vanished_ids |= {p for p, m in self.memories.items() if m.present}
-        for public_id in vanished_ids - present:
+        if vanished_ids:  # rare: only then is the scan over every workload worth it
+            present = {w.public_id for w in view.workloads.values() if w.managed}
+            vanished_ids -= present
+        for public_id in vanished_ids:
             remembered = self.memories.get(public_id)
             if remembered is None:
                 continue
             updated = lifecycle.vanished(remembered, now=now)
             if updated != remembered:
                 changed[public_id] = self.memories[public_id] = updated
-        for public_id, memory in list(self.memories.items()):
+            if updated.gone_since is not None:
+                self._gone.add(public_id)
+        for public_id in list(self._gone):
+            memory = self.memories[public_id]
             if memory.gone_since is None:
+                self._gone.discard(public_id)
                 continue
             decision = lifecycle.check_drift(memory, now=now, grace=self.drift_grace)
             outcome.events.extend(decision.events)

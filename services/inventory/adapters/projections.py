@@ -1,17 +1,18 @@
 """Writes the in-memory view's changes to the `inventory_*` collections.
 
 Only this service writes them. Changes are coalesced (a key is written once per flush
-with its latest state) and sent as unordered `bulk_write` batches of `UpdateOne` upserts
-guarded by resourceVersion: the filter matches only a document at an older or equal
-version (or one written by an earlier process, whose cluster may have been reset), so a
-stale write finds no document, its upsert collides on `_id`, and that duplicate-key error
-is the stale write losing, not a failure. After a fresh list, documents whose object is
-gone are deleted (that is how a restart or a 410 reconciles deletions).
+with its latest state) and sent as unordered `bulk_write` batches of `UpdateOne` upserts.
+Writes from watch events are guarded by resourceVersion: the filter matches only a
+document at an older or equal version, so a stale write finds no document, its upsert
+collides on `_id`, and that duplicate-key error is the stale write losing, not a failure.
+Writes after a fresh list are not guarded (the list is the truth, and a reset cluster
+starts its versions again), and documents whose object is gone are deleted: that is how
+a restart or a 410 reconciles deletions. (The guard is one `rv` comparison beside the
+`_id`: an `$or` in the filter costs the MongoDB-compatible test server a full scan.)
 """
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -55,12 +56,11 @@ def _document(view: ClusterView, kind: Kind, key: str) -> Document | None:
     return documents.autoscaler_document(obj)
 
 
-def guarded_upsert(document: Document, *, epoch: str) -> UpdateOne:
-    rv = document["rv"]
+def upsert(document: Document, *, guarded: bool) -> UpdateOne:
     selector: Document = {"_id": document["_id"]}
-    if rv is not None:
-        selector["$or"] = [{"rv": {"$lte": rv}}, {"rv": None}, {"epoch": {"$ne": epoch}}]
-    return UpdateOne(selector, {"$set": {**document, "epoch": epoch}}, upsert=True)
+    if guarded and document["rv"] is not None:
+        selector["rv"] = {"$lte": document["rv"]}
+    return UpdateOne(selector, {"$set": document}, upsert=True)
 
 
 class ProjectionWriter:
@@ -76,7 +76,6 @@ class ProjectionWriter:
         self.view = view
         self.batch_size = batch_size
         self.clock = clock
-        self.epoch = uuid.uuid4().hex
         self.received: dict[tuple[Kind, str], float] = {}
         self.flushes = 0
 
@@ -90,15 +89,18 @@ class ProjectionWriter:
         """Write every pending change; returns how many documents were written or removed."""
         written = 0
         for kind in Kind:
-            if kind in self.view.relisted:
+            relisted = kind in self.view.relisted
+            if relisted:
                 self.view.relisted.discard(kind)
                 written += await self._reconcile(kind)
             keys, self.view.dirty[kind] = self.view.dirty[kind], set()
             if keys:
                 try:
-                    written += await self._write(kind, keys)
+                    written += await self._write(kind, keys, guarded=not relisted)
                 except Exception:
                     self.view.dirty[kind] |= keys
+                    if relisted:
+                        self.view.relisted.add(kind)
                     raise
             PROJECTION_SIZE.labels(kind=kind).set(len(self.view.objects[kind]))
         self.flushes += 1
@@ -116,7 +118,7 @@ class ProjectionWriter:
             log.info("projection reconciled", extra={"kind": kind, "removed": len(stale)})
         return len(stale)
 
-    async def _write(self, kind: Kind, keys: set[str]) -> int:
+    async def _write(self, kind: Kind, keys: set[str], *, guarded: bool) -> int:
         collection = self.db[COLLECTIONS[kind]]
         operations: list[UpdateOne | DeleteOne] = []
         for key in keys:
@@ -124,7 +126,7 @@ class ProjectionWriter:
             if document is None:
                 operations.append(DeleteOne({"_id": key}))
             else:
-                operations.append(guarded_upsert(document, epoch=self.epoch))
+                operations.append(upsert(document, guarded=guarded))
         for start in range(0, len(operations), self.batch_size):
             batch = operations[start : start + self.batch_size]
             try:
