@@ -25,6 +25,7 @@ from shared.secrets import TokenCipher
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "jan-models-api"
+STOP_TIMEOUT = 3.0
 
 
 @dataclass
@@ -98,12 +99,13 @@ class ApiRuntime:
         return True
 
     async def stop(self) -> None:
+        self.consumer.stop()
+        self.relay.stop()
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=STOP_TIMEOUT)
         await self.relay.drain()
         with contextlib.suppress(Exception):
-            await self.nats.drain()
+            await self.nats.close()
         await self.mongo.close()

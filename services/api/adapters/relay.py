@@ -39,6 +39,10 @@ class OutboxRelay:
         self._interval = interval
         self.grace = timedelta(seconds=grace)
         self._tasks: set[asyncio.Task[bool]] = set()
+        self._stopping = False
+
+    def stop(self) -> None:
+        self._stopping = True
 
     def kick(self, document_id: ObjectId, outbox: dict[str, Any]) -> None:
         """Publish now, in the background; the sweep retries whatever this does not finish."""
@@ -82,7 +86,7 @@ class OutboxRelay:
         return published
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.sweep()
             except asyncio.CancelledError:

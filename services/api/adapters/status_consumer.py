@@ -61,6 +61,11 @@ class StatusConsumer:
         self._registry = registry
         self._nats = nats
         self._relay = relay
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Ask `run` to end; nats-py may swallow a cancellation inside a fetch."""
+        self._stopping = True
 
     async def handle(self, raw: bytes, *, sequence: int) -> Action:
         try:
@@ -105,7 +110,7 @@ class StatusConsumer:
     async def run(self) -> None:
         js = self._nats.jetstream()
         subscription = None
-        while True:
+        while not self._stopping:
             try:
                 if subscription is None:
                     subscription = await js.pull_subscribe(
@@ -129,6 +134,8 @@ class StatusConsumer:
                 await asyncio.sleep(0.5)
                 continue
             for message in messages:
+                if self._stopping:
+                    return
                 await self._process(message)
 
     async def _process(self, message: Msg) -> None:

@@ -1,0 +1,106 @@
+"""The status state machine (DESIGN section 4): forward only, in event order."""
+
+import pytest
+
+from services.api.lifecycle import Action, ModelState, ObservedEvent, Status, next_state
+from shared.names import EventType
+
+
+def state(status: Status, *, generation: int = 1, seen: tuple[int, int] = (0, 0)) -> ModelState:
+    return ModelState(status, generation, event_generation=seen[0], event_sequence=seen[1])
+
+
+def event(
+    kind: EventType, *, generation: int = 1, sequence: int = 10, **fields: object
+) -> ObservedEvent:
+    return ObservedEvent(type=kind, generation=generation, sequence=sequence, **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("before", "kind", "after"),
+    [
+        (Status.CREATING, EventType.APPLIED, Status.DEPLOYING),
+        (Status.DEPLOYING, EventType.RUNNING, Status.RUNNING),
+        (Status.CREATING, EventType.RUNNING, Status.RUNNING),
+        (Status.RUNNING, EventType.DEGRADED, Status.DEGRADED),
+        (Status.DEGRADED, EventType.RUNNING, Status.RUNNING),
+        (Status.DEPLOYING, EventType.FAILED, Status.FAILED),
+        (Status.RUNNING, EventType.FAILED, Status.FAILED),
+    ],
+)
+def test_forward_transitions(before: Status, kind: EventType, after: Status) -> None:
+    transition = next_state(state(before), event(kind, reason="R"))
+    assert transition.action is Action.UPDATE
+    assert transition.status is after
+
+
+def test_applied_does_not_move_a_running_model_back() -> None:
+    transition = next_state(state(Status.RUNNING), event(EventType.APPLIED))
+    assert transition.status is None
+
+
+def test_an_older_generation_is_ignored() -> None:
+    transition = next_state(
+        state(Status.RUNNING, generation=2), event(EventType.FAILED, generation=1)
+    )
+    assert transition.action is Action.IGNORE
+
+
+def test_an_earlier_sequence_of_the_same_generation_is_ignored() -> None:
+    seen = state(Status.RUNNING, seen=(1, 20))
+    assert next_state(seen, event(EventType.DEGRADED, sequence=19)).action is Action.IGNORE
+    assert next_state(seen, event(EventType.DEGRADED, sequence=20)).action is Action.IGNORE
+    assert next_state(seen, event(EventType.DEGRADED, sequence=21)).status is Status.DEGRADED
+
+
+def test_a_newer_generation_counts_whatever_its_sequence() -> None:
+    seen = state(Status.DEGRADED, generation=2, seen=(1, 50))
+    assert (
+        next_state(seen, event(EventType.RUNNING, generation=2, sequence=5)).status
+        is Status.RUNNING
+    )
+
+
+def test_deleting_is_moved_only_by_deleted() -> None:
+    deleting = state(Status.DELETING, generation=2)
+    for kind in (EventType.RUNNING, EventType.APPLIED, EventType.FAILED, EventType.DRIFTED):
+        assert next_state(deleting, event(kind, generation=2, sequence=99)).action is Action.IGNORE
+    assert next_state(deleting, event(EventType.DELETED, generation=2)).action is Action.REMOVE
+
+
+def test_deleted_for_a_model_not_being_deleted_does_not_remove_it() -> None:
+    assert next_state(state(Status.RUNNING), event(EventType.DELETED)).action is not Action.REMOVE
+
+
+def test_failed_records_reason_and_message() -> None:
+    transition = next_state(
+        state(Status.DEPLOYING),
+        event(EventType.FAILED, reason="ImagePullBackOff", message="no such image"),
+    )
+    assert transition.status_reason == "ImagePullBackOff: no such image"
+
+
+def test_running_clears_the_reason_and_records_replicas() -> None:
+    transition = next_state(
+        state(Status.DEGRADED), event(EventType.RUNNING, replicas=2, ready_replicas=1)
+    )
+    assert (transition.status_reason, transition.replicas, transition.ready_replicas) == ("", 2, 1)
+
+
+def test_scaled_updates_replicas_only() -> None:
+    transition = next_state(
+        state(Status.RUNNING), event(EventType.SCALED, replicas=3, ready_replicas=3)
+    )
+    assert (transition.status, transition.replicas) == (None, 3)
+
+
+def test_degraded_does_not_overwrite_failed() -> None:
+    assert next_state(state(Status.FAILED), event(EventType.DEGRADED, reason="x")).status is None
+
+
+def test_drifted_asks_for_a_repair() -> None:
+    transition = next_state(
+        state(Status.RUNNING), event(EventType.DRIFTED, reason="DeploymentMissing")
+    )
+    assert transition.action is Action.REPAIR
+    assert transition.status is Status.DEGRADED
