@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Self
 
+import yaml
+
 from jan_models.embedded import (
     EmbeddedMongo,
     EmbeddedNats,
@@ -29,6 +31,11 @@ from jan_models.embedded import (
 
 ServiceName = Literal["api", "deployer", "inventory"]
 SERVICES: tuple[ServiceName, ...] = ("inventory", "deployer", "api")
+
+
+def service_token(name: str) -> str:
+    """The bearer token a service presents to kubesim: its audit user."""
+    return f"jan-models-{name}"
 
 
 def _http_ok(url: str) -> bool:
@@ -208,6 +215,7 @@ class LocalStack:
                 self.mongo.start(timeout=60)
             if self.kubesim is not None:
                 self.kubesim.start().wait_ready(timeout=60)
+                self._write_service_kubeconfigs()
             for service in self.services.values():
                 service.start()
             for service in self.services.values():
@@ -271,6 +279,22 @@ class LocalStack:
             log_path=logs / "kubesim.log",
         )
 
+    def service_kubeconfig(self, name: ServiceName) -> Path:
+        """On kubesim each service has a kubeconfig (and so a user) of its own, as with
+        real service accounts; kubesim's audit then tells who asked for what."""
+        if self.kubesim is None:
+            return self.kubeconfig_path
+        return self.config.data_dir / f"kubeconfig-{name}"
+
+    def _write_service_kubeconfigs(self) -> None:
+        base = yaml.safe_load(self.kubeconfig_path.read_text())
+        for name in SERVICES:
+            for user in base["users"]:
+                user["user"]["token"] = service_token(name)
+            path = self.service_kubeconfig(name)
+            path.write_text(yaml.safe_dump(base))
+            path.chmod(0o600)
+
     def _service_env(self, name: ServiceName, port: int) -> dict[str, str]:
         env = dict(os.environ) | {
             "JAN_MODELS_NATS_URL": self.nats_url,
@@ -282,7 +306,7 @@ class LocalStack:
             env |= {"JAN_MODELS_API_HOST": self.config.api_host, "JAN_MODELS_API_PORT": str(port)}
         else:
             env |= {
-                "JAN_MODELS_KUBECONFIG": str(self.kubeconfig_path),
+                "JAN_MODELS_KUBECONFIG": str(self.service_kubeconfig(name)),
                 f"JAN_MODELS_{name.upper()}_HTTP_HOST": "127.0.0.1",
                 f"JAN_MODELS_{name.upper()}_HTTP_PORT": str(port),
             }
