@@ -3,6 +3,7 @@
 import asyncio
 import copy
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -193,7 +194,7 @@ async def test_all_lists_the_cluster_and_marks_the_callers_own(
     theirs = await key_for(456)
     own = (await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=mine)).json()["model"]
     other = (await http.post(MODELS, json=named("other-org"), headers=theirs)).json()["model"]
-    created = "2025-01-01T10:00:00Z"
+    created = datetime(2025, 1, 1, 10, tzinfo=UTC)
     inventory.models = ModelsReply(
         models=[
             WorkloadEntry(
@@ -223,9 +224,9 @@ async def test_all_lists_the_cluster_and_marks_the_callers_own(
                 is_managed=False,
                 status="Running",
                 replicas=1,
-                created_at="2025-01-01T09:00:00Z",
+                created_at=datetime(2025, 1, 1, 9, tzinfo=UTC),
             ),
-        ],  # fmt: skip
+        ],
         total=3,
     )
 
@@ -240,7 +241,7 @@ async def test_all_lists_the_cluster_and_marks_the_callers_own(
                 "is_managed": True,
                 "status": "Running",
                 "replicas": 2,
-                "created_at": created,
+                "created_at": "2025-01-01T10:00:00Z",
                 "is_own": True,
                 "model_type": "completion",
                 "display_name": "Qwen3 Coder 30B",
@@ -252,7 +253,7 @@ async def test_all_lists_the_cluster_and_marks_the_callers_own(
                 "is_managed": True,
                 "status": "Pending",
                 "replicas": 1,
-                "created_at": created,
+                "created_at": "2025-01-01T10:00:00Z",
                 "is_own": False,
             },
             {

@@ -111,11 +111,11 @@ def test_a_missing_required_field_is_named() -> None:
 
 def test_gpu_count_must_lie_within_the_requested_bounds() -> None:
     request = CreateModelRequest.model_validate(seed(deployment_config__gpu_count=2))
-    with pytest.raises(InvalidRequestError, match="requirements.gpu.max_gpus"):
+    with pytest.raises(InvalidRequestError, match=r"requirements\.gpu\.max_gpus"):
         check_gpu_count(requirements=request.requirements, config=request.deployment_config)
     body = seed(deployment_config__gpu_count=0)
     request = CreateModelRequest.model_validate(body)
-    with pytest.raises(InvalidRequestError, match="requirements.gpu.min_gpus"):
+    with pytest.raises(InvalidRequestError, match=r"requirements\.gpu\.min_gpus"):
         check_gpu_count(requirements=request.requirements, config=request.deployment_config)
 
 

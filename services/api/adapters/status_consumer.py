@@ -134,8 +134,6 @@ class StatusConsumer:
                 await asyncio.sleep(0.5)
                 continue
             for message in messages:
-                if self._stopping:
-                    return
                 await self._process(message)
 
     async def _process(self, message: Msg) -> None:
