@@ -1,3 +1,4 @@
+# ruff: noqa: ASYNC110, ASYNC220, ASYNC230, SIM115  # a driver script: blocking spawns and polls are the point
 """Inventory at scale: cold start, event-to-projection lag, query latency. Prints figures.
 
 kubesim, nats-server, the MongoDB-compatible server and the inventory each run in their
@@ -19,7 +20,6 @@ Run: .venv/bin/python bench/inventory_scale.py [--nodes 5000 --deployments 10000
 import argparse
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,7 +39,7 @@ from shared.names import MODELS_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
 
 def scenario(*, nodes: int, deployments: int) -> dict[str, Any]:
     text = Path(__file__).parents[1].joinpath("kubesim/scenarios/default.yaml").read_text()
-    data = yaml.safe_load(text)
+    data: dict[str, Any] = yaml.safe_load(text)
     data["generate"] = {"count": nodes, "gpu_share": 0.5}
     data["objects"] = [
         {
@@ -96,28 +96,45 @@ async def wait_http(url: str, *, timeout: float) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="inventory-bench-"))
-    nats = EmbeddedNats(name="nats", port=free_port(), log_path=work / "nats.log", store_dir=work / "js")
+    nats = EmbeddedNats(
+        name="nats", port=free_port(), log_path=work / "nats.log", store_dir=work / "js"
+    )
     mongo = EmbeddedMongo(name="mongo", port=free_port(), log_path=work / "mongo.log")
     nats.start()
     mongo.start()
     scenario_path = work / "scenario.yaml"
-    scenario_path.write_text(yaml.safe_dump(scenario(nodes=args.nodes, deployments=args.deployments)))
+    scenario_path.write_text(
+        yaml.safe_dump(scenario(nodes=args.nodes, deployments=args.deployments))
+    )
     kube_port = free_port()
     kubeconfig = work / "kubeconfig"
     cli = str(Path(sys.executable).parent / "jan-models")
     started = time.monotonic()
     sim = subprocess.Popen(
-        [cli, "kubesim", "--port", str(kube_port), "--scenario", str(scenario_path),
-         "--kubeconfig-out", str(kubeconfig), "--ready-delay", "0.05"],
-        stdout=subprocess.DEVNULL, stderr=open(work / "kubesim.log", "wb"),
+        [
+            cli,
+            "kubesim",
+            "--port",
+            str(kube_port),
+            "--scenario",
+            str(scenario_path),
+            "--kubeconfig-out",
+            str(kubeconfig),
+            "--ready-delay",
+            "0.05",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / "kubesim.log", "wb"),
     )
     inventory: subprocess.Popen[bytes] | None = None
     try:
         await wait_http(f"http://127.0.0.1:{kube_port}/readyz", timeout=600)
         while not kubeconfig.exists():
             await asyncio.sleep(0.1)
-        print(f"kubesim up with {args.nodes} generated nodes, {args.deployments} deployments "
-              f"in {time.monotonic() - started:.1f} s")
+        print(
+            f"kubesim up with {args.nodes} generated nodes, {args.deployments} deployments "
+            f"in {time.monotonic() - started:.1f} s"
+        )
         http_port = free_port()
         env = {
             **os.environ,
@@ -128,7 +145,9 @@ async def main(args: argparse.Namespace) -> None:
             "JAN_MODELS_LOG_LEVEL": "WARNING",
         }
         spawned = time.monotonic()
-        inventory = subprocess.Popen([cli, "inventory"], env=env, stderr=open(work / "inventory.log", "wb"))
+        inventory = subprocess.Popen(
+            [cli, "inventory"], env=env, stderr=open(work / "inventory.log", "wb")
+        )
         await wait_http(f"http://127.0.0.1:{http_port}/readyz", timeout=600)
         ready = time.monotonic() - spawned
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo.url)
@@ -136,12 +155,17 @@ async def main(args: argparse.Namespace) -> None:
         while await workloads.count_documents({}) < args.deployments:
             await asyncio.sleep(0.1)
         written = time.monotonic() - spawned
-        print(f"cold start: ready (all watches synced) {ready:.2f} s; "
-              f"workloads projection complete in MongoDB {written:.2f} s; "
-              f"inventory RSS {rss_mib(inventory.pid):.0f} MiB")
+        print(
+            f"cold start: ready (all watches synced) {ready:.2f} s; "
+            f"workloads projection complete in MongoDB {written:.2f} s; "
+            f"inventory RSS {rss_mib(inventory.pid):.0f} MiB"
+        )
 
         nc = await messaging.connect(nats.url, name="bench")
-        for subject, label in ((STATUS_QUERY_SUBJECT, "status"), (MODELS_QUERY_SUBJECT, "models page 1")):
+        for subject, label in (
+            (STATUS_QUERY_SUBJECT, "status"),
+            (MODELS_QUERY_SUBJECT, "models page 1"),
+        ):
             samples = []
             size = 0
             for _ in range(args.queries):
@@ -149,17 +173,27 @@ async def main(args: argparse.Namespace) -> None:
                 reply = await nc.request(subject, b"", timeout=10)
                 samples.append(time.perf_counter() - t0)
                 size = len(reply.data)
-            print(f"query {label}: p50 {ms(percentile(samples, 0.5))}, p99 {ms(percentile(samples, 0.99))} "
-                  f"({size / 1024:.0f} KiB reply)")
+            print(
+                f"query {label}: p50 {ms(percentile(samples, 0.5))}, p99 {ms(percentile(samples, 0.99))} "
+                f"({size / 1024:.0f} KiB reply)"
+            )
         t0 = time.perf_counter()
         offset: int | None = 0
         entries = pages = 0
         while offset is not None:
-            reply = orjson.loads((await nc.request(MODELS_QUERY_SUBJECT, orjson.dumps({"offset": offset}), timeout=10)).data)
+            reply = orjson.loads(
+                (
+                    await nc.request(
+                        MODELS_QUERY_SUBJECT, orjson.dumps({"offset": offset}), timeout=10
+                    )
+                ).data
+            )
             entries += len(reply["models"])
             pages += 1
             offset = reply["next_offset"]
-        print(f"models full list: {entries} entries in {pages} pages, {ms(time.perf_counter() - t0)}")
+        print(
+            f"models full list: {entries} entries in {pages} pages, {ms(time.perf_counter() - t0)}"
+        )
 
         sent: dict[tuple[str, str], float] = {}
         lags: list[float] = []
@@ -167,14 +201,20 @@ async def main(args: argparse.Namespace) -> None:
 
         async def collect() -> None:
             async for change in stream:
-                fields = (change.get("updateDescription") or {}).get("updatedFields") or change.get("fullDocument") or {}
+                fields = (
+                    (change.get("updateDescription") or {}).get("updatedFields")
+                    or change.get("fullDocument")
+                    or {}
+                )
                 key = (change["documentKey"]["_id"], fields.get("resource_version"))
                 if key in sent:
                     lags.append(time.monotonic() - sent.pop(key))
 
         collector = asyncio.create_task(collect())
         total = int(args.rate * args.seconds)
-        async with aiohttp.ClientSession(headers={"Content-Type": "application/merge-patch+json"}) as session:
+        async with aiohttp.ClientSession(
+            headers={"Content-Type": "application/merge-patch+json"}
+        ) as session:
             begin = time.monotonic()
             for i in range(total):
                 due = begin + i / args.rate
@@ -193,8 +233,10 @@ async def main(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.05)
         collector.cancel()
         await stream.close()
-        print(f"lag watch event -> projection at {achieved:.0f} changes/s: "
-              f"{len(lags)}/{total} seen, p50 {ms(percentile(lags, 0.5))}, p99 {ms(percentile(lags, 0.99))}")
+        print(
+            f"lag watch event -> projection at {achieved:.0f} changes/s: "
+            f"{len(lags)}/{total} seen, p50 {ms(percentile(lags, 0.5))}, p99 {ms(percentile(lags, 0.99))}"
+        )
         print(f"inventory RSS after the load: {rss_mib(inventory.pid):.0f} MiB")
         await nc.close()
         await client.close()
@@ -209,7 +251,9 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=5000)
     parser.add_argument("--deployments", type=int, default=10000)
     parser.add_argument("--rate", type=float, default=200.0)
