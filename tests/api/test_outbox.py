@@ -1,13 +1,13 @@
 """Commands reach JetStream through the outbox, also when NATS was down at create time."""
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -35,7 +35,14 @@ pytestmark = pytest.mark.integration
 MODELS = "/v1/organization/models"
 
 
-async def messages_on(js: JetStreamContext, stream: str, subject: str) -> list[RawStreamMsg]:
+@dataclass(frozen=True)
+class Stored:
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+
+
+async def messages_on(js: JetStreamContext, stream: str, subject: str) -> list[Stored]:
     """Every stored message of a stream on a subject (`x.>` matches its prefix), by direct get."""
     state = (await js.stream_info(stream)).state
     found = []
@@ -50,7 +57,9 @@ async def messages_on(js: JetStreamContext, stream: str, subject: str) -> list[R
             subject.endswith(".>") and (message.subject or "").startswith(subject[:-1])
         )
         if matches:
-            found.append(message)
+            found.append(
+                Stored(message.subject or "", message.data or b"", dict(message.headers or {}))
+            )
     return found
 
 

@@ -1,0 +1,52 @@
+"""Probes, metrics, request ids and the OpenAPI document built from the seed."""
+
+import httpx
+import pytest
+
+from services.api.web.examples import SEED_CREATE_REQUEST
+from tests.api.conftest import KeyFactory
+
+pytestmark = pytest.mark.integration
+
+
+async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    assert (await http.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_request_id_is_echoed_or_made(http: httpx.AsyncClient) -> None:
+    given = await http.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    made = await http.get("/healthz")
+    assert given.headers["x-request-id"] == "abc-123"
+    assert len(made.headers["x-request-id"]) == 32
+
+
+async def test_metrics_count_requests_by_route_and_status(
+    http: httpx.AsyncClient, key_for: KeyFactory
+) -> None:
+    await http.get("/v1/organization/models/mdl_000000000000", headers=await key_for(1))
+    text = (await http.get("/metrics")).text
+    assert (
+        'jan_models_api_requests_total{method="GET",route="/v1/organization/models/{model_id}",status="404"}'
+        in text
+    )
+    assert "jan_models_api_request_duration_seconds_bucket" in text
+
+
+async def test_openapi_shows_the_seed_request_and_bearer_auth(http: httpx.AsyncClient) -> None:
+    spec = (await http.get("/openapi.json")).json()
+    create = spec["paths"]["/v1/organization/models"]["post"]
+    examples = create["requestBody"]["content"]["application/json"]["examples"]
+    assert examples["seed"]["value"] == SEED_CREATE_REQUEST
+    assert (
+        create["responses"]["201"]["content"]["application/json"]["example"]["model"]["status"]
+        == "creating"
+    )
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    assert set(spec["paths"]) == {
+        "/v1/organization/models/status",
+        "/v1/organization/models/all",
+        "/v1/organization/models",
+        "/v1/organization/models/{model_id}",
+    }
+    assert "422" not in create["responses"]
