@@ -30,6 +30,7 @@ from shared.queries import (
     CapacityReply,
     ClusterStatus,
     GpuNode,
+    ModelsQuery,
     ModelsReply,
     QueryError,
     StatusReply,
@@ -71,6 +72,7 @@ class FakeInventory:
     models: ModelsReply | QueryError | None = field(
         default_factory=lambda: ModelsReply(models=[], total=0)
     )
+    models_page_size: int | None = None
     capacity_queries: list[CapacityQuery] = field(default_factory=list)
 
     async def _answer(self, msg: Msg, reply: BaseModel | None) -> None:
@@ -85,7 +87,17 @@ class FakeInventory:
         await self._answer(msg, self.capacity)
 
     async def on_models(self, msg: Msg) -> None:
-        await self._answer(msg, self.models)
+        """Pages of `models_page_size` entries when set, as the inventory pages its list."""
+        query = ModelsQuery.model_validate_json(msg.data)
+        reply = self.models
+        if isinstance(reply, ModelsReply) and self.models_page_size is not None:
+            end = query.offset + self.models_page_size
+            reply = ModelsReply(
+                models=reply.models[query.offset : end],
+                total=reply.total,
+                next_offset=end if end < len(reply.models) else None,
+            )
+        await self._answer(msg, reply)
 
 
 @pytest.fixture

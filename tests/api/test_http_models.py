@@ -336,3 +336,21 @@ async def test_ids_come_from_a_counter(
     ]
     assert ids == [1, 2, 3]
     assert await mongo_db[Collection.COUNTERS].count_documents({}) == 1
+
+
+async def test_all_follows_the_inventorys_pages(
+    http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory
+) -> None:
+    entries = [
+        WorkloadEntry(
+            name=f"ext-{index}", namespace="default", is_managed=False, status="Running", replicas=1
+        )
+        for index in range(7)
+    ]
+    inventory.models = ModelsReply(models=entries, total=7)
+    inventory.models_page_size = 3
+
+    listed = (await http.get(f"{MODELS}/all", headers=await key_for(1))).json()
+
+    assert [m["name"] for m in listed["models"]] == [f"ext-{index}" for index in range(7)]
+    assert listed["total"] == 7

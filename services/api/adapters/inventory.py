@@ -23,14 +23,15 @@ from shared.queries import (
     CapacityQuery,
     CapacityReply,
     ModelsQuery,
-    ModelsReply,
     QueryError,
     StatusQuery,
     StatusReply,
+    WorkloadEntry,
 )
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=BaseModel)
+_MAX_PAGES = 1000
 
 
 class Inventory:
@@ -48,8 +49,17 @@ class Inventory:
         self._status = (time.monotonic() + self._cache_seconds, reply)
         return reply
 
-    async def models(self) -> ModelsReply:
-        return await self._ask(MODELS_QUERY_SUBJECT, ModelsQuery(), MODELS_ANSWER)
+    async def models(self) -> list[WorkloadEntry]:
+        """Every model workload in the cluster, following the inventory's pages."""
+        entries: list[WorkloadEntry] = []
+        offset = 0
+        for _ in range(_MAX_PAGES):
+            page = await self._ask(MODELS_QUERY_SUBJECT, ModelsQuery(offset=offset), MODELS_ANSWER)
+            entries.extend(page.models)
+            if page.next_offset is None or page.next_offset <= offset:
+                return entries
+            offset = page.next_offset
+        raise InventoryUnavailableError(f"more than {_MAX_PAGES} pages from {MODELS_QUERY_SUBJECT}")
 
     async def capacity(self, query: CapacityQuery) -> CapacityReply:
         return await self._ask(CAPACITY_QUERY_SUBJECT, query, CAPACITY_ANSWER)

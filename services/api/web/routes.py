@@ -58,14 +58,14 @@ async def cluster_status(caller: CallerDep, runtime: RuntimeDep) -> JsonResponse
     responses={**_ok(SEED_ALL), **_UNAUTHENTICATED, **_DOWN},
 )
 async def all_models(caller: CallerDep, runtime: RuntimeDep) -> JsonResponse:
-    reply = await runtime.models.inventory.models()
+    entries = await runtime.models.inventory.models()
     mine = [
         entry.public_id
-        for entry in reply.models
+        for entry in entries
         if entry.is_managed and entry.public_id and entry.organization_id == caller.organization_id
     ]
     own = await runtime.registry.own_models(caller.organization_id, mine) if mine else {}
-    models = [all_entry(e, organization_id=caller.organization_id, own=own) for e in reply.models]
+    models = [all_entry(e, organization_id=caller.organization_id, own=own) for e in entries]
     return JsonResponse({"models": models, "total": len(models)})
 
 
