@@ -2,7 +2,7 @@
 
 Holds its own NATS connection for declaring streams and the consumer and for
 publishing events, the Kubernetes client, and the dispatcher that orders commands per
-model. FastStream's subscriber only fetches batches and hands each message over.
+model, and the loop that fetches commands from the `deployer` pull consumer.
 """
 
 import asyncio
@@ -19,6 +19,7 @@ from services.deployer.adapters.jetstream import (
     ensure_consumer,
 )
 from services.deployer.adapters.kubernetes import KubernetesCluster
+from services.deployer.adapters.puller import CommandPuller
 from services.deployer.inbox import MalformedCommand, read_command
 from services.deployer.ordering import KeyedDispatcher
 from services.deployer.processing import CommandProcessor, RetryPolicy
@@ -38,6 +39,7 @@ class DeployerRuntime:
         self._nats: Client | None = None
         self._cluster: KubernetesCluster | None = None
         self._dispatcher: KeyedDispatcher[object] | None = None
+        self._puller: CommandPuller | None = None
         self._stopping = False
 
     @property
@@ -86,7 +88,14 @@ class DeployerRuntime:
             capacity=settings.deployer_max_ack_pending,
             hold_grace=settings.deployer_ack_wait,
         )
+        self._puller = CommandPuller(
+            js, accept=self.accept, batch_size=settings.deployer_batch_size
+        )
         log.info("deployer runtime open", extra={"nats_url": settings.nats_url})
+
+    async def start_fetching(self) -> None:
+        if self._puller is not None:
+            self._puller.start()
 
     async def accept(self, messages: list[Msg]) -> None:
         """Hand each fetched message to its model's queue, in stream order."""
@@ -102,6 +111,8 @@ class DeployerRuntime:
     async def drain(self) -> None:
         """Stop taking messages and let those in hand settle (called before the broker stops)."""
         self._stopping = True
+        if self._puller is not None:
+            await self._puller.stop()
         if self._dispatcher is not None:
             try:
                 await asyncio.wait_for(self._dispatcher.wait_idle(), DRAIN_SECONDS)

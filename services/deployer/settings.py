@@ -16,9 +16,6 @@ class DeployerSettings(BaseServiceSettings):
     deployer_http_port: int = Field(default=8081, ge=0, le=65535)
 
     deployer_batch_size: int = Field(default=128, ge=1, le=1024, description="Messages per fetch")
-    deployer_fetch_timeout: float = Field(
-        default=0.05, gt=0, description="Longest wait to fill a batch, in seconds"
-    )
     deployer_concurrency: int = Field(
         default=32, ge=1, le=1024, description="Models applied at the same time"
     )

@@ -1,7 +1,9 @@
 """A deployer running in-process against the session's nats-server and a fresh kubesim."""
 
 import asyncio
+import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from nats.js import JetStreamContext
+from nats.js.errors import ServiceUnavailableError
 from pydantic import SecretStr
 
 from kubesim import KubeSim
@@ -39,13 +42,17 @@ class EventLog:
         self.js = js
         self.raw: list[bytes] = []
         self._sub: Any = None
+        self._durable = f"test-events-{uuid.uuid4().hex[:8]}"
 
     async def refresh(self) -> list[ModelEvent]:
         if self._sub is None:
-            self._sub = await self.js.pull_subscribe(EVENTS_WILDCARD, stream=EVENTS_STREAM)
+            # Durable: an ephemeral consumer vanishes after 5 s without a fetch.
+            self._sub = await self.js.pull_subscribe(
+                EVENTS_WILDCARD, durable=self._durable, stream=EVENTS_STREAM
+            )
         try:
             batch = await self._sub.fetch(256, timeout=0.05)
-        except TimeoutError:
+        except (TimeoutError, ServiceUnavailableError):
             batch = []
         for msg in batch:
             self.raw.append(msg.data)
@@ -55,6 +62,8 @@ class EventLog:
     async def close(self) -> None:
         if self._sub is not None:
             await self._sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await self.js.delete_consumer(EVENTS_STREAM, self._durable)
 
     async def wait_for(
         self, public_id: str, kind: str, *, count: int = 1, timeout: float = 10.0

@@ -70,7 +70,7 @@ async def objects(kube: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
 
 
 def content(found: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Objects without what kubesim rewrites on every write.
+    """Objects without their status (controllers move it) and what kubesim rewrites on every write.
 
     kubesim stamps managedFields with the current second on each apply, so a no-op apply
     a second later bumps resourceVersion (a real apiserver ignores timestamp-only changes).
@@ -82,7 +82,7 @@ def content(found: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             for k, v in obj["metadata"].items()
             if k not in ("managedFields", "resourceVersion")
         }
-        stripped[kind] = {**obj, "metadata": meta}
+        stripped[kind] = {**{k: v for k, v in obj.items() if k != "status"}, "metadata": meta}
     return stripped
 
 
