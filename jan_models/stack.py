@@ -132,6 +132,9 @@ class StackConfig:
     scenario: Path | None = None
     ready_delay: float = 2.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: seconds kubesim and each service get to answer /readyz (large scenarios need more)
+    kubesim_ready_timeout: float = 60.0
+    service_ready_timeout: float = 90.0
 
     def with_free_ports(self) -> "StackConfig":
         """The same stack on free ports: for tests and benchmarks that must not collide."""
@@ -209,17 +212,18 @@ class LocalStack:
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> Self:
+        config = self.config
         try:
             self.nats.start()
             if self.mongo is not None:
                 self.mongo.start(timeout=60)
             if self.kubesim is not None:
-                self.kubesim.start().wait_ready(timeout=60)
+                self.kubesim.start().wait_ready(timeout=config.kubesim_ready_timeout)
                 self._write_service_kubeconfigs()
             for service in self.services.values():
                 service.start()
             for service in self.services.values():
-                service.wait_ready(timeout=90)
+                service.wait_ready(timeout=config.service_ready_timeout)
         except BaseException:
             self.stop()
             raise
