@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-import yaml
 from aiohttp import web
 
 from kubesim import discovery, errors, routing
 from kubesim.audit import Audit, AuditRecord, rbac_verb
+from kubesim.decoding import YAMLError, load_yaml
 from kubesim.errors import ApiError
 from kubesim.faults import Faults, reason_for
 from kubesim.selectors import combine, field_selector, label_selector
@@ -238,12 +238,12 @@ class KubeApi:
         ctype = request.content_type
         try:
             if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
-                body = yaml.safe_load(raw)
+                body = load_yaml(raw)
             elif "protobuf" in ctype or "cbor" in ctype:
                 raise errors.unsupported_media_type(ctype)
             else:
                 body = orjson.loads(raw) if raw else {}
-        except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
+        except (orjson.JSONDecodeError, YAMLError) as exc:
             raise errors.bad_request(f"error decoding the request body: {exc}") from exc
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be an object")

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 import orjson
-import yaml
 
 from kubesim import errors, fieldsets
+from kubesim.decoding import YAMLError, load_yaml
 from kubesim.defaults import apply_defaults
 from kubesim.errors import ApiError
 from kubesim.patching import json_patch, merge_patch, strategic_merge
@@ -398,8 +398,8 @@ class ObjectStore:
                 "PATCH, application/apply-patch+yaml requests must have a fieldManager"
             )
         try:
-            applied = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
+            applied = load_yaml(raw)
+        except YAMLError as exc:
             raise errors.bad_request(f"error decoding YAML: {exc}") from exc
         if not isinstance(applied, dict):
             raise errors.bad_request("the applied configuration must be an object")
