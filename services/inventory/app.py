@@ -62,16 +62,16 @@ class InventoryService:
         self.settings = settings
         self.view = ClusterView(
             policy=HealthPolicy(
-                crashloop_restart_threshold=settings.crashloop_restart_threshold,
-                unschedulable_timeout=timedelta(seconds=settings.unschedulable_timeout_seconds),
+                crashloop_restart_threshold=settings.inventory_crashloop_restart_threshold,
+                unschedulable_timeout=timedelta(seconds=settings.inventory_unschedulable_timeout_seconds),
             )
         )
-        self.tracker = ModelTracker(drift_grace=timedelta(seconds=settings.drift_grace_seconds))
+        self.tracker = ModelTracker(drift_grace=timedelta(seconds=settings.inventory_drift_grace_seconds))
         self.timing = WatchTiming(
-            timeout_seconds=settings.watch_timeout_seconds,
-            page_size=settings.list_page_size,
-            backoff_initial=settings.backoff_initial_seconds,
-            backoff_max=settings.backoff_max_seconds,
+            timeout_seconds=settings.inventory_watch_timeout_seconds,
+            page_size=settings.inventory_list_page_size,
+            backoff_initial=settings.inventory_backoff_initial_seconds,
+            backoff_max=settings.inventory_backoff_max_seconds,
         )
         self.changed = asyncio.Event()
         self._lifecycle_wake = asyncio.Event()
@@ -128,7 +128,7 @@ class InventoryService:
         self._mongo = database.connect(settings.mongodb_url, app_name=SERVICE_NAME)
         db = self._mongo[settings.mongodb_database]
         await database.ensure_indexes(db, INVENTORY_COLLECTIONS)
-        self.writer = ProjectionWriter(db, self.view, batch_size=settings.write_batch_size)
+        self.writer = ProjectionWriter(db, self.view, batch_size=settings.inventory_write_batch_size)
         self.memories = MemoryStore(db)
         self.tracker.load(await self.memories.load())
         self.publisher = EventPublisher(js)
@@ -207,7 +207,7 @@ class InventoryService:
         while True:
             await self.changed.wait()
             self.changed.clear()
-            await asyncio.sleep(self.settings.flush_interval_seconds)
+            await asyncio.sleep(self.settings.inventory_flush_interval_seconds)
             try:
                 await self.writer.flush()
                 attempt = 0

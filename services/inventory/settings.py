@@ -15,17 +15,17 @@ class InventorySettings(BaseServiceSettings):
     inventory_http_host: str = "127.0.0.1"
     inventory_http_port: int = Field(default=8082, ge=0, le=65535)
     # Watching.
-    watch_timeout_seconds: int = Field(default=300, ge=1)
-    list_page_size: int = Field(default=1000, ge=1)
-    backoff_initial_seconds: float = Field(default=0.2, gt=0)
-    backoff_max_seconds: float = Field(default=10.0, gt=0)
+    inventory_watch_timeout_seconds: int = Field(default=300, ge=1)
+    inventory_list_page_size: int = Field(default=1000, ge=1)
+    inventory_backoff_initial_seconds: float = Field(default=0.2, gt=0)
+    inventory_backoff_max_seconds: float = Field(default=10.0, gt=0)
     # Writing projections.
-    write_batch_size: int = Field(default=1000, ge=1)
-    flush_interval_seconds: float = Field(default=0.02, gt=0)
+    inventory_write_batch_size: int = Field(default=1000, ge=1)
+    inventory_flush_interval_seconds: float = Field(default=0.02, gt=0)
     # Judging model health.
-    crashloop_restart_threshold: int = Field(default=3, ge=1)
-    unschedulable_timeout_seconds: float = Field(default=300.0, ge=0)
-    drift_grace_seconds: float = Field(
+    inventory_crashloop_restart_threshold: int = Field(default=3, ge=1)
+    inventory_unschedulable_timeout_seconds: float = Field(default=300.0, ge=0)
+    inventory_drift_grace_seconds: float = Field(
         default=2.0,
         ge=0,
         description="How long a vanished Deployment waits for a `deleting` event before it is drift",

@@ -24,11 +24,11 @@ def inventory_settings(
         mongodb_database=mongo_db.name,
         kubeconfig=kubeconfig_path,
         inventory_http_port=0,
-        backoff_initial_seconds=0.05,
-        backoff_max_seconds=0.5,
-        drift_grace_seconds=0.3,
-        unschedulable_timeout_seconds=1.0,
-        crashloop_restart_threshold=2,
+        inventory_backoff_initial_seconds=0.05,
+        inventory_backoff_max_seconds=0.5,
+        inventory_drift_grace_seconds=0.3,
+        inventory_unschedulable_timeout_seconds=1.0,
+        inventory_crashloop_restart_threshold=2,
     )
 
 
