@@ -3,6 +3,7 @@
 import typer
 
 from jan_models.commands import api as api_command
+from jan_models.commands import bench as bench_command
 from jan_models.commands import deployer as deployer_command
 from jan_models.commands import dev as dev_command
 from jan_models.commands import inventory as inventory_command
@@ -27,4 +28,5 @@ app.command("kubesim")(kubesim_command.kubesim)
 app.command("deployer")(deployer_command.deployer)
 app.command("inventory")(inventory_command.inventory)
 app.command("api")(api_command.api)
+app.command("bench")(bench_command.bench)
 app.add_typer(keys_app, name="keys")

@@ -1,0 +1,268 @@
+"""The load generator, run as its own process so it does not share an event loop (or a
+GIL) with the servers it measures: `python -m jan_models.bench.loadgen` reads one load
+spec as JSON on stdin and prints the result as JSON on stdout.
+
+Every loop is bounded twice, by a request count and by a time limit. Closed loops keep
+`concurrency` requests in flight; the create loop is open (requests start on a schedule
+at `rate`, at most `max_in_flight` at once) and follows a sample of the new models with
+`GET /models/{id}` until they are `running`.
+"""
+
+import asyncio
+import copy
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
+
+import aiohttp
+import orjson
+from pydantic import BaseModel, Field, TypeAdapter
+
+from jan_models.bench.stats import Latency
+
+MODELS_PATH = "/v1/organization/models"
+
+
+class _Loop(BaseModel):
+    concurrency: int = Field(default=1, ge=1)
+    requests: int = Field(ge=1)
+    warmup: int = Field(default=0, ge=0)
+    max_seconds: float = Field(default=30.0, gt=0)
+
+
+class HttpLoad(_Loop):
+    kind: Literal["http"] = "http"
+    base_url: str
+    paths: list[str] = Field(min_length=1, description="Cycled through in order")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class NatsLoad(_Loop):
+    kind: Literal["nats"] = "nats"
+    url: str
+    subject: str
+    payload: str = ""
+
+
+class CreateLoad(BaseModel):
+    kind: Literal["create"] = "create"
+    base_url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    template: dict[str, Any]
+    name_prefix: str
+    count: int = Field(ge=1)
+    rate: float = Field(gt=0)
+    max_in_flight: int = Field(default=64, ge=1)
+    sample_every: int = Field(default=10, ge=1)
+    poll_interval: float = Field(default=0.1, gt=0)
+    running_deadline: float = Field(default=60.0, gt=0)
+    max_seconds: float = Field(default=120.0, gt=0)
+
+
+Load = Annotated[HttpLoad | NatsLoad | CreateLoad, Field(discriminator="kind")]
+LOAD = TypeAdapter[HttpLoad | NatsLoad | CreateLoad](Load)
+
+
+class LoopResult(BaseModel):
+    latency: dict[str, Any]
+    status_codes: dict[str, int] = Field(default_factory=dict)
+
+
+class CreateResult(BaseModel):
+    post: dict[str, Any]
+    to_running: dict[str, Any]
+    not_running: int
+    status_codes: dict[str, int]
+
+
+Call = Callable[[int], Awaitable[bool]]
+
+
+async def closed_loop(call: Call, spec: _Loop) -> tuple[Latency, dict[str, int]]:
+    """`concurrency` workers share one counter; warm-up calls are not recorded."""
+    codes: dict[str, int] = {}
+
+    async def run(total: int, record: list[float] | None, deadline: float) -> int:
+        counter = iter(range(total))
+        errors = 0
+
+        async def worker() -> None:
+            nonlocal errors
+            for index in counter:
+                if time.monotonic() > deadline:
+                    return
+                started = time.perf_counter()
+                ok = await call(index)
+                if record is not None:
+                    if ok:
+                        record.append(time.perf_counter() - started)
+                    else:
+                        errors += 1
+
+        await asyncio.gather(*(worker() for _ in range(spec.concurrency)))
+        return errors
+
+    if spec.warmup:
+        await run(spec.warmup, None, time.monotonic() + spec.max_seconds)
+    samples: list[float] = []
+    began = time.perf_counter()
+    errors = await run(spec.requests, samples, time.monotonic() + spec.max_seconds)
+    return Latency.of(samples, errors=errors, elapsed=time.perf_counter() - began), codes
+
+
+async def http_load(spec: HttpLoad) -> LoopResult:
+    codes: dict[str, int] = {}
+    connector = aiohttp.TCPConnector(limit=spec.concurrency, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=max(10.0, spec.max_seconds))
+    async with aiohttp.ClientSession(
+        spec.base_url, headers=spec.headers, connector=connector, timeout=timeout
+    ) as session:
+
+        async def call(index: int) -> bool:
+            try:
+                async with session.get(spec.paths[index % len(spec.paths)]) as response:
+                    await response.read()
+                    key = str(response.status)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                key = type(exc).__name__
+            codes[key] = codes.get(key, 0) + 1
+            return key == "200"
+
+        latency, _ = await closed_loop(call, spec)
+    return LoopResult(latency=_dump(latency), status_codes=codes)
+
+
+async def nats_load(spec: NatsLoad) -> LoopResult:
+    import nats
+
+    client = await nats.connect(spec.url, name="bench-loadgen")
+    payload = spec.payload.encode()
+    codes: dict[str, int] = {}
+
+    async def call(_: int) -> bool:
+        try:
+            await client.request(spec.subject, payload, timeout=5)
+        except Exception as exc:
+            codes[type(exc).__name__] = codes.get(type(exc).__name__, 0) + 1
+            return False
+        return True
+
+    try:
+        latency, _ = await closed_loop(call, spec)
+    finally:
+        await client.close()
+    return LoopResult(latency=_dump(latency), status_codes=codes)
+
+
+def create_body(template: dict[str, Any], name: str) -> dict[str, Any]:
+    """The template with its name, and the served model name in the args made to match."""
+    body = copy.deepcopy(template)
+    old = body["name"]
+    body["name"] = name
+    body["deployment_config"]["args"] = [
+        arg.replace(f"--served-model-name {old}", f"--served-model-name {name}")
+        for arg in body["deployment_config"]["args"]
+    ]
+    return body
+
+
+async def create_load(spec: CreateLoad) -> CreateResult:
+    codes: dict[str, int] = {}
+    posts: list[float] = []
+    to_running: list[float] = []
+    not_running = 0
+    gate = asyncio.Semaphore(spec.max_in_flight)
+    followers: list[asyncio.Task[None]] = []
+    connector = aiohttp.TCPConnector(limit=spec.max_in_flight + 32)
+    timeout = aiohttp.ClientTimeout(total=30)
+    bodies = [
+        orjson.dumps(create_body(spec.template, f"{spec.name_prefix}-{i:05d}"))
+        for i in range(spec.count)
+    ]
+    headers = spec.headers | {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(
+        spec.base_url, headers=headers, connector=connector, timeout=timeout
+    ) as session:
+
+        async def follow(public_id: str, sent: float) -> None:
+            nonlocal not_running
+            deadline = sent + spec.running_deadline
+            while time.perf_counter() < deadline:
+                try:
+                    async with session.get(f"{MODELS_PATH}/{public_id}") as response:
+                        body = await response.read()
+                    if orjson.loads(body).get("model", {}).get("status") == "running":
+                        to_running.append(time.perf_counter() - sent)
+                        return
+                except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError):
+                    pass
+                await asyncio.sleep(spec.poll_interval)
+            not_running += 1
+
+        async def create(index: int) -> None:
+            async with gate:
+                sent = time.perf_counter()
+                try:
+                    async with session.post(MODELS_PATH, data=bodies[index]) as response:
+                        body = await response.read()
+                        key = str(response.status)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    key, body = type(exc).__name__, b""
+                codes[key] = codes.get(key, 0) + 1
+                if key != "201":
+                    return
+                posts.append(time.perf_counter() - sent)
+                if index % spec.sample_every == 0:
+                    public_id = orjson.loads(body)["model"]["public_id"]
+                    followers.append(asyncio.create_task(follow(public_id, sent)))
+
+        began = time.perf_counter()
+        limit = began + spec.max_seconds
+        tasks: list[asyncio.Task[None]] = []
+        for index in range(spec.count):
+            due = began + index / spec.rate
+            now = time.perf_counter()
+            if now > limit:
+                break
+            if due > now:
+                await asyncio.sleep(due - now)
+            tasks.append(asyncio.create_task(create(index)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - began
+        await asyncio.gather(*followers)
+    errors = sum(n for code, n in codes.items() if code != "201")
+    return CreateResult(
+        post=_dump(Latency.of(posts, errors=errors, elapsed=elapsed)),
+        to_running=_dump(Latency.of(to_running, elapsed=None)),
+        not_running=not_running,
+        status_codes=codes,
+    )
+
+
+def _dump(latency: Latency) -> dict[str, Any]:
+    return {
+        "n": latency.n,
+        "errors": latency.errors,
+        "p50_ms": latency.p50_ms,
+        "p99_ms": latency.p99_ms,
+        "rps": latency.rps,
+    }
+
+
+async def run(spec: HttpLoad | NatsLoad | CreateLoad) -> BaseModel:
+    if isinstance(spec, HttpLoad):
+        return await http_load(spec)
+    if isinstance(spec, NatsLoad):
+        return await nats_load(spec)
+    return await create_load(spec)
+
+
+def main() -> None:
+    spec = LOAD.validate_json(sys.stdin.buffer.read())
+    result = asyncio.run(run(spec))
+    sys.stdout.write(result.model_dump_json() + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Scenarios 1-4 on one cluster and one registry, side by side in one run.
+
+The api answers `/status` and `/all` from the inventory's projections over NATS and the
+registry reads from MongoDB; the direct baseline lists from the API server on every
+request; the floors are a bare FastAPI endpoint and a raw NATS round trip. Each path is
+measured twice: one request at a time (latency) and `concurrency` at a time (throughput).
+"""
+
+import random
+import secrets
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from jan_models.bench import clusters, runner
+from jan_models.bench.direct import ECHO_SUBJECT, FLOOR_PATH, PREFIX
+from jan_models.bench.environment import bench_stack
+from jan_models.bench.loadgen import HttpLoad, NatsLoad
+from jan_models.bench.report import HTTP_FLOOR, Check, Row, Run
+from jan_models.bench.sizes import Scenario, Sizes
+
+ORGANIZATION_ID = 1
+NATS_FLOOR = "nats request-reply floor"
+
+
+def _row(scenario: str, name: str, result: dict[str, Any], *, http_read: bool) -> Row:
+    latency = result["latency"]
+    return Row(
+        scenario=scenario,
+        name=name,
+        n=latency["n"],
+        errors=latency["errors"],
+        p50_ms=latency["p50_ms"],
+        p99_ms=latency["p99_ms"],
+        rps=latency["rps"],
+        http_read=http_read,
+    )
+
+
+class ReadBench:
+    def __init__(self, *, sizes: Sizes, run: Run, api_url: str, direct_url: str, key: str):
+        self.sizes = sizes
+        self.run = run
+        self.api_url = api_url
+        self.direct_url = direct_url
+        self.headers = {"Authorization": f"Bearer {key}"}
+
+    async def _http(
+        self, base_url: str, paths: list[str], *, concurrency: int, requests: int
+    ) -> dict[str, Any]:
+        spec = HttpLoad(
+            base_url=base_url,
+            paths=paths,
+            headers=self.headers,
+            concurrency=concurrency,
+            requests=requests,
+            warmup=max(2, min(100, requests // 10)),
+            max_seconds=self.sizes.loop_seconds,
+        )
+        return await runner.load(spec, timeout=3 * self.sizes.loop_seconds + 60)
+
+    async def measure(
+        self, scenario: Scenario, name: str, base_url: str, paths: list[str], *, slow: bool = False
+    ) -> tuple[Row, Row]:
+        """The latency row (one at a time) and the throughput row (`concurrency` at a time)."""
+        sizes = self.sizes
+        latency = await self._http(
+            base_url,
+            paths,
+            concurrency=1,
+            requests=sizes.slow_latency if slow else sizes.fast_latency,
+        )
+        throughput = await self._http(
+            base_url,
+            paths,
+            concurrency=sizes.concurrency,
+            requests=sizes.slow_throughput if slow else sizes.fast_throughput,
+        )
+        rows = (
+            _row(scenario, name, latency, http_read=True),
+            _row(scenario, f"{name} x{sizes.concurrency}", throughput, http_read=False),
+        )
+        self.run.rows.extend(rows)
+        return rows
+
+    async def floors(self, nats_url: str) -> None:
+        await self.measure(Scenario.FLOORS, HTTP_FLOOR, self.direct_url, [FLOOR_PATH])
+        for concurrency, requests, label in (
+            (1, self.sizes.fast_latency, NATS_FLOOR),
+            (
+                self.sizes.concurrency,
+                self.sizes.fast_throughput,
+                f"{NATS_FLOOR} x{self.sizes.concurrency}",
+            ),
+        ):
+            spec = NatsLoad(
+                url=nats_url,
+                subject=ECHO_SUBJECT,
+                concurrency=concurrency,
+                requests=requests,
+                warmup=100,
+                max_seconds=self.sizes.loop_seconds,
+            )
+            result = await runner.load(spec, timeout=3 * self.sizes.loop_seconds + 60)
+            self.run.rows.append(_row(Scenario.FLOORS, label, result, http_read=False))
+
+    async def side_by_side(self, scenario: Scenario, path: str, label: str) -> None:
+        api = await self.measure(scenario, f"api GET {label}", self.api_url, [path])
+        direct = await self.measure(
+            scenario, f"direct GET {label}", self.direct_url, [path], slow=True
+        )
+        self._compare(scenario, label, api, direct)
+
+    def _compare(
+        self, scenario: Scenario, label: str, api: tuple[Row, Row], direct: tuple[Row, Row]
+    ) -> None:
+        ratio = (api[1].rps or 0) / direct[1].rps if direct[1].rps else None
+        self.run.rows.append(
+            Row(
+                scenario=scenario,
+                name=f"throughput api / direct {label}",
+                value=ratio,
+                unit="x",
+            )
+        )
+        self.run.checks.append(
+            Check(
+                scenario=scenario,
+                target=f"{label}: >= 20x the direct baseline's throughput",
+                measured="-" if ratio is None else f"{ratio:.1f}x",
+                met=ratio is not None and ratio >= 20,
+            )
+        )
+        floor = self.run.floor_p50_ms()
+        x_floor = api[0].p50_ms / floor if floor and api[0].p50_ms else None
+        self.run.checks.append(
+            Check(
+                scenario=scenario,
+                target=f"{label}: p50 within 3x of the HTTP floor",
+                measured="-" if x_floor is None else f"{x_floor:.1f}x ({api[0].p50_ms:.2f} ms)",
+                met=x_floor is not None and x_floor <= 3,
+            )
+        )
+
+    async def registry(self) -> None:
+        rng = random.Random(8)  # noqa: S311 - reproducible request mix
+        count = self.sizes.registry
+        pages = [
+            f"{PREFIX}?limit=100&offset={rng.randrange(0, max(1, count - 100))}" for _ in range(500)
+        ]
+        ids = [f"{PREFIX}/{clusters.public_id(rng.randint(1, count))}" for _ in range(500)]
+        for name, paths in (("api GET /models?limit=100", pages), ("api GET /models/{id}", ids)):
+            latency, _ = await self.measure(Scenario.REGISTRY, name, self.api_url, paths)
+            p99 = latency.p99_ms
+            self.run.checks.append(
+                Check(
+                    scenario=Scenario.REGISTRY,
+                    target=f"{name.removeprefix('api ')}: p99 under 10 ms with {count:,} models",
+                    measured="-" if p99 is None else f"p99 {p99:.2f} ms",
+                    met=p99 is not None and p99 < 10 and latency.errors == 0,
+                )
+            )
+
+
+async def _wait_all_observed(api_url: str, headers: dict[str, str], *, sizes: Sizes) -> None:
+    """Until `/all` lists every Deployment and every managed one is Running, so the
+    inventory has settled before anything is measured."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + sizes.start_timeout
+    async with aiohttp.ClientSession(
+        api_url, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
+        while time.monotonic() < deadline:
+            async with session.get(f"{PREFIX}/all") as response:
+                if response.status == 200:
+                    body = await response.json()
+                    running = sum(1 for m in body["models"] if m["status"] == "Running")
+                    if body["total"] >= sizes.deployments and running >= sizes.managed:
+                        return
+            await asyncio.sleep(1)
+    raise runner.BenchError("the inventory did not observe the whole cluster in time")
+
+
+async def run_reads(*, sizes: Sizes, run: Run, work: Path, scenarios: frozenset[Scenario]) -> None:
+    key = f"bench-{secrets.token_hex(16)}"
+
+    async def prepare(mongodb_url: str) -> None:
+        await clusters.seed_registry(
+            mongodb_url, organization_id=ORGANIZATION_ID, count=sizes.registry
+        )
+        await clusters.register_key(mongodb_url, organization_id=ORGANIZATION_ID, key=key)
+
+    scenario = clusters.reads_scenario(
+        nodes=sizes.nodes,
+        gpu_share=sizes.gpu_share,
+        deployments=sizes.deployments,
+        managed=sizes.managed,
+        organization_id=ORGANIZATION_ID,
+    )
+    async with (
+        bench_stack(
+            work=work, scenario=scenario, start_timeout=sizes.start_timeout, prepare=prepare
+        ) as stack,
+        runner.DirectBaseline(
+            kubeconfig=stack.kubeconfig_path,
+            nats_url=stack.nats_url,
+            organization_id=ORGANIZATION_ID,
+            log=work / "logs" / "direct.log",
+        ) as direct,
+    ):
+        bench = ReadBench(
+            sizes=sizes, run=run, api_url=stack.api_url, direct_url=direct.url, key=key
+        )
+        await _wait_all_observed(stack.api_url, bench.headers, sizes=sizes)
+        await bench.floors(stack.nats_url)
+        if Scenario.STATUS in scenarios:
+            await bench.side_by_side(Scenario.STATUS, f"{PREFIX}/status", "/status")
+        if Scenario.ALL in scenarios:
+            await bench.side_by_side(Scenario.ALL, f"{PREFIX}/all", "/all")
+        if Scenario.REGISTRY in scenarios:
+            await bench.registry()

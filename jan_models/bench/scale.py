@@ -1,0 +1,155 @@
+"""Scenario 6: the inventory at 5,000 nodes and 10,000 Deployments (bench/inventory_scale.py's
+measurements, inside the whole stack).
+
+- cold start: the inventory is killed, its projections dropped, and started again:
+  seconds to `/readyz` (every watch listed and synced) and until the workloads
+  projection holds every Deployment;
+- lag: a Deployment is PATCHed every 1/`lag_rate` s for `lag_seconds`; a change stream on
+  `inventory_workloads` sees each new resourceVersion arrive; lag = arrival - PATCH sent;
+- resident memory of every process at that size.
+"""
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from pymongo import AsyncMongoClient
+
+from jan_models.bench import clusters, runner
+from jan_models.bench.environment import bench_stack
+from jan_models.bench.machine import rss_mib
+from jan_models.bench.report import Check, Row, Run
+from jan_models.bench.sizes import Scenario, Sizes
+from jan_models.bench.stats import Latency
+from jan_models.stack import LocalStack
+from shared.names import DEFAULT_DATABASE, Collection
+
+INVENTORY_COLLECTIONS = tuple(c for c in Collection if c.value.startswith("inventory_"))
+
+
+async def cold_start(stack: LocalStack, db: Any, *, sizes: Sizes) -> tuple[float, float]:
+    inventory = stack.services["inventory"]
+    inventory.kill()
+    for name in INVENTORY_COLLECTIONS:
+        await db.drop_collection(name)
+    started = time.monotonic()
+    inventory.start()
+    await asyncio.to_thread(inventory.wait_ready, timeout=sizes.start_timeout)
+    ready = time.monotonic() - started
+    workloads = db[Collection.INVENTORY_WORKLOADS]
+    deadline = started + sizes.start_timeout
+    while await workloads.count_documents({}) < sizes.scale_deployments:
+        if time.monotonic() > deadline:
+            raise runner.BenchError("the workloads projection was not complete in time")
+        await asyncio.sleep(0.1)
+    return ready, time.monotonic() - started
+
+
+async def lag(stack: LocalStack, db: Any, *, sizes: Sizes) -> tuple[Latency, float, int]:
+    """Lags (seconds), the achieved change rate, and how many changes were sent."""
+    sent: dict[tuple[str, str], float] = {}
+    lags: list[float] = []
+    stream = await db[Collection.INVENTORY_WORKLOADS].watch()
+
+    async def collect() -> None:
+        async for change in stream:
+            fields = (
+                (change.get("updateDescription") or {}).get("updatedFields")
+                or change.get("fullDocument")
+                or {}
+            )
+            key = (str(change["documentKey"]["_id"]), str(fields.get("resource_version")))
+            at = sent.pop(key, None)
+            if at is not None:
+                lags.append(time.monotonic() - at)
+
+    collector = asyncio.create_task(collect())
+    total = int(sizes.lag_rate * sizes.lag_seconds)
+    async with aiohttp.ClientSession(
+        stack.kubesim_url, headers={"Content-Type": "application/merge-patch+json"}
+    ) as session:
+
+        async def patch(index: int) -> None:
+            name = clusters.model_name(index % sizes.scale_deployments + 1)
+            began = time.monotonic()
+            async with session.patch(
+                f"/apis/apps/v1/namespaces/default/deployments/{name}",
+                data=orjson.dumps({"metadata": {"annotations": {"bench/i": str(index)}}}),
+            ) as response:
+                body = await response.json()
+            sent[(f"default/{name}", body["metadata"]["resourceVersion"])] = began
+
+        begin = time.monotonic()
+        patches = []
+        for index in range(total):
+            delay = begin + index / sizes.lag_rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            patches.append(asyncio.create_task(patch(index)))
+        await asyncio.gather(*patches)
+        achieved = total / (time.monotonic() - begin)
+    deadline = time.monotonic() + 10
+    while sent and time.monotonic() < deadline:  # noqa: ASYNC110 - a poll with a deadline
+        await asyncio.sleep(0.05)
+    collector.cancel()
+    await stream.close()
+    return Latency.of(lags, errors=len(sent), elapsed=None), achieved, total
+
+
+def _memory(stack: LocalStack) -> dict[str, float | None]:
+    processes: dict[str, Any] = {name: svc.process for name, svc in stack.services.items()}
+    if stack.kubesim is not None:
+        processes["kubesim"] = stack.kubesim.process
+    return {name: rss_mib(p.pid) if p is not None else None for name, p in processes.items()}
+
+
+async def run_scale(*, sizes: Sizes, run: Run, work: Path) -> None:
+    scenario = clusters.scale_scenario(nodes=sizes.scale_nodes, deployments=sizes.scale_deployments)
+    async with bench_stack(
+        work=work, scenario=scenario, start_timeout=sizes.start_timeout
+    ) as stack:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongodb_url)
+        try:
+            db = client[DEFAULT_DATABASE]
+            ready, complete = await cold_start(stack, db, sizes=sizes)
+            lags, achieved, total = await lag(stack, db, sizes=sizes)
+            memory = _memory(stack)
+        finally:
+            await client.close()
+    label = f"{sizes.scale_nodes:,} nodes, {sizes.scale_deployments:,} Deployments"
+    run.rows += [
+        Row(Scenario.INVENTORY, f"inventory ready ({label})", value=ready, unit="s"),
+        Row(
+            Scenario.INVENTORY, "inventory workloads projection complete", value=complete, unit="s"
+        ),
+        Row(
+            Scenario.INVENTORY,
+            f"event -> projection lag at {achieved:.0f} changes/s",
+            n=lags.n,
+            errors=lags.errors,
+            p50_ms=lags.p50_ms,
+            p99_ms=lags.p99_ms,
+        ),
+        *(
+            Row(Scenario.INVENTORY, f"{name} resident memory", value=mib, unit="MiB")
+            for name, mib in memory.items()
+        ),
+    ]
+    run.checks += [
+        Check(Scenario.INVENTORY, "ready in under 30 s", f"{ready:.1f} s", ready < 30),
+        Check(
+            Scenario.INVENTORY,
+            "lag p99 under 250 ms at 200 changes/s",
+            f"p99 {lags.p99_ms or 0:.0f} ms at {achieved:.0f}/s, {lags.errors}/{total} unseen",
+            lags.p99_ms is not None and lags.p99_ms < 250 and lags.errors == 0,
+        ),
+        Check(
+            Scenario.INVENTORY,
+            "every service under 500 MB resident",
+            ", ".join(f"{n} {m:.0f} MiB" for n, m in memory.items() if m is not None),
+            all(m is not None and m * 2**20 < 500e6 for n, m in memory.items() if n != "kubesim"),
+        ),
+    ]

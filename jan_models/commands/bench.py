@@ -1,0 +1,36 @@
+"""`jan-models bench`: run the benchmark suite, print the table, write the JSON figures."""
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jan_models.bench.report import table, write_json
+from jan_models.bench.sizes import Scenario, Sizes
+from jan_models.bench.suite import run_suite
+
+
+def bench(
+    scenario: Annotated[
+        list[Scenario] | None,
+        typer.Option("--scenario", "-s", help="Run only this scenario (repeatable)."),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option(help="Scaled-down sizes (hundreds, not thousands) for a quick run.")
+    ] = False,
+    results: Annotated[
+        Path, typer.Option(help="Directory for the JSON figures, one file per run.")
+    ] = Path("bench/results"),
+    keep: Annotated[
+        Path | None, typer.Option(help="Keep the stacks' data and logs in this directory.")
+    ] = None,
+) -> None:
+    """Measure the api against the direct (jan-server) way and against the floors."""
+    chosen = frozenset(scenario) if scenario else frozenset(Scenario)
+    sizes = Sizes.quick() if quick else Sizes()
+    run = asyncio.run(
+        run_suite(scenarios=chosen, sizes=sizes, size_name="quick" if quick else "full", keep=keep)
+    )
+    typer.echo(table(run))
+    typer.echo(f"\nfigures: {write_json(run, results)}")
