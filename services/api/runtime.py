@@ -61,6 +61,7 @@ class ApiRuntime:
             nats=nats,
             interval=settings.api_outbox_interval,
             grace=settings.api_outbox_grace,
+            safety_interval=settings.api_outbox_sweep_seconds,
         )
         inventory = Inventory(
             nats,

@@ -23,6 +23,11 @@ class ApiSettings(BaseServiceSettings):
     api_outbox_interval: float = Field(
         default=1.0, gt=0, description="Seconds between two sweeps of the pending outbox"
     )
+    api_outbox_sweep_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds between two sweeps of the outbox when nothing failed meanwhile",
+    )
     api_outbox_grace: float = Field(
         default=2.0,
         ge=0,

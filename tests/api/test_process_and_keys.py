@@ -64,7 +64,7 @@ def test_the_api_runs_as_its_own_process_from_environment_alone(
         [str(Path(sys.executable).parent / "jan-models"), "api"], env=env, stdout=log, stderr=log
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         ready = None
         while time.monotonic() < deadline and ready is None:
             try:

@@ -37,9 +37,19 @@ class PublicIdCollisionError(Exception):
     pass
 
 
-def _id_filter(organization_id: int, model: int | str) -> Document:
-    key = "id" if isinstance(model, int) else "public_id"
-    return {"organization_id": organization_id, key: model}
+def _id_filter(model: int | str) -> Document:
+    """By one unique index alone; the organization is checked on the document found.
+
+    (A compound filter lets some MongoDB-compatible servers pick the organization index
+    and scan the whole organization.)
+    """
+    return {"id": model} if isinstance(model, int) else {"public_id": model}
+
+
+def _theirs(document: Document | None, organization_id: int) -> Document | None:
+    if document is None or document.get("organization_id") != organization_id:
+        return None
+    return document
 
 
 class Registry:
@@ -72,7 +82,7 @@ class Registry:
             ) from exc
 
     async def get(self, organization_id: int, model: int | str) -> Document | None:
-        return await self._models.find_one(_id_filter(organization_id, model), _PUBLIC)
+        return _theirs(await self._models.find_one(_id_filter(model), _PUBLIC), organization_id)
 
     async def page(
         self, organization_id: int, *, limit: int, offset: int
@@ -95,9 +105,12 @@ class Registry:
     ) -> Document | None:
         """The model, now `deleting` with its delete command pending; None when it is not theirs."""
         for _ in range(5):
-            document = await self._models.find_one(
-                _id_filter(organization_id, model),
-                {"_id": 1, "status": 1, "generation": 1, "outbox": 1, **_ref_fields()},
+            document = _theirs(
+                await self._models.find_one(
+                    _id_filter(model),
+                    {"_id": 1, "status": 1, "generation": 1, "outbox": 1, **_ref_fields()},
+                ),
+                organization_id,
             )
             if document is None or document["status"] == Status.DELETING:
                 return document

@@ -2,13 +2,17 @@
 
 The request path hands a fresh entry to `kick`, which publishes at once in a task of its
 own, so a 201 never waits for NATS. The `run` loop sweeps entries still pending after
-their grace period (a crash, a NATS outage) and retries with backoff. A re-publish keeps
+their grace period and retries with backoff: at start (after a crash), whenever a publish
+failed or was skipped (a NATS outage), and every `safety_interval` for anything else
+(another replica's crash). The sweep is not run on every tick because a query on the
+outbox costs a collection scan on servers that ignore the partial index. A re-publish keeps
 its `Nats-Msg-Id`, so JetStream drops duplicates; the clear is conditional on the same
 `msg_id`, so a newer command written meanwhile stays pending.
 """
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -32,7 +36,15 @@ PUBLISH_TIMEOUT: Final = 2.0
 
 
 class OutboxRelay:
-    def __init__(self, *, registry: Registry, nats: Client, interval: float, grace: float) -> None:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        nats: Client,
+        interval: float,
+        grace: float,
+        safety_interval: float = 30.0,
+    ) -> None:
         self._registry = registry
         self._nats = nats
         self._js: JetStreamContext = nats.jetstream(timeout=PUBLISH_TIMEOUT)
@@ -40,6 +52,8 @@ class OutboxRelay:
         self.grace = timedelta(seconds=grace)
         self._tasks: set[asyncio.Task[bool]] = set()
         self._stopping = False
+        self._safety_interval = safety_interval
+        self._next_sweep = 0.0  # at start: whatever a crash left behind
 
     def stop(self) -> None:
         self._stopping = True
@@ -47,6 +61,7 @@ class OutboxRelay:
     def kick(self, document_id: ObjectId, outbox: dict[str, Any]) -> None:
         """Publish now, in the background; the sweep retries whatever this does not finish."""
         if not self._nats.is_connected:
+            self._sweep_within(self.grace.total_seconds())
             return
         task = asyncio.create_task(self.publish(document_id, outbox))
         self._tasks.add(task)
@@ -61,20 +76,29 @@ class OutboxRelay:
                 event = parse_event(orjson.dumps(outbox["event"]))
                 await publish_event(self._js, event)
             ack = await publish_command(self._js, command)
+            await self._registry.clear_outbox(document_id, msg_id)
         except Exception as exc:
+            self._sweep_within(self.grace.total_seconds())
             log.warning("command not published yet", extra={**extra, "error": repr(exc)})
             return False
-        await self._registry.clear_outbox(document_id, msg_id)
         log.info("command published", extra={**extra, "seq": ack.seq, "duplicate": ack.duplicate})
         return True
 
+    def _sweep_within(self, seconds: float) -> None:
+        self._next_sweep = min(self._next_sweep, time.monotonic() + seconds)
+
     async def sweep(self) -> int:
         """Publish every entry that is due; returns how many went out."""
+        self._next_sweep = time.monotonic() + self._safety_interval
         if not self._nats.is_connected:
+            self._sweep_within(self._interval)
             return 0
         now = datetime.now(UTC)
         published = 0
-        for document in await self._registry.due(now=now, limit=_BATCH):
+        due = await self._registry.due(now=now, limit=_BATCH)
+        if len(due) == _BATCH:
+            self._sweep_within(self._interval)
+        for document in due:
             outbox = document["outbox"]
             if await self.publish(document["_id"], outbox):
                 published += 1
@@ -83,12 +107,14 @@ class OutboxRelay:
             await self._registry.postpone(
                 document["_id"], outbox["msg_id"], due_at=now + timedelta(seconds=backoff)
             )
+            self._sweep_within(backoff)
         return published
 
     async def run(self) -> None:
         while not self._stopping:
             try:
-                await self.sweep()
+                if time.monotonic() >= self._next_sweep:
+                    await self.sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:
