@@ -1,10 +1,12 @@
-"""The cluster, through kubernetes-asyncio's `ApiClient.call_api`, one path for every kind.
+"""The cluster over raw HTTP (`transport.KubeTransport`), one path for every kind.
 
 The generated typed APIs are avoided on purpose: a server-side apply that creates an
 object answers 201, which they map to None, and `CustomObjectsApi` sends a JSON patch
-unless told otherwise. `call_api` still brings the kubeconfig's host, TLS and
-credentials (token refresh included); the raw response is read here, so every status,
-Status body and `Retry-After` header is seen as the apiserver sent it.
+unless told otherwise. kubernetes-asyncio's `ApiClient.call_api` is avoided too, for
+its per-request CPU (see `transport`); its `Configuration` still brings the
+kubeconfig's host, TLS and credentials (token refresh included). Bodies are encoded
+with orjson once; answers are decoded only when they are read (a list, an error), so
+every status, Status body and `Retry-After` header is seen as the apiserver sent it.
 
 Namespace and CRD lookups are cached: at hundreds of applies a second, asking the
 apiserver each time whether `jan-models` exists would double the load. A 404 on a write
@@ -12,13 +14,15 @@ drops the cached namespace, so a namespace deleted under us is created again on 
 """
 
 import asyncio
-import json
 import time
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import aiohttp
+import orjson
 from kubernetes_asyncio.client import ApiClient
 
+from services.deployer.adapters.transport import JSON, KubeTransport
 from services.deployer.failures import ClusterError, ClusterUnreachableError
 from services.deployer.kinds import CRD_PATH, NAMESPACE_PATH, Kind
 from services.deployer.manifests import Manifest, kind_of
@@ -26,26 +30,32 @@ from shared.labels import MANAGED_BY, MANAGED_BY_VALUE
 from shared.names import FIELD_MANAGER
 
 APPLY_CONTENT_TYPE: Final = "application/apply-patch+yaml"
-JSON: Final = "application/json"
-_DELETE_OPTIONS: Final = {
-    "apiVersion": "v1",
-    "kind": "DeleteOptions",
-    "propagationPolicy": "Background",
-}
+_APPLY_QUERY: Final = urlencode({"fieldManager": FIELD_MANAGER, "force": "true"})
+_DELETE_OPTIONS: Final = orjson.dumps(
+    {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+)
 
 
 class KubernetesCluster:
     def __init__(
-        self, api: ApiClient, *, request_timeout: float = 30.0, crd_cache_seconds: float = 30.0
+        self,
+        api: ApiClient,
+        *,
+        request_timeout: float = 30.0,
+        crd_cache_seconds: float = 30.0,
+        connections: int = 64,
     ) -> None:
         self._api = api
-        self._timeout = request_timeout
+        self._http = KubeTransport(
+            api.configuration, timeout=request_timeout, connections=connections
+        )
         self._crd_ttl = crd_cache_seconds
         self._namespaces: set[str] = set()
         self._crds: dict[str, tuple[bool, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def close(self) -> None:
+        await self._http.close()
         await self._api.close()
 
     async def ensure_namespace(self, namespace: str) -> None:
@@ -61,7 +71,7 @@ class KubernetesCluster:
                     "kind": "Namespace",
                     "metadata": {"name": namespace, "labels": {MANAGED_BY: MANAGED_BY_VALUE}},
                 }
-                await self._call("POST", NAMESPACE_PATH, body=body, allow=(409,))
+                await self._call("POST", NAMESPACE_PATH, body=orjson.dumps(body), allow=(409,))
             self._namespaces.add(namespace)
 
     async def crd_exists(self, name: str) -> bool:
@@ -80,10 +90,14 @@ class KubernetesCluster:
     async def apply(self, manifest: Manifest) -> None:
         meta = manifest["metadata"]
         path = kind_of(manifest).object_path(meta["namespace"], meta["name"])
-        query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
         try:
             await self._call(
-                "PATCH", path, query=query, body=manifest, content_type=APPLY_CONTENT_TYPE
+                "PATCH",
+                path,
+                query=_APPLY_QUERY,
+                body=orjson.dumps(manifest),
+                content_type=APPLY_CONTENT_TYPE,
+                read=False,
             )
         except ClusterError as exc:
             if exc.status == 404:
@@ -97,7 +111,7 @@ class KubernetesCluster:
         return status != 404
 
     async def list_names(self, kind: Kind, *, namespace: str, selector: str) -> list[str]:
-        query = [("labelSelector", selector)]
+        query = urlencode({"labelSelector": selector})
         _, body = await self._call("GET", kind.collection_path(namespace), query=query)
         items = (body.get("items") or []) if isinstance(body, dict) else []
         return [item["metadata"]["name"] for item in items]
@@ -110,38 +124,28 @@ class KubernetesCluster:
         method: str,
         path: str,
         *,
-        query: list[tuple[str, str]] | None = None,
-        body: Any = None,
+        query: str = "",
+        body: bytes | None = None,
         content_type: str = JSON,
         allow: tuple[int, ...] = (),
+        read: bool = True,
     ) -> tuple[int, Any]:
-        """Status and parsed body; raises ClusterError unless 2xx or in `allow`."""
-        headers = {"Content-Type": content_type, "Accept": JSON}
+        """Status and parsed body (None unless `read`); raises ClusterError unless 2xx or allowed."""
         try:
-            response = await self._api.call_api(
-                path,
-                method,
-                query_params=query or [],
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=self._timeout,
+            response = await self._http.request(
+                method, path, query=query, body=body, content_type=content_type
             )
-            try:
-                status: int = response.status
-                raw = await response.read()
-                retry_after = response.headers.get("Retry-After")
-            finally:
-                response.release()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise ClusterUnreachableError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        parsed = _json(raw)
+        status = response.status
         if 200 <= status < 300 or status in allow:
-            return status, parsed
-        reason, message = _status_of(parsed, status)
+            return status, _json(response.body) if read else None
+        reason, message = _status_of(_json(response.body), status)
         raise ClusterError(
-            status=status, reason=reason, message=message, retry_after=_seconds(retry_after)
+            status=status,
+            reason=reason,
+            message=message,
+            retry_after=_seconds(response.retry_after),
         )
 
 
@@ -149,8 +153,8 @@ def _json(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
-    except ValueError:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return raw.decode(errors="replace")[:500]
 
 
