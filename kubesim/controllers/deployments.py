@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from kubesim.controllers.common import DEPLOYMENTS, PODS, clone
+from kubesim.controllers.common import DEPLOYMENTS, PODS, evolve
 from kubesim.errors import ApiError
 from kubesim.fieldsets import now_iso
 from kubesim.storage import Event
@@ -125,7 +125,7 @@ class DeploymentController:
 
     def _create_pod(self, d: Obj, pod_hash: str) -> Obj:
         meta = d["metadata"]
-        template = clone(d["spec"].get("template", {}))
+        template = d["spec"].get("template", {})  # store.create copies what it keeps
         tmeta = template.get("metadata") or {}
         pod_meta: Obj = {
             "name": f"{meta['name']}-{pod_hash}-{secrets.token_hex(3)[:5]}",
@@ -184,9 +184,7 @@ class DeploymentController:
             progressing,
         ]
         if status != old_status:
-            new = clone(d)
-            new["status"] = status
-            self.store.commit(DEPLOYMENTS, new)
+            self.store.commit(DEPLOYMENTS, evolve(d, status=status))
 
     def _progressing(self, d: Obj, old: Obj | None, complete: bool, rs_name: str) -> Obj:
         if complete:

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubesim.controllers.common import PODS, clone, condition
+from kubesim.controllers.common import PODS, clone, condition, evolve
 from kubesim.fieldsets import now_iso
 from kubesim.storage import Event
 from kubesim.store import ObjectStore
@@ -73,8 +73,8 @@ class Kubelet:
 
     def _creating(self, pod: Obj) -> None:
         """Straight after binding: containers are being created."""
-        new = clone(pod)
-        status = new.setdefault("status", {})
+        status = {**(pod.get("status") or {})}
+        new = evolve(pod, status=status)
         status["hostIP"] = "10.0.0.1"
         status["startTime"] = now_iso()
         status["containerStatuses"] = [
@@ -110,8 +110,8 @@ class Kubelet:
 
     def _start(self, pod: Obj) -> None:
         now = now_iso()
-        new = clone(pod)
-        status = new.setdefault("status", {})
+        status = {**(pod.get("status") or {})}
+        new = evolve(pod, status=status)
         n = next(_ips)
         status["podIP"] = f"10.244.{(n // 250) % 250}.{n % 250 + 1}"
         status["podIPs"] = [{"ip": status["podIP"]}]
@@ -191,8 +191,8 @@ class Kubelet:
             if pod is None:
                 self.crashing.discard(key)
                 continue
-            new = clone(pod)
-            for cs in new.get("status", {}).get("containerStatuses", []):
+            new = evolve(pod, status=clone(pod.get("status") or {}))
+            for cs in new["status"].get("containerStatuses", []):
                 if cs.get("state", {}).get("waiting", {}).get("reason") == CRASH_LOOP_BACKOFF:
                     cs["restartCount"] = int(cs.get("restartCount", 0)) + 1
             self.store.commit(PODS, new)

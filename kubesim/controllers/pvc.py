@@ -3,7 +3,7 @@ admission plugin's job) and every claim is bound at once to a made-up volume."""
 
 from __future__ import annotations
 
-from kubesim.controllers.common import PVCS, STORAGE_CLASSES, clone
+from kubesim.controllers.common import PVCS, STORAGE_CLASSES, evolve
 from kubesim.storage import Event
 from kubesim.store import ObjectStore
 
@@ -35,8 +35,8 @@ class PvcBinder:
             pvc = self.store.find(PVCS, *self.dirty.pop())
             if pvc is None or pvc.get("status", {}).get("phase") == "Bound":
                 continue
-            new = clone(pvc)
-            spec = new.setdefault("spec", {})
+            spec = {**(pvc.get("spec") or {})}
+            new = evolve(pvc, spec=spec)
             if not spec.get("storageClassName"):
                 default = self._default_class()
                 if default:

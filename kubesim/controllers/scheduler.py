@@ -14,7 +14,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from kubesim.controllers.common import NODES, PODS, clone, condition, is_terminal, pod_requests
+from kubesim.controllers.common import NODES, PODS, condition, evolve, is_terminal, pod_requests
 from kubesim.fieldsets import now_iso
 from kubesim.quantity import parse_quantity
 from kubesim.storage import Event
@@ -119,20 +119,25 @@ class Scheduler:
         conditions = pod.get("status", {}).get("conditions", [])
         if any(c.get("type") == "PodScheduled" and c.get("message") == message for c in conditions):
             return
-        new = clone(pod)
-        new.setdefault("status", {})["phase"] = "Pending"
-        new["status"]["conditions"] = [
-            condition("PodScheduled", False, reason="Unschedulable", message=message, now=now_iso())
-        ]
-        self.store.commit(PODS, new)
+        status = {
+            **(pod.get("status") or {}),
+            "phase": "Pending",
+            "conditions": [
+                condition(
+                    "PodScheduled", False, reason="Unschedulable", message=message, now=now_iso()
+                )
+            ],
+        }
+        self.store.commit(PODS, evolve(pod, status=status))
 
     def _bind(self, pod: Obj, node_name: str) -> None:
-        new = clone(pod)
-        new["spec"]["nodeName"] = node_name
-        status = new.setdefault("status", {})
-        status["phase"] = "Pending"
-        status["conditions"] = [condition("PodScheduled", True, now=now_iso())]
-        self.store.commit(PODS, new)
+        status = {
+            **(pod.get("status") or {}),
+            "phase": "Pending",
+            "conditions": [condition("PodScheduled", True, now=now_iso())],
+        }
+        spec = {**pod["spec"], "nodeName": node_name}
+        self.store.commit(PODS, evolve(pod, spec=spec, status=status))
 
 
 def _misfit(
