@@ -78,6 +78,9 @@ class ClusterView:
         self._status: bytes | None = None
         self._node_fragments: dict[str, bytes] = {}
         self._assessments: dict[str, Assessment] = {}
+        # Only assessments waiting on a timer: `recheck` runs every second and must not
+        # walk 10,000 workloads to find the few with a pending pod.
+        self._timed: dict[str, datetime] = {}
         self._workload_fragments: dict[str, bytes] = {}
         self._sorted_workloads: list[str] | None = None
         self._models_page: dict[tuple[int, int | None, int], bytes] = {}
@@ -216,6 +219,7 @@ class ClusterView:
 
     def _workload_invalidated(self, key: str) -> None:
         self._assessments.pop(key, None)
+        self._timed.pop(key, None)
         self._workload_fragments.pop(key, None)
         self._models_page.clear()
         self.dirty[Kind.WORKLOADS].add(key)
@@ -223,8 +227,8 @@ class ClusterView:
 
     def recheck(self, now: datetime) -> None:
         """Re-judge workloads whose pending pods may have crossed a timeout by `now`."""
-        for key, assessment in list(self._assessments.items()):
-            if assessment.next_check is not None and assessment.next_check <= now:
+        for key, next_check in list(self._timed.items()):
+            if next_check <= now:
                 self._workload_invalidated(key)
 
     # --- derived facts --------------------------------------------------------------
@@ -238,6 +242,8 @@ class ClusterView:
             workload = self.workloads[key]
             cached = assess(workload, self.pods_of(workload), now=self.clock(), policy=self.policy)
             self._assessments[key] = cached
+            if cached.next_check is not None:
+                self._timed[key] = cached.next_check
         return cached
 
     def gpu_nodes(self) -> list[tuple[NodeView, int]]:

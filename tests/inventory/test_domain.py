@@ -281,6 +281,24 @@ def test_unschedulable_fails_only_after_the_timeout() -> None:
     assert [(type(e), e.data.reason) for e in failed] == [(ModelFailed, "Unschedulable")]
 
 
+def test_recheck_rejudges_a_workload_only_once_its_timer_is_due() -> None:
+    clock = Clock()
+    view, tracker = synced_view(clock), ModelTracker(drift_grace=timedelta(seconds=2))
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=0, rv="2"))
+    view.apply(Kind.PODS, "ADDED", pod("p", rv="3", unschedulable_since=NOW))
+    process(view, tracker)
+
+    view.recheck(NOW + timedelta(seconds=30))
+    assert view.touched == set()
+    view.recheck(NOW + timedelta(minutes=2))
+    assert view.touched == set(view.workloads)
+
+    clock.now = NOW + timedelta(minutes=2)
+    process(view, tracker, clock.now)  # judged Failed: no timer left
+    view.recheck(NOW + timedelta(minutes=10))
+    assert view.touched == set()
+
+
 def test_vanished_deployment_is_drift_after_the_grace_unless_deleting() -> None:
     view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
