@@ -31,10 +31,16 @@ _LIST: Final = {
     "model_type": 1,
 }
 _COUNTER_ID: Final = "models"
+_COUNTER_ATTEMPTS: Final = 5
 
 
 class PublicIdCollisionError(Exception):
     pass
+
+
+class CounterUnavailableError(RuntimeError):
+    def __init__(self, counter: str) -> None:
+        super().__init__(f"counter {counter!r} could not be incremented")
 
 
 def _id_filter(model: int | str) -> Document:
@@ -58,14 +64,21 @@ class Registry:
         self._counters = db[Collection.COUNTERS]
 
     async def next_id(self) -> int:
-        counter = await self._counters.find_one_and_update(
-            {"_id": _COUNTER_ID},
-            {"$inc": {"seq": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert counter is not None  # upsert with AFTER always returns the document
-        return int(counter["seq"])
+        """Concurrent first upserts of the counter race: the loser gets a duplicate key (or,
+        on the embedded server, no document) and simply increments the winner's counter."""
+        for _ in range(_COUNTER_ATTEMPTS):
+            try:
+                counter = await self._counters.find_one_and_update(
+                    {"_id": _COUNTER_ID},
+                    {"$inc": {"seq": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            if counter is not None:
+                return int(counter["seq"])
+        raise CounterUnavailableError(_COUNTER_ID)
 
     async def name_taken(self, *, namespace: str, name: str) -> bool:
         found = await self._models.find_one({"namespace": namespace, "name": name}, {"_id": 1})
