@@ -8,7 +8,6 @@ import typer
 
 from jan_models.bench.report import table, write_json
 from jan_models.bench.sizes import Scenario, Sizes
-from jan_models.bench.suite import run_suite
 
 
 def bench(
@@ -27,6 +26,8 @@ def bench(
     ] = None,
 ) -> None:
     """Measure the api against the direct (jan-server) way and against the floors."""
+    from jan_models.bench.suite import run_suite  # heavy; every other subcommand skips it
+
     chosen = frozenset(scenario) if scenario else frozenset(Scenario)
     sizes = Sizes.quick() if quick else Sizes()
     run = asyncio.run(

@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 
-from jan_models.dev_keys import ensure_dev_key
 from jan_models.stack import LocalStack, StackConfig
 
 DEV_KEY_PREFIX = "jm_dev_"
@@ -82,6 +81,8 @@ def dev(
     stack = LocalStack(config)
     with stack.running():
         key = api_key or DEV_KEY_PREFIX + secrets.token_urlsafe(24)
+        from jan_models.dev_keys import ensure_dev_key  # pymongo: only `dev` pays for it
+
         asyncio.run(ensure_dev_key(stack.mongodb_url, organization_id=org_id, key=key))
         typer.echo(_summary(stack, key=key, org_id=org_id))
         stop.wait()

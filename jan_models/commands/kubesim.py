@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from kubesim import KubeSim, default_scenario, load_scenario
-
 
 async def _serve(
     *, host: str, port: int, scenario: Path | None, kubeconfig_out: Path | None, ready_delay: float
 ) -> None:
+    from kubesim import KubeSim, default_scenario, load_scenario  # only this subcommand pays
+
     sim = KubeSim(
         load_scenario(scenario) if scenario else default_scenario(), ready_delay=ready_delay
     )
