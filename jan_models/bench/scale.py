@@ -48,7 +48,9 @@ async def cold_start(stack: LocalStack, db: Any, *, sizes: Sizes) -> tuple[float
     return ready, time.monotonic() - started
 
 
-async def lag(stack: LocalStack, db: Any, *, sizes: Sizes) -> tuple[Latency, float, int]:
+async def lag(
+    stack: LocalStack, db: Any, *, sizes: Sizes, rate: float
+) -> tuple[Latency, float, int]:
     """Lags (seconds), the achieved change rate, and how many changes were sent."""
     sent: dict[tuple[str, str], float] = {}
     lags: list[float] = []
@@ -67,7 +69,7 @@ async def lag(stack: LocalStack, db: Any, *, sizes: Sizes) -> tuple[Latency, flo
                 lags.append(time.monotonic() - at)
 
     collector = asyncio.create_task(collect())
-    total = int(sizes.lag_rate * sizes.lag_seconds)
+    total = int(rate * sizes.lag_seconds)
     async with aiohttp.ClientSession(
         stack.kubesim_url, headers={"Content-Type": "application/merge-patch+json"}
     ) as session:
@@ -85,7 +87,7 @@ async def lag(stack: LocalStack, db: Any, *, sizes: Sizes) -> tuple[Latency, flo
         begin = time.monotonic()
         patches = []
         for index in range(total):
-            delay = begin + index / sizes.lag_rate - time.monotonic()
+            delay = begin + index / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             patches.append(asyncio.create_task(patch(index)))
@@ -115,7 +117,9 @@ async def run_scale(*, sizes: Sizes, run: Run, work: Path) -> None:
         try:
             db = client[DEFAULT_DATABASE]
             ready, complete = await cold_start(stack, db, sizes=sizes)
-            lags, achieved, total = await lag(stack, db, sizes=sizes)
+            # The gentler rate first, so it does not inherit a backlog.
+            gentle = await lag(stack, db, sizes=sizes, rate=sizes.lag_rate / 4)
+            lags, achieved, total = await lag(stack, db, sizes=sizes, rate=sizes.lag_rate)
             memory = _memory(stack)
         finally:
             await client.close()
@@ -124,6 +128,14 @@ async def run_scale(*, sizes: Sizes, run: Run, work: Path) -> None:
         Row(Scenario.INVENTORY, f"inventory ready ({label})", value=ready, unit="s"),
         Row(
             Scenario.INVENTORY, "inventory workloads projection complete", value=complete, unit="s"
+        ),
+        Row(
+            Scenario.INVENTORY,
+            f"event -> projection lag at {gentle[1]:.0f} changes/s",
+            n=gentle[0].n,
+            errors=gentle[0].errors,
+            p50_ms=gentle[0].p50_ms,
+            p99_ms=gentle[0].p99_ms,
         ),
         Row(
             Scenario.INVENTORY,
