@@ -12,8 +12,8 @@ take ownership of the fields whose value they changed, as the apiserver does.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from kubesim.errors import ApiError
@@ -27,8 +27,16 @@ _MISSING = object()
 _OWNED_METADATA = ("labels", "annotations", "finalizers", "ownerReferences")
 
 
+_clock: list[Any] = [-1, ""]  # the second last formatted, and its text
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current UTC time at one-second resolution, as the apiserver writes timestamps."""
+    second = int(time.time())
+    if second != _clock[0]:
+        _clock[0], _clock[1] = second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+    text: str = _clock[1]
+    return text
 
 
 def _item_key(field: str, item: Obj, items: list[Any]) -> str | None:
@@ -207,8 +215,31 @@ def apply(live: Obj, applied: Obj, *, manager: str, force: bool, api_version: st
         if not (m == manager and op == "Apply")
     ]
     kept.append((manager, "Apply", "", new_paths))
+    if _same_content(live, merged) and _same_entries(entries, kept):
+        # Nothing changed: keep the entries (and their times) so the object stays equal to
+        # the stored one and the store does not write a new resourceVersion, as the
+        # apiserver does for a no-op apply.
+        merged["metadata"]["managedFields"] = live["metadata"].get("managedFields")
+        return merged
     _set_entries(merged, kept, api_version=api_version)
     return merged
+
+
+def _same_content(live: Obj, merged: Obj) -> bool:
+    if {k: v for k, v in live.items() if k != "metadata"} != {
+        k: v for k, v in merged.items() if k != "metadata"
+    }:
+        return False
+    before, after = live["metadata"], merged["metadata"]
+    return {k: v for k, v in before.items() if k != "managedFields"} == {
+        k: v for k, v in after.items() if k != "managedFields"
+    }
+
+
+def _same_entries(
+    before: list[tuple[str, str, str, set[Path]]], after: list[tuple[str, str, str, set[Path]]]
+) -> bool:
+    return before == [entry for entry in after if entry[3]]
 
 
 def _dotted(path: Path) -> str:

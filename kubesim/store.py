@@ -10,7 +10,6 @@ honours finalizers, and registers CRDs so their resources become servable.
 from __future__ import annotations
 
 import base64
-import copy
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -294,11 +293,12 @@ class ObjectStore:
                     meta[key] = old_meta[key]
                 else:
                     meta.pop(key, None)
+            # stored versions are never changed in place, so the new one may share these
             if not keep_managed_fields and "managedFields" in old_meta:
-                meta["managedFields"] = copy.deepcopy(old_meta["managedFields"])
+                meta["managedFields"] = old_meta["managedFields"]
             if rt.status_split:
                 if "status" in old:
-                    new["status"] = copy.deepcopy(old["status"])
+                    new["status"] = old["status"]
                 else:
                     new.pop("status", None)
             new["apiVersion"], new["kind"] = rt.api_version, rt.kind

@@ -9,7 +9,7 @@ import orjson
 import pytest
 import yaml
 
-from kubesim import KubeSim
+from kubesim import KubeSim, fieldsets
 from kubesim.decoding import load_yaml
 from tests.kubesim.conftest import deployment
 
@@ -62,3 +62,44 @@ async def test_controllers_never_change_a_stored_version_in_place(kubesim: KubeS
     assert len(kept) >= 6  # pod created, bound, creating, started; deployment status; pvc bound
     for obj, encoded in kept:
         assert orjson.dumps(obj) == encoded, f"{obj['kind']} {obj['metadata']['name']} changed"
+
+
+def _apply(kubesim: KubeSim, body: dict[str, Any]) -> dict[str, Any]:
+    rt = kubesim.store.resource_for(body)
+    obj, _ = kubesim.store.patch(
+        rt,
+        "default",
+        body["metadata"]["name"],
+        orjson.dumps(body),
+        patch_type="apply",
+        field_manager="jan-models",
+        force=True,
+    )
+    return obj
+
+
+async def test_a_no_op_apply_keeps_the_resource_version(
+    kubesim: KubeSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "same", "namespace": "default", "labels": {"a": "1"}},
+        "data": {"k": "v"},
+    }
+    first = _apply(kubesim, config)
+    kubesim.storage.revision += 10  # as if much else was written since, and time went on:
+    monkeypatch.setattr(fieldsets, "now_iso", lambda: "2031-01-01T00:00:00Z")
+    again = _apply(kubesim, config)
+    assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    assert again["metadata"]["managedFields"] == first["metadata"]["managedFields"]
+    stored = kubesim.store.find(kubesim.store.resource_for(config), "default", "same")
+    assert stored is not None
+    assert stored["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+
+    changed = _apply(kubesim, {**config, "data": {"k": "w"}})
+    assert int(changed["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
+    assert changed["data"] == {"k": "w"}
+    dropped = _apply(kubesim, {**config, "metadata": {"name": "same", "namespace": "default"}})
+    assert "labels" not in dropped["metadata"] or not dropped["metadata"]["labels"]
+    assert int(dropped["metadata"]["resourceVersion"]) > int(changed["metadata"]["resourceVersion"])
