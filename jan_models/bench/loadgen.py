@@ -1,6 +1,6 @@
 """The load generator, run as its own process so it does not share an event loop (or a
-GIL) with the servers it measures: `python -m jan_models.bench.loadgen` reads one load
-spec as JSON on stdin and prints the result as JSON on stdout.
+GIL) with the servers it measures: `python -m jan_models.bench.loadgen` reads a JSON list
+of load specs on stdin, runs them one after the other and prints a JSON list of results.
 
 Every loop is bounded twice, by a request count and by a time limit. Closed loops keep
 `concurrency` requests in flight; the create loop is open (requests start on a schedule
@@ -61,7 +61,7 @@ class CreateLoad(BaseModel):
 
 
 Load = Annotated[HttpLoad | NatsLoad | CreateLoad, Field(discriminator="kind")]
-LOAD = TypeAdapter[HttpLoad | NatsLoad | CreateLoad](Load)
+LOADS = TypeAdapter[list[HttpLoad | NatsLoad | CreateLoad]](list[Load])
 
 
 class LoopResult(BaseModel):
@@ -258,10 +258,13 @@ async def run(spec: HttpLoad | NatsLoad | CreateLoad) -> BaseModel:
     return await create_load(spec)
 
 
+async def run_all(specs: list[HttpLoad | NatsLoad | CreateLoad]) -> list[dict[str, Any]]:
+    return [(await run(spec)).model_dump(mode="json") for spec in specs]
+
+
 def main() -> None:
-    spec = LOAD.validate_json(sys.stdin.buffer.read())
-    result = asyncio.run(run(spec))
-    sys.stdout.write(result.model_dump_json() + "\n")
+    specs = LOADS.validate_json(sys.stdin.buffer.read())
+    sys.stdout.buffer.write(orjson.dumps(asyncio.run(run_all(specs))) + b"\n")
 
 
 if __name__ == "__main__":

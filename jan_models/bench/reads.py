@@ -46,10 +46,10 @@ class ReadBench:
         self.direct_url = direct_url
         self.headers = {"Authorization": f"Bearer {key}"}
 
-    async def _http(
+    def _http(
         self, base_url: str, paths: list[str], *, concurrency: int, requests: int
-    ) -> dict[str, Any]:
-        spec = HttpLoad(
+    ) -> HttpLoad:
+        return HttpLoad(
             base_url=base_url,
             paths=paths,
             headers=self.headers,
@@ -58,24 +58,28 @@ class ReadBench:
             warmup=max(2, min(100, requests // 10)),
             max_seconds=self.sizes.loop_seconds,
         )
-        return await runner.load(spec, timeout=3 * self.sizes.loop_seconds + 60)
 
     async def measure(
         self, scenario: Scenario, name: str, base_url: str, paths: list[str], *, slow: bool = False
     ) -> tuple[Row, Row]:
         """The latency row (one at a time) and the throughput row (`concurrency` at a time)."""
         sizes = self.sizes
-        latency = await self._http(
-            base_url,
-            paths,
-            concurrency=1,
-            requests=sizes.slow_latency if slow else sizes.fast_latency,
-        )
-        throughput = await self._http(
-            base_url,
-            paths,
-            concurrency=sizes.concurrency,
-            requests=sizes.slow_throughput if slow else sizes.fast_throughput,
+        latency, throughput = await runner.load_many(
+            [
+                self._http(
+                    base_url,
+                    paths,
+                    concurrency=1,
+                    requests=sizes.slow_latency if slow else sizes.fast_latency,
+                ),
+                self._http(
+                    base_url,
+                    paths,
+                    concurrency=sizes.concurrency,
+                    requests=sizes.slow_throughput if slow else sizes.fast_throughput,
+                ),
+            ],
+            timeout=6 * sizes.loop_seconds + 60,
         )
         rows = (
             _row(scenario, name, latency, http_read=True),
@@ -86,15 +90,8 @@ class ReadBench:
 
     async def floors(self, nats_url: str) -> None:
         await self.measure(Scenario.FLOORS, HTTP_FLOOR, self.direct_url, [FLOOR_PATH])
-        for concurrency, requests, label in (
-            (1, self.sizes.fast_latency, NATS_FLOOR),
-            (
-                self.sizes.concurrency,
-                self.sizes.fast_throughput,
-                f"{NATS_FLOOR} x{self.sizes.concurrency}",
-            ),
-        ):
-            spec = NatsLoad(
+        specs = [
+            NatsLoad(
                 url=nats_url,
                 subject=ECHO_SUBJECT,
                 concurrency=concurrency,
@@ -102,8 +99,23 @@ class ReadBench:
                 warmup=100,
                 max_seconds=self.sizes.loop_seconds,
             )
-            result = await runner.load(spec, timeout=3 * self.sizes.loop_seconds + 60)
-            self.run.rows.append(_row(Scenario.FLOORS, label, result, http_read=False))
+            for concurrency, requests in (
+                (1, self.sizes.fast_latency),
+                (self.sizes.concurrency, self.sizes.fast_throughput),
+            )
+        ]
+        latency, throughput = await runner.load_many(
+            specs, timeout=6 * self.sizes.loop_seconds + 60
+        )
+        self.run.rows += [
+            _row(Scenario.FLOORS, NATS_FLOOR, latency, http_read=False),
+            _row(
+                Scenario.FLOORS,
+                f"{NATS_FLOOR} x{self.sizes.concurrency}",
+                throughput,
+                http_read=False,
+            ),
+        ]
 
     async def side_by_side(self, scenario: Scenario, path: str, label: str) -> None:
         api = await self.measure(scenario, f"api GET {label}", self.api_url, [path])

@@ -4,13 +4,14 @@ HTTP readiness with a deadline."""
 import asyncio
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 
-from jan_models.bench.loadgen import CreateLoad, HttpLoad, NatsLoad
+from jan_models.bench.loadgen import LOADS, CreateLoad, HttpLoad, NatsLoad
 from jan_models.embedded import free_port
 
 
@@ -20,6 +21,13 @@ class BenchError(RuntimeError):
 
 async def load(spec: HttpLoad | NatsLoad | CreateLoad, *, timeout: float) -> dict[str, Any]:
     """Runs one load in a fresh `python -m jan_models.bench.loadgen` process."""
+    return (await load_many([spec], timeout=timeout))[0]
+
+
+async def load_many(
+    specs: Sequence[HttpLoad | NatsLoad | CreateLoad], *, timeout: float
+) -> list[dict[str, Any]]:
+    """Runs the loads one after the other in one fresh load generator process."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -30,7 +38,7 @@ async def load(spec: HttpLoad | NatsLoad | CreateLoad, *, timeout: float) -> dic
     )
     try:
         out, err = await asyncio.wait_for(
-            process.communicate(spec.model_dump_json().encode()), timeout
+            process.communicate(LOADS.dump_json(list(specs))), timeout
         )
     except TimeoutError as exc:
         process.kill()
@@ -38,8 +46,8 @@ async def load(spec: HttpLoad | NatsLoad | CreateLoad, *, timeout: float) -> dic
         raise BenchError(f"load generator ran past {timeout:.0f} s") from exc
     if process.returncode != 0:
         raise BenchError(f"load generator failed: {err.decode(errors='replace')[-2000:]}")
-    result: dict[str, Any] = orjson.loads(out)
-    return result
+    results: list[dict[str, Any]] = orjson.loads(out)
+    return results
 
 
 async def wait_http(url: str, *, timeout: float, expect: int = 200) -> float:
