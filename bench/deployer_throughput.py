@@ -91,6 +91,10 @@ async def run(count: int, workdir: Path) -> None:
                 for i in range(count)
             ]
             issued = {}
+            cpu_at_start = {
+                label: cpu_seconds(process.pid)
+                for label, process in (("deployer", deployer), ("kubesim", kubesim))
+            }
             started = time.perf_counter()
             for command in commands:
                 command = command.model_copy(update={"issued_at": utcnow()})
@@ -114,7 +118,11 @@ async def run(count: int, workdir: Path) -> None:
             elapsed = time.perf_counter() - started
             await client.close()
             for label, process in (("deployer", deployer), ("kubesim", kubesim)):
-                print(f"{label} cpu seconds: {cpu_seconds(process.pid):.1f}")
+                total = cpu_seconds(process.pid)
+                print(
+                    f"{label} cpu seconds: {total:.1f} "
+                    f"(start-up {cpu_at_start[label]:.1f}, run {total - cpu_at_start[label]:.1f})"
+                )
         finally:
             for process in (deployer, kubesim):
                 if process is not None:

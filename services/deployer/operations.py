@@ -1,19 +1,25 @@
 """Applying and deleting one model's objects: the deployer's domain logic.
 
 Apply is server-side apply of every object the command describes, then (from the
-second generation on) removal of optional objects a feature switch turned off. Delete
+second generation on) removal of optional objects a feature switch turned off. The
+objects are applied in two rounds of concurrent requests rather than one by one: first
+what the Deployment refers to (Secret, PVC) with the Service, then the Deployment with
+what refers to it (ServiceMonitor, PodAutoscaler). A model then costs two round trips
+to the apiserver instead of five, and its pods still never wait on a missing volume. Delete
 finds objects by the model-id label rather than by the names it would have given them,
 so a model whose apply stopped half-way is cleaned up just as well, and it carries on
 past a failing kind so one refusal does not leave the rest behind.
 """
 
+import asyncio
 import logging
+from typing import Final
 
 from pydantic import SecretStr
 
 from services.deployer.failures import ClusterError, CommandRejectedError
-from services.deployer.kinds import ALL_KINDS, PVC, SECRET, Kind
-from services.deployer.manifests import Manifest, build_manifests
+from services.deployer.kinds import ALL_KINDS, PVC, SECRET, SERVICE, Kind
+from services.deployer.manifests import Manifest, build_manifests, kind_of
 from services.deployer.manifests.meta import cache_claim_name, secret_name
 from services.deployer.ports import Cluster
 from shared.commands import CreateModel, DeleteModel
@@ -23,6 +29,9 @@ from shared.labels import model_selector
 from shared.secrets import TokenCipher, TokenDecryptionError
 
 log = logging.getLogger(__name__)
+
+FIRST_ROUND: Final = frozenset({SECRET.kind, PVC.kind, SERVICE.kind})
+"""Applied before the Deployment: what its pods mount, and its Service."""
 
 
 class DeleteIncompleteError(ClusterError):
@@ -63,11 +72,26 @@ async def apply_model(
     manifests = build_manifests(
         command, token=token, service_monitors=await cluster.crd_exists(SERVICE_MONITOR_CRD)
     )
-    for manifest in manifests.objects:
-        await cluster.apply(manifest)
+    first = [m for m in manifests.objects if kind_of(m).kind in FIRST_ROUND]
+    second = [m for m in manifests.objects if kind_of(m).kind not in FIRST_ROUND]
+    for round_ in (first, second):
+        await _apply_all(cluster, round_)
     if command.generation > 1:
         await _prune(command, cluster=cluster, kinds=manifests.absent)
     return [ref_of(manifest) for manifest in manifests.objects]
+
+
+async def _apply_all(cluster: Cluster, manifests: list[Manifest]) -> None:
+    """Apply concurrently; every request finishes before the first failure is raised."""
+    if len(manifests) == 1:
+        await cluster.apply(manifests[0])
+        return
+    results = await asyncio.gather(
+        *(cluster.apply(manifest) for manifest in manifests), return_exceptions=True
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def _object_name(command: CreateModel, kind: Kind) -> str:
