@@ -101,8 +101,10 @@ class Registry:
         self, organization_id: int, *, limit: int, offset: int
     ) -> tuple[list[Document], int]:
         query = {"organization_id": organization_id}
-        cursor = self._models.find(query, _LIST).sort("id", ASCENDING).skip(offset).limit(limit)
-        models = await cursor.to_list(length=limit)
+        models: list[Document] = []
+        if limit > 0:  # MongoDB reads limit(0) as "no limit"; `?limit=0` asks for the total only
+            cursor = self._models.find(query, _LIST).sort("id", ASCENDING).skip(offset)
+            models = await cursor.limit(limit).to_list(length=limit)
         total = await self._models.count_documents(query)
         return models, total
 

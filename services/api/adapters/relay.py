@@ -61,7 +61,7 @@ class OutboxRelay:
     def kick(self, document_id: ObjectId, outbox: dict[str, Any]) -> None:
         """Publish now, in the background; the sweep retries whatever this does not finish."""
         if not self._nats.is_connected:
-            self._sweep_within(self.grace.total_seconds())
+            self._sweep_after_grace()
             return
         task = asyncio.create_task(self.publish(document_id, outbox))
         self._tasks.add(task)
@@ -78,11 +78,15 @@ class OutboxRelay:
             ack = await publish_command(self._js, command)
             await self._registry.clear_outbox(document_id, msg_id)
         except Exception as exc:
-            self._sweep_within(self.grace.total_seconds())
+            self._sweep_after_grace()
             log.warning("command not published yet", extra={**extra, "error": repr(exc)})
             return False
         log.info("command published", extra={**extra, "seq": ack.seq, "duplicate": ack.duplicate})
         return True
+
+    def _sweep_after_grace(self) -> None:
+        """An entry written now is due after the grace; sweep one tick after that."""
+        self._sweep_within(self.grace.total_seconds() + self._interval)
 
     def _sweep_within(self, seconds: float) -> None:
         self._next_sweep = min(self._next_sweep, time.monotonic() + seconds)
