@@ -105,8 +105,9 @@ class Registry:
         if limit > 0:  # MongoDB reads limit(0) as "no limit"; `?limit=0` asks for the total only
             cursor = self._models.find(query, _LIST).sort("id", ASCENDING).skip(offset)
             models = await cursor.limit(limit).to_list(length=limit)
-        total = await self._models.count_documents(query)
-        return models, total
+            if len(models) < limit and (models or offset == 0):
+                return models, offset + len(models)  # the last page tells the total itself
+        return models, await self._models.count_documents(query)
 
     async def own_models(self, organization_id: int, public_ids: list[str]) -> dict[str, Document]:
         cursor = self._models.find(
