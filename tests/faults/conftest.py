@@ -48,7 +48,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 
 async def new_key(stack: LocalStack, organization_id: int = ORG_A) -> str:
-    key = "jm_faults_" + secrets.token_urlsafe(24)
+    key = "jm_" + secrets.token_urlsafe(30)  # unique display prefix: buckets are per key id
     await ensure_dev_key(stack.mongodb_url, organization_id=organization_id, key=key)
     return key
 
