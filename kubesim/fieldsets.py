@@ -66,14 +66,49 @@ def fields_of(value: Obj, path: Path = ()) -> set[Path]:
     return out
 
 
-def object_fields(obj: Obj) -> set[Path]:
-    """The fields of a whole object that managers can own."""
+def _ownable(obj: Obj) -> Obj:
     meta = obj.get("metadata") or {}
     owned = {k: meta[k] for k in _OWNED_METADATA if k in meta}
     body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
     if owned:
         body["metadata"] = owned
-    return fields_of(body)
+    return body
+
+
+def object_fields(obj: Obj) -> set[Path]:
+    """The fields of a whole object that managers can own."""
+    return fields_of(_ownable(obj))
+
+
+def object_fields_v1(obj: Obj) -> Obj:
+    """`to_fields_v1(object_fields(obj))`, built straight from the object.
+
+    The create-by-apply path needs only the tree; going through a set of path tuples and
+    sorting them was a fifth of kubesim's CPU under the deployer benchmark.
+    """
+    tree: Obj = {}
+    _grow(_ownable(obj), tree)
+    return _sorted_tree(tree)
+
+
+def _grow(value: Obj, node: Obj) -> None:
+    for k, v in value.items():
+        child = node.setdefault(f"f:{k}", {})
+        if isinstance(v, dict) and v:
+            _grow(v, child)
+        elif isinstance(v, list) and v and all(isinstance(i, dict) for i in v):
+            keys = [_item_key(k, i, v) for i in v]
+            if None in keys:
+                continue
+            for item, ik in zip(v, keys, strict=True):
+                assert ik is not None
+                entry = child.setdefault(ik, {})
+                entry.setdefault(".", {})
+                _grow(item, entry)
+
+
+def _sorted_tree(node: Obj) -> Obj:
+    return {k: _sorted_tree(node[k]) for k in sorted(node)}
 
 
 def _step(node: Any, part: str) -> Any:

@@ -125,9 +125,11 @@ class ObjectStore:
         namespace: str | None = None,
         field_manager: str | None = None,
         dry_run: bool = False,
+        owned: bool = False,
     ) -> Obj:
+        """Create `obj`; `owned` means the caller gives it up (no copy is taken)."""
         rt = rt or self.resource_for(obj)
-        new = _clone(obj)
+        new = {**obj, "metadata": {**(obj.get("metadata") or {})}} if owned else _clone(obj)
         self._check_type(rt, new)
         meta = new.setdefault("metadata", {})
         if rt.namespaced:
@@ -415,9 +417,11 @@ class ObjectStore:
         if old is None:
             if subresource:
                 raise errors.not_found(plural=rt.plural, group=rt.group, name=name)
+            fields = fieldsets.object_fields_v1(applied)  # before defaults fill `applied` in
             seed = {**applied, "metadata": {**meta, "name": name}}
-            created = self.create(seed, rt=rt, namespace=namespace or None, dry_run=True)
-            paths = fieldsets.object_fields(applied)
+            created = self.create(
+                seed, rt=rt, namespace=namespace or None, dry_run=True, owned=True
+            )
             created["metadata"]["managedFields"] = [
                 {
                     "manager": field_manager,
@@ -425,7 +429,7 @@ class ObjectStore:
                     "apiVersion": rt.api_version,
                     "time": fieldsets.now_iso(),
                     "fieldsType": "FieldsV1",
-                    "fieldsV1": fieldsets.to_fields_v1(paths),
+                    "fieldsV1": fields,
                 }
             ]
             if dry_run:

@@ -103,3 +103,28 @@ async def test_a_no_op_apply_keeps_the_resource_version(
     dropped = _apply(kubesim, {**config, "metadata": {"name": "same", "namespace": "default"}})
     assert "labels" not in dropped["metadata"] or not dropped["metadata"]["labels"]
     assert int(dropped["metadata"]["resourceVersion"]) > int(changed["metadata"]["resourceVersion"])
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        deployment("tree", gpus=2, labels={"x": "y"}),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "s", "labels": {"a": "1"}, "annotations": {"b": "2"}},
+            "spec": {
+                "selector": {"app": "s"},
+                "ports": [{"name": "http", "port": 80}, {"name": "metrics", "port": 9090}],
+                "args": [{"no": "merge key"}],
+                "empty": {},
+                "items": [],
+            },
+        },
+    ],
+)
+def test_the_fields_tree_is_the_tree_of_the_field_paths(obj: dict[str, Any]) -> None:
+    expected = fieldsets.to_fields_v1(fieldsets.object_fields(obj))
+    built = fieldsets.object_fields_v1(obj)
+    assert built == expected
+    assert orjson.dumps(built) == orjson.dumps(expected)  # same key order as well
