@@ -1,8 +1,9 @@
 """What each write endpoint does, apart from HTTP: the checks in order, then one write.
 
 Create: the request's cross-field rules (400), the cluster gates from the inventory's
-status (403), the name (409), GPU capacity (400), then one insert that carries the
-pending command; the relay publishes it without the caller waiting on NATS.
+status (403), GPU capacity (400), then one insert that carries the pending command; the
+unique index on (namespace, name) answers a taken name (409) with no extra read, also
+for two creates racing. The relay publishes without the caller waiting on NATS.
 """
 
 import logging
@@ -18,8 +19,7 @@ from services.api.identifiers import new_public_id, parse_model_id
 from services.api.requests import CreateModelRequest
 from services.api.rules import check_gpu_count, check_served_model_name
 from shared.database import Document
-from shared.errors import ModelNameTakenError, ModelNotFoundError
-from shared.names import DEFAULT_NAMESPACE
+from shared.errors import ModelNotFoundError
 from shared.secrets import TokenCipher
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,6 @@ class Models:
         check_served_model_name(name=request.name, config=config)
         check_gpu_count(requirements=request.requirements, config=config)
         check_cluster(await self.inventory.status(fresh=False), request)
-        if await self.registry.name_taken(namespace=DEFAULT_NAMESPACE, name=request.name):
-            raise ModelNameTakenError(name=request.name, namespace=DEFAULT_NAMESPACE)
         query = capacity_query(request)
         if query is not None:
             check_capacity(query, await self.inventory.capacity(query))

@@ -80,10 +80,6 @@ class Registry:
                 return int(counter["seq"])
         raise CounterUnavailableError(_COUNTER_ID)
 
-    async def name_taken(self, *, namespace: str, name: str) -> bool:
-        found = await self._models.find_one({"namespace": namespace, "name": name}, {"_id": 1})
-        return found is not None
-
     async def insert(self, document: Document) -> None:
         try:
             await self._models.insert_one(document)
