@@ -153,7 +153,7 @@ async def reads(http: httpx.AsyncClient, *, count: int, models: int) -> None:
         response = await http.get(path)
         single.append(time.perf_counter() - started)
         assert response.status_code == 200, response.text
-    print(summary("GET list of 100 (10k in org)", listing))
+    print(summary(f"GET list of 100 ({models} in org)", listing))
     print(summary("GET one by id", single))
 
 
