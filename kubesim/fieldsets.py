@@ -88,11 +88,17 @@ def object_fields_v1(obj: Obj) -> Obj:
     """
     tree: Obj = {}
     _grow(_ownable(obj), tree)
-    return _sorted_tree(tree)
+    return tree
 
 
 def _grow(value: Obj, node: Obj) -> None:
-    for k, v in value.items():
+    """Add `value`'s fields under `node`, children in sorted order as `to_fields_v1` has them.
+
+    A map node holds only `f:` children, a list only `k:` items, an item `.` then `f:`
+    children ("." sorts first), so inserting in sorted order at each level is enough.
+    """
+    for k in sorted(value):
+        v = value[k]
         child = node.setdefault(f"f:{k}", {})
         if isinstance(v, dict) and v:
             _grow(v, child)
@@ -100,15 +106,11 @@ def _grow(value: Obj, node: Obj) -> None:
             keys = [_item_key(k, i, v) for i in v]
             if None in keys:
                 continue
-            for item, ik in zip(v, keys, strict=True):
+            for ik, item in sorted(zip(keys, v, strict=True), key=lambda pair: str(pair[0])):
                 assert ik is not None
                 entry = child.setdefault(ik, {})
                 entry.setdefault(".", {})
                 _grow(item, entry)
-
-
-def _sorted_tree(node: Obj) -> Obj:
-    return {k: _sorted_tree(node[k]) for k in sorted(node)}
 
 
 def _step(node: Any, part: str) -> Any:
