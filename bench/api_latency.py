@@ -159,14 +159,19 @@ async def reads(http: httpx.AsyncClient, *, count: int, models: int) -> None:
 
 async def creates_open_loop(http: httpx.AsyncClient, *, rate: float, seconds: float) -> None:
     latencies: list[float] = []
-    errors: dict[int, int] = {}
+    errors: dict[str, int] = {}
 
     async def one(name: str) -> None:
         started = time.perf_counter()
-        response = await http.post(MODELS, json=body_for(name))
+        try:
+            response = await http.post(MODELS, json=body_for(name))
+        except httpx.HTTPError as exc:
+            outcome = type(exc).__name__
+        else:
+            outcome = "" if response.status_code == 201 else str(response.status_code)
         latencies.append(time.perf_counter() - started)
-        if response.status_code != 201:
-            errors[response.status_code] = errors.get(response.status_code, 0) + 1
+        if outcome:
+            errors[outcome] = errors.get(outcome, 0) + 1
 
     tasks = []
     begin = time.perf_counter()
