@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,6 +21,20 @@ def _status(exc: ApiException) -> dict[str, Any]:
     return body
 
 
+async def _replace_fresh(apps: Any, name: str, change: Callable[[Any], None]) -> Any:
+    """Read, change, replace; again on 409, as a client must while a controller writes
+    the Deployment's status between our read and our write."""
+    for _ in range(10):
+        current = await apps.read_namespaced_deployment(name, "default")
+        change(current)
+        try:
+            return await apps.replace_namespaced_deployment(name, "default", current)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+    raise AssertionError("replace kept conflicting")
+
+
 async def test_create_get_list_update_delete(api: Any) -> None:
     apps: Any = client.AppsV1Api(api)
     created = await apps.create_namespaced_deployment("default", deployment("m1"))
@@ -34,11 +49,9 @@ async def test_create_get_list_update_delete(api: Any) -> None:
     assert listed.metadata.resource_version
     assert [d.metadata.name for d in listed.items] == ["m1"]
 
-    got.metadata.labels = {"x": "y"}
-    labelled = await apps.replace_namespaced_deployment("m1", "default", got)
+    labelled = await _replace_fresh(apps, "m1", lambda d: setattr(d.metadata, "labels", {"x": "y"}))
     assert labelled.metadata.generation == 1  # metadata only
-    labelled.spec.replicas = 2
-    scaled = await apps.replace_namespaced_deployment("m1", "default", labelled)
+    scaled = await _replace_fresh(apps, "m1", lambda d: setattr(d.spec, "replicas", 2))
     assert scaled.metadata.generation == 2
     with pytest.raises(ApiException) as err:
         await apps.replace_namespaced_deployment("m1", "default", labelled)  # stale rv
