@@ -9,7 +9,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.keys import (
-    DISPLAY_PREFIX_LENGTH,
+    KEY_PREFIX,
     NewKey,
     generate_key,
     hash_key,
@@ -72,7 +72,9 @@ class ApiKeys:
             {"key_hash": hash_key(key)},
             {
                 "$set": {"organization_id": organization_id, "name": name, "revoked_at": None},
-                "$setOnInsert": {"key_id": key[:DISPLAY_PREFIX_LENGTH], "created_at": now},
+                # The id shown by `keys list` comes from the hash, not from the chosen key:
+                # a chosen key may share its first characters with another one.
+                "$setOnInsert": {"key_id": f"{KEY_PREFIX}{hash_key(key)[:12]}", "created_at": now},
             },
             upsert=True,
         )
