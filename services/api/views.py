@@ -46,9 +46,10 @@ def timestamp(value: datetime | None) -> str | None:
     """`2025-01-01T10:00:00Z`, the seed's form."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(UTC)
+    # isoformat, not strftime: `/all` formats 10,000 of these per request.
+    return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def _pick(document: Document, fields: tuple[str, ...]) -> dict[str, Any]:
