@@ -6,8 +6,10 @@ request; the floors are a bare FastAPI endpoint and a raw NATS round trip. Each 
 measured twice: one request at a time (latency) and `concurrency` at a time (throughput).
 """
 
+import asyncio
 import random
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -178,20 +180,20 @@ class ReadBench:
 async def _wait_all_observed(api_url: str, headers: dict[str, str], *, sizes: Sizes) -> None:
     """Until `/all` lists every Deployment and every managed one is Running, so the
     inventory has settled before anything is measured."""
-    import asyncio
-    import time
-
     deadline = time.monotonic() + sizes.start_timeout
     async with aiohttp.ClientSession(
-        api_url, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
+        api_url, headers=headers, timeout=aiohttp.ClientTimeout(total=120)
     ) as session:
         while time.monotonic() < deadline:
-            async with session.get(f"{PREFIX}/all") as response:
-                if response.status == 200:
-                    body = await response.json()
-                    running = sum(1 for m in body["models"] if m["status"] == "Running")
-                    if body["total"] >= sizes.deployments and running >= sizes.managed:
-                        return
+            try:
+                async with session.get(f"{PREFIX}/all") as response:
+                    body = await response.json() if response.status == 200 else None
+            except (aiohttp.ClientError, TimeoutError):
+                body = None
+            if body is not None:
+                running = sum(1 for m in body["models"] if m["status"] == "Running")
+                if body["total"] >= sizes.deployments and running >= sizes.managed:
+                    return
             await asyncio.sleep(1)
     raise runner.BenchError("the inventory did not observe the whole cluster in time")
 
