@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.api.adapters.api_keys import ApiKeys
 from services.api.adapters.inventory import Inventory
 from services.api.adapters.registry import Registry
+from services.api.adapters.registry_view import RegistryView
 from services.api.adapters.relay import OutboxRelay
 from services.api.adapters.status_consumer import StatusConsumer
 from services.api.handlers import Models
@@ -38,6 +39,7 @@ class ApiRuntime:
     models: Models
     consumer: StatusConsumer
     buckets: TokenBuckets
+    view: RegistryView
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -55,7 +57,8 @@ class ApiRuntime:
         await database.ensure_indexes(db, (Collection.MODELS, Collection.API_KEYS))
         nats = await messaging.connect(settings.nats_url, name=SERVICE_NAME)
         await messaging.ensure_streams(nats.jetstream())
-        registry = Registry(db)
+        view = RegistryView(db[Collection.MODELS])
+        registry = Registry(db, view=view)
         relay = OutboxRelay(
             registry=registry,
             nats=nats,
@@ -82,10 +85,12 @@ class ApiRuntime:
             ),
             consumer=StatusConsumer(registry=registry, nats=nats, relay=relay),
             buckets=TokenBuckets(rate=settings.api_create_rate, burst=settings.api_create_burst),
+            view=view,
         )
         runtime.tasks = [
             asyncio.create_task(relay.run(), name="outbox-relay"),
             asyncio.create_task(runtime.consumer.run(), name="status-consumer"),
+            asyncio.create_task(view.run(), name="registry-view"),
         ]
         log.info("api started", extra={"database": settings.mongodb_database})
         return runtime
@@ -102,6 +107,7 @@ class ApiRuntime:
     async def stop(self) -> None:
         self.consumer.stop()
         self.relay.stop()
+        self.view.stop()
         for task in self.tasks:
             task.cancel()
         if self.tasks:

@@ -14,6 +14,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from services.api.adapters.registry_view import RegistryView
 from services.api.documents import delete_entry, repair_entry
 from services.api.lifecycle import ModelState, Status, Transition
 from shared.database import Document
@@ -59,9 +60,13 @@ def _theirs(document: Document | None, organization_id: int) -> Document | None:
 
 
 class Registry:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    """Writes go to MongoDB; reads come from the in-memory `view` once it has loaded,
+    from MongoDB before that (or for a model the view has not seen yet)."""
+
+    def __init__(self, db: AsyncDatabase[Document], *, view: RegistryView | None = None) -> None:
         self._models = db[Collection.MODELS]
         self._counters = db[Collection.COUNTERS]
+        self._view = view
 
     async def next_id(self) -> int:
         """Concurrent first upserts of the counter race: the loser gets a duplicate key (or,
@@ -89,13 +94,22 @@ class Registry:
             raise ModelNameTakenError(
                 name=document["name"], namespace=document["namespace"]
             ) from exc
+        if (view := self._ready_view()) is not None:
+            view.put(document)  # read-your-writes, before the change stream brings it
+
+    def _ready_view(self) -> RegistryView | None:
+        return self._view if self._view is not None and self._view.ready else None
 
     async def get(self, organization_id: int, model: int | str) -> Document | None:
+        if (view := self._ready_view()) is not None and (found := view.get(model)) is not None:
+            return _theirs(found, organization_id)
         return _theirs(await self._models.find_one(_id_filter(model), _PUBLIC), organization_id)
 
     async def page(
         self, organization_id: int, *, limit: int, offset: int
     ) -> tuple[list[Document], int]:
+        if (view := self._ready_view()) is not None:
+            return view.page(organization_id, limit=limit, offset=offset)
         query = {"organization_id": organization_id}
         models: list[Document] = []
         if limit > 0:  # MongoDB reads limit(0) as "no limit"; `?limit=0` asks for the total only
@@ -106,6 +120,8 @@ class Registry:
         return models, await self._models.count_documents(query)
 
     async def own_models(self, organization_id: int, public_ids: list[str]) -> dict[str, Document]:
+        if (view := self._ready_view()) is not None:
+            return view.own(organization_id, public_ids)
         cursor = self._models.find(
             {"organization_id": organization_id, "public_id": {"$in": public_ids}},
             {"_id": 0, "public_id": 1, "model_type": 1, "display_name": 1, "description": 1},

@@ -1,0 +1,135 @@
+"""An in-memory copy of the registry's public fields, kept current by a change stream.
+
+Why: `GET /models` pages an organization sorted by id, and `/all` marks the caller's own
+models. Asking MongoDB each time costs an index scan, a fetch and a sort per request; on
+the embedded MongoDB-compatible server that is hundreds of milliseconds at 10,000
+models. The api reads this view instead, as the inventory answers from its projection.
+
+How it stays right: the change stream is opened *before* the initial load, so nothing
+written meanwhile is missed; events then arrive in write order and each carries the
+document as it is now (`updateLookup`), so the view converges on the collection even
+when the load already saw a newer version than an early event. Any stream error drops
+the view (`ready` goes false, reads fall back to MongoDB) and it is rebuilt from a fresh
+load. Secrets never enter it: the token, the outbox and the deployment config are left out.
+"""
+
+import asyncio
+import bisect
+import logging
+from typing import Final
+
+from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.database import Document
+
+log = logging.getLogger(__name__)
+
+HIDDEN: Final = frozenset({"_id", "outbox", "hf_token_encrypted", "deployment_config"})
+RETRY_SECONDS: Final = 1.0
+
+
+def public_fields(document: Document) -> Document:
+    return {key: value for key, value in document.items() if key not in HIDDEN}
+
+
+class RegistryView:
+    def __init__(self, models: AsyncCollection[Document]) -> None:
+        self._models = models
+        self._stopping = False
+        self.ready = False
+        self._by_public_id: dict[str, Document] = {}
+        self._public_id_of_id: dict[int, str] = {}
+        self._public_id_of_oid: dict[ObjectId, str] = {}
+        self._ids_of_org: dict[int, list[int]] = {}
+
+    # --- reads --------------------------------------------------------------------------
+
+    def get(self, model: int | str) -> Document | None:
+        public_id = self._public_id_of_id.get(model) if isinstance(model, int) else model
+        return None if public_id is None else self._by_public_id.get(public_id)
+
+    def page(self, organization_id: int, *, limit: int, offset: int) -> tuple[list[Document], int]:
+        ids = self._ids_of_org.get(organization_id, [])
+        chosen = ids[offset : offset + limit] if limit > 0 else []
+        return [self._by_public_id[self._public_id_of_id[i]] for i in chosen], len(ids)
+
+    def own(self, organization_id: int, public_ids: list[str]) -> dict[str, Document]:
+        found = (self._by_public_id.get(public_id) for public_id in public_ids)
+        return {
+            document["public_id"]: document
+            for document in found
+            if document is not None and document["organization_id"] == organization_id
+        }
+
+    # --- writes -------------------------------------------------------------------------
+
+    def put(self, document: Document) -> None:
+        """Add or replace a model (from the stream, the load, or this api's own insert)."""
+        public_id = document["public_id"]
+        previous = self._by_public_id.get(public_id)
+        if previous is None:
+            ids = self._ids_of_org.setdefault(document["organization_id"], [])
+            bisect.insort(ids, document["id"])
+            self._public_id_of_id[document["id"]] = public_id
+        if "_id" in document:
+            self._public_id_of_oid[document["_id"]] = public_id
+        self._by_public_id[public_id] = public_fields(document)
+
+    def discard(self, object_id: ObjectId) -> None:
+        public_id = self._public_id_of_oid.pop(object_id, None)
+        document = None if public_id is None else self._by_public_id.pop(public_id, None)
+        if document is None:
+            return
+        del self._public_id_of_id[document["id"]]
+        ids = self._ids_of_org.get(document["organization_id"], [])
+        position = bisect.bisect_left(ids, document["id"])
+        if position < len(ids) and ids[position] == document["id"]:
+            del ids[position]
+
+    def _clear(self) -> None:
+        self.ready = False
+        self._by_public_id.clear()
+        self._public_id_of_id.clear()
+        self._public_id_of_oid.clear()
+        self._ids_of_org.clear()
+
+    # --- following the collection -------------------------------------------------------
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("registry view lost its change stream", extra={"error": repr(exc)})
+            self._clear()
+            if not self._stopping:
+                await asyncio.sleep(RETRY_SECONDS)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def _follow(self) -> None:
+        async with await self._models.watch(full_document="updateLookup") as stream:
+            self._clear()
+            async for document in self._models.find({}, {"outbox": 0, "hf_token_encrypted": 0}):
+                self.put(document)
+            self.ready = True
+            log.info("registry view ready", extra={"models": len(self._by_public_id)})
+            while not self._stopping:
+                change = await stream.try_next()
+                if change is not None:
+                    self._apply(change)
+
+    def _apply(self, change: Document) -> None:
+        operation = change["operationType"]
+        if operation in ("insert", "update", "replace"):
+            document = change.get("fullDocument")
+            if document is not None:  # None: deleted since; its delete event follows
+                self.put(document)
+        elif operation == "delete":
+            self.discard(change["documentKey"]["_id"])
+        elif operation in ("drop", "dropDatabase", "rename", "invalidate"):
+            raise RuntimeError(f"the models collection saw {operation}")

@@ -1,0 +1,90 @@
+"""The registry view follows the models collection through a change stream, and stays secret-free."""
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.api.adapters.registry_view import RegistryView
+from shared.database import Document
+from shared.names import Collection
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def model(model_id: int, *, organization_id: int = 1) -> Document:
+    return {
+        "id": model_id,
+        "public_id": f"mdl_{model_id:012d}",
+        "organization_id": organization_id,
+        "name": f"m{model_id}",
+        "namespace": "jan-models",
+        "status": "creating",
+        "created_at": NOW,
+        "deployment_config": {"image": "vllm"},
+        "hf_token_encrypted": "gAAAA-ciphertext",
+        "outbox": {"msg_id": "x", "due_at": NOW},
+    }
+
+
+async def until(condition: object, *, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "the view did not catch up"
+        await asyncio.sleep(0.02)
+
+
+async def test_the_view_loads_then_follows_inserts_updates_and_deletes(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    models = mongo_db[Collection.MODELS]
+    await models.insert_many([model(1), model(2, organization_id=2), model(3)])
+    view = RegistryView(models)
+    task = asyncio.create_task(view.run())
+    try:
+        await until(lambda: view.ready)
+        assert [m["id"] for m in view.page(1, limit=10, offset=0)[0]] == [1, 3]
+
+        await models.insert_one(model(4))
+        await models.update_one({"id": 1}, {"$set": {"status": "running"}})
+        await models.delete_one({"id": 3})
+        await until(
+            lambda: (
+                view.page(1, limit=10, offset=0)[1] == 2
+                and (view.get(1) or {}).get("status") == "running"
+            )
+        )
+
+        page, total = view.page(1, limit=1, offset=1)
+        assert ([m["id"] for m in page], total) == ([4], 2)
+        assert view.get("mdl_000000000003") is None
+        assert view.own(1, ["mdl_000000000001", "mdl_000000000002"]).keys() == {"mdl_000000000001"}
+        for public_id in ("mdl_000000000001", "mdl_000000000004"):
+            stored = view.get(public_id)
+            assert stored is not None
+            assert not {"hf_token_encrypted", "outbox", "deployment_config", "_id"} & stored.keys()
+    finally:
+        view.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_dropped_collection_rebuilds_the_view(mongo_db: AsyncDatabase[Document]) -> None:
+    models = mongo_db[Collection.MODELS]
+    await models.insert_one(model(1))
+    view = RegistryView(models)
+    task = asyncio.create_task(view.run())
+    try:
+        await until(lambda: view.ready)
+        await models.drop()
+        await models.insert_one(model(7))
+        await until(
+            lambda: view.ready and view.get(7) is not None and view.get(1) is None, within=15
+        )
+    finally:
+        view.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
