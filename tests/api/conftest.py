@@ -4,8 +4,6 @@ The inventory is another service: here a small responder subscribed on the real
 nats-server answers `inventory.query.*` with whatever reply each test sets.
 """
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -167,16 +165,3 @@ def key_for(mongo_db: AsyncDatabase[Document]) -> KeyFactory:
         return {"Authorization": f"Bearer {new.key}"}
 
     return create
-
-
-async def poll(
-    probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool], timeout: float = 5.0
-) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if until(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s; last value: {value!r}")
-        await asyncio.sleep(0.02)

@@ -27,8 +27,9 @@ from shared.names import (
     EVENTS_WILDCARD,
     Collection,
 )
-from tests.api.conftest import FakeInventory, KeyFactory, poll, settings_for
+from tests.api.conftest import FakeInventory, KeyFactory, settings_for
 from tests.api.test_http_errors import client_for, cpu_only
+from tests.waiting import poll
 
 pytestmark = pytest.mark.integration
 

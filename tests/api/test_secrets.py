@@ -15,8 +15,9 @@ from shared.commands import CreateModel
 from shared.database import Document
 from shared.names import COMMANDS_STREAM, CREATE_SUBJECT, EVENTS_STREAM, EVENTS_WILDCARD
 from shared.secrets import TokenCipher
-from tests.api.conftest import KeyFactory, poll
+from tests.api.conftest import KeyFactory
 from tests.api.test_outbox import messages_on, outbox_empty
+from tests.waiting import poll
 
 pytestmark = pytest.mark.integration
 

@@ -28,8 +28,9 @@ from shared.events import (
 )
 from shared.messaging import publish_event
 from shared.names import COMMANDS_STREAM, CREATE_SUBJECT, Collection
-from tests.api.conftest import KeyFactory, poll
+from tests.api.conftest import KeyFactory
 from tests.api.test_outbox import messages_on, outbox_empty
+from tests.waiting import poll
 
 pytestmark = pytest.mark.integration
 

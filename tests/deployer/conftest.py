@@ -1,10 +1,8 @@
 """A deployer running in-process against the session's nats-server and a fresh kubesim."""
 
-import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +19,9 @@ from shared.events import ModelEvent, parse_event
 from shared.names import EVENTS_STREAM, EVENTS_WILDCARD
 from shared.secrets import TokenCipher
 from shared.settings import DEV_ENCRYPTION_KEY
+from tests.waiting import eventually
 
 CIPHER = TokenCipher(SecretStr(DEV_ENCRYPTION_KEY))
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0, step: float = 0.02
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(step)
 
 
 class EventLog:
@@ -76,7 +65,7 @@ class EventLog:
             found = [e for e in events if e.subject == public_id and e.type.endswith(f".{kind}")]
             return len(found) >= count
 
-        await eventually(seen, timeout=timeout)
+        await eventually(seen, within=timeout)
         return found
 
 

@@ -18,8 +18,9 @@ from shared.commands import CreateModel
 from shared.messaging import MSG_ID_HEADER
 from shared.model_spec import Requirements
 from shared.names import CREATE_SUBJECT
-from tests.deployer.conftest import CIPHER, EventLog, eventually
+from tests.deployer.conftest import CIPHER, EventLog
 from tests.shared.examples import seed_create_command, seed_delete_command
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from jan_models.stack import LocalStack, service_token
-from tests.e2e.test_walkthrough import MODELS, body, eventually, follow_status
+from tests.e2e.test_walkthrough import MODELS, body, follow_status
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 

@@ -2,8 +2,6 @@
 
 import asyncio
 import copy
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,49 +10,13 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
+from services.api.web.examples import SEED_CREATE_REQUEST as SEED_BODY
 from tests.e2e.conftest import ORG_ID
+from tests.waiting import eventually
 
 MODELS = "/v1/organization/models"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
-
-SEED_BODY: dict[str, Any] = {
-    "name": "qwen3-coder-30b",
-    "display_name": "Qwen3 Coder 30B",
-    "description": "Qwen3 Coder model for code completion",
-    "model_type": "completion",
-    "huggingface_id": "Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8",
-    "requirements": {
-        "cpu": "2000m",
-        "memory": "16Gi",
-        "gpu": {"min_vram": "24Gi", "min_gpus": 1, "max_gpus": 1},
-    },
-    "deployment_config": {
-        "image": "registry.menlo.ai/dockerhub/vllm/vllm-openai:v0.10.2",
-        "image_pull_policy": "IfNotPresent",
-        "command": ["sh"],
-        "args": [
-            "-c",
-            "python3 -m vllm.entrypoints.openai.api_server --host 0.0.0.0 --port 8000 --uvicorn-log-level warning --model Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8 --served-model-name qwen3-coder-30b --tool-call-parser qwen3_coder --enable-auto-tool-choice --api-server-count 4",
-        ],
-        "gpu_count": 1,
-        "initial_delay_seconds": 240,
-        "enable_pvc": True,
-        "storage_class": "",
-        "enable_autoscaling": True,
-        "autoscaling_config": {
-            "min_replicas": 1,
-            "max_replicas": 8,
-            "target_metric": "num_requests_running",
-            "target_value": "40",
-            "scale_down_delay": "3m",
-        },
-        "extra_env": [{"name": "CUDA_VISIBLE_DEVICES", "value": "0"}],
-        "hugging_face_token": "hf_your_token_here",
-    },
-    "tags": ["coding", "completion"],
-    "is_public": False,
-}
 
 
 def body(name: str, **config: Any) -> dict[str, Any]:
@@ -66,17 +28,6 @@ def body(name: str, **config: Any) -> dict[str, Any]:
     )
     new["deployment_config"] |= config
     return new
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, within: float = 60, every: float = 0.05
-) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(every)
-    raise AssertionError(f"condition not met within {within}s")
 
 
 async def follow_status(

@@ -8,7 +8,6 @@ read both sides. Waits are bounded polls, never sleeps standing in for a conditi
 import asyncio
 import itertools
 import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from jan_models.dev_keys import ensure_dev_key
 from jan_models.stack import LocalStack, StackConfig
 from shared.labels import MANAGED, MODEL_ID, MODEL_NAME, ORGANIZATION_ID
 from shared.names import DEFAULT_NAMESPACE
+from tests import waiting
 
 MODELS = "/v1/organization/models"
 ORG_A = 123
@@ -153,15 +153,10 @@ async def cluster(stack: LocalStack) -> AsyncIterator[Cluster]:
 async def eventually(
     check: Callable[[], Awaitable[bool]], *, within: float = 60, every: float = 0.1
 ) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if await check():
-                return
-        except (httpx.TransportError, httpx.HTTPStatusError):
-            pass  # a part restarting; the deadline bounds how long that may last
-        await asyncio.sleep(every)
-    raise AssertionError(f"condition not met within {within}s")
+    """Like `tests.waiting.eventually`, where a part restarting only means "not yet"."""
+    await waiting.eventually(
+        check, within=within, every=every, tolerate=(httpx.TransportError, httpx.HTTPStatusError)
+    )
 
 
 #: a Hugging Face token no response, event, log line, document or command may hold in clear

@@ -1,8 +1,5 @@
 """Helpers the inventory tests share: polling with a deadline, queries, manifests."""
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from nats.aio.client import Client
@@ -11,20 +8,6 @@ from pydantic import TypeAdapter
 from shared import labels
 
 T = TypeVar("T")
-
-
-async def poll(
-    probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool], timeout: float = 15.0
-) -> T:
-    """Call `probe` until `until(value)` holds; fail with the last value at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if until(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
-        await asyncio.sleep(0.05)
 
 
 async def ask(nc: Client, subject: str, adapter: TypeAdapter[T], body: bytes = b"") -> T:

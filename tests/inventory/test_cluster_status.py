@@ -8,7 +8,8 @@ from services.inventory.app import InventoryService
 from shared import crds
 from shared.names import CAPACITY_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
 from shared.queries import CAPACITY_ANSWER, STATUS_ANSWER, CapacityReply, QueryError, StatusReply
-from tests.inventory.support import ask, deployment, poll
+from tests.inventory.support import ask, deployment
+from tests.waiting import poll
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,8 @@ from shared.events import (
 from shared.messaging import publish_event
 from shared.names import EVENTS_WILDCARD, MODELS_QUERY_SUBJECT
 from shared.queries import MODELS_ANSWER, ModelsReply
-from tests.inventory.support import ask, deployment, poll
+from tests.inventory.support import ask, deployment
+from tests.waiting import poll
 
 pytestmark = pytest.mark.integration
 

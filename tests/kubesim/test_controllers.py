@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from kubernetes_asyncio import client
 
 from tests.kubesim.conftest import deployment
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.05)
 
 
 async def _pods(core: Any, name: str) -> list[Any]:
@@ -152,7 +144,7 @@ async def test_image_failures(api: Any) -> None:
         (pod,) = await _pods(core, "crash")
         return bool(pod.status.container_statuses[0].restart_count >= 2)
 
-    await eventually(restarted_twice, timeout=4)
+    await eventually(restarted_twice, within=4)
     d = await apps.read_namespaced_deployment("crash", "default")
     assert not d.status.ready_replicas
 
