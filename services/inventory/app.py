@@ -63,10 +63,14 @@ class InventoryService:
         self.view = ClusterView(
             policy=HealthPolicy(
                 crashloop_restart_threshold=settings.inventory_crashloop_restart_threshold,
-                unschedulable_timeout=timedelta(seconds=settings.inventory_unschedulable_timeout_seconds),
+                unschedulable_timeout=timedelta(
+                    seconds=settings.inventory_unschedulable_timeout_seconds
+                ),
             )
         )
-        self.tracker = ModelTracker(drift_grace=timedelta(seconds=settings.inventory_drift_grace_seconds))
+        self.tracker = ModelTracker(
+            drift_grace=timedelta(seconds=settings.inventory_drift_grace_seconds)
+        )
         self.timing = WatchTiming(
             timeout_seconds=settings.inventory_watch_timeout_seconds,
             page_size=settings.inventory_list_page_size,
@@ -128,7 +132,9 @@ class InventoryService:
         self._mongo = database.connect(settings.mongodb_url, app_name=SERVICE_NAME)
         db = self._mongo[settings.mongodb_database]
         await database.ensure_indexes(db, INVENTORY_COLLECTIONS)
-        self.writer = ProjectionWriter(db, self.view, batch_size=settings.inventory_write_batch_size)
+        self.writer = ProjectionWriter(
+            db, self.view, batch_size=settings.inventory_write_batch_size
+        )
         self.memories = MemoryStore(db)
         self.tracker.load(await self.memories.load())
         self.publisher = EventPublisher(js)
