@@ -43,11 +43,12 @@ def _ok(example: dict[str, Any]) -> Responses:
     responses={**_ok(SEED_STATUS), **_UNAUTHENTICATED, **_DOWN},
 )
 async def cluster_status(caller: CallerDep, runtime: RuntimeDep) -> JsonResponse:
-    status = await runtime.models.inventory.status()
+    inventory = runtime.models.inventory
+    status = await inventory.status()
     return JsonResponse(
         {
             "organization_id": caller.organization_id,
-            "cluster_status": status.cluster_status.model_dump(mode="json"),
+            "cluster_status": inventory.cluster_status_json(status),
         }
     )
 
