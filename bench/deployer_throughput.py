@@ -124,12 +124,15 @@ async def run(count: int, workdir: Path) -> None:
                     f"(start-up {cpu_at_start[label]:.1f}, run {total - cpu_at_start[label]:.1f})"
                 )
         finally:
-            for process in (deployer, kubesim):
-                if process is not None:
-                    process.terminate()
-                    process.wait(20)
+            for child in (deployer, kubesim):
+                if child is not None:
+                    child.terminate()
+                    child.wait(20)
     latencies.sort()
-    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+
+    def p(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+
     print(f"commands: {count}  applied: {len(latencies)}  failed: {failed}")
     print("objects per command: 5 (PVC, Service, Deployment, ServiceMonitor, PodAutoscaler)")
     print(f"publish: {published:.2f}s  end to end: {elapsed:.2f}s")
