@@ -99,7 +99,10 @@ def next_state(state: ModelState, event: ObservedEvent) -> Transition:
                 status_reason=f"repairing: {_reason(event)}",
             )
         case _:
-            return Transition(Action.UPDATE)
+            # Nothing to show (e.g. `accepted` while creating, `applied` while running): no
+            # write at all. Skipping its sequence is safe: events arrive in stream order and
+            # this one changed nothing a later comparison could depend on.
+            return IGNORE
 
 
 def _is_stale(state: ModelState, event: ObservedEvent) -> bool:

@@ -39,6 +39,18 @@ def test_applied_does_not_move_a_running_model_back() -> None:
     assert transition.status is None
 
 
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (Status.CREATING, EventType.ACCEPTED),
+        (Status.RUNNING, EventType.APPLIED),
+        (Status.DEGRADED, EventType.REPAIRED),
+    ],
+)
+def test_an_event_that_changes_nothing_writes_nothing(status: Status, kind: EventType) -> None:
+    assert next_state(state(status), event(kind)).action is Action.IGNORE
+
+
 def test_an_older_generation_is_ignored() -> None:
     transition = next_state(
         state(Status.RUNNING, generation=2), event(EventType.FAILED, generation=1)
