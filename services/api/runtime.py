@@ -27,6 +27,7 @@ from shared.secrets import TokenCipher
 log = logging.getLogger(__name__)
 SERVICE_NAME = "jan-models-api"
 STOP_TIMEOUT = 3.0
+_RENDERED_ORGANIZATIONS = 256
 
 
 @dataclass
@@ -41,6 +42,13 @@ class ApiRuntime:
     buckets: TokenBuckets
     view: RegistryView
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    rendered_all: dict[int, tuple[object, bytes]] = field(default_factory=dict)
+    """Per organization: the last `/all` body and what it was built from (pages, registry)."""
+
+    def remember_all(self, organization_id: int, *, key: object, body: bytes) -> None:
+        if len(self.rendered_all) >= _RENDERED_ORGANIZATIONS:
+            self.rendered_all.clear()
+        self.rendered_all[organization_id] = (key, body)
 
     @property
     def registry(self) -> Registry:

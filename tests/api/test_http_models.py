@@ -15,6 +15,7 @@ from shared.database import Document
 from shared.names import Collection
 from shared.queries import ModelsReply, StatusReply, WorkloadEntry
 from tests.api.conftest import FakeInventory, KeyFactory, cluster_status
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -267,6 +268,43 @@ async def test_all_lists_the_cluster_and_marks_the_callers_own(
         ],
         "total": 3,
     }
+
+
+async def test_all_follows_the_inventory_and_the_registry_without_serving_a_stale_answer(
+    http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory
+) -> None:
+    headers = await key_for(77)
+    external = WorkloadEntry(
+        name="external-model", namespace="default", is_managed=False, status="Running", replicas=1
+    )
+    inventory.models = ModelsReply(models=[external], total=1)
+    first = await http.get(f"{MODELS}/all", headers=headers)
+    again = await http.get(f"{MODELS}/all", headers=headers)
+    assert first.content == again.content
+
+    inventory.models = ModelsReply(
+        models=[external.model_copy(update={"status": "Failed"})], total=1
+    )
+    changed = (await http.get(f"{MODELS}/all", headers=headers)).json()
+    assert changed["models"][0]["status"] == "Failed"
+
+    created = (await http.post(MODELS, json=named("cached-model"), headers=headers)).json()["model"]
+    mine = WorkloadEntry(
+        name="cached-model",
+        namespace="jan-models",
+        is_managed=True,
+        status="Running",
+        replicas=1,
+        organization_id=77,
+        public_id=created["public_id"],
+    )
+    inventory.models = ModelsReply(models=[external, mine], total=2)
+
+    async def own_fields_shown() -> bool:
+        listed = (await http.get(f"{MODELS}/all", headers=headers)).json()["models"]
+        return bool(listed[-1].get("display_name") == created["display_name"])
+
+    await eventually(own_fields_shown, within=10)
 
 
 async def test_an_organization_sees_only_its_own_models_both_ways(

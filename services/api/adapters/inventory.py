@@ -46,7 +46,8 @@ class Inventory:
         self._timeout = timeout
         self._cache_seconds = status_cache_seconds
         self._status: tuple[float, StatusReply] | None = None
-        self._parsed: dict[tuple[str, bytes], tuple[bytes, BaseModel]] = {}
+        self._parsed: dict[tuple[str, bytes], tuple[bytes, BaseModel, int]] = {}
+        self._serial = 0
         self._rendered: tuple[StatusReply, orjson.Fragment] | None = None
 
     def cluster_status_json(self, reply: StatusReply) -> orjson.Fragment:
@@ -64,15 +65,20 @@ class Inventory:
         self._status = (time.monotonic() + self._cache_seconds, reply)
         return reply
 
-    async def models(self) -> list[WorkloadEntry]:
-        """Every model workload in the cluster, following the inventory's pages."""
+    async def models(self) -> tuple[list[WorkloadEntry], tuple[int, ...]]:
+        """Every model workload in the cluster, following the inventory's pages, and what
+        identifies their content: an equal second value means byte-identical pages."""
         entries: list[WorkloadEntry] = []
+        serials: list[int] = []
         offset = 0
         for _ in range(_MAX_PAGES):
-            page = await self._ask(MODELS_QUERY_SUBJECT, ModelsQuery(offset=offset), MODELS_ANSWER)
+            page, serial = await self._ask_numbered(
+                MODELS_QUERY_SUBJECT, ModelsQuery(offset=offset), MODELS_ANSWER
+            )
             entries.extend(page.models)
+            serials.append(serial)
             if page.next_offset is None or page.next_offset <= offset:
-                return entries
+                return entries, tuple(serials)
             offset = page.next_offset
         raise InventoryUnavailableError(f"more than {_MAX_PAGES} pages from {MODELS_QUERY_SUBJECT}")
 
@@ -80,6 +86,13 @@ class Inventory:
         return await self._ask(CAPACITY_QUERY_SUBJECT, query, CAPACITY_ANSWER)
 
     async def _ask(self, subject: str, query: BaseModel, answer: TypeAdapter[R | QueryError]) -> R:
+        reply, _ = await self._ask_numbered(subject, query, answer)
+        return reply
+
+    async def _ask_numbered(
+        self, subject: str, query: BaseModel, answer: TypeAdapter[R | QueryError]
+    ) -> tuple[R, int]:
+        """The reply, and a number that changes exactly when the reply's bytes do."""
         request = query.model_dump_json().encode()
         try:
             message = await self._nats.request(subject, request, timeout=self._timeout)
@@ -91,7 +104,7 @@ class Inventory:
             raise InventoryUnavailableError(f"{subject} failed: {type(exc).__name__}") from exc
         remembered = self._parsed.get((subject, request))
         if remembered is not None and remembered[0] == message.data:
-            return remembered[1]  # type: ignore[return-value]  # stored under this subject's type
+            return remembered[1], remembered[2]  # type: ignore[return-value]  # stored under this subject's type
         try:
             reply = answer.validate_json(message.data)
         except ValidationError as exc:
@@ -101,5 +114,6 @@ class Inventory:
             raise InventoryUnavailableError(reply.error)
         if len(self._parsed) > _REMEMBERED_REPLIES:
             self._parsed.clear()
-        self._parsed[(subject, request)] = (message.data, reply)
-        return reply
+        self._serial += 1
+        self._parsed[(subject, request)] = (message.data, reply, self._serial)
+        return reply, self._serial

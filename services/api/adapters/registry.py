@@ -97,6 +97,12 @@ class Registry:
         if (view := self._ready_view()) is not None:
             view.put(document)  # read-your-writes, before the change stream brings it
 
+    @property
+    def read_version(self) -> int | None:
+        """Changes whenever what reads return may have changed; None while reads go to MongoDB."""
+        view = self._ready_view()
+        return None if view is None else view.version
+
     def _ready_view(self) -> RegistryView | None:
         return self._view if self._view is not None and self._view.ready else None
 

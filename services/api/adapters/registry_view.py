@@ -38,6 +38,8 @@ class RegistryView:
         self._models = models
         self._stopping = False
         self.ready = False
+        self.version = 0
+        """Bumped on every change, so a reader can tell whether what it derived is still current."""
         self._by_public_id: dict[str, Document] = {}
         self._public_id_of_id: dict[int, str] = {}
         self._public_id_of_oid: dict[ObjectId, str] = {}
@@ -66,6 +68,7 @@ class RegistryView:
 
     def put(self, document: Document) -> None:
         """Add or replace a model (from the stream, the load, or this api's own insert)."""
+        self.version += 1
         public_id = document["public_id"]
         previous = self._by_public_id.get(public_id)
         if previous is None:
@@ -77,6 +80,7 @@ class RegistryView:
         self._by_public_id[public_id] = public_fields(document)
 
     def discard(self, object_id: ObjectId) -> None:
+        self.version += 1
         public_id = self._public_id_of_oid.pop(object_id, None)
         document = None if public_id is None else self._by_public_id.pop(public_id, None)
         if document is None:
@@ -89,6 +93,7 @@ class RegistryView:
 
     def _clear(self) -> None:
         self.ready = False
+        self.version += 1
         self._by_public_id.clear()
         self._public_id_of_id.clear()
         self._public_id_of_oid.clear()

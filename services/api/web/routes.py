@@ -2,6 +2,7 @@
 
 from typing import Annotated, Any, Final
 
+import orjson
 from fastapi import APIRouter, Body, Response
 
 from services.api.requests import CreateModelRequest
@@ -58,8 +59,14 @@ async def cluster_status(caller: CallerDep, runtime: RuntimeDep) -> JsonResponse
     summary="List all models (managed and unmanaged)",
     responses={**_ok(SEED_ALL), **_UNAUTHENTICATED, **_DOWN},
 )
-async def all_models(caller: CallerDep, runtime: RuntimeDep) -> JsonResponse:
-    entries = await runtime.models.inventory.models()
+async def all_models(caller: CallerDep, runtime: RuntimeDep) -> Response:
+    inventory = runtime.models.inventory
+    entries, pages = await inventory.models()
+    version = runtime.registry.read_version
+    key = (pages, version)
+    rendered = runtime.rendered_all.get(caller.organization_id)
+    if version is not None and rendered is not None and rendered[0] == key:
+        return Response(rendered[1], media_type="application/json")
     mine = [
         entry.public_id
         for entry in entries
@@ -67,7 +74,10 @@ async def all_models(caller: CallerDep, runtime: RuntimeDep) -> JsonResponse:
     ]
     own = await runtime.registry.own_models(caller.organization_id, mine) if mine else {}
     models = [all_entry(e, organization_id=caller.organization_id, own=own) for e in entries]
-    return JsonResponse({"models": models, "total": len(models)})
+    body = orjson.dumps({"models": models, "total": len(models)})
+    if version is not None:
+        runtime.remember_all(caller.organization_id, key=key, body=body)
+    return Response(body, media_type="application/json")
 
 
 @router.post(
