@@ -6,6 +6,8 @@ Status updates from events are conditional on the generation and event position 
 so a concurrent delete or a second consumer never lets an older view win.
 """
 
+import asyncio
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Final
 
@@ -33,6 +35,7 @@ _LIST: Final = {
 }
 _COUNTER_ID: Final = "models"
 _COUNTER_ATTEMPTS: Final = 5
+_ID_BLOCK: Final = 50
 
 
 class PublicIdCollisionError(Exception):
@@ -67,15 +70,30 @@ class Registry:
         self._models = db[Collection.MODELS]
         self._counters = db[Collection.COUNTERS]
         self._view = view
+        self._id_lock = asyncio.Lock()
+        self._reserved_ids: Iterator[int] = iter(())
 
     async def next_id(self) -> int:
+        """The next integer id, from a block of `_ID_BLOCK` reserved with one counter write.
+
+        Every create used to spend a write on the counter; on a server where writes are the
+        bottleneck that halves create throughput. Ids stay unique across api replicas and
+        increase within one; a restart leaves a gap, as a sequence would."""
+        async with self._id_lock:
+            if (reserved := next(self._reserved_ids, None)) is not None:
+                return reserved
+            highest = await self._reserve_ids(_ID_BLOCK)
+            self._reserved_ids = iter(range(highest - _ID_BLOCK + 1, highest + 1))
+            return next(self._reserved_ids)
+
+    async def _reserve_ids(self, count: int) -> int:
         """Concurrent first upserts of the counter race: the loser gets a duplicate key (or,
         on the embedded server, no document) and simply increments the winner's counter."""
         for _ in range(_COUNTER_ATTEMPTS):
             try:
                 counter = await self._counters.find_one_and_update(
                     {"_id": _COUNTER_ID},
-                    {"$inc": {"seq": 1}},
+                    {"$inc": {"seq": count}},
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                 )
