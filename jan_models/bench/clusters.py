@@ -105,7 +105,7 @@ def create_scenario(*, gpu_nodes: int) -> Obj:
 
 
 def scale_scenario(*, nodes: int, deployments: int) -> Obj:
-    """Scenario 6, as bench/inventory_scale.py: half the nodes with GPUs, Deployments at 0."""
+    """Scenario 6: half the nodes with GPUs, Deployments at 0 replicas."""
     data = _base()
     data["generate"] = {"count": nodes, "gpu_share": 0.5, "prefix": "node"}
     data["objects"] = [

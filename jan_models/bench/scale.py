@@ -1,11 +1,12 @@
-"""Scenario 6: the inventory at 5,000 nodes and 10,000 Deployments (bench/inventory_scale.py's
-measurements, inside the whole stack).
+"""Scenario 6: the inventory at 5,000 nodes and 10,000 Deployments, inside the whole stack.
 
 - cold start: the inventory is killed, its projections dropped, and started again:
   seconds to `/readyz` (every watch listed and synced) and until the workloads
   projection holds every Deployment;
 - lag: a Deployment is PATCHed every 1/`lag_rate` s for `lag_seconds`; a change stream on
   `inventory_workloads` sees each new resourceVersion arrive; lag = arrival - PATCH sent;
+- queries: p50/p99 of `inventory.query.status` and of the first `inventory.query.models`
+  page, asked straight over NATS at that size;
 - resident memory of every process at that size.
 """
 
@@ -25,9 +26,17 @@ from jan_models.bench.report import Check, Row, Run
 from jan_models.bench.sizes import Scenario, Sizes
 from jan_models.bench.stats import Latency
 from jan_models.stack import LocalStack
-from shared.names import DEFAULT_DATABASE, Collection
+from shared import messaging
+from shared.names import (
+    DEFAULT_DATABASE,
+    MODELS_QUERY_SUBJECT,
+    STATUS_QUERY_SUBJECT,
+    Collection,
+)
 
 INVENTORY_COLLECTIONS = tuple(c for c in Collection if c.value.startswith("inventory_"))
+QUERIES = ((STATUS_QUERY_SUBJECT, "status"), (MODELS_QUERY_SUBJECT, "models, first page"))
+QUERY_COUNT = 200
 
 
 async def cold_start(stack: LocalStack, db: Any, *, sizes: Sizes) -> tuple[float, float]:
@@ -101,6 +110,25 @@ async def lag(
     return Latency.of(lags, errors=len(sent), elapsed=None), achieved, total
 
 
+async def queries(stack: LocalStack) -> list[tuple[str, Latency, int]]:
+    """Each query's latency over NATS, and the size of its reply in bytes."""
+    nats = await messaging.connect(stack.nats_url, name="bench")
+    measured = []
+    try:
+        for subject, label in QUERIES:
+            samples: list[float] = []
+            size = 0
+            for _ in range(QUERY_COUNT):
+                began = time.perf_counter()
+                reply = await nats.request(subject, b"{}", timeout=10)
+                samples.append(time.perf_counter() - began)
+                size = len(reply.data)
+            measured.append((label, Latency.of(samples, elapsed=None), size))
+    finally:
+        await nats.close()
+    return measured
+
+
 def _memory(stack: LocalStack) -> dict[str, float | None]:
     processes: dict[str, Any] = {name: svc.process for name, svc in stack.services.items()}
     if stack.kubesim is not None:
@@ -120,6 +148,7 @@ async def run_scale(*, sizes: Sizes, run: Run, work: Path) -> None:
             # The gentler rate first, so it does not inherit a backlog.
             gentle = await lag(stack, db, sizes=sizes, rate=sizes.lag_rate / 4)
             lags, achieved, total = await lag(stack, db, sizes=sizes, rate=sizes.lag_rate)
+            answers = await queries(stack)
             memory = _memory(stack)
         finally:
             await client.close()
@@ -144,6 +173,16 @@ async def run_scale(*, sizes: Sizes, run: Run, work: Path) -> None:
             errors=lags.errors,
             p50_ms=lags.p50_ms,
             p99_ms=lags.p99_ms,
+        ),
+        *(
+            Row(
+                Scenario.INVENTORY,
+                f"inventory.query {label} ({size / 1024:.0f} KiB reply)",
+                n=latency.n,
+                p50_ms=latency.p50_ms,
+                p99_ms=latency.p99_ms,
+            )
+            for label, latency, size in answers
         ),
         *(
             Row(Scenario.INVENTORY, f"{name} resident memory", value=mib, unit="MiB")
