@@ -5,9 +5,9 @@ cluster. A reply is either the answer or an explicit `QueryError`, never silence
 """
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 from shared.model_spec import Quantity
 
@@ -21,11 +21,27 @@ class QueryError(Message):
     error: str
 
 
+# A reply's version names its content: equal versions mean byte-identical replies. A
+# query that carries the version it holds (`if_none_match`) is answered `Unchanged` while
+# that is still the answer, so an unchanged 60 KB status or 1 MiB page is not sent,
+# parsed and rendered again on every request.
+VERSION_DESCRIPTION = "Names the reply's content: equal versions mean identical replies"
+IF_NONE_MATCH_DESCRIPTION = "A version the asker holds; answered `Unchanged` while still current"
+
+
+class Unchanged(Message):
+    """The answer is still the one the asker holds (the query's `if_none_match`)."""
+
+    ok: Literal[True] = True
+    unchanged: Literal[True] = True
+    version: str
+
+
 # --- inventory.query.status -------------------------------------------------------------
 
 
 class StatusQuery(Message):
-    pass
+    if_none_match: str | None = Field(default=None, description=IF_NONE_MATCH_DESCRIPTION)
 
 
 class GpuNode(Message):
@@ -60,6 +76,7 @@ class StatusReply(Message):
     service_monitor_ok: bool = False
     missing: list[str] = Field(default=[], description="Required CRDs and parts that are absent")
     synced_at: datetime | None = None
+    version: str | None = Field(default=None, description=VERSION_DESCRIPTION)
 
 
 # --- inventory.query.models -------------------------------------------------------------
@@ -73,6 +90,9 @@ class ModelsQuery(Message):
 
     offset: int = Field(default=0, ge=0)
     limit: int | None = Field(default=None, ge=1)
+    if_none_match: str | None = Field(
+        default=None, description=f"{IF_NONE_MATCH_DESCRIPTION} (the whole list's version)"
+    )
 
 
 class WorkloadEntry(Message):
@@ -96,6 +116,10 @@ class ModelsReply(Message):
     next_offset: int | None = Field(
         default=None, description="Offset of the next page; None when this page is the last"
     )
+    version: str | None = Field(
+        default=None,
+        description=f"{VERSION_DESCRIPTION}; of the whole list, so pages of one version agree",
+    )
 
 
 # --- inventory.query.capacity -----------------------------------------------------------
@@ -114,10 +138,31 @@ class CapacityReply(Message):
     message: str = Field(default="", description="The seed's text when no node fits")
 
 
-StatusAnswer = Annotated[StatusReply | QueryError, Field(discriminator="ok")]
-ModelsAnswer = Annotated[ModelsReply | QueryError, Field(discriminator="ok")]
+def _answer_kind(value: Any) -> str:
+    """Which of reply, `Unchanged` or `QueryError` an answer is (parsed JSON or a model)."""
+    if isinstance(value, dict):
+        ok, unchanged = value.get("ok"), value.get("unchanged")
+    else:
+        ok, unchanged = getattr(value, "ok", None), getattr(value, "unchanged", None)
+    if ok is False:
+        return "error"
+    return "unchanged" if unchanged is True else "reply"
+
+
+StatusAnswer = Annotated[
+    Annotated[StatusReply, Tag("reply")]
+    | Annotated[Unchanged, Tag("unchanged")]
+    | Annotated[QueryError, Tag("error")],
+    Discriminator(_answer_kind),
+]
+ModelsAnswer = Annotated[
+    Annotated[ModelsReply, Tag("reply")]
+    | Annotated[Unchanged, Tag("unchanged")]
+    | Annotated[QueryError, Tag("error")],
+    Discriminator(_answer_kind),
+]
 CapacityAnswer = Annotated[CapacityReply | QueryError, Field(discriminator="ok")]
 
-STATUS_ANSWER: TypeAdapter[StatusReply | QueryError] = TypeAdapter(StatusAnswer)
-MODELS_ANSWER: TypeAdapter[ModelsReply | QueryError] = TypeAdapter(ModelsAnswer)
+STATUS_ANSWER: TypeAdapter[StatusReply | Unchanged | QueryError] = TypeAdapter(StatusAnswer)
+MODELS_ANSWER: TypeAdapter[ModelsReply | Unchanged | QueryError] = TypeAdapter(ModelsAnswer)
 CAPACITY_ANSWER: TypeAdapter[CapacityReply | QueryError] = TypeAdapter(CapacityAnswer)

@@ -6,6 +6,7 @@ facts incrementally (GPUs allocated per node, pods per model) and records what c
 and invalidated reply fragments. It is rebuilt from fresh lists on every start.
 """
 
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -84,6 +85,11 @@ class ClusterView:
         self._workload_fragments: dict[str, bytes] = {}
         self._sorted_workloads: list[str] | None = None
         self._models_page: dict[tuple[int, int | None, int], bytes] = {}
+        # Reply versions: the epoch tells this process's counters from another's (a
+        # restarted inventory, a second replica), the counters move on every change.
+        self._epoch = secrets.token_hex(4)
+        self._status_serial = 0
+        self._models_serial = 0
 
     # --- typed access ---------------------------------------------------------------
 
@@ -148,7 +154,7 @@ class ClusterView:
         self.synced.add(kind)
         if self.connected and not was_connected:
             self.synced_at = self.clock()
-        self._status = None
+        self._status_changed()
 
     def forget(self, kind: Kind) -> None:
         """A kind stops being watched (its CRD was removed): drop what it held."""
@@ -175,11 +181,11 @@ class ClusterView:
         elif kind is Kind.WORKLOADS:
             self._workload_changed(old, new)
         elif kind in (Kind.CRDS, Kind.STORAGE_CLASSES):
-            self._status = None
+            self._status_changed()
 
     def _node_changed(self, name: str) -> None:
         self._node_fragments.pop(name, None)
-        self._status = None
+        self._status_changed()
 
     def _pod_changed(self, old: PodView | None, new: PodView | None) -> None:
         for pod, sign in ((old, -1), (new, 1)):
@@ -221,7 +227,7 @@ class ClusterView:
         self._assessments.pop(key, None)
         self._timed.pop(key, None)
         self._workload_fragments.pop(key, None)
-        self._models_page.clear()
+        self._models_changed()
         self.dirty[Kind.WORKLOADS].add(key)
         self.touched.add(key)
 
@@ -251,6 +257,24 @@ class ClusterView:
 
     # --- replies --------------------------------------------------------------------
 
+    def _status_changed(self) -> None:
+        self._status = None
+        self._status_serial += 1
+
+    def _models_changed(self) -> None:
+        self._models_page.clear()
+        self._models_serial += 1
+
+    @property
+    def status_version(self) -> str:
+        """Names the status reply's content: it changes whenever the reply may."""
+        return f"{self._epoch}-{self._status_serial}"
+
+    @property
+    def models_version(self) -> str:
+        """Names the whole models list (every page): it changes whenever a page may."""
+        return f"{self._epoch}-{self._models_serial}"
+
     def status_reply(self) -> bytes:
         if self._status is None:
             fragments = []
@@ -275,6 +299,7 @@ class ClusterView:
                 crd_names=set(self.crds),
                 storage_classes=self.storage_classes.values(),
                 synced_at=self.synced_at,
+                version=self.status_version,
             )
         return self._status
 
@@ -286,7 +311,11 @@ class ClusterView:
                 self._sorted_workloads = sorted(self.workloads)
             fragments = [self.workload_fragment(key) for key in self._sorted_workloads]
             page = replies.models_reply_bytes(
-                fragments, offset=offset, limit=limit, max_bytes=max_bytes
+                fragments,
+                offset=offset,
+                limit=limit,
+                max_bytes=max_bytes,
+                version=self.models_version,
             )
             self._models_page[cache_key] = page
         return page

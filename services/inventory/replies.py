@@ -51,6 +51,7 @@ def status_reply_bytes(
     crd_names: set[str],
     storage_classes: Iterable[StorageClassView],
     synced_at: datetime | None,
+    version: str | None = None,
 ) -> bytes:
     classes = sorted(storage_classes, key=lambda sc: sc.name)
     default = next((sc.name for sc in classes if sc.is_default), None)
@@ -76,6 +77,7 @@ def status_reply_bytes(
         service_monitor_ok=crds.SERVICE_MONITOR_CRD in crd_names,
         missing=missing,
         synced_at=synced_at,
+        version=version,
     )
     envelope = reply.model_dump_json().encode()
     nodes = b'"gpu_nodes":[' + b",".join(gpu_node_fragments) + b"]"
@@ -98,11 +100,16 @@ def workload_fragment(workload: WorkloadView, *, assessment: Assessment) -> byte
 
 
 def models_reply_bytes(
-    fragments: list[bytes], *, offset: int, limit: int | None, max_bytes: int
+    fragments: list[bytes],
+    *,
+    offset: int,
+    limit: int | None,
+    max_bytes: int,
+    version: str | None = None,
 ) -> bytes:
     """One page: at most `limit` entries, and never more bytes than `max_bytes` allows."""
     total = len(fragments)
-    budget = max_bytes - 128  # the envelope and next_offset
+    budget = max_bytes - 256  # the envelope: total, next_offset, version
     end = offset
     size = 0
     stop = total if limit is None else min(total, offset + limit)
@@ -110,7 +117,9 @@ def models_reply_bytes(
         size += len(fragments[end]) + 1
         end += 1
     next_offset = end if end < total else None
-    envelope = ModelsReply(models=[], total=total, next_offset=next_offset).model_dump_json()
+    envelope = ModelsReply(
+        models=[], total=total, next_offset=next_offset, version=version
+    ).model_dump_json()
     page = b'"models":[' + b",".join(fragments[offset:end]) + b"]"
     return envelope.encode().replace(_EMPTY_MODELS, page, 1)
 

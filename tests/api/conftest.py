@@ -31,7 +31,9 @@ from shared.queries import (
     ModelsQuery,
     ModelsReply,
     QueryError,
+    StatusQuery,
     StatusReply,
+    Unchanged,
 )
 
 
@@ -72,13 +74,23 @@ class FakeInventory:
     )
     models_page_size: int | None = None
     capacity_queries: list[CapacityQuery] = field(default_factory=list)
+    # Every answer sent, by kind ("StatusReply", "Unchanged", ...); and a hook run after
+    # each models page is sent, to change the list between two pages.
+    sent: list[str] = field(default_factory=list)
+    after_models_page: Callable[["FakeInventory"], None] | None = None
 
     async def _answer(self, msg: Msg, reply: BaseModel | None) -> None:
         if reply is not None:
+            self.sent.append(type(reply).__name__)
             await msg.respond(reply.model_dump_json().encode())
 
     async def on_status(self, msg: Msg) -> None:
-        await self._answer(msg, self.status)
+        query = StatusQuery.model_validate_json(msg.data)
+        reply: StatusReply | Unchanged | QueryError | None = self.status
+        held = query.if_none_match
+        if isinstance(reply, StatusReply) and held is not None and held == reply.version:
+            reply = Unchanged(version=reply.version)
+        await self._answer(msg, reply)
 
     async def on_capacity(self, msg: Msg) -> None:
         self.capacity_queries.append(CapacityQuery.model_validate_json(msg.data))
@@ -87,15 +99,21 @@ class FakeInventory:
     async def on_models(self, msg: Msg) -> None:
         """Pages of `models_page_size` entries when set, as the inventory pages its list."""
         query = ModelsQuery.model_validate_json(msg.data)
-        reply = self.models
+        reply: ModelsReply | Unchanged | QueryError | None = self.models
+        held = query.if_none_match
+        if isinstance(reply, ModelsReply) and held is not None and held == reply.version:
+            reply = Unchanged(version=reply.version)
         if isinstance(reply, ModelsReply) and self.models_page_size is not None:
             end = query.offset + self.models_page_size
             reply = ModelsReply(
                 models=reply.models[query.offset : end],
                 total=reply.total,
                 next_offset=end if end < len(reply.models) else None,
+                version=reply.version,
             )
         await self._answer(msg, reply)
+        if self.after_models_page is not None:
+            self.after_models_page(self)
 
 
 @pytest.fixture

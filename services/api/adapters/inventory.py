@@ -3,11 +3,16 @@
 No answer in time, no responder or a garbled reply all become `InventoryUnavailableError`
 (503): a request never hangs on a missing inventory. An explicit `QueryError` reply
 carries the inventory's own words.
+
+Every request still asks the inventory (so an answer is as fresh as its projection and a
+missing inventory is a 503 at once), but names the version of the reply it holds: while
+that is current the inventory answers a small `Unchanged`, and the held reply, already
+parsed and rendered, is used again.
 """
 
 import logging
 import time
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from nats.aio.client import Client
@@ -24,9 +29,11 @@ from shared.queries import (
     CapacityQuery,
     CapacityReply,
     ModelsQuery,
+    ModelsReply,
     QueryError,
     StatusQuery,
     StatusReply,
+    Unchanged,
     WorkloadEntry,
 )
 
@@ -34,6 +41,7 @@ log = logging.getLogger(__name__)
 R = TypeVar("R", bound=BaseModel)
 _MAX_PAGES = 1000
 _REMEMBERED_REPLIES = 64
+_LIST_ATTEMPTS = 3  # the list changed while its pages were read: read them again
 
 
 class Inventory:
@@ -49,6 +57,8 @@ class Inventory:
         self._parsed: dict[tuple[str, bytes], tuple[bytes, BaseModel, int]] = {}
         self._serial = 0
         self._rendered: tuple[StatusReply, orjson.Fragment] | None = None
+        self._latest_status: StatusReply | None = None
+        self._models: tuple[str, list[WorkloadEntry]] | None = None
 
     def cluster_status_json(self, reply: StatusReply) -> orjson.Fragment:
         """`reply.cluster_status` as JSON, serialised once per distinct reply."""
@@ -61,37 +71,75 @@ class Inventory:
         """The cluster status; `fresh=False` accepts a reply up to the cache age old."""
         if not fresh and self._status is not None and self._status[0] > time.monotonic():
             return self._status[1]
-        reply = await self._ask(STATUS_QUERY_SUBJECT, StatusQuery(), STATUS_ANSWER)
-        self._status = (time.monotonic() + self._cache_seconds, reply)
-        return reply
+        held = self._latest_status
+        known = held.version if held is not None else None
+        answer, _ = await self._ask_numbered(
+            STATUS_QUERY_SUBJECT, StatusQuery(if_none_match=known), STATUS_ANSWER, StatusReply
+        )
+        if isinstance(answer, Unchanged):
+            if held is None or answer.version != known:
+                raise _unasked(STATUS_QUERY_SUBJECT)
+            answer = held
+        self._latest_status = answer
+        self._status = (time.monotonic() + self._cache_seconds, answer)
+        return answer
 
-    async def models(self) -> tuple[list[WorkloadEntry], tuple[int, ...]]:
+    async def models(self) -> tuple[list[WorkloadEntry], object]:
         """Every model workload in the cluster, following the inventory's pages, and what
-        identifies their content: an equal second value means byte-identical pages."""
-        entries: list[WorkloadEntry] = []
-        serials: list[int] = []
-        offset = 0
-        for _ in range(_MAX_PAGES):
-            page, serial = await self._ask_numbered(
-                MODELS_QUERY_SUBJECT, ModelsQuery(offset=offset), MODELS_ANSWER
+        identifies their content: an equal second value means equal entries."""
+        held = self._models
+        for _ in range(_LIST_ATTEMPTS):
+            query = ModelsQuery(if_none_match=held[0] if held is not None else None)
+            first, serial = await self._ask_numbered(
+                MODELS_QUERY_SUBJECT, query, MODELS_ANSWER, ModelsReply
             )
+            if isinstance(first, Unchanged):
+                if held is None or first.version != held[0]:
+                    raise _unasked(MODELS_QUERY_SUBJECT)
+                return held[1], held[0]
+            listed = await self._follow_pages(first, serial)
+            if listed is None:
+                continue  # the list changed between two pages
+            entries, identity = listed
+            if first.version is not None:
+                self._models = (first.version, entries)
+            return entries, identity
+        raise InventoryUnavailableError(f"{MODELS_QUERY_SUBJECT} kept changing while paged")
+
+    async def _follow_pages(
+        self, first: ModelsReply, serial: int
+    ) -> tuple[list[WorkloadEntry], object] | None:
+        """The pages after `first`, all of its version; None if the version moved meanwhile.
+        Identity: the version, or (from an inventory without versions) the pages' serials."""
+        entries: list[WorkloadEntry] = list(first.models)
+        serials = [serial]
+        page, offset = first, 0
+        for _ in range(_MAX_PAGES):
+            if page.next_offset is None or page.next_offset <= offset:
+                return entries, first.version if first.version is not None else tuple(serials)
+            offset = page.next_offset
+            page, serial = await self._ask_page(ModelsQuery(offset=offset))
+            if page.version != first.version:
+                return None
             entries.extend(page.models)
             serials.append(serial)
-            if page.next_offset is None or page.next_offset <= offset:
-                return entries, tuple(serials)
-            offset = page.next_offset
         raise InventoryUnavailableError(f"more than {_MAX_PAGES} pages from {MODELS_QUERY_SUBJECT}")
 
-    async def capacity(self, query: CapacityQuery) -> CapacityReply:
-        return await self._ask(CAPACITY_QUERY_SUBJECT, query, CAPACITY_ANSWER)
+    async def _ask_page(self, query: ModelsQuery) -> tuple[ModelsReply, int]:
+        page, serial = await self._ask_numbered(
+            MODELS_QUERY_SUBJECT, query, MODELS_ANSWER, ModelsReply
+        )
+        return _full(MODELS_QUERY_SUBJECT, page), serial
 
-    async def _ask(self, subject: str, query: BaseModel, answer: TypeAdapter[R | QueryError]) -> R:
-        reply, _ = await self._ask_numbered(subject, query, answer)
-        return reply
+    async def capacity(self, query: CapacityQuery) -> CapacityReply:
+        reply, _ = await self._ask_numbered(
+            CAPACITY_QUERY_SUBJECT, query, CAPACITY_ANSWER, CapacityReply
+        )
+        return _full(CAPACITY_QUERY_SUBJECT, reply)
 
     async def _ask_numbered(
-        self, subject: str, query: BaseModel, answer: TypeAdapter[R | QueryError]
-    ) -> tuple[R, int]:
+        self, subject: str, query: BaseModel, answer: TypeAdapter[Any], expected: type[R]
+    ) -> tuple[R | Unchanged, int]:
         """The reply, and a number that changes exactly when the reply's bytes do."""
         request = query.model_dump_json().encode()
         try:
@@ -104,16 +152,32 @@ class Inventory:
             raise InventoryUnavailableError(f"{subject} failed: {type(exc).__name__}") from exc
         remembered = self._parsed.get((subject, request))
         if remembered is not None and remembered[0] == message.data:
-            return remembered[1], remembered[2]  # type: ignore[return-value]  # stored under this subject's type
-        try:
-            reply = answer.validate_json(message.data)
-        except ValidationError as exc:
-            log.warning("unreadable inventory reply", extra={"subject": subject})
-            raise InventoryUnavailableError(f"unreadable reply to {subject}") from exc
+            reply: BaseModel = remembered[1]
+        else:
+            try:
+                reply = answer.validate_json(message.data)
+            except ValidationError as exc:
+                log.warning("unreadable inventory reply", extra={"subject": subject})
+                raise InventoryUnavailableError(f"unreadable reply to {subject}") from exc
         if isinstance(reply, QueryError):
             raise InventoryUnavailableError(reply.error)
+        if not isinstance(reply, expected | Unchanged):
+            raise InventoryUnavailableError(f"unexpected reply to {subject}")
+        if remembered is not None and remembered[1] is reply:
+            return reply, remembered[2]
         if len(self._parsed) > _REMEMBERED_REPLIES:
             self._parsed.clear()
         self._serial += 1
         self._parsed[(subject, request)] = (message.data, reply, self._serial)
         return reply, self._serial
+
+
+def _unasked(subject: str) -> InventoryUnavailableError:
+    return InventoryUnavailableError(f"an unasked-for 'unchanged' answer to {subject}")
+
+
+def _full(subject: str, answer: R | Unchanged) -> R:
+    """A reply to a query that named no version: `Unchanged` cannot be its answer."""
+    if isinstance(answer, Unchanged):
+        raise _unasked(subject)
+    return answer

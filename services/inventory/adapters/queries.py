@@ -2,7 +2,9 @@
 
 nats-py subscriptions with prebuilt reply bytes: the status reply is cached in the view
 and only rebuilt after a change, so a query costs a dictionary read and a publish. A
-request that does not parse gets a `QueryError` reply, never silence.
+query that names the version it already holds (`if_none_match`) gets a small `Unchanged`
+while that version is current. A request that does not parse gets a `QueryError` reply,
+never silence.
 """
 
 import logging
@@ -16,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.inventory.cluster import ClusterView
 from shared.names import CAPACITY_QUERY_SUBJECT, MODELS_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
-from shared.queries import CapacityQuery, ModelsQuery, QueryError, StatusQuery
+from shared.queries import CapacityQuery, ModelsQuery, QueryError, StatusQuery, Unchanged
 
 log = logging.getLogger(__name__)
 QUEUE_GROUP: Final = "inventory"
@@ -27,6 +29,10 @@ Q = TypeVar("Q", bound=BaseModel)
 
 def parse_query(model: type[Q], data: bytes) -> Q:
     return model.model_validate_json(data) if data.strip() else model()
+
+
+def unchanged_reply(version: str) -> bytes:
+    return Unchanged(version=version).model_dump_json().encode()
 
 
 def error_reply(exc: ValidationError) -> bytes:
@@ -42,11 +48,17 @@ class QueryResponder:
         self.subscriptions: list[Subscription] = []
 
     def answer_status(self, data: bytes) -> bytes:
-        parse_query(StatusQuery, data)
+        query = parse_query(StatusQuery, data)
+        version = self.view.status_version
+        if query.if_none_match == version:
+            return unchanged_reply(version)
         return self.view.status_reply()
 
     def answer_models(self, data: bytes, *, max_bytes: int) -> bytes:
         query = parse_query(ModelsQuery, data)
+        version = self.view.models_version
+        if query.if_none_match == version:
+            return unchanged_reply(version)
         return self.view.models_reply(offset=query.offset, limit=query.limit, max_bytes=max_bytes)
 
     def answer_capacity(self, data: bytes) -> bytes:
