@@ -18,6 +18,7 @@ Run: python -m jan_models.bench.direct --kubeconfig PATH --port PORT [--nats-url
 
 import argparse
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -125,6 +126,16 @@ async def all_models(client: ApiClient) -> list[Raw]:
     return entries
 
 
+MAX_SIZED_FLOOR: Final = 64 * 1024 * 1024
+
+
+@functools.lru_cache(maxsize=8)
+def sized_body(size: int) -> bytes:
+    """A constant JSON document of exactly `size` bytes (at least 12)."""
+    size = min(max(size, 12), MAX_SIZED_FLOOR)
+    return b'{"pad":"' + b"x" * (size - 10) + b'"}'
+
+
 def create_app(*, kubeconfig: Path, organization_id: int) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -139,6 +150,11 @@ def create_app(*, kubeconfig: Path, organization_id: int) -> FastAPI:
     @app.get(FLOOR_PATH)
     async def floor() -> RawJson:
         return RawJson({"status": "ok"})
+
+    @app.get(FLOOR_PATH + "/{size}")
+    async def sized_floor(size: int) -> Response:
+        """The floor for a body of `size` bytes: what moving an answer that big costs."""
+        return Response(sized_body(size), media_type="application/json")
 
     @app.get("/readyz")
     async def readyz() -> RawJson:

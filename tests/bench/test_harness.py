@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jan_models.bench import machine, runner
-from jan_models.bench.direct import PREFIX
+from jan_models.bench.direct import PREFIX, sized_body
 from jan_models.bench.reads import NATS_FLOOR, ReadBench
 from jan_models.bench.report import HTTP_FLOOR, Run, table, write_json
 from jan_models.bench.sizes import Scenario, Sizes
@@ -42,9 +42,20 @@ async def test_direct_baseline_and_floors_measured_by_the_load_generator(
     assert rows[f"direct GET /status x{sizes.concurrency}"].rps
     assert rows["throughput api / direct /status"].value
     assert [check.scenario for check in run.checks] == [Scenario.STATUS, Scenario.STATUS]
+    sized = next(row for row in run.rows if row.name.startswith(f"{HTTP_FLOOR}, same "))
+    assert sized.errors == 0
+    assert sized.p50_ms
+    assert "the floor for a same-size body" in run.checks[1].measured
     assert "x floor" in table(run)
     data = json.loads(write_json(run, tmp_path / "results").read_text())
     assert data["rows"][0]["name"] == HTTP_FLOOR
+
+
+def test_the_sized_floor_answers_exactly_that_many_bytes_of_json() -> None:
+    for size in (12, 1000, 1_628_502):
+        body = sized_body(size)
+        assert len(body) == size
+        assert json.loads(body)["pad"]
 
 
 async def test_direct_status_is_the_clusters_answer(
