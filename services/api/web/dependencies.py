@@ -13,7 +13,9 @@ from shared.errors import UnauthenticatedError
 _bearer = HTTPBearer(auto_error=False, description="An API key from `jan-models keys create`")
 
 
-def get_runtime(request: Request) -> ApiRuntime:
+# Async, though they await nothing: FastAPI runs a plain `def` dependency in a worker
+# thread, a thread-pool hop per request for a dictionary lookup.
+async def get_runtime(request: Request) -> ApiRuntime:
     runtime: ApiRuntime = request.app.state.runtime
     return runtime
 
@@ -21,7 +23,7 @@ def get_runtime(request: Request) -> ApiRuntime:
 RuntimeDep = Annotated[ApiRuntime, Depends(get_runtime)]
 
 
-def get_models(runtime: RuntimeDep) -> Models:
+async def get_models(runtime: RuntimeDep) -> Models:
     return runtime.models
 
 
