@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any, Final
 
 from bson import ObjectId
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DeleteOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
+from services.api.adapters.group_commit import GroupCommit
 from services.api.adapters.registry_view import RegistryView
 from services.api.documents import delete_entry, repair_entry
 from services.api.lifecycle import ModelState, Status, Transition
@@ -36,6 +37,7 @@ _LIST: Final = {
 _COUNTER_ID: Final = "models"
 _COUNTER_ATTEMPTS: Final = 5
 _ID_BLOCK: Final = 50
+_DUPLICATE_KEY: Final = frozenset({11000, 11001})
 
 
 class PublicIdCollisionError(Exception):
@@ -72,6 +74,8 @@ class Registry:
         self._view = view
         self._id_lock = asyncio.Lock()
         self._reserved_ids: Iterator[int] = iter(())
+        self._inserts = GroupCommit[Document, None](self._insert_many)
+        self._clears = GroupCommit[tuple[ObjectId, str], None](self._clear_many)
 
     async def next_id(self) -> int:
         """The next integer id, from a block of `_ID_BLOCK` reserved with one counter write.
@@ -104,16 +108,26 @@ class Registry:
         raise CounterUnavailableError(_COUNTER_ID)
 
     async def insert(self, document: Document) -> None:
-        try:
-            await self._models.insert_one(document)
-        except DuplicateKeyError as exc:
-            if "public_id" in str(exc.details or exc):
-                raise PublicIdCollisionError from exc
-            raise ModelNameTakenError(
-                name=document["name"], namespace=document["namespace"]
-            ) from exc
+        """Stores a new model with its outbox entry; returns once MongoDB acknowledged it.
+
+        Concurrent inserts go out as one unordered `insert_many` (group commit): each
+        caller still gets its own answer, a taken name only for the document that has it."""
+        await self._inserts.submit(document)
         if (view := self._ready_view()) is not None:
             view.put(document)  # read-your-writes, before the change stream brings it
+
+    async def _insert_many(self, documents: list[Document]) -> list[BaseException | None]:
+        try:
+            await self._models.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            if exc.details.get("writeConcernErrors"):
+                raise  # nothing in the batch is known to be durable
+            failed = {error["index"]: error for error in exc.details.get("writeErrors", [])}
+            return [
+                None if index not in failed else _insert_error(document, failed[index])
+                for index, document in enumerate(documents)
+            ]
+        return [None] * len(documents)
 
     @property
     def read_version(self) -> int | None:
@@ -194,11 +208,20 @@ class Registry:
         )
         return await cursor.to_list(length=limit)
 
-    async def clear_outbox(self, document_id: ObjectId, msg_id: str) -> bool:
-        result = await self._models.update_one(
-            {"_id": document_id, "outbox.msg_id": msg_id}, {"$unset": {"outbox": ""}}
+    async def clear_outbox(self, document_id: ObjectId, msg_id: str) -> None:
+        """Drops the entry if it is still the one published (`msg_id`): a newer command
+        written meanwhile stays pending. Concurrent clears go out as one bulk write."""
+        await self._clears.submit((document_id, msg_id))
+
+    async def _clear_many(self, entries: list[tuple[ObjectId, str]]) -> list[BaseException | None]:
+        await self._models.bulk_write(
+            [
+                UpdateOne({"_id": document_id, "outbox.msg_id": msg_id}, {"$unset": {"outbox": ""}})
+                for document_id, msg_id in entries
+            ],
+            ordered=False,
         )
-        return result.modified_count == 1
+        return [None] * len(entries)
 
     async def postpone(self, document_id: ObjectId, msg_id: str, *, due_at: datetime) -> None:
         await self._models.update_one(
@@ -211,6 +234,10 @@ class Registry:
     async def by_public_id(self, public_id: str) -> Document | None:
         return await self._models.find_one({"public_id": public_id})
 
+    async def by_public_ids(self, public_ids: list[str]) -> dict[str, Document]:
+        cursor = self._models.find({"public_id": {"$in": public_ids}})
+        return {document["public_id"]: document async for document in cursor}
+
     async def apply(
         self,
         document: Document,
@@ -221,40 +248,90 @@ class Registry:
         now: datetime,
     ) -> bool:
         """Write one transition if nobody changed the model meanwhile; False means re-read."""
-        guard = {
-            "_id": document["_id"],
-            "generation": document["generation"],
-            "status": document["status"],
-            "event_sequence": document.get("event_sequence", 0),
-        }
-        changes: dict[str, Any] = {
-            "event_generation": event_generation,
-            "event_sequence": event_sequence,
-        }
-        if transition.status is not None:
-            changes["status"] = transition.status.value
-        if transition.status_reason is not None:
-            changes["status_reason"] = transition.status_reason or None
-        if transition.replicas is not None:
-            changes["replicas"] = transition.replicas
-        if transition.ready_replicas is not None:
-            changes["ready_replicas"] = transition.ready_replicas
-        if transition.status is not None or transition.status_reason is not None:
-            changes["updated_at"] = now
-        update: dict[str, Any] = {"$set": changes}
-        if transition.action == "repair":
-            generation = document["generation"] + 1
-            changes["generation"] = generation
-            changes["updated_at"] = now
-            changes["outbox"] = repair_entry(document, generation=generation, now=now)
-        result = await self._models.update_one(guard, update)
+        changes = transition_changes(
+            document,
+            transition,
+            event_generation=event_generation,
+            event_sequence=event_sequence,
+            now=now,
+        )
+        result = await self._models.update_one(_guard(document), {"$set": changes})
         return result.modified_count == 1
 
     async def remove(self, document: Document) -> bool:
-        result = await self._models.delete_one(
-            {"_id": document["_id"], "status": Status.DELETING.value}
-        )
+        result = await self._models.delete_one(_removal_guard(document))
         return result.deleted_count == 1
+
+    async def write_all(self, writes: list[tuple[Document, Document | None]]) -> bool:
+        """Per model as read: the changes to `$set` (None: remove it), guarded as `apply`
+        and `remove` are, in one unordered bulk write. True when every guard held; False
+        when some model changed meanwhile (the counts do not say which: re-read them all)."""
+        if not writes:
+            return True
+        operations: list[UpdateOne | DeleteOne] = [
+            DeleteOne(_removal_guard(document))
+            if changes is None
+            else UpdateOne(_guard(document), {"$set": changes})
+            for document, changes in writes
+        ]
+        result = await self._models.bulk_write(operations, ordered=False)
+        return result.matched_count + result.deleted_count == len(writes)
+
+
+def _guard(document: Document) -> Document:
+    """Matches the model only as it was read: no delete, event or repair since."""
+    return {
+        "_id": document["_id"],
+        "generation": document["generation"],
+        "status": document["status"],
+        "event_sequence": document.get("event_sequence", 0),
+    }
+
+
+def _removal_guard(document: Document) -> Document:
+    return {"_id": document["_id"], "status": Status.DELETING.value}
+
+
+def transition_changes(
+    document: Document,
+    transition: Transition,
+    *,
+    event_generation: int,
+    event_sequence: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The fields one transition sets on the model as `document` holds it."""
+    changes: dict[str, Any] = {
+        "event_generation": event_generation,
+        "event_sequence": event_sequence,
+    }
+    if transition.status is not None:
+        changes["status"] = transition.status.value
+    if transition.status_reason is not None:
+        changes["status_reason"] = transition.status_reason or None
+    if transition.replicas is not None:
+        changes["replicas"] = transition.replicas
+    if transition.ready_replicas is not None:
+        changes["ready_replicas"] = transition.ready_replicas
+    if transition.status is not None or transition.status_reason is not None:
+        changes["updated_at"] = now
+    if transition.action == "repair":
+        generation = document["generation"] + 1
+        changes["generation"] = generation
+        changes["updated_at"] = now
+        changes["outbox"] = repair_entry(document, generation=generation, now=now)
+    return changes
+
+
+def _insert_error(document: Document, error: Document) -> BaseException:
+    """The exception `insert_one` would have raised for this document alone."""
+    if error.get("code") not in _DUPLICATE_KEY:
+        return WriteError(error.get("errmsg", "write error"), error.get("code"), error)
+    if "public_id" in (error.get("keyPattern") or {}) or "index: public_id " in str(
+        error.get("errmsg", "")
+    ):
+        return PublicIdCollisionError()
+    return ModelNameTakenError(name=document["name"], namespace=document["namespace"])
 
 
 def state_of(document: Document) -> ModelState:
