@@ -6,6 +6,11 @@ Every loop is bounded twice, by a request count and by a time limit. Closed loop
 `concurrency` requests in flight; the create loop is open (requests start on a schedule
 at `rate`, at most `max_in_flight` at once) and follows a sample of the new models with
 `GET /models/{id}` until they are `running`.
+
+The follower must not become the load it measures: it polls every `poll_interval` at
+first, then every `poll_ratio` of the time already waited (up to `poll_max`), so a
+figure is late by at most that fraction while a slow run costs tens of GETs per sampled
+model instead of hundreds.
 """
 
 import asyncio
@@ -56,6 +61,8 @@ class CreateLoad(BaseModel):
     max_in_flight: int = Field(default=64, ge=1)
     sample_every: int = Field(default=10, ge=1)
     poll_interval: float = Field(default=0.1, gt=0)
+    poll_ratio: float = Field(default=0.05, ge=0)
+    poll_max: float = Field(default=1.0, gt=0)
     running_deadline: float = Field(default=60.0, gt=0)
     max_seconds: float = Field(default=120.0, gt=0)
 
@@ -74,6 +81,11 @@ class CreateResult(BaseModel):
     to_running: dict[str, Any]
     not_running: int
     status_codes: dict[str, int]
+    created: int = 0
+    drained_seconds: float | None = None
+    """From the first POST until the last followed model (always the last one created) was
+    seen running: how long the whole pipeline took to bring every create up."""
+    polls: int = 0
 
 
 Call = Callable[[int], Awaitable[bool]]
@@ -171,7 +183,9 @@ async def create_load(spec: CreateLoad) -> CreateResult:
     codes: dict[str, int] = {}
     posts: list[float] = []
     to_running: list[float] = []
-    not_running = 0
+    not_running = polls = 0
+    unfinished = False
+    drained: list[float] = []
     gate = asyncio.Semaphore(spec.max_in_flight)
     followers: list[asyncio.Task[None]] = []
     connector = aiohttp.TCPConnector(limit=spec.max_in_flight + 32)
@@ -185,20 +199,28 @@ async def create_load(spec: CreateLoad) -> CreateResult:
         spec.base_url, headers=headers, connector=connector, timeout=timeout
     ) as session:
 
-        async def follow(public_id: str, sent: float) -> None:
-            nonlocal not_running
+        async def follow(public_id: str, sent: float, *, sampled: bool) -> None:
+            nonlocal not_running, unfinished, polls
             deadline = sent + spec.running_deadline
-            while time.perf_counter() < deadline:
+            while (now := time.perf_counter()) < deadline:
+                polls += 1
                 try:
                     async with session.get(f"{MODELS_PATH}/{public_id}") as response:
                         body = await response.read()
                     if orjson.loads(body).get("model", {}).get("status") == "running":
-                        to_running.append(time.perf_counter() - sent)
+                        seen = time.perf_counter()
+                        if sampled:
+                            to_running.append(seen - sent)
+                        drained.append(seen - began)
                         return
                 except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError):
                     pass
-                await asyncio.sleep(spec.poll_interval)
-            not_running += 1
+                waited = now - sent
+                await asyncio.sleep(
+                    max(spec.poll_interval, min(spec.poll_max, waited * spec.poll_ratio))
+                )
+            unfinished = True
+            not_running += sampled
 
         async def create(index: int) -> None:
             async with gate:
@@ -213,9 +235,11 @@ async def create_load(spec: CreateLoad) -> CreateResult:
                 if key != "201":
                     return
                 posts.append(time.perf_counter() - sent)
-                if index % spec.sample_every == 0:
+                sampled = index % spec.sample_every == 0
+                if sampled or index == spec.count - 1:
                     public_id = orjson.loads(body)["model"]["public_id"]
-                    followers.append(asyncio.create_task(follow(public_id, sent)))
+                    followed = follow(public_id, sent, sampled=sampled)
+                    followers.append(asyncio.create_task(followed))
 
         began = time.perf_counter()
         limit = began + spec.max_seconds
@@ -237,6 +261,9 @@ async def create_load(spec: CreateLoad) -> CreateResult:
         to_running=_dump(Latency.of(to_running, elapsed=None)),
         not_running=not_running,
         status_codes=codes,
+        created=len(posts),
+        drained_seconds=max(drained) if drained and not unfinished else None,
+        polls=polls,
     )
 
 
