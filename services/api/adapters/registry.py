@@ -7,6 +7,7 @@ so a concurrent delete or a second consumer never lets an older view win.
 """
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Final
@@ -35,7 +36,6 @@ _LIST: Final = {
     "model_type": 1,
 }
 _COUNTER_ID: Final = "models"
-_COUNTER_ATTEMPTS: Final = 5
 _ID_BLOCK: Final = 50
 _DUPLICATE_KEY: Final = frozenset({11000, 11001})
 
@@ -74,6 +74,7 @@ class Registry:
         self._view = view
         self._id_lock = asyncio.Lock()
         self._reserved_ids: Iterator[int] = iter(())
+        self._counter_exists = False
         self._inserts = GroupCommit[Document, None](self._insert_many)
         self._clears = GroupCommit[tuple[ObjectId, str], None](self._clear_many)
 
@@ -91,21 +92,25 @@ class Registry:
             return next(self._reserved_ids)
 
     async def _reserve_ids(self, count: int) -> int:
-        """Concurrent first upserts of the counter race: the loser gets a duplicate key (or,
-        on the embedded server, no document) and simply increments the winner's counter."""
-        for _ in range(_COUNTER_ATTEMPTS):
-            try:
-                counter = await self._counters.find_one_and_update(
-                    {"_id": _COUNTER_ID},
-                    {"$inc": {"seq": count}},
-                    upsert=True,
-                    return_document=ReturnDocument.AFTER,
+        """The counter is created once, by an upsert that increments nothing; every
+        reservation is then a plain increment. (An incrementing upsert that loses the race
+        to create the counter is ambiguous: the embedded server applies its increment to
+        the winner's document and answers "no document", so a retry reserved a block twice.)"""
+        if not self._counter_exists:
+            with contextlib.suppress(DuplicateKeyError):
+                await self._counters.update_one(
+                    {"_id": _COUNTER_ID}, {"$setOnInsert": {"seq": 0}}, upsert=True
                 )
-            except DuplicateKeyError:
-                continue
-            if counter is not None:
-                return int(counter["seq"])
-        raise CounterUnavailableError(_COUNTER_ID)
+            self._counter_exists = True
+        counter = await self._counters.find_one_and_update(
+            {"_id": _COUNTER_ID},
+            {"$inc": {"seq": count}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if counter is None:
+            self._counter_exists = False  # dropped meanwhile: create it again next time
+            raise CounterUnavailableError(_COUNTER_ID)
+        return int(counter["seq"])
 
     async def insert(self, document: Document) -> None:
         """Stores a new model with its outbox entry; returns once MongoDB acknowledged it.
