@@ -34,7 +34,11 @@ from shared.names import (
     Collection,
 )
 
-INVENTORY_COLLECTIONS = tuple(c for c in Collection if c.value.startswith("inventory_"))
+# What a cold start drops: everything the inventory keeps but `inventory_sync` (which
+# names the killed writer's session, so the new one can abort what it left open).
+INVENTORY_COLLECTIONS = tuple(
+    c for c in Collection if c.value.startswith("inventory_") and c is not Collection.INVENTORY_SYNC
+)
 QUERIES = ((STATUS_QUERY_SUBJECT, "status"), (MODELS_QUERY_SUBJECT, "models, first page"))
 QUERY_COUNT = 200
 

@@ -78,6 +78,7 @@ class InventoryService:
             backoff_max=settings.inventory_backoff_max_seconds,
         )
         self.changed = asyncio.Event()
+        self.changed_at = 0.0  # when `changed` was set: a flush waits for more until interval
         self._lifecycle_wake = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
         self.autoscaler_task: asyncio.Task[None] | None = None
@@ -107,10 +108,15 @@ class InventoryService:
             self._after(kind)
 
     def _after(self, kind: Kind) -> None:
-        self.changed.set()
+        self._mark_changed()
         self._lifecycle_wake.set()
         if kind is Kind.CRDS:
             self._follow_autoscaler_crd()
+
+    def _mark_changed(self) -> None:
+        if not self.changed.is_set():
+            self.changed_at = time.monotonic()
+            self.changed.set()
 
     def _follow_autoscaler_crd(self) -> None:
         present = AUTOSCALERS_CRD in self.view.crds
@@ -135,6 +141,7 @@ class InventoryService:
         self.writer = ProjectionWriter(
             db, self.view, batch_size=settings.inventory_write_batch_size
         )
+        await self.writer.start()
         self.memories = MemoryStore(db)
         self.tracker.load(await self.memories.load())
         self.publisher = EventPublisher(js)
@@ -178,6 +185,8 @@ class InventoryService:
         with contextlib.suppress(Exception):
             if self.writer.pending():
                 await self.writer.flush()
+        with contextlib.suppress(Exception):
+            await self.writer.close()
         await self.responder.stop()
         if self._broker is not None:
             await self._broker.stop()
@@ -209,11 +218,16 @@ class InventoryService:
         await KubeWatch(client=self._kube, target=target, sink=self, timing=self.timing).run()
 
     async def _write_loop(self) -> None:
+        """Flush at most `flush_interval` after the first change a flush has not taken yet:
+        changes arriving meanwhile join that flush; changes that arrived while a slow
+        flush ran have already waited, so the next flush starts at once."""
         attempt = 0
         while True:
             await self.changed.wait()
+            wait = self.changed_at + self.settings.inventory_flush_interval_seconds
+            if (delay := wait - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
             self.changed.clear()
-            await asyncio.sleep(self.settings.inventory_flush_interval_seconds)
             try:
                 await self.writer.flush()
                 attempt = 0
@@ -221,7 +235,7 @@ class InventoryService:
                 delay = self.timing.backoff(attempt)
                 attempt += 1
                 log.warning("projection write failed", extra={"error": repr(exc)})
-                self.changed.set()
+                self._mark_changed()
                 await asyncio.sleep(delay)
 
     async def _lifecycle_loop(self) -> None:

@@ -9,16 +9,33 @@ Writes after a fresh list are not guarded (the list is the truth, and a reset cl
 starts its versions again), and documents whose object is gone are deleted: that is how
 a restart or a 410 reconciles deletions. (The guard is one `rv` comparison beside the
 `_id`: an `$or` in the filter costs the MongoDB-compatible test server a full scan.)
+
+Each batch is sent inside one transaction: the server then commits (and syncs its
+journal) once per batch instead of once per document, which halves what a document costs
+SecantusDB and is what lets the projection keep up with 200 changes/s. A transaction
+only groups the commits; each write still wins or loses on its own: when stale writes'
+duplicate keys abort it, the batch is sent again without them (they lost). Any other
+failure is raised and the whole flush is retried after a back-off (every write is
+idempotent). A server without transactions (a standalone mongod) gets plain batches.
+
+A transaction left open by a writer that was killed holds its documents until the
+server reaps it (mongod's `transactionLifetimeLimitSeconds`, 60 s): every write to them
+conflicts meanwhile. So the writer runs its transactions in one session whose id it
+keeps in `inventory_sync`, and `start` kills the previous writer's session, which aborts
+what it left open.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
 from typing import Any, Final
 
 from pymongo import DeleteOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.inventory import documents
 from services.inventory.cluster import ClusterView, Kind
@@ -28,6 +45,8 @@ from shared.names import Collection
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
 DUPLICATE_KEY: Final = 11000
+WRITER_ID: Final = "projection_writer"  # its document in `inventory_sync`
+NO_TRANSACTIONS: Final = 20  # IllegalOperation: a standalone server has no transactions
 
 COLLECTIONS: Final[dict[Kind, Collection]] = {
     Kind.NODES: Collection.INVENTORY_NODES,
@@ -78,6 +97,29 @@ class ProjectionWriter:
         self.clock = clock
         self.received: dict[tuple[Kind, str], float] = {}
         self.flushes = 0
+        self.transactions = True
+        self.session: AsyncClientSession | None = None
+        self.stale_writes = 0
+        self._turn = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Abort what a killed predecessor left open, then keep this writer's session id."""
+        sync = self.db[Collection.INVENTORY_SYNC]
+        previous = await sync.find_one({"_id": WRITER_ID})
+        if previous is not None and previous.get("session") is not None:
+            try:
+                await self.db.client.admin.command("killSessions", [previous["session"]])
+            except OperationFailure as exc:
+                log.warning("previous writer session not killed", extra={"error": str(exc)})
+        self.session = self.db.client.start_session()
+        await sync.update_one(
+            {"_id": WRITER_ID}, {"$set": {"session": self.session.session_id}}, upsert=True
+        )
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.end_session()
+            self.session = None
 
     def note_received(self, kind: Kind, key: str, at: float) -> None:
         self.received.setdefault((kind, key), at)
@@ -86,7 +128,12 @@ class ProjectionWriter:
         return bool(self.view.relisted) or any(self.view.dirty.values())
 
     async def flush(self) -> int:
-        """Write every pending change; returns how many documents were written or removed."""
+        """Write every pending change; returns how many documents were written or removed.
+        Flushes take turns: a transaction at a time runs in the writer's session."""
+        async with self._turn:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         written = 0
         for kind in Kind:
             relisted = kind in self.view.relisted
@@ -129,15 +176,43 @@ class ProjectionWriter:
                 operations.append(upsert(document, guarded=guarded))
         for start in range(0, len(operations), self.batch_size):
             batch = operations[start : start + self.batch_size]
-            try:
-                await collection.bulk_write(batch, ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                    raise
+            await self._write_batch(collection, batch)
         done = self.clock()
         for key in keys:
             received = self.received.pop((kind, key), None)
             if received is not None:
                 PROJECTION_LAG.observe(done - received)
         return len(operations)
+
+    async def _write_batch(
+        self, collection: AsyncCollection[Document], batch: list[UpdateOne | DeleteOne]
+    ) -> None:
+        while batch and self.transactions and self.session is not None:
+            try:
+                async with await self.session.start_transaction():
+                    await collection.bulk_write(batch, ordered=False, session=self.session)
+                return
+            except BulkWriteError as exc:
+                lost = _stale(exc)
+                self.stale_writes += len(lost)
+                batch = [op for index, op in enumerate(batch) if index not in lost]
+            except OperationFailure as exc:
+                if exc.code != NO_TRANSACTIONS:
+                    raise
+                self.transactions = False
+                log.warning(
+                    "projections are written without transactions", extra={"error": str(exc)}
+                )
+        if batch:
+            try:
+                await collection.bulk_write(batch, ordered=False)
+            except BulkWriteError as exc:
+                self.stale_writes += len(_stale(exc))
+
+
+def _stale(exc: BulkWriteError) -> set[int]:
+    """The indexes of the writes that lost to a newer document; raises on any other error."""
+    errors = exc.details.get("writeErrors", [])
+    if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+        raise exc
+    return {int(error["index"]) for error in errors}

@@ -1,0 +1,128 @@
+"""The projection writer against the real MongoDB-compatible server: batches in one
+transaction, stale writes still losing one by one, and a killed writer's open
+transaction not blocking the next writer."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.inventory.adapters.projections import ProjectionWriter
+from services.inventory.cluster import ClusterView, Kind
+from services.inventory.health import HealthPolicy
+from shared.database import Document, connect
+from shared.names import Collection
+from tests.inventory.support import deployment
+
+
+def view() -> ClusterView:
+    return ClusterView(
+        policy=HealthPolicy(crashloop_restart_threshold=3, unschedulable_timeout=timedelta(0))
+    )
+
+
+def workload(name: str, *, rv: int, replicas: int = 1) -> dict[str, Any]:
+    raw = deployment(name, replicas=replicas)
+    raw["metadata"]["resourceVersion"] = str(rv)
+    return raw
+
+
+def changed(cluster: ClusterView, *raws: dict[str, Any]) -> None:
+    """Watch events (guarded writes), as the inventory applies them."""
+    for raw in raws:
+        assert cluster.apply(Kind.WORKLOADS, "MODIFIED", raw)
+
+
+@pytest.fixture
+async def writer(mongo_db: AsyncDatabase[Document]) -> AsyncIterator[ProjectionWriter]:
+    projection = ProjectionWriter(mongo_db, view(), batch_size=1000)
+    await projection.start()
+    yield projection
+    await projection.close()
+
+
+async def stored(db: AsyncDatabase[Document], key: str) -> Document | None:
+    return await db[Collection.INVENTORY_WORKLOADS].find_one({"_id": key})
+
+
+async def test_a_batch_is_one_transaction_and_a_newer_write_replaces_an_older_one(
+    writer: ProjectionWriter, mongo_db: AsyncDatabase[Document]
+) -> None:
+    changed(writer.view, workload("a", rv=3), workload("b", rv=4))
+    assert await writer.flush() == 2
+    changed(writer.view, workload("a", rv=5, replicas=2))
+    await writer.flush()
+
+    a, b = await stored(mongo_db, "default/a"), await stored(mongo_db, "default/b")
+    assert a is not None
+    assert (a["rv"], a["replicas"]) == (5, 2)
+    assert b is not None
+    assert b["rv"] == 4
+    assert writer.transactions
+    assert writer.stale_writes == 0
+
+
+async def test_a_stale_write_loses_and_the_rest_of_its_transaction_is_written(
+    writer: ProjectionWriter, mongo_db: AsyncDatabase[Document]
+) -> None:
+    newer = {"_id": "default/a", "resource_version": "9", "rv": 9, "replicas": 7}
+    await mongo_db[Collection.INVENTORY_WORKLOADS].insert_one(newer)
+    changed(writer.view, workload("a", rv=5), workload("b", rv=5), workload("c", rv=6))
+
+    await writer.flush()
+
+    assert await stored(mongo_db, "default/a") == newer
+    for key, rv in (("default/b", 5), ("default/c", 6)):
+        document = await stored(mongo_db, key)
+        assert document is not None
+        assert document["rv"] == rv
+    assert writer.stale_writes == 1
+    assert not any(writer.view.dirty.values())
+
+
+async def test_a_killed_writers_open_transaction_is_aborted_by_the_next_writer(
+    mongodb_url: str, mongo_db: AsyncDatabase[Document]
+) -> None:
+    # The first writer's process "dies" inside a transaction: its session never
+    # commits nor aborts (a client that is still connected looks the same to the server).
+    dead_client = connect(mongodb_url, app_name="tests-dead-writer")
+    dead = ProjectionWriter(dead_client[mongo_db.name], view(), batch_size=1000)
+    await dead.start()
+    assert dead.session is not None
+    await dead.session.start_transaction()
+    await dead_client[mongo_db.name][Collection.INVENTORY_WORKLOADS].update_one(
+        {"_id": "default/a"}, {"$set": {"rv": 1}}, upsert=True, session=dead.session
+    )
+    try:
+        successor = ProjectionWriter(mongo_db, view(), batch_size=1000)
+        await successor.start()
+        changed(successor.view, workload("a", rv=2))
+        await asyncio.wait_for(successor.flush(), timeout=10)
+        await successor.close()
+
+        document = await stored(mongo_db, "default/a")
+        assert document is not None
+        assert document["rv"] == 2
+    finally:
+        with suppress(Exception):
+            await dead.close()
+        await dead_client.close()
+
+
+async def test_flushes_at_the_same_time_take_turns(
+    writer: ProjectionWriter, mongo_db: AsyncDatabase[Document]
+) -> None:
+    node = {"metadata": {"name": "gpu-1", "resourceVersion": "3"}, "status": {}}
+    assert writer.view.apply(Kind.NODES, "MODIFIED", node)
+    changed(writer.view, workload("a", rv=4))
+
+    # The second starts while the first is inside its nodes transaction, and finds the
+    # workloads still to write: one session runs one transaction at a time.
+    assert sum(await asyncio.gather(writer.flush(), writer.flush())) == 2
+
+    assert await mongo_db[Collection.INVENTORY_NODES].count_documents({}) == 1
+    assert await stored(mongo_db, "default/a") is not None
