@@ -24,6 +24,7 @@ from services.api.lifecycle import ModelState, Status, Transition
 from shared.database import Document
 from shared.errors import ModelNameTakenError
 from shared.names import Collection
+from shared.transactions import bulk_write_in_one_commit
 
 _PUBLIC: Final = {"_id": 0, "outbox": 0, "hf_token_encrypted": 0, "deployment_config": 0}
 _LIST: Final = {
@@ -215,16 +216,19 @@ class Registry:
 
     async def clear_outbox(self, document_id: ObjectId, msg_id: str) -> None:
         """Drops the entry if it is still the one published (`msg_id`): a newer command
-        written meanwhile stays pending. Concurrent clears go out as one bulk write."""
+        written meanwhile stays pending. Concurrent clears go out as one command."""
         await self._clears.submit((document_id, msg_id))
 
     async def _clear_many(self, entries: list[tuple[ObjectId, str]]) -> list[BaseException | None]:
-        await self._models.bulk_write(
-            [
-                UpdateOne({"_id": document_id, "outbox.msg_id": msg_id}, {"$unset": {"outbox": ""}})
-                for document_id, msg_id in entries
-            ],
-            ordered=False,
+        """One `update_many`, one commit. Matching each `_id` and each `msg_id` against the
+        whole batch's is the per-entry guard still: a msg_id names its model's public id,
+        so no document can match another document's entry."""
+        await self._models.update_many(
+            {
+                "_id": {"$in": [document_id for document_id, _ in entries]},
+                "outbox.msg_id": {"$in": [msg_id for _, msg_id in entries]},
+            },
+            {"$unset": {"outbox": ""}},
         )
         return [None] * len(entries)
 
@@ -269,8 +273,8 @@ class Registry:
 
     async def write_all(self, writes: list[tuple[Document, Document | None]]) -> bool:
         """Per model as read: the changes to `$set` (None: remove it), guarded as `apply`
-        and `remove` are, in one unordered bulk write. True when every guard held; False
-        when some model changed meanwhile (the counts do not say which: re-read them all)."""
+        and `remove` are, in one bulk write and one commit. True when every guard held;
+        False when some model changed meanwhile (the counts do not say which: re-read)."""
         if not writes:
             return True
         operations: list[UpdateOne | DeleteOne] = [
@@ -279,7 +283,7 @@ class Registry:
             else UpdateOne(_guard(document), {"$set": changes})
             for document, changes in writes
         ]
-        result = await self._models.bulk_write(operations, ordered=False)
+        result = await bulk_write_in_one_commit(self._models, operations)
         return result.matched_count + result.deleted_count == len(writes)
 
 

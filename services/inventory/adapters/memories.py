@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.inventory.lifecycle import ModelIdentity, ModelMemory
 from shared.names import Collection
+from shared.transactions import bulk_write_in_one_commit
 
 Document = dict[str, Any]
 
@@ -43,11 +44,13 @@ class MemoryStore:
         return [memory_from_document(doc) async for doc in self.collection.find({})]
 
     async def save(self, memories: list[ModelMemory]) -> None:
+        """All of them in one commit (a commit per document costs the embedded server an
+        fsync each); a failure stores none of them."""
         if memories:
-            await self.collection.bulk_write(
+            await bulk_write_in_one_commit(
+                self.collection,
                 [
                     ReplaceOne({"_id": m.public_id}, memory_document(m), upsert=True)
                     for m in memories
                 ],
-                ordered=False,
             )
