@@ -135,6 +135,40 @@ def get_path(obj: Any, path: Path) -> Any:
     return node
 
 
+def changed_fields(old: Obj, new: Obj) -> set[Path]:
+    """`{p for p in object_fields(new) if get_path(old, p) != get_path(new, p)}`, in one
+    walk of both objects that skips equal subtrees: looking every field of a Deployment
+    up from the root was a third of kubesim's CPU per PATCH."""
+    out: set[Path] = set()
+    _changed(_ownable(old), _ownable(new), (), out)
+    return out
+
+
+def _changed(old: Any, new: Obj, path: Path, out: set[Path]) -> None:
+    for k, v in new.items():
+        o = old.get(k, _MISSING) if isinstance(old, dict) else _MISSING
+        if o is not _MISSING and o == v:
+            continue  # equal subtrees: none of their fields changed
+        p = (*path, f"f:{k}")
+        if isinstance(v, dict) and v:
+            _changed(o, v, p, out)
+        elif isinstance(v, list) and v and all(isinstance(i, dict) for i in v):
+            keys = [_item_key(k, i, v) for i in v]
+            if None in keys:
+                out.add(p)
+                continue
+            for item, ik in zip(v, keys, strict=True):
+                assert ik is not None
+                held = _step(o, ik)
+                if held is _MISSING:
+                    out.add((*p, ik, "."))
+                    out |= fields_of(item, (*p, ik))
+                else:
+                    _changed(held, item, (*p, ik), out)
+        else:
+            out.add(p)
+
+
 def remove_path(obj: Any, path: Path) -> None:
     node = obj
     for i, part in enumerate(path[:-1]):
@@ -211,7 +245,7 @@ def record_update(
     old: Obj | None, new: Obj, *, manager: str, subresource: str = "", api_version: str
 ) -> None:
     """Give `manager` the fields whose value changed from `old` to `new` (in place)."""
-    changed = {p for p in object_fields(new) if old is None or get_path(old, p) != get_path(new, p)}
+    changed = object_fields(new) if old is None else changed_fields(old, new)
     entries = [(m, op, sub, paths - changed) for (m, op, sub, paths) in _parse_entries(new)]
     for i, (m, op, sub, paths) in enumerate(entries):
         if m == manager and op == "Update" and sub == subresource:

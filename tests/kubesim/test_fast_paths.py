@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Any
 
 import orjson
@@ -128,3 +129,48 @@ def test_the_fields_tree_is_the_tree_of_the_field_paths(obj: dict[str, Any]) -> 
     built = fieldsets.object_fields_v1(obj)
     assert built == expected
     assert orjson.dumps(built) == orjson.dumps(expected)  # same key order as well
+
+
+def _changes(base: dict[str, Any]) -> list[dict[str, Any]]:
+    """Edits a PATCH or a controller makes: a value, a label, a container added, removed,
+    reordered or changed inside, a status appearing, metadata the managers do not own."""
+    edits: list[dict[str, Any]] = []
+    for edit in range(9):
+        new = copy.deepcopy(base)
+        spec, meta = new["spec"], new["metadata"]
+        containers = spec["template"]["spec"]["containers"]
+        if edit == 0:
+            spec["replicas"] = 3
+        elif edit == 1:
+            meta.setdefault("labels", {})["team"] = "x"
+            meta.setdefault("annotations", {})["bench/i"] = "7"
+        elif edit == 2:
+            containers.append({"name": "sidecar", "image": "busybox"})
+        elif edit == 3:
+            containers[0]["image"] = "vllm/vllm-openai:v0.11.0"
+            containers[0]["env"] = [{"name": "A", "value": "1"}]
+        elif edit == 4:
+            containers.insert(0, {"name": "first", "image": "busybox"})
+        elif edit == 5:
+            new["status"] = {"replicas": 1, "conditions": [{"type": "Available", "status": "True"}]}
+        elif edit == 6:
+            meta["resourceVersion"] = "999"  # not owned
+        elif edit == 7:
+            spec["template"]["spec"]["containers"] = [{"name": "other", "image": "busybox"}]
+        else:
+            del spec["template"]["metadata"]
+        edits.append(new)
+    return edits
+
+
+def test_changed_fields_are_the_fields_whose_value_differs() -> None:
+    base = deployment("fields", gpus=1)
+    base["metadata"]["resourceVersion"] = "5"
+    for new in _changes(base):
+        for old, changed in ((base, new), (new, base)):
+            expected = {
+                path
+                for path in fieldsets.object_fields(changed)
+                if fieldsets.get_path(old, path) != fieldsets.get_path(changed, path)
+            }
+            assert fieldsets.changed_fields(old, changed) == expected
