@@ -8,10 +8,12 @@ pod, the inventory sees it and emits `running`, the api's status consumer record
 1. At the target rate (`create_rate`): how fast the api accepts creates (POST p50/p99,
    creates/s), and how fast the pipeline behind it brings them all to `running` (creates
    over the time until the last one was seen running).
-2. At the rate the pipeline sustains (`SUSTAINED_SHARE` of what phase 1 drained, never
-   above the target): POST -> running as a client sees it when no backlog builds up.
-   Measuring end-to-end latency at a rate the pipeline cannot sustain would only measure
-   the length of the queue.
+2. At a rate the pipeline should sustain (`SUSTAINED_SHARE` of what phase 1 drained,
+   never above the target): POST -> running as a client sees it when no backlog builds
+   up. Measuring end-to-end latency at a rate the pipeline cannot sustain would only
+   measure the length of the queue. A backlog drains faster per create than a trickle
+   (bigger batches), and the registry is larger by then, so the share is well below 1;
+   phase 2's own drain rate is reported, so a rate that did not hold shows.
 """
 
 import math
@@ -27,7 +29,7 @@ from jan_models.bench.sizes import Scenario, Sizes
 
 ORGANIZATION_ID = 2
 SAMPLE_EVERY = 10
-SUSTAINED_SHARE: Final = 0.8
+SUSTAINED_SHARE: Final = 0.6
 PHASES: Final = 2
 
 
@@ -116,6 +118,14 @@ def _report(
             p50_ms=steady_post["p50_ms"],
             p99_ms=steady_post["p99_ms"],
             rps=steady_post["rps"],
+        ),
+        Row(
+            scenario=Scenario.CREATE,
+            name=f"creates brought to running per second at {sustained:.0f}/s",
+            n=steady["created"],
+            errors=steady["not_running"],
+            value=drain_rate(steady),
+            unit="/s",
         ),
         Row(
             scenario=Scenario.CREATE,
