@@ -154,7 +154,7 @@ class ClusterView:
         self.synced.add(kind)
         if self.connected and not was_connected:
             self.synced_at = self.clock()
-        self._status_changed()
+            self._status_changed()  # `connected` and `synced_at` are in the reply
 
     def forget(self, kind: Kind) -> None:
         """A kind stops being watched (its CRD was removed): drop what it held."""
@@ -162,6 +162,7 @@ class ClusterView:
             self._remove(kind, key)
         self.synced.discard(kind)
         self.relisted.add(kind)
+        self._status_changed()  # `connected` may have changed
 
     def _set(self, kind: Kind, view: Any) -> None:
         old = self.objects[kind].get(view.key)

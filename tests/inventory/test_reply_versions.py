@@ -1,6 +1,7 @@
 """A query naming the reply version it holds is answered `Unchanged` while that version is
 current, and the full reply with a new version once the cluster changed (integration)."""
 
+import asyncio
 import contextlib
 
 import pytest
@@ -32,6 +33,21 @@ async def status(nc: Client, if_none_match: str | None = None) -> StatusReply | 
     return reply
 
 
+async def settled_status(nc: Client) -> StatusReply:
+    """A status whose version still holds a moment later (earlier tests' pods may still be
+    coming and going in the shared cluster)."""
+
+    async def held_for_a_moment() -> StatusReply | None:
+        reply = await status(nc)
+        assert isinstance(reply, StatusReply)
+        await asyncio.sleep(0.3)
+        return reply if isinstance(await status(nc, reply.version), Unchanged) else None
+
+    reply = await poll(held_for_a_moment, until=lambda r: r is not None)
+    assert reply is not None
+    return reply
+
+
 async def models(nc: Client, **query: object) -> ModelsReply | Unchanged:
     body = ModelsQuery.model_validate(query).model_dump_json().encode()
     reply = await ask(nc, MODELS_QUERY_SUBJECT, MODELS_ANSWER, body)
@@ -42,8 +58,8 @@ async def models(nc: Client, **query: object) -> ModelsReply | Unchanged:
 async def test_status_is_unchanged_until_the_cluster_changes(
     inventory: InventoryService, nats_client: Client, kube: ApiClient
 ) -> None:
-    first = await status(nats_client)
-    assert isinstance(first, StatusReply)
+    # Pods of earlier tests may still be settling: wait for a version that holds.
+    first = await settled_status(nats_client)
     assert first.version
 
     assert await status(nats_client, first.version) == Unchanged(version=first.version)
