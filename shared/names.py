@@ -65,3 +65,4 @@ class Collection(StrEnum):
     INVENTORY_AUTOSCALERS = "inventory_autoscalers"
     INVENTORY_SYNC = "inventory_sync"
     INVENTORY_MODELS = "inventory_models"  # per-model lifecycle memory of the inventory
+    TRANSACTION_SESSIONS = "transaction_sessions"  # shared/transactions.py

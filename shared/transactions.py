@@ -1,4 +1,5 @@
-"""Several document writes, one commit: a bulk write inside a multi-document transaction.
+"""Several document writes, one commit: a bulk write inside a multi-document transaction,
+run in a session that a killed process cannot leave holding documents for long.
 
 Every statement of a bulk write is a transaction of its own and pays its own commit: on
 the embedded MongoDB-compatible server (which syncs its log on every commit, so that an
@@ -6,38 +7,212 @@ acknowledged write survives a crash) that commit is a large share of what an upd
 costs. Inside one transaction the statements share one commit, and either all of them
 are stored or none is. A server without transactions (a standalone mongod) gets the
 plain unordered bulk write, statement by statement, as before.
+
+A process killed between a transaction's first write and its commit leaves the
+transaction open, and it holds its documents until the server reaps it (mongod's
+`transactionLifetimeLimitSeconds`, 60 s; SecantusDB reaps an idle one after about as
+long): every other write to them waits or conflicts meanwhile, so a restarted api's
+status updates stall and a DELETE on such a model hangs. `TransactionSessions` bounds
+that to a lease:
+
+- each process runs its transactions in one long-lived session (one transaction at a
+  time, in turn), and registers it in the `transaction_sessions` collection as
+  `{_id: <random owner id>, lsid: <session id>, service, heartbeat_at, beats}`;
+- a background task renews `heartbeat_at` every `heartbeat_seconds`, in the server's
+  clock (`$currentDate`), so the hosts' clocks never matter; a renewal that finds its
+  record gone (swept) writes it again;
+- on start and at every heartbeat, each process sweeps: the records whose heartbeat is
+  older than `lease_seconds` before the sweeper's own heartbeat (server time against
+  server time, `$$NOW` being beyond the embedded server) are dead owners, whose
+  sessions it kills (`killSessions` aborts what they left open) before deleting the
+  record (only if it was not renewed meanwhile). Killing is idempotent, so several
+  replicas sweeping at once is harmless, and a sweeper that dies between the kill and
+  the delete leaves the record for the next sweep;
+- a clean shutdown ends the session and deletes its record.
+
+The heartbeat (3 s) and the lease (15 s) are `TransactionSessions` arguments. One session
+means a process's transactions take turns: the api's status consumer and the
+inventory's memory writes each run one at a time anyway.
+
+A live owner renews its record every few seconds and the lease is several heartbeats
+long, so only an owner stalled for a whole lease can be swept; then its open
+transaction, if any, fails (the caller retries as it would any failed write), its
+session stays usable, and its next renewal registers it again. A transaction left open
+by a killed process is thus aborted within a lease plus a heartbeat of its death, as
+long as one process of any service runs. The inventory's projection writer keeps its own
+single-writer mechanism (`services/inventory/adapters/projections.py`).
 """
 
+import asyncio
+import contextlib
+import logging
+import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+from pymongo import DeleteOne, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import ConfigurationError, OperationFailure
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 from pymongo.results import BulkWriteResult
 
+from shared.names import Collection
+
+log = logging.getLogger(__name__)
 Write = InsertOne[Any] | UpdateOne | ReplaceOne[Any] | DeleteOne
+Document = dict[str, Any]
 _ILLEGAL_OPERATION: Final = 20
 """"Transaction numbers are only allowed on a replica set member or mongos"."""
 _without_transactions: "weakref.WeakSet[Any]" = weakref.WeakSet()
+HEARTBEAT_SECONDS: Final = 3.0
+LEASE_SECONDS: Final = 15.0
+
+
+class TransactionSessions:
+    """This process's transaction session, registered and heart-beaten so that another
+    process can kill it once this one is dead (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        *,
+        service: str,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
+        if lease_seconds < 2 * heartbeat_seconds:
+            raise ValueError("the lease must span several heartbeats")
+        self.db = db
+        self.records = db[Collection.TRANSACTION_SESSIONS]
+        self.service = service
+        self.owner = uuid.uuid4().hex
+        self.heartbeat_seconds = heartbeat_seconds
+        self.lease_seconds = lease_seconds
+        self.swept = 0
+        self._session: AsyncClientSession | None = None
+        self._turn = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Register this process's session, sweep the dead owners' ones, then keep beating."""
+        self._session = self.db.client.start_session()
+        await self.sweep(await self._beat())
+        self._task = asyncio.create_task(self._run(), name=f"transaction-sessions-{self.service}")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        async with self._turn:
+            if self._session is not None:
+                with contextlib.suppress(PyMongoError):
+                    await self._session.end_session()
+                self._session = None
+            with contextlib.suppress(PyMongoError):
+                await self.records.delete_one({"_id": self.owner})
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncClientSession]:
+        """The registered session, for one transaction at a time."""
+        async with self._turn:
+            if self._session is None:
+                raise RuntimeError("TransactionSessions is not started")
+            yield self._session
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Kill the sessions of the owners whose lease ran out; returns how many. `now` is
+        the server's time, as this owner's last heartbeat read it (a heartbeat if None)."""
+        if now is None:
+            now = await self._beat()
+        expired = {
+            "_id": {"$ne": self.owner},
+            "heartbeat_at": {"$lt": now - timedelta(seconds=self.lease_seconds)},
+        }
+        dead = [record async for record in self.records.find(expired)]
+        if not dead:
+            return 0
+        try:
+            await self.db.client.admin.command("killSessions", [r["lsid"] for r in dead])
+        except OperationFailure as exc:
+            log.warning("dead owners' sessions not killed", extra={"error": str(exc)})
+            return 0
+        for record in dead:
+            await self.records.delete_one(
+                {"_id": record["_id"], "heartbeat_at": record["heartbeat_at"]}
+            )
+        self.swept += len(dead)
+        log.warning(
+            "killed the transaction sessions of dead owners",
+            extra={"owners": [(r["_id"], r.get("service")) for r in dead]},
+        )
+        return len(dead)
+
+    async def _beat(self) -> datetime:
+        """Renew this owner's record (register it again if it was swept); returns the
+        server's time of the renewal."""
+        if self._session is None:
+            raise RuntimeError("TransactionSessions is not started")
+        record = await self.records.find_one_and_update(
+            {"_id": self.owner},
+            {
+                "$set": {"lsid": self._session.session_id, "service": self.service},
+                "$currentDate": {"heartbeat_at": True},
+                "$inc": {"beats": 1},
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        if record is None:  # an upsert returning the document after it: never None
+            raise RuntimeError("heartbeat found no record")
+        if record["beats"] == 1 and self._task is not None:
+            log.warning("transaction session was swept; registered again")
+        heartbeat: datetime = record["heartbeat_at"]
+        return heartbeat
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                await self.sweep(await self._beat())
+            except PyMongoError as exc:
+                log.warning("transaction session heartbeat failed", extra={"error": str(exc)})
 
 
 async def bulk_write_in_one_commit(
-    collection: AsyncCollection[Any], operations: Sequence[Write]
+    collection: AsyncCollection[Any],
+    operations: Sequence[Write],
+    sessions: TransactionSessions | None = None,
 ) -> BulkWriteResult:
     """All of `operations` or none of them: any failure aborts the transaction and is
     raised, a write conflict too (the caller retries as it would any failed write; the
-    embedded server labels even a duplicate key transient, so nothing retries here)."""
+    embedded server labels even a duplicate key transient, so nothing retries here).
+
+    The transaction runs in `sessions`' registered session; without one (one-off tools,
+    tests) in a session of its own that nobody could kill if this process died in it."""
     client = collection.database.client
     if client in _without_transactions:
         return await collection.bulk_write(list(operations), ordered=False)
 
     try:
-        async with client.start_session() as session, await session.start_transaction():
-            return await collection.bulk_write(list(operations), ordered=False, session=session)
+        if sessions is not None:
+            async with sessions.session() as session:
+                return await _in_transaction(collection, operations, session)
+        async with client.start_session() as session:
+            return await _in_transaction(collection, operations, session)
     except (ConfigurationError, OperationFailure) as exc:
         if isinstance(exc, OperationFailure) and exc.code != _ILLEGAL_OPERATION:
             raise
         _without_transactions.add(client)
         return await collection.bulk_write(list(operations), ordered=False)
+
+
+async def _in_transaction(
+    collection: AsyncCollection[Any], operations: Sequence[Write], session: AsyncClientSession
+) -> BulkWriteResult:
+    async with await session.start_transaction():
+        return await collection.bulk_write(list(operations), ordered=False, session=session)

@@ -1,0 +1,130 @@
+"""Registered transaction sessions on the real MongoDB-compatible server: a process
+killed inside a transaction stops holding its documents once its lease runs out, and a
+live owner's session is never killed by another owner's sweep."""
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+
+import pytest
+from pymongo import UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.database import Document
+from shared.names import Collection
+from shared.transactions import TransactionSessions, bulk_write_in_one_commit
+
+pytestmark = pytest.mark.integration
+HEARTBEAT = 0.2
+LEASE = 1.0
+REPO = Path(__file__).resolve().parents[2]
+
+
+@asynccontextmanager
+async def owner(db: AsyncDatabase[Document], service: str) -> AsyncIterator[TransactionSessions]:
+    sessions = TransactionSessions(
+        db, service=service, heartbeat_seconds=HEARTBEAT, lease_seconds=LEASE
+    )
+    await sessions.start()
+    try:
+        yield sessions
+    finally:
+        await sessions.close()
+
+
+async def records(db: AsyncDatabase[Document]) -> list[Document]:
+    return [r async for r in db[Collection.TRANSACTION_SESSIONS].find({})]
+
+
+async def test_a_killed_process_stops_holding_a_model_within_the_lease(
+    mongodb_url: str, mongo_db: AsyncDatabase[Document]
+) -> None:
+    models = mongo_db[Collection.MODELS]
+    await models.insert_one({"_id": "m1", "status": "running"})
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.shared.transaction_holder",
+        mongodb_url,
+        mongo_db.name,
+        Collection.MODELS,
+        "m1",
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), timeout=30) == b"holding\n"
+    finally:
+        with suppress(ProcessLookupError):
+            holder.send_signal(signal.SIGKILL)
+        await holder.wait()
+    [dead] = await records(mongo_db)
+    assert dead["service"] == "holder"
+
+    # The hazard: the dead process's transaction still holds the model.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(models.update_one({"_id": "m1"}, {"$set": {"probe": 1}}), 0.5)
+
+    async with owner(mongo_db, "api") as successor:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        result = await asyncio.wait_for(
+            models.update_one({"_id": "m1"}, {"$set": {"status": "deleting"}}),
+            timeout=LEASE + 5 * HEARTBEAT + 1.0,
+        )
+        assert result.modified_count == 1
+        assert loop.time() - started < LEASE + 5 * HEARTBEAT + 1.0
+        assert successor.swept == 1
+        assert [r["_id"] for r in await records(mongo_db)] == [successor.owner]
+
+    document = await models.find_one({"_id": "m1"})
+    assert document is not None
+    assert document["status"] == "deleting"
+    assert "held_by" not in document  # the dead transaction was aborted, not committed
+
+
+async def test_a_live_owners_transaction_outlives_other_owners_sweeps(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    models = mongo_db[Collection.MODELS]
+    await models.insert_one({"_id": "m1", "n": 0})
+    async with owner(mongo_db, "api") as live, owner(mongo_db, "api") as other:
+        async with live.session() as session, await session.start_transaction():
+            await models.update_one({"_id": "m1"}, {"$set": {"n": 1}}, session=session)
+            await asyncio.sleep(3 * LEASE)  # several leases and many sweeps of `other`
+            await other.sweep()
+        assert (live.swept, other.swept) == (0, 0)
+        assert {r["_id"] for r in await records(mongo_db)} == {live.owner, other.owner}
+        result = await bulk_write_in_one_commit(
+            models, [UpdateOne({"_id": "m1", "n": 1}, {"$set": {"n": 2}})], live
+        )
+        assert result.modified_count == 1
+    assert await records(mongo_db) == []  # a clean shutdown deletes its record
+    assert await models.find_one({"_id": "m1"}) == {"_id": "m1", "n": 2}
+
+
+async def test_an_owner_swept_while_stalled_registers_again(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    async with owner(mongo_db, "inventory") as sessions:
+        await mongo_db[Collection.TRANSACTION_SESSIONS].delete_one({"_id": sessions.owner})
+        await asyncio.sleep(3 * HEARTBEAT)
+        assert [r["_id"] for r in await records(mongo_db)] == [sessions.owner]
+        models = mongo_db[Collection.MODELS]
+        result = await bulk_write_in_one_commit(
+            models, [UpdateOne({"_id": "m1"}, {"$set": {"n": 1}}, upsert=True)], sessions
+        )
+        assert result.upserted_count == 1
+
+
+def test_the_lease_spans_several_heartbeats() -> None:
+    with pytest.raises(ValueError, match="lease"):
+        TransactionSessions(
+            AsyncDatabase.__new__(AsyncDatabase), service="x", heartbeat_seconds=5, lease_seconds=6
+        )
