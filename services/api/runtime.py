@@ -23,6 +23,7 @@ from shared import database, messaging
 from shared.database import Document
 from shared.names import Collection
 from shared.secrets import TokenCipher
+from shared.transactions import TransactionSessions
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "jan-models-api"
@@ -41,6 +42,7 @@ class ApiRuntime:
     consumer: StatusConsumer
     buckets: TokenBuckets
     view: RegistryView
+    transactions: TransactionSessions
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     rendered_all: dict[int, tuple[object, bytes]] = field(default_factory=dict)
     """Per organization: the last `/all` body and what it was built from (pages, registry)."""
@@ -65,8 +67,10 @@ class ApiRuntime:
         await database.ensure_indexes(db, (Collection.MODELS, Collection.API_KEYS))
         nats = await messaging.connect(settings.nats_url, name=SERVICE_NAME)
         await messaging.ensure_streams(nats.jetstream())
+        transactions = TransactionSessions(db, service="api")
+        await transactions.start()
         view = RegistryView(db[Collection.MODELS])
-        registry = Registry(db, view=view)
+        registry = Registry(db, view=view, transactions=transactions)
         relay = OutboxRelay(
             registry=registry,
             nats=nats,
@@ -94,6 +98,7 @@ class ApiRuntime:
             consumer=StatusConsumer(registry=registry, nats=nats, relay=relay),
             buckets=TokenBuckets(rate=settings.api_create_rate, burst=settings.api_create_burst),
             view=view,
+            transactions=transactions,
         )
         runtime.tasks = [
             asyncio.create_task(relay.run(), name="outbox-relay"),
@@ -121,6 +126,7 @@ class ApiRuntime:
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=STOP_TIMEOUT)
         await self.relay.drain()
+        await self.transactions.close()
         with contextlib.suppress(Exception):
             await self.nats.close()
         await self.mongo.close()

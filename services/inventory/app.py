@@ -42,6 +42,7 @@ from shared.database import Document
 from shared.kubernetes import load_api_client
 from shared.names import Collection
 from shared.probes import probe_routes
+from shared.transactions import TransactionSessions
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "jan-models-inventory"
@@ -88,6 +89,7 @@ class InventoryService:
         self._kube: ApiClient | None = None
         self._broker: NatsBroker | None = None
         self._http: uvicorn.Server | None = None
+        self._transactions: TransactionSessions | None = None
         self.responder = QueryResponder(self.view)
 
     @property
@@ -142,7 +144,9 @@ class InventoryService:
             db, self.view, batch_size=settings.inventory_write_batch_size
         )
         await self.writer.start()
-        self.memories = MemoryStore(db)
+        self._transactions = TransactionSessions(db, service="inventory")
+        await self._transactions.start()
+        self.memories = MemoryStore(db, transactions=self._transactions)
         self.tracker.load(await self.memories.load())
         self.publisher = EventPublisher(js)
         await self.responder.start(self._nc)
@@ -187,6 +191,8 @@ class InventoryService:
                 await self.writer.flush()
         with contextlib.suppress(Exception):
             await self.writer.close()
+        if self._transactions is not None:
+            await self._transactions.close()
         await self.responder.stop()
         if self._broker is not None:
             await self._broker.stop()

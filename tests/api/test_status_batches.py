@@ -2,6 +2,8 @@
 MODEL_EVENTS stream and the real MongoDB-compatible server; a model changed between that
 read and write makes it judge every event again, one at a time."""
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -33,6 +35,7 @@ from shared.events import (
 )
 from shared.messaging import publish_event
 from shared.names import EVENTS_STREAM, EVENTS_WILDCARD, Collection
+from shared.transactions import TransactionSessions
 
 pytestmark = pytest.mark.integration
 
@@ -41,8 +44,10 @@ DEPLOYMENT = ObjectRef(api_version="apps/v1", kind="Deployment", name="x")
 
 
 class CountingRegistry(Registry):
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        super().__init__(db)
+    def __init__(
+        self, db: AsyncDatabase[Document], *, transactions: TransactionSessions | None = None
+    ) -> None:
+        super().__init__(db, transactions=transactions)
         self.calls: list[str] = []
         self.meanwhile: Any = None
 
@@ -108,8 +113,13 @@ async def settle_all(
     messages = await subscription.fetch(len(events), timeout=2.0)
     assert len(messages) == len(events)
     await consumer._process_batch(messages)
-    info = await js.consumer_info(EVENTS_STREAM, "test")
-    assert (info.num_ack_pending, info.num_pending) == (0, 0)  # every event acked
+    # Every event acked: an ack is a publish the server applies on its own time.
+    for _ in range(100):
+        info = await js.consumer_info(EVENTS_STREAM, "test")
+        if (info.num_ack_pending, info.num_pending) == (0, 0):
+            break
+        await asyncio.sleep(0.02)
+    assert (info.num_ack_pending, info.num_pending) == (0, 0)
 
 
 def consumer_for(registry: Registry, nats_client: Client) -> StatusConsumer:
@@ -123,11 +133,23 @@ async def statuses(db: AsyncDatabase[Document]) -> dict[str, tuple[str, Any, Any
     }
 
 
+@pytest.fixture
+async def transactions(mongo_db: AsyncDatabase[Document]) -> AsyncIterator[TransactionSessions]:
+    """The api's registered transaction session, as the runtime starts it."""
+    sessions = TransactionSessions(mongo_db, service="api")
+    await sessions.start()
+    yield sessions
+    await sessions.close()
+
+
 async def test_a_batch_is_judged_in_order_and_stored_with_one_read_and_one_write(
-    mongo_db: AsyncDatabase[Document], nats_client: Client, jetstream: JetStreamContext
+    mongo_db: AsyncDatabase[Document],
+    nats_client: Client,
+    jetstream: JetStreamContext,
+    transactions: TransactionSessions,
 ) -> None:
     await database.ensure_indexes(mongo_db, (Collection.MODELS,))
-    registry = CountingRegistry(mongo_db)
+    registry = CountingRegistry(mongo_db, transactions=transactions)
     one, two, three = [await stored_model(registry, n, i) for i, n in enumerate("abc", 1)]
     now = datetime.now(UTC)
     assert await registry.mark_deleting(3, three["id"], now=now) is not None

@@ -24,7 +24,7 @@ from services.api.lifecycle import ModelState, Status, Transition
 from shared.database import Document
 from shared.errors import ModelNameTakenError
 from shared.names import Collection
-from shared.transactions import bulk_write_in_one_commit
+from shared.transactions import TransactionSessions, bulk_write_in_one_commit
 
 _PUBLIC: Final = {"_id": 0, "outbox": 0, "hf_token_encrypted": 0, "deployment_config": 0}
 _LIST: Final = {
@@ -69,8 +69,15 @@ class Registry:
     """Writes go to MongoDB; reads come from the in-memory `view` once it has loaded,
     from MongoDB before that (or for a model the view has not seen yet)."""
 
-    def __init__(self, db: AsyncDatabase[Document], *, view: RegistryView | None = None) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        *,
+        view: RegistryView | None = None,
+        transactions: TransactionSessions | None = None,
+    ) -> None:
         self._models = db[Collection.MODELS]
+        self._transactions = transactions
         self._counters = db[Collection.COUNTERS]
         self._view = view
         self._id_lock = asyncio.Lock()
@@ -274,7 +281,9 @@ class Registry:
     async def write_all(self, writes: list[tuple[Document, Document | None]]) -> bool:
         """Per model as read: the changes to `$set` (None: remove it), guarded as `apply`
         and `remove` are, in one bulk write and one commit. True when every guard held;
-        False when some model changed meanwhile (the counts do not say which: re-read)."""
+        False when some model changed meanwhile (the counts do not say which: re-read).
+        The transaction runs in the process's registered session (`transactions`), which
+        another api kills if this one dies inside it."""
         if not writes:
             return True
         operations: list[UpdateOne | DeleteOne] = [
@@ -283,7 +292,7 @@ class Registry:
             else UpdateOne(_guard(document), {"$set": changes})
             for document, changes in writes
         ]
-        result = await bulk_write_in_one_commit(self._models, operations)
+        result = await bulk_write_in_one_commit(self._models, operations, self._transactions)
         return result.matched_count + result.deleted_count == len(writes)
 
 

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.inventory.lifecycle import ModelIdentity, ModelMemory
 from shared.names import Collection
-from shared.transactions import bulk_write_in_one_commit
+from shared.transactions import TransactionSessions, bulk_write_in_one_commit
 
 Document = dict[str, Any]
 
@@ -37,15 +37,19 @@ def memory_from_document(document: Document) -> ModelMemory:
 
 
 class MemoryStore:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], *, transactions: TransactionSessions | None = None
+    ) -> None:
         self.collection = db[Collection.INVENTORY_MODELS]
+        self.transactions = transactions
 
     async def load(self) -> list[ModelMemory]:
         return [memory_from_document(doc) async for doc in self.collection.find({})]
 
     async def save(self, memories: list[ModelMemory]) -> None:
         """All of them in one commit (a commit per document costs the embedded server an
-        fsync each); a failure stores none of them."""
+        fsync each); a failure stores none of them. The transaction runs in the registered
+        session (`transactions`), which is killed if this process dies inside it."""
         if memories:
             await bulk_write_in_one_commit(
                 self.collection,
@@ -53,4 +57,5 @@ class MemoryStore:
                     ReplaceOne({"_id": m.public_id}, memory_document(m), upsert=True)
                     for m in memories
                 ],
+                self.transactions,
             )
