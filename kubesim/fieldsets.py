@@ -46,19 +46,26 @@ def _item_key(field: str, item: Obj, items: list[Any]) -> str | None:
     return "k:" + json.dumps({key: item[key]}, separators=(",", ":"))
 
 
+def _keyed_items(field: str, value: Any) -> list[tuple[Obj, str]] | None:
+    """A list of objects each with its merge key, as managedFields tracks them item by
+    item; None for anything else (a scalar, a map, a list tracked as a whole)."""
+    if not (isinstance(value, list) and value and all(isinstance(i, dict) for i in value)):
+        return None
+    keyed = [(item, _item_key(field, item, value)) for item in value]
+    if any(key is None for _, key in keyed):
+        return None
+    return [(item, key) for item, key in keyed if key is not None]
+
+
 def fields_of(value: Obj, path: Path = ()) -> set[Path]:
     out: set[Path] = set()
     for k, v in value.items():
         p = (*path, f"f:{k}")
+        items = _keyed_items(k, v)
         if isinstance(v, dict) and v:
             out |= fields_of(v, p)
-        elif isinstance(v, list) and v and all(isinstance(i, dict) for i in v):
-            keys = [_item_key(k, i, v) for i in v]
-            if None in keys:
-                out.add(p)
-                continue
-            for item, ik in zip(v, keys, strict=True):
-                assert ik is not None
+        elif items is not None:
+            for item, ik in items:
                 out.add((*p, ik, "."))
                 out |= fields_of(item, (*p, ik))
         else:
@@ -150,15 +157,11 @@ def _changed(old: Any, new: Obj, path: Path, out: set[Path]) -> None:
         if o is not _MISSING and o == v:
             continue  # equal subtrees: none of their fields changed
         p = (*path, f"f:{k}")
+        items = _keyed_items(k, v)
         if isinstance(v, dict) and v:
             _changed(o, v, p, out)
-        elif isinstance(v, list) and v and all(isinstance(i, dict) for i in v):
-            keys = [_item_key(k, i, v) for i in v]
-            if None in keys:
-                out.add(p)
-                continue
-            for item, ik in zip(v, keys, strict=True):
-                assert ik is not None
+        elif items is not None:
+            for item, ik in items:
                 held = _step(o, ik)
                 if held is _MISSING:
                     out.add((*p, ik, "."))

@@ -87,46 +87,39 @@ async def run_create(*, sizes: Sizes, run: Run, work: Path) -> None:
     _report(run, target=target, sustained=sustained, burst=burst, steady=steady)
 
 
+def _post_row(name: str, post: dict[str, Any]) -> Row:
+    return Row(
+        scenario=Scenario.CREATE,
+        name=name,
+        n=post["n"],
+        errors=post["errors"],
+        p50_ms=post["p50_ms"],
+        p99_ms=post["p99_ms"],
+        rps=post["rps"],
+    )
+
+
+def _drain_row(name: str, phase: dict[str, Any]) -> Row:
+    return Row(
+        scenario=Scenario.CREATE,
+        name=name,
+        n=phase["created"],
+        errors=phase["not_running"],
+        value=drain_rate(phase),
+        unit="/s",
+    )
+
+
 def _report(
     run: Run, *, target: float, sustained: float, burst: dict[str, Any], steady: dict[str, Any]
 ) -> None:
     pipeline = drain_rate(burst)
     post, steady_post, running = burst["post"], steady["post"], steady["to_running"]
     run.rows += [
-        Row(
-            scenario=Scenario.CREATE,
-            name=f"api POST /models at the target, open loop {target:.0f}/s",
-            n=post["n"],
-            errors=post["errors"],
-            p50_ms=post["p50_ms"],
-            p99_ms=post["p99_ms"],
-            rps=post["rps"],
-        ),
-        Row(
-            scenario=Scenario.CREATE,
-            name=f"creates brought to running per second after {target:.0f}/s",
-            n=burst["created"],
-            errors=burst["not_running"],
-            value=pipeline,
-            unit="/s",
-        ),
-        Row(
-            scenario=Scenario.CREATE,
-            name=f"api POST /models at a sustained {sustained:.0f}/s",
-            n=steady_post["n"],
-            errors=steady_post["errors"],
-            p50_ms=steady_post["p50_ms"],
-            p99_ms=steady_post["p99_ms"],
-            rps=steady_post["rps"],
-        ),
-        Row(
-            scenario=Scenario.CREATE,
-            name=f"creates brought to running per second at {sustained:.0f}/s",
-            n=steady["created"],
-            errors=steady["not_running"],
-            value=drain_rate(steady),
-            unit="/s",
-        ),
+        _post_row(f"api POST /models at the target, open loop {target:.0f}/s", post),
+        _drain_row(f"creates brought to running per second after {target:.0f}/s", burst),
+        _post_row(f"api POST /models at a sustained {sustained:.0f}/s", steady_post),
+        _drain_row(f"creates brought to running per second at {sustained:.0f}/s", steady),
         Row(
             scenario=Scenario.CREATE,
             name=f"POST -> running at {sustained:.0f}/s (1 in {SAMPLE_EVERY})",
