@@ -20,25 +20,23 @@ import asyncio
 import copy
 import os
 import random
+import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from nats.aio.msg import Msg
 
+from jan_models.bench import clusters
 from jan_models.embedded import EmbeddedMongo, EmbeddedNats, free_port
-from services.api.adapters.api_keys import ApiKeys
-from services.api.documents import new_model_document
-from services.api.requests import CreateModelRequest
 from services.api.web.examples import SEED_CREATE_REQUEST
-from shared import database, messaging
-from shared.names import CAPACITY_QUERY_SUBJECT, STATUS_QUERY_SUBJECT, Collection
+from shared import messaging
+from shared.names import CAPACITY_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
 from shared.queries import CapacityReply, ClusterStatus, GpuNode, StatusReply
 
 MODELS = "/v1/organization/models"
@@ -106,36 +104,11 @@ async def answer_inventory(nats_url: str) -> Any:
 
 
 async def seed_registry(mongodb_url: str, *, count: int) -> str:
-    client = database.connect(mongodb_url, app_name="bench")
-    db = client["jan_models"]
-    await database.ensure_indexes(db, (Collection.MODELS, Collection.API_KEYS))
-    template = CreateModelRequest.model_validate(body_for("seeded"))
-    now = datetime.now(UTC)
-    batch = []
-    for index in range(1, count + 1):
-        request = template.model_copy(update={"name": f"seeded-{index}"})
-        document = new_model_document(
-            request,
-            model_id=index,
-            public_id=f"mdl_{index:012d}",
-            organization_id=1,
-            hf_token_encrypted=None,
-            now=now,
-            due_at=now,
-        )
-        document.pop("outbox")
-        batch.append(document)
-        if len(batch) == 1000:
-            await db[Collection.MODELS].insert_many(batch)
-            batch = []
-    if batch:
-        await db[Collection.MODELS].insert_many(batch)
-    await db[Collection.COUNTERS].update_one(
-        {"_id": "models"}, {"$set": {"seq": count}}, upsert=True
-    )
-    key = await ApiKeys(db).create(organization_id=1, name="bench", now=now)
-    await client.close()
-    return key.key
+    """The suite's registry seeding (organization 1) and a key to read it with."""
+    await clusters.seed_registry(mongodb_url, organization_id=1, count=count)
+    key = f"bench-{secrets.token_hex(16)}"
+    await clusters.register_key(mongodb_url, organization_id=1, key=key)
+    return key
 
 
 async def reads(http: httpx.AsyncClient, *, count: int, models: int) -> None:

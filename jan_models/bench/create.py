@@ -88,15 +88,7 @@ async def run_create(*, sizes: Sizes, run: Run, work: Path) -> None:
 
 
 def _post_row(name: str, post: dict[str, Any]) -> Row:
-    return Row(
-        scenario=Scenario.CREATE,
-        name=name,
-        n=post["n"],
-        errors=post["errors"],
-        p50_ms=post["p50_ms"],
-        p99_ms=post["p99_ms"],
-        rps=post["rps"],
-    )
+    return Row.of_latency(Scenario.CREATE, name, post)
 
 
 def _drain_row(name: str, phase: dict[str, Any]) -> Row:

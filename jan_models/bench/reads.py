@@ -27,17 +27,7 @@ NATS_FLOOR = "nats request-reply floor"
 
 
 def _row(scenario: str, name: str, result: dict[str, Any], *, http_read: bool) -> Row:
-    latency = result["latency"]
-    return Row(
-        scenario=scenario,
-        name=name,
-        n=latency["n"],
-        errors=latency["errors"],
-        p50_ms=latency["p50_ms"],
-        p99_ms=latency["p99_ms"],
-        rps=latency["rps"],
-        http_read=http_read,
-    )
+    return Row.of_latency(scenario, name, result["latency"], http_read=http_read)
 
 
 class ReadBench:

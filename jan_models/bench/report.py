@@ -28,6 +28,22 @@ class Row:
     #: an HTTP read, shown as a multiple of the HTTP floor's p50
     http_read: bool = False
 
+    @classmethod
+    def of_latency(
+        cls, scenario: str, name: str, latency: dict[str, Any], *, http_read: bool = False
+    ) -> "Row":
+        """A row from the load generator's latency figures (n, errors, p50, p99, rate)."""
+        return cls(
+            scenario=scenario,
+            name=name,
+            n=latency["n"],
+            errors=latency["errors"],
+            p50_ms=latency["p50_ms"],
+            p99_ms=latency["p99_ms"],
+            rps=latency["rps"],
+            http_read=http_read,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Check:

@@ -57,7 +57,6 @@ class Inventory:
         self._parsed: dict[tuple[str, bytes], tuple[bytes, BaseModel, int]] = {}
         self._serial = 0
         self._rendered: tuple[StatusReply, orjson.Fragment] | None = None
-        self._latest_status: StatusReply | None = None
         self._models: tuple[str, list[WorkloadEntry]] | None = None
 
     def cluster_status_json(self, reply: StatusReply) -> orjson.Fragment:
@@ -71,7 +70,7 @@ class Inventory:
         """The cluster status; `fresh=False` accepts a reply up to the cache age old."""
         if not fresh and self._status is not None and self._status[0] > time.monotonic():
             return self._status[1]
-        held = self._latest_status
+        held = self._status[1] if self._status is not None else None
         known = held.version if held is not None else None
         answer, _ = await self._ask_numbered(
             STATUS_QUERY_SUBJECT, StatusQuery(if_none_match=known), STATUS_ANSWER, StatusReply
@@ -80,7 +79,6 @@ class Inventory:
             if held is None or answer.version != known:
                 raise _unasked(STATUS_QUERY_SUBJECT)
             answer = held
-        self._latest_status = answer
         self._status = (time.monotonic() + self._cache_seconds, answer)
         return answer
 
