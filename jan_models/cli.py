@@ -3,6 +3,7 @@
 import typer
 
 from jan_models.commands import api as api_command
+from jan_models.commands import asyncapi as asyncapi_command
 from jan_models.commands import bench as bench_command
 from jan_models.commands import deployer as deployer_command
 from jan_models.commands import dev as dev_command
@@ -29,4 +30,5 @@ app.command("deployer")(deployer_command.deployer)
 app.command("inventory")(inventory_command.inventory)
 app.command("api")(api_command.api)
 app.command("bench")(bench_command.bench)
+app.command("asyncapi")(asyncapi_command.asyncapi)
 app.add_typer(keys_app, name="keys")

@@ -7,6 +7,7 @@ same app in-process for tests, lifespan included; `run` serves it with uvicorn.
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version as installed_version
 from typing import Any
 
 import uvicorn
@@ -22,6 +23,7 @@ from services.api.web.errors import install_error_handlers
 from services.api.web.middleware import RequestLayer
 from services.api.web.responses import JsonResponse
 from services.api.web.routes import router
+from shared.asyncapi import build_document
 from shared.logs import configure_logging
 
 DESCRIPTION = (
@@ -43,7 +45,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app = FastAPI(
         title="jan-models",
         description=DESCRIPTION,
-        version="0.1.0",
+        version=installed_version("jan-models"),
         lifespan=lifespan,
         default_response_class=JsonResponse,
     )
@@ -60,6 +62,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
         if await runtime.ready():
             return JsonResponse({"status": "ready"})
         return JsonResponse({"error": "MongoDB or NATS unreachable"}, status_code=503)
+
+    asyncapi = build_document()
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi_document() -> JsonResponse:
+        """The NATS contract (commands, events, queries) as AsyncAPI 3.0; no key needed."""
+        return JsonResponse(asyncapi)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> PlainTextResponse:

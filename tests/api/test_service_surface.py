@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from services.api.web.examples import SEED_CREATE_REQUEST
+from shared.asyncapi import build_document
 from tests.api.conftest import KeyFactory
 
 pytestmark = pytest.mark.integration
@@ -50,3 +51,10 @@ async def test_openapi_shows_the_seed_request_and_bearer_auth(http: httpx.AsyncC
         "/v1/organization/models/{model_id}",
     }
     assert "422" not in create["responses"]
+
+
+async def test_asyncapi_document_is_served_without_a_key(http: httpx.AsyncClient) -> None:
+    served = await http.get("/asyncapi.json")
+
+    assert served.status_code == 200
+    assert served.json() == build_document()
