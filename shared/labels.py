@@ -1,4 +1,4 @@
-"""Label keys every managed Kubernetes object carries (DESIGN section 5)."""
+"""Label keys every managed Kubernetes object carries."""
 
 from typing import Final
 

@@ -1,7 +1,7 @@
 """NATS and JetStream: connecting, declaring the two streams, publishing with dedup ids.
 
 `ensure_streams` is idempotent: it creates a missing stream and brings an existing one
-to the configuration DESIGN section 2 names, so every service may call it at start-up.
+to the stream configuration of the messaging contract, so every service may call it at start-up.
 """
 
 import logging

@@ -1,4 +1,4 @@
-"""Stream, subject, durable and collection names (DESIGN sections 2 and 3).
+"""Stream, subject, durable and collection names; the contract every service reads.
 
 Every other module takes these names from here; nothing re-declares a subject string.
 """

@@ -1,4 +1,4 @@
-"""The registry document of a model and the outbox entries it carries (DESIGN section 3).
+"""The registry document of a model and the outbox entries it carries.
 
 Pure: building a document or an outbox entry touches no database. An outbox entry holds
 the command to publish and, when there is one, the event announcing it; both are frozen

@@ -1,4 +1,4 @@
-"""How an event moves a managed model's status (DESIGN section 4), as a pure function.
+"""How an event moves a managed model's status, as a pure function.
 
 creating -> deploying (applied) -> running <-> degraded; failed (with a reason);
 deleting -> removed (deleted). Status only moves forward in event order: an event of an

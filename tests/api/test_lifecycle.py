@@ -1,4 +1,4 @@
-"""The status state machine (DESIGN section 4): forward only, in event order."""
+"""The status state machine: forward only, in event order."""
 
 import pytest
 

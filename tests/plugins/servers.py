@@ -1,4 +1,4 @@
-"""The real servers the integration tests talk to, chosen per DESIGN section 7.
+"""The real servers the integration tests talk to, chosen in the order the README gives.
 
 For each backend: an explicit URL (`JAN_MODELS_TEST_NATS_URL`, `JAN_MODELS_TEST_MONGODB_URL`),
 else a testcontainer when a Docker engine answers, else the embedded server started here

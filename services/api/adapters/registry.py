@@ -1,7 +1,7 @@
 """The model registry in MongoDB: the api's own `models` and `counters` collections.
 
 Every write that changes a model's desired state also records the command to publish
-in the document's `outbox` field, in the same single-document write (DESIGN section 2).
+in the document's `outbox` field, in the same single-document write.
 Status updates from events are conditional on the generation and event position read,
 so a concurrent delete or a second consumer never lets an older view win.
 """
