@@ -11,6 +11,10 @@ COPY services ./services
 COPY kubesim ./kubesim
 COPY jan_models ./jan_models
 RUN uv sync --frozen --no-dev --no-editable
+# The services and their dependencies only: the simulator and the benchmark suite are for
+# a developer's machine (tests/deploy/test_image.py runs the CLI without them).
+RUN site=$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") \
+    && rm -rf "$site/kubesim" "$site/jan_models/bench"
 
 FROM python:3.12-slim
 RUN useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin jan

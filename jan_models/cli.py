@@ -1,10 +1,16 @@
-"""The `jan-models` console script: one subcommand per part, each in its own module."""
+"""The `jan-models` console script: one subcommand per part, each in its own module.
+
+The production image ships without kubesim and the benchmark suite: `bench` is offered
+only where `jan_models.bench` is installed, and `kubesim` imports the simulator only
+when it runs.
+"""
+
+from importlib.util import find_spec
 
 import typer
 
 from jan_models.commands import api as api_command
 from jan_models.commands import asyncapi as asyncapi_command
-from jan_models.commands import bench as bench_command
 from jan_models.commands import deployer as deployer_command
 from jan_models.commands import dev as dev_command
 from jan_models.commands import inventory as inventory_command
@@ -29,6 +35,9 @@ app.command("kubesim")(kubesim_command.kubesim)
 app.command("deployer")(deployer_command.deployer)
 app.command("inventory")(inventory_command.inventory)
 app.command("api")(api_command.api)
-app.command("bench")(bench_command.bench)
+if find_spec("jan_models.bench") is not None:
+    from jan_models.commands import bench as bench_command
+
+    app.command("bench")(bench_command.bench)
 app.command("asyncapi")(asyncapi_command.asyncapi)
 app.add_typer(keys_app, name="keys")
