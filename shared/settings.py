@@ -4,9 +4,10 @@ Each service subclasses `BaseServiceSettings` with its own fields. The defaults 
 for `dev`; outside dev and test a service refuses to start with the published dev key.
 """
 
+from pathlib import Path
 from typing import Final, Literal, Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.names import DEFAULT_DATABASE
@@ -44,3 +45,15 @@ class BaseServiceSettings(BaseSettings):
         ):
             raise DefaultSecretError("encryption_key")
         return self
+
+
+class ClusterClientSettings(BaseServiceSettings):
+    """Settings of a service that talks to the Kubernetes API (the deployer, the inventory)."""
+
+    kubeconfig: Path | None = Field(
+        default=None,
+        description=(
+            "Kubeconfig path; else KUBECONFIG, else the in-cluster service account, "
+            "else ~/.kube/config (shared.kubernetes.resolve_kubeconfig)"
+        ),
+    )

@@ -1,17 +1,11 @@
 """The deployer's settings, read from `JAN_MODELS_*` environment variables."""
 
-from pathlib import Path
-
 from pydantic import Field
 
-from shared.settings import BaseServiceSettings
+from shared.settings import ClusterClientSettings
 
 
-class DeployerSettings(BaseServiceSettings):
-    kubeconfig: Path | None = Field(
-        default=None,
-        description="Kubeconfig to use; unset means in-cluster config, else $KUBECONFIG",
-    )
+class DeployerSettings(ClusterClientSettings):
     deployer_http_host: str = "127.0.0.1"
     deployer_http_port: int = Field(default=8081, ge=0, le=65535)
 

@@ -9,11 +9,9 @@ benchmarks); `jan-models inventory` runs it as its own process.
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -48,14 +46,6 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = "jan-models-inventory"
 TICK_SECONDS = 1.0
 INVENTORY_COLLECTIONS = tuple(c for c in Collection if c.value.startswith("inventory_"))
-
-
-def kubeconfig_path(settings: InventorySettings) -> Path | None:
-    """JAN_MODELS_KUBECONFIG, else KUBECONFIG, else None (in-cluster)."""
-    if settings.kubeconfig is not None:
-        return settings.kubeconfig
-    from_env = os.environ.get("KUBECONFIG")
-    return Path(from_env).expanduser() if from_env else None
 
 
 class InventoryService:
@@ -150,7 +140,7 @@ class InventoryService:
         self.tracker.load(await self.memories.load())
         self.publisher = EventPublisher(js)
         await self.responder.start(self._nc)
-        self._kube = await load_api_client(kubeconfig_path(settings))
+        self._kube = await load_api_client(settings.kubeconfig)
         for target in REQUIRED_TARGETS:
             self._spawn(self._watch(target), target.kind)
         self._spawn(self._write_loop(), "writer")

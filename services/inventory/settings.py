@@ -1,17 +1,11 @@
 """Settings of the inventory, from `JAN_MODELS_*` environment variables."""
 
-from pathlib import Path
-
 from pydantic import Field
 
-from shared.settings import BaseServiceSettings
+from shared.settings import ClusterClientSettings
 
 
-class InventorySettings(BaseServiceSettings):
-    kubeconfig: Path | None = Field(
-        default=None,
-        description="Kubeconfig path; else KUBECONFIG, else the in-cluster service account",
-    )
+class InventorySettings(ClusterClientSettings):
     inventory_http_host: str = "127.0.0.1"
     inventory_http_port: int = Field(default=8082, ge=0, le=65535)
     # Watching.

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -8,6 +10,7 @@ from shared.errors import (
     NotInClusterError,
     ServedModelNameMismatchError,
 )
+from shared.kubernetes import resolve_kubeconfig
 from shared.labels import model_labels
 from shared.secrets import TokenCipher, TokenDecryptionError
 from shared.settings import DEV_ENCRYPTION_KEY, BaseServiceSettings
@@ -71,3 +74,25 @@ def test_a_token_round_trips_through_the_cipher_and_not_with_another_key() -> No
     assert cipher.decrypt(encrypted).get_secret_value() == "hf_secret_value_123"
     with pytest.raises(TokenDecryptionError):
         TokenCipher(SecretStr("A" * 43 + "=")).decrypt(encrypted)
+
+
+@pytest.mark.parametrize(
+    ("explicit", "environ", "expected"),
+    [
+        (
+            Path("/etc/k.yaml"),
+            {"KUBECONFIG": "/x", "KUBERNETES_SERVICE_HOST": "10.0.0.1"},
+            "/etc/k.yaml",
+        ),
+        (None, {"KUBECONFIG": "/x", "KUBERNETES_SERVICE_HOST": "10.0.0.1"}, "/x"),
+        (None, {"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, None),
+        (None, {}, str(Path("~/.kube/config").expanduser())),
+    ],
+    ids=["setting", "KUBECONFIG", "in-cluster", "home"],
+)
+def test_one_kubeconfig_rule_for_deployer_and_inventory(
+    explicit: Path | None, environ: dict[str, str], expected: str | None
+) -> None:
+    resolved = resolve_kubeconfig(explicit, environ)
+
+    assert (str(resolved) if resolved else None) == expected
