@@ -13,6 +13,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.names import Collection
 
 Document = dict[str, Any]
+DUPLICATE_KEY_CODES: Final = frozenset({11000, 11001})
+"""A unique index refused the write (11001 is the code older servers give updates)."""
+ILLEGAL_OPERATION: Final = 20
+"""What a standalone server answers a transaction: it has none."""
 
 INDEXES: Final[dict[Collection, list[IndexModel]]] = {
     Collection.MODELS: [

@@ -59,12 +59,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 from pymongo.results import BulkWriteResult
 
+from shared.database import ILLEGAL_OPERATION, Document
 from shared.names import Collection
 
 log = logging.getLogger(__name__)
 Write = InsertOne[Any] | UpdateOne | ReplaceOne[Any] | DeleteOne
-Document = dict[str, Any]
-_ILLEGAL_OPERATION: Final = 20
 """"Transaction numbers are only allowed on a replica set member or mongos"."""
 _without_transactions: "weakref.WeakSet[Any]" = weakref.WeakSet()
 HEARTBEAT_SECONDS: Final = 3.0
@@ -205,7 +204,7 @@ async def bulk_write_in_one_commit(
         async with client.start_session() as session:
             return await _in_transaction(collection, operations, session)
     except (ConfigurationError, OperationFailure) as exc:
-        if isinstance(exc, OperationFailure) and exc.code != _ILLEGAL_OPERATION:
+        if isinstance(exc, OperationFailure) and exc.code != ILLEGAL_OPERATION:
             raise
         _without_transactions.add(client)
         return await collection.bulk_write(list(operations), ordered=False)

@@ -13,11 +13,11 @@ from services.api.requests import CreateModelRequest
 from shared.commands import CreateModel, DeleteModel, ModelRef
 from shared.database import Document
 from shared.events import AcceptedData, CloudEvent, DeletingData, ModelAccepted, ModelDeleting
+from shared.labels import SERVE_PORT
 from shared.model_spec import DeploymentConfig, Requirements
 from shared.names import DEFAULT_NAMESPACE
 
 EVENT_SOURCE = "/jan-models/api"
-SERVE_PORT = 8000
 
 
 def endpoint_url(name: str, namespace: str) -> str:

@@ -1,7 +1,5 @@
 """The MongoDB documents of the projections: one per object, keyed by namespace/name."""
 
-from typing import Any
-
 from services.inventory.health import Assessment
 from services.inventory.objects import (
     AutoscalerView,
@@ -12,8 +10,7 @@ from services.inventory.objects import (
     WorkloadView,
 )
 from services.inventory.resource_version import as_int
-
-Document = dict[str, Any]
+from shared.database import Document
 
 
 def _base(key: str, resource_version: str) -> Document:

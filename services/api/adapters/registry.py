@@ -21,7 +21,7 @@ from services.api.adapters.group_commit import GroupCommit
 from services.api.adapters.registry_view import RegistryView
 from services.api.documents import delete_entry, repair_entry
 from services.api.lifecycle import ModelState, Status, Transition
-from shared.database import Document
+from shared.database import DUPLICATE_KEY_CODES, Document
 from shared.errors import ModelNameTakenError
 from shared.names import Collection
 from shared.transactions import TransactionSessions, bulk_write_in_one_commit
@@ -38,7 +38,6 @@ _LIST: Final = {
 }
 _COUNTER_ID: Final = "models"
 _ID_BLOCK: Final = 50
-_DUPLICATE_KEY: Final = frozenset({11000, 11001})
 
 
 class PublicIdCollisionError(Exception):
@@ -343,7 +342,7 @@ def transition_changes(
 
 def _insert_error(document: Document, error: Document) -> BaseException:
     """The exception `insert_one` would have raised for this document alone."""
-    if error.get("code") not in _DUPLICATE_KEY:
+    if error.get("code") not in DUPLICATE_KEY_CODES:
         return WriteError(error.get("errmsg", "write error"), error.get("code"), error)
     if "public_id" in (error.get("keyPattern") or {}) or "index: public_id " in str(
         error.get("errmsg", "")

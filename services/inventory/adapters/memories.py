@@ -5,16 +5,14 @@ model is being deleted.
 """
 
 from dataclasses import asdict
-from typing import Any
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.inventory.lifecycle import ModelIdentity, ModelMemory
+from shared.database import Document
 from shared.names import Collection
 from shared.transactions import TransactionSessions, bulk_write_in_one_commit
-
-Document = dict[str, Any]
 
 
 def memory_document(memory: ModelMemory) -> Document:

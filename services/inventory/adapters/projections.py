@@ -29,7 +29,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -40,13 +40,11 @@ from pymongo.errors import BulkWriteError, OperationFailure
 from services.inventory import documents
 from services.inventory.cluster import ClusterView, Kind
 from services.inventory.metrics import PROJECTION_LAG, PROJECTION_SIZE
+from shared.database import DUPLICATE_KEY_CODES, ILLEGAL_OPERATION, Document
 from shared.names import Collection
 
 log = logging.getLogger(__name__)
-Document = dict[str, Any]
-DUPLICATE_KEY: Final = 11000
 WRITER_ID: Final = "projection_writer"  # its document in `inventory_sync`
-NO_TRANSACTIONS: Final = 20  # IllegalOperation: a standalone server has no transactions
 
 COLLECTIONS: Final[dict[Kind, Collection]] = {
     Kind.NODES: Collection.INVENTORY_NODES,
@@ -197,7 +195,7 @@ class ProjectionWriter:
                 self.stale_writes += len(lost)
                 batch = [op for index, op in enumerate(batch) if index not in lost]
             except OperationFailure as exc:
-                if exc.code != NO_TRANSACTIONS:
+                if exc.code != ILLEGAL_OPERATION:
                     raise
                 self.transactions = False
                 log.warning(
@@ -213,6 +211,6 @@ class ProjectionWriter:
 def _stale(exc: BulkWriteError) -> set[int]:
     """The indexes of the writes that lost to a newer document; raises on any other error."""
     errors = exc.details.get("writeErrors", [])
-    if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+    if not errors or any(error.get("code") not in DUPLICATE_KEY_CODES for error in errors):
         raise exc
     return {int(error["index"]) for error in errors}
