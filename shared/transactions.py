@@ -39,8 +39,9 @@ long, so only an owner stalled for a whole lease can be swept; then its open
 transaction, if any, fails (the caller retries as it would any failed write), its
 session stays usable, and its next renewal registers it again. A transaction left open
 by a killed process is thus aborted within a lease plus a heartbeat of its death, as
-long as one process of any service runs. The inventory's projection writer keeps its own
-single-writer mechanism (`services/inventory/adapters/projections.py`).
+long as one process of any service runs. Every transaction of every service runs this
+way: the api's status batches and group commits, the inventory's lifecycle memories and
+its projection writes.
 """
 
 import asyncio

@@ -130,12 +130,14 @@ class InventoryService:
         self._mongo = database.connect(settings.mongodb_url, app_name=SERVICE_NAME)
         db = self._mongo[settings.mongodb_database]
         await database.ensure_indexes(db, INVENTORY_COLLECTIONS)
-        self.writer = ProjectionWriter(
-            db, self.view, batch_size=settings.inventory_write_batch_size
-        )
-        await self.writer.start()
         self._transactions = TransactionSessions(db, service="inventory")
         await self._transactions.start()
+        self.writer = ProjectionWriter(
+            db,
+            self.view,
+            sessions=self._transactions,
+            batch_size=settings.inventory_write_batch_size,
+        )
         self.memories = MemoryStore(db, transactions=self._transactions)
         self.tracker.load(await self.memories.load())
         self.publisher = EventPublisher(js)
@@ -179,8 +181,6 @@ class InventoryService:
         with contextlib.suppress(Exception):
             if self.writer.pending():
                 await self.writer.flush()
-        with contextlib.suppress(Exception):
-            await self.writer.close()
         if self._transactions is not None:
             await self._transactions.close()
         await self.responder.stop()

@@ -1,22 +1,32 @@
 """The projection writer against the real MongoDB-compatible server: batches in one
 transaction, stale writes still losing one by one, and a killed writer's open
-transaction not blocking the next writer."""
+transaction not blocking the next writer for longer than its lease."""
 
 import asyncio
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
-from contextlib import suppress
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from services.inventory.adapters.projections import ProjectionWriter
 from services.inventory.cluster import ClusterView, Kind
 from services.inventory.health import HealthPolicy
-from shared.database import Document, connect
+from shared.database import Document
 from shared.names import Collection
+from shared.transactions import TransactionSessions
 from tests.inventory.support import deployment
+
+HEARTBEAT = 0.2
+LEASE = 1.0
+REPO = Path(__file__).resolve().parents[2]
 
 
 def view() -> ClusterView:
@@ -37,12 +47,23 @@ def changed(cluster: ClusterView, *raws: dict[str, Any]) -> None:
         assert cluster.apply(Kind.WORKLOADS, "MODIFIED", raw)
 
 
+@asynccontextmanager
+async def projection_writer(db: AsyncDatabase[Document]) -> AsyncIterator[ProjectionWriter]:
+    """A writer in a process's registered transaction session, as the inventory runs it."""
+    sessions = TransactionSessions(
+        db, service="inventory", heartbeat_seconds=HEARTBEAT, lease_seconds=LEASE
+    )
+    await sessions.start()
+    try:
+        yield ProjectionWriter(db, view(), sessions=sessions, batch_size=1000)
+    finally:
+        await sessions.close()
+
+
 @pytest.fixture
 async def writer(mongo_db: AsyncDatabase[Document]) -> AsyncIterator[ProjectionWriter]:
-    projection = ProjectionWriter(mongo_db, view(), batch_size=1000)
-    await projection.start()
-    yield projection
-    await projection.close()
+    async with projection_writer(mongo_db) as projection:
+        yield projection
 
 
 async def stored(db: AsyncDatabase[Document], key: str) -> Document | None:
@@ -62,7 +83,6 @@ async def test_a_batch_is_one_transaction_and_a_newer_write_replaces_an_older_on
     assert (a["rv"], a["replicas"]) == (5, 2)
     assert b is not None
     assert b["rv"] == 4
-    assert writer.transactions
     assert writer.stale_writes == 0
 
 
@@ -84,33 +104,49 @@ async def test_a_stale_write_loses_and_the_rest_of_its_transaction_is_written(
     assert not any(writer.view.dirty.values())
 
 
-async def test_a_killed_writers_open_transaction_is_aborted_by_the_next_writer(
+async def test_a_killed_writers_open_transaction_stops_blocking_within_its_lease(
     mongodb_url: str, mongo_db: AsyncDatabase[Document]
 ) -> None:
-    # The first writer's process "dies" inside a transaction: its session never
-    # commits nor aborts (a client that is still connected looks the same to the server).
-    dead_client = connect(mongodb_url, app_name="tests-dead-writer")
-    dead = ProjectionWriter(dead_client[mongo_db.name], view(), batch_size=1000)
-    await dead.start()
-    assert dead.session is not None
-    await dead.session.start_transaction()
-    await dead_client[mongo_db.name][Collection.INVENTORY_WORKLOADS].update_one(
-        {"_id": "default/a"}, {"$set": {"rv": 1}}, upsert=True, session=dead.session
+    # A process registers its session, writes a projection document inside a transaction
+    # and is SIGKILLed before it commits: the server keeps the transaction open.
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.shared.transaction_holder",
+        mongodb_url,
+        mongo_db.name,
+        Collection.INVENTORY_WORKLOADS,
+        "default/a",
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     try:
-        successor = ProjectionWriter(mongo_db, view(), batch_size=1000)
-        await successor.start()
-        changed(successor.view, workload("a", rv=2))
-        await asyncio.wait_for(successor.flush(), timeout=10)
-        await successor.close()
-
-        document = await stored(mongo_db, "default/a")
-        assert document is not None
-        assert document["rv"] == 2
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), timeout=30) == b"holding\n"
     finally:
-        with suppress(Exception):
-            await dead.close()
-        await dead_client.close()
+        with suppress(ProcessLookupError):
+            holder.send_signal(signal.SIGKILL)
+        await holder.wait()
+
+    async with projection_writer(mongo_db) as successor:
+        changed(successor.view, workload("a", rv=2))
+
+        async def flush_until_written() -> None:
+            while True:  # as the inventory's write loop does: a failed flush is tried again
+                try:
+                    await successor.flush()
+                    return
+                except PyMongoError:
+                    await asyncio.sleep(HEARTBEAT)
+
+        await asyncio.wait_for(flush_until_written(), timeout=LEASE + 5 * HEARTBEAT + 10)
+        assert successor.sessions.swept == 1
+
+    document = await stored(mongo_db, "default/a")
+    assert document is not None
+    assert document["rv"] == 2
+    assert "held_by" not in document  # the dead transaction was aborted, not committed
 
 
 async def test_flushes_at_the_same_time_take_turns(

@@ -10,19 +10,18 @@ starts its versions again), and documents whose object is gone are deleted: that
 a restart or a 410 reconciles deletions. (The guard is one `rv` comparison beside the
 `_id`: an `$or` in the filter costs the MongoDB-compatible test server a full scan.)
 
-Each batch is sent inside one transaction: the server then commits (and syncs its
-journal) once per batch instead of once per document, which halves what a document costs
-SecantusDB and is what lets the projection keep up with 200 changes/s. A transaction
-only groups the commits; each write still wins or loses on its own: when stale writes'
-duplicate keys abort it, the batch is sent again without them (they lost). Any other
-failure is raised and the whole flush is retried after a back-off (every write is
-idempotent). A server without transactions (a standalone mongod) gets plain batches.
+Each batch is sent inside one transaction (`shared.transactions`): the server then
+commits (and syncs its journal) once per batch instead of once per document, which halves
+what a document costs SecantusDB and is what lets the projection keep up with 200
+changes/s. A transaction only groups the commits; each write still wins or loses on its
+own: when stale writes' duplicate keys abort it, the batch is sent again without them
+(they lost). Any other failure is raised and the whole flush is retried after a back-off
+(every write is idempotent). A server without transactions (a standalone mongod) gets
+plain batches.
 
-A transaction left open by a writer that was killed holds its documents until the
-server reaps it (mongod's `transactionLifetimeLimitSeconds`, 60 s): every write to them
-conflicts meanwhile. So the writer runs its transactions in one session whose id it
-keeps in `inventory_sync`, and `start` kills the previous writer's session, which aborts
-what it left open.
+The transactions run in the process's registered session (`TransactionSessions`), the
+one mechanism every service uses: a transaction left open by a killed inventory stops
+holding its documents once that process's lease runs out, whichever process sweeps it.
 """
 
 import asyncio
@@ -32,19 +31,18 @@ from collections.abc import Callable
 from typing import Final
 
 from pymongo import DeleteOne, UpdateOne
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError
 
 from services.inventory import documents
 from services.inventory.cluster import ClusterView, Kind
 from services.inventory.metrics import PROJECTION_LAG, PROJECTION_SIZE
-from shared.database import DUPLICATE_KEY_CODES, ILLEGAL_OPERATION, Document
+from shared.database import DUPLICATE_KEY_CODES, Document
 from shared.names import Collection
+from shared.transactions import TransactionSessions, bulk_write_in_one_commit
 
 log = logging.getLogger(__name__)
-WRITER_ID: Final = "projection_writer"  # its document in `inventory_sync`
 
 COLLECTIONS: Final[dict[Kind, Collection]] = {
     Kind.NODES: Collection.INVENTORY_NODES,
@@ -86,38 +84,19 @@ class ProjectionWriter:
         db: AsyncDatabase[Document],
         view: ClusterView,
         *,
+        sessions: TransactionSessions,
         batch_size: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.view = view
+        self.sessions = sessions
         self.batch_size = batch_size
         self.clock = clock
         self.received: dict[tuple[Kind, str], float] = {}
         self.flushes = 0
-        self.transactions = True
-        self.session: AsyncClientSession | None = None
         self.stale_writes = 0
         self._turn = asyncio.Lock()
-
-    async def start(self) -> None:
-        """Abort what a killed predecessor left open, then keep this writer's session id."""
-        sync = self.db[Collection.INVENTORY_SYNC]
-        previous = await sync.find_one({"_id": WRITER_ID})
-        if previous is not None and previous.get("session") is not None:
-            try:
-                await self.db.client.admin.command("killSessions", [previous["session"]])
-            except OperationFailure as exc:
-                log.warning("previous writer session not killed", extra={"error": str(exc)})
-        self.session = self.db.client.start_session()
-        await sync.update_one(
-            {"_id": WRITER_ID}, {"$set": {"session": self.session.session_id}}, upsert=True
-        )
-
-    async def close(self) -> None:
-        if self.session is not None:
-            await self.session.end_session()
-            self.session = None
 
     def note_received(self, kind: Kind, key: str, at: float) -> None:
         self.received.setdefault((kind, key), at)
@@ -127,7 +106,7 @@ class ProjectionWriter:
 
     async def flush(self) -> int:
         """Write every pending change; returns how many documents were written or removed.
-        Flushes take turns: a transaction at a time runs in the writer's session."""
+        Flushes take turns, so one flush's batches are never interleaved with another's."""
         async with self._turn:
             return await self._flush()
 
@@ -185,27 +164,14 @@ class ProjectionWriter:
     async def _write_batch(
         self, collection: AsyncCollection[Document], batch: list[UpdateOne | DeleteOne]
     ) -> None:
-        while batch and self.transactions and self.session is not None:
+        while batch:
             try:
-                async with await self.session.start_transaction():
-                    await collection.bulk_write(batch, ordered=False, session=self.session)
+                await bulk_write_in_one_commit(collection, batch, self.sessions)
                 return
             except BulkWriteError as exc:
                 lost = _stale(exc)
                 self.stale_writes += len(lost)
                 batch = [op for index, op in enumerate(batch) if index not in lost]
-            except OperationFailure as exc:
-                if exc.code != ILLEGAL_OPERATION:
-                    raise
-                self.transactions = False
-                log.warning(
-                    "projections are written without transactions", extra={"error": str(exc)}
-                )
-        if batch:
-            try:
-                await collection.bulk_write(batch, ordered=False)
-            except BulkWriteError as exc:
-                self.stale_writes += len(_stale(exc))
 
 
 def _stale(exc: BulkWriteError) -> set[int]:
