@@ -102,6 +102,11 @@ class ModelNameTakenError(JanModelsError):
         super().__init__(f"a model named '{name}' already exists in namespace '{namespace}'")
 
 
+def not_ours_message(*, kind: str, namespace: str, name: str) -> str:
+    """`Service jan-models/NAME already exists and is not managed by jan-models`."""
+    return f"{kind} {namespace}/{name} already exists and is not managed by jan-models"
+
+
 class InventoryUnavailableError(JanModelsError):
     kind = ErrorKind.DEPENDENCY_DOWN
 

@@ -9,11 +9,20 @@ to the apiserver instead of five, and its pods still never wait on a missing vol
 finds objects by the model-id label rather than by the names it would have given them,
 so a model whose apply stopped half-way is cleaned up just as well, and it carries on
 past a failing kind so one refusal does not leave the rest behind.
+
+Only what carries the model's `jan-server.menlo.ai/model-id` label is ours. Before an
+apply, one round of concurrent reads finds who owns each name: an object of the same name
+without our label (someone else's Service, Secret, PVC...) ends the command `failed` with
+reason `Conflict` before anything is written, and is left exactly as it was; prune skips
+it too. Our own objects are applied with `force` (repairing fields someone changed by
+hand); a name nobody holds is applied without it, so an object someone creates in the
+moment between the read and the apply makes the apply conflict rather than be taken over.
 """
 
 import asyncio
 import logging
-from typing import Final
+from collections.abc import Awaitable
+from typing import Final, TypeVar
 
 from pydantic import SecretStr
 
@@ -24,11 +33,13 @@ from services.deployer.manifests.meta import cache_claim_name, secret_name
 from services.deployer.ports import Cluster
 from shared.commands import CreateModel, DeleteModel
 from shared.crds import AIBRIX, SERVICE_MONITOR_CRD
+from shared.errors import not_ours_message
 from shared.events import ObjectRef
-from shared.labels import model_selector
+from shared.labels import MODEL_ID, model_selector
 from shared.secrets import TokenCipher, TokenDecryptionError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FIRST_ROUND: Final = frozenset({SECRET.kind, PVC.kind, SERVICE.kind})
 """Applied before the Deployment: what its pods mount, and its Service."""
@@ -72,26 +83,49 @@ async def apply_model(
     manifests = build_manifests(
         command, token=token, service_monitors=await cluster.crd_exists(SERVICE_MONITOR_CRD)
     )
+    ours = await _owned(command, cluster=cluster, manifests=manifests.objects)
     first = [m for m in manifests.objects if kind_of(m).kind in FIRST_ROUND]
     second = [m for m in manifests.objects if kind_of(m).kind not in FIRST_ROUND]
     for round_ in (first, second):
-        await _apply_all(cluster, round_)
+        await _gather(*(cluster.apply(m, force=ref_of(m) in ours) for m in round_))
     if command.generation > 1:
         await _prune(command, cluster=cluster, kinds=manifests.absent)
     return [ref_of(manifest) for manifest in manifests.objects]
 
 
-async def _apply_all(cluster: Cluster, manifests: list[Manifest]) -> None:
-    """Apply concurrently; every request finishes before the first failure is raised."""
-    if len(manifests) == 1:
-        await cluster.apply(manifests[0])
-        return
-    results = await asyncio.gather(
-        *(cluster.apply(manifest) for manifest in manifests), return_exceptions=True
+async def _owned(
+    command: CreateModel, *, cluster: Cluster, manifests: list[Manifest]
+) -> set[ObjectRef]:
+    """Which of the objects to apply exist already as this model's; raises on one that
+    exists and is not (the first in apply order)."""
+    refs = [ref_of(manifest) for manifest in manifests]
+    found = await _gather(
+        *(
+            cluster.labels_of(kind_of(m), namespace=command.namespace, name=ref.name)
+            for m, ref in zip(manifests, refs, strict=True)
+        )
     )
-    for result in results:
+    ours: set[ObjectRef] = set()
+    for ref, labels in zip(refs, found, strict=True):
+        if labels is None:
+            continue
+        if labels.get(MODEL_ID) != command.public_id:
+            raise CommandRejectedError(
+                reason="Conflict",
+                message=not_ours_message(kind=ref.kind, namespace=command.namespace, name=ref.name),
+            )
+        ours.add(ref)
+    return ours
+
+
+async def _gather(*requests: Awaitable[T]) -> list[T]:
+    """Run concurrently; every request finishes before the first failure is raised."""
+    values: list[T] = []
+    for result in await asyncio.gather(*requests, return_exceptions=True):
         if isinstance(result, BaseException):
             raise result
+        values.append(result)
+    return values
 
 
 def _object_name(command: CreateModel, kind: Kind) -> str:
@@ -108,6 +142,15 @@ async def _prune(command: CreateModel, *, cluster: Cluster, kinds: list[Kind]) -
         if kind.crd is not None and not await cluster.crd_exists(kind.crd):
             continue
         name = _object_name(command, kind)
+        labels = await cluster.labels_of(kind, namespace=command.namespace, name=name)
+        if labels is None:
+            continue
+        if labels.get(MODEL_ID) != command.public_id:
+            log.warning(
+                "not pruned: an object of that name is not this model's",
+                extra={"public_id": command.public_id, "kind": kind.kind, "object": name},
+            )
+            continue
         if await cluster.delete(kind, namespace=command.namespace, name=name):
             log.info(
                 "pruned object a feature switch turned off",

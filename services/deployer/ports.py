@@ -12,8 +12,12 @@ class Cluster(Protocol):
 
     async def crd_exists(self, name: str) -> bool: ...
 
-    async def apply(self, manifest: Manifest) -> None:
-        """Server-side apply, field manager `jan-models`, force."""
+    async def labels_of(self, kind: Kind, *, namespace: str, name: str) -> dict[str, str] | None:
+        """The labels of one object; None when it is not there."""
+
+    async def apply(self, manifest: Manifest, *, force: bool) -> None:
+        """Server-side apply, field manager `jan-models`; `force` takes over conflicting
+        fields, which is only ever asked for an object already verified to be ours."""
 
     async def delete(self, kind: Kind, *, namespace: str, name: str) -> bool:
         """Delete one object; False when it was not there."""

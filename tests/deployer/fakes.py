@@ -22,6 +22,8 @@ class FakeCluster:
     fail_kinds: dict[str, ClusterError] = field(default_factory=dict)
     """Kinds whose list always fails."""
     applied: list[ObjectKey] = field(default_factory=list)
+    forced: list[ObjectKey] = field(default_factory=list)
+    """The applies that asked to take over conflicting fields."""
 
     async def ensure_namespace(self, namespace: str) -> None:
         self.namespaces.add(namespace)
@@ -29,7 +31,11 @@ class FakeCluster:
     async def crd_exists(self, name: str) -> bool:
         return name in self.crds
 
-    async def apply(self, manifest: Manifest) -> None:
+    async def labels_of(self, kind: Kind, *, namespace: str, name: str) -> dict[str, str] | None:
+        found = self.objects.get((kind.kind, namespace, name))
+        return None if found is None else dict(found["metadata"].get("labels") or {})
+
+    async def apply(self, manifest: Manifest, *, force: bool) -> None:
         if self.fail_apply:
             raise self.fail_apply.pop(0)
         meta = manifest["metadata"]
@@ -37,6 +43,8 @@ class FakeCluster:
         assert kind_of(manifest).kind == manifest["kind"]
         self.objects[key] = copy.deepcopy(manifest)
         self.applied.append(key)
+        if force:
+            self.forced.append(key)
 
     async def delete(self, kind: Kind, *, namespace: str, name: str) -> bool:
         return self.objects.pop((kind.kind, namespace, name), None) is not None

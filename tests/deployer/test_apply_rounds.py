@@ -25,10 +25,10 @@ class GatedCluster(FakeCluster):
         self.finished: list[str] = []
         self.gate = asyncio.Event()
 
-    async def apply(self, manifest: Manifest) -> None:
+    async def apply(self, manifest: Manifest, *, force: bool) -> None:
         self.started.append(manifest["kind"])
         await self.gate.wait()
-        await super().apply(manifest)
+        await super().apply(manifest, force=force)
         self.finished.append(manifest["kind"])
 
 

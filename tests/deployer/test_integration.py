@@ -248,3 +248,58 @@ async def test_health_readiness_and_metrics_are_served(deployer: DeployerApp) ->
         body = (await client.get("/metrics")).text
     assert "jan_models_deployer_commands_total" in body
     assert "jan_models_deployer_apply_seconds" in body
+
+
+FOREIGN = {
+    "Service": {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "qwen3-coder-30b", "labels": {"app": "theirs"}},
+        "spec": {"selector": {"app": "theirs"}, "ports": [{"name": "http", "port": 80}]},
+    },
+    "Secret": {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "qwen3-coder-30b-hf-token", "labels": {"app": "theirs"}},
+        "stringData": {"token": "theirs"},
+    },
+    "PersistentVolumeClaim": {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "qwen3-coder-30b-cache", "labels": {"app": "theirs"}},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}},
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("kind", list(FOREIGN))
+async def test_an_object_someone_else_owns_fails_the_model_and_is_never_touched(
+    deployer: DeployerApp,
+    jetstream: JetStreamContext,
+    events: EventLog,
+    kube: httpx.AsyncClient,
+    kind: str,
+) -> None:
+    await kube.post("/api/v1/namespaces", json={"metadata": {"name": NS}})
+    collection = PATHS[kind].rsplit("/", 1)[0]
+    created = await kube.post(collection, json=FOREIGN[kind])
+    assert created.status_code == 201, created.text
+    before = (await kube.get(PATHS[kind])).json()
+
+    await messaging.publish_command(jetstream, seed_with_token())
+    [failed] = await events.wait_for("mdl_abc123def456", "failed")
+    await messaging.publish_command(jetstream, seed_delete_command())
+    await events.wait_for("mdl_abc123def456", "deleted")
+
+    name = FOREIGN[kind]["metadata"]["name"]  # type: ignore[index]
+    assert failed.data.reason == "Conflict"  # type: ignore[union-attr]
+    assert failed.data.message == (  # type: ignore[union-attr]
+        f"{kind} jan-models/{name} already exists and is not managed by jan-models"
+    )
+    after = await kube.get(PATHS[kind])
+    assert after.status_code == 200
+    assert after.json() == before  # same resourceVersion, labels, spec: untouched
+    assert set(await objects(kube)) == {kind}  # nothing of ours was left or made

@@ -126,11 +126,11 @@ async def test_garbage_is_terminated_without_an_event() -> None:
 
 async def test_a_long_apply_tells_jetstream_it_is_still_working() -> None:
     class SlowCluster(FakeCluster):
-        async def apply(self, manifest: dict[str, object]) -> None:
+        async def apply(self, manifest: dict[str, object], *, force: bool) -> None:
             import asyncio
 
             await asyncio.sleep(0.05)
-            await super().apply(manifest)
+            await super().apply(manifest, force=force)
 
     delivery = FakeDelivery(data=create_bytes())
     outcome = await processor(SlowCluster(), FakeEvents()).process(

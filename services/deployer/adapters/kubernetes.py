@@ -30,7 +30,10 @@ from shared.labels import MANAGED_BY, MANAGED_BY_VALUE
 from shared.names import FIELD_MANAGER
 
 APPLY_CONTENT_TYPE: Final = "application/apply-patch+yaml"
-_APPLY_QUERY: Final = urlencode({"fieldManager": FIELD_MANAGER, "force": "true"})
+_APPLY_QUERY: Final = {
+    force: urlencode({"fieldManager": FIELD_MANAGER, "force": str(force).lower()})
+    for force in (True, False)
+}
 _DELETE_OPTIONS: Final = orjson.dumps(
     {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
 )
@@ -87,14 +90,21 @@ class KubernetesCluster:
             self._crds[name] = (exists, time.monotonic() + self._crd_ttl)
             return exists
 
-    async def apply(self, manifest: Manifest) -> None:
+    async def labels_of(self, kind: Kind, *, namespace: str, name: str) -> dict[str, str] | None:
+        status, body = await self._call("GET", kind.object_path(namespace, name), allow=(404,))
+        if status == 404:
+            return None
+        labels = body.get("metadata", {}).get("labels") if isinstance(body, dict) else None
+        return dict(labels or {})
+
+    async def apply(self, manifest: Manifest, *, force: bool) -> None:
         meta = manifest["metadata"]
         path = kind_of(manifest).object_path(meta["namespace"], meta["name"])
         try:
             await self._call(
                 "PATCH",
                 path,
-                query=_APPLY_QUERY,
+                query=_APPLY_QUERY[force],
                 body=orjson.dumps(manifest),
                 content_type=APPLY_CONTENT_TYPE,
                 read=False,
