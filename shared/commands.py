@@ -62,6 +62,11 @@ class DeleteModel(ModelRef):
     """Remove every object labelled with the model's public id."""
 
     verb: Literal["delete"] = "delete"
+    attempt: int = Field(
+        default=0,
+        ge=0,
+        description="0 for the first delete; a user's repeated DELETE re-publishes it with 1, 2...",
+    )
     issued_at: datetime = Field(default_factory=utcnow)
 
     @property
@@ -70,7 +75,10 @@ class DeleteModel(ModelRef):
 
     @property
     def msg_id(self) -> str:
-        return f"{self.public_id}:{self.verb}:{self.generation}"
+        """`<public_id>:delete:<generation>`, and `:<attempt>` after it for a re-publish, so
+        JetStream drops a relay's duplicate but not a user's second DELETE."""
+        first = f"{self.public_id}:{self.verb}:{self.generation}"
+        return f"{first}:{self.attempt}" if self.attempt else first
 
 
 Command = Annotated[CreateModel | DeleteModel, Field(discriminator="verb")]

@@ -95,11 +95,14 @@ def model_ref(document: Document, *, generation: int) -> ModelRef:
     )
 
 
-def delete_entry(document: Document, *, generation: int, now: datetime) -> dict[str, Any]:
+def delete_entry(
+    document: Document, *, generation: int, now: datetime, attempt: int = 0
+) -> dict[str, Any]:
+    """The delete command, with the `deleting` event for the first attempt only."""
     ref = model_ref(document, generation=generation)
-    command = DeleteModel(**ref.model_dump(), issued_at=now)
+    command = DeleteModel(**ref.model_dump(), attempt=attempt, issued_at=now)
     event = ModelDeleting.of(DeletingData(**ref.model_dump()), source=EVENT_SOURCE)
-    return outbox_entry(command, event, now)
+    return outbox_entry(command, None if attempt else event, now)
 
 
 def repair_entry(document: Document, *, generation: int, now: datetime) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 creating -> deploying (applied) -> running <-> degraded; failed (with a reason);
 deleting -> removed (deleted). Status only moves forward in event order: an event of an
 older generation is stale, and within one generation the stream sequence orders events.
-A model being deleted listens to nothing but `deleted`. `drifted` asks for a repair:
+A model being deleted listens to nothing but `deleted`, which removes it, and its
+delete's `failed`, which says why it is not finished yet (it stays `deleting`: the
+deployer tries again until nothing is left). `drifted` asks for a repair:
 the caller bumps the generation and re-publishes the desired state.
 """
 
@@ -64,7 +66,11 @@ _DEGRADABLE = frozenset({Status.CREATING, Status.DEPLOYING, Status.RUNNING})
 
 def next_state(state: ModelState, event: ObservedEvent) -> Transition:
     if state.status is Status.DELETING:
-        return Transition(Action.REMOVE) if event.type is EventType.DELETED else IGNORE
+        if event.type is EventType.DELETED:
+            return Transition(Action.REMOVE)
+        if event.type is EventType.FAILED and not _is_stale(state, event):
+            return Transition(Action.UPDATE, status_reason=f"delete not finished: {_reason(event)}")
+        return IGNORE
     if _is_stale(state, event):
         return IGNORE
     match event.type:

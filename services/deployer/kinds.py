@@ -46,5 +46,8 @@ ALL_KINDS: Final = (DEPLOYMENT, SERVICE, SECRET, PVC, SERVICE_MONITOR, POD_AUTOS
 
 BY_KIND: Final = {kind.kind: kind for kind in ALL_KINDS}
 
+POD: Final = Kind("v1", "Pod", "pods")
+"""Never written: a delete is finished only once no pod of the model is left either."""
+
 NAMESPACE_PATH: Final = "/api/v1/namespaces"
 CRD_PATH: Final = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"

@@ -27,7 +27,7 @@ from typing import Final, TypeVar
 from pydantic import SecretStr
 
 from services.deployer.failures import ClusterError, CommandRejectedError
-from services.deployer.kinds import ALL_KINDS, PVC, SECRET, SERVICE, Kind
+from services.deployer.kinds import ALL_KINDS, POD, PVC, SECRET, SERVICE, Kind
 from services.deployer.manifests import Manifest, build_manifests, kind_of
 from services.deployer.manifests.meta import cache_claim_name, secret_name
 from services.deployer.ports import Cluster
@@ -158,7 +158,24 @@ async def _prune(command: CreateModel, *, cluster: Cluster, kinds: list[Kind]) -
             )
 
 
-async def delete_model(command: DeleteModel, *, cluster: Cluster) -> list[ObjectRef]:
+class DeleteUnfinishedError(ClusterError):
+    """Every object is deleted, but some of the model's pods are still terminating."""
+
+    def __init__(self, pods: list[str]) -> None:
+        shown = ", ".join(sorted(pods)[:3]) + (", ..." if len(pods) > 3 else "")
+        super().__init__(
+            status=0,
+            reason="PodsTerminating",
+            message=f"{len(pods)} pod(s) still terminating: {shown}",
+        )
+
+
+async def delete_model(
+    command: DeleteModel, *, cluster: Cluster, pod_wait: float = 2.0
+) -> list[ObjectRef]:
+    """Delete every object with the model's label; finished only when none is left, its
+    pods included (they hold the GPUs until they exit). Pods still terminating after
+    `pod_wait` seconds make it raise a transient error, so the command comes back."""
     removed: list[ObjectRef] = []
     failures: list[tuple[Kind, ClusterError]] = []
     selector = model_selector(command.public_id)
@@ -180,4 +197,16 @@ async def delete_model(command: DeleteModel, *, cluster: Cluster) -> list[Object
             )
     if failures:
         raise DeleteIncompleteError(failures)
+    await _until_no_pod_is_left(command, cluster=cluster, within=pod_wait)
     return removed
+
+
+async def _until_no_pod_is_left(command: DeleteModel, *, cluster: Cluster, within: float) -> None:
+    selector = model_selector(command.public_id)
+    loop = asyncio.get_running_loop()
+    deadline, pause = loop.time() + within, 0.05
+    while pods := await cluster.list_names(POD, namespace=command.namespace, selector=selector):
+        if loop.time() >= deadline:
+            raise DeleteUnfinishedError(pods)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)

@@ -2,10 +2,16 @@
 
 Ack after success, and after a permanent failure once its `failed` event is out.
 Transient failures are nak'ed with a growing delay so JetStream redelivers them; after
-`max_attempts` deliveries the last error is treated as permanent, so nothing is retried
-for ever. A message that cannot be read is terminated. The message's ack deadline is
-pushed back while a long apply runs. Events are published before the ack: if NATS
-refuses the event, the command is nak'ed and re-applied, which is harmless.
+`max_attempts` deliveries the last error of an apply is treated as permanent, so no
+apply is retried for ever. A delete is the exception: it is never given up, whatever
+the error (a 403 on a PVC may be lifted by an admin tomorrow), because giving up would
+leave the model's GPUs, volume and token Secret behind with nobody to remove them. It is
+nak'ed with the capped backoff for as long as it fails, and its `failed` event (stage
+`delete`) is published on the first failed delivery and on every power-of-two one, so
+the api can show why the model is still `deleting` without an event every 30 s.
+A message that cannot be read is terminated. The message's ack deadline is pushed back
+while a long apply runs. Events are published before the ack: if NATS refuses the
+event, the command is nak'ed and re-applied, which is harmless.
 """
 
 import asyncio
@@ -15,7 +21,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from services.deployer import metrics
 from services.deployer.delivery import Delivery
@@ -61,6 +67,8 @@ class RetryPolicy:
     ceiling: float = 30.0
     keepalive_interval: float = 20.0
     """How often a long apply tells JetStream it is still working (a third of ack_wait)."""
+    pod_wait: float = 2.0
+    """How long a delete waits for the model's pods to exit before it comes back later."""
 
 
 class CommandProcessor:
@@ -111,7 +119,9 @@ class CommandProcessor:
                 data = RepairedData(**ref, objects=objects)
                 await self._publish(ModelRepaired.of(data, source=EVENT_SOURCE))
         else:
-            removed = await delete_model(command, cluster=self._cluster)
+            removed = await delete_model(
+                command, cluster=self._cluster, pod_wait=self._policy.pod_wait
+            )
             await self._publish(
                 ModelDeleted.of(DeletedData(**ref, objects=removed), source=EVENT_SOURCE)
             )
@@ -123,29 +133,15 @@ class CommandProcessor:
         exc: Exception,
         context: dict[str, object],
     ) -> Outcome:
+        if isinstance(command, DeleteModel):
+            return await self._delete_unfinished(delivery, command, exc, context)
         transient = not isinstance(exc, CommandRejectedError) and (
             not isinstance(exc, ClusterError) or exc.transient
         )
         if transient and delivery.attempt < self._policy.max_attempts:
-            hint = exc.retry_after if isinstance(exc, ClusterError) else None
-            delay = retry_delay(
-                attempt=delivery.attempt,
-                base=self._policy.base,
-                ceiling=self._policy.ceiling,
-                hint=hint,
-            )
-            log.warning(
-                "transient failure; will retry",
-                extra={**context, "error": str(exc), "retry_in": delay},
-            )
-            await delivery.nak(delay)
-            metrics.COMMANDS.labels(command.verb, "retried").inc()
-            return Outcome(Verdict.NAK, delay)
+            return await self._retry(delivery, command, exc, context)
         reason, message = _reason(exc)
-        stage: Literal["apply", "delete"] = (
-            "apply" if isinstance(command, CreateModel) else "delete"
-        )
-        data = FailedData(**_ref(command), stage=stage, reason=reason, message=message)
+        data = FailedData(**_ref(command), stage="apply", reason=reason, message=message)
         try:
             await self._publish(ModelFailed.of(data, source=EVENT_SOURCE))
         except Exception:
@@ -156,6 +152,42 @@ class CommandProcessor:
         await delivery.ack()
         metrics.COMMANDS.labels(command.verb, "failed").inc()
         return Outcome(Verdict.ACK)
+
+    async def _retry(
+        self,
+        delivery: Delivery,
+        command: CreateModel | DeleteModel,
+        exc: Exception,
+        context: dict[str, object],
+    ) -> Outcome:
+        delay = retry_delay(
+            attempt=delivery.attempt,
+            base=self._policy.base,
+            ceiling=self._policy.ceiling,
+            hint=exc.retry_after if isinstance(exc, ClusterError) else None,
+        )
+        log.warning("failure; will retry", extra={**context, "error": str(exc), "retry_in": delay})
+        await delivery.nak(delay)
+        metrics.COMMANDS.labels(command.verb, "retried").inc()
+        return Outcome(Verdict.NAK, delay)
+
+    async def _delete_unfinished(
+        self,
+        delivery: Delivery,
+        command: DeleteModel,
+        exc: Exception,
+        context: dict[str, object],
+    ) -> Outcome:
+        """Say why (now and then), and try again: a delete is never given up."""
+        attempt = delivery.attempt
+        if attempt & (attempt - 1) == 0:  # 1, 2, 4, 8...
+            reason, message = _reason(exc)
+            data = FailedData(**_ref(command), stage="delete", reason=reason, message=message)
+            try:
+                await self._publish(ModelFailed.of(data, source=EVENT_SOURCE))
+            except Exception:
+                log.exception("could not publish the delete's failed event", extra=context)
+        return await self._retry(delivery, command, exc, context)
 
     async def _malformed(self, delivery: Delivery, command: MalformedCommand) -> Outcome:
         context = {"msg_id": delivery.msg_id, "stream_seq": delivery.stream_sequence}

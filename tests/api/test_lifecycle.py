@@ -75,9 +75,29 @@ def test_a_newer_generation_counts_whatever_its_sequence() -> None:
 
 def test_deleting_is_moved_only_by_deleted() -> None:
     deleting = state(Status.DELETING, generation=2)
-    for kind in (EventType.RUNNING, EventType.APPLIED, EventType.FAILED, EventType.DRIFTED):
+    for kind in (EventType.RUNNING, EventType.APPLIED, EventType.DRIFTED):
         assert next_state(deleting, event(kind, generation=2, sequence=99)).action is Action.IGNORE
+    assert next_state(deleting, event(EventType.FAILED, generation=2)).status is None
     assert next_state(deleting, event(EventType.DELETED, generation=2)).action is Action.REMOVE
+
+
+def test_a_failed_delete_says_why_the_model_is_still_deleting() -> None:
+    deleting = state(Status.DELETING, generation=2)
+
+    transition = next_state(
+        deleting,
+        event(EventType.FAILED, generation=2, reason="Forbidden", message="pvc delete refused"),
+    )
+
+    assert transition.action is Action.UPDATE
+    assert transition.status is None  # still deleting: the deployer tries again
+    assert transition.status_reason == "delete not finished: Forbidden: pvc delete refused"
+
+
+def test_a_failed_apply_of_the_generation_before_the_delete_says_nothing() -> None:
+    deleting = state(Status.DELETING, generation=2)
+
+    assert next_state(deleting, event(EventType.FAILED, generation=1)).action is Action.IGNORE
 
 
 def test_deleted_for_a_model_not_being_deleted_does_not_remove_it() -> None:

@@ -104,7 +104,6 @@ async def test_delete_publishes_model_delete_and_the_deleting_event(
     headers = await key_for(9)
     created = (await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=headers)).json()["model"]
     await http.delete(f"{MODELS}/{created['public_id']}", headers=headers)
-    await http.delete(f"{MODELS}/{created['public_id']}", headers=headers)
 
     await poll(lambda: outbox_empty(mongo_db), until=bool)
     deletes = await messages_on(jetstream, COMMANDS_STREAM, DELETE_SUBJECT)
@@ -113,7 +112,37 @@ async def test_delete_publishes_model_delete_and_the_deleting_event(
     assert len(deletes) == 1
     command = DeleteModel.model_validate_json(deletes[0].data)
     assert (command.public_id, command.generation) == (created["public_id"], 2)
+    assert deletes[0].headers[MSG_ID_HEADER] == f"{created['public_id']}:delete:2"
     assert [parse_event(m.data).type for m in events] == [
+        "ai.jan.model.accepted",
+        "ai.jan.model.deleting",
+    ]
+
+
+async def test_a_second_delete_sends_the_command_again_with_a_message_id_of_its_own(
+    http: httpx.AsyncClient,
+    key_for: KeyFactory,
+    jetstream: JetStreamContext,
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    headers = await key_for(9)
+    created = (await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=headers)).json()["model"]
+    assert (await http.delete(f"{MODELS}/{created['id']}", headers=headers)).status_code == 204
+    await poll(lambda: outbox_empty(mongo_db), until=bool)
+
+    again = await http.delete(f"{MODELS}/{created['id']}", headers=headers)
+    await poll(lambda: outbox_empty(mongo_db), until=bool)
+    deletes = await messages_on(jetstream, COMMANDS_STREAM, DELETE_SUBJECT)
+    events = await messages_on(jetstream, EVENTS_STREAM, EVENTS_WILDCARD)
+
+    assert again.status_code == 204
+    public_id = created["public_id"]
+    assert [m.headers[MSG_ID_HEADER] for m in deletes] == [
+        f"{public_id}:delete:2",
+        f"{public_id}:delete:2:1",
+    ]
+    assert [DeleteModel.model_validate_json(m.data).attempt for m in deletes] == [0, 1]
+    assert [parse_event(m.data).type for m in events] == [  # one `deleting`, not two
         "ai.jan.model.accepted",
         "ai.jan.model.deleting",
     ]

@@ -138,3 +138,57 @@ async def test_a_long_apply_tells_jetstream_it_is_still_working() -> None:
     )
     assert outcome.verdict is Verdict.ACK
     assert delivery.progress_beats >= 3
+
+
+def delete_bytes(attempt: int = 0) -> bytes:
+    return seed_delete_command().model_copy(update={"attempt": attempt}).model_dump_json().encode()
+
+
+async def test_a_failing_delete_is_never_given_up_and_says_why_now_and_then() -> None:
+    cluster, events = FakeCluster(), FakeEvents()
+    refused = ClusterError(status=403, reason="Forbidden", message="pvc delete refused")
+    cluster.fail_kinds["PersistentVolumeClaim"] = refused
+    verdicts = [
+        (await run(delete_bytes(), cluster, events, attempt=attempt)).verdict
+        for attempt in range(1, 10)
+    ]
+
+    assert verdicts == ["nak"] * 9  # far past max_attempts (3): still tried again
+    assert events.types == ["failed"] * 4  # deliveries 1, 2, 4 and 8
+    failed = events.published[0]
+    assert failed.data.stage == "delete"  # type: ignore[attr-defined]
+    assert failed.data.reason == "Forbidden"  # type: ignore[attr-defined]
+    assert "PersistentVolumeClaim: 403" in failed.data.message  # type: ignore[attr-defined]
+
+    del cluster.fail_kinds["PersistentVolumeClaim"]
+    assert (await run(delete_bytes(), cluster, events, attempt=10)).verdict == "ack"
+    assert events.types[-1] == "deleted"
+
+
+async def test_a_delete_is_not_finished_while_a_pod_of_the_model_is_left() -> None:
+    cluster, events = FakeCluster(), FakeEvents()
+    labels = {"jan-server.menlo.ai/model-id": "mdl_abc123def456"}
+    pod = {"kind": "Pod", "metadata": {"name": "qwen-abc", "labels": labels}}
+    cluster.objects[("Pod", "jan-models", "qwen-abc")] = pod
+    fast = RetryPolicy(max_attempts=3, base=0.5, ceiling=4.0, pod_wait=0.05)
+    delivery = FakeDelivery(data=delete_bytes())
+
+    first = CommandProcessor(cluster=cluster, events=events, cipher=CIPHER, policy=fast)
+    await first.process(delivery, read_command(delivery.data))
+
+    assert delivery.verdict == "nak"
+    assert events.types == ["failed"]
+    assert events.published[0].data.reason == "PodsTerminating"  # type: ignore[attr-defined]
+    del cluster.objects[("Pod", "jan-models", "qwen-abc")]  # the pod exits
+    again = FakeDelivery(data=delete_bytes(), attempt=2)
+    await first.process(again, read_command(again.data))
+    assert again.verdict == "ack"
+    assert events.types == ["failed", "deleted"]
+
+
+def test_a_repeated_delete_has_a_message_id_of_its_own() -> None:
+    first = seed_delete_command()
+    second = first.model_copy(update={"attempt": 1})
+
+    assert first.msg_id == "mdl_abc123def456:delete:1"
+    assert second.msg_id == "mdl_abc123def456:delete:1:1"

@@ -181,17 +181,44 @@ class Registry:
     async def mark_deleting(
         self, organization_id: int, model: int | str, *, now: datetime
     ) -> Document | None:
-        """The model, now `deleting` with its delete command pending; None when it is not theirs."""
+        """The model, now `deleting` with its delete command pending; None when it is not theirs.
+
+        A model already `deleting` whose command went out gets it again with the next
+        attempt number (a new `Nats-Msg-Id`): a user's second DELETE is how a delete that
+        seems stuck is pushed, and it must reach the deployer, not JetStream's dedup."""
         for _ in range(5):
             document = _theirs(
                 await self._models.find_one(
                     _id_filter(model),
-                    {"_id": 1, "status": 1, "generation": 1, "outbox": 1, **_ref_fields()},
+                    {
+                        "_id": 1,
+                        "status": 1,
+                        "generation": 1,
+                        "outbox": 1,
+                        "delete_attempt": 1,
+                        **_ref_fields(),
+                    },
                 ),
                 organization_id,
             )
-            if document is None or document["status"] == Status.DELETING:
+            if document is None or (
+                document["status"] == Status.DELETING and document.get("outbox")
+            ):
                 return document
+            if document["status"] == Status.DELETING:
+                attempt = document.get("delete_attempt", 0) + 1
+                entry = delete_entry(
+                    document, generation=document["generation"], now=now, attempt=attempt
+                )
+                again = await self._models.find_one_and_update(
+                    {"_id": document["_id"], "generation": document["generation"], "outbox": None},
+                    {"$set": {"delete_attempt": attempt, "updated_at": now, "outbox": entry}},
+                    projection={"_id": 1, "outbox": 1, "status": 1, **_ref_fields()},
+                    return_document=ReturnDocument.AFTER,
+                )
+                if again is not None:
+                    return again
+                continue
             generation = document["generation"] + 1
             updated = await self._models.find_one_and_update(
                 {"_id": document["_id"], "generation": document["generation"]},
