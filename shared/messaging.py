@@ -75,10 +75,13 @@ async def publish_command(js: JetStreamContext, command: CreateModel | DeleteMod
     )
 
 
-async def publish_event(js: JetStreamContext, event: CloudEvent) -> PubAck:
-    """Publish an event; its CloudEvents id doubles as the dedup id, so a retry is harmless."""
+async def publish_event(
+    js: JetStreamContext, event: CloudEvent, *, msg_id: str | None = None
+) -> PubAck:
+    """Publish an event; a retry is harmless: JetStream drops a second `msg_id` (by
+    default the CloudEvents id) within its duplicate window."""
     return await js.publish(
         event.nats_subject,
         event.model_dump_json().encode(),
-        headers={MSG_ID_HEADER: event.id},
+        headers={MSG_ID_HEADER: msg_id or event.id},
     )

@@ -33,6 +33,7 @@ from services.inventory.adapters.projections import ProjectionWriter
 from services.inventory.adapters.queries import QueryResponder
 from services.inventory.cluster import ClusterView, Kind, utcnow
 from services.inventory.health import HealthPolicy
+from services.inventory.lifecycle import ModelMemory
 from services.inventory.settings import InventorySettings
 from services.inventory.tracker import ModelTracker
 from shared import database, messaging
@@ -80,6 +81,8 @@ class InventoryService:
         self._broker: NatsBroker | None = None
         self._http: uvicorn.Server | None = None
         self._transactions: TransactionSessions | None = None
+        self._unsaved: dict[str, ModelMemory] = {}
+        """Memories whose events may not be acknowledged yet, by public id."""
         self.responder = QueryResponder(self.view)
 
     @property
@@ -183,15 +186,19 @@ class InventoryService:
                 await self.writer.flush()
         if self._transactions is not None:
             await self._transactions.close()
-        await self.responder.stop()
+        # While NATS is down, unsubscribing and draining fail: the shutdown goes on.
+        with contextlib.suppress(Exception):
+            await self.responder.stop()
         if self._broker is not None:
-            await self._broker.stop()
+            with contextlib.suppress(Exception):
+                await self._broker.stop()
         if self._kube is not None:
             await self._kube.close()
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._nc.flush(timeout=2)
-            await self._nc.close()
+            with contextlib.suppress(Exception):
+                await self._nc.close()
         if self._mongo is not None:
             await self._mongo.close()
 
@@ -246,9 +253,14 @@ class InventoryService:
                     last_recheck = time.monotonic()
                     self.view.recheck(now)
                 outcome = self.tracker.process(self.view, now=now)
+                self._unsaved.update((m.public_id, m) for m in outcome.memories)
                 if outcome.events or self.publisher.queue:
                     await self.publisher.publish(outcome.events)
-                await self.memories.save(outcome.memories)
+                if self._unsaved and not self.publisher.queue:
+                    # Saved only once every event is acknowledged: a memory saved ahead of
+                    # its event would let a restart forget an event NATS never took.
+                    await self.memories.save(list(self._unsaved.values()))
+                    self._unsaved.clear()
             except Exception:
                 log.exception("lifecycle round failed")
                 await asyncio.sleep(TICK_SECONDS)

@@ -11,6 +11,7 @@ grace, because the `deleting` event and the watch's DELETED race each other.
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
+from uuid import NAMESPACE_URL, uuid5
 
 from services.inventory.health import Assessment
 from services.inventory.objects import WorkloadView
@@ -84,6 +85,8 @@ class ModelMemory:
     present: bool = False
     deleting: bool = False
     gone_since: datetime | None = None
+    sequence: int = 0
+    """How many events this model's transitions have emitted: the last one's `seq`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +188,33 @@ def check_drift(memory: ModelMemory, *, now: datetime, grace: timedelta) -> Deci
         }
     )
     return Decision(forgotten, [ModelDrifted.of(data, source=EVENT_SOURCE)])
+
+
+@dataclass(frozen=True, slots=True)
+class Emission:
+    """An event and its `Nats-Msg-Id`, `<public_id>:<type>:<generation>:<seq>`.
+
+    `seq` counts the model's transitions in its memory, which is saved only after the
+    event is acknowledged. A transition re-derived after a restart (the event went out
+    but the memory was not saved, or neither) gets the same id, which JetStream drops if
+    it has the event already; a new transition always gets a new one. The CloudEvents
+    id is derived from it too, so a subscriber can drop a late duplicate the same way.
+    """
+
+    event: CloudEvent
+    msg_id: str
+
+
+def numbered(memory: ModelMemory, events: list[CloudEvent]) -> tuple[ModelMemory, list[Emission]]:
+    """The memory after emitting `events`, and each event with its deterministic ids."""
+    emissions: list[Emission] = []
+    sequence = memory.sequence
+    for event in events:
+        sequence += 1
+        msg_id = f"{event.subject}:{event.event_type.value}:{event.data.generation}:{sequence}"
+        stamped = event.model_copy(update={"id": str(uuid5(NAMESPACE_URL, msg_id))})
+        emissions.append(Emission(stamped, msg_id))
+    return replace(memory, sequence=sequence), emissions
 
 
 def mark_deleting(memory: ModelMemory) -> ModelMemory:

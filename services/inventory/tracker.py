@@ -12,15 +12,14 @@ from datetime import datetime, timedelta
 
 from services.inventory import lifecycle
 from services.inventory.cluster import ClusterView, Kind
-from services.inventory.lifecycle import ModelMemory
-from shared.events import CloudEvent
+from services.inventory.lifecycle import Emission, ModelMemory
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Outcome:
-    events: list[CloudEvent] = field(default_factory=list)
+    events: list[Emission] = field(default_factory=list)
     memories: list[ModelMemory] = field(default_factory=list)
 
 
@@ -66,10 +65,10 @@ class ModelTracker:
             decision = lifecycle.observe(
                 memory, workload=workload, identity=identity, assessment=view.assessment(key)
             )
-            outcome.events.extend(decision.events)
-            if decision.memory != memory:
-                changed[identity.public_id] = decision.memory
-                self.memories[identity.public_id] = decision.memory
+            updated, emissions = lifecycle.numbered(decision.memory, decision.events)
+            outcome.events.extend(emissions)
+            if updated != memory:
+                changed[identity.public_id] = self.memories[identity.public_id] = updated
         vanished_ids = {w.public_id for w in gone.values() if w.managed and w.public_id}
         if not self._start_reconciled and Kind.WORKLOADS in view.synced:
             self._start_reconciled = True
@@ -92,8 +91,9 @@ class ModelTracker:
                 self._gone.discard(public_id)
                 continue
             decision = lifecycle.check_drift(memory, now=now, grace=self.drift_grace)
-            outcome.events.extend(decision.events)
-            if decision.memory != memory:
-                changed[public_id] = self.memories[public_id] = decision.memory
+            updated, emissions = lifecycle.numbered(decision.memory, decision.events)
+            outcome.events.extend(emissions)
+            if updated != memory:
+                changed[public_id] = self.memories[public_id] = updated
         outcome.memories = list(changed.values())
         return outcome

@@ -208,7 +208,7 @@ def test_capacity_checks_free_gpus_per_gpu_memory_and_type() -> None:
 
 
 def process(view: ClusterView, tracker: ModelTracker, now: datetime = NOW) -> list[Any]:
-    return tracker.process(view, now=now).events
+    return [emission.event for emission in tracker.process(view, now=now).events]
 
 
 def test_events_fire_on_transitions_only() -> None:
@@ -330,3 +330,25 @@ def test_backoff_is_jittered_and_capped() -> None:
     assert timing.backoff(0, rand=lambda: 1.0) == 0.2
     assert timing.backoff(3, rand=lambda: 0.5) == 0.8
     assert timing.backoff(50, rand=lambda: 1.0) == 10.0
+
+
+def test_each_transition_has_a_message_id_of_its_own_and_a_re_derived_one_the_same() -> None:
+    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    [running] = tracker.process(view, now=NOW).events
+    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=0, replicas=2, rv="3"))
+    scaled, degraded = tracker.process(view, now=NOW).events
+
+    public_id = running.event.subject
+    assert [e.msg_id for e in (running, scaled, degraded)] == [
+        f"{public_id}:running:1:1",
+        f"{public_id}:scaled:1:2",
+        f"{public_id}:degraded:1:3",
+    ]
+    assert len({e.event.id for e in (running, scaled, degraded)}) == 3
+    # A restart from the memory as it was before `running` went out: the same transition
+    # is derived again, with the same ids, so JetStream drops it if it has it already.
+    again_view, again = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    again_view.replace(Kind.WORKLOADS, [workload(ready=1, rv="2")])
+    [rederived] = again.process(again_view, now=NOW).events
+    assert (rederived.msg_id, rederived.event.id) == (running.msg_id, running.event.id)

@@ -31,6 +31,7 @@ def memory_from_document(document: Document) -> ModelMemory:
         present=bool(document.get("present")),
         deleting=bool(document.get("deleting")),
         gone_since=document.get("gone_since"),
+        sequence=document.get("sequence", 0),
     )
 
 

@@ -15,8 +15,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 from pydantic import ValidationError
 
+from services.inventory.lifecycle import Emission
 from services.inventory.metrics import EVENTS_PUBLISHED
-from shared.events import CloudEvent, ModelDeleted, ModelDeleting, parse_event
+from shared.events import ModelDeleted, ModelDeleting, parse_event
 from shared.messaging import publish_event
 from shared.names import EVENTS_STREAM, EVENTS_WILDCARD, INVENTORY_DURABLE
 
@@ -27,15 +28,18 @@ FETCH_BATCH: Final = 64
 class EventPublisher:
     def __init__(self, js: JetStreamContext) -> None:
         self.js = js
-        self.queue: list[CloudEvent] = []
+        self.queue: list[Emission] = []
+        self.failures = 0
+        """Publishes refused or unanswered so far (each is retried on the next round)."""
 
-    async def publish(self, events: list[CloudEvent]) -> None:
-        self.queue.extend(events)
+    async def publish(self, emissions: list[Emission]) -> None:
+        self.queue.extend(emissions)
         while self.queue:
-            event = self.queue[0]
+            event = self.queue[0].event
             try:
-                await publish_event(self.js, event)
+                await publish_event(self.js, event, msg_id=self.queue[0].msg_id)
             except Exception as exc:
+                self.failures += 1
                 log.warning(
                     "event publish failed; will retry",
                     extra={"public_id": event.subject, "type": event.type, "error": repr(exc)},
