@@ -32,7 +32,29 @@ class ModelRef(BaseModel):
     generation: int = Field(ge=1, description="Bumped each time the desired state changes")
 
 
-class CreateModel(ModelRef):
+class CommandBase(ModelRef):
+    """What every command carries beyond the model's identity."""
+
+    verb: str
+    attempt: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "0 for a generation's first command; a re-publish of the same generation that "
+            "must not be dropped as a duplicate (a repair, a user's repeated DELETE) counts 1, 2..."
+        ),
+    )
+    issued_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def msg_id(self) -> str:
+        """`<public_id>:<verb>:<generation>`, and `:<attempt>` after it for a re-publish, so
+        JetStream drops a relay's duplicate but not a deliberate second command."""
+        first = f"{self.public_id}:{self.verb}:{self.generation}"
+        return f"{first}:{self.attempt}" if self.attempt else first
+
+
+class CreateModel(CommandBase):
     """Apply (create or update) every Kubernetes object of a model."""
 
     verb: Literal["create"] = "create"
@@ -41,44 +63,29 @@ class CreateModel(ModelRef):
     deployment_config: DeploymentConfig
     cause: Literal["create", "update", "repair"] = Field(
         default="create",
-        description="Why it is sent; a repair re-applies the registry's desired state after drift",
+        description=(
+            "Why it is sent; a repair re-applies the registry's desired state after drift, "
+            "keeping the generation (so no pod restarts unless its Deployment was lost)"
+        ),
     )
     hf_token_encrypted: str | None = Field(
         default=None,
         description="Fernet token of the Hugging Face token; only the deployer decrypts it",
     )
-    issued_at: datetime = Field(default_factory=utcnow)
 
     @property
     def subject(self) -> str:
         return CREATE_SUBJECT
 
-    @property
-    def msg_id(self) -> str:
-        return f"{self.public_id}:{self.verb}:{self.generation}"
 
-
-class DeleteModel(ModelRef):
+class DeleteModel(CommandBase):
     """Remove every object labelled with the model's public id."""
 
     verb: Literal["delete"] = "delete"
-    attempt: int = Field(
-        default=0,
-        ge=0,
-        description="0 for the first delete; a user's repeated DELETE re-publishes it with 1, 2...",
-    )
-    issued_at: datetime = Field(default_factory=utcnow)
 
     @property
     def subject(self) -> str:
         return DELETE_SUBJECT
-
-    @property
-    def msg_id(self) -> str:
-        """`<public_id>:delete:<generation>`, and `:<attempt>` after it for a re-publish, so
-        JetStream drops a relay's duplicate but not a user's second DELETE."""
-        first = f"{self.public_id}:{self.verb}:{self.generation}"
-        return f"{first}:{self.attempt}" if self.attempt else first
 
 
 Command = Annotated[CreateModel | DeleteModel, Field(discriminator="verb")]

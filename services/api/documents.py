@@ -105,8 +105,11 @@ def delete_entry(
     return outbox_entry(command, None if attempt else event, now)
 
 
-def repair_entry(document: Document, *, generation: int, now: datetime) -> dict[str, Any]:
-    """Re-apply the registry's desired state; the deployer answers with applied + repaired."""
+def repair_entry(
+    document: Document, *, generation: int, now: datetime, attempt: int
+) -> dict[str, Any]:
+    """Re-apply the registry's desired state of the same generation (a repair changes
+    nothing that runs); the deployer answers with applied + repaired."""
     ref = model_ref(document, generation=generation)
     config = {
         k: v for k, v in document["deployment_config"].items() if k != "has_hugging_face_token"
@@ -118,6 +121,7 @@ def repair_entry(document: Document, *, generation: int, now: datetime) -> dict[
         deployment_config=DeploymentConfig.model_validate(config),
         cause="repair",
         hf_token_encrypted=document.get("hf_token_encrypted"),
+        attempt=attempt,
         issued_at=now,
     )
     return outbox_entry(command, None, now)

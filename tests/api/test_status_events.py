@@ -26,7 +26,7 @@ from shared.events import (
     RunningData,
     ScaledData,
 )
-from shared.messaging import publish_event
+from shared.messaging import MSG_ID_HEADER, publish_event
 from shared.names import COMMANDS_STREAM, CREATE_SUBJECT, Collection
 from tests.api.conftest import KeyFactory
 from tests.api.test_outbox import messages_on, outbox_empty
@@ -177,7 +177,7 @@ async def created_marker(
     return marker
 
 
-async def test_drift_is_repaired_from_the_registry_and_stale_events_are_ignored(
+async def test_drift_is_repaired_from_the_registry_in_the_same_generation(
     http: httpx.AsyncClient,
     key_for: KeyFactory,
     jetstream: JetStreamContext,
@@ -196,22 +196,27 @@ async def test_drift_is_repaired_from_the_registry_and_stale_events_are_ignored(
     degraded = await wait_status(http, model, headers, "degraded")
     assert degraded["status_reason"] == "repairing: DeploymentMissing: Deployment/qwen3-coder-30b"
     await poll(lambda: outbox_empty(mongo_db), until=bool)
-    creates = [
-        CreateModel.model_validate_json(m.data)
-        for m in await messages_on(jetstream, COMMANDS_STREAM, CREATE_SUBJECT)
+    messages = await messages_on(jetstream, COMMANDS_STREAM, CREATE_SUBJECT)
+    creates = [CreateModel.model_validate_json(m.data) for m in messages]
+    # A repair changes nothing that runs: same generation (the pod template is unchanged,
+    # so repairing another object restarts no pod), its own message id.
+    assert [(c.cause, c.generation, c.attempt) for c in creates] == [
+        ("create", 1, 0),
+        ("repair", 1, 1),
     ]
-    assert [(c.cause, c.generation) for c in creates] == [("create", 1), ("repair", 2)]
+    assert [m.headers[MSG_ID_HEADER] for m in messages] == [
+        f"{model['public_id']}:create:1",
+        f"{model['public_id']}:create:1:1",
+    ]
     assert creates[1].hf_token_encrypted == creates[0].hf_token_encrypted is not None
     assert creates[1].deployment_config == creates[0].deployment_config
+    detail = (await http.get(f"{MODELS}/{model['id']}", headers=headers)).json()["model"]
+    assert detail.get("generation", 1) == 1
 
-    stale = FailedData(**ref(model, generation=1), stage="runtime", reason="Old")
-    await emit(jetstream, ModelFailed.of(stale, source=SOURCE))
     await emit(
         jetstream,
         ModelScaled.of(
-            ScaledData(
-                **ref(model, generation=2), replicas=5, ready_replicas=0, previous_replicas=1
-            ),
+            ScaledData(**ref(model), replicas=5, ready_replicas=0, previous_replicas=1),
             source=SOURCE,
         ),
     )
@@ -221,10 +226,10 @@ async def test_drift_is_repaired_from_the_registry_and_stale_events_are_ignored(
             {"public_id": model["public_id"], "replicas": 5}
         )
 
-    after_stale = await poll(scaled, until=lambda d: d is not None)
-    assert after_stale is not None
-    assert after_stale["status"] == "degraded"
-    fresh = RunningData(**ref(model, generation=2), replicas=1, ready_replicas=1)
+    after_scale = await poll(scaled, until=lambda d: d is not None)
+    assert after_scale is not None
+    assert after_scale["status"] == "degraded"
+    fresh = RunningData(**ref(model), replicas=1, ready_replicas=1)
     await emit(jetstream, ModelRunning.of(fresh, source=SOURCE))
     running = await wait_status(http, model, headers, "running")
     assert "status_reason" not in running

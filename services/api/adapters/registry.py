@@ -360,10 +360,12 @@ def transition_changes(
     if transition.status is not None or transition.status_reason is not None:
         changes["updated_at"] = now
     if transition.action == "repair":
-        generation = document["generation"] + 1
-        changes["generation"] = generation
+        attempt = document.get("repair_attempt", 0) + 1
+        changes["repair_attempt"] = attempt
         changes["updated_at"] = now
-        changes["outbox"] = repair_entry(document, generation=generation, now=now)
+        changes["outbox"] = repair_entry(
+            document, generation=document["generation"], now=now, attempt=attempt
+        )
     return changes
 
 
