@@ -12,6 +12,8 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,12 +22,14 @@ from services.api.runtime import ApiRuntime
 from services.api.settings import ApiSettings
 from services.api.web.dependencies import RuntimeDep
 from services.api.web.errors import install_error_handlers
+from services.api.web.gateway import GatewayLayer
 from services.api.web.middleware import RequestLayer
 from services.api.web.responses import JsonResponse
 from services.api.web.routes import router
 from shared.asyncapi import build_document
 from shared.logs import configure_logging
 
+CORS_METHODS = frozenset({"GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"})
 DESCRIPTION = (
     "jan-server's Organization Models API: deploy vLLM model servers onto the "
     "organization's Kubernetes GPU cluster. Authenticate with `Authorization: Bearer <key>`."
@@ -50,7 +54,23 @@ def create_app(settings: ApiSettings) -> FastAPI:
         default_response_class=JsonResponse,
     )
     install_error_handlers(app)
+    app.add_middleware(GatewayLayer)  # innermost: it answers for the routes
     app.add_middleware(RequestLayer, max_body_bytes=settings.api_max_body_bytes)
+    app.add_middleware(GZipMiddleware, minimum_size=settings.api_gzip_minimum_bytes)
+    if settings.api_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=sorted(CORS_METHODS),
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "Last-Event-ID",
+            ],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+        )
     app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -20,6 +20,12 @@ class ApiSettings(BaseServiceSettings):
     api_create_rate: float = Field(default=1000.0, gt=0, description="Creates per second per key")
     api_create_burst: int = Field(default=2000, ge=1, description="Creates a key may burst")
     api_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    api_gzip_minimum_bytes: int = Field(
+        default=1024, ge=0, description="Answers this large or larger are gzipped when accepted"
+    )
+    api_cors_origins: list[str] = Field(
+        default=[], description="Origins a browser may call the API from; none (no CORS) if empty"
+    )
     api_outbox_interval: float = Field(
         default=1.0, gt=0, description="Seconds between two sweeps of the pending outbox"
     )

@@ -16,6 +16,8 @@ from fastapi import HTTPException
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.web.gateway import BODY_METHODS
+
 log = logging.getLogger("services.api.access")
 
 REQUESTS: Final = Counter(
@@ -30,7 +32,6 @@ LATENCY: Final = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 REQUEST_ID_HEADER: Final = b"x-request-id"
-_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 
 
 class _BodyTooLargeError(HTTPException):
@@ -92,14 +93,11 @@ class RequestLayer:
             )
 
     def _reject(self, method: str, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
-        if method not in _BODY_METHODS:
+        if method not in BODY_METHODS:
             return None
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             return 413, self._too_large()
-        content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-        if content_type != b"application/json":
-            return 415, "Content-Type must be application/json"
         return None
 
     def _too_large(self) -> str:
