@@ -13,13 +13,13 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.api.runtime import ApiRuntime
 from services.api.settings import ApiSettings
+from services.api.web.compression import GzipLayer
 from services.api.web.dependencies import RuntimeDep
 from services.api.web.errors import install_error_handlers
 from services.api.web.gateway import GatewayLayer
@@ -56,7 +56,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(GatewayLayer)  # innermost: it answers for the routes
     app.add_middleware(RequestLayer, max_body_bytes=settings.api_max_body_bytes)
-    app.add_middleware(GZipMiddleware, minimum_size=settings.api_gzip_minimum_bytes)
+    app.add_middleware(GzipLayer, minimum_size=settings.api_gzip_minimum_bytes)
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,13 +1,15 @@
 """HTTP manners a gateway, a browser and a generated client rely on, through the real app."""
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.api.web.compression import GzipLayer
 from services.api.web.gateway import GatewayLayer
 from services.api.web.responses import JsonResponse
 from shared.database import Document
@@ -141,3 +143,37 @@ async def test_every_429_and_503_says_when_to_retry(status: int) -> None:
 
     assert answers["/told"].headers["retry-after"] == "7"
     assert answers["/untold"].headers["retry-after"] == "2"
+
+
+async def test_an_answer_served_again_is_compressed_once() -> None:
+    rendered = {"body": b'{"models": [' + b'{"name": "m"},' * 8000 + b"{}]}"}
+    app = FastAPI()
+
+    @app.get("/all")
+    async def all_models() -> Response:
+        return Response(content=rendered["body"], media_type="application/json")
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        async def events() -> AsyncIterator[bytes]:
+            yield b"id: 1\ndata: " + b"x" * 4096 + b"\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    layer = GzipLayer(app, minimum_size=1024)
+    transport = httpx.ASGITransport(app=layer)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        first = await client.get("/all", headers={"Accept-Encoding": "gzip"})
+        again = await client.get("/all", headers={"Accept-Encoding": "gzip"})
+        rendered["body"] = rendered["body"].replace(b'"m"', b'"n"')  # a new answer
+        changed = await client.get("/all", headers={"Accept-Encoding": "gzip"})
+        plain = await client.get("/all", headers={"Accept-Encoding": "identity"})
+        events = await client.get("/stream", headers={"Accept-Encoding": "gzip"})
+
+    assert first.headers["content-encoding"] == again.headers["content-encoding"] == "gzip"
+    assert first.content == again.content
+    assert b'"n"' in changed.content
+    assert layer.compressions == 2  # the first answer once, the changed one once
+    assert "content-encoding" not in plain.headers
+    assert "content-encoding" not in events.headers
+    assert events.content.startswith(b"id: 1\n")

@@ -58,7 +58,7 @@ class GatewayLayer:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
+        outer, path = scope, scope["path"]
         if len(path) > 1 and path.endswith("/"):
             stripped = path.rstrip("/") or "/"
             scope = {**scope, "path": stripped, "raw_path": stripped.encode()}
@@ -76,13 +76,15 @@ class GatewayLayer:
         head = method == "HEAD"
         if head:
             scope = {**scope, "method": "GET"}
-        await self.app(scope, receive, self._polite(send, head=head))
+        await self.app(scope, receive, self._polite(send, head=head, inner=scope, outer=outer))
 
-    def _polite(self, send: Send, *, head: bool) -> Send:
+    def _polite(self, send: Send, *, head: bool, inner: Scope, outer: Scope) -> Send:
         retry_after = self.retry_after
 
         async def polite_send(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if inner is not outer and "route" in inner:
+                    outer.setdefault("route", inner["route"])  # for the layers outside
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
