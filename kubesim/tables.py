@@ -71,10 +71,37 @@ def _event_source(obj: Obj) -> str:
 
 
 def _node_status(obj: Obj) -> str:
+    status = "Unknown"
     for c in obj.get("status", {}).get("conditions", []):
         if c.get("type") == "Ready":
-            return "Ready" if c.get("status") == "True" else "NotReady"
-    return "Unknown"
+            status = "Ready" if c.get("status") == "True" else "NotReady"
+    if (obj.get("spec") or {}).get("unschedulable"):
+        status += ",SchedulingDisabled"
+    return status
+
+
+def _node_roles(obj: Obj) -> str:
+    roles = set()
+    for key, value in (obj["metadata"].get("labels") or {}).items():
+        if key.startswith("node-role.kubernetes.io/"):
+            roles.add(key.removeprefix("node-role.kubernetes.io/"))
+        elif key == "kubernetes.io/role":
+            roles.add(value)
+    return ",".join(sorted(r for r in roles if r)) or "<none>"
+
+
+def _node_address(kind: str) -> Callable[[Obj], str]:
+    def address(obj: Obj) -> str:
+        for a in (obj.get("status") or {}).get("addresses") or []:
+            if a.get("type") == kind:
+                return str(a.get("address", ""))
+        return "<none>"
+
+    return address
+
+
+def _node_info(field: str) -> Callable[[Obj], str]:
+    return lambda o: str(((o.get("status") or {}).get("nodeInfo") or {}).get(field, ""))
 
 
 def _pod_status(obj: Obj) -> str:
@@ -105,13 +132,14 @@ COLUMNS: dict[str, list[Column]] = {
     "/nodes": [
         _NAME,
         ("Status", "string", _node_status),
-        ("Roles", "string", lambda o: "<none>"),
+        ("Roles", "string", _node_roles),
         _AGE,
-        (
-            "Version",
-            "string",
-            lambda o: o.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", ""),
-        ),
+        ("Version", "string", _node_info("kubeletVersion")),
+        ("Internal-IP", "string", _node_address("InternalIP")),
+        ("External-IP", "string", _node_address("ExternalIP")),
+        ("OS-Image", "string", _node_info("osImage")),
+        ("Kernel-Version", "string", _node_info("kernelVersion")),
+        ("Container-Runtime", "string", _node_info("containerRuntimeVersion")),
     ],
     "/pods": [
         _NAME,
@@ -164,6 +192,9 @@ COLUMNS: dict[str, list[Column]] = {
 #: columns `kubectl get` shows only with `-o wide`
 WIDE: dict[str, frozenset[str]] = {
     "/events": frozenset({"Subobject", "Source", "First Seen", "Count", "Name"}),
+    "/nodes": frozenset(
+        {"Internal-IP", "External-IP", "OS-Image", "Kernel-Version", "Container-Runtime"}
+    ),
 }
 
 
