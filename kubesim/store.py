@@ -33,8 +33,18 @@ PatchType = Literal["json", "merge", "strategic", "apply"]
 CRD_KEY = "apiextensions.k8s.io/customresourcedefinitions"
 NAMESPACE_KEY = "/namespaces"
 _SERVER_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "managedFields")
-#: kinds whose DELETE answers the deleted object rather than a Status
-_RETURNS_OBJECT = frozenset({"/pods", "/namespaces"})
+#: kinds whose DELETE answers the deleted object rather than a Status (the apiserver's
+#: `ReturnDeletedObject` registries; CRDs always carry a cleanup finalizer there)
+_RETURNS_OBJECT = frozenset(
+    {
+        "/pods",
+        "/namespaces",
+        "/services",
+        "/persistentvolumeclaims",
+        "storage.k8s.io/storageclasses",
+        CRD_KEY,
+    }
+)
 
 
 def _clone(obj: Obj) -> Obj:
