@@ -407,7 +407,9 @@ class KubeApi:
             )
         new = orjson.loads(orjson.dumps(obj))
         new["spec"]["replicas"] = replicas
-        updated = self.store.update(rt, ns, name, new, field_manager=self._manager(request))
+        updated = self.store.update(
+            rt, ns, name, new, subresource="scale", field_manager=self._manager(request)
+        )
         return json_response(scale_of(updated))
 
 

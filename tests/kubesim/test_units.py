@@ -128,3 +128,21 @@ def test_default_scenario_and_generation() -> None:
     nodes = generate_nodes(GenerateSpec(count=100, gpu_share=0.5))
     assert len(nodes) == 100
     assert 20 < sum(1 for n in nodes if n.gpu) < 80
+
+
+def test_a_conflict_names_list_items_by_their_keys_as_the_apiserver_prints_them() -> None:
+    def pod(image: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "vllm", "image": image}]},
+        }
+
+    live: dict[str, Any] = {**pod("a:1"), "metadata": {"name": "p", "managedFields": []}}
+    live = apply(live, pod("a:1"), manager="first", force=False, api_version="v1")
+    with pytest.raises(ApiError) as err:
+        apply(live, pod("a:2"), manager="second", force=False, api_version="v1")
+    assert err.value.message == (
+        'Apply failed with 1 conflict: conflict with "first": .spec.containers[name="vllm"].image'
+    )
