@@ -13,6 +13,7 @@ from kubesim.fieldsets import apply, object_fields
 from kubesim.patching import json_patch, merge_patch, strategic_merge
 from kubesim.quantity import is_quantity, parse_quantity
 from kubesim.selectors import field_selector, label_selector
+from kubesim.tables import human_duration
 
 
 def _obj(labels: dict[str, str], **extra: object) -> dict[str, object]:
@@ -146,3 +147,25 @@ def test_a_conflict_names_list_items_by_their_keys_as_the_apiserver_prints_them(
     assert err.value.message == (
         'Apply failed with 1 conflict: conflict with "first": .spec.containers[name="vllm"].image'
     )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "printed"),
+    [
+        (-5, "<invalid>"),
+        (-1, "0s"),
+        (59, "59s"),
+        (119, "119s"),
+        (120, "2m"),
+        (185, "3m5s"),
+        (600, "10m"),
+        (3 * 3600 + 60, "3h1m"),
+        (8 * 3600, "8h"),
+        (50 * 3600, "2d2h"),
+        (10 * 86400, "10d"),
+        (3 * 365 * 86400 + 86400, "3y1d"),
+        (9 * 365 * 86400, "9y"),
+    ],
+)
+def test_ages_print_as_kubectl_prints_them(seconds: int, printed: str) -> None:
+    assert human_duration(seconds) == printed
