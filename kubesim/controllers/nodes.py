@@ -82,6 +82,8 @@ class NodeLifecycle:
         self.dirty: set[str] = set()
         #: nodes carrying NoExecute taints, whose pods must be checked
         self.no_execute: set[str] = set()
+        #: each node's Ready status as last reconciled
+        self.readiness: dict[str, str] = {}
         #: pod -> (its node, monotonic time its toleration runs out)
         self.deadlines: dict[Key, tuple[str, float]] = {}
 
@@ -90,6 +92,7 @@ class NodeLifecycle:
             name = event.obj["metadata"]["name"]
             if event.type == "DELETED":
                 self.no_execute.discard(name)
+                self.readiness.pop(name, None)
                 return False
             self.dirty.add(name)
             return True
@@ -135,7 +138,47 @@ class NodeLifecycle:
             self.no_execute.add(name)
         else:
             self.no_execute.discard(name)
+        ready = ready_status(node)
+        if self.readiness.get(name, "True") != ready or (
+            name not in self.readiness and ready != "True"
+        ):
+            self._mark_pods(name, ready=ready == "True")
+        self.readiness[name] = ready
         self._evict_from(name, no_execute)
+
+    def _mark_pods(self, node_name: str, *, ready: bool) -> None:
+        """A node that is not Ready takes its pods' Ready condition with it (the node
+        controller's MarkPodsNotReady); once Ready again, its kubelet reports the pods whose
+        containers are all ready as Ready."""
+        for pod in list(self.store.storage.iter(PODS.storage_key)):
+            if (pod.get("spec") or {}).get("nodeName") != node_name or is_terminal(pod):
+                continue
+            status = pod.get("status") or {}
+            conditions = status.get("conditions") or []
+            flips = [
+                c
+                for c in conditions
+                if c.get("type") == "Ready" and (c.get("status") == "True") != ready
+            ]
+            containers = status.get("containerStatuses") or []
+            if not flips or (ready and not all(cs.get("ready") for cs in containers)):
+                continue
+            value = "True" if ready else "False"
+            now = now_iso()
+            updated = [
+                {**c, "status": value, "lastTransitionTime": now} if c.get("type") == "Ready" else c
+                for c in conditions
+            ]
+            pod = self.store.commit(PODS, evolve(pod, status={**status, "conditions": updated}))
+            if not ready:
+                events.record(
+                    self.store,
+                    involved=pod,
+                    reason="NodeNotReady",
+                    message="Node is not ready",
+                    type="Warning",
+                    component="node-controller",
+                )
 
     def _evict_from(self, node_name: str, taints: list[Obj]) -> None:
         if not taints:

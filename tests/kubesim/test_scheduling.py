@@ -197,6 +197,12 @@ async def test_cordon_uncordon_and_drain_with_kubectl(zones: KubeSim, tmp_path: 
     assert (await asyncio.to_thread(nodes_table))["a1"] == "Ready,SchedulingDisabled"
 
 
+def _ready(sim: KubeSim, name: str) -> str | None:
+    pod = sim.store.get(PODS, "default", name)
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return next((c["status"] for c in conditions if c["type"] == "Ready"), None)
+
+
 async def _not(check: Any) -> bool:
     return not await check()
 
@@ -230,6 +236,7 @@ async def test_not_ready_taints_evict_after_toleration_seconds(
         return all(_node_of(zones, n) for n in ("brief", "patient", "on-a1"))
 
     await eventually(bound)
+    await eventually(lambda: _is(lambda: _ready(zones, "patient"), "True"))
     patient = zones.store.get(PODS, "default", "patient")
     assert {t["key"] for t in patient["spec"]["tolerations"]} == {
         "node.kubernetes.io/not-ready",
@@ -263,8 +270,17 @@ async def test_not_ready_taints_evict_after_toleration_seconds(
     # a NoExecute taint nobody tolerates evicts at once
     await asyncio.to_thread(kubectl, config, "taint", "nodes", "a1", "evict=now:NoExecute")
     await eventually(lambda: _is(lambda: _node_of(zones, "on-a1"), None))
+    # the node took its pods' readiness with it, and gives it back
+    assert _ready(zones, "patient") == "False"
+    (not_ready,) = [
+        e
+        for e in zones.storage.iter("/events")
+        if e["reason"] == "NodeNotReady" and e["involvedObject"]["name"] == "patient"
+    ]
+    assert (not_ready["type"], not_ready["message"]) == ("Warning", "Node is not ready")
     zones.set_node_ready("a2", "True")
     await eventually(
         lambda: _is(lambda: zones.store.get(NODES, "", "a2")["spec"].get("taints"), None)
     )
     assert _node_of(zones, "patient") == "a2"
+    assert _ready(zones, "patient") == "True"
