@@ -18,6 +18,7 @@ from kubesim.controllers.kubelet import Kubelet
 from kubesim.controllers.nodes import NodeLifecycle
 from kubesim.controllers.pvc import PvcBinder
 from kubesim.controllers.scheduler import Scheduler
+from kubesim.events import EVENTS
 from kubesim.storage import Event
 from kubesim.store import ObjectStore
 
@@ -60,6 +61,8 @@ class ControllerManager:
         store.storage.add_listener(self._observe)
 
     def _observe(self, event: Event) -> None:
+        if event.key == EVENTS.storage_key:
+            return  # the controllers record Events; none of them reacts to one
         woke = False
         for controller in self._controllers:
             woke = controller.observe(event) or woke
