@@ -12,6 +12,7 @@ import pytest
 from kubesim import KubeSim, events
 from kubesim.controllers.common import NODES, PODS
 from tests.kubesim.conftest import kubectl, official_client
+from tests.waiting import eventually
 
 POD = {
     "apiVersion": "v1",
@@ -225,3 +226,43 @@ async def test_kubectl_get_events_and_describe_show_them(
     )
     assert '"note": "Back-off restarting failed container' in v1.stdout
     assert kubesim.store.find(PODS, "default", "talker") is not None
+
+
+@pytest.mark.integration
+async def test_dynamic_client_reads_events_and_cordons_a_node(
+    kubesim: KubeSim, kubeconfig_path: Path
+) -> None:
+    pod = kubesim.store.create(POD)
+    events.record(kubesim.store, involved=pod, reason="Seen", message="by dynamic", component="t")
+
+    def through_dynamic_client() -> tuple[list[str], list[str], Any]:
+        from kubernetes import dynamic
+
+        with official_client(kubeconfig_path) as api:
+            dynamic_client: Any = dynamic.DynamicClient
+            dyn = dynamic_client(api)
+            core = dyn.resources.get(api_version="v1", kind="Event")
+            v1 = dyn.resources.get(api_version="events.k8s.io/v1", kind="Event")
+            nodes = dyn.resources.get(api_version="v1", kind="Node")
+            selector = "involvedObject.name=talker,reason=Seen"
+            messages = [
+                e.message for e in core.get(namespace="default", field_selector=selector).items
+            ]
+            notes = [e.note for e in v1.get(namespace="default").items if e.reason == "Seen"]
+            cordoned = nodes.patch(
+                name="cpu-1",
+                body={"spec": {"unschedulable": True}},
+                content_type="application/merge-patch+json",
+            )
+            return messages, notes, cordoned
+
+    messages, notes, cordoned = await asyncio.to_thread(through_dynamic_client)
+    assert messages == ["by dynamic"]
+    assert notes == ["by dynamic"]
+    assert cordoned.spec.unschedulable is True
+
+    async def tainted() -> bool:
+        taints = kubesim.store.get(NODES, "", "cpu-1")["spec"].get("taints") or []
+        return [t["key"] for t in taints] == ["node.kubernetes.io/unschedulable"]
+
+    await eventually(tainted)
