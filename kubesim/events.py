@@ -6,6 +6,10 @@ same (source, involved object, type, reason, message) does not create another Ev
 bumps `count`, `lastTimestamp` and `series` on the one already recorded. Events of
 cluster-scoped objects (Nodes) go to the `default` namespace, as a real cluster's do.
 
+Recorded Events live for a TTL after their last update (the apiserver's `--event-ttl`,
+one hour unless `configure(store, ttl=...)` says otherwise); expired ones are deleted
+(with a DELETED watch event) the next time something is recorded.
+
     from kubesim import events
     events.record(store, involved=pod, reason="Scheduled",
                   message=f"Successfully assigned {ns}/{name} to {node}",
@@ -17,7 +21,8 @@ from __future__ import annotations
 import time
 import uuid
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -33,11 +38,49 @@ EVENTS = next(rt for rt in BUILTINS if rt.storage_key == "/events" and not rt.st
 _Key = tuple[str, ...]
 #: per storage: correlation key -> (namespace, name) of the Event already recorded for it,
 #: least recently used first; bounded like client-go's correlator cache
-_recorded: weakref.WeakKeyDictionary[Storage, OrderedDict[_Key, tuple[str, str]]] = (
-    weakref.WeakKeyDictionary()
-)
 _CACHE_ENTRIES = 4096
+DEFAULT_TTL = 3600.0
 _last_suffix = [0]
+
+
+class _Recorded:
+    """What the recorder remembers per storage: the correlation cache (least recently
+    used first, bounded like client-go's) and when each recorded Event expires."""
+
+    def __init__(self) -> None:
+        self.ttl = DEFAULT_TTL
+        self.clock: Callable[[], float] = time.monotonic
+        self.seen: OrderedDict[_Key, tuple[str, str]] = OrderedDict()
+        self.expires: dict[tuple[str, str], float] = {}
+        self.queue: deque[tuple[float, str, str]] = deque()
+
+    def touch(self, namespace: str, name: str) -> None:
+        due = self.clock() + self.ttl
+        self.expires[(namespace, name)] = due
+        self.queue.append((due, namespace, name))
+
+    def expire(self, store: ObjectStore) -> None:
+        now = self.clock()
+        while self.queue and self.queue[0][0] <= now:
+            due, namespace, name = self.queue.popleft()
+            if self.expires.get((namespace, name)) != due:
+                continue  # updated since: a later entry stands for it
+            del self.expires[(namespace, name)]
+            event = store.find(EVENTS, namespace, name)
+            if event is not None:
+                store.storage.remove(EVENTS.storage_key, event)
+
+
+_recorded: weakref.WeakKeyDictionary[Storage, _Recorded] = weakref.WeakKeyDictionary()
+
+
+def configure(
+    store: ObjectStore, *, ttl: float, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """How long Events recorded in `store` live after their last update, in seconds of
+    `clock` (tests may pass their own)."""
+    recorded = _recorded.setdefault(store.storage, _Recorded())
+    recorded.ttl, recorded.clock = ttl, clock
 
 
 def reference(obj: Obj, *, field_path: str = "") -> Obj:
@@ -92,7 +135,9 @@ def record(
         reason,
         message,
     )
-    seen = _recorded.setdefault(store.storage, OrderedDict())
+    recorded = _recorded.setdefault(store.storage, _Recorded())
+    recorded.expire(store)
+    seen = recorded.seen
     where = seen.get(key)
     existing = store.find(EVENTS, *where) if where else None
     if where:
@@ -108,6 +153,8 @@ def record(
             "lastTimestamp": now,
             "series": {"count": count, "lastObservedTime": micro},
         }
+        assert where is not None  # an Event was found where the cache said
+        recorded.touch(*where)
         return store.commit(EVENTS, bumped)
     namespace = ref.get("namespace") or "default"
     _last_suffix[0] = max(time.time_ns(), _last_suffix[0] + 1)
@@ -138,6 +185,7 @@ def record(
     event["metadata"]["resourceVersion"] = str(store.storage.next_revision())
     store.storage.put(EVENTS.storage_key, event, "ADDED")
     seen[key] = (namespace, name)
+    recorded.touch(namespace, name)
     if len(seen) > _CACHE_ENTRIES:
         seen.popitem(last=False)
     return event

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from kubesim import events
 from kubesim.control import control_routes
 from kubesim.controllers import ControllerManager
 from kubesim.controllers.nodes import set_ready
@@ -27,6 +28,7 @@ class KubeSim:
     `history_size`: events kept for watches to resume from (older ones answer 410).
     `failing_image_patterns`: image substring or glob -> `ImagePullBackOff` or
     `CrashLoopBackOff`; defaults to the scenario's `failing_images`.
+    `event_ttl`: seconds a recorded Event lives after its last update (as `--event-ttl`).
     """
 
     def __init__(
@@ -38,11 +40,13 @@ class KubeSim:
         failing_image_patterns: Mapping[str, str] | None = None,
         bookmark_interval: float = 5.0,
         crash_interval: float = 1.0,
+        event_ttl: float = events.DEFAULT_TTL,
     ) -> None:
         self.scenario = scenario if scenario is not None else default_scenario()
         self.storage = Storage(history_size=history_size)
         self.registry = Registry.with_builtins()
         self.store = ObjectStore(self.storage, self.registry)
+        events.configure(self.store, ttl=event_ttl)
         self.faults = Faults()
         self.faults._cutter = self.storage.close_watchers
         patterns = (

@@ -266,3 +266,25 @@ async def test_dynamic_client_reads_events_and_cordons_a_node(
         return [t["key"] for t in taints] == ["node.kubernetes.io/unschedulable"]
 
     await eventually(tainted)
+
+
+def test_events_expire_a_ttl_after_their_last_update() -> None:
+    sim = KubeSim()
+    now = [0.0]
+    events.configure(sim.store, ttl=60, clock=lambda: now[0])
+    pod = sim.store.create(POD)
+
+    def record(reason: str) -> dict[str, Any]:
+        return events.record(sim.store, involved=pod, reason=reason, message="m", component="k")
+
+    old, kept = record("Old"), record("Kept")
+    now[0] = 50.0
+    record("Kept")  # a repeat refreshes its Event's lifetime
+    now[0] = 61.0
+    record("New")
+    names = {e["reason"]: e["metadata"]["name"] for e in _events_of(sim, "talker")}
+    assert names == {"Kept": kept["metadata"]["name"], "New": names["New"]}
+    assert sim.store.find(events.EVENTS, "default", old["metadata"]["name"]) is None
+    now[0] = 111.0
+    record("Newer")
+    assert {e["reason"] for e in _events_of(sim, "talker")} == {"New", "Newer"}
