@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kubesim import discovery, errors, protobuf, routing
+from kubesim import discovery, errors, routing
 from kubesim.audit import Audit, AuditEntry, AuditRecord, rbac_verb
-from kubesim.decoding import YAMLError, load_yaml
+from kubesim.decoding import YAMLError, delete_options_from_protobuf, load_yaml
 from kubesim.errors import ApiError
 from kubesim.faults import Faults, reason_for
 from kubesim.selectors import combine, field_selector, label_selector
@@ -334,10 +334,10 @@ class KubeApi:
         return json_response(obj, status=201 if created else 200)
 
     async def _delete_options(self, request: web.Request) -> Obj:
-        if request.can_read_body and request.content_type == "application/vnd.kubernetes.protobuf":
+        if request.can_read_body and "protobuf" in request.content_type:
             try:
-                options = protobuf.delete_options(await request.read())
-            except protobuf.ProtobufError as exc:
+                options = delete_options_from_protobuf(await request.read())
+            except (ValueError, IndexError, UnicodeDecodeError) as exc:
                 raise errors.bad_request(f"error decoding DeleteOptions: {exc}") from exc
         else:
             options = await self._body(request) if request.can_read_body else {}

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from kubesim import protobuf
 from kubesim.controllers.nodes import eviction_delay, wanted_taints
 from kubesim.controllers.placement import (
     Diagnosis,
@@ -259,42 +258,3 @@ def test_eviction_delay_is_the_shortest_toleration() -> None:
     assert eviction_delay([forever], [taint]) is None
     assert eviction_delay([forever, short, {**short, "tolerationSeconds": 30}], [taint]) == 5.0
     assert eviction_delay([short], [taint, {"key": "other", "effect": "NoExecute"}]) == 0.0
-
-
-def _field(number: int, payload: bytes | int) -> bytes:
-    if isinstance(payload, int):
-        return _varint(number << 3) + _varint(payload)
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def test_protobuf_delete_options_as_kubectl_drain_sends_them() -> None:
-    options = (
-        _field(1, 30)
-        + _field(2, _field(1, b"uid-1") + _field(2, b"42"))
-        + _field(4, b"Foreground")
-        + _field(5, b"All")
-    )
-    envelope = (
-        b"k8s\x00" + _field(1, _field(1, b"v1") + _field(2, b"DeleteOptions")) + _field(2, options)
-    )
-    assert protobuf.delete_options(envelope) == {
-        "kind": "DeleteOptions",
-        "apiVersion": "meta.k8s.io/v1",
-        "gracePeriodSeconds": 30,
-        "preconditions": {"uid": "uid-1", "resourceVersion": "42"},
-        "propagationPolicy": "Foreground",
-        "dryRun": ["All"],
-    }
-    with pytest.raises(protobuf.ProtobufError):
-        protobuf.delete_options(b"{}")
-    with pytest.raises(protobuf.ProtobufError):
-        protobuf.delete_options(b"k8s\x00" + _field(2, b"\x0a\xff"))
