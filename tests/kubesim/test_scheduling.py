@@ -145,6 +145,18 @@ async def test_affinity_taints_and_the_failed_scheduling_message(
         ("Warning", expected, "default-scheduler")
     ]
     assert [e.message for e in scheduled] == ["Successfully assigned default/big-gpus to a1"]
+    listed = await asyncio.to_thread(
+        kubectl, config, "get", "events", "--field-selector", "reason=Scheduled", "--no-headers"
+    )
+    rows = [line.split() for line in listed.stdout.splitlines()]
+    assert [r[1:] for r in rows if r[3] == "pod/big-gpus"] == [
+        [
+            "Normal",
+            "Scheduled",
+            "pod/big-gpus",
+            *["Successfully", "assigned", "default/big-gpus", "to", "a1"],
+        ]
+    ]
     described = await asyncio.to_thread(kubectl, config, "describe", "pod", "unfit")
     assert "FailedScheduling" in described.stdout
     assert "0/5 nodes are available: 1 Insufficient cpu" in described.stdout
