@@ -1,11 +1,12 @@
 """kubesim: a Kubernetes API simulator that speaks the real REST API over HTTP.
 
 Unmodified clients (kubectl, kubernetes-asyncio, the official client) talk to it. It seeds a
-cluster from a scenario, runs simulated controllers (deployments, scheduler, kubelet, PVC
-binder, garbage collector) and can inject faults. See `KubeSim`.
+cluster from a scenario, runs simulated controllers (deployments, scheduler, node
+lifecycle and taint eviction, kubelet, PVC binder, garbage collector) that record Events
+(`kubesim.events.record`), and can inject faults, random or targeted. See `KubeSim`.
 """
 
-from kubesim.faults import Faults
+from kubesim.faults import FaultRule, Faults
 from kubesim.scenario import (
     GenerateSpec,
     NodeSpec,
@@ -17,6 +18,7 @@ from kubesim.scenario import (
 from kubesim.server import KubeSim
 
 __all__ = [
+    "FaultRule",
     "Faults",
     "GenerateSpec",
     "KubeSim",

@@ -4,8 +4,10 @@ A field set is a set of paths in the FieldsV1 vocabulary: `f:<field>` steps into
 `k:{"name":"x"}` into the list item with that merge key, and `.` marks the item itself.
 Apply merges the applied configuration into the live object (lists by merge key), then
 removes the fields the same manager applied last time but no longer does, unless another
-manager still owns them. Fields owned by another *Apply* manager with a different value are
-conflicts (409) unless `force=true`, which takes them over. Writes through update/patch
+manager still owns them. Fields owned by any other manager (one that applied, or one that
+wrote them with an update or patch) with a different value are conflicts (409) unless
+`force=true`, which takes them over; the 409 names each manager as the apiserver prints
+it (`"kubectl-edit" using apps/v1 at <time>` for updaters). Writes through update/patch
 take ownership of the fields whose value they changed, as the apiserver does.
 """
 
@@ -266,15 +268,15 @@ def apply(live: Obj, applied: Obj, *, manager: str, force: bool, api_version: st
     previous: set[Path] = set()
     others: set[Path] = set()
     conflicts: list[tuple[str, Path]] = []
-    for m, op, _sub, paths in entries:
+    for raw, (m, op, _sub, paths) in zip(_entries(live), entries, strict=True):
         if m == manager and op == "Apply":
             previous = paths
             continue
         others |= paths
-        if op == "Apply" and not force:
+        if not force:
             for p in sorted(paths & new_paths):
                 if p[-1] != "." and get_path(live, p) != get_path(applied, p):
-                    conflicts.append((m, p))
+                    conflicts.append((_manager_label(raw), p))
     if conflicts:
         raise _conflict_error(conflicts)
     body = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind", "metadata")}
@@ -316,28 +318,51 @@ def _same_entries(
     return before == [entry for entry in after if entry[3]]
 
 
+def _manager_label(entry: Obj) -> str:
+    """A managedFields entry as the apiserver names it in a conflict (`printManager`)."""
+    label = json.dumps(entry.get("manager", ""))
+    if entry.get("subresource"):
+        label += f" with subresource {json.dumps(entry['subresource'])}"
+    if entry.get("operation") == "Update":
+        label += f" using {entry.get('apiVersion', '')}"
+        if entry.get("time"):
+            label += f" at {entry['time']}"
+    return label
+
+
 def _dotted(path: Path) -> str:
+    """A field path as structured-merge-diff prints it: `.spec.containers[name="c"].image`."""
     parts = []
     for part in path:
         if part.startswith("f:"):
             parts.append("." + part[2:])
         elif part.startswith("k:"):
-            parts.append(f"[{part[2:]}]")
+            key = json.loads(part[2:])
+            parts.append("[" + ",".join(f"{k}={json.dumps(v)}" for k, v in key.items()) + "]")
+        elif part.startswith("v:"):
+            parts.append(f"[={part[2:]}]")
     return "".join(parts)
 
 
 def _conflict_error(conflicts: list[tuple[str, Path]]) -> ApiError:
-    lines = [f'conflict with "{m}": {_dotted(p)}' for m, p in conflicts]
-    noun = "conflict" if len(conflicts) == 1 else "conflicts"
+    if len(conflicts) == 1:
+        ((manager, path),) = conflicts
+        message = f"Apply failed with 1 conflict: conflict with {manager}: {_dotted(path)}"
+    else:
+        lines = []
+        for manager in sorted({m for m, _p in conflicts}):
+            lines.append(f"conflicts with {manager}:")
+            lines += [f"- {_dotted(p)}" for m, p in conflicts if m == manager]
+        message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
     return ApiError(
         code=409,
         reason="Conflict",
-        message=f"Apply failed with {len(conflicts)} {noun}: " + "\n".join(lines),
+        message=message,
         details={
             "causes": [
                 {
                     "reason": "FieldManagerConflict",
-                    "message": f'conflict with "{m}"',
+                    "message": f"conflict with {m}",
                     "field": _dotted(p),
                 }
                 for m, p in conflicts

@@ -16,8 +16,8 @@ import orjson
 from aiohttp import web
 
 from kubesim import discovery, errors, routing
-from kubesim.audit import Audit, AuditRecord, rbac_verb
-from kubesim.decoding import YAMLError, load_yaml
+from kubesim.audit import Audit, AuditEntry, AuditRecord, rbac_verb
+from kubesim.decoding import YAMLError, delete_options_from_protobuf, load_yaml
 from kubesim.errors import ApiError
 from kubesim.faults import Faults, reason_for
 from kubesim.selectors import combine, field_selector, label_selector
@@ -40,6 +40,7 @@ VERSION = {
     "platform": "linux/amd64",
 }
 _UNFAULTED = ("/_kubesim", "/version", "/healthz", "/livez", "/readyz")
+_WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 _PATCH_TYPES: dict[str, PatchType] = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
@@ -157,8 +158,27 @@ class KubeApi:
                 raise errors.page_not_found()
             return json_response(doc)
         target = routing.parse(registry, group, version, rest)
+        entry = self._record(request, target)
+        try:
+            response = await self._dispatch(request, target, entry)
+        except ApiError as exc:
+            entry.code = exc.code
+            raise
+        entry.code = response.status
+        if entry.verb in _WRITES and response.status < 400 and not self._dry_run(request):
+            entry.resource_version = str(self.store.storage.revision)
+        return response
+
+    async def _dispatch(
+        self, request: web.Request, target: routing.Target, entry: AuditEntry
+    ) -> web.StreamResponse:
+        rule = self.faults.rule_for(
+            verb=entry.verb, resource=entry.resource, namespace=entry.namespace, name=entry.name
+        )
+        if rule is not None:
+            reason, message = reason_for(rule.code)
+            raise ApiError(code=rule.code, reason=reason, message=rule.message or message)
         method = request.method
-        self._record(request, target)
         if target.name is None:
             if method == "GET":
                 return await self._list(request, target)
@@ -186,18 +206,20 @@ class KubeApi:
             return await self._delete(request, target)
         raise errors.method_not_allowed()
 
-    def _record(self, request: web.Request, target: routing.Target) -> None:
+    def _record(self, request: web.Request, target: routing.Target) -> AuditEntry:
         authorization = request.headers.get("Authorization", "")
         watch = request.query.get("watch", "").lower() in ("true", "1")
         resource = target.rt.plural + (f"/{target.subresource}" if target.subresource else "")
-        self.audit.record(
+        return self.audit.record(
             AuditRecord(
                 user=authorization.removeprefix("Bearer ").strip() or "anonymous",
                 verb=rbac_verb(request.method, has_name=target.name is not None, watch=watch),
                 api_group=target.rt.group,
                 resource=resource,
                 namespace=target.namespace,
-            )
+            ),
+            name=target.name,
+            user_agent=request.headers.get("User-Agent", ""),
         )
 
     # -- verbs -------------------------------------------------------------------------
@@ -312,7 +334,13 @@ class KubeApi:
         return json_response(obj, status=201 if created else 200)
 
     async def _delete_options(self, request: web.Request) -> Obj:
-        options = await self._body(request) if request.can_read_body else {}
+        if request.can_read_body and "protobuf" in request.content_type:
+            try:
+                options = delete_options_from_protobuf(await request.read())
+            except (ValueError, IndexError, UnicodeDecodeError) as exc:
+                raise errors.bad_request(f"error decoding DeleteOptions: {exc}") from exc
+        else:
+            options = await self._body(request) if request.can_read_body else {}
         if request.query.get("propagationPolicy"):
             options["propagationPolicy"] = request.query["propagationPolicy"]
         return options
@@ -379,7 +407,9 @@ class KubeApi:
             )
         new = orjson.loads(orjson.dumps(obj))
         new["spec"]["replicas"] = replicas
-        updated = self.store.update(rt, ns, name, new, field_manager=self._manager(request))
+        updated = self.store.update(
+            rt, ns, name, new, subresource="scale", field_manager=self._manager(request)
+        )
         return json_response(scale_of(updated))
 
 

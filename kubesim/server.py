@@ -8,8 +8,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from kubesim import events
 from kubesim.control import control_routes
 from kubesim.controllers import ControllerManager
+from kubesim.controllers.nodes import set_ready
 from kubesim.faults import Faults
 from kubesim.http_api import KubeApi
 from kubesim.kubeconfig import DEFAULT_TOKEN, write_kubeconfig
@@ -26,6 +28,7 @@ class KubeSim:
     `history_size`: events kept for watches to resume from (older ones answer 410).
     `failing_image_patterns`: image substring or glob -> `ImagePullBackOff` or
     `CrashLoopBackOff`; defaults to the scenario's `failing_images`.
+    `event_ttl`: seconds a recorded Event lives after its last update (as `--event-ttl`).
     """
 
     def __init__(
@@ -37,11 +40,13 @@ class KubeSim:
         failing_image_patterns: Mapping[str, str] | None = None,
         bookmark_interval: float = 5.0,
         crash_interval: float = 1.0,
+        event_ttl: float = events.DEFAULT_TTL,
     ) -> None:
         self.scenario = scenario if scenario is not None else default_scenario()
         self.storage = Storage(history_size=history_size)
         self.registry = Registry.with_builtins()
         self.store = ObjectStore(self.storage, self.registry)
+        events.configure(self.store, ttl=event_ttl)
         self.faults = Faults()
         self.faults._cutter = self.storage.close_watchers
         patterns = (
@@ -64,7 +69,7 @@ class KubeSim:
     @asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[KubeSim]:
         """Serve the API in the running event loop until the block exits."""
-        app = self.api.app(control_routes(self.faults, self.api.audit))
+        app = self.api.app(control_routes(self.faults, self.api.audit, self.store))
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
@@ -83,6 +88,10 @@ class KubeSim:
     def settle(self) -> None:
         """Run the simulated controllers to a fixed point now (handy after bulk seeding)."""
         self.controllers.settle()
+
+    def set_node_ready(self, name: str, status: str) -> None:
+        """Set node `name`'s Ready condition: "True", "False" (NotReady) or "Unknown"."""
+        set_ready(self.store, name, status)
 
     def write_kubeconfig(self, path: str | Path, *, token: str = DEFAULT_TOKEN) -> Path:
         """A kubeconfig for this simulator; a distinct `token` makes a distinct audit user."""

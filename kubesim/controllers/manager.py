@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from kubesim.controllers.deployments import DeploymentController
 from kubesim.controllers.gc import GarbageCollector
 from kubesim.controllers.kubelet import Kubelet
+from kubesim.controllers.nodes import NodeLifecycle
 from kubesim.controllers.pvc import PvcBinder
 from kubesim.controllers.scheduler import Scheduler
+from kubesim.events import EVENTS
 from kubesim.storage import Event
 from kubesim.store import ObjectStore
 
@@ -36,6 +38,7 @@ class ControllerManager:
         self._wake = asyncio.Event()
         self.gc = GarbageCollector(store)
         self.deployments = DeploymentController(store, wake=self._wake.set)
+        self.nodes = NodeLifecycle(store, wake=self._wake.set)
         self.scheduler = Scheduler(store)
         self.kubelet = Kubelet(
             store,
@@ -46,11 +49,20 @@ class ControllerManager:
         )
         self.pvcs = PvcBinder(store)
         self.crash_interval = crash_interval
-        self._controllers = (self.gc, self.deployments, self.scheduler, self.kubelet, self.pvcs)
+        self._controllers = (
+            self.gc,
+            self.deployments,
+            self.nodes,
+            self.scheduler,
+            self.kubelet,
+            self.pvcs,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         store.storage.add_listener(self._observe)
 
     def _observe(self, event: Event) -> None:
+        if event.key == EVENTS.storage_key:
+            return  # the controllers record Events; none of them reacts to one
         woke = False
         for controller in self._controllers:
             woke = controller.observe(event) or woke

@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 
 from kubesim import GenerateSpec, default_scenario, generate_nodes
+from kubesim.decoding import delete_options_from_protobuf
 from kubesim.errors import ApiError
 from kubesim.fieldsets import apply, object_fields
 from kubesim.patching import json_patch, merge_patch, strategic_merge
 from kubesim.quantity import is_quantity, parse_quantity
 from kubesim.selectors import field_selector, label_selector
+from kubesim.tables import human_duration
 
 
 def _obj(labels: dict[str, str], **extra: object) -> dict[str, object]:
@@ -128,3 +130,80 @@ def test_default_scenario_and_generation() -> None:
     nodes = generate_nodes(GenerateSpec(count=100, gpu_share=0.5))
     assert len(nodes) == 100
     assert 20 < sum(1 for n in nodes if n.gpu) < 80
+
+
+def test_a_conflict_names_list_items_by_their_keys_as_the_apiserver_prints_them() -> None:
+    def pod(image: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "vllm", "image": image}]},
+        }
+
+    live: dict[str, Any] = {**pod("a:1"), "metadata": {"name": "p", "managedFields": []}}
+    live = apply(live, pod("a:1"), manager="first", force=False, api_version="v1")
+    with pytest.raises(ApiError) as err:
+        apply(live, pod("a:2"), manager="second", force=False, api_version="v1")
+    assert err.value.message == (
+        'Apply failed with 1 conflict: conflict with "first": .spec.containers[name="vllm"].image'
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "printed"),
+    [
+        (-5, "<invalid>"),
+        (-1, "0s"),
+        (59, "59s"),
+        (119, "119s"),
+        (120, "2m"),
+        (185, "3m5s"),
+        (600, "10m"),
+        (3 * 3600 + 60, "3h1m"),
+        (8 * 3600, "8h"),
+        (50 * 3600, "2d2h"),
+        (10 * 86400, "10d"),
+        (3 * 365 * 86400 + 86400, "3y1d"),
+        (9 * 365 * 86400, "9y"),
+    ],
+)
+def test_ages_print_as_kubectl_prints_them(seconds: int, printed: str) -> None:
+    assert human_duration(seconds) == printed
+
+
+def _field(number: int, payload: bytes | int) -> bytes:
+    if isinstance(payload, int):
+        return _varint(number << 3) + _varint(payload)
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def test_protobuf_delete_options_as_kubectl_drain_sends_them() -> None:
+    options = (
+        _field(1, 30)
+        + _field(2, _field(1, b"uid-1") + _field(2, b"42"))
+        + _field(4, b"Foreground")
+        + _field(5, b"All")
+    )
+    envelope = (
+        b"k8s\x00" + _field(1, _field(1, b"v1") + _field(2, b"DeleteOptions")) + _field(2, options)
+    )
+    assert delete_options_from_protobuf(envelope) == {
+        "gracePeriodSeconds": 30,
+        "preconditions": {"uid": "uid-1", "resourceVersion": "42"},
+        "propagationPolicy": "Foreground",
+        "dryRun": ["All"],
+    }
+    with pytest.raises(ValueError, match="not a Kubernetes protobuf body"):
+        delete_options_from_protobuf(b"{}")
+    with pytest.raises(IndexError):  # a length that runs past the end
+        delete_options_from_protobuf(b"k8s\x00" + _field(2, b"\x0a\xff"))
