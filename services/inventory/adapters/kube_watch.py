@@ -21,6 +21,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 import aiohttp
@@ -29,7 +30,8 @@ from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from services.inventory.cluster import Kind
-from services.inventory.metrics import BAD_OBJECTS, WATCH_EVENTS, WATCH_RESTARTS
+from services.inventory.metrics import BAD_OBJECTS, WATCH_EVENTS, WATCH_LAG, WATCH_RESTARTS
+from services.inventory.objects import last_write_time
 
 log = logging.getLogger(__name__)
 Raw = dict[str, Any]
@@ -204,6 +206,10 @@ class KubeWatch:
         if event_type == "BOOKMARK":
             return new_version
         WATCH_EVENTS.labels(kind=kind).inc()
+        if event_type != "DELETED" and (written := last_write_time(obj)) is not None:
+            WATCH_LAG.labels(kind=kind).observe(
+                max(0.0, (datetime.now(UTC) - written).total_seconds())
+            )
         try:
             self.sink.event(kind, str(event_type), obj, received=received)
         except Exception:
