@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from typing import Final
 
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.registry import REGISTRY
 
 from services.inventory.cluster import REQUIRED_KINDS, ClusterView
 from shared.crds import WATCHED_CRDS
+from shared.exposition import ViewCollector
 
 GPU_FAMILIES: Final = {
     "allocatable": "GPUs the node offers (capacity nvidia.com/gpu)",
@@ -28,19 +29,7 @@ GPU_FAMILIES: Final = {
 }
 
 
-class ClusterCollector(Collector):
-    """Reads the views it follows: one per inventory process (tests may run two in one
-    process; each then contributes its own samples)."""
-
-    def __init__(self) -> None:
-        self.views: list[ClusterView] = []
-
-    def follow(self, view: ClusterView) -> None:
-        self.views.append(view)
-
-    def forget(self, view: ClusterView) -> None:
-        self.views = [held for held in self.views if held is not view]
-
+class ClusterCollector(ViewCollector[ClusterView]):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         families = Families()
         for view in self.views:
