@@ -33,3 +33,9 @@ WATCH_LAG: Final = Histogram(
     ["kind"],
     buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
 )
+MODEL_DRIFTS: Final = Counter(
+    "jan_models_inventory_model_drifts_total",
+    "Drift found on a managed model's objects (a drifted event), by model; one series per"
+    " model Deployment this process has seen drift",
+    ["namespace", "name"],
+)
