@@ -7,7 +7,8 @@ is yielded even when it has no sample, so dashboards and alerts can tell "none" 
 
 Cardinality is bounded by the cluster, never by traffic: one series per GPU node per
 GPU family, one per node for schedulability, at most |namespaces| x 2 x 4 workload
-series, two per model Deployment, and fixed sets for CRDs and watched kinds.
+series, |namespaces| x the Kubernetes failure reasons, two per model Deployment, and
+fixed sets for CRDs and watched kinds.
 """
 
 from collections import Counter
@@ -70,6 +71,13 @@ class Families:
             "name",
             "state",
         )
+        self.failures = gauge(
+            "jan_models_workload_failures",
+            "Model Deployments judged failed, by the Kubernetes reason (ImagePullBackOff,"
+            " CrashLoopBackOff, Unschedulable, ProgressDeadlineExceeded, ...)",
+            "namespace",
+            "reason",
+        )
         self.crds = gauge(
             "jan_models_inventory_crd_present",
             "1 when the CustomResourceDefinition is installed in the cluster",
@@ -88,6 +96,7 @@ class Families:
             self.schedulable,
             self.workloads,
             self.replicas,
+            self.failures,
             self.crds,
             self.synced,
         ]
@@ -119,9 +128,13 @@ class Families:
 
     def _add_workloads(self, view: ClusterView) -> None:
         counts: Counter[tuple[str, str, str]] = Counter()
+        failures: Counter[tuple[str, str]] = Counter()
         for key, workload in view.workloads.items():
             managed = "true" if workload.managed else "false"
-            counts[(workload.namespace, managed, view.assessment(key).phase)] += 1
+            assessment = view.assessment(key)
+            counts[(workload.namespace, managed, assessment.phase)] += 1
+            if assessment.failure is not None:
+                failures[(workload.namespace, assessment.failure.reason)] += 1
             for state, value in (
                 ("desired", workload.replicas),
                 ("ready", workload.ready_replicas),
@@ -129,6 +142,8 @@ class Families:
                 self.replicas.add_metric([workload.namespace, workload.name, state], value)
         for labels, count in sorted(counts.items()):
             self.workloads.add_metric(list(labels), count)
+        for (namespace, reason), count in sorted(failures.items()):
+            self.failures.add_metric([namespace, reason], count)
 
 
 COLLECTOR: Final = ClusterCollector()

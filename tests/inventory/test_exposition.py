@@ -21,6 +21,7 @@ CONTRACT_FAMILIES = (
     "jan_models_node_schedulable",
     "jan_models_workloads",
     "jan_models_model_replicas",
+    "jan_models_workload_failures",
     "jan_models_inventory_crd_present",
     "jan_models_inventory_watch_synced",
 )
@@ -128,6 +129,9 @@ def test_workloads_by_managed_flag_and_phase_and_replicas_per_model() -> None:
     assert samples["jan_models_workloads"] == {
         (("managed", "true"), ("namespace", "default"), ("status", "Failed")): 1,
         (("managed", "false"), ("namespace", "default"), ("status", "Pending")): 1,
+    }
+    assert samples["jan_models_workload_failures"] == {
+        (("namespace", "default"), ("reason", "ImagePullBackOff")): 1
     }
     assert samples["jan_models_model_replicas"] == {
         (("name", "qwen3"), ("namespace", "default"), ("state", "desired")): 2,

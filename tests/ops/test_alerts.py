@@ -155,7 +155,7 @@ def _test_groups() -> list[dict[str, Any]]:
     return groups
 
 
-def test_the_committed_rule_files_are_what_the_generator_writes() -> None:
+def test_the_committed_rule_and_dashboard_files_are_what_the_generator_writes() -> None:
     for relative, text in generated_files().items():
         assert (ROOT / relative).read_text() == text, f"run `python -m jan_models.ops`: {relative}"
 

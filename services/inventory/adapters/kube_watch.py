@@ -36,6 +36,7 @@ from services.inventory.objects import last_write_time
 log = logging.getLogger(__name__)
 Raw = dict[str, Any]
 GONE: Final = 410
+RESTART_REASONS: Final = ("gone", "error", "dropped")
 
 
 class KubeRequestError(Exception):
@@ -97,6 +98,8 @@ class KubeWatch:
 
     async def run(self) -> None:
         kind = self.target.kind
+        for reason in RESTART_REASONS:  # exported at 0 from the start, not from the first restart
+            WATCH_RESTARTS.labels(kind=kind, reason=reason)
         attempt = 0
         while True:
             try:
