@@ -154,6 +154,7 @@ class LocalStack:
     mongo: EmbeddedMongo | None = field(init=False, default=None)
     kubesim: ChildProcess | None = field(init=False, default=None)
     services: dict[ServiceName, ChildProcess] = field(init=False, default_factory=dict)
+    ports: dict[ServiceName, int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         config = self.config
@@ -174,7 +175,12 @@ class LocalStack:
             )
         if config.kubeconfig is None:
             self.kubesim = self._kubesim_process(logs)
-        ports = {"api": config.api_port, "deployer": free_port(), "inventory": free_port()}
+        ports: dict[ServiceName, int] = {
+            "api": config.api_port,
+            "deployer": free_port(),
+            "inventory": free_port(),
+        }
+        self.ports = ports
         for name in SERVICES:
             self.services[name] = ChildProcess(
                 name=name,
@@ -208,6 +214,11 @@ class LocalStack:
     @property
     def api_url(self) -> str:
         return f"http://{self.config.api_host}:{self.config.api_port}"
+
+    @property
+    def metrics_urls(self) -> dict[ServiceName, str]:
+        """Each service's Prometheus endpoint (the api's is on its own port)."""
+        return {name: f"http://127.0.0.1:{self.ports[name]}/metrics" for name in SERVICES}
 
     # --- lifecycle -----------------------------------------------------------------------
 

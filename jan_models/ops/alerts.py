@@ -30,6 +30,13 @@ class AlertSettings:
     quota_for: str = "5m"
 
 
+def drifts_within(window: str) -> str:
+    """Drifts per model in the last `window`. Not `increase()`: a model's counter appears
+    at its first drift, at 1, and `increase()` would not count that one."""
+    drifts = "jan_models_inventory_model_drifts_total"
+    return f"({drifts} - ({drifts} offset {window} or {drifts} * 0))"
+
+
 def _alert(
     name: str, expr: str, duration: str, *, severity: str, summary: str, description: str
 ) -> dict[str, Any]:
@@ -68,8 +75,7 @@ def rule_groups(s: AlertSettings) -> list[dict[str, Any]]:
         ),
         _alert(
             "JanModelsModelDriftRepeated",
-            f"increase(jan_models_inventory_model_drifts_total[{s.drift_window}])"
-            f" >= {s.drift_repeats}",
+            f"{drifts_within(s.drift_window)} >= {s.drift_repeats}",
             s.drift_for,
             severity="warning",
             summary="Model {{ $labels.namespace }}/{{ $labels.name }} drifted"

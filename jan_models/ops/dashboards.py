@@ -17,6 +17,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.variants import Dataquery
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos, Panel
 
+from jan_models.ops.alerts import drifts_within
+
 Visual = Literal["stat", "timeseries", "table", "heatmap"]
 DATASOURCE: Final = DataSourceRef(type_val="prometheus", uid="${datasource}")
 SCHEDULABLE_FREE: Final = (
@@ -173,8 +175,8 @@ MODELS = DashboardSpec(
                     unit="ops",
                 ),
                 PanelSpec(
-                    "Drift repairs per model (1h)",
-                    "increase(jan_models_inventory_model_drifts_total[1h])",
+                    "Drifts per model (1h)",
+                    drifts_within("1h"),
                     "table",
                     legend="{{namespace}}/{{name}}",
                 ),
