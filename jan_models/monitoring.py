@@ -16,10 +16,15 @@ import yaml
 
 from jan_models.embedded import EmbeddedServer, EmbeddedServerError
 from jan_models.ops.alerts import AlertSettings, render_rules_file
+from jan_models.stack import ServiceName
 
 
 def scrape_config(
-    targets: Mapping[str, str], *, rule_file: Path, scrape_interval: str, evaluation_interval: str
+    targets: Mapping[ServiceName, str],
+    *,
+    rule_file: Path,
+    scrape_interval: str,
+    evaluation_interval: str,
 ) -> dict[str, object]:
     """One job per service, named after it; `targets` maps a service to its metrics URL."""
     jobs = []
@@ -41,7 +46,7 @@ def scrape_config(
 
 @dataclass
 class EmbeddedPrometheus(EmbeddedServer):
-    targets: Mapping[str, str] = field(default_factory=dict)
+    targets: Mapping[ServiceName, str] = field(default_factory=dict)
     data_dir: Path = Path(".jan-models/prometheus")
     alerts: AlertSettings = field(default_factory=AlertSettings)
     scrape_interval: str = "15s"
