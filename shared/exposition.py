@@ -1,15 +1,13 @@
-"""A Prometheus collector that reads, at scrape time, the in-memory views it follows."""
+"""Metrics read at scrape time from the in-memory views a service follows."""
 
 from typing import Generic, TypeVar
-
-from prometheus_client.registry import Collector
 
 V = TypeVar("V")
 
 
-class ViewCollector(Collector, Generic[V]):
-    """Follows one view per running service (tests may run several in one process; each
-    then contributes its own samples). Subclasses implement `collect`."""
+class Followed(Generic[V]):
+    """The views to read: one per running service (tests may run several in one process;
+    each then contributes its own samples)."""
 
     def __init__(self) -> None:
         self.views: list[V] = []

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from typing import Final
 
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import REGISTRY
+from prometheus_client.registry import REGISTRY, Collector
 
 from services.api.adapters.registry_view import RegistryView
-from shared.exposition import ViewCollector
+from shared.exposition import Followed
 
 
-class RegistryCollector(ViewCollector[RegistryView]):
+class RegistryCollector(Followed[RegistryView], Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         models = GaugeMetricFamily(
             "jan_models_models",

@@ -32,7 +32,7 @@ from services.inventory.adapters.model_events import EventPublisher, consume_del
 from services.inventory.adapters.projections import ProjectionWriter
 from services.inventory.adapters.queries import QueryResponder
 from services.inventory.cluster import ClusterView, Kind, utcnow
-from services.inventory.exposition import COLLECTOR
+from services.inventory.exposition import CLUSTER_METRICS
 from services.inventory.health import HealthPolicy
 from services.inventory.lifecycle import ModelMemory
 from services.inventory.settings import InventorySettings
@@ -146,7 +146,7 @@ class InventoryService:
         self.tracker.load(await self.memories.load())
         self.publisher = EventPublisher(js)
         await self.responder.start(self._nc)
-        COLLECTOR.follow(self.view)
+        CLUSTER_METRICS.follow(self.view)
         self._kube = await load_api_client(settings.kubeconfig)
         for target in REQUIRED_TARGETS:
             self._spawn(self._watch(target), target.kind)
@@ -159,7 +159,10 @@ class InventoryService:
     async def _start_http(self) -> None:
         self._broker = NatsBroker(self.settings.nats_url)
         app = AsgiFastStream(
-            self._broker, asgi_routes=probe_routes(self._broker, ready=lambda: self.ready)
+            self._broker,
+            asgi_routes=probe_routes(
+                self._broker, ready=lambda: self.ready, extra_metrics=CLUSTER_METRICS.render
+            ),
         )
         await self._broker.start()
         config = uvicorn.Config(
@@ -177,7 +180,7 @@ class InventoryService:
         self.http_port = self._http.servers[0].sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        COLLECTOR.forget(self.view)
+        CLUSTER_METRICS.forget(self.view)
         if self._http is not None:
             self._http.should_exit = True
         for task in self.tasks:

@@ -2,8 +2,12 @@
 
 Nothing is pushed on change: a scrape walks the view once (nodes, then workloads), so
 what it reports is exact at that moment and costs nothing between scrapes. Every family
-is yielded even when it has no sample, so dashboards and alerts can tell "none" from
+is written even when it has no sample, so dashboards and alerts can tell "none" from
 "not exported".
+
+The text is written here rather than through prometheus_client's collectors: at 5,000
+nodes and 10,000 Deployments (30,000 samples) its generic formatting takes several
+hundred milliseconds a scrape, plain string building a fraction of that.
 
 Cardinality is bounded by the cluster, never by traffic: one series per GPU node per
 GPU family, one per node for schedulability, at most |namespaces| x 2 x 4 workload
@@ -12,15 +16,11 @@ fixed sets for CRDs and watched kinds.
 """
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Final
-
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import REGISTRY
 
 from services.inventory.cluster import REQUIRED_KINDS, ClusterView
 from shared.crds import WATCHED_CRDS
-from shared.exposition import ViewCollector
+from shared.exposition import Followed
 
 GPU_FAMILIES: Final = {
     "allocatable": "GPUs the node offers (capacity nvidia.com/gpu)",
@@ -28,123 +28,110 @@ GPU_FAMILIES: Final = {
     "reserved": "GPUs admission has planned onto the node for models not yet bound",
     "free": "GPUs neither allocated nor reserved (whatever the node's schedulability)",
 }
+HELP: Final = {
+    **{f"jan_models_gpu_{kind}": text for kind, text in GPU_FAMILIES.items()},
+    "jan_models_gpu_memory_mib": "Memory of one GPU of the node, MiB",
+    "jan_models_node_schedulable": "1 when the node can take new pods (reason ready), else 0"
+    " with the reason (not_ready, cordoned, tainted)",
+    "jan_models_workloads": "Model Deployments (label model.aibrix.ai/name), by managed flag"
+    " and observed phase",
+    "jan_models_model_replicas": "Replicas of each model Deployment, desired and ready",
+    "jan_models_workload_failures": "Model Deployments judged failed, by the Kubernetes reason"
+    " (ImagePullBackOff, CrashLoopBackOff, Unschedulable, ProgressDeadlineExceeded, ...)",
+    "jan_models_inventory_crd_present": "1 when the CustomResourceDefinition is installed",
+    "jan_models_inventory_watch_synced": "1 once the kind's first list has been taken in"
+    " (and after each relist)",
+}
 
 
-class ClusterCollector(ViewCollector[ClusterView]):
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        families = Families()
+def _escape(value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+class ClusterMetrics(Followed[ClusterView]):
+    def render(self) -> bytes:
+        lines: dict[str, list[str]] = {name: [] for name in HELP}
         for view in self.views:
-            families.add_view(view)
-        yield from families.all()
+            _nodes(view, lines)
+            _workloads(view, lines)
+            _watch_state(view, lines)
+        text = []
+        for name, samples in lines.items():
+            text.append(f"# HELP {name} {HELP[name]}\n# TYPE {name} gauge\n")
+            text.extend(samples)
+        return "".join(text).encode()
 
 
-class Families:
-    def __init__(self) -> None:
-        def gauge(name: str, text: str, *labels: str) -> GaugeMetricFamily:
-            return GaugeMetricFamily(name, text, labels=list(labels))
-
-        self.gpus = {
-            kind: gauge(f"jan_models_gpu_{kind}", text, "node", "product")
-            for kind, text in GPU_FAMILIES.items()
-        }
-        self.memory = gauge(
-            "jan_models_gpu_memory_mib", "Memory of one GPU of the node, MiB", "node", "product"
+def _nodes(view: ClusterView, lines: dict[str, list[str]]) -> None:
+    schedulable = lines["jan_models_node_schedulable"]
+    allocatable, allocated_lines = (
+        lines["jan_models_gpu_allocatable"],
+        lines["jan_models_gpu_allocated"],
+    )
+    reserved_lines, free = lines["jan_models_gpu_reserved"], lines["jan_models_gpu_free"]
+    memory = lines["jan_models_gpu_memory_mib"]
+    for node in view.nodes.values():
+        name = _escape(node.name)
+        reason = node.unschedulable_reason
+        schedulable.append(
+            f'jan_models_node_schedulable{{node="{name}",reason="{reason or "ready"}"}}'
+            f" {0 if reason else 1}\n"
         )
-        self.schedulable = gauge(
-            "jan_models_node_schedulable",
-            "1 when the node can take new pods (reason ready), else 0 with the reason"
-            " (not_ready, cordoned, tainted)",
-            "node",
-            "reason",
+        if not node.gpu_count:
+            continue
+        allocated = view.allocated.get(node.name, 0)
+        # Reservations live in the api's admission (DESIGN section 8); until the
+        # inventory learns which reserved models it has seen bound, none are known here.
+        reserved = 0
+        labels = f'{{node="{name}",product="{_escape(node.gpu_product)}"}}'
+        allocatable.append(f"jan_models_gpu_allocatable{labels} {node.gpu_count}\n")
+        allocated_lines.append(f"jan_models_gpu_allocated{labels} {allocated}\n")
+        reserved_lines.append(f"jan_models_gpu_reserved{labels} {reserved}\n")
+        free.append(
+            f"jan_models_gpu_free{labels} {max(0, node.gpu_count - allocated - reserved)}\n"
         )
-        self.workloads = gauge(
-            "jan_models_workloads",
-            "Model Deployments (label model.aibrix.ai/name), by managed flag and observed phase",
-            "namespace",
-            "managed",
-            "status",
-        )
-        self.replicas = gauge(
-            "jan_models_model_replicas",
-            "Replicas of each model Deployment, desired and ready",
-            "namespace",
-            "name",
-            "state",
-        )
-        self.failures = gauge(
-            "jan_models_workload_failures",
-            "Model Deployments judged failed, by the Kubernetes reason (ImagePullBackOff,"
-            " CrashLoopBackOff, Unschedulable, ProgressDeadlineExceeded, ...)",
-            "namespace",
-            "reason",
-        )
-        self.crds = gauge(
-            "jan_models_inventory_crd_present",
-            "1 when the CustomResourceDefinition is installed in the cluster",
-            "crd",
-        )
-        self.synced = gauge(
-            "jan_models_inventory_watch_synced",
-            "1 once the kind's first list has been taken in (and after each relist)",
-            "kind",
-        )
-
-    def all(self) -> list[GaugeMetricFamily]:
-        return [
-            *self.gpus.values(),
-            self.memory,
-            self.schedulable,
-            self.workloads,
-            self.replicas,
-            self.failures,
-            self.crds,
-            self.synced,
-        ]
-
-    def add_view(self, view: ClusterView) -> None:
-        self._add_nodes(view)
-        self._add_workloads(view)
-        for name in WATCHED_CRDS:
-            self.crds.add_metric([name], 1 if name in view.crds else 0)
-        for kind in REQUIRED_KINDS:
-            self.synced.add_metric([kind.value], 1 if kind in view.synced else 0)
-
-    def _add_nodes(self, view: ClusterView) -> None:
-        for node in view.nodes.values():
-            reason = node.unschedulable_reason
-            self.schedulable.add_metric([node.name, reason or "ready"], 0 if reason else 1)
-            if not node.gpu_count:
-                continue
-            allocated = view.allocated.get(node.name, 0)
-            # Reservations live in the api's admission (DESIGN section 8); until the
-            # inventory learns which reserved models it has seen bound, none are known here.
-            reserved = 0
-            key = [node.name, node.gpu_product]
-            self.gpus["allocatable"].add_metric(key, node.gpu_count)
-            self.gpus["allocated"].add_metric(key, allocated)
-            self.gpus["reserved"].add_metric(key, reserved)
-            self.gpus["free"].add_metric(key, max(0, node.gpu_count - allocated - reserved))
-            self.memory.add_metric(key, node.gpu_memory_mib)
-
-    def _add_workloads(self, view: ClusterView) -> None:
-        counts: Counter[tuple[str, str, str]] = Counter()
-        failures: Counter[tuple[str, str]] = Counter()
-        for key, workload in view.workloads.items():
-            managed = "true" if workload.managed else "false"
-            assessment = view.assessment(key)
-            counts[(workload.namespace, managed, assessment.phase)] += 1
-            if assessment.failure is not None:
-                failures[(workload.namespace, assessment.failure.reason)] += 1
-            for state, value in (
-                ("desired", workload.replicas),
-                ("ready", workload.ready_replicas),
-            ):
-                self.replicas.add_metric([workload.namespace, workload.name, state], value)
-        for labels, count in sorted(counts.items()):
-            self.workloads.add_metric(list(labels), count)
-        for (namespace, reason), count in sorted(failures.items()):
-            self.failures.add_metric([namespace, reason], count)
+        memory.append(f"jan_models_gpu_memory_mib{labels} {node.gpu_memory_mib}\n")
 
 
-COLLECTOR: Final = ClusterCollector()
-REGISTRY.register(COLLECTOR)
+def _workloads(view: ClusterView, lines: dict[str, list[str]]) -> None:
+    replicas = lines["jan_models_model_replicas"]
+    counts: Counter[tuple[str, str, str]] = Counter()
+    failures: Counter[tuple[str, str]] = Counter()
+    for key, workload in view.workloads.items():
+        assessment = view.assessment(key)
+        counts[(workload.namespace, "true" if workload.managed else "false", assessment.phase)] += 1
+        if assessment.failure is not None:
+            failures[(workload.namespace, assessment.failure.reason)] += 1
+        model = f'namespace="{_escape(workload.namespace)}",name="{_escape(workload.name)}"'
+        replicas.append(
+            f'jan_models_model_replicas{{{model},state="desired"}} {workload.replicas}\n'
+        )
+        replicas.append(
+            f'jan_models_model_replicas{{{model},state="ready"}} {workload.ready_replicas}\n'
+        )
+    lines["jan_models_workloads"].extend(
+        f'jan_models_workloads{{namespace="{_escape(namespace)}",managed="{managed}",'
+        f'status="{phase}"}} {count}\n'
+        for (namespace, managed, phase), count in sorted(counts.items())
+    )
+    lines["jan_models_workload_failures"].extend(
+        f'jan_models_workload_failures{{namespace="{_escape(namespace)}",'
+        f'reason="{_escape(reason)}"}} {count}\n'
+        for (namespace, reason), count in sorted(failures.items())
+    )
+
+
+def _watch_state(view: ClusterView, lines: dict[str, list[str]]) -> None:
+    lines["jan_models_inventory_crd_present"].extend(
+        f'jan_models_inventory_crd_present{{crd="{name}"}} {1 if name in view.crds else 0}\n'
+        for name in WATCHED_CRDS
+    )
+    lines["jan_models_inventory_watch_synced"].extend(
+        f'jan_models_inventory_watch_synced{{kind="{kind.value}"}} {1 if kind in view.synced else 0}\n'
+        for kind in REQUIRED_KINDS
+    )
+
+
+CLUSTER_METRICS: Final = ClusterMetrics()

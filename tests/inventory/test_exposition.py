@@ -2,11 +2,10 @@
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.inventory.cluster import ClusterView, Kind
-from services.inventory.exposition import ClusterCollector
+from services.inventory.exposition import ClusterMetrics
 from services.inventory.schedulability import unschedulable_reason
 from shared.crds import WATCHED_CRDS
 from tests.inventory.test_domain import NOW, node, pod, synced_view, workload
@@ -28,12 +27,10 @@ CONTRACT_FAMILIES = (
 
 
 def scrape(*views: ClusterView) -> tuple[Samples, str]:
-    collector = ClusterCollector()
+    metrics = ClusterMetrics()
     for view in views:
-        collector.follow(view)
-    registry = CollectorRegistry()
-    registry.register(collector)
-    text = generate_latest(registry).decode()
+        metrics.follow(view)
+    text = metrics.render().decode()
     samples: Samples = {}
     for family in text_string_to_metric_families(text):
         found = samples.setdefault(family.name, {})
@@ -155,9 +152,20 @@ def test_crd_presence_and_watch_sync_follow_the_view() -> None:
 
 
 def test_a_forgotten_view_stops_contributing() -> None:
-    collector = ClusterCollector()
+    metrics = ClusterMetrics()
     view = synced_view()
     view.replace(Kind.NODES, [ready(node("a1", gpus=4))])
-    collector.follow(view)
-    collector.forget(view)
-    assert all(not family.samples for family in collector.collect())
+    metrics.follow(view)
+    metrics.forget(view)
+    families = text_string_to_metric_families(metrics.render().decode())
+    assert all(not family.samples for family in families)
+
+
+def test_label_values_are_escaped_as_the_text_format_requires() -> None:
+    view = synced_view()
+    raw = ready(node("a1", gpus=2, product='odd "GPU"\\n'))
+    view.replace(Kind.NODES, [raw])
+    samples, _ = scrape(view)
+    assert samples["jan_models_gpu_allocatable"] == {
+        (("node", "a1"), ("product", 'odd "GPU"\\n')): 2
+    }
