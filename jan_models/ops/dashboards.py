@@ -175,6 +175,14 @@ MODELS = DashboardSpec(
                     unit="ops",
                 ),
                 PanelSpec(
+                    "Time to running p90 (1h)",
+                    "histogram_quantile(0.9, sum by (le)"
+                    " (rate(jan_models_model_time_to_running_seconds_bucket[1h])))",
+                    "stat",
+                    unit="s",
+                    description="From a model Deployment's creation to its first running event.",
+                ),
+                PanelSpec(
                     "Drifts per model (1h)",
                     drifts_within("1h"),
                     "table",

@@ -36,6 +36,7 @@ from services.inventory.exposition import CLUSTER_METRICS
 from services.inventory.health import HealthPolicy
 from services.inventory.lifecycle import ModelMemory
 from services.inventory.settings import InventorySettings
+from services.inventory.timings import TimeToRunning
 from services.inventory.tracker import ModelTracker
 from shared import database, messaging
 from shared.database import Document
@@ -70,6 +71,7 @@ class InventoryService:
             backoff_initial=settings.inventory_backoff_initial_seconds,
             backoff_max=settings.inventory_backoff_max_seconds,
         )
+        self.time_to_running = TimeToRunning()
         self.changed = asyncio.Event()
         self.changed_at = 0.0  # when `changed` was set: a flush waits for more until interval
         self._lifecycle_wake = asyncio.Event()
@@ -260,6 +262,9 @@ class InventoryService:
                     self.view.recheck(now)
                 outcome = self.tracker.process(self.view, now=now)
                 self._unsaved.update((m.public_id, m) for m in outcome.memories)
+                self.time_to_running.observe(
+                    (emission.event for emission in outcome.events), self.view.workloads, now=now
+                )
                 if outcome.events or self.publisher.queue:
                     await self.publisher.publish(outcome.events)
                 if self._unsaved and not self.publisher.queue:

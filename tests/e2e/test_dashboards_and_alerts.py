@@ -144,6 +144,7 @@ EXPECTED: dict[str, Callable[[Series], bool]] = {
         }
         <= set(labelled(s, "type"))
     ),
+    "Time to running p90 (1h)": lambda s: list(s) == [key()] and math.isfinite(s[key()]),
     "Drifts per model (1h)": equals({key(namespace=DEFAULT_NAMESPACE, name="watched"): 1}),
     # Control plane
     "Requests by route and status": has(key(route=MODELS, status="201")),
