@@ -1,6 +1,6 @@
 """The Grafana dashboards, as code (grafana-foundation-sdk); JSON committed in deploy/grafana/.
 
-Each panel is one PromQL query over the metrics of DESIGN section 11. `DASHBOARDS` is the
+Each panel is one PromQL query over the metrics the services export. `DASHBOARDS` is the
 single list of what each dashboard shows: the JSON is built from it, and the end-to-end
 test runs every panel's query against a real Prometheus scraping the stack.
 """

@@ -23,8 +23,8 @@ class RegistryCollector(Followed[RegistryView], Collector):
             "Managed models in the registry, by organization and lifecycle status",
             labels=["organization_id", "status"],
         )
-        # Quotas and reservations live in `organization_quotas` and the admission's
-        # reservations (DESIGN section 8); the family is exported, empty, until they exist.
+        # Quotas and reservations will live in the api's admission (`organization_quotas`
+        # and its reservations); the family is exported, empty, until they exist.
         quota = GaugeMetricFamily(
             "jan_models_quota_gpus",
             "GPU quota per organization: limit, used and reserved",

@@ -82,8 +82,8 @@ def _nodes(view: ClusterView, lines: dict[str, list[str]]) -> None:
         if not node.gpu_count:
             continue
         allocated = view.allocated.get(node.name, 0)
-        # Reservations live in the api's admission (DESIGN section 8); until the
-        # inventory learns which reserved models it has seen bound, none are known here.
+        # Reservations live in the api's admission; until the inventory learns which
+        # reserved models it has seen bound, none are known here.
         reserved = 0
         labels = f'{{node="{name}",product="{_escape(node.gpu_product)}"}}'
         allocatable.append(f"jan_models_gpu_allocatable{labels} {node.gpu_count}\n")

@@ -1,4 +1,4 @@
-"""Whether a node can take new model pods, and if not, why (DESIGN section 8).
+"""Whether a node can take new model pods, and if not, why.
 
 A node is eligible when its Ready condition is True, it is not cordoned
 (`spec.unschedulable`), and it carries no NoSchedule/NoExecute taint other than
