@@ -155,6 +155,7 @@ class LocalStack:
     kubesim: ChildProcess | None = field(init=False, default=None)
     services: dict[ServiceName, ChildProcess] = field(init=False, default_factory=dict)
     ports: dict[ServiceName, int] = field(init=False, default_factory=dict)
+    api_ops_port: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         config = self.config
@@ -181,6 +182,7 @@ class LocalStack:
             "inventory": free_port(),
         }
         self.ports = ports
+        self.api_ops_port = free_port()
         for name in SERVICES:
             self.services[name] = ChildProcess(
                 name=name,
@@ -217,8 +219,9 @@ class LocalStack:
 
     @property
     def metrics_urls(self) -> dict[ServiceName, str]:
-        """Each service's Prometheus endpoint (the api's is on its own port)."""
-        return {name: f"http://127.0.0.1:{self.ports[name]}/metrics" for name in SERVICES}
+        """Each service's Prometheus endpoint (the api's is on its ops port)."""
+        ports = self.ports | {"api": self.api_ops_port}
+        return {name: f"http://127.0.0.1:{ports[name]}/metrics" for name in SERVICES}
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -318,7 +321,12 @@ class LocalStack:
             "PYTHONUNBUFFERED": "1",
         }
         if name == "api":
-            env |= {"JAN_MODELS_API_HOST": self.config.api_host, "JAN_MODELS_API_PORT": str(port)}
+            env |= {
+                "JAN_MODELS_API_HOST": self.config.api_host,
+                "JAN_MODELS_API_PORT": str(port),
+                "JAN_MODELS_API_OPS_HOST": "127.0.0.1",
+                "JAN_MODELS_API_OPS_PORT": str(self.api_ops_port),
+            }
         else:
             env |= {
                 "JAN_MODELS_KUBECONFIG": str(self.service_kubeconfig(name)),

@@ -47,7 +47,7 @@ def test_the_service_monitors_select_each_services_metrics_port() -> None:
         ]
         ports = {port["name"] for port in svc["spec"]["ports"]}
         assert [(e["port"], e["path"]) for e in selected if e["port"] in ports] == [
-            ("http", "/metrics")
+            ("metrics", "/metrics")
         ], service
 
 
