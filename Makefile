@@ -9,13 +9,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: dev test install lint typecheck imports unit check bench clean
+.PHONY: dev test install lint typecheck imports unit check bench clean prometheus
 
 dev: $(VENV)/.installed
 	$(BIN)/jan-models dev
 
-test: $(VENV)/.installed lint typecheck imports
+test: $(VENV)/.installed lint typecheck imports prometheus
 	$(BIN)/pytest
+
+# The alert and dashboard tests run a real Prometheus (Debian's package brings promtool too).
+# Its package may start a system service; tests start their own, so any such one is stopped.
+prometheus:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus && \
+		{ service prometheus stop >/dev/null 2>&1 || true; }; }
 
 install: $(VENV)/.installed
 

@@ -154,6 +154,8 @@ class LocalStack:
     mongo: EmbeddedMongo | None = field(init=False, default=None)
     kubesim: ChildProcess | None = field(init=False, default=None)
     services: dict[ServiceName, ChildProcess] = field(init=False, default_factory=dict)
+    ports: dict[ServiceName, int] = field(init=False, default_factory=dict)
+    api_ops_port: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         config = self.config
@@ -174,7 +176,13 @@ class LocalStack:
             )
         if config.kubeconfig is None:
             self.kubesim = self._kubesim_process(logs)
-        ports = {"api": config.api_port, "deployer": free_port(), "inventory": free_port()}
+        ports: dict[ServiceName, int] = {
+            "api": config.api_port,
+            "deployer": free_port(),
+            "inventory": free_port(),
+        }
+        self.ports = ports
+        self.api_ops_port = free_port()
         for name in SERVICES:
             self.services[name] = ChildProcess(
                 name=name,
@@ -208,6 +216,12 @@ class LocalStack:
     @property
     def api_url(self) -> str:
         return f"http://{self.config.api_host}:{self.config.api_port}"
+
+    @property
+    def metrics_urls(self) -> dict[ServiceName, str]:
+        """Each service's Prometheus endpoint (the api's is on its ops port)."""
+        ports = self.ports | {"api": self.api_ops_port}
+        return {name: f"http://127.0.0.1:{ports[name]}/metrics" for name in SERVICES}
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -307,7 +321,12 @@ class LocalStack:
             "PYTHONUNBUFFERED": "1",
         }
         if name == "api":
-            env |= {"JAN_MODELS_API_HOST": self.config.api_host, "JAN_MODELS_API_PORT": str(port)}
+            env |= {
+                "JAN_MODELS_API_HOST": self.config.api_host,
+                "JAN_MODELS_API_PORT": str(port),
+                "JAN_MODELS_API_OPS_HOST": "127.0.0.1",
+                "JAN_MODELS_API_OPS_PORT": str(self.api_ops_port),
+            }
         else:
             env |= {
                 "JAN_MODELS_KUBECONFIG": str(self.service_kubeconfig(name)),

@@ -7,6 +7,8 @@
   `inventory_workloads` sees each new resourceVersion arrive; lag = arrival - PATCH sent;
 - queries: p50/p99 of `inventory.query.status` and of the first `inventory.query.models`
   page, asked straight over NATS at that size;
+- scrape: p50/p99 and size of the inventory's `/metrics` at that size (every gauge is
+  collected from the in-memory view when asked);
 - resident memory of every process at that size.
 """
 
@@ -41,6 +43,9 @@ INVENTORY_COLLECTIONS = tuple(
 )
 QUERIES = ((STATUS_QUERY_SUBJECT, "status"), (MODELS_QUERY_SUBJECT, "models, first page"))
 QUERY_COUNT = 200
+SCRAPE_COUNT = 20
+SCRAPE_TARGET_MS = 200
+SCRAPE_TARGET_BYTES = 5_000_000
 
 
 async def cold_start(stack: LocalStack, db: Any, *, sizes: Sizes) -> tuple[float, float]:
@@ -133,11 +138,36 @@ async def queries(stack: LocalStack) -> list[tuple[str, Latency, int]]:
     return measured
 
 
+async def scrapes(stack: LocalStack) -> tuple[Latency, int]:
+    """The inventory's `/metrics`, as Prometheus asks for it: latency and bytes."""
+    samples: list[float] = []
+    size = 0
+    async with aiohttp.ClientSession() as session:
+        for _ in range(SCRAPE_COUNT):
+            began = time.perf_counter()
+            async with session.get(stack.metrics_urls["inventory"]) as response:
+                body = await response.read()
+            samples.append(time.perf_counter() - began)
+            size = len(body)
+    return Latency.of(samples, elapsed=None), size
+
+
 def _memory(stack: LocalStack) -> dict[str, float | None]:
     processes: dict[str, Any] = {name: svc.process for name, svc in stack.services.items()}
     if stack.kubesim is not None:
         processes["kubesim"] = stack.kubesim.process
     return {name: rss_mib(p.pid) if p is not None else None for name, p in processes.items()}
+
+
+def _latency_row(name: str, latency: Latency) -> Row:
+    return Row(
+        Scenario.INVENTORY,
+        name,
+        n=latency.n,
+        errors=latency.errors,
+        p50_ms=latency.p50_ms,
+        p99_ms=latency.p99_ms,
+    )
 
 
 async def run_scale(*, sizes: Sizes, run: Run, work: Path) -> None:
@@ -153,6 +183,7 @@ async def run_scale(*, sizes: Sizes, run: Run, work: Path) -> None:
             gentle = await lag(stack, db, sizes=sizes, rate=sizes.lag_rate / 4)
             lags, achieved, total = await lag(stack, db, sizes=sizes, rate=sizes.lag_rate)
             answers = await queries(stack)
+            scrape, scrape_bytes = await scrapes(stack)
             memory = _memory(stack)
         finally:
             await client.close()
@@ -162,32 +193,13 @@ async def run_scale(*, sizes: Sizes, run: Run, work: Path) -> None:
         Row(
             Scenario.INVENTORY, "inventory workloads projection complete", value=complete, unit="s"
         ),
-        Row(
-            Scenario.INVENTORY,
-            f"event -> projection lag at {gentle[1]:.0f} changes/s",
-            n=gentle[0].n,
-            errors=gentle[0].errors,
-            p50_ms=gentle[0].p50_ms,
-            p99_ms=gentle[0].p99_ms,
-        ),
-        Row(
-            Scenario.INVENTORY,
-            f"event -> projection lag at {achieved:.0f} changes/s",
-            n=lags.n,
-            errors=lags.errors,
-            p50_ms=lags.p50_ms,
-            p99_ms=lags.p99_ms,
-        ),
+        _latency_row(f"event -> projection lag at {gentle[1]:.0f} changes/s", gentle[0]),
+        _latency_row(f"event -> projection lag at {achieved:.0f} changes/s", lags),
         *(
-            Row(
-                Scenario.INVENTORY,
-                f"inventory.query {label} ({size / 1024:.0f} KiB reply)",
-                n=latency.n,
-                p50_ms=latency.p50_ms,
-                p99_ms=latency.p99_ms,
-            )
+            _latency_row(f"inventory.query {label} ({size / 1024:.0f} KiB reply)", latency)
             for label, latency, size in answers
         ),
+        _latency_row(f"inventory /metrics scrape {label} ({scrape_bytes / 1e6:.1f} MB)", scrape),
         *(
             Row(Scenario.INVENTORY, f"{name} resident memory", value=mib, unit="MiB")
             for name, mib in memory.items()
@@ -200,6 +212,14 @@ async def run_scale(*, sizes: Sizes, run: Run, work: Path) -> None:
             "lag p99 under 250 ms at 200 changes/s",
             f"p99 {lags.p99_ms or 0:.0f} ms at {achieved:.0f}/s, {lags.errors}/{total} unseen",
             lags.p99_ms is not None and lags.p99_ms < 250 and lags.errors == 0,
+        ),
+        Check(
+            Scenario.INVENTORY,
+            f"/metrics scrape under {SCRAPE_TARGET_MS} ms and {SCRAPE_TARGET_BYTES / 1e6:.0f} MB",
+            f"p99 {scrape.p99_ms or 0:.0f} ms, {scrape_bytes / 1e6:.1f} MB",
+            scrape.p99_ms is not None
+            and scrape.p99_ms < SCRAPE_TARGET_MS
+            and scrape_bytes < SCRAPE_TARGET_BYTES,
         ),
         Check(
             Scenario.INVENTORY,

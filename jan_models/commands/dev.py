@@ -2,10 +2,13 @@
 
 Starts an embedded nats-server with JetStream and the MongoDB-compatible server (both
 durable under the data directory), kubesim with a GPU scenario, and the three services;
-prints where everything is once all are ready; stops it all on Ctrl-C or SIGTERM.
+prints where everything is (each service's metrics URL too) once all are ready; with
+`--prometheus`, runs Prometheus against the stack with the alert rules loaded; stops it
+all on Ctrl-C or SIGTERM.
 """
 
 import asyncio
+import contextlib
 import secrets
 import signal
 import threading
@@ -14,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from jan_models.monitoring import EmbeddedPrometheus
 from jan_models.stack import LocalStack, StackConfig
 
 DEV_KEY_PREFIX = "jm_dev_"
@@ -60,6 +64,15 @@ def dev(
             help="Seconds a simulated pod takes to become ready",
         ),
     ] = 2.0,
+    prometheus: Annotated[
+        bool,
+        typer.Option(
+            "--prometheus",
+            envvar="JAN_MODELS_DEV_PROMETHEUS",
+            help="Also run Prometheus (Debian's package) against the stack, alert rules loaded",
+        ),
+    ] = False,
+    prometheus_port: Annotated[int, typer.Option(envvar="JAN_MODELS_DEV_PROMETHEUS_PORT")] = 9090,
 ) -> None:
     """Run everything locally: NATS, MongoDB, a simulated GPU cluster and the three services."""
     config = StackConfig(
@@ -79,23 +92,39 @@ def dev(
         signal.signal(signum, lambda *_: stop.set())
     typer.echo(f"starting jan-models in {config.data_dir} (logs in {config.data_dir / 'logs'}) ...")
     stack = LocalStack(config)
-    with stack.running():
+    with stack.running(), contextlib.ExitStack() as extras:
         key = api_key or DEV_KEY_PREFIX + secrets.token_urlsafe(24)
         from jan_models.dev_keys import ensure_dev_key  # pymongo: only `dev` pays for it
 
         asyncio.run(ensure_dev_key(stack.mongodb_url, organization_id=org_id, key=key))
-        typer.echo(_summary(stack, key=key, org_id=org_id))
+        prometheus_url = None
+        if prometheus:
+            server = EmbeddedPrometheus(
+                name="prometheus",
+                port=prometheus_port,
+                log_path=config.data_dir / "logs" / "prometheus.log",
+                targets=stack.metrics_urls,
+                data_dir=config.data_dir / "prometheus",
+            )
+            prometheus_url = extras.enter_context(server).url
+        typer.echo(_summary(stack, key=key, org_id=org_id, prometheus_url=prometheus_url))
         stop.wait()
         typer.echo("stopping ...")
     typer.echo("stopped.")
 
 
-def _summary(stack: LocalStack, *, key: str, org_id: int) -> str:
+def _summary(stack: LocalStack, *, key: str, org_id: int, prometheus_url: str | None) -> str:
     cluster = (
         f"kubesim at {stack.kubesim_url}"
         if stack.kubesim is not None
         else f"the cluster in {stack.kubeconfig_path}"
     )
+    metrics = "\n".join(
+        f"  {'Metrics' if index == 0 else '':<15}{name:<11}{url}"
+        for index, (name, url) in enumerate(stack.metrics_urls.items())
+    )
+    if prometheus_url is not None:
+        metrics += f"\n  Prometheus     {prometheus_url}   (alerts: {prometheus_url}/alerts)"
     return f"""
 jan-models is running against {cluster}.
 
@@ -104,6 +133,7 @@ jan-models is running against {cluster}.
   kubeconfig     {stack.kubeconfig_path}   (kubectl --kubeconfig {stack.kubeconfig_path} get nodes)
   MongoDB        {stack.mongodb_url}
   NATS           {stack.nats_url}
+{metrics}
 
 Try:
   curl -s -H "Authorization: Bearer {key}" {stack.api_url}/v1/organization/models/status

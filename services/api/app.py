@@ -1,8 +1,9 @@
 """The composition root: builds the api from its settings.
 
 `create_app` gives the ASGI app uvicorn serves; its lifespan starts the runtime (MongoDB,
-NATS, the outbox relay and the `api-status` consumer) and stops it. `serving` runs the
-same app in-process for tests, lifespan included; `run` serves it with uvicorn.
+NATS, the outbox relay and the `api-status` consumer) and the ops port (`/metrics`), and
+stops them. `serving` runs the same app in-process for tests, lifespan included; `run`
+serves it with uvicorn.
 """
 
 from collections.abc import AsyncIterator
@@ -14,9 +15,8 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.api.ops import OpsServer
 from services.api.runtime import ApiRuntime
 from services.api.settings import ApiSettings
 from services.api.web.compression import GzipLayer
@@ -41,9 +41,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await ApiRuntime.start(settings)
         app.state.runtime = runtime
+        ops = OpsServer(host=settings.api_ops_host, port=settings.api_ops_port)
         try:
+            await ops.start()
+            app.state.ops_port = ops.port
             yield
         finally:
+            await ops.stop()
             await runtime.stop()
 
     app = FastAPI(
@@ -89,10 +93,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def asyncapi_document() -> JsonResponse:
         """The NATS contract (commands, events, queries) as AsyncAPI 3.0; no key needed."""
         return JsonResponse(asyncapi)
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
     return app

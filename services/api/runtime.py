@@ -16,6 +16,7 @@ from services.api.adapters.registry import Registry
 from services.api.adapters.registry_view import RegistryView
 from services.api.adapters.relay import OutboxRelay
 from services.api.adapters.status_consumer import StatusConsumer
+from services.api.exposition import COLLECTOR
 from services.api.handlers import Models
 from services.api.ratelimit import TokenBuckets
 from services.api.settings import ApiSettings
@@ -100,6 +101,7 @@ class ApiRuntime:
             view=view,
             transactions=transactions,
         )
+        COLLECTOR.follow(view)
         runtime.tasks = [
             asyncio.create_task(relay.run(), name="outbox-relay"),
             asyncio.create_task(runtime.consumer.run(), name="status-consumer"),
@@ -118,6 +120,7 @@ class ApiRuntime:
         return True
 
     async def stop(self) -> None:
+        COLLECTOR.forget(self.view)
         self.consumer.stop()
         self.relay.stop()
         self.view.stop()

@@ -8,6 +8,10 @@ from shared.settings import BaseServiceSettings
 class ApiSettings(BaseServiceSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
+    api_ops_host: str = "127.0.0.1"
+    api_ops_port: int = Field(
+        default=8083, ge=0, le=65535, description="Prometheus /metrics, apart from the API"
+    )
     api_inventory_timeout: float = Field(
         default=2.0, gt=0, description="Seconds to wait for the inventory before a 503"
     )

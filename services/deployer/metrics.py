@@ -2,7 +2,7 @@
 
 from typing import Final
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 COMMANDS: Final = Counter(
     "jan_models_deployer_commands_total",
@@ -19,4 +19,12 @@ MALFORMED: Final = Counter(
     "jan_models_deployer_malformed_total",
     "Commands that could not be read, by whether their model could be identified",
     ["identified"],
+)
+EVENTS_PUBLISHED: Final = Counter(
+    "jan_models_deployer_events_published_total", "Lifecycle events published, by type", ["type"]
+)
+COMMAND_BACKLOG: Final = Gauge(
+    "jan_models_deployer_command_backlog",
+    "Commands in MODEL_COMMANDS not yet delivered to the deployer consumer (JetStream"
+    " num_pending), as last polled",
 )

@@ -11,10 +11,13 @@ from typing import Final
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
+from services.deployer import metrics
 from services.deployer.adapters.jetstream import (
     JetStreamEvents,
     NatsDelivery,
+    command_backlog,
     consumer_config,
     ensure_consumer,
 )
@@ -40,6 +43,7 @@ class DeployerRuntime:
         self._cluster: KubernetesCluster | None = None
         self._dispatcher: KeyedDispatcher[object] | None = None
         self._puller: CommandPuller | None = None
+        self._backlog_task: asyncio.Task[None] | None = None
         self._stopping = False
 
     @property
@@ -96,6 +100,19 @@ class DeployerRuntime:
     async def start_fetching(self) -> None:
         if self._puller is not None:
             self._puller.start()
+        if self._nats is not None:
+            self._backlog_task = asyncio.create_task(
+                self._poll_backlog(self._nats.jetstream()), name="deployer-backlog"
+            )
+
+    async def _poll_backlog(self, js: JetStreamContext) -> None:
+        """Keep the backlog gauge current; a failed poll leaves the last figure."""
+        while True:
+            try:
+                metrics.COMMAND_BACKLOG.set(await command_backlog(js))
+            except Exception as exc:
+                log.warning("could not read the command backlog", extra={"error": repr(exc)})
+            await asyncio.sleep(self.settings.deployer_backlog_poll_seconds)
 
     async def accept(self, messages: list[Msg]) -> None:
         """Hand each fetched message to its model's queue, in stream order."""
@@ -120,6 +137,10 @@ class DeployerRuntime:
                 log.warning("stopping with commands in hand; JetStream will redeliver them")
 
     async def close(self) -> None:
+        if self._backlog_task is not None:
+            self._backlog_task.cancel()
+            await asyncio.gather(self._backlog_task, return_exceptions=True)
+            self._backlog_task = None
         if self._dispatcher is not None:
             await self._dispatcher.close()
             self._dispatcher = None

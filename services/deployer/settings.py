@@ -26,3 +26,6 @@ class DeployerSettings(ClusterClientSettings):
     deployer_crd_cache_seconds: float = Field(
         default=30.0, ge=0, description="How long a CRD's presence is trusted before asking again"
     )
+    deployer_backlog_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often the command backlog gauge asks JetStream"
+    )

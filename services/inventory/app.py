@@ -32,9 +32,11 @@ from services.inventory.adapters.model_events import EventPublisher, consume_del
 from services.inventory.adapters.projections import ProjectionWriter
 from services.inventory.adapters.queries import QueryResponder
 from services.inventory.cluster import ClusterView, Kind, utcnow
+from services.inventory.exposition import CLUSTER_METRICS
 from services.inventory.health import HealthPolicy
 from services.inventory.lifecycle import ModelMemory
 from services.inventory.settings import InventorySettings
+from services.inventory.timings import TimeToRunning
 from services.inventory.tracker import ModelTracker
 from shared import database, messaging
 from shared.database import Document
@@ -69,6 +71,7 @@ class InventoryService:
             backoff_initial=settings.inventory_backoff_initial_seconds,
             backoff_max=settings.inventory_backoff_max_seconds,
         )
+        self.time_to_running = TimeToRunning()
         self.changed = asyncio.Event()
         self.changed_at = 0.0  # when `changed` was set: a flush waits for more until interval
         self._lifecycle_wake = asyncio.Event()
@@ -145,6 +148,7 @@ class InventoryService:
         self.tracker.load(await self.memories.load())
         self.publisher = EventPublisher(js)
         await self.responder.start(self._nc)
+        CLUSTER_METRICS.follow(self.view)
         self._kube = await load_api_client(settings.kubeconfig)
         for target in REQUIRED_TARGETS:
             self._spawn(self._watch(target), target.kind)
@@ -157,7 +161,10 @@ class InventoryService:
     async def _start_http(self) -> None:
         self._broker = NatsBroker(self.settings.nats_url)
         app = AsgiFastStream(
-            self._broker, asgi_routes=probe_routes(self._broker, ready=lambda: self.ready)
+            self._broker,
+            asgi_routes=probe_routes(
+                self._broker, ready=lambda: self.ready, extra_metrics=CLUSTER_METRICS.render
+            ),
         )
         await self._broker.start()
         config = uvicorn.Config(
@@ -175,6 +182,7 @@ class InventoryService:
         self.http_port = self._http.servers[0].sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        CLUSTER_METRICS.forget(self.view)
         if self._http is not None:
             self._http.should_exit = True
         for task in self.tasks:
@@ -254,6 +262,9 @@ class InventoryService:
                     self.view.recheck(now)
                 outcome = self.tracker.process(self.view, now=now)
                 self._unsaved.update((m.public_id, m) for m in outcome.memories)
+                self.time_to_running.observe(
+                    (emission.event for emission in outcome.events), self.view.workloads, now=now
+                )
                 if outcome.events or self.publisher.queue:
                     await self.publisher.publish(outcome.events)
                 if self._unsaved and not self.publisher.queue:

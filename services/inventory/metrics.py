@@ -26,3 +26,16 @@ PROJECTION_SIZE: Final = Gauge(
 EVENTS_PUBLISHED: Final = Counter(
     "jan_models_inventory_events_published_total", "Lifecycle events published, by type", ["type"]
 )
+WATCH_LAG: Final = Histogram(
+    "jan_models_inventory_watch_lag_seconds",
+    "From the API server's last write of an object (its managedFields time, whole seconds)"
+    " to the inventory receiving the watch event, by kind",
+    ["kind"],
+    buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
+)
+MODEL_DRIFTS: Final = Counter(
+    "jan_models_inventory_model_drifts_total",
+    "Drift found on a managed model's objects (a drifted event), by model; one series per"
+    " model Deployment this process has seen drift",
+    ["namespace", "name"],
+)

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
 
+from services.inventory.schedulability import Reason, unschedulable_reason
 from shared import labels
 from shared.quantity import InvalidQuantityError, parse_quantity
 
@@ -87,6 +88,18 @@ def resource_version_of(raw: Raw) -> str:
     return str(_metadata(raw).get("resourceVersion", ""))
 
 
+def last_write_time(raw: Raw) -> datetime | None:
+    """When the API server last wrote the object, as its managedFields record (whole
+    seconds); None when it keeps no managedFields."""
+    entries = _metadata(raw).get("managedFields")
+    times = [
+        written
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, dict) and (written := _time(entry.get("time"))) is not None
+    ]
+    return max(times, default=None)
+
+
 @dataclass(frozen=True, slots=True)
 class NodeView:
     name: str
@@ -94,6 +107,7 @@ class NodeView:
     gpu_count: int
     gpu_product: str
     gpu_memory_mib: int
+    unschedulable_reason: Reason | None = None
 
     @property
     def key(self) -> str:
@@ -111,6 +125,7 @@ def parse_node(raw: Raw) -> NodeView:
         gpu_count=max(0, int(gpus)),
         gpu_product=node_labels.get(labels.GPU_PRODUCT_LABEL, ""),
         gpu_memory_mib=_int(node_labels.get(labels.GPU_MEMORY_LABEL)),
+        unschedulable_reason=unschedulable_reason(raw),
     )
 
 

@@ -141,6 +141,7 @@ def settings_for(*, nats_url: str, mongodb_url: str, database: str, **changes: A
         "api_key_cache_seconds": 0.0,
         "api_outbox_interval": 0.1,
         "api_outbox_grace": 0.3,
+        "api_ops_port": 0,
     }
     values.update(changes)
     return ApiSettings(**values)

@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -84,6 +84,32 @@ async def test_a_dropped_collection_rebuilds_the_view(mongo_db: AsyncDatabase[Do
         await until(
             lambda: view.ready and view.get(7) is not None and view.get(1) is None, within=15
         )
+    finally:
+        view.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_view_knows_which_commands_wait_in_the_outbox_and_since_when(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    models = mongo_db[Collection.MODELS]
+    issued = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    waiting = model(1) | {"outbox": {"msg_id": "x", "command": {"issued_at": issued.isoformat()}}}
+    published = {key: value for key, value in model(2).items() if key != "outbox"}
+    await models.insert_many([waiting, published])
+    view = RegistryView(models)
+    task = asyncio.create_task(view.run())
+    try:
+        await until(lambda: view.ready)
+        assert view.pending_since == {"mdl_000000000001": issued}
+        await models.update_one({"id": 1}, {"$unset": {"outbox": ""}})
+        await until(lambda: not view.pending_since)
+        later = issued + timedelta(minutes=1)
+        await models.update_one(
+            {"id": 2}, {"$set": {"outbox": {"msg_id": "y", "command": {"issued_at": later}}}}
+        )
+        await until(lambda: view.pending_since == {"mdl_000000000002": later})
     finally:
         view.stop()
         task.cancel()

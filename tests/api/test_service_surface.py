@@ -2,6 +2,7 @@
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.asyncapi import build_document
@@ -22,11 +23,14 @@ async def test_request_id_is_echoed_or_made(http: httpx.AsyncClient) -> None:
     assert len(made.headers["x-request-id"]) == 32
 
 
-async def test_metrics_count_requests_by_route_and_status(
-    http: httpx.AsyncClient, key_for: KeyFactory
+async def test_metrics_count_requests_by_route_and_status_on_the_ops_port_only(
+    http: httpx.AsyncClient, api_app: FastAPI, key_for: KeyFactory
 ) -> None:
     await http.get("/v1/organization/models/mdl_000000000000", headers=await key_for(1))
-    text = (await http.get("/metrics")).text
+    assert (await http.get("/metrics")).status_code == 404
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_app.state.ops_port}") as ops:
+        text = (await ops.get("/metrics")).text
+        assert (await ops.get("/healthz")).text == "ok"
     assert (
         'jan_models_api_requests_total{method="GET",route="/v1/organization/models/{model_id}",status="404"}'
         in text

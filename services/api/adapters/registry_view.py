@@ -16,6 +16,7 @@ load. Secrets never enter it: the token, the outbox and the deployment config ar
 import asyncio
 import bisect
 import logging
+from datetime import UTC, datetime
 from typing import Final
 
 from bson import ObjectId
@@ -44,6 +45,8 @@ class RegistryView:
         self._public_id_of_id: dict[int, str] = {}
         self._public_id_of_oid: dict[ObjectId, str] = {}
         self._ids_of_org: dict[int, list[int]] = {}
+        self.pending_since: dict[str, datetime] = {}
+        """Models whose outbox holds a command not yet published, and when it was issued."""
 
     # --- reads --------------------------------------------------------------------------
 
@@ -55,6 +58,9 @@ class RegistryView:
         ids = self._ids_of_org.get(organization_id, [])
         chosen = ids[offset : offset + limit] if limit > 0 else []
         return [self._by_public_id[self._public_id_of_id[i]] for i in chosen], len(ids)
+
+    def documents(self) -> list[Document]:
+        return list(self._by_public_id.values())
 
     def own(self, organization_id: int, public_ids: list[str]) -> dict[str, Document]:
         found = (self._by_public_id.get(public_id) for public_id in public_ids)
@@ -78,6 +84,15 @@ class RegistryView:
         if "_id" in document:
             self._public_id_of_oid[document["_id"]] = public_id
         self._by_public_id[public_id] = public_fields(document)
+        self._note_outbox(public_id, document.get("outbox"))
+
+    def _note_outbox(self, public_id: str, outbox: object) -> None:
+        if not isinstance(outbox, dict):
+            self.pending_since.pop(public_id, None)
+            return
+        command = outbox.get("command")
+        issued = command.get("issued_at") if isinstance(command, dict) else None
+        self.pending_since[public_id] = _as_time(issued)
 
     def discard(self, object_id: ObjectId) -> None:
         self.version += 1
@@ -85,6 +100,7 @@ class RegistryView:
         document = None if public_id is None else self._by_public_id.pop(public_id, None)
         if document is None:
             return
+        self.pending_since.pop(document["public_id"], None)
         del self._public_id_of_id[document["id"]]
         ids = self._ids_of_org.get(document["organization_id"], [])
         position = bisect.bisect_left(ids, document["id"])
@@ -98,6 +114,7 @@ class RegistryView:
         self._public_id_of_id.clear()
         self._public_id_of_oid.clear()
         self._ids_of_org.clear()
+        self.pending_since.clear()
 
     # --- following the collection -------------------------------------------------------
 
@@ -121,6 +138,10 @@ class RegistryView:
             self._clear()
             async for document in self._models.find({}, {"outbox": 0, "hf_token_encrypted": 0}):
                 self.put(document)
+            pending = {"outbox": {"$exists": True}}
+            async for entry in self._models.find(pending, {"public_id": 1, "outbox.command": 1}):
+                if entry["public_id"] in self._by_public_id:
+                    self._note_outbox(entry["public_id"], entry["outbox"])
             self.ready = True
             log.info("registry view ready", extra={"models": len(self._by_public_id)})
             while not self._stopping:
@@ -138,3 +159,15 @@ class RegistryView:
             self.discard(change["documentKey"]["_id"])
         elif operation in ("drop", "dropDatabase", "rename", "invalidate"):
             raise RuntimeError(f"the models collection saw {operation}")
+
+
+def _as_time(value: object) -> datetime:
+    """A command's `issued_at` (a datetime, or its JSON text); now when unreadable."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            return _as_time(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            pass
+    return datetime.now(UTC)

@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 from pydantic import TypeAdapter
 
 from services.api.adapters.registry import Registry
+from services.api.metrics import COMMANDS_PUBLISHED, EVENTS_PUBLISHED
 from shared.commands import Command, CreateModel, DeleteModel
 from shared.events import parse_event
 from shared.messaging import publish_command, publish_event
@@ -75,7 +76,9 @@ class OutboxRelay:
             if outbox.get("event"):
                 event = parse_event(orjson.dumps(outbox["event"]))
                 await publish_event(self._js, event)
+                EVENTS_PUBLISHED.labels(type=event.event_type.value).inc()
             ack = await publish_command(self._js, command)
+            COMMANDS_PUBLISHED.labels(verb=command.verb).inc()
             await self._registry.clear_outbox(document_id, msg_id)
         except Exception as exc:
             self._sweep_after_grace()

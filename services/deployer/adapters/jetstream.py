@@ -11,6 +11,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.deployer import metrics
 from shared.events import CloudEvent
 from shared.messaging import MSG_ID_HEADER, publish_event
 from shared.names import COMMAND_SUBJECTS, COMMANDS_STREAM, DEPLOYER_DURABLE
@@ -31,6 +32,12 @@ def consumer_config(*, ack_wait: float, max_ack_pending: int) -> ConsumerConfig:
 async def ensure_consumer(js: JetStreamContext, config: ConsumerConfig) -> None:
     """Create the durable consumer, or update it to `config` (nats-server >= 2.10)."""
     await js.add_consumer(COMMANDS_STREAM, config=config)
+
+
+async def command_backlog(js: JetStreamContext) -> int:
+    """Commands waiting for the `deployer` consumer, not yet delivered (num_pending)."""
+    info = await js.consumer_info(COMMANDS_STREAM, DEPLOYER_DURABLE)
+    return int(info.num_pending or 0)
 
 
 class NatsDelivery:
@@ -77,3 +84,4 @@ class JetStreamEvents:
 
     async def publish(self, event: CloudEvent) -> None:
         await publish_event(self._js, event)
+        metrics.EVENTS_PUBLISHED.labels(type=event.event_type.value).inc()

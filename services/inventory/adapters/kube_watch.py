@@ -21,6 +21,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 import aiohttp
@@ -29,11 +30,13 @@ from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from services.inventory.cluster import Kind
-from services.inventory.metrics import BAD_OBJECTS, WATCH_EVENTS, WATCH_RESTARTS
+from services.inventory.metrics import BAD_OBJECTS, WATCH_EVENTS, WATCH_LAG, WATCH_RESTARTS
+from services.inventory.objects import last_write_time
 
 log = logging.getLogger(__name__)
 Raw = dict[str, Any]
 GONE: Final = 410
+RESTART_REASONS: Final = ("gone", "error", "dropped")
 
 
 class KubeRequestError(Exception):
@@ -95,6 +98,8 @@ class KubeWatch:
 
     async def run(self) -> None:
         kind = self.target.kind
+        for reason in RESTART_REASONS:  # exported at 0 from the start, not from the first restart
+            WATCH_RESTARTS.labels(kind=kind, reason=reason)
         attempt = 0
         while True:
             try:
@@ -204,6 +209,10 @@ class KubeWatch:
         if event_type == "BOOKMARK":
             return new_version
         WATCH_EVENTS.labels(kind=kind).inc()
+        if event_type != "DELETED" and (written := last_write_time(obj)) is not None:
+            WATCH_LAG.labels(kind=kind).observe(
+                max(0.0, (datetime.now(UTC) - written).total_seconds())
+            )
         try:
             self.sink.event(kind, str(event_type), obj, received=received)
         except Exception:

@@ -16,8 +16,8 @@ from nats.js.errors import FetchTimeoutError
 from pydantic import ValidationError
 
 from services.inventory.lifecycle import Emission
-from services.inventory.metrics import EVENTS_PUBLISHED
-from shared.events import ModelDeleted, ModelDeleting, parse_event
+from services.inventory.metrics import EVENTS_PUBLISHED, MODEL_DRIFTS
+from shared.events import ModelDeleted, ModelDeleting, ModelDrifted, parse_event
 from shared.messaging import publish_event
 from shared.names import EVENTS_STREAM, EVENTS_WILDCARD, INVENTORY_DURABLE
 
@@ -47,6 +47,8 @@ class EventPublisher:
                 return
             self.queue.pop(0)
             EVENTS_PUBLISHED.labels(type=event.event_type.value).inc()
+            if isinstance(event, ModelDrifted):
+                MODEL_DRIFTS.labels(namespace=event.data.namespace, name=event.data.name).inc()
             log.info(
                 "event published",
                 extra={"public_id": event.subject, "type": event.type, "event_id": event.id},

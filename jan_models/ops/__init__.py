@@ -1,0 +1,1 @@
+"""Operations as code: the alert rules and Grafana dashboards in `deploy/`, generated here."""

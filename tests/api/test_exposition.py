@@ -1,0 +1,92 @@
+"""The api's scrape-time gauges: models by organization and status, and the outbox."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from bson import ObjectId
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.api.adapters.registry_view import RegistryView
+from services.api.exposition import RegistryCollector
+from shared.database import Document
+
+FAMILIES = (
+    "jan_models_models",
+    "jan_models_quota_gpus",
+    "jan_models_api_outbox_pending",
+    "jan_models_api_outbox_oldest_seconds",
+)
+
+
+def document(model_id: int, *, org: int, status: str, issued: datetime | None = None) -> Document:
+    doc: Document = {
+        "_id": ObjectId(),
+        "id": model_id,
+        "public_id": f"mdl_{model_id:012d}",
+        "organization_id": org,
+        "status": status,
+    }
+    if issued is not None:
+        doc["outbox"] = {"msg_id": "m", "command": {"issued_at": issued.isoformat()}}
+    return doc
+
+
+def scrape(collector: RegistryCollector) -> tuple[dict[str, dict[Any, float]], str]:
+    registry = CollectorRegistry()
+    registry.register(collector)
+    text = generate_latest(registry).decode()
+    return {
+        family.name: {tuple(sorted(s.labels.items())): s.value for s in family.samples}
+        for family in text_string_to_metric_families(text)
+    }, text
+
+
+def test_every_family_is_exported_before_any_view_follows() -> None:
+    samples, text = scrape(RegistryCollector())
+    for name in FAMILIES:
+        assert f"# TYPE {name} gauge" in text
+        assert samples.get(name, {}) == {}
+
+
+def test_models_are_counted_by_organization_and_status() -> None:
+    view = RegistryView(cast(Any, None))
+    for model_id, org, status in [
+        (1, 1, "running"),
+        (2, 1, "running"),
+        (3, 1, "failed"),
+        (4, 2, "running"),
+    ]:
+        view.put(document(model_id, org=org, status=status))
+    collector = RegistryCollector()
+    collector.follow(view)
+    samples, _ = scrape(collector)
+    assert samples["jan_models_models"] == {
+        (("organization_id", "1"), ("status", "running")): 2,
+        (("organization_id", "1"), ("status", "failed")): 1,
+        (("organization_id", "2"), ("status", "running")): 1,
+    }
+    assert samples.get("jan_models_quota_gpus", {}) == {}
+
+
+def test_the_outbox_counts_pending_commands_and_ages_the_oldest() -> None:
+    view = RegistryView(cast(Any, None))
+    now = datetime.now(UTC)
+    old = document(1, org=1, status="creating", issued=now - timedelta(minutes=5))
+    view.put(old)
+    view.put(document(2, org=1, status="creating", issued=now - timedelta(seconds=1)))
+    view.put(document(3, org=1, status="running"))
+    collector = RegistryCollector()
+    collector.follow(view)
+    samples, _ = scrape(collector)
+    assert samples["jan_models_api_outbox_pending"] == {(): 2}
+    assert 300 <= samples["jan_models_api_outbox_oldest_seconds"][()] < 360
+
+    view.put({key: value for key, value in old.items() if key != "outbox"})  # published
+    view.discard(ObjectId())  # an unknown document changes nothing
+    samples, _ = scrape(collector)
+    assert samples["jan_models_api_outbox_pending"] == {(): 1}
+    assert samples["jan_models_api_outbox_oldest_seconds"][()] < 60
+
+    collector.forget(view)
+    assert scrape(collector)[0].get("jan_models_api_outbox_pending", {}) == {}
