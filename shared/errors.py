@@ -43,6 +43,15 @@ class ServedModelNameMismatchError(InvalidRequestError):
         )
 
 
+class ServedModelNameNotLiteralError(InvalidRequestError):
+    def __init__(self, *, served_name: str, model_name: str) -> None:
+        super().__init__(
+            f"--served-model-name '{served_name}' is not a literal name: the shell or Kubernetes "
+            f"would build it when the container starts; write '{model_name}' itself "
+            "(required by Aibrix for autoscaling)"
+        )
+
+
 class ServedModelNameMissingError(InvalidRequestError):
     def __init__(self, *, model_name: str) -> None:
         super().__init__(

@@ -1,9 +1,9 @@
 """Whether the cluster can take a model at all, judged from the inventory's status reply."""
 
 from services.api.requests import CreateModelRequest
-from services.api.rules import gpus_requested
 from shared.crds import AIBRIX, GPU_OPERATOR
 from shared.errors import CrdMissingError, InsufficientResourcesError, NotInClusterError
+from shared.placement import gpu_type, gpus_per_replica
 from shared.quantity import parse_quantity
 from shared.queries import CapacityQuery, CapacityReply, StatusReply
 
@@ -20,14 +20,14 @@ def check_cluster(status: StatusReply, request: CreateModelRequest) -> None:
 
 def capacity_query(request: CreateModelRequest) -> CapacityQuery | None:
     """What to ask the inventory when GPUs are requested; None when none are."""
-    gpus = gpus_requested(requirements=request.requirements, config=request.deployment_config)
+    gpus = gpus_per_replica(request.requirements, request.deployment_config)
     if gpus == 0:
         return None
     gpu = request.requirements.gpu
     return CapacityQuery(
         min_gpus=gpus,
         min_vram=gpu.min_vram if gpu is not None else None,
-        gpu_type=gpu.gpu_type if gpu is not None else None,
+        gpu_type=gpu_type(request.requirements),
     )
 
 

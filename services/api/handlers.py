@@ -17,9 +17,10 @@ from services.api.documents import new_model_document
 from services.api.gates import capacity_query, check_capacity, check_cluster
 from services.api.identifiers import new_public_id, parse_model_id
 from services.api.requests import CreateModelRequest
-from services.api.rules import check_gpu_count, check_served_model_name
+from services.api.rules import check_served_model_name
 from shared.database import Document
 from shared.errors import ModelNotFoundError
+from shared.placement import gpus_per_replica
 from shared.secrets import TokenCipher
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class Models:
     async def create(self, request: CreateModelRequest, *, organization_id: int) -> Document:
         config = request.deployment_config
         check_served_model_name(name=request.name, config=config)
-        check_gpu_count(requirements=request.requirements, config=config)
+        gpus_per_replica(request.requirements, config)  # a 400 when the ask contradicts itself
         check_cluster(await self.inventory.status(fresh=False), request)
         query = capacity_query(request)
         if query is not None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 
-from shared.model_spec import DeploymentConfig, DnsLabel, Requirements, ShortText, Strict
+from shared.model_spec import DeploymentConfig, ModelName, Requirements, ShortText, Strict
 
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -29,7 +29,7 @@ class DeploymentConfigRequest(DeploymentConfig):
 
 
 class CreateModelRequest(Strict):
-    name: DnsLabel = Field(examples=["qwen3-coder-30b"])
+    name: ModelName = Field(examples=["qwen3-coder-30b"])
     display_name: ShortText = ""
     description: Annotated[str, Field(max_length=4096)] = ""
     model_type: Annotated[str, Field(max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")] = "completion"

@@ -20,8 +20,15 @@ from services.deployer.manifests.meta import (
     secret_name,
 )
 from shared.commands import CreateModel
-from shared.labels import GPU_PRODUCT_LABEL, GPU_RESOURCE, SERVE_PORT, SERVE_PORT_NAME
+from shared.labels import (
+    GPU_MEMORY_LABEL,
+    GPU_PRODUCT_LABEL,
+    GPU_RESOURCE,
+    SERVE_PORT,
+    SERVE_PORT_NAME,
+)
 from shared.model_spec import EnvVar
+from shared.placement import gpu_type, gpus_per_replica, per_gpu_memory_mib
 
 CONTAINER_NAME: Final = "vllm-openai"
 HEALTH_PATH: Final = "/health"
@@ -61,12 +68,33 @@ def _pod_spec(command: CreateModel, *, with_token: bool) -> Manifest:
             _cache_volume(command),
         ],
     }
-    gpu = command.requirements.gpu
-    if gpu is not None and gpu.gpu_type:
-        pod["nodeSelector"] = {GPU_PRODUCT_LABEL: gpu.gpu_type}
-    if config.gpu_count > 0:
-        pod["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+    affinity = _node_affinity(command)
+    if affinity:
+        pod["affinity"] = {"nodeAffinity": affinity}
+    if gpus_per_replica(command.requirements, config) > 0:
+        pod["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists"}]
     return pod
+
+
+def _node_affinity(command: CreateModel) -> Manifest:
+    """Required: GPUs with the memory and product admission checked (DESIGN 8), so the
+    scheduler can never put a replica where admission would have refused it."""
+    gpus = gpus_per_replica(command.requirements, command.deployment_config)
+    expressions: list[Manifest] = []
+    needed_mib = per_gpu_memory_mib(command.requirements, gpus)
+    if needed_mib > 0:
+        expressions.append(
+            {"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(needed_mib - 1)]}
+        )
+    product = gpu_type(command.requirements)
+    if product:
+        expressions.append({"key": GPU_PRODUCT_LABEL, "operator": "In", "values": [product]})
+    affinity: Manifest = {}
+    if expressions:
+        affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
+            "nodeSelectorTerms": [{"matchExpressions": expressions}]
+        }
+    return affinity
 
 
 def _cache_volume(command: CreateModel) -> Manifest:
@@ -110,7 +138,7 @@ def _resources(command: CreateModel) -> Manifest:
         requests["cpu"] = command.requirements.cpu
     if command.requirements.memory:
         requests["memory"] = command.requirements.memory
-    gpus = command.deployment_config.gpu_count
+    gpus = gpus_per_replica(command.requirements, command.deployment_config)
     if gpus > 0:
         requests[GPU_RESOURCE] = str(gpus)
         limits[GPU_RESOURCE] = str(gpus)
