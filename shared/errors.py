@@ -25,6 +25,8 @@ class ErrorKind(StrEnum):
 
 class JanModelsError(Exception):
     kind: ErrorKind = ErrorKind.INVALID
+    retry_after_seconds: int | None = None
+    """Sent as `Retry-After` when set: the caller may simply try again then."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -111,11 +113,19 @@ class ModelNameTakenError(JanModelsError):
         super().__init__(f"a model named '{name}' already exists in namespace '{namespace}'")
 
 
+INVENTORY_UNAVAILABLE_MESSAGE: Final = "cluster inventory unavailable, retry shortly"
+
+
 class InventoryUnavailableError(JanModelsError):
+    """A temporary outage (DESIGN 8): the inventory does not answer or has not synced yet.
+    The caller sees one text; `detail` says which, for the logs."""
+
     kind = ErrorKind.DEPENDENCY_DOWN
+    retry_after_seconds = 2
 
     def __init__(self, detail: str = "no answer in time") -> None:
-        super().__init__(f"cluster inventory unavailable: {detail}")
+        super().__init__(INVENTORY_UNAVAILABLE_MESSAGE)
+        self.detail = detail
 
 
 class RateLimitedError(JanModelsError):
@@ -123,4 +133,4 @@ class RateLimitedError(JanModelsError):
 
     def __init__(self, *, retry_after_seconds: int) -> None:
         super().__init__(f"too many requests: retry in {retry_after_seconds}s")
-        self.retry_after_seconds = retry_after_seconds
+        self.retry_after_seconds: int | None = retry_after_seconds

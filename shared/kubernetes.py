@@ -18,6 +18,13 @@ def default_kubeconfig() -> Path:
     return Path(os.environ.get("KUBECONFIG", "~/.kube/config")).expanduser()
 
 
+def has_cluster(kubeconfig: Path | None = None) -> bool:
+    """Whether there is a cluster to reach at all: a kubeconfig, or running in a pod."""
+    if kubeconfig is None and os.environ.get(IN_CLUSTER_HOST_VARIABLE):
+        return True
+    return (kubeconfig or default_kubeconfig()).exists()
+
+
 async def load_api_client(kubeconfig: Path | None = None) -> ApiClient:
     configuration = Configuration()
     if kubeconfig is None and os.environ.get(IN_CLUSTER_HOST_VARIABLE):

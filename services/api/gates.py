@@ -2,16 +2,15 @@
 
 from services.api.requests import CreateModelRequest
 from shared.crds import AIBRIX, GPU_OPERATOR
-from shared.errors import CrdMissingError, InsufficientResourcesError, NotInClusterError
+from shared.errors import CrdMissingError, InsufficientResourcesError
 from shared.placement import gpu_type, gpus_per_replica
 from shared.quantity import parse_quantity
 from shared.queries import CapacityQuery, CapacityReply, StatusReply
 
 
 def check_cluster(status: StatusReply, request: CreateModelRequest) -> None:
-    """403 reasons, in the order a user fixes them: no cluster, no Aibrix, no GPU Operator."""
-    if not status.connected:
-        raise NotInClusterError
+    """403 reasons, in the order a user fixes them: no Aibrix, no GPU Operator (no cluster
+    at all is answered by the inventory adapter, before any status is used)."""
     if not status.cluster_status.aibrix_ok:
         raise CrdMissingError(AIBRIX)
     if capacity_query(request) is not None and not status.cluster_status.gpu_operator_ok:

@@ -39,7 +39,7 @@ from services.inventory.settings import InventorySettings
 from services.inventory.tracker import ModelTracker
 from shared import database, messaging
 from shared.database import Document
-from shared.kubernetes import load_api_client
+from shared.kubernetes import has_cluster, load_api_client
 from shared.names import Collection
 from shared.probes import probe_routes
 from shared.transactions import TransactionSessions
@@ -150,9 +150,13 @@ class InventoryService:
         self.tracker.load(await self.memories.load())
         self.publisher = EventPublisher(js)
         await self.responder.start(self._nc)
-        self._kube = await load_api_client(kubeconfig_path(settings))
-        for target in REQUIRED_TARGETS:
-            self._spawn(self._watch(target), target.kind)
+        if has_cluster(kubeconfig_path(settings)):
+            self._kube = await load_api_client(kubeconfig_path(settings))
+            for target in REQUIRED_TARGETS:
+                self._spawn(self._watch(target), target.kind)
+        else:
+            log.warning("no kubeconfig and not in a pod: reporting no cluster")
+            self.view.set_no_cluster()
         self._spawn(self._write_loop(), "writer")
         self._spawn(self._lifecycle_loop(), "lifecycle")
         self._spawn(consume_deletions(js, self._on_deleting), "deletions")

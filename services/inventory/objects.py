@@ -87,6 +87,10 @@ def resource_version_of(raw: Raw) -> str:
     return str(_metadata(raw).get("resourceVersion", ""))
 
 
+UnschedulableReason = Literal["cordoned", "not_ready", "tainted"]
+BLOCKING_TAINT_EFFECTS: Final = frozenset({"NoSchedule", "NoExecute"})
+
+
 @dataclass(frozen=True, slots=True)
 class NodeView:
     name: str
@@ -94,23 +98,63 @@ class NodeView:
     gpu_count: int
     gpu_product: str
     gpu_memory_mib: int
+    gpu_allocatable: int = 0
+    unschedulable_reason: UnschedulableReason | None = None
+    """Why a model's pod cannot land here (DESIGN 8): cordoned, not Ready, or a
+    NoSchedule/NoExecute taint other than the GPU taint the Deployment tolerates."""
 
     @property
     def key(self) -> str:
         return self.name
 
+    @property
+    def schedulable(self) -> bool:
+        return self.unschedulable_reason is None
+
+
+def _gpus(resources: object) -> int:
+    return (
+        max(0, int(_quantity(resources.get(labels.GPU_RESOURCE))))
+        if isinstance(resources, dict)
+        else 0
+    )
+
+
+def _unschedulable_reason(spec: Raw, status: Raw) -> UnschedulableReason | None:
+    if spec.get("unschedulable") is True:
+        return "cordoned"
+    conditions = status.get("conditions")
+    ready = any(
+        isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (conditions if isinstance(conditions, list) else [])
+    )
+    if not ready:
+        return "not_ready"
+    taints = spec.get("taints")
+    for taint in taints if isinstance(taints, list) else []:
+        if (
+            isinstance(taint, dict)
+            and taint.get("effect") in BLOCKING_TAINT_EFFECTS
+            and taint.get("key") != labels.GPU_RESOURCE
+        ):
+            return "tainted"
+    return None
+
 
 def parse_node(raw: Raw) -> NodeView:
     meta = _metadata(raw)
     node_labels = _str_map(meta.get("labels"))
-    capacity = _section(raw, "status").get("capacity")
-    gpus = _quantity(capacity.get(labels.GPU_RESOURCE)) if isinstance(capacity, dict) else 0
+    spec, status = _section(raw, "spec"), _section(raw, "status")
+    gpus = _gpus(status.get("capacity"))
+    allocatable = status.get("allocatable")
     return NodeView(
         name=str(meta.get("name", "")),
         resource_version=str(meta.get("resourceVersion", "")),
-        gpu_count=max(0, int(gpus)),
+        gpu_count=gpus,
         gpu_product=node_labels.get(labels.GPU_PRODUCT_LABEL, ""),
         gpu_memory_mib=_int(node_labels.get(labels.GPU_MEMORY_LABEL)),
+        gpu_allocatable=_gpus(allocatable) if isinstance(allocatable, dict) else gpus,
+        unschedulable_reason=_unschedulable_reason(spec, status),
     )
 
 

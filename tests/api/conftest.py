@@ -48,6 +48,7 @@ def cluster_status(**changes: Any) -> ClusterStatus:
                 gpu_type="NVIDIA-A100-SXM4-40GB",
                 total_vram="80Gi",
                 available_vram="80Gi",
+                free_gpus=2,
             )
         ],
         total_gpus=2,

@@ -136,14 +136,40 @@ async def test_missing_served_model_name_with_autoscaling_is_400(
 async def test_no_cluster_is_403_with_the_seed_text(
     http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory
 ) -> None:
+    inventory.status = StatusReply(
+        connected=False, in_cluster=False, cluster_status=cluster_status()
+    )
+    headers = await key_for(1)
+
+    created = await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=headers)
+    status = await http.get(f"{MODELS}/status", headers=headers)
+
+    for response in (created, status):
+        assert response.status_code == 403
+        assert response.json() == {
+            "error": "models API only available when running in Kubernetes cluster"
+        }
+
+
+@pytest.mark.parametrize(
+    "path", [f"{MODELS}/status", f"{MODELS}/all", MODELS], ids=["status", "all", "create"]
+)
+async def test_a_cluster_not_synced_yet_is_a_503_to_retry_not_a_403(
+    http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory, path: str
+) -> None:
     inventory.status = StatusReply(connected=False, cluster_status=cluster_status())
+    headers = await key_for(1)
 
-    response = await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=await key_for(1))
+    if path == MODELS:
+        response = await http.post(path, json=SEED_CREATE_REQUEST, headers=headers)
+    else:
+        response = await http.get(path, headers=headers)
 
-    assert response.status_code == 403
-    assert response.json() == {
-        "error": "models API only available when running in Kubernetes cluster"
-    }
+    assert (response.status_code, response.json()) == (
+        503,
+        {"error": "cluster inventory unavailable, retry shortly"},
+    )
+    assert response.headers["Retry-After"] == "2"
 
 
 async def test_missing_aibrix_is_403_with_the_seed_text(
@@ -214,18 +240,19 @@ async def test_a_silent_inventory_is_503_within_the_timeout(
         response = await http.get(path, headers=headers)
 
     assert response.status_code == 503
-    assert response.json()["error"].startswith("cluster inventory unavailable")
+    assert response.json() == {"error": "cluster inventory unavailable, retry shortly"}
+    assert response.headers["Retry-After"] == "2"
     assert time.monotonic() - started < 2.0
 
 
-async def test_an_inventory_error_reply_is_503_with_its_words(
+async def test_an_inventory_error_reply_is_503_with_the_design_text(
     http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory
 ) -> None:
     inventory.status = QueryError(error="projections not synced yet")
     response = await http.get(f"{MODELS}/status", headers=await key_for(1))
     assert (response.status_code, response.json()) == (
         503,
-        {"error": "cluster inventory unavailable: projections not synced yet"},
+        {"error": "cluster inventory unavailable, retry shortly"},
     )
 
 

@@ -20,6 +20,7 @@ from services.api.web.examples import (
 from services.api.web.responses import JsonResponse
 from shared.crds import AIBRIX
 from shared.errors import (
+    INVENTORY_UNAVAILABLE_MESSAGE,
     NOT_IN_CLUSTER_MESSAGE,
     InvalidRequestError,
     RateLimitedError,
@@ -29,7 +30,7 @@ from shared.errors import (
 MAX_LIMIT: Final = 1000
 Responses = dict[int | str, dict[str, Any]]
 _UNAUTHENTICATED: Final[Responses] = {401: error_example("missing or invalid API key")}
-_DOWN: Final[Responses] = {503: error_example("cluster inventory unavailable: no answer in time")}
+_DOWN: Final[Responses] = {503: error_example(INVENTORY_UNAVAILABLE_MESSAGE)}
 
 router = APIRouter(prefix="/v1/organization/models", tags=["organization models"])
 
