@@ -47,6 +47,11 @@ class CreateModel(ModelRef):
         default=None,
         description="Fernet token of the Hugging Face token; only the deployer decrypts it",
     )
+    secret_env_encrypted: str | None = Field(
+        default=None,
+        description="Fernet token of the secret extra_env values (a JSON object by name); "
+        "only the deployer decrypts it. The names stay out of deployment_config.extra_env",
+    )
     issued_at: datetime = Field(default_factory=utcnow)
 
     @property

@@ -122,6 +122,16 @@ class Requirements(Strict):
     gpu: GpuRequirements | None = None
 
 
+SECRET_ENV_NAMES: Final = frozenset({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"})
+SECRET_ENV_SUFFIXES: Final = ("_TOKEN", "_KEY", "_SECRET")
+
+
+def is_secret_env_name(name: str) -> bool:
+    """DESIGN 8: these `extra_env` entries are handled like `hugging_face_token`."""
+    upper = name.upper()
+    return upper in SECRET_ENV_NAMES or upper.endswith(SECRET_ENV_SUFFIXES) or "PASSWORD" in upper
+
+
 class EnvVar(Strict):
     name: Annotated[str, Field(min_length=1, max_length=256, pattern=ENV_NAME.pattern)]
     value: Annotated[str, Field(max_length=32768)] = ""

@@ -44,6 +44,8 @@ class Models:
             check_capacity(query, await self.inventory.capacity(query))
         token = config.hugging_face_token
         encrypted = self.cipher.encrypt(token) if token is not None else None
+        secret_env = config.secret_env()
+        secret_env_encrypted = self.cipher.encrypt_values(secret_env) if secret_env else None
         model_id = await self.registry.next_id()
         for attempt in range(_PUBLIC_ID_ATTEMPTS):
             now = datetime.now(UTC)
@@ -53,6 +55,7 @@ class Models:
                 public_id=new_public_id(),
                 organization_id=organization_id,
                 hf_token_encrypted=encrypted,
+                secret_env_encrypted=secret_env_encrypted,
                 now=now,
                 due_at=now + self.relay.grace,
             )

@@ -124,3 +124,27 @@ def test_a_target_value_sent_as_a_number_is_stored_as_a_string() -> None:
     config = CreateModelRequest.model_validate(body).deployment_config
     assert config.effective_autoscaling.target_value == "40"
     assert config.spec().model_dump(mode="json")["autoscaling_config"]["target_value"] == "40"
+
+
+def test_secret_extra_env_entries_leave_the_spec_and_are_kept_apart() -> None:
+    env = [
+        {"name": "HF_TOKEN", "value": "hf_1"},
+        {"name": "HUGGING_FACE_HUB_TOKEN", "value": "hf_2"},
+        {"name": "OPENAI_API_KEY", "value": "k"},
+        {"name": "S3_SECRET", "value": "s"},
+        {"name": "DB_PASSWORD_FILE", "value": "p"},
+        {"name": "CUDA_VISIBLE_DEVICES", "value": "0"},
+        {"name": "KEYS_DIR", "value": "/k"},
+    ]
+    config = CreateModelRequest.model_validate(
+        seed(deployment_config__extra_env=env)
+    ).deployment_config
+    assert [e.name for e in config.spec().extra_env] == ["CUDA_VISIBLE_DEVICES", "KEYS_DIR"]
+    secret = {name: value.get_secret_value() for name, value in config.secret_env().items()}
+    assert secret == {
+        "HF_TOKEN": "hf_1",
+        "HUGGING_FACE_HUB_TOKEN": "hf_2",
+        "OPENAI_API_KEY": "k",
+        "S3_SECRET": "s",
+        "DB_PASSWORD_FILE": "p",
+    }

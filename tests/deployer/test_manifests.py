@@ -280,3 +280,33 @@ def test_cpu_only_models_ask_for_no_gpu_no_affinity_and_tolerate_no_gpu_taint() 
     assert "affinity" not in pod
     assert "tolerations" not in pod
     assert pod["containers"][0]["resources"] == {}
+
+
+def test_secret_extra_env_values_go_into_the_secret_and_are_read_by_secret_key_ref() -> None:
+    command = with_config(extra_env=[EnvVar(name="LOG_LEVEL", value="info")])
+    secret_env = {"DB_PASSWORD": SecretStr("pw-1"), "WANDB_API_KEY": SecretStr("k-1")}
+    built = build_manifests(command, token=None, service_monitors=False, secret_env=secret_env)
+    objects = {obj["kind"]: obj for obj in built.objects}
+
+    data = objects["Secret"]["data"]
+    assert {k: base64.b64decode(v).decode() for k, v in data.items()} == {
+        "DB_PASSWORD": "pw-1",
+        "WANDB_API_KEY": "k-1",
+    }
+    env = objects["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [
+        {"name": "LOG_LEVEL", "value": "info"},
+        {
+            "name": "DB_PASSWORD",
+            "valueFrom": {
+                "secretKeyRef": {"name": "qwen3-coder-30b-hf-token", "key": "DB_PASSWORD"}
+            },
+        },
+        {
+            "name": "WANDB_API_KEY",
+            "valueFrom": {
+                "secretKeyRef": {"name": "qwen3-coder-30b-hf-token", "key": "WANDB_API_KEY"}
+            },
+        },
+    ]
+    assert "pw-1" not in repr(objects["Deployment"])

@@ -26,7 +26,13 @@ from shared.errors import ModelNameTakenError
 from shared.names import Collection
 from shared.transactions import TransactionSessions, bulk_write_in_one_commit
 
-_PUBLIC: Final = {"_id": 0, "outbox": 0, "hf_token_encrypted": 0, "deployment_config": 0}
+_PUBLIC: Final = {
+    "_id": 0,
+    "outbox": 0,
+    "hf_token_encrypted": 0,
+    "secret_env_encrypted": 0,
+    "deployment_config": 0,
+}
 _LIST: Final = {
     "_id": 0,
     "id": 1,

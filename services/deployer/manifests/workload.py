@@ -41,7 +41,9 @@ STARTUP_FAILURE_THRESHOLD: Final = 360
 """With a 10 s period, an hour of weight downloads before the kubelet gives up."""
 
 
-def build_deployment(command: CreateModel, *, with_token: bool) -> Manifest:
+def build_deployment(
+    command: CreateModel, *, with_token: bool, secret_env_names: list[str] | None = None
+) -> Manifest:
     config = command.deployment_config
     spec: dict[str, Any] = {
         "strategy": {"type": "Recreate"},
@@ -51,7 +53,9 @@ def build_deployment(command: CreateModel, *, with_token: bool) -> Manifest:
                 "labels": labels(command),
                 "annotations": metadata(command)["annotations"],
             },
-            "spec": _pod_spec(command, with_token=with_token),
+            "spec": _pod_spec(
+                command, with_token=with_token, secret_env_names=secret_env_names or []
+            ),
         },
     }
     if not config.enable_autoscaling:
@@ -59,10 +63,12 @@ def build_deployment(command: CreateModel, *, with_token: bool) -> Manifest:
     return {**header(DEPLOYMENT.api_version, DEPLOYMENT.kind, metadata(command)), "spec": spec}
 
 
-def _pod_spec(command: CreateModel, *, with_token: bool) -> Manifest:
+def _pod_spec(command: CreateModel, *, with_token: bool, secret_env_names: list[str]) -> Manifest:
     config = command.deployment_config
     pod: Manifest = {
-        "containers": [_container(command, with_token=with_token)],
+        "containers": [
+            _container(command, with_token=with_token, secret_env_names=secret_env_names)
+        ],
         "volumes": [
             {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory"}},
             _cache_volume(command),
@@ -104,7 +110,7 @@ def _cache_volume(command: CreateModel) -> Manifest:
     return {"name": CACHE_VOLUME, "emptyDir": {}}
 
 
-def _container(command: CreateModel, *, with_token: bool) -> Manifest:
+def _container(command: CreateModel, *, with_token: bool, secret_env_names: list[str]) -> Manifest:
     config = command.deployment_config
     container: Manifest = {
         "name": CONTAINER_NAME,
@@ -125,7 +131,12 @@ def _container(command: CreateModel, *, with_token: bool) -> Manifest:
             {"name": CACHE_VOLUME, "mountPath": HF_CACHE_PATH},
         ],
     }
-    env = _env(config.extra_env, with_token=with_token, token_secret=secret_name(command.name))
+    env = _env(
+        config.extra_env,
+        with_token=with_token,
+        token_secret=secret_name(command.name),
+        secret_env_names=secret_env_names,
+    )
     if env:
         container["env"] = env
     return container
@@ -160,18 +171,27 @@ def _probe(*, initial_delay: int, period: int) -> Manifest:
     }
 
 
-def _env(extra: list[EnvVar], *, with_token: bool, token_secret: str) -> list[Manifest]:
-    """HF_TOKEN from the Secret, then the extra variables, one entry per name.
+def _env(
+    extra: list[EnvVar], *, with_token: bool, token_secret: str, secret_env_names: list[str]
+) -> list[Manifest]:
+    """HF_TOKEN from the Secret, then the extra variables, one entry per name; the secret
+    ones (DESIGN 8) from the Secret too, by `secretKeyRef`.
 
     Server-side apply treats `env` as a map keyed by name and rejects duplicate keys, so
-    a repeated name keeps its last value, and HF_TOKEN from the Secret wins over a
-    literal one in `extra_env` (which would put the token in the Deployment in clear).
+    a repeated name keeps its last value, and HF_TOKEN from `hugging_face_token` wins
+    over an HF_TOKEN in `extra_env`.
     """
     by_name: dict[str, Manifest] = {}
     for variable in extra:
         by_name[variable.name] = {"name": variable.name, "value": variable.value}
+    for name in secret_env_names:
+        by_name[name] = {"name": name, "valueFrom": _secret_ref(token_secret, name)}
     if with_token:
         by_name.pop(HF_TOKEN_ENV, None)
-        token_ref = {"secretKeyRef": {"name": token_secret, "key": HF_TOKEN_KEY}}
+        token_ref = _secret_ref(token_secret, HF_TOKEN_KEY)
         return [{"name": HF_TOKEN_ENV, "valueFrom": token_ref}, *by_name.values()]
     return list(by_name.values())
+
+
+def _secret_ref(secret: str, key: str) -> Manifest:
+    return {"secretKeyRef": {"name": secret, "key": key}}
