@@ -5,6 +5,8 @@
 - `DELETE /_kubesim/faults`: clear all faults
 - `POST /_kubesim/cut-watches`: end every open watch stream; answers `{"cut": n}`
 - `POST /_kubesim/expire-next-watch`: the next watch answers an ERROR event 410 Expired
+- `POST /_kubesim/nodes/{name}/ready` `{"status": "False"}`: set a node's Ready condition
+  (`True`, `False` = NotReady, `Unknown` = unreachable); answers the node
 - `GET /_kubesim/audit`: every distinct request so far (user = bearer token, RBAC verb,
   group, resource, namespace) with its count; `DELETE /_kubesim/audit` forgets them
 """
@@ -15,10 +17,13 @@ import orjson
 from aiohttp import web
 
 from kubesim.audit import Audit
+from kubesim.controllers.nodes import set_ready
+from kubesim.errors import ApiError
 from kubesim.faults import Faults
+from kubesim.store import ObjectStore
 
 
-def control_routes(faults: Faults, audit: Audit) -> list[web.RouteDef]:
+def control_routes(faults: Faults, audit: Audit, store: ObjectStore) -> list[web.RouteDef]:
     def current() -> web.Response:
         return web.Response(body=orjson.dumps(faults.as_dict()), content_type="application/json")
 
@@ -50,6 +55,16 @@ def control_routes(faults: Faults, audit: Audit) -> list[web.RouteDef]:
         faults.expire_next_watch()
         return current()
 
+    async def node_ready(request: web.Request) -> web.Response:
+        try:
+            body = orjson.loads(await request.read() or b"{}")
+            node = set_ready(store, request.match_info["name"], str(body.get("status")))
+        except (orjson.JSONDecodeError, AttributeError, ValueError) as exc:
+            raise web.HTTPBadRequest(text=f"bad node readiness: {exc}") from exc
+        except ApiError as exc:
+            raise web.HTTPNotFound(text=exc.message) from exc
+        return web.Response(body=orjson.dumps(node), content_type="application/json")
+
     async def get_audit(request: web.Request) -> web.Response:
         records = [record.as_dict() | {"count": n} for record, n in audit.records.items()]
         return web.Response(body=orjson.dumps(records), content_type="application/json")
@@ -66,4 +81,5 @@ def control_routes(faults: Faults, audit: Audit) -> list[web.RouteDef]:
         web.delete("/_kubesim/faults", clear_faults),
         web.post("/_kubesim/cut-watches", cut_watches),
         web.post("/_kubesim/expire-next-watch", expire_next_watch),
+        web.post("/_kubesim/nodes/{name}/ready", node_ready),
     ]

@@ -53,8 +53,31 @@ def _deployment(obj: Obj) -> None:
     _pod_spec(template.setdefault("spec", {}))
 
 
+#: what the DefaultTolerationSeconds admission plugin gives every pod
+_DEFAULT_TOLERATIONS = tuple(
+    {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+)
+
+
 def _pod(obj: Obj) -> None:
-    _pod_spec(obj.setdefault("spec", {}))
+    spec = obj.setdefault("spec", {})
+    _pod_spec(spec)
+    tolerations = spec.get("tolerations")
+    if tolerations is None or isinstance(tolerations, list):
+        have = tolerations or []
+        missing = [
+            dict(d)
+            for d in _DEFAULT_TOLERATIONS
+            if not any(
+                isinstance(t, dict)
+                and t.get("key") in (d["key"], "", None)
+                and t.get("effect") in ("NoExecute", "", None)
+                for t in have
+            )
+        ]
+        if missing:
+            spec["tolerations"] = [*have, *missing]
     obj.setdefault("status", {"phase": "Pending"})
 
 

@@ -91,6 +91,8 @@ STALE = (
 def invalid(*, kind: str, group: str, name: str, causes: list[tuple[str, str]]) -> ApiError:
     """422 Invalid; `causes` are (field, message) pairs."""
     text = ", ".join(f"{field}: {msg}" for field, msg in causes)
+    if len(causes) > 1:
+        text = f"[{text}]"  # as an aggregate of field errors prints
     return ApiError(
         code=422,
         reason="Invalid",

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kubesim import discovery, errors, routing
+from kubesim import discovery, errors, protobuf, routing
 from kubesim.audit import Audit, AuditRecord, rbac_verb
 from kubesim.decoding import YAMLError, load_yaml
 from kubesim.errors import ApiError
@@ -312,7 +312,13 @@ class KubeApi:
         return json_response(obj, status=201 if created else 200)
 
     async def _delete_options(self, request: web.Request) -> Obj:
-        options = await self._body(request) if request.can_read_body else {}
+        if request.can_read_body and request.content_type == "application/vnd.kubernetes.protobuf":
+            try:
+                options = protobuf.delete_options(await request.read())
+            except protobuf.ProtobufError as exc:
+                raise errors.bad_request(f"error decoding DeleteOptions: {exc}") from exc
+        else:
+            options = await self._body(request) if request.can_read_body else {}
         if request.query.get("propagationPolicy"):
             options["propagationPolicy"] = request.query["propagationPolicy"]
         return options

@@ -10,12 +10,24 @@ from __future__ import annotations
 import random
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 Obj = dict[str, Any]
+
+
+#: a Ready condition's reason and message for each status, as a kubelet (or the node
+#: controller, for Unknown) writes them
+READY_REASONS = {
+    "True": ("KubeletReady", "kubelet is posting ready status"),
+    "False": (
+        "KubeletNotReady",
+        "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady",
+    ),
+    "Unknown": ("NodeStatusUnknown", "Kubelet stopped posting node status."),
+}
 
 
 class _Model(BaseModel):
@@ -37,6 +49,10 @@ class NodeSpec(_Model):
     gpu: GpuSpec | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     unschedulable: bool = False
+    #: the node's Ready condition: "False" is NotReady, "Unknown" an unreachable kubelet
+    ready: Literal["True", "False", "Unknown"] = "True"
+    #: `spec.taints` entries ({key, value, effect}) beside those the control plane adds
+    taints: list[dict[str, str]] = Field(default_factory=list)
 
 
 class StorageClassSpec(_Model):
@@ -149,16 +165,17 @@ def node_manifest(node: NodeSpec) -> Obj:
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": node.name, "labels": labels},
-        "spec": {"unschedulable": True} if node.unschedulable else {},
+        "spec": ({"unschedulable": True} if node.unschedulable else {})
+        | ({"taints": [dict(t) for t in node.taints]} if node.taints else {}),
         "status": {
             "capacity": capacity,
             "allocatable": dict(capacity),
             "conditions": [
                 {
                     "type": "Ready",
-                    "status": "True",
-                    "reason": "KubeletReady",
-                    "message": "kubelet is posting ready status",
+                    "status": node.ready,
+                    "reason": READY_REASONS[node.ready][0],
+                    "message": READY_REASONS[node.ready][1],
                 },
                 {
                     "type": "MemoryPressure",

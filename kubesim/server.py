@@ -10,6 +10,7 @@ from aiohttp import web
 
 from kubesim.control import control_routes
 from kubesim.controllers import ControllerManager
+from kubesim.controllers.nodes import set_ready
 from kubesim.faults import Faults
 from kubesim.http_api import KubeApi
 from kubesim.kubeconfig import DEFAULT_TOKEN, write_kubeconfig
@@ -64,7 +65,7 @@ class KubeSim:
     @asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[KubeSim]:
         """Serve the API in the running event loop until the block exits."""
-        app = self.api.app(control_routes(self.faults, self.api.audit))
+        app = self.api.app(control_routes(self.faults, self.api.audit, self.store))
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
@@ -83,6 +84,10 @@ class KubeSim:
     def settle(self) -> None:
         """Run the simulated controllers to a fixed point now (handy after bulk seeding)."""
         self.controllers.settle()
+
+    def set_node_ready(self, name: str, status: str) -> None:
+        """Set node `name`'s Ready condition: "True", "False" (NotReady) or "Unknown"."""
+        set_ready(self.store, name, status)
 
     def write_kubeconfig(self, path: str | Path, *, token: str = DEFAULT_TOKEN) -> Path:
         """A kubeconfig for this simulator; a distinct `token` makes a distinct audit user."""

@@ -23,7 +23,7 @@ _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _QUALIFIED = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS_LABEL_KINDS = frozenset({"/namespaces", "/services"})
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _STANDARD_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage", "storage"})
 
 SUBDOMAIN_MSG = (
@@ -38,14 +38,26 @@ LABEL_MSG = (
 )
 
 
+DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
+    "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+    "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+#: kinds whose names are DNS labels: RFC 1123 for Namespaces, RFC 1035 for Services
+_LABEL_NAMES = {"/namespaces": (_LABEL, LABEL_MSG), "/services": (_DNS1035, DNS1035_MSG)}
+
+
 def _value(v: object) -> str:
     return f'Invalid value: "{v}"' if isinstance(v, str) else f"Invalid value: {v}"
 
 
 def _name(rt: ResourceType, name: str, causes: Causes) -> None:
-    if rt.storage_key in _DNS_LABEL_KINDS:
-        if len(name) > 63 or not _LABEL.match(name):
-            causes.append(("metadata.name", f"{_value(name)}: {LABEL_MSG}"))
+    if rt.storage_key in _LABEL_NAMES:
+        pattern, message = _LABEL_NAMES[rt.storage_key]
+        if len(name) > 63:
+            causes.append(("metadata.name", f"{_value(name)}: must be no more than 63 characters"))
+        if not pattern.match(name):
+            causes.append(("metadata.name", f"{_value(name)}: {message}"))
     elif len(name) > 253 or not _SUBDOMAIN.match(name):
         causes.append(("metadata.name", f"{_value(name)}: {SUBDOMAIN_MSG}"))
 

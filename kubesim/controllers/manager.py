@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from kubesim.controllers.deployments import DeploymentController
 from kubesim.controllers.gc import GarbageCollector
 from kubesim.controllers.kubelet import Kubelet
+from kubesim.controllers.nodes import NodeLifecycle
 from kubesim.controllers.pvc import PvcBinder
 from kubesim.controllers.scheduler import Scheduler
 from kubesim.storage import Event
@@ -36,6 +37,7 @@ class ControllerManager:
         self._wake = asyncio.Event()
         self.gc = GarbageCollector(store)
         self.deployments = DeploymentController(store, wake=self._wake.set)
+        self.nodes = NodeLifecycle(store, wake=self._wake.set)
         self.scheduler = Scheduler(store)
         self.kubelet = Kubelet(
             store,
@@ -46,7 +48,14 @@ class ControllerManager:
         )
         self.pvcs = PvcBinder(store)
         self.crash_interval = crash_interval
-        self._controllers = (self.gc, self.deployments, self.scheduler, self.kubelet, self.pvcs)
+        self._controllers = (
+            self.gc,
+            self.deployments,
+            self.nodes,
+            self.scheduler,
+            self.kubelet,
+            self.pvcs,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         store.storage.add_listener(self._observe)
 

@@ -1,20 +1,31 @@
-"""Scheduler: binds pending pods to nodes with enough free cpu, memory, `nvidia.com/gpu`
-and pod slots (allocatable minus the requests of non-terminated pods on the node), honouring
-`nodeSelector` and `spec.unschedulable`. Pods that fit nowhere stay Pending with
-`PodScheduled=False`, reason `Unschedulable` and the scheduler's message, and are retried
-when nodes change or pods go away.
+"""Scheduler: binds pending pods to nodes as the kube-scheduler decides (see
+`placement`): cordon, taints and tolerations, `nodeSelector` and node affinity, and free
+cpu, memory, `nvidia.com/gpu` and pod slots (allocatable minus the requests of
+non-terminated pods on the node). Binding records a `Scheduled` Event; pods that fit
+nowhere stay Pending with `PodScheduled=False`, reason `Unschedulable`, and a
+`FailedScheduling` Event in the scheduler's words, and are retried when nodes change or
+pods go away.
 
-Free capacity is computed once per pass; nodes are scanned from a rotating cursor so
-thousands of pods spread without rescanning full nodes.
+Free capacity is computed once per pass. Nodes are scanned from a rotating cursor, as the
+scheduler's `nextStartNodeIndex`: a pod without preferences takes the first feasible
+node, one with preferences scores the adaptive share of feasible nodes the real
+scheduler looks at, so thousands of pods spread without rescanning full nodes.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+from kubesim import events
 from kubesim.controllers.common import NODES, PODS, condition, evolve, is_terminal, pod_requests
+from kubesim.controllers.placement import (
+    Diagnosis,
+    Wants,
+    best,
+    feasible_to_find,
+    unschedulable_message,
+)
 from kubesim.fieldsets import now_iso
 from kubesim.quantity import parse_quantity
 from kubesim.storage import Event
@@ -22,6 +33,7 @@ from kubesim.store import ObjectStore
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
+SCHEDULER = "default-scheduler"
 
 
 class Scheduler:
@@ -54,15 +66,21 @@ class Scheduler:
                 return True
         return False
 
-    def free_capacity(self) -> dict[str, dict[str, Decimal]]:
-        free: dict[str, dict[str, Decimal]] = {}
+    def allocatable(self) -> dict[str, dict[str, Decimal]]:
+        result: dict[str, dict[str, Decimal]] = {}
         for node in self.store.storage.iter(NODES.storage_key):
             alloc = (
                 node.get("status", {}).get("allocatable")
                 or node.get("status", {}).get("capacity")
                 or {}
             )
-            free[node["metadata"]["name"]] = {k: parse_quantity(v) for k, v in alloc.items()}
+            result[node["metadata"]["name"]] = {k: parse_quantity(v) for k, v in alloc.items()}
+        return result
+
+    def free_capacity(
+        self, allocatable: dict[str, dict[str, Decimal]]
+    ) -> dict[str, dict[str, Decimal]]:
+        free = {name: dict(alloc) for name, alloc in allocatable.items()}
         for pod in self.store.storage.iter(PODS.storage_key):
             node_name = pod.get("spec", {}).get("nodeName")
             if not node_name or node_name not in free or is_terminal(pod):
@@ -75,10 +93,16 @@ class Scheduler:
     def run(self) -> None:
         if not self.pending:
             return
-        free = self.free_capacity()
+        allocatable = self.allocatable()
+        free = self.free_capacity(allocatable)
         nodes = sorted(
             (n for n in self.store.storage.iter(NODES.storage_key)),
             key=lambda n: n["metadata"]["name"],
+        )
+        soft_taints = any(
+            t.get("effect") == "PreferNoSchedule"
+            for n in nodes
+            for t in (n.get("spec") or {}).get("taints") or []
         )
         for key in sorted(self.pending):
             pod = self.store.find(PODS, *key)
@@ -88,34 +112,55 @@ class Scheduler:
                 or pod["metadata"].get("deletionTimestamp")
             ):
                 continue
-            self._schedule(pod, nodes, free)
+            self._schedule(pod, nodes, allocatable, free, soft_taints=soft_taints)
         self.pending.clear()
 
-    def _schedule(self, pod: Obj, nodes: list[Obj], free: dict[str, dict[str, Decimal]]) -> None:
-        wanted = pod_requests(pod)
-        selector = pod["spec"].get("nodeSelector") or {}
-        reasons: Counter[str] = Counter()
+    def _schedule(
+        self,
+        pod: Obj,
+        nodes: list[Obj],
+        allocatable: dict[str, dict[str, Decimal]],
+        free: dict[str, dict[str, Decimal]],
+        *,
+        soft_taints: bool,
+    ) -> None:
+        wants = Wants.of(pod, pod_requests(pod))
+        wanted = feasible_to_find(len(nodes)) if wants.scores or soft_taints else 1
+        diagnoses: list[Diagnosis] = []
+        feasible: list[Obj] = []
         count = len(nodes)
-        for i in range(count):
-            node = nodes[(self._cursor + i) % count]
-            why = _misfit(node, selector, wanted, free.get(node["metadata"]["name"], {}))
-            if why:
-                reasons.update(why)
+        scanned = 0
+        for scanned in range(1, count + 1):
+            node = nodes[(self._cursor + scanned - 1) % count]
+            why = wants.misfit(node, free.get(node["metadata"]["name"], {}))
+            if why is not None:
+                diagnoses.append(why)
                 continue
-            self._cursor = (self._cursor + i + 1) % count
-            room = free[node["metadata"]["name"]]
-            for name, qty in wanted.items():
+            feasible.append(node)
+            if len(feasible) >= wanted:
+                break
+        if feasible:
+            self._cursor = (self._cursor + scanned) % count
+            chosen = best(wants, feasible, allocatable=allocatable, free=free)["metadata"]["name"]
+            room = free[chosen]
+            for name, qty in wants.requests.items():
                 room[name] = room.get(name, Decimal(0)) - qty
-            self._bind(pod, node["metadata"]["name"])
+            self._bind(pod, chosen)
             return
-        detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
-        message = (
-            f"0/{count} nodes are available: {detail}."
-            if count
-            else "no nodes available to schedule pods"
-        )
+        self._unschedulable(pod, unschedulable_message(count, diagnoses))
+
+    def _unschedulable(self, pod: Obj, message: str) -> None:
         meta = pod["metadata"]
         self.unschedulable.add((meta["namespace"], meta["name"]))
+        events.record(
+            self.store,
+            involved=pod,
+            reason="FailedScheduling",
+            message=message,
+            type="Warning",
+            component=SCHEDULER,
+            action="Scheduling",
+        )
         conditions = pod.get("status", {}).get("conditions", [])
         if any(c.get("type") == "PodScheduled" and c.get("message") == message for c in conditions):
             return
@@ -137,19 +182,13 @@ class Scheduler:
             "conditions": [condition("PodScheduled", True, now=now_iso())],
         }
         spec = {**pod["spec"], "nodeName": node_name}
-        self.store.commit(PODS, evolve(pod, spec=spec, status=status))
-
-
-def _misfit(
-    node: Obj, selector: dict[str, str], wanted: dict[str, Decimal], room: dict[str, Decimal]
-) -> list[str]:
-    labels = node["metadata"].get("labels") or {}
-    if node.get("spec", {}).get("unschedulable"):
-        return ["node(s) were unschedulable"]
-    if any(labels.get(k) != v for k, v in selector.items()):
-        return ["node(s) didn't match Pod's node affinity/selector"]
-    reasons = []
-    for name, qty in wanted.items():
-        if qty > 0 and room.get(name, Decimal(0)) < qty:
-            reasons.append("Too many pods" if name == "pods" else f"Insufficient {name}")
-    return reasons
+        bound = self.store.commit(PODS, evolve(pod, spec=spec, status=status))
+        meta = bound["metadata"]
+        events.record(
+            self.store,
+            involved=bound,
+            reason="Scheduled",
+            message=f"Successfully assigned {meta['namespace']}/{meta['name']} to {node_name}",
+            component=SCHEDULER,
+            action="Binding",
+        )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from kubesim import KubeSim
+from tests.kubesim.conftest import kubectl as run_kubectl
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +71,6 @@ async def test_official_client(kubeconfig_path: Path) -> None:
     assert "gpu-h100-1" in await asyncio.to_thread(list_nodes)
 
 
-KUBECTL = shutil.which("kubectl")
 DEPLOYMENT_YAML = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -88,22 +86,12 @@ spec:
 
 
 @pytest.mark.kubectl
-@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 async def test_kubectl(kubeconfig_path: Path, tmp_path: Path) -> None:
     manifest = tmp_path / "d.yaml"
     manifest.write_text(DEPLOYMENT_YAML)
 
     def kubectl(*args: str) -> str:
-        assert KUBECTL is not None
-        done = subprocess.run(
-            [KUBECTL, "--kubeconfig", str(kubeconfig_path), *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        return run_kubectl(kubeconfig_path, *args).stdout
 
     assert "gpu-l4-1" in await asyncio.to_thread(kubectl, "get", "nodes")
     assert "created" in await asyncio.to_thread(
