@@ -9,6 +9,7 @@ from jan_models.commands import dev as dev_command
 from jan_models.commands import inventory as inventory_command
 from jan_models.commands import kubesim as kubesim_command
 from jan_models.commands.keys import keys_app
+from jan_models.commands.quota import quota_app
 
 app = typer.Typer(
     help="jan-models: deploy LLM model servers onto your Kubernetes GPU cluster.",
@@ -30,3 +31,4 @@ app.command("inventory")(inventory_command.inventory)
 app.command("api")(api_command.api)
 app.command("bench")(bench_command.bench)
 app.add_typer(keys_app, name="keys")
+app.add_typer(quota_app, name="quota")

@@ -52,6 +52,10 @@ class CreateModel(ModelRef):
         description="Fernet token of the secret extra_env values (a JSON object by name); "
         "only the deployer decrypts it. The names stay out of deployment_config.extra_env",
     )
+    planned_nodes: list[str] = Field(
+        default=[],
+        description="Nodes admission reserved the starting replicas on (preferred node affinity)",
+    )
     issued_at: datetime = Field(default_factory=utcnow)
 
     @property

@@ -21,6 +21,7 @@ class ErrorKind(StrEnum):
     INSUFFICIENT_RESOURCES = "insufficient_resources"
     DEPENDENCY_DOWN = "dependency_down"
     RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
 
 
 class JanModelsError(Exception):
@@ -97,6 +98,16 @@ def insufficient_resources_message(*, min_gpus: int, min_vram_bytes: int) -> str
     """`no GPU node can satisfy the requirements: min 2 GPUs with 48Gi VRAM` (the seed's text)."""
     vram = format_binary(min_vram_bytes) if min_vram_bytes else "0Gi"
     return f"no GPU node can satisfy the requirements: min {min_gpus} GPUs with {vram} VRAM"
+
+
+class GpuQuotaExceededError(JanModelsError):
+    kind = ErrorKind.QUOTA_EXCEEDED
+
+    def __init__(self, *, organization_id: int, requested: int, used: int, limit: int) -> None:
+        super().__init__(
+            f"GPU quota exceeded for organization {organization_id}: "
+            f"{requested} requested, {used} of {limit} in use"
+        )
 
 
 class ModelNotFoundError(JanModelsError):

@@ -33,6 +33,7 @@ def new_model_document(
     organization_id: int,
     hf_token_encrypted: str | None,
     secret_env_encrypted: str | None = None,
+    planned_nodes: list[str] | None = None,
     now: datetime,
     due_at: datetime,
 ) -> Document:
@@ -52,6 +53,7 @@ def new_model_document(
         deployment_config=spec,
         hf_token_encrypted=hf_token_encrypted,
         secret_env_encrypted=secret_env_encrypted,
+        planned_nodes=planned_nodes or [],
         issued_at=now,
     )
     deployment_config = spec.model_dump(mode="json")
@@ -121,6 +123,7 @@ def repair_entry(document: Document, *, generation: int, now: datetime) -> dict[
         cause="repair",
         hf_token_encrypted=document.get("hf_token_encrypted"),
         secret_env_encrypted=document.get("secret_env_encrypted"),
+        planned_nodes=document.get("planned_nodes") or [],
         issued_at=now,
     )
     return outbox_entry(command, None, now)

@@ -12,7 +12,7 @@ from services.inventory.health import Assessment
 from services.inventory.objects import NodeView, StorageClassView, WorkloadView
 from shared import crds
 from shared.errors import insufficient_resources_message
-from shared.quantity import MIB, parse_quantity
+from shared.quantity import MIB, parse_quantity, whole_gi
 from shared.queries import (
     CapacityQuery,
     CapacityReply,
@@ -28,11 +28,6 @@ GPU_NODES_MISSING = "gpu nodes"
 STORAGE_CLASS_MISSING = "storage class"
 _EMPTY_GPU_NODES = b'"gpu_nodes":[]'
 _EMPTY_MODELS = b'"models":[]'
-
-
-def whole_gi(mib: int) -> str:
-    """MiB as whole Gi, rounded down: 8 x 81,559 MiB is `637Gi`."""
-    return f"{max(0, mib) // 1024}Gi"
 
 
 def gpu_node_fragment(node: NodeView, *, allocated: int) -> bytes:

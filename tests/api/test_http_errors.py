@@ -16,8 +16,14 @@ from services.api.app import serving
 from services.api.settings import ApiSettings
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.database import Document
-from shared.queries import CapacityReply, QueryError, StatusReply
-from tests.api.conftest import FakeInventory, KeyFactory, cluster_status
+from shared.queries import QueryError, StatusReply
+from tests.api.conftest import (
+    FakeInventory,
+    KeyFactory,
+    cluster_status,
+    gpu_placement,
+    synced_status,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -202,8 +208,7 @@ async def test_missing_gpu_operator_blocks_only_gpu_models(
 async def test_no_node_fits_is_400_with_the_seed_text(
     http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory
 ) -> None:
-    message = "no GPU node can satisfy the requirements: min 2 GPUs with 48Gi VRAM"
-    inventory.capacity = CapacityReply(fits=False, message=message)
+    inventory.status = synced_status(placement=gpu_placement(allocatable=2, allocated=1))
     body = copy.deepcopy(SEED_CREATE_REQUEST)
     body["requirements"]["gpu"] = {"min_vram": "48Gi", "min_gpus": 2, "max_gpus": 2}
     body["deployment_config"]["gpu_count"] = 2
@@ -211,17 +216,18 @@ async def test_no_node_fits_is_400_with_the_seed_text(
     response = await http.post(MODELS, json=body, headers=await key_for(1))
 
     assert response.status_code == 400
-    assert response.json() == {"error": message}
-    [query] = inventory.capacity_queries
-    assert (query.min_gpus, query.min_vram, query.gpu_type) == (2, "48Gi", None)
+    assert response.json() == {
+        "error": "no GPU node can satisfy the requirements: min 2 GPUs with 48Gi VRAM"
+    }
 
 
-async def test_a_cpu_model_asks_no_capacity(
+async def test_a_cpu_model_needs_no_gpu_node(
     http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory
 ) -> None:
-    inventory.capacity = CapacityReply(fits=False, message="should not be asked")
+    inventory.status = synced_status(placement=[])
     assert (await http.post(MODELS, json=cpu_only(), headers=await key_for(1))).status_code == 201
-    assert inventory.capacity_queries == []
+    gpu = await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=await key_for(1))
+    assert gpu.status_code == 400
 
 
 @pytest.mark.parametrize(

@@ -178,6 +178,7 @@ async def test_status_has_the_seed_shape(
             "kuberay_ok": True,
             "envoy_gateway_ok": True,
         },
+        "quota": {"gpus": {"limit": None, "used": 0}},
     }
 
 

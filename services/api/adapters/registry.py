@@ -126,6 +126,11 @@ class Registry:
             raise CounterUnavailableError(_COUNTER_ID)
         return int(counter["seq"])
 
+    def remember(self, document: Document) -> None:
+        """A model stored by another writer (admission's transaction): read your writes."""
+        if (view := self._ready_view()) is not None:
+            view.put(document)
+
     async def insert(self, document: Document) -> None:
         """Stores a new model with its outbox entry; returns once MongoDB acknowledged it.
 
@@ -143,7 +148,7 @@ class Registry:
                 raise  # nothing in the batch is known to be durable
             failed = {error["index"]: error for error in exc.details.get("writeErrors", [])}
             return [
-                None if index not in failed else _insert_error(document, failed[index])
+                None if index not in failed else insert_error(document, failed[index])
                 for index, document in enumerate(documents)
             ]
         return [None] * len(documents)
@@ -347,7 +352,7 @@ def transition_changes(
     return changes
 
 
-def _insert_error(document: Document, error: Document) -> BaseException:
+def insert_error(document: Document, error: Document) -> BaseException:
     """The exception `insert_one` would have raised for this document alone."""
     if error.get("code") not in _DUPLICATE_KEY:
         return WriteError(error.get("errmsg", "write error"), error.get("code"), error)

@@ -25,6 +25,7 @@ STATUS: Final = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.INSUFFICIENT_RESOURCES: 400,
     ErrorKind.RATE_LIMITED: 429,
+    ErrorKind.QUOTA_EXCEEDED: 403,
     ErrorKind.DEPENDENCY_DOWN: 503,
 }
 _SOURCES: Final = frozenset({"body", "query", "path", "header", "cookie"})

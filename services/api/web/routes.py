@@ -44,14 +44,10 @@ def _ok(example: dict[str, Any]) -> Responses:
     summary="Check cluster status",
     responses={**_ok(SEED_STATUS), **_UNAUTHENTICATED, **_DOWN},
 )
-async def cluster_status(caller: CallerDep, runtime: RuntimeDep) -> JsonResponse:
-    inventory = runtime.models.inventory
-    status = await inventory.status()
+async def cluster_status(caller: CallerDep, models: ModelsDep) -> JsonResponse:
+    cluster, quota = await models.cluster_status(organization_id=caller.organization_id)
     return JsonResponse(
-        {
-            "organization_id": caller.organization_id,
-            "cluster_status": inventory.cluster_status_json(status),
-        }
+        {"organization_id": caller.organization_id, "cluster_status": cluster, "quota": quota}
     )
 
 

@@ -100,6 +100,16 @@ def _node_affinity(command: CreateModel) -> Manifest:
         affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
             "nodeSelectorTerms": [{"matchExpressions": expressions}]
         }
+    if command.planned_nodes:  # where admission reserved GPUs: the scheduler follows the plan
+        planned = sorted(set(command.planned_nodes))
+        affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [
+            {
+                "weight": 100,
+                "preference": {
+                    "matchFields": [{"key": "metadata.name", "operator": "In", "values": planned}]
+                },
+            }
+        ]
     return affinity
 
 
