@@ -16,9 +16,11 @@ import pytest
 from jan_models.stack import LocalStack
 from services.api.adapters.quotas import OrganizationQuotas
 from shared import database
-from shared.names import DEFAULT_DATABASE
+from shared.labels import MODEL_NAME
+from shared.names import DEFAULT_DATABASE, DEFAULT_NAMESPACE
 from tests.faults.conftest import (
     MODELS,
+    Cluster,
     client_for,
     eventually,
     light_body,
@@ -148,3 +150,97 @@ async def test_racing_creates_never_exceed_the_quota_and_usage_shows_in_status(
         assert (await cluster_status(api))["quota"] == {"gpus": {"limit": limit, "used": 2}}
         await delete_all_and_wait(api, created[1:])
         assert (await cluster_status(api))["quota"] == {"gpus": {"limit": limit, "used": 0}}
+
+
+async def pods_nodes(cluster: Cluster, name: str) -> list[str]:
+    response = await cluster.http.get(
+        f"/api/v1/namespaces/{DEFAULT_NAMESPACE}/pods",
+        params={"labelSelector": f"{MODEL_NAME}={name}"},
+    )
+    response.raise_for_status()
+    return [pod["spec"].get("nodeName", "") for pod in response.json()["items"]]
+
+
+async def test_min_vram_without_gpu_count_asks_one_gpu_of_that_memory_and_lands_there(
+    stack: LocalStack, cluster: Cluster
+) -> None:
+    """The 40 GB A100, the 22 GB L4 and the 80 GB H100 all have a free GPU: 41Gi is the H100's."""
+    async with client_for(stack, await new_key(stack, 8104)) as api:
+        bodies = []
+        for index in range(4):
+            body = light_body(f"big-{index}")
+            body["requirements"] = {"gpu": {"min_vram": "41Gi"}}
+            bodies.append(body)
+        responses = await asyncio.gather(*(api.post(MODELS, json=b) for b in bodies))
+        assert [r.status_code for r in responses] == [201] * 4
+        ids = [r.json()["model"]["public_id"] for r in responses]
+
+        async def all_running() -> bool:
+            current = await statuses(api)
+            return all(current.get(public_id) == "running" for public_id in ids)
+
+        await eventually(all_running, within=120, every=0.5)
+        for index in range(4):
+            assert await pods_nodes(cluster, f"big-{index}") == ["gpu-h100-1"]
+        deployment = await cluster.http.get(
+            f"/apis/apps/v1/namespaces/{DEFAULT_NAMESPACE}/deployments/big-0"
+        )
+        container = deployment.json()["spec"]["template"]["spec"]["containers"][0]
+        assert container["resources"]["limits"] == {"nvidia.com/gpu": "1"}
+        await delete_all_and_wait(api, ids)
+
+
+async def gpu_node(api: httpx.AsyncClient, name: str) -> dict[str, Any]:
+    nodes = (await cluster_status(api))["cluster_status"]["gpu_nodes"]
+    found: dict[str, Any] = next(node for node in nodes if node["node_name"] == name)
+    return found
+
+
+async def make_l4(cluster: Cluster, how: str, *, broken: bool) -> None:
+    """Cordon, mark NotReady or taint the L4 node, or undo it."""
+    if how == "not_ready":
+        ready = {"status": "False" if broken else "True"}
+        response = await cluster.control.post("/_kubesim/nodes/gpu-l4-1/ready", json=ready)
+    else:
+        taints = [{"key": "maintenance", "value": "true", "effect": "NoSchedule"}]
+        spec: dict[str, Any] = {"unschedulable": broken or None} if how == "cordoned" else {}
+        spec |= {"taints": taints if broken else None} if how == "tainted" else {}
+        response = await cluster.http.patch(
+            "/api/v1/nodes/gpu-l4-1",
+            json={"spec": spec},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+    response.raise_for_status()
+
+
+@pytest.mark.parametrize("how", ["cordoned", "not_ready", "tainted"])
+async def test_an_ineligible_node_is_not_offered_and_is_again_once_restored(
+    stack: LocalStack, cluster: Cluster, how: str
+) -> None:
+    l4 = light_body("on-l4", gpu_count=1)
+    l4["requirements"] = {"gpu": {"gpu_type": "NVIDIA-L4"}}
+    async with client_for(stack, await new_key(stack, 8105)) as api:
+        await make_l4(cluster, how, broken=True)
+
+        async def shown_unschedulable() -> bool:
+            node = await gpu_node(api, "gpu-l4-1")
+            return (node["schedulable"], node["unschedulable_reason"], node["free_gpus"]) == (
+                False,
+                how,
+                0,
+            )
+
+        await eventually(shown_unschedulable, within=30)
+        refused = await api.post(MODELS, json=l4)
+        assert (refused.status_code, refused.json()) == (400, {"error": NO_NODE_FITS})
+
+        await make_l4(cluster, how, broken=False)
+
+        async def offered_again() -> bool:
+            free: int = (await gpu_node(api, "gpu-l4-1"))["free_gpus"]
+            return free == 1
+
+        await eventually(offered_again, within=30)
+        admitted = await api.post(MODELS, json=l4)
+        assert admitted.status_code == 201, admitted.text
+        await delete_all_and_wait(api, [admitted.json()["model"]["public_id"]])
