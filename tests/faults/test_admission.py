@@ -37,7 +37,10 @@ NO_NODE_FITS = "no GPU node can satisfy the requirements: min 1 GPUs with 0Gi VR
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from start_stack(tmp_path_factory)
+    # A pod that cannot be scheduled fails its model after 3 s instead of 5 min.
+    yield from start_stack(
+        tmp_path_factory, {"JAN_MODELS_INVENTORY_UNSCHEDULABLE_TIMEOUT_SECONDS": "3"}
+    )
 
 
 def one_gpu(name: str, **config: Any) -> dict[str, Any]:
@@ -124,6 +127,26 @@ async def test_a_deleted_models_reservation_comes_back_before_its_pods_ever_bind
         second = await race(api, "late", free)
         assert [r.status_code for r in second] == [201] * free
         await delete_all_and_wait(api, [r.json()["model"]["public_id"] for r in second])
+
+
+async def test_a_failed_models_reservation_comes_back(stack: LocalStack) -> None:
+    """Its pod never binds (no node has the memory it asks for): the model fails, and the
+    GPU reserved for it is offered again although the model is still there."""
+    async with client_for(stack, await new_key(stack, 8106)) as api:
+        free = await free_gpus(api)
+        body = one_gpu("never-binds")
+        body["requirements"]["memory"] = "64Ti"
+        created = await api.post(MODELS, json=body)
+        assert created.status_code == 201, created.text
+        public_id = created.json()["model"]["public_id"]
+        assert await free_gpus(api) == free - 1
+
+        async def failed() -> bool:
+            return (await statuses(api)).get(public_id) == "failed"
+
+        await eventually(failed, within=60, every=0.5)
+        assert await free_gpus(api) == free
+        await delete_all_and_wait(api, [public_id])
 
 
 async def test_racing_creates_never_exceed_the_quota_and_usage_shows_in_status(
