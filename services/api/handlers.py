@@ -26,7 +26,16 @@ from services.api.identifiers import new_public_id, parse_model_id
 from services.api.requests import CreateModelRequest
 from services.api.rules import check_served_model_name
 from shared.database import Document
-from shared.errors import ModelNotFoundError
+from shared.errors import (
+    CrdMissingError,
+    GpuQuotaExceededError,
+    InsufficientResourcesError,
+    InventoryUnavailableError,
+    ModelNameTakenError,
+    ModelNotFoundError,
+    NotInClusterError,
+)
+from shared.names import DEFAULT_NAMESPACE
 from shared.placement import (
     gpu_type,
     gpus_per_replica,
@@ -41,6 +50,13 @@ from shared.secrets import TokenCipher
 
 log = logging.getLogger(__name__)
 _PUBLIC_ID_ATTEMPTS = 3
+REFUSALS_AFTER_A_TAKEN_NAME = (
+    InventoryUnavailableError,
+    NotInClusterError,
+    CrdMissingError,
+    GpuQuotaExceededError,
+    InsufficientResourcesError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +71,12 @@ class Models:
         config = request.deployment_config
         check_served_model_name(name=request.name, config=config)
         gpus = gpus_per_replica(request.requirements, config)  # a 400 when it contradicts itself
-        status = await self.inventory.status(fresh=gpus > 0)
-        check_cluster(status, request)
+        try:
+            status = await self.inventory.status(fresh=gpus > 0)
+            check_cluster(status, request)
+        except REFUSALS_AFTER_A_TAKEN_NAME:
+            await self._refuse_a_taken_name(request)
+            raise
         token = config.hugging_face_token
         secret_env = config.secret_env()
         secrets = {
@@ -126,16 +146,27 @@ class Models:
             memory_mib=per_gpu_memory_mib(requirements, gpus),
             gpu_type=gpu_type(requirements),
         )
-        document = await self.admissions.admit(
-            build,
-            organization_id=organization_id,
-            ask=ask,
-            quota_gpus=gpus * most_replicas(config),
-            status=status,
-            min_vram_bytes=min_vram_bytes(requirements),
-        )
+        try:
+            document = await self.admissions.admit(
+                build,
+                organization_id=organization_id,
+                ask=ask,
+                quota_gpus=gpus * most_replicas(config),
+                status=status,
+                min_vram_bytes=min_vram_bytes(requirements),
+            )
+        except REFUSALS_AFTER_A_TAKEN_NAME:
+            await self._refuse_a_taken_name(request)
+            raise
         self.registry.remember(document)
         return document
+
+    async def _refuse_a_taken_name(self, request: CreateModelRequest) -> None:
+        """DESIGN 8's order of checks: a taken name (409) comes before an unavailable
+        inventory, a missing cluster or CRD, a quota or no fitting node. Read only when one
+        of those refuses the create: a create that passes them learns it from the insert."""
+        if await self.registry.name_taken(namespace=DEFAULT_NAMESPACE, name=request.name):
+            raise ModelNameTakenError(name=request.name, namespace=DEFAULT_NAMESPACE)
 
     async def cluster_status(self, *, organization_id: int) -> tuple[Any, dict[str, Any]]:
         """`/status`'s `cluster_status` (the inventory's, with the reservations admission

@@ -69,8 +69,8 @@ def gpu_placement(*, allocatable: int = 64, allocated: int = 0) -> list[NodeGpus
 
 
 def synced_status(**changes: Any) -> StatusReply:
-    fields: dict[str, Any] = {"placement": gpu_placement(), **changes}
-    return StatusReply(connected=True, cluster_status=cluster_status(), **fields)
+    fields: dict[str, Any] = {"cluster_status": cluster_status(), "placement": gpu_placement()}
+    return StatusReply(connected=True, **(fields | changes))
 
 
 @dataclass

@@ -225,9 +225,9 @@ async def test_a_cpu_model_needs_no_gpu_node(
     http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory
 ) -> None:
     inventory.status = synced_status(placement=[])
-    assert (await http.post(MODELS, json=cpu_only(), headers=await key_for(1))).status_code == 201
     gpu = await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=await key_for(1))
     assert gpu.status_code == 400
+    assert (await http.post(MODELS, json=cpu_only(), headers=await key_for(1))).status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -304,3 +304,24 @@ async def test_creates_beyond_the_rate_are_429_with_retry_after(
     assert second.status_code == 429
     assert second.headers["Retry-After"] == "2"
     assert second.json() == {"error": "too many requests: retry in 2s"}
+
+
+@pytest.mark.parametrize("refusal", ["silent inventory", "not synced", "no aibrix", "no node fits"])
+async def test_a_taken_name_is_409_before_any_cluster_refusal(
+    http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory, refusal: str
+) -> None:
+    headers = await key_for(1)
+    assert (await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=headers)).status_code == 201
+    inventory.status = {
+        "silent inventory": None,
+        "not synced": StatusReply(connected=False, cluster_status=cluster_status()),
+        "no aibrix": synced_status(cluster_status=cluster_status(aibrix_ok=False)),
+        "no node fits": synced_status(placement=gpu_placement(allocatable=1, allocated=1)),
+    }[refusal]
+
+    again = await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=headers)
+
+    assert (again.status_code, again.json()) == (
+        409,
+        {"error": "a model named 'qwen3-coder-30b' already exists in namespace 'jan-models'"},
+    )

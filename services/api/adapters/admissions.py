@@ -93,6 +93,7 @@ class Admissions:
                         )
                     document = build(plan)
                     await self._models.insert_one(document, session=session)
+                await self._release_bound(reservations, status)
                 return document
             except DuplicateKeyError as exc:
                 raise insert_error(document, dict(exc.details or {})) from exc
@@ -134,18 +135,14 @@ class Admissions:
         used = sum([int(document["quota_gpus"]) async for document in cursor])
         return (int(quota["gpus"]) if quota is not None else None), used
 
-    async def release_bound(self, status: StatusReply) -> None:
-        """Mark fully bound reservations released, so they are not read again (best effort:
-        an outstanding reservation computed from the inventory is already zero)."""
-        done = [
-            r.public_id
-            for r in await self._reservations(None)
-            if not reserved_by_node([r], status.bound_gpus)
-        ]
+    async def _release_bound(self, reservations: list[Reservation], status: StatusReply) -> None:
+        """Mark the reservations whose pods are all bound as released, so that admissions
+        stop reading them. Best effort: what they hold is already computed as zero."""
+        done = [r.public_id for r in reservations if not reserved_by_node([r], status.bound_gpus)]
         if done:
             with contextlib.suppress(PyMongoError):
                 await self._models.update_many(
-                    {"public_id": {"$in": done}}, {"$set": {"reserved": False}}
+                    {"public_id": {"$in": done}, "reserved": True}, {"$set": {"reserved": False}}
                 )
 
     async def _ensure_ledger(self) -> None:

@@ -126,6 +126,10 @@ class Registry:
             raise CounterUnavailableError(_COUNTER_ID)
         return int(counter["seq"])
 
+    async def name_taken(self, *, namespace: str, name: str) -> bool:
+        found = await self._models.find_one({"namespace": namespace, "name": name}, {"_id": 1})
+        return found is not None
+
     def remember(self, document: Document) -> None:
         """A model stored by another writer (admission's transaction): read your writes."""
         if (view := self._ready_view()) is not None:
