@@ -45,7 +45,6 @@ from shared.placement import (
     starting_replicas,
 )
 from shared.quantity import whole_gi
-from shared.queries import StatusReply
 from shared.secrets import TokenCipher
 
 log = logging.getLogger(__name__)
@@ -72,8 +71,7 @@ class Models:
         check_served_model_name(name=request.name, config=config)
         gpus = gpus_per_replica(request.requirements, config)  # a 400 when it contradicts itself
         try:
-            status = await self.inventory.status(fresh=gpus > 0)
-            check_cluster(status, request)
+            check_cluster(await self.inventory.status(fresh=False), request)
         except REFUSALS_AFTER_A_TAKEN_NAME:
             await self._refuse_a_taken_name(request)
             raise
@@ -112,7 +110,7 @@ class Models:
                     document = build([])
                     await self.registry.insert(document)
                 else:
-                    document = await self._admit(build, request, status, organization_id, gpus)
+                    document = await self._admit(build, request, organization_id, gpus)
             except PublicIdCollisionError:
                 if attempt + 1 == _PUBLIC_ID_ATTEMPTS:
                     raise
@@ -134,7 +132,6 @@ class Models:
         self,
         build: Callable[[Plan], Document],
         request: CreateModelRequest,
-        status: StatusReply,
         organization_id: int,
         gpus: int,
     ) -> Document:
@@ -152,7 +149,7 @@ class Models:
                 organization_id=organization_id,
                 ask=ask,
                 quota_gpus=gpus * most_replicas(config),
-                status=status,
+                cluster=self.inventory.status,
                 min_vram_bytes=min_vram_bytes(requirements),
             )
         except REFUSALS_AFTER_A_TAKEN_NAME:

@@ -113,6 +113,44 @@ async def test_racing_one_gpu_creates_admit_exactly_the_free_gpus_and_every_one_
         await delete_all_and_wait(api, [again.json()["model"]["public_id"]])
 
 
+async def test_two_api_replicas_racing_admit_exactly_the_free_gpus_between_them(
+    stack: LocalStack,
+) -> None:
+    second, second_url = stack.api_replica(2)
+    await asyncio.to_thread(lambda: second.start().wait_ready(timeout=90))
+    try:
+        key = await new_key(stack, 8107)
+        async with (
+            client_for(stack, key) as first_api,
+            httpx.AsyncClient(
+                base_url=second_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+            ) as second_api,
+        ):
+            free = await free_gpus(first_api)
+            apis = [first_api, second_api]
+            responses = await asyncio.gather(
+                *(
+                    apis[i % 2].post(MODELS, json=one_gpu(f"replica-racer-{i}"))
+                    for i in range(RACERS)
+                )
+            )
+
+            created = [r.json()["model"]["public_id"] for r in responses if r.status_code == 201]
+            assert len(created) == free
+            assert {r.status_code for r in responses[0::2]} | {
+                r.status_code for r in responses[1::2]
+            } <= {201, 400}
+
+            async def all_running() -> bool:
+                current = await statuses(first_api)
+                return all(current.get(public_id) == "running" for public_id in created)
+
+            await eventually(all_running, within=180, every=0.5)
+            await delete_all_and_wait(first_api, created)
+    finally:
+        await asyncio.to_thread(second.stop)
+
+
 async def test_a_deleted_models_reservation_comes_back_before_its_pods_ever_bind(
     stack: LocalStack,
 ) -> None:

@@ -15,7 +15,8 @@ In this process the transactions take turns in the registered session
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -44,6 +45,7 @@ _ATTEMPTS: Final = 20
 _WRITE_CONFLICT: Final = frozenset({112, 251})  # WriteConflict, NoSuchTransaction
 RESERVED: Final = {"reserved": True, "status": {"$ne": Status.FAILED.value}}
 """Models whose reservation may still hold GPUs: a failed model's never does."""
+RELEASE_GRACE: Final = timedelta(seconds=60)
 
 
 class Admissions:
@@ -64,44 +66,70 @@ class Admissions:
         organization_id: int,
         ask: Ask,
         quota_gpus: int,
-        status: StatusReply,
+        cluster: Callable[[], Awaitable[StatusReply]],
         min_vram_bytes: int,
     ) -> Document:
         """The stored model, built by `build` from its plan; `GpuQuotaExceededError` (403),
-        `InsufficientResourcesError` (400) or `ModelNameTakenError` (409) store nothing."""
+        `InsufficientResourcesError` (400) or `ModelNameTakenError` (409) store nothing.
+
+        `cluster` is asked for the inventory's status in this admission's turn, right
+        before its transaction: a status read before a queue of admissions would be old
+        by the time the last of them plans with it."""
         await self._ensure_ledger()
-        document: Document = {}
         for attempt in range(_ATTEMPTS):
             try:
-                async with self._session() as session, await session.start_transaction():
-                    await self._ledger.update_one(
-                        {"_id": _LEDGER_ID}, {"$inc": {"seq": 1}}, session=session
-                    )
-                    limit, used = await self._quota(organization_id, session)
-                    check_quota(
+                async with self._session() as session:
+                    status = await cluster()
+                    reservations, document = await self._admit_in_transaction(
+                        session,
+                        build,
                         organization_id=organization_id,
-                        limit=limit,
-                        used=used,
-                        requested=quota_gpus,
+                        ask=ask,
+                        quota_gpus=quota_gpus,
+                        status=status,
+                        min_vram_bytes=min_vram_bytes,
                     )
-                    reservations = await self._reservations(session)
-                    reserved = reserved_by_node(reservations, status.bound_gpus)
-                    plan = place(ask, status.placement, free_by_node(status.placement, reserved))
-                    if plan is None:
-                        raise InsufficientResourcesError(
-                            min_gpus=ask.gpus, min_vram_bytes=min_vram_bytes
-                        )
-                    document = build(plan)
-                    await self._models.insert_one(document, session=session)
                 await self._release_bound(reservations, status)
                 return document
-            except DuplicateKeyError as exc:
-                raise insert_error(document, dict(exc.details or {})) from exc
             except OperationFailure as exc:
                 if not _conflict(exc) or attempt + 1 == _ATTEMPTS:
                     raise
                 await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _admit_in_transaction(
+        self,
+        session: AsyncClientSession,
+        build: Callable[[Plan], Document],
+        *,
+        organization_id: int,
+        ask: Ask,
+        quota_gpus: int,
+        status: StatusReply,
+        min_vram_bytes: int,
+    ) -> tuple[list[Reservation], Document]:
+        async with await session.start_transaction():
+            await self._ledger.update_one(
+                {"_id": _LEDGER_ID}, {"$inc": {"seq": 1}}, session=session
+            )
+            limit, used = await self._quota(organization_id, session)
+            check_quota(
+                organization_id=organization_id,
+                limit=limit,
+                used=used,
+                requested=quota_gpus,
+            )
+            reservations = await self._reservations(session)
+            reserved = reserved_by_node(reservations, status.bound_gpus)
+            plan = place(ask, status.placement, free_by_node(status.placement, reserved))
+            if plan is None:
+                raise InsufficientResourcesError(min_gpus=ask.gpus, min_vram_bytes=min_vram_bytes)
+            document = build(plan)
+            try:
+                await self._models.insert_one(document, session=session)
+            except DuplicateKeyError as exc:
+                raise insert_error(document, dict(exc.details or {})) from exc
+        return reservations, document
 
     async def reserved(self) -> list[Reservation]:
         """Every reservation that may still hold GPUs (for `/status`)."""
@@ -112,8 +140,10 @@ class Admissions:
         return await self._quota(organization_id, None)
 
     async def _reservations(self, session: AsyncClientSession | None) -> list[Reservation]:
+        released = {"released_at": {"$lt": datetime.now(UTC)}}
+        query = {**RESERVED, "$nor": [released]}
         cursor = self._models.find(
-            RESERVED, {"_id": 0, "public_id": 1, "reservation": 1}, session=session
+            query, {"_id": 0, "public_id": 1, "reservation": 1}, session=session
         )
         return [
             Reservation(
@@ -136,13 +166,17 @@ class Admissions:
         return (int(quota["gpus"]) if quota is not None else None), used
 
     async def _release_bound(self, reservations: list[Reservation], status: StatusReply) -> None:
-        """Mark the reservations whose pods are all bound as released, so that admissions
-        stop reading them. Best effort: what they hold is already computed as zero."""
+        """Release the reservations whose pods are all bound, so that admissions stop
+        reading them: after `RELEASE_GRACE`, when no admission can still be planning with
+        a status from before the inventory saw them bound (each reads its status in its
+        own turn). Until then they count as zero wherever the status shows them bound.
+        Best effort: a reservation not released is read again, and still counts zero."""
         done = [r.public_id for r in reservations if not reserved_by_node([r], status.bound_gpus)]
         if done:
             with contextlib.suppress(PyMongoError):
                 await self._models.update_many(
-                    {"public_id": {"$in": done}, "reserved": True}, {"$set": {"reserved": False}}
+                    {"public_id": {"$in": done}, "released_at": None},
+                    {"$set": {"released_at": datetime.now(UTC) + RELEASE_GRACE}},
                 )
 
     async def _ensure_ledger(self) -> None:
