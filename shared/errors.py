@@ -139,6 +139,16 @@ class InventoryUnavailableError(JanModelsError):
         self.detail = detail
 
 
+class AdmissionBusyError(JanModelsError):
+    """Admissions kept conflicting (a dead api's transaction not yet reaped): try again."""
+
+    kind = ErrorKind.DEPENDENCY_DOWN
+    retry_after_seconds = 2
+
+    def __init__(self) -> None:
+        super().__init__("GPU admission busy, retry shortly")
+
+
 class RateLimitedError(JanModelsError):
     kind = ErrorKind.RATE_LIMITED
 

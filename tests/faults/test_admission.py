@@ -7,6 +7,7 @@ from the whole cluster free.
 """
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -305,3 +306,43 @@ async def test_an_ineligible_node_is_not_offered_and_is_again_once_restored(
         admitted = await api.post(MODELS, json=l4)
         assert admitted.status_code == 201, admitted.text
         await delete_all_and_wait(api, [admitted.json()["model"]["public_id"]])
+
+
+async def test_an_api_killed_amid_racing_admissions_leaks_no_reservation(
+    stack: LocalStack,
+) -> None:
+    """Killed while creates are in flight: what it stored runs, what it did not store holds
+    nothing, and once those models are gone the whole cluster is free again. (Last in the
+    module: it restarts the api.)"""
+    key = await new_key(stack, 8108)
+    async with client_for(stack, key) as api:
+        free = await free_gpus(api)
+
+        async def create(index: int) -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                await api.post(MODELS, json=one_gpu(f"crash-{index}"))
+
+        racing = [asyncio.create_task(create(i)) for i in range(RACERS)]
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(stack.restart_service, "api", kill=True)
+        await asyncio.gather(*racing)
+
+        stored = list(await statuses(api))
+        assert len(stored) <= free
+
+        async def settled() -> bool:
+            current = await statuses(api)
+            return all(current[public_id] == "running" for public_id in stored)
+
+        await eventually(settled, within=180, every=0.5)
+        assert await free_gpus(api) == free - len(stored)
+        after = await api.post(MODELS, json=one_gpu("after-the-crash"))
+        assert after.status_code == (201 if len(stored) < free else 400), after.text
+        if after.status_code == 201:
+            stored.append(after.json()["model"]["public_id"])
+        await delete_all_and_wait(api, stored)
+
+        async def all_free_again() -> bool:
+            return await free_gpus(api) == free
+
+        await eventually(all_free_again, within=60, every=0.5)

@@ -14,7 +14,9 @@ In this process the transactions take turns in the registered session
 
 import asyncio
 import contextlib
+import itertools
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -35,13 +37,15 @@ from services.api.admission import (
 )
 from services.api.lifecycle import Status
 from shared.database import Document
-from shared.errors import InsufficientResourcesError
+from shared.errors import AdmissionBusyError, InsufficientResourcesError
 from shared.names import Collection
 from shared.queries import StatusReply
 from shared.transactions import TransactionSessions
 
 _LEDGER_ID: Final = "gpus"
-_ATTEMPTS: Final = 20
+CONFLICT_PATIENCE: Final = 30.0
+"""Seconds an admission keeps retrying conflicts: longer than a dead api's transaction
+holds the admissions document (`TransactionSessions`' lease plus a heartbeat)."""
 _WRITE_CONFLICT: Final = frozenset({112, 251})  # WriteConflict, NoSuchTransaction
 RESERVED: Final = {"reserved": True, "status": {"$ne": Status.FAILED.value}}
 """Models whose reservation may still hold GPUs: a failed model's never does."""
@@ -76,7 +80,8 @@ class Admissions:
         before its transaction: a status read before a queue of admissions would be old
         by the time the last of them plans with it."""
         await self._ensure_ledger()
-        for attempt in range(_ATTEMPTS):
+        deadline = time.monotonic() + CONFLICT_PATIENCE
+        for attempt in itertools.count():
             try:
                 async with self._session() as session:
                     status = await cluster()
@@ -92,9 +97,12 @@ class Admissions:
                 await self._release_bound(reservations, status)
                 return document
             except OperationFailure as exc:
-                if not _conflict(exc) or attempt + 1 == _ATTEMPTS:
+                if not _conflict(exc):
                     raise
-                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311
+                if time.monotonic() > deadline:
+                    raise AdmissionBusyError from exc
+                backoff = min(0.2, 0.005 * (attempt + 1))
+                await asyncio.sleep(random.uniform(0, backoff))  # noqa: S311
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _admit_in_transaction(
