@@ -37,7 +37,7 @@ from jan_models.embedded import EmbeddedMongo, EmbeddedNats, free_port
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared import messaging
 from shared.names import CAPACITY_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
-from shared.queries import CapacityReply, ClusterStatus, GpuNode, StatusReply
+from shared.queries import CapacityReply, ClusterStatus, GpuNode, NodeGpus, StatusReply
 
 MODELS = "/v1/organization/models"
 
@@ -85,6 +85,17 @@ async def answer_inventory(nats_url: str) -> Any:
                 kuberay_ok=True,
                 envoy_gateway_ok=True,
             ),
+            # Admission plans on this: room for every create of a run.
+            placement=[
+                NodeGpus(
+                    node_name="gpu-h100-1",
+                    gpu_type="NVIDIA-H100-80GB-HBM3",
+                    gpu_memory_mib=81559,
+                    allocatable=1_000_000,
+                    allocated=0,
+                    schedulable=True,
+                )
+            ],
         )
         .model_dump_json()
         .encode()

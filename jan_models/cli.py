@@ -16,6 +16,7 @@ from jan_models.commands import dev as dev_command
 from jan_models.commands import inventory as inventory_command
 from jan_models.commands import kubesim as kubesim_command
 from jan_models.commands.keys import keys_app
+from jan_models.commands.quota import quota_app
 
 app = typer.Typer(
     help="jan-models: deploy LLM model servers onto your Kubernetes GPU cluster.",
@@ -41,3 +42,4 @@ if find_spec("jan_models.bench") is not None:
     app.command("bench")(bench_command.bench)
 app.command("asyncapi")(asyncapi_command.asyncapi)
 app.add_typer(keys_app, name="keys")
+app.add_typer(quota_app, name="quota")

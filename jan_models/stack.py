@@ -255,6 +255,19 @@ class LocalStack:
         if self.mongo is not None:
             self.mongo.stop()
 
+    def api_replica(self, index: int) -> tuple[ChildProcess, str]:
+        """Another api process on the same NATS and MongoDB (not started), and its URL:
+        for tests of what several api replicas must agree on."""
+        port = free_port()
+        process = ChildProcess(
+            name=f"api-{index}",
+            args=["api"],
+            env=self._service_env("api", port),
+            ready_url=f"http://127.0.0.1:{port}/readyz",
+            log_path=self.config.data_dir / "logs" / f"api-{index}.log",
+        )
+        return process, f"http://{self.config.api_host}:{port}"
+
     def restart_service(self, name: ServiceName, *, kill: bool = False) -> None:
         service = self.services[name]
         service.kill() if kill else service.stop()

@@ -72,6 +72,15 @@ class CreateModel(CommandBase):
         default=None,
         description="Fernet token of the Hugging Face token; only the deployer decrypts it",
     )
+    secret_env_encrypted: str | None = Field(
+        default=None,
+        description="Fernet token of the secret extra_env values (a JSON object by name); "
+        "only the deployer decrypts it. The names stay out of deployment_config.extra_env",
+    )
+    planned_nodes: list[str] = Field(
+        default=[],
+        description="Nodes admission reserved the starting replicas on (preferred node affinity)",
+    )
 
     @property
     def subject(self) -> str:

@@ -21,10 +21,13 @@ class ErrorKind(StrEnum):
     INSUFFICIENT_RESOURCES = "insufficient_resources"
     DEPENDENCY_DOWN = "dependency_down"
     RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
 
 
 class JanModelsError(Exception):
     kind: ErrorKind = ErrorKind.INVALID
+    retry_after_seconds: int | None = None
+    """Sent as `Retry-After` when set: the caller may simply try again then."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -39,6 +42,15 @@ class ServedModelNameMismatchError(InvalidRequestError):
     def __init__(self, *, served_name: str, model_name: str) -> None:
         super().__init__(
             f"--served-model-name '{served_name}' must match model name '{model_name}' "
+            "(required by Aibrix for autoscaling)"
+        )
+
+
+class ServedModelNameNotLiteralError(InvalidRequestError):
+    def __init__(self, *, served_name: str, model_name: str) -> None:
+        super().__init__(
+            f"--served-model-name '{served_name}' is not a literal name: the shell or Kubernetes "
+            f"would build it when the container starts; write '{model_name}' itself "
             "(required by Aibrix for autoscaling)"
         )
 
@@ -88,6 +100,16 @@ def insufficient_resources_message(*, min_gpus: int, min_vram_bytes: int) -> str
     return f"no GPU node can satisfy the requirements: min {min_gpus} GPUs with {vram} VRAM"
 
 
+class GpuQuotaExceededError(JanModelsError):
+    kind = ErrorKind.QUOTA_EXCEEDED
+
+    def __init__(self, *, organization_id: int, requested: int, used: int, limit: int) -> None:
+        super().__init__(
+            f"GPU quota exceeded for organization {organization_id}: "
+            f"{requested} requested, {used} of {limit} in use"
+        )
+
+
 class ModelNotFoundError(JanModelsError):
     kind = ErrorKind.NOT_FOUND
 
@@ -107,11 +129,29 @@ def not_ours_message(*, kind: str, namespace: str, name: str) -> str:
     return f"{kind} {namespace}/{name} already exists and is not managed by jan-models"
 
 
+INVENTORY_UNAVAILABLE_MESSAGE: Final = "cluster inventory unavailable, retry shortly"
+
+
 class InventoryUnavailableError(JanModelsError):
+    """A temporary outage (DESIGN 8): the inventory does not answer or has not synced yet.
+    The caller sees one text; `detail` says which, for the logs."""
+
     kind = ErrorKind.DEPENDENCY_DOWN
+    retry_after_seconds = 2
 
     def __init__(self, detail: str = "no answer in time") -> None:
-        super().__init__(f"cluster inventory unavailable: {detail}")
+        super().__init__(INVENTORY_UNAVAILABLE_MESSAGE)
+        self.detail = detail
+
+
+class AdmissionBusyError(JanModelsError):
+    """Admissions kept conflicting (a dead api's transaction not yet reaped): try again."""
+
+    kind = ErrorKind.DEPENDENCY_DOWN
+    retry_after_seconds = 2
+
+    def __init__(self) -> None:
+        super().__init__("GPU admission busy, retry shortly")
 
 
 class RateLimitedError(JanModelsError):
@@ -119,4 +159,4 @@ class RateLimitedError(JanModelsError):
 
     def __init__(self, *, retry_after_seconds: int) -> None:
         super().__init__(f"too many requests: retry in {retry_after_seconds}s")
-        self.retry_after_seconds = retry_after_seconds
+        self.retry_after_seconds: int | None = retry_after_seconds

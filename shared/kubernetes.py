@@ -31,6 +31,12 @@ def resolve_kubeconfig(
     return Path(DEFAULT_KUBECONFIG).expanduser()
 
 
+def has_cluster(kubeconfig: Path | None = None, environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether there is a cluster to reach at all: running in a pod, or a kubeconfig file."""
+    path = resolve_kubeconfig(kubeconfig, environ)
+    return path is None or path.exists()
+
+
 async def load_api_client(kubeconfig: Path | None = None) -> ApiClient:
     configuration = Configuration()
     path = resolve_kubeconfig(kubeconfig)

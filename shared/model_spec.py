@@ -6,16 +6,15 @@ model; the token never appears in these types.
 """
 
 import re
-import shlex
 from decimal import Decimal
-from itertools import takewhile
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from shared.quantity import is_quantity, parse_quantity
 
 DNS1123_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1035_LABEL: Final = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 ENV_NAME: Final = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 DURATION: Final = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:h|m|s|ms))+$")
 MAX_NAME_LENGTH: Final = 52  # room for the `-hf-token` and `-cache` suffixes in 63
@@ -45,6 +44,18 @@ def _dns_label(value: str) -> str:
     return value
 
 
+def _model_name(value: str) -> str:
+    """A Service name is a DNS-1035 label; `NAME-hf-token` must still fit in 63 characters."""
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters, got {len(value)}")
+    if not DNS1035_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1035 label: it must start with a lower-case letter, "
+            "contain only lower-case letters, digits and '-', and end with a letter or digit"
+        )
+    return value
+
+
 def _quantity(value: str) -> str:
     if not is_quantity(value):
         raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 2000m, 16Gi)")
@@ -59,6 +70,13 @@ def _duration(value: str) -> str:
     return value
 
 
+def _number_as_text(value: object) -> object:
+    """The PodAutoscaler wants a string; a JSON number is taken as the string it reads as."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def _positive_number_text(value: str) -> str:
     try:
         number = Decimal(value)
@@ -70,6 +88,7 @@ def _positive_number_text(value: str) -> str:
 
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+ModelName = Annotated[str, AfterValidator(_model_name)]
 Quantity = Annotated[str, Field(max_length=32), AfterValidator(_quantity)]
 Duration = Annotated[str, Field(max_length=32), AfterValidator(_duration)]
 ShortText = Annotated[str, Field(max_length=256)]
@@ -82,7 +101,7 @@ class Strict(BaseModel):
 
 class GpuRequirements(Strict):
     min_vram: Quantity | None = Field(default=None, examples=["24Gi"])
-    min_gpus: int = Field(default=1, ge=0, le=64, examples=[1])
+    min_gpus: int | None = Field(default=None, ge=0, le=64, examples=[1])
     max_gpus: int | None = Field(default=None, ge=0, le=64, examples=[1])
     gpu_type: ShortText | None = Field(
         default=None,
@@ -92,7 +111,7 @@ class GpuRequirements(Strict):
 
     @model_validator(mode="after")
     def _max_not_below_min(self) -> "GpuRequirements":
-        if self.max_gpus is not None and self.max_gpus < self.min_gpus:
+        if self.max_gpus is not None and self.max_gpus < (self.min_gpus or 0):
             raise ValueError("gpu.max_gpus must be >= gpu.min_gpus")
         return self
 
@@ -101,6 +120,16 @@ class Requirements(Strict):
     cpu: Quantity | None = Field(default=None, examples=["2000m"])
     memory: Quantity | None = Field(default=None, examples=["16Gi"])
     gpu: GpuRequirements | None = None
+
+
+SECRET_ENV_NAMES: Final = frozenset({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"})
+SECRET_ENV_SUFFIXES: Final = ("_TOKEN", "_KEY", "_SECRET")
+
+
+def is_secret_env_name(name: str) -> bool:
+    """DESIGN 8: these `extra_env` entries are handled like `hugging_face_token`."""
+    upper = name.upper()
+    return upper in SECRET_ENV_NAMES or upper.endswith(SECRET_ENV_SUFFIXES) or "PASSWORD" in upper
 
 
 class EnvVar(Strict):
@@ -112,7 +141,12 @@ class AutoscalingConfig(Strict):
     min_replicas: int = Field(default=1, ge=1, le=1000)
     max_replicas: int = Field(default=10, ge=1, le=1000)
     target_metric: AibrixPodMetric = "num_requests_running"
-    target_value: Annotated[str, Field(max_length=32), AfterValidator(_positive_number_text)] = "40"
+    target_value: Annotated[
+        str,
+        BeforeValidator(_number_as_text),
+        Field(max_length=32),
+        AfterValidator(_positive_number_text),
+    ] = "40"
     scale_down_delay: Duration = "3m"
 
     @model_validator(mode="after")
@@ -131,7 +165,12 @@ class DeploymentConfig(Strict):
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     command: Annotated[list[Arg], Field(min_length=1, max_length=64)]
     args: Annotated[list[Arg], Field(max_length=256)]
-    gpu_count: int = Field(default=0, ge=0, le=64)
+    gpu_count: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="GPUs per replica; when left out, decided by requirements.gpu (DESIGN 8)",
+    )
     initial_delay_seconds: int = Field(default=240, ge=0, le=86_400)
     enable_pvc: bool = False
     storage_class: Annotated[str, Field(max_length=253)] = ""
@@ -144,40 +183,3 @@ class DeploymentConfig(Strict):
     @property
     def effective_autoscaling(self) -> AutoscalingConfig:
         return self.autoscaling_config or AutoscalingConfig()
-
-
-def served_model_names(command: list[str], args: list[str]) -> list[str]:
-    """Every `--served-model-name` value in the container's argv, read as a shell would.
-
-    The seed's example is `command: ["sh"], args: ["-c", "python3 -m vllm ... --served-model-name x"]`,
-    so a `-c` script is split with shell rules before looking; the flag may be written
-    `--served-model-name x` or `--served-model-name=x` and its value may be quoted.
-    vLLM accepts several names after the flag; all of them are returned.
-    """
-    argv = [*command, *args]
-    words: list[str] = []
-    index = 0
-    while index < len(argv):
-        word = argv[index]
-        if word == "-c" and index + 1 < len(argv) and _is_shell(argv[:index]):
-            try:
-                words.extend(shlex.split(argv[index + 1]))
-            except ValueError:
-                words.extend(argv[index + 1].split())
-            index += 2
-            continue
-        words.append(word)
-        index += 1
-    names: list[str] = []
-    for position, word in enumerate(words):
-        if word.startswith("--served-model-name="):
-            names.append(word.split("=", 1)[1])
-        elif word == "--served-model-name":
-            values = takewhile(lambda value: not value.startswith("-"), words[position + 1 :])
-            names.extend(list(values) or [""])
-    return names
-
-
-def _is_shell(prefix: list[str]) -> bool:
-    shells = {"sh", "bash", "dash", "zsh", "ash"}
-    return any(word.rsplit("/", 1)[-1] in shells for word in prefix)

@@ -71,3 +71,8 @@ def format_binary(value_bytes: int | Decimal) -> str:
 
 
 MIB: Final = 2**20
+
+
+def whole_gi(mib: int) -> str:
+    """MiB as whole Gi, rounded down: 8 x 81,559 MiB is `637Gi` (DESIGN 8)."""
+    return f"{max(0, mib) // 1024}Gi"

@@ -45,13 +45,31 @@ class StatusQuery(Message):
 
 
 class GpuNode(Message):
-    """One entry of the seed's `cluster_status.gpu_nodes`."""
+    """One entry of the seed's `cluster_status.gpu_nodes`, with DESIGN 8's additions."""
 
     node_name: str = Field(examples=["gpu-node-1"])
     gpu_count: int = Field(examples=[2])
     gpu_type: str = Field(examples=["nvidia-a100"])
-    total_vram: str = Field(examples=["40Gi"])
-    available_vram: str = Field(examples=["38Gi"])
+    total_vram: str = Field(examples=["40Gi"], description="Whole Gi, rounded down")
+    available_vram: str = Field(examples=["38Gi"], description="Free GPUs' memory, whole Gi")
+    allocated_gpus: int = Field(default=0, description="Requested by non-terminated bound pods")
+    reserved_gpus: int = Field(default=0, description="Planned for admitted models not yet bound")
+    free_gpus: int = Field(
+        default=0, description="Allocatable - allocated - reserved; 0 if unschedulable"
+    )
+    schedulable: bool = True
+    unschedulable_reason: Literal["cordoned", "not_ready", "tainted"] | None = None
+
+
+class NodeGpus(Message):
+    """What admission plans with, per GPU node (not part of `/status`)."""
+
+    node_name: str
+    gpu_type: str
+    gpu_memory_mib: int
+    allocatable: int
+    allocated: int
+    schedulable: bool
 
 
 class ClusterStatus(Message):
@@ -77,6 +95,15 @@ class StatusReply(Message):
     missing: list[str] = Field(default=[], description="Required CRDs and parts that are absent")
     synced_at: datetime | None = None
     version: str | None = Field(default=None, description=VERSION_DESCRIPTION)
+    in_cluster: bool = Field(
+        default=True,
+        description="False when the inventory has no cluster to reach (no kubeconfig, not in a pod)",
+    )
+    placement: list[NodeGpus] = Field(default=[], description="Every GPU node, for admission")
+    bound_gpus: dict[str, dict[str, int]] = Field(
+        default={},
+        description="GPUs held by each managed model's bound pods: public id -> node -> GPUs",
+    )
 
 
 # --- inventory.query.models -------------------------------------------------------------

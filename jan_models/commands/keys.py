@@ -4,16 +4,14 @@ A key is printed once, at creation; only its SHA-256 is stored, and `list` shows
 key's id (its first characters) instead.
 """
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 import typer
 
+from jan_models.commands.api_database import with_api_database
 from services.api.adapters.api_keys import AmbiguousKeyError, ApiKeys, KeyNotFoundError
-from services.api.settings import ApiSettings
-from shared import database
 from shared.names import Collection
 
 keys_app = typer.Typer(help="Manage API keys (stored as SHA-256 in MongoDB).", no_args_is_help=True)
@@ -21,17 +19,11 @@ T = TypeVar("T")
 
 
 def _with_keys(action: Callable[[ApiKeys], Awaitable[T]]) -> T:
-    async def main() -> T:
-        settings = ApiSettings()
-        client = database.connect(settings.mongodb_url, app_name="jan-models-keys")
-        try:
-            db = client[settings.mongodb_database]
-            await database.ensure_indexes(db, (Collection.API_KEYS,))
-            return await action(ApiKeys(db))
-        finally:
-            await client.close()
-
-    return asyncio.run(main())
+    return with_api_database(
+        lambda db: action(ApiKeys(db)),
+        app_name="jan-models-keys",
+        collections=(Collection.API_KEYS,),
+    )
 
 
 @keys_app.command("create")

@@ -18,6 +18,7 @@ from shared.model_spec import DeploymentConfig, Requirements
 from shared.names import DEFAULT_NAMESPACE
 
 EVENT_SOURCE = "/jan-models/api"
+REGISTRY_ONLY_FIELDS = frozenset({"has_hugging_face_token", "secret_env_names"})
 
 
 def endpoint_url(name: str, namespace: str) -> str:
@@ -31,6 +32,8 @@ def new_model_document(
     public_id: str,
     organization_id: int,
     hf_token_encrypted: str | None,
+    secret_env_encrypted: str | None = None,
+    planned_nodes: list[str] | None = None,
     now: datetime,
     due_at: datetime,
 ) -> Document:
@@ -49,10 +52,13 @@ def new_model_document(
         requirements=request.requirements,
         deployment_config=spec,
         hf_token_encrypted=hf_token_encrypted,
+        secret_env_encrypted=secret_env_encrypted,
+        planned_nodes=planned_nodes or [],
         issued_at=now,
     )
     deployment_config = spec.model_dump(mode="json")
     deployment_config["has_hugging_face_token"] = hf_token_encrypted is not None
+    deployment_config["secret_env_names"] = sorted(request.deployment_config.secret_env())
     return {
         "id": model_id,
         "public_id": public_id,
@@ -65,6 +71,7 @@ def new_model_document(
         "requirements": request.requirements.model_dump(mode="json", exclude_unset=True),
         "deployment_config": deployment_config,
         "hf_token_encrypted": hf_token_encrypted,
+        "secret_env_encrypted": secret_env_encrypted,
         "tags": list(request.tags),
         "is_public": request.is_public,
         "status": Status.CREATING.value,
@@ -112,7 +119,7 @@ def repair_entry(
     nothing that runs); the deployer answers with applied + repaired."""
     ref = model_ref(document, generation=generation)
     config = {
-        k: v for k, v in document["deployment_config"].items() if k != "has_hugging_face_token"
+        k: v for k, v in document["deployment_config"].items() if k not in REGISTRY_ONLY_FIELDS
     }
     command = CreateModel(
         **ref.model_dump(),
@@ -122,6 +129,8 @@ def repair_entry(
         cause="repair",
         hf_token_encrypted=document.get("hf_token_encrypted"),
         attempt=attempt,
+        secret_env_encrypted=document.get("secret_env_encrypted"),
+        planned_nodes=document.get("planned_nodes") or [],
         issued_at=now,
     )
     return outbox_entry(command, None, now)

@@ -1,34 +1,67 @@
 """What each write endpoint does, apart from HTTP: the checks in order, then one write.
 
-Create: the request's cross-field rules (400), the cluster gates from the inventory's
-status (403), GPU capacity (400), then one insert that carries the pending command; the
-unique index on (namespace, name) answers a taken name (409) with no extra read, also
-for two creates racing. The relay publishes without the caller waiting on NATS.
+Create: the request's cross-field rules and GPU ask (400), the inventory's availability
+(503) and the cluster gates (403), then one write that carries the pending command. A
+model that asks for GPUs is admitted in one transaction with its organization's quota
+(403), its placement on eligible nodes (400 when none fits) and its reservation
+(`adapters/admissions.py`); a model without GPUs is one plain insert. The unique index
+on (namespace, name) answers a taken name (409) with no extra read, also for two creates
+racing. The relay publishes without the caller waiting on NATS.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from services.api.adapters.admissions import Admissions, reservation_fields
 from services.api.adapters.inventory import Inventory
 from services.api.adapters.registry import PublicIdCollisionError, Registry
 from services.api.adapters.relay import OutboxRelay
+from services.api.admission import Ask, Plan, reserved_by_node
 from services.api.documents import new_model_document
-from services.api.gates import capacity_query, check_capacity, check_cluster
+from services.api.gates import check_cluster
 from services.api.identifiers import new_public_id, parse_model_id
 from services.api.requests import CreateModelRequest
-from services.api.rules import check_gpu_count, check_served_model_name
+from services.api.rules import check_served_model_name
 from shared.database import Document
-from shared.errors import ModelNotFoundError
+from shared.errors import (
+    CrdMissingError,
+    GpuQuotaExceededError,
+    InsufficientResourcesError,
+    InventoryUnavailableError,
+    ModelNameTakenError,
+    ModelNotFoundError,
+    NotInClusterError,
+)
+from shared.names import DEFAULT_NAMESPACE
+from shared.placement import (
+    gpu_type,
+    gpus_per_replica,
+    min_vram_bytes,
+    most_replicas,
+    per_gpu_memory_mib,
+    starting_replicas,
+)
+from shared.quantity import whole_gi
 from shared.secrets import TokenCipher
 
 log = logging.getLogger(__name__)
 _PUBLIC_ID_ATTEMPTS = 3
+REFUSALS_AFTER_A_TAKEN_NAME = (
+    InventoryUnavailableError,
+    NotInClusterError,
+    CrdMissingError,
+    GpuQuotaExceededError,
+    InsufficientResourcesError,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Models:
     registry: Registry
+    admissions: Admissions
     inventory: Inventory
     relay: OutboxRelay
     cipher: TokenCipher
@@ -36,27 +69,48 @@ class Models:
     async def create(self, request: CreateModelRequest, *, organization_id: int) -> Document:
         config = request.deployment_config
         check_served_model_name(name=request.name, config=config)
-        check_gpu_count(requirements=request.requirements, config=config)
-        check_cluster(await self.inventory.status(fresh=False), request)
-        query = capacity_query(request)
-        if query is not None:
-            check_capacity(query, await self.inventory.capacity(query))
+        gpus = gpus_per_replica(request.requirements, config)  # a 400 when it contradicts itself
+        try:
+            check_cluster(await self.inventory.status(fresh=False), request)
+        except REFUSALS_AFTER_A_TAKEN_NAME:
+            await self._refuse_a_taken_name(request)
+            raise
         token = config.hugging_face_token
-        encrypted = self.cipher.encrypt(token) if token is not None else None
+        secret_env = config.secret_env()
+        secrets = {
+            "hf_token_encrypted": self.cipher.encrypt(token) if token is not None else None,
+            "secret_env_encrypted": self.cipher.encrypt_values(secret_env) if secret_env else None,
+        }
         model_id = await self.registry.next_id()
         for attempt in range(_PUBLIC_ID_ATTEMPTS):
             now = datetime.now(UTC)
-            document = new_model_document(
-                request,
-                model_id=model_id,
-                public_id=new_public_id(),
-                organization_id=organization_id,
-                hf_token_encrypted=encrypted,
-                now=now,
-                due_at=now + self.relay.grace,
-            )
+            public_id = new_public_id()
+
+            def build(plan: Plan, public_id: str = public_id, now: datetime = now) -> Document:
+                fields = reservation_fields(plan)
+                document = new_model_document(
+                    request,
+                    model_id=model_id,
+                    public_id=public_id,
+                    organization_id=organization_id,
+                    planned_nodes=fields["planned_nodes"],
+                    now=now,
+                    due_at=now + self.relay.grace,
+                    **secrets,
+                )
+                return {
+                    **document,
+                    **fields,
+                    "gpus_per_replica": gpus,
+                    "quota_gpus": gpus * most_replicas(config),
+                }
+
             try:
-                await self.registry.insert(document)
+                if gpus == 0:
+                    document = build([])
+                    await self.registry.insert(document)
+                else:
+                    document = await self._admit(build, request, organization_id, gpus)
             except PublicIdCollisionError:
                 if attempt + 1 == _PUBLIC_ID_ATTEMPTS:
                     raise
@@ -68,10 +122,69 @@ class Models:
                 "public_id": document["public_id"],
                 "organization_id": organization_id,
                 "msg_id": document["outbox"]["msg_id"],
+                "planned_nodes": document["planned_nodes"],
             },
         )
         self.relay.kick(document["_id"], document["outbox"])
         return document
+
+    async def _admit(
+        self,
+        build: Callable[[Plan], Document],
+        request: CreateModelRequest,
+        organization_id: int,
+        gpus: int,
+    ) -> Document:
+        """Quota, placement and reservation with the insert, in one transaction (DESIGN 8)."""
+        config, requirements = request.deployment_config, request.requirements
+        ask = Ask(
+            gpus=gpus,
+            replicas=starting_replicas(config),
+            memory_mib=per_gpu_memory_mib(requirements, gpus),
+            gpu_type=gpu_type(requirements),
+        )
+        try:
+            document = await self.admissions.admit(
+                build,
+                organization_id=organization_id,
+                ask=ask,
+                quota_gpus=gpus * most_replicas(config),
+                cluster=self.inventory.status,
+                min_vram_bytes=min_vram_bytes(requirements),
+            )
+        except REFUSALS_AFTER_A_TAKEN_NAME:
+            await self._refuse_a_taken_name(request)
+            raise
+        self.registry.remember(document)
+        return document
+
+    async def _refuse_a_taken_name(self, request: CreateModelRequest) -> None:
+        """DESIGN 8's order of checks: a taken name (409) comes before an unavailable
+        inventory, a missing cluster or CRD, a quota or no fitting node. Read only when one
+        of those refuses the create: a create that passes them learns it from the insert."""
+        if await self.registry.name_taken(namespace=DEFAULT_NAMESPACE, name=request.name):
+            raise ModelNameTakenError(name=request.name, namespace=DEFAULT_NAMESPACE)
+
+    async def cluster_status(self, *, organization_id: int) -> tuple[Any, dict[str, Any]]:
+        """`/status`'s `cluster_status` (the inventory's, with the reservations admission
+        holds per node) and the organization's `quota` object (DESIGN 8)."""
+        status = await self.inventory.status()
+        reserved = reserved_by_node(await self.admissions.reserved(), status.bound_gpus)
+        limit, used = await self.admissions.usage(organization_id)
+        quota = {"gpus": {"limit": limit, "used": used}}
+        if not reserved:
+            return self.inventory.cluster_status_json(status), quota
+        memory = {node.node_name: node.gpu_memory_mib for node in status.placement}
+        cluster = status.cluster_status.model_dump(mode="json")
+        for node in cluster["gpu_nodes"]:
+            held = reserved.get(node["node_name"], 0)
+            if held:
+                node["reserved_gpus"] = held
+                node["free_gpus"] = max(0, node["free_gpus"] - held)
+                node["available_vram"] = whole_gi(
+                    node["free_gpus"] * memory.get(node["node_name"], 0)
+                )
+        return cluster, quota
 
     async def get(self, raw_id: str, *, organization_id: int) -> Document:
         model = parse_model_id(raw_id)

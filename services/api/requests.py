@@ -8,7 +8,14 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 
-from shared.model_spec import DeploymentConfig, DnsLabel, Requirements, ShortText, Strict
+from shared.model_spec import (
+    DeploymentConfig,
+    ModelName,
+    Requirements,
+    ShortText,
+    Strict,
+    is_secret_env_name,
+)
 
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -22,14 +29,22 @@ class DeploymentConfigRequest(DeploymentConfig):
         return None if value == "" else value
 
     def spec(self) -> DeploymentConfig:
-        """The desired state without the token, as the registry and the commands carry it."""
-        return DeploymentConfig.model_validate(
-            self.model_dump(exclude={"hugging_face_token"}, exclude_unset=True)
-        )
+        """The desired state without the token and the secret `extra_env` values, as the
+        registry and the commands carry it."""
+        fields = self.model_dump(exclude={"hugging_face_token"}, exclude_unset=True)
+        if "extra_env" in fields:
+            fields["extra_env"] = [
+                e for e in fields["extra_env"] if not is_secret_env_name(e["name"])
+            ]
+        return DeploymentConfig.model_validate(fields)
+
+    def secret_env(self) -> dict[str, SecretStr]:
+        """The `extra_env` entries DESIGN 8 treats as secrets, by name (the last one wins)."""
+        return {e.name: SecretStr(e.value) for e in self.extra_env if is_secret_env_name(e.name)}
 
 
 class CreateModelRequest(Strict):
-    name: DnsLabel = Field(examples=["qwen3-coder-30b"])
+    name: ModelName = Field(examples=["qwen3-coder-30b"])
     display_name: ShortText = ""
     description: Annotated[str, Field(max_length=4096)] = ""
     model_type: Annotated[str, Field(max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")] = "completion"

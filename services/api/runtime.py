@@ -10,6 +10,7 @@ from nats.aio.client import Client
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.api.adapters.admissions import Admissions
 from services.api.adapters.api_keys import ApiKeys
 from services.api.adapters.inventory import Inventory
 from services.api.adapters.registry import Registry
@@ -92,6 +93,7 @@ class ApiRuntime:
             keys=ApiKeys(db, cache_seconds=settings.api_key_cache_seconds),
             models=Models(
                 registry=registry,
+                admissions=Admissions(db, transactions=transactions),
                 inventory=inventory,
                 relay=relay,
                 cipher=TokenCipher(settings.encryption_key),

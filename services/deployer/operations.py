@@ -73,15 +73,28 @@ def _decrypt(command: CreateModel, cipher: TokenCipher) -> SecretStr | None:
         raise CommandRejectedError(reason="TokenUndecryptable", message=str(exc)) from exc
 
 
+def _decrypt_env(command: CreateModel, cipher: TokenCipher) -> dict[str, SecretStr]:
+    if command.secret_env_encrypted is None:
+        return {}
+    try:
+        return cipher.decrypt_values(command.secret_env_encrypted)
+    except TokenDecryptionError as exc:
+        raise CommandRejectedError(reason="TokenUndecryptable", message=str(exc)) from exc
+
+
 async def apply_model(
     command: CreateModel, *, cluster: Cluster, cipher: TokenCipher
 ) -> list[ObjectRef]:
     token = _decrypt(command, cipher)
+    secret_env = _decrypt_env(command, cipher)
     if command.deployment_config.enable_autoscaling and not await cluster.crd_exists(AIBRIX.name):
         raise CommandRejectedError(reason="CrdMissing", message=AIBRIX.missing_message)
     await cluster.ensure_namespace(command.namespace)
     manifests = build_manifests(
-        command, token=token, service_monitors=await cluster.crd_exists(SERVICE_MONITOR_CRD)
+        command,
+        token=token,
+        secret_env=secret_env,
+        service_monitors=await cluster.crd_exists(SERVICE_MONITOR_CRD),
     )
     ours = await _owned(command, cluster=cluster, manifests=manifests.objects)
     first = [m for m in manifests.objects if kind_of(m).kind in FIRST_ROUND]

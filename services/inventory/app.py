@@ -40,7 +40,7 @@ from services.inventory.timings import TimeToRunning
 from services.inventory.tracker import ModelTracker
 from shared import database, messaging
 from shared.database import Document
-from shared.kubernetes import load_api_client
+from shared.kubernetes import has_cluster, load_api_client
 from shared.names import Collection
 from shared.probes import probe_routes
 from shared.transactions import TransactionSessions
@@ -149,9 +149,13 @@ class InventoryService:
         self.publisher = EventPublisher(js)
         await self.responder.start(self._nc)
         CLUSTER_METRICS.follow(self.view)
-        self._kube = await load_api_client(settings.kubeconfig)
-        for target in REQUIRED_TARGETS:
-            self._spawn(self._watch(target), target.kind)
+        if has_cluster(settings.kubeconfig):
+            self._kube = await load_api_client(settings.kubeconfig)
+            for target in REQUIRED_TARGETS:
+                self._spawn(self._watch(target), target.kind)
+        else:
+            log.warning("no kubeconfig and not in a pod: reporting no cluster")
+            self.view.set_no_cluster()
         self._spawn(self._write_loop(), "writer")
         self._spawn(self._lifecycle_loop(), "lifecycle")
         self._spawn(consume_deletions(js, self._on_deleting), "deletions")

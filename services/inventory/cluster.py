@@ -62,12 +62,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _allocation(pod: PodView) -> tuple[str, int, str]:
+    return (pod.node_name, pod.allocated_gpus, pod.public_id)
+
+
 class ClusterView:
     def __init__(self, *, policy: HealthPolicy, clock: Callable[[], datetime] = utcnow) -> None:
         self.policy = policy
         self.clock = clock
         self.objects: dict[Kind, dict[str, Any]] = {kind: {} for kind in Kind}
         self.allocated: dict[str, int] = defaultdict(int)
+        self.bound_by_model: dict[str, dict[str, int]] = {}  # public id -> node -> GPUs
+        self.in_cluster = True  # False: no kubeconfig and not in a pod, nothing to watch
         self.pods_by_model: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.workloads_by_model: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.synced: set[Kind] = set()
@@ -156,6 +162,11 @@ class ClusterView:
             self.synced_at = self.clock()
             self._status_changed()  # `connected` and `synced_at` are in the reply
 
+    def set_no_cluster(self) -> None:
+        """Nothing to watch: queries answer that there is no cluster, not that it is syncing."""
+        self.in_cluster = False
+        self._status_changed()
+
     def forget(self, kind: Kind) -> None:
         """A kind stops being watched (its CRD was removed): drop what it held."""
         for key in list(self.objects[kind]):
@@ -189,11 +200,15 @@ class ClusterView:
         self._status_changed()
 
     def _pod_changed(self, old: PodView | None, new: PodView | None) -> None:
+        # A pod going Running keeps its node and GPUs: the status (and its version) stays.
+        held = old is not None and new is not None and _allocation(old) == _allocation(new)
         for pod, sign in ((old, -1), (new, 1)):
             if pod is None:
                 continue
-            if pod.allocated_gpus:
+            if pod.allocated_gpus and not held:
                 self.allocated[pod.node_name] += sign * pod.allocated_gpus
+                if pod.public_id:
+                    self._count_bound(pod, sign)
                 if pod.node_name in self.nodes:
                     self.dirty[Kind.NODES].add(pod.node_name)
                 self._node_changed(pod.node_name)
@@ -207,6 +222,14 @@ class ClusterView:
                         del self.pods_by_model[pod.model_key]
                 for workload_key in self.workloads_by_model.get(pod.model_key, ()):
                     self._workload_invalidated(workload_key)
+
+    def _count_bound(self, pod: PodView, sign: int) -> None:
+        nodes = self.bound_by_model.setdefault(pod.public_id, {})
+        nodes[pod.node_name] = nodes.get(pod.node_name, 0) + sign * pod.allocated_gpus
+        if nodes[pod.node_name] <= 0:
+            del nodes[pod.node_name]
+        if not nodes:
+            del self.bound_by_model[pod.public_id]
 
     def _workload_changed(self, old: WorkloadView | None, new: WorkloadView | None) -> None:
         key = (new or old).key  # type: ignore[union-attr]
@@ -294,6 +317,13 @@ class ClusterView:
                 fragments.append(fragment)
             self._status = replies.status_reply_bytes(
                 connected=self.connected,
+                in_cluster=self.in_cluster,
+                placement=[
+                    replies.node_gpus(node, allocated=self.allocated.get(node.name, 0))
+                    for name, node in sorted(self.nodes.items())
+                    if node.gpu_count
+                ],
+                bound_gpus=self.bound_by_model,
                 total_nodes=len(self.nodes),
                 total_gpus=total_gpus,
                 gpu_node_fragments=fragments,

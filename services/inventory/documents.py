@@ -25,7 +25,9 @@ def node_document(node: NodeView, *, allocated: int) -> Document:
         "gpu_product": node.gpu_product,
         "gpu_memory_mib": node.gpu_memory_mib,
         "allocated_gpus": allocated,
-        "free_gpus": max(0, node.gpu_count - allocated),
+        "gpu_allocatable": node.gpu_allocatable,
+        "free_gpus": max(0, node.gpu_allocatable - allocated) if node.schedulable else 0,
+        "unschedulable_reason": node.unschedulable_reason,
     }
 
 

@@ -107,24 +107,41 @@ class NodeView:
     gpu_count: int
     gpu_product: str
     gpu_memory_mib: int
+    gpu_allocatable: int = 0
     unschedulable_reason: Reason | None = None
+    """Why a model's pod cannot land here: not Ready, cordoned, or a NoSchedule/NoExecute
+    taint other than the GPU taint the Deployment tolerates (`schedulability`)."""
 
     @property
     def key(self) -> str:
         return self.name
 
+    @property
+    def schedulable(self) -> bool:
+        return self.unschedulable_reason is None
+
+
+def _gpus(resources: object) -> int:
+    return (
+        max(0, int(_quantity(resources.get(labels.GPU_RESOURCE))))
+        if isinstance(resources, dict)
+        else 0
+    )
+
 
 def parse_node(raw: Raw) -> NodeView:
     meta = _metadata(raw)
     node_labels = _str_map(meta.get("labels"))
-    capacity = _section(raw, "status").get("capacity")
-    gpus = _quantity(capacity.get(labels.GPU_RESOURCE)) if isinstance(capacity, dict) else 0
+    status = _section(raw, "status")
+    gpus = _gpus(status.get("capacity"))
+    allocatable = status.get("allocatable")
     return NodeView(
         name=str(meta.get("name", "")),
         resource_version=str(meta.get("resourceVersion", "")),
-        gpu_count=max(0, int(gpus)),
+        gpu_count=gpus,
         gpu_product=node_labels.get(labels.GPU_PRODUCT_LABEL, ""),
         gpu_memory_mib=_int(node_labels.get(labels.GPU_MEMORY_LABEL)),
+        gpu_allocatable=_gpus(allocatable) if isinstance(allocatable, dict) else gpus,
         unschedulable_reason=unschedulable_reason(raw),
     )
 

@@ -12,13 +12,14 @@ from services.inventory.health import Assessment
 from services.inventory.objects import NodeView, StorageClassView, WorkloadView
 from shared import crds
 from shared.errors import insufficient_resources_message
-from shared.quantity import MIB, format_binary, parse_quantity
+from shared.quantity import MIB, parse_quantity, whole_gi
 from shared.queries import (
     CapacityQuery,
     CapacityReply,
     ClusterStatus,
     GpuNode,
     ModelsReply,
+    NodeGpus,
     StatusReply,
     WorkloadEntry,
 )
@@ -30,21 +31,43 @@ _EMPTY_MODELS = b'"models":[]'
 
 
 def gpu_node_fragment(node: NodeView, *, allocated: int) -> bytes:
-    per_gpu = node.gpu_memory_mib * MIB
-    free = max(0, node.gpu_count - allocated)
-    entry = GpuNode(
+    return gpu_node(node, allocated=allocated, reserved=0).model_dump_json().encode()
+
+
+def gpu_node(node: NodeView, *, allocated: int, reserved: int) -> GpuNode:
+    """DESIGN 8: free = allocatable - allocated - reserved on a schedulable node, else 0."""
+    free = max(0, node.gpu_allocatable - allocated - reserved) if node.schedulable else 0
+    return GpuNode(
         node_name=node.name,
         gpu_count=node.gpu_count,
         gpu_type=node.gpu_product,
-        total_vram=format_binary(node.gpu_count * per_gpu),
-        available_vram=format_binary(free * per_gpu),
+        total_vram=whole_gi(node.gpu_count * node.gpu_memory_mib),
+        available_vram=whole_gi(free * node.gpu_memory_mib),
+        allocated_gpus=allocated,
+        reserved_gpus=reserved,
+        free_gpus=free,
+        schedulable=node.schedulable,
+        unschedulable_reason=node.unschedulable_reason,
     )
-    return entry.model_dump_json().encode()
+
+
+def node_gpus(node: NodeView, *, allocated: int) -> NodeGpus:
+    return NodeGpus(
+        node_name=node.name,
+        gpu_type=node.gpu_product,
+        gpu_memory_mib=node.gpu_memory_mib,
+        allocatable=node.gpu_allocatable,
+        allocated=allocated,
+        schedulable=node.schedulable,
+    )
 
 
 def status_reply_bytes(
     *,
     connected: bool,
+    in_cluster: bool = True,
+    placement: list[NodeGpus] | None = None,
+    bound_gpus: dict[str, dict[str, int]] | None = None,
     total_nodes: int,
     total_gpus: int,
     gpu_node_fragments: list[bytes],
@@ -78,6 +101,9 @@ def status_reply_bytes(
         missing=missing,
         synced_at=synced_at,
         version=version,
+        in_cluster=in_cluster,
+        placement=placement or [],
+        bound_gpus=bound_gpus or {},
     )
     envelope = reply.model_dump_json().encode()
     nodes = b'"gpu_nodes":[' + b",".join(gpu_node_fragments) + b"]"
@@ -125,18 +151,20 @@ def models_reply_bytes(
 
 
 def capacity_reply(query: CapacityQuery, nodes: Iterable[tuple[NodeView, int]]) -> CapacityReply:
-    """DESIGN section 5: enough free GPUs, and min_gpus x per-GPU memory >= min_vram."""
+    """DESIGN 8: an eligible node with enough free allocatable GPUs, each with the memory
+    the Deployment's node affinity requires (ceil(min_vram / GPUs asked))."""
     min_vram = int(parse_quantity(query.min_vram)) if query.min_vram else 0
     if query.min_gpus == 0 and min_vram == 0 and not query.gpu_type:
         return CapacityReply(fits=True)
+    needed_mib = -(-min_vram // (max(1, query.min_gpus) * MIB))
     for node, allocated in nodes:
+        if not node.schedulable or node.gpu_count == 0:
+            continue
         if query.gpu_type and node.gpu_product != query.gpu_type:
             continue
-        if node.gpu_count - allocated < query.min_gpus:
+        if node.gpu_allocatable - allocated < query.min_gpus:
             continue
-        if query.min_gpus * node.gpu_memory_mib * MIB < min_vram:
-            continue
-        if node.gpu_count == 0:
+        if node.gpu_memory_mib < needed_mib:
             continue
         return CapacityReply(fits=True, node_name=node.name)
     return CapacityReply(

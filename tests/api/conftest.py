@@ -30,6 +30,7 @@ from shared.queries import (
     GpuNode,
     ModelsQuery,
     ModelsReply,
+    NodeGpus,
     QueryError,
     StatusQuery,
     StatusReply,
@@ -48,6 +49,7 @@ def cluster_status(**changes: Any) -> ClusterStatus:
                 gpu_type="NVIDIA-A100-SXM4-40GB",
                 total_vram="80Gi",
                 available_vram="80Gi",
+                free_gpus=2,
             )
         ],
         total_gpus=2,
@@ -59,13 +61,23 @@ def cluster_status(**changes: Any) -> ClusterStatus:
     return base.model_copy(update=changes)
 
 
+def gpu_placement(*, allocatable: int = 64, allocated: int = 0) -> list[NodeGpus]:
+    """The node admission plans on; by default with room for every test's GPU models."""
+    node = {"node_name": "gpu-a100-1", "gpu_type": "NVIDIA-A100-SXM4-40GB", "schedulable": True}
+    node |= {"gpu_memory_mib": 40960, "allocatable": allocatable, "allocated": allocated}
+    return [NodeGpus.model_validate(node)]
+
+
+def synced_status(**changes: Any) -> StatusReply:
+    fields: dict[str, Any] = {"cluster_status": cluster_status(), "placement": gpu_placement()}
+    return StatusReply(connected=True, **(fields | changes))
+
+
 @dataclass
 class FakeInventory:
     """Replies the test chooses; `None` means the inventory stays silent."""
 
-    status: StatusReply | QueryError | None = field(
-        default_factory=lambda: StatusReply(connected=True, cluster_status=cluster_status())
-    )
+    status: StatusReply | QueryError | None = field(default_factory=lambda: synced_status())
     capacity: CapacityReply | QueryError | None = field(
         default_factory=lambda: CapacityReply(fits=True, node_name="gpu-a100-1")
     )

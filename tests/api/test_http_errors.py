@@ -16,8 +16,14 @@ from services.api.app import serving
 from services.api.settings import ApiSettings
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.database import Document
-from shared.queries import CapacityReply, QueryError, StatusReply
-from tests.api.conftest import FakeInventory, KeyFactory, cluster_status
+from shared.queries import QueryError, StatusReply
+from tests.api.conftest import (
+    FakeInventory,
+    KeyFactory,
+    cluster_status,
+    gpu_placement,
+    synced_status,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -136,14 +142,40 @@ async def test_missing_served_model_name_with_autoscaling_is_400(
 async def test_no_cluster_is_403_with_the_seed_text(
     http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory
 ) -> None:
+    inventory.status = StatusReply(
+        connected=False, in_cluster=False, cluster_status=cluster_status()
+    )
+    headers = await key_for(1)
+
+    created = await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=headers)
+    status = await http.get(f"{MODELS}/status", headers=headers)
+
+    for response in (created, status):
+        assert response.status_code == 403
+        assert response.json() == {
+            "error": "models API only available when running in Kubernetes cluster"
+        }
+
+
+@pytest.mark.parametrize(
+    "path", [f"{MODELS}/status", f"{MODELS}/all", MODELS], ids=["status", "all", "create"]
+)
+async def test_a_cluster_not_synced_yet_is_a_503_to_retry_not_a_403(
+    http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory, path: str
+) -> None:
     inventory.status = StatusReply(connected=False, cluster_status=cluster_status())
+    headers = await key_for(1)
 
-    response = await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=await key_for(1))
+    if path == MODELS:
+        response = await http.post(path, json=SEED_CREATE_REQUEST, headers=headers)
+    else:
+        response = await http.get(path, headers=headers)
 
-    assert response.status_code == 403
-    assert response.json() == {
-        "error": "models API only available when running in Kubernetes cluster"
-    }
+    assert (response.status_code, response.json()) == (
+        503,
+        {"error": "cluster inventory unavailable, retry shortly"},
+    )
+    assert response.headers["Retry-After"] == "2"
 
 
 async def test_missing_aibrix_is_403_with_the_seed_text(
@@ -176,8 +208,7 @@ async def test_missing_gpu_operator_blocks_only_gpu_models(
 async def test_no_node_fits_is_400_with_the_seed_text(
     http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory
 ) -> None:
-    message = "no GPU node can satisfy the requirements: min 2 GPUs with 48Gi VRAM"
-    inventory.capacity = CapacityReply(fits=False, message=message)
+    inventory.status = synced_status(placement=gpu_placement(allocatable=2, allocated=1))
     body = copy.deepcopy(SEED_CREATE_REQUEST)
     body["requirements"]["gpu"] = {"min_vram": "48Gi", "min_gpus": 2, "max_gpus": 2}
     body["deployment_config"]["gpu_count"] = 2
@@ -185,17 +216,18 @@ async def test_no_node_fits_is_400_with_the_seed_text(
     response = await http.post(MODELS, json=body, headers=await key_for(1))
 
     assert response.status_code == 400
-    assert response.json() == {"error": message}
-    [query] = inventory.capacity_queries
-    assert (query.min_gpus, query.min_vram, query.gpu_type) == (2, "48Gi", None)
+    assert response.json() == {
+        "error": "no GPU node can satisfy the requirements: min 2 GPUs with 48Gi VRAM"
+    }
 
 
-async def test_a_cpu_model_asks_no_capacity(
+async def test_a_cpu_model_needs_no_gpu_node(
     http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory
 ) -> None:
-    inventory.capacity = CapacityReply(fits=False, message="should not be asked")
+    inventory.status = synced_status(placement=[])
+    gpu = await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=await key_for(1))
+    assert gpu.status_code == 400
     assert (await http.post(MODELS, json=cpu_only(), headers=await key_for(1))).status_code == 201
-    assert inventory.capacity_queries == []
 
 
 @pytest.mark.parametrize(
@@ -214,18 +246,19 @@ async def test_a_silent_inventory_is_503_within_the_timeout(
         response = await http.get(path, headers=headers)
 
     assert response.status_code == 503
-    assert response.json()["error"].startswith("cluster inventory unavailable")
+    assert response.json() == {"error": "cluster inventory unavailable, retry shortly"}
+    assert response.headers["Retry-After"] == "2"
     assert time.monotonic() - started < 2.0
 
 
-async def test_an_inventory_error_reply_is_503_with_its_words(
+async def test_an_inventory_error_reply_is_503_with_the_design_text(
     http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory
 ) -> None:
     inventory.status = QueryError(error="projections not synced yet")
     response = await http.get(f"{MODELS}/status", headers=await key_for(1))
     assert (response.status_code, response.json()) == (
         503,
-        {"error": "cluster inventory unavailable: projections not synced yet"},
+        {"error": "cluster inventory unavailable, retry shortly"},
     )
 
 
@@ -271,3 +304,24 @@ async def test_creates_beyond_the_rate_are_429_with_retry_after(
     assert second.status_code == 429
     assert second.headers["Retry-After"] == "2"
     assert second.json() == {"error": "too many requests: retry in 2s"}
+
+
+@pytest.mark.parametrize("refusal", ["silent inventory", "not synced", "no aibrix", "no node fits"])
+async def test_a_taken_name_is_409_before_any_cluster_refusal(
+    http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory, refusal: str
+) -> None:
+    headers = await key_for(1)
+    assert (await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=headers)).status_code == 201
+    inventory.status = {
+        "silent inventory": None,
+        "not synced": StatusReply(connected=False, cluster_status=cluster_status()),
+        "no aibrix": synced_status(cluster_status=cluster_status(aibrix_ok=False)),
+        "no node fits": synced_status(placement=gpu_placement(allocatable=1, allocated=1)),
+    }[refusal]
+
+    again = await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=headers)
+
+    assert (again.status_code, again.json()) == (
+        409,
+        {"error": "a model named 'qwen3-coder-30b' already exists in namespace 'jan-models'"},
+    )

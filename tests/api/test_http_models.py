@@ -165,6 +165,11 @@ async def test_status_has_the_seed_shape(
                     "gpu_type": "NVIDIA-A100-SXM4-40GB",
                     "total_vram": "80Gi",
                     "available_vram": "80Gi",
+                    "allocated_gpus": 0,
+                    "reserved_gpus": 0,
+                    "free_gpus": 2,
+                    "schedulable": True,
+                    "unschedulable_reason": None,
                 }
             ],
             "total_gpus": 2,
@@ -173,14 +178,15 @@ async def test_status_has_the_seed_shape(
             "kuberay_ok": True,
             "envoy_gateway_ok": True,
         },
+        "quota": {"gpus": {"limit": None, "used": 0}},
     }
 
 
-async def test_status_answers_when_no_cluster_is_connected(
+async def test_status_answers_for_a_synced_cluster_without_nodes(
     http: httpx.AsyncClient, key_for: KeyFactory, inventory: FakeInventory
 ) -> None:
     empty = cluster_status(has_gpus=False, total_nodes=0, gpu_nodes=[], total_gpus=0)
-    inventory.status = StatusReply(connected=False, cluster_status=empty)
+    inventory.status = StatusReply(connected=True, cluster_status=empty)
 
     response = await http.get(f"{MODELS}/status", headers=await key_for(5))
 

@@ -73,4 +73,4 @@ async def test_the_models_list_is_read_again_when_it_changes_between_pages(
     inventory.sent.clear()
     again, same = await client.models()
     assert (again, same) == (entries, "m-2")
-    assert inventory.sent == ["Unchanged"]
+    assert inventory.sent == ["StatusReply", "Unchanged"]  # is it synced, then the list

@@ -47,6 +47,24 @@ def test_keys_create_list_revoke(
     assert missing.exit_code == 1
 
 
+def test_quota_set_list_clear(mongodb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAN_MODELS_MONGODB_URL", mongodb_url)
+    monkeypatch.setenv("JAN_MODELS_MONGODB_DATABASE", f"quota_{os.getpid()}_{time.time_ns()}")
+    runner = CliRunner()
+
+    assert runner.invoke(app, ["quota", "set", "--org", "42", "--gpus", "8"]).exit_code == 0
+    assert runner.invoke(app, ["quota", "set", "--org", "7", "--gpus", "1"]).exit_code == 0
+    assert runner.invoke(app, ["quota", "set", "--org", "7", "--gpus", "2"]).exit_code == 0
+    listed = runner.invoke(app, ["quota", "list"])
+    assert [line.split() for line in listed.stdout.splitlines()[1:]] == [["7", "2"], ["42", "8"]]
+    assert runner.invoke(app, ["quota", "set", "--org", "7", "--gpus", "-1"]).exit_code != 0
+
+    cleared = runner.invoke(app, ["quota", "clear", "--org", "42"])
+    assert (cleared.exit_code, cleared.stdout.strip()) == (0, "org 42: unlimited")
+    assert runner.invoke(app, ["quota", "clear", "--org", "42"]).exit_code == 1
+    assert runner.invoke(app, ["quota", "list"]).stdout.splitlines()[1:] == ["       7  2"]
+
+
 def test_the_api_runs_as_its_own_process_from_environment_alone(
     mongodb_url: str, nats_url: str, tmp_path: Path
 ) -> None:

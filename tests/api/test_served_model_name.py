@@ -3,8 +3,12 @@
 import pytest
 
 from services.api.rules import check_served_model_name
-from shared.errors import ServedModelNameMismatchError, ServedModelNameMissingError
-from shared.model_spec import DeploymentConfig, served_model_names
+from shared.errors import (
+    ServedModelNameMismatchError,
+    ServedModelNameMissingError,
+    ServedModelNameNotLiteralError,
+)
+from shared.model_spec import DeploymentConfig
 from tests.shared.examples import SEED_ARGS
 
 
@@ -21,18 +25,6 @@ def test_the_seed_sh_c_example_passes() -> None:
 def test_the_seed_args_alone_example_is_read() -> None:
     args = ["python3 -m vllm.entrypoints.openai.api_server --served-model-name qwen3-coder-30b ..."]
     check_served_model_name(name="qwen3-coder-30b", config=config(command=["sh", "-c"], args=args))
-
-
-def test_equals_form_is_read() -> None:
-    served = served_model_names(["python3", "-m", "vllm"], ["--served-model-name=qwen3-coder-30b"])
-    assert served == ["qwen3-coder-30b"]
-
-
-def test_quoted_name_inside_sh_c_is_unquoted() -> None:
-    served = served_model_names(
-        ["bash"], ["-c", "vllm serve x --served-model-name 'my-model' --port 8000"]
-    )
-    assert served == ["my-model"]
 
 
 def test_a_prefix_of_the_name_is_a_mismatch_with_the_seed_text() -> None:
@@ -82,6 +74,27 @@ def test_a_mismatch_is_refused_without_autoscaling_too() -> None:
         )
 
 
-def test_the_flag_as_text_outside_a_shell_is_not_split() -> None:
-    args = ["--model x --served-model-name m"]
-    assert served_model_names(["python3"], args) == []
+def test_the_last_of_a_repeated_flag_decides_as_argparse_does() -> None:
+    args = ["--served-model-name", "m", "--served-model-name", "other"]
+    with pytest.raises(ServedModelNameMismatchError) as caught:
+        check_served_model_name(name="m", config=config(command=["vllm"], args=args))
+    assert "'other'" in caught.value.message
+    check_served_model_name(name="m", config=config(command=["vllm"], args=[*args[2:], *args[:2]]))
+
+
+def test_a_shell_operator_ends_the_name() -> None:
+    args = ["-c", "vllm serve m --served-model-name qwen3-coder-30b; sleep 1"]
+    check_served_model_name(name="qwen3-coder-30b", config=config(command=["bash"], args=args))
+
+
+def test_a_name_the_shell_builds_is_refused_and_the_text_says_why() -> None:
+    args = ["-lc", 'vllm serve m --served-model-name "$NAME"']
+    with pytest.raises(ServedModelNameNotLiteralError) as caught:
+        check_served_model_name(name="m", config=config(command=["bash"], args=args))
+    assert caught.value.message.startswith("--served-model-name '$NAME' is not a literal name")
+
+
+def test_every_command_that_serves_must_serve_the_name() -> None:
+    args = ["-c", "vllm --served-model-name m & vllm --served-model-name other"]
+    with pytest.raises(ServedModelNameMismatchError):
+        check_served_model_name(name="m", config=config(command=["sh"], args=args))

@@ -7,10 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from services.api.requests import CreateModelRequest
-from services.api.rules import check_gpu_count
 from services.api.web.errors import describe
 from services.api.web.examples import SEED_CREATE_REQUEST
-from shared.errors import InvalidRequestError
 
 
 def seed(**changes: Any) -> dict[str, Any]:
@@ -42,7 +40,7 @@ def test_the_seed_request_is_valid_and_keeps_the_token_secret() -> None:
 def test_defaults_are_the_seed_tables() -> None:
     body = {"name": "m", "deployment_config": {"image": "i", "command": ["vllm"], "args": []}}
     config = CreateModelRequest.model_validate(body).deployment_config
-    assert (config.gpu_count, config.initial_delay_seconds, config.enable_pvc) == (0, 240, False)
+    assert (config.gpu_count, config.initial_delay_seconds, config.enable_pvc) == (None, 240, False)
     assert (config.storage_class, config.enable_autoscaling) == ("", False)
     autoscaling = config.effective_autoscaling
     assert (autoscaling.min_replicas, autoscaling.max_replicas) == (1, 10)
@@ -62,8 +60,15 @@ def test_defaults_are_the_seed_tables() -> None:
             {"requirements__gpu__min_vram": "-1Gi"},
             "requirements.gpu.min_vram: '-1Gi' must not be negative",
         ),
-        ({"name": "Qwen_3"}, "name: must be a DNS-1123 label"),
-        ({"name": "a" * 53}, "name: must be a DNS-1123 label"),
+        ({"name": "Qwen_3"}, "name: 'Qwen_3' is not a DNS-1035 label"),
+        (
+            {"name": "3b-coder"},
+            "name: '3b-coder' is not a DNS-1035 label: it must start with a lower-case letter, "
+            "contain only lower-case letters, digits and '-', and end with a letter or digit",
+        ),
+        ({"name": "coder-"}, "name: 'coder-' is not a DNS-1035 label"),
+        ({"name": "a" * 53}, "name: must be at most 52 characters, got 53"),
+        ({"deployment_config__autoscaling_config__target_value": True}, "target_value:"),
         (
             {"deployment_config__autoscaling_config__min_replicas": 9},
             "autoscaling_config.min_replicas must be <=",
@@ -109,17 +114,37 @@ def test_a_missing_required_field_is_named() -> None:
     assert problem(body) == "deployment_config.image: field required"
 
 
-def test_gpu_count_must_lie_within_the_requested_bounds() -> None:
-    request = CreateModelRequest.model_validate(seed(deployment_config__gpu_count=2))
-    with pytest.raises(InvalidRequestError, match=r"requirements\.gpu\.max_gpus"):
-        check_gpu_count(requirements=request.requirements, config=request.deployment_config)
-    body = seed(deployment_config__gpu_count=0)
-    request = CreateModelRequest.model_validate(body)
-    with pytest.raises(InvalidRequestError, match=r"requirements\.gpu\.min_gpus"):
-        check_gpu_count(requirements=request.requirements, config=request.deployment_config)
+def test_a_52_character_name_starting_with_a_letter_is_a_name() -> None:
+    name = "q" + "3" * 50 + "b"
+    assert CreateModelRequest.model_validate(seed(name=name)).name == name
 
 
-def test_gpu_count_bounds_only_apply_when_given() -> None:
-    body = seed(requirements={"cpu": "1"}, deployment_config__gpu_count=4)
-    request = CreateModelRequest.model_validate(body)
-    check_gpu_count(requirements=request.requirements, config=request.deployment_config)
+def test_a_target_value_sent_as_a_number_is_stored_as_a_string() -> None:
+    body = seed(deployment_config__autoscaling_config__target_value=40)
+    config = CreateModelRequest.model_validate(body).deployment_config
+    assert config.effective_autoscaling.target_value == "40"
+    assert config.spec().model_dump(mode="json")["autoscaling_config"]["target_value"] == "40"
+
+
+def test_secret_extra_env_entries_leave_the_spec_and_are_kept_apart() -> None:
+    env = [
+        {"name": "HF_TOKEN", "value": "hf_1"},
+        {"name": "HUGGING_FACE_HUB_TOKEN", "value": "hf_2"},
+        {"name": "OPENAI_API_KEY", "value": "k"},
+        {"name": "S3_SECRET", "value": "s"},
+        {"name": "DB_PASSWORD_FILE", "value": "p"},
+        {"name": "CUDA_VISIBLE_DEVICES", "value": "0"},
+        {"name": "KEYS_DIR", "value": "/k"},
+    ]
+    config = CreateModelRequest.model_validate(
+        seed(deployment_config__extra_env=env)
+    ).deployment_config
+    assert [e.name for e in config.spec().extra_env] == ["CUDA_VISIBLE_DEVICES", "KEYS_DIR"]
+    secret = {name: value.get_secret_value() for name, value in config.secret_env().items()}
+    assert secret == {
+        "HF_TOKEN": "hf_1",
+        "HUGGING_FACE_HUB_TOKEN": "hf_2",
+        "OPENAI_API_KEY": "k",
+        "S3_SECRET": "s",
+        "DB_PASSWORD_FILE": "p",
+    }

@@ -223,24 +223,90 @@ def test_replicas_are_left_to_the_autoscaler_when_one_owns_them() -> None:
     assert "PodAutoscaler" in {kind.kind for kind in fixed.absent}
 
 
-def test_gpu_type_becomes_a_node_selector_and_cpu_only_models_ask_for_no_gpu() -> None:
-    command = seed_create_command().model_copy(
-        update={
-            "requirements": Requirements(
-                cpu="1", gpu=GpuRequirements(min_gpus=1, gpu_type="NVIDIA-A100-SXM4-40GB")
-            )
-        }
-    )
+def pod_of(command: CreateModel) -> Manifest:
     built = build_manifests(command, token=None, service_monitors=False)
-    pod = next(o for o in built.objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
-    assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB"}
+    deployment = next(o for o in built.objects if o["kind"] == "Deployment")
+    return dict(deployment["spec"]["template"]["spec"])
+
+
+def with_gpu(requirements: Requirements, **config: Any) -> CreateModel:
+    command = with_config(**config)
+    return command.model_copy(update={"requirements": requirements})
+
+
+def test_gpu_type_and_memory_become_required_node_affinity_and_the_gpu_taint_is_tolerated() -> None:
+    requirements = Requirements(
+        cpu="1", gpu=GpuRequirements(min_vram="48Gi", min_gpus=2, gpu_type="NVIDIA-A100-SXM4-40GB")
+    )
+    pod = pod_of(with_gpu(requirements, gpu_count=None))
+    required = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert required == {
+        "nodeSelectorTerms": [
+            {
+                "matchExpressions": [
+                    {"key": "nvidia.com/gpu.memory", "operator": "Gt", "values": ["24575"]},
+                    {
+                        "key": "nvidia.com/gpu.product",
+                        "operator": "In",
+                        "values": ["NVIDIA-A100-SXM4-40GB"],
+                    },
+                ]
+            }
+        ]
+    }
+    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists"}]
+    assert pod["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": "2"}
+
+
+def test_a_min_vram_without_gpu_count_asks_one_gpu_of_that_memory() -> None:
+    pod = pod_of(with_gpu(Requirements(gpu=GpuRequirements(min_vram="24Gi")), gpu_count=None))
+    assert pod["containers"][0]["resources"]["requests"] == {"nvidia.com/gpu": "1"}
+    (term,) = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]
+    assert term["matchExpressions"] == [
+        {"key": "nvidia.com/gpu.memory", "operator": "Gt", "values": ["24575"]}
+    ]
+
+
+def test_cpu_only_models_ask_for_no_gpu_no_affinity_and_tolerate_no_gpu_taint() -> None:
     cpu_only = seed_create_command().model_copy(
         update={
             "requirements": Requirements(),
             "deployment_config": DeploymentConfig(image="x", command=["sh"], args=[]),
         }
     )
-    built = build_manifests(cpu_only, token=None, service_monitors=False)
-    pod = next(o for o in built.objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
-    assert "nodeSelector" not in pod
+    pod = pod_of(cpu_only)
+    assert "affinity" not in pod
+    assert "tolerations" not in pod
     assert pod["containers"][0]["resources"] == {}
+
+
+def test_secret_extra_env_values_go_into_the_secret_and_are_read_by_secret_key_ref() -> None:
+    command = with_config(extra_env=[EnvVar(name="LOG_LEVEL", value="info")])
+    secret_env = {"DB_PASSWORD": SecretStr("pw-1"), "WANDB_API_KEY": SecretStr("k-1")}
+    built = build_manifests(command, token=None, service_monitors=False, secret_env=secret_env)
+    objects = {obj["kind"]: obj for obj in built.objects}
+
+    data = objects["Secret"]["data"]
+    assert {k: base64.b64decode(v).decode() for k, v in data.items()} == {
+        "DB_PASSWORD": "pw-1",
+        "WANDB_API_KEY": "k-1",
+    }
+    env = objects["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [
+        {"name": "LOG_LEVEL", "value": "info"},
+        {
+            "name": "DB_PASSWORD",
+            "valueFrom": {
+                "secretKeyRef": {"name": "qwen3-coder-30b-hf-token", "key": "DB_PASSWORD"}
+            },
+        },
+        {
+            "name": "WANDB_API_KEY",
+            "valueFrom": {
+                "secretKeyRef": {"name": "qwen3-coder-30b-hf-token", "key": "WANDB_API_KEY"}
+            },
+        },
+    ]
+    assert "pw-1" not in repr(objects["Deployment"])

@@ -23,7 +23,7 @@ from schemathesis import GenerationMode
 from jan_models.stack import LocalStack
 from services.api.adapters.api_keys import ApiKeys
 from shared import database
-from shared.names import DEFAULT_DATABASE, EVENTS_STREAM
+from shared.names import COMMANDS_STREAM, DEFAULT_DATABASE, EVENTS_STREAM
 from tests.faults.conftest import (
     HF_TOKEN,
     MODELS,
@@ -267,11 +267,39 @@ async def test_creates_beyond_the_rate_get_429_with_retry_after(stack: LocalStac
 # --- the Hugging Face token ------------------------------------------------------------
 
 
+ENV_PASSWORD = "pw_faults" + secrets.token_hex(16)
+
+
+def token_in_extra_env(name: str) -> dict[str, Any]:
+    """The token passed as an environment variable (DESIGN 8), with a password beside it."""
+    body = light_body(name)
+    config = body["deployment_config"]
+    del config["hugging_face_token"]
+    config["extra_env"] = [
+        {"name": "HF_TOKEN", "value": HF_TOKEN},
+        {"name": "DB_PASSWORD", "value": ENV_PASSWORD},
+        {"name": "LOG_LEVEL", "value": "info"},
+    ]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "needles"),
+    [
+        ("token-holder", light_body, [HF_TOKEN]),
+        ("env-token-holder", token_in_extra_env, [HF_TOKEN, ENV_PASSWORD]),
+    ],
+    ids=["hugging_face_token", "extra_env"],
+)
 async def test_the_hugging_face_token_is_nowhere_in_clear(
-    stack: LocalStack, cluster: Cluster
+    stack: LocalStack,
+    cluster: Cluster,
+    name: str,
+    body: Any,
+    needles: list[str],
 ) -> None:
     async with client_for(stack, await new_key(stack, 7009)) as api:
-        created = await api.post(MODELS, json=light_body("token-holder"))
+        created = await api.post(MODELS, json=body(name))
         assert created.status_code == 201, created.text
         public_id = created.json()["model"]["public_id"]
 
@@ -284,25 +312,38 @@ async def test_the_hugging_face_token_is_nowhere_in_clear(
             await api.get(MODELS),
             await api.get(f"{MODELS}/{public_id}"),
             await api.get(f"{MODELS}/all"),
-            await api.post(MODELS, json=light_body("token-holder")),  # 409 echoes nothing
+            await api.post(MODELS, json=body(name)),  # 409 echoes nothing
         ]
-    needle = HF_TOKEN.encode()
-    assert [r.request.url for r in responses if needle in r.content] == []
     events = await stream_messages(stack.nats_url, EVENTS_STREAM)
     assert events
-    assert [s for s, data in events if needle in data] == []
+    commands = await stream_messages(stack.nats_url, COMMANDS_STREAM)
     client = database.connect(stack.mongodb_url, app_name="faults")
     try:
-        for name in await client.list_database_names():
-            for collection in await client[name].list_collection_names():
-                async for document in client[name][collection].find():
-                    assert HF_TOKEN not in repr(document), f"{name}.{collection}"
+        documents = [
+            (f"{db_name}.{collection}", repr(document))
+            for db_name in await client.list_database_names()
+            for collection in await client[db_name].list_collection_names()
+            async for document in client[db_name][collection].find()
+        ]
     finally:
         await client.close()
     logs = stack.config.data_dir / "logs"
-    assert sorted(p.name for p in logs.iterdir() if needle in p.read_bytes()) == []
-    # the one place it belongs: the model's Secret in the cluster
-    secret = await cluster.http.get("/api/v1/namespaces/jan-models/secrets/token-holder-hf-token")
+    for needle in needles:
+        raw = needle.encode()
+        assert [r.request.url for r in responses if raw in r.content] == []
+        assert [s for s, data in events if raw in data] == []
+        assert [s for s, data in commands if raw in data] == []
+        assert [where for where, text in documents if needle in text] == []
+        assert sorted(p.name for p in logs.iterdir() if raw in p.read_bytes()) == []
+    # the one place they belong: the model's Secret in the cluster, read by secretKeyRef
+    secret = await cluster.http.get(f"/api/v1/namespaces/jan-models/secrets/{name}-hf-token")
     assert secret.status_code == 200
     data = secret.json().get("data", {}) | secret.json().get("stringData", {})
-    assert HF_TOKEN in {base64.b64decode(v).decode() for v in data.values()}
+    assert set(needles) <= {base64.b64decode(v).decode() for v in data.values()}
+    deployment = await cluster.http.get(f"/apis/apps/v1/namespaces/jan-models/deployments/{name}")
+    env = {
+        e["name"]: e for e in deployment.json()["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == f"{name}-hf-token"
+    for needle in needles:
+        assert needle not in deployment.text

@@ -39,7 +39,13 @@ async def test_status_reports_the_default_cluster(
         "gpu_type": "NVIDIA-A100-SXM4-40GB",
         "total_vram": "80Gi",
         "available_vram": "80Gi",
+        "allocated_gpus": 0,
+        "reserved_gpus": 0,
+        "free_gpus": 2,
+        "schedulable": True,
+        "unschedulable_reason": None,
     }
+    assert gpu_node(reply, "gpu-h100-1")["total_vram"] == "637Gi"  # 8 x 81,559 MiB, rounded down
     assert (cluster.aibrix_ok, cluster.gpu_operator_ok) == (True, True)
     assert (cluster.kuberay_ok, cluster.envoy_gateway_ok) == (True, True)
     assert reply.service_monitor_ok
@@ -59,7 +65,7 @@ async def test_gpu_accounting_follows_pods_coming_and_going(
 
     taken = await poll(
         lambda: status(nats_client),
-        until=lambda r: gpu_node(r, "gpu-a100-1")["available_vram"] == "0",
+        until=lambda r: gpu_node(r, "gpu-a100-1")["available_vram"] == "0Gi",
     )
     assert gpu_node(taken, "gpu-a100-1")["total_vram"] == "80Gi"
     fits = await ask(

@@ -41,7 +41,10 @@ def node(name: str, *, gpus: int, product: str = "NVIDIA-A100-SXM4-40GB", rv: st
             "resourceVersion": rv,
             "labels": {labels.GPU_PRODUCT_LABEL: product, labels.GPU_MEMORY_LABEL: "40960"},
         },
-        "status": {"capacity": {labels.GPU_RESOURCE: str(gpus)}},
+        "status": {
+            "capacity": {labels.GPU_RESOURCE: str(gpus)},
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
     }
 
 
@@ -171,6 +174,11 @@ def test_status_reply_is_the_pydantic_model_with_vram_from_free_gpus() -> None:
             "gpu_type": "NVIDIA-A100-SXM4-40GB",
             "total_vram": "80Gi",
             "available_vram": "40Gi",
+            "allocated_gpus": 1,
+            "reserved_gpus": 0,
+            "free_gpus": 1,
+            "schedulable": True,
+            "unschedulable_reason": None,
         }
     ]
     assert reply.missing[-1] == "storage class"
@@ -352,3 +360,57 @@ def test_each_transition_has_a_message_id_of_its_own_and_a_re_derived_one_the_sa
     again_view.replace(Kind.WORKLOADS, [workload(ready=1, rv="2")])
     [rederived] = again.process(again_view, now=NOW).events
     assert (rederived.msg_id, rederived.event.id) == (running.msg_id, running.event.id)
+
+
+def test_only_ready_uncordoned_untainted_nodes_are_eligible_and_gpus_come_from_allocatable() -> (
+    None
+):
+    cordoned = {**node("cordoned", gpus=2), "spec": {"unschedulable": True}}
+    not_ready = node("not-ready", gpus=2)
+    not_ready["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+    tainted = {**node("tainted", gpus=2), "spec": {"taints": [{"key": "x", "effect": "NoExecute"}]}}
+    gpu_tainted = {
+        **node("gpu-tainted", gpus=2),
+        "spec": {"taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]},
+    }
+    soft = {
+        **node("soft", gpus=2),
+        "spec": {"taints": [{"key": "x", "effect": "PreferNoSchedule"}]},
+    }
+    short = node("short", gpus=4)
+    short["status"]["allocatable"] = {labels.GPU_RESOURCE: "1"}
+    view = synced_view()
+    view.replace(Kind.NODES, [cordoned, not_ready, tainted, gpu_tainted, soft, short])
+
+    reply = STATUS_ANSWER.validate_json(view.status_reply())
+    assert isinstance(reply, StatusReply)
+    nodes = {n.node_name: n for n in reply.cluster_status.gpu_nodes}
+    assert {name: n.unschedulable_reason for name, n in nodes.items()} == {
+        "cordoned": "cordoned",
+        "gpu-tainted": None,
+        "not-ready": "not_ready",
+        "short": None,
+        "soft": None,
+        "tainted": "tainted",
+    }
+    assert [n.free_gpus for n in (nodes["cordoned"], nodes["short"], nodes["soft"])] == [0, 1, 2]
+    assert not nodes["tainted"].schedulable
+    assert nodes["gpu-tainted"].schedulable
+    assert view.capacity(CapacityQuery(min_gpus=2)).node_name in {"gpu-tainted", "soft"}
+    assert not view.capacity(CapacityQuery(min_gpus=3)).fits  # `short` has 4, 1 allocatable
+
+    restored = node("cordoned", gpus=2, rv="2")
+    view.apply(Kind.NODES, "MODIFIED", restored)
+    reply = STATUS_ANSWER.validate_json(view.status_reply())
+    assert isinstance(reply, StatusReply)
+    assert next(n for n in reply.cluster_status.gpu_nodes if n.node_name == "cordoned").schedulable
+
+
+def test_capacity_needs_per_gpu_memory_of_min_vram_over_the_ask() -> None:
+    view = synced_view()
+    small, large = node("small", gpus=1), node("large", gpus=1)
+    large["metadata"]["labels"][labels.GPU_MEMORY_LABEL] = "81920"
+    small["metadata"]["labels"][labels.GPU_MEMORY_LABEL] = "24576"
+    view.replace(Kind.NODES, [small, large])
+    assert view.capacity(CapacityQuery(min_gpus=1, min_vram="40Gi")).node_name == "large"
+    assert view.capacity(CapacityQuery(min_gpus=1, min_vram="24Gi")).fits

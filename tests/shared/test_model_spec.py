@@ -6,44 +6,14 @@ from shared.model_spec import (
     DeploymentConfig,
     GpuRequirements,
     Requirements,
-    served_model_names,
 )
-from tests.shared.examples import SEED_ARGS
-
-
-def test_the_seeds_sh_c_example_yields_its_served_name() -> None:
-    assert served_model_names(["sh"], SEED_ARGS) == ["qwen3-coder-30b"]
-
-
-@pytest.mark.parametrize(
-    ("command", "args", "expected"),
-    [
-        (["python3", "-m", "vllm"], ["--served-model-name", "qwen3"], ["qwen3"]),
-        (["python3"], ["--served-model-name=qwen3"], ["qwen3"]),
-        (["/bin/bash"], ["-c", "vllm serve x --served-model-name 'qwen3' --port 8000"], ["qwen3"]),
-        (["sh"], ["-c", 'vllm serve x --served-model-name="qwen3"'], ["qwen3"]),
-        (["vllm"], ["serve", "x", "--served-model-name", "a", "b", "--port", "1"], ["a", "b"]),
-        (["vllm"], ["serve", "x", "--served-model-name"], [""]),
-        (["vllm"], ["serve", "x"], []),
-        # `-c` is only a script after a shell: python's -c is not split
-        (["python3"], ["-c", "print('--served-model-name x')"], []),
-    ],
-)
-def test_served_model_names_are_read_as_a_shell_would(
-    command: list[str], args: list[str], expected: list[str]
-) -> None:
-    assert served_model_names(command, args) == expected
-
-
-def test_a_prefix_of_the_name_is_a_different_name() -> None:
-    assert served_model_names(["vllm"], ["--served-model-name", "qwen"]) != ["qwen3"]
 
 
 def test_the_seed_tables_defaults_apply() -> None:
     config = DeploymentConfig(image="vllm", command=["sh"], args=[])
     scaling = config.effective_autoscaling
 
-    assert (config.gpu_count, config.initial_delay_seconds, config.enable_pvc) == (0, 240, False)
+    assert (config.gpu_count, config.initial_delay_seconds, config.enable_pvc) == (None, 240, False)
     assert (config.storage_class, config.enable_autoscaling) == ("", False)
     assert (scaling.min_replicas, scaling.max_replicas) == (1, 10)
     assert (scaling.target_metric, scaling.target_value, scaling.scale_down_delay) == (
@@ -71,3 +41,16 @@ def test_the_seed_tables_defaults_apply() -> None:
 def test_invalid_specs_are_rejected(build: object) -> None:
     with pytest.raises(ValidationError):
         build()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(("given", "stored"), [(40, "40"), (0.5, "0.5"), ("12", "12")])
+def test_a_target_value_given_as_a_number_is_stored_as_the_string_aibrix_reads(
+    given: object, stored: str
+) -> None:
+    assert AutoscalingConfig(target_value=given).target_value == stored  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("given", [True, 0, -3, "nan"])
+def test_a_target_value_must_be_a_positive_number(given: object) -> None:
+    with pytest.raises(ValidationError):
+        AutoscalingConfig(target_value=given)  # type: ignore[arg-type]

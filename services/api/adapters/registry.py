@@ -26,7 +26,13 @@ from shared.errors import ModelNameTakenError
 from shared.names import Collection
 from shared.transactions import TransactionSessions, bulk_write_in_one_commit
 
-_PUBLIC: Final = {"_id": 0, "outbox": 0, "hf_token_encrypted": 0, "deployment_config": 0}
+_PUBLIC: Final = {
+    "_id": 0,
+    "outbox": 0,
+    "hf_token_encrypted": 0,
+    "secret_env_encrypted": 0,
+    "deployment_config": 0,
+}
 _LIST: Final = {
     "_id": 0,
     "id": 1,
@@ -119,6 +125,15 @@ class Registry:
             raise CounterUnavailableError(_COUNTER_ID)
         return int(counter["seq"])
 
+    async def name_taken(self, *, namespace: str, name: str) -> bool:
+        found = await self._models.find_one({"namespace": namespace, "name": name}, {"_id": 1})
+        return found is not None
+
+    def remember(self, document: Document) -> None:
+        """A model stored by another writer (admission's transaction): read your writes."""
+        if (view := self._ready_view()) is not None:
+            view.put(document)
+
     async def insert(self, document: Document) -> None:
         """Stores a new model with its outbox entry; returns once MongoDB acknowledged it.
 
@@ -136,7 +151,7 @@ class Registry:
                 raise  # nothing in the batch is known to be durable
             failed = {error["index"]: error for error in exc.details.get("writeErrors", [])}
             return [
-                None if index not in failed else _insert_error(document, failed[index])
+                None if index not in failed else insert_error(document, failed[index])
                 for index, document in enumerate(documents)
             ]
         return [None] * len(documents)
@@ -369,7 +384,7 @@ def transition_changes(
     return changes
 
 
-def _insert_error(document: Document, error: Document) -> BaseException:
+def insert_error(document: Document, error: Document) -> BaseException:
     """The exception `insert_one` would have raised for this document alone."""
     if error.get("code") not in DUPLICATE_KEY_CODES:
         return WriteError(error.get("errmsg", "write error"), error.get("code"), error)

@@ -26,7 +26,9 @@ from shared.database import Document
 
 log = logging.getLogger(__name__)
 
-HIDDEN: Final = frozenset({"_id", "outbox", "hf_token_encrypted", "deployment_config"})
+HIDDEN: Final = frozenset(
+    {"_id", "outbox", "hf_token_encrypted", "secret_env_encrypted", "deployment_config"}
+)
 RETRY_SECONDS: Final = 1.0
 
 
@@ -136,7 +138,9 @@ class RegistryView:
     async def _follow(self) -> None:
         async with await self._models.watch(full_document="updateLookup") as stream:
             self._clear()
-            async for document in self._models.find({}, {"outbox": 0, "hf_token_encrypted": 0}):
+            async for document in self._models.find(
+                {}, {"outbox": 0, "hf_token_encrypted": 0, "secret_env_encrypted": 0}
+            ):
                 self.put(document)
             pending = {"outbox": {"$exists": True}}
             async for entry in self._models.find(pending, {"public_id": 1, "outbox.command": 1}):

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.api.web.responses import JsonResponse
-from shared.errors import ErrorKind, JanModelsError, RateLimitedError
+from shared.errors import ErrorKind, JanModelsError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ STATUS: Final = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.INSUFFICIENT_RESOURCES: 400,
     ErrorKind.RATE_LIMITED: 429,
+    ErrorKind.QUOTA_EXCEEDED: 403,
     ErrorKind.DEPENDENCY_DOWN: 503,
 }
 _SOURCES: Final = frozenset({"body", "query", "path", "header", "cookie"})
@@ -73,10 +74,10 @@ async def _on_domain(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, JanModelsError)
     status = STATUS[exc.kind]
     headers = None
-    if isinstance(exc, RateLimitedError):
+    if exc.retry_after_seconds is not None:
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     if status >= 500:
-        log.warning("dependency down", extra={"error": exc.message})
+        log.warning("dependency down", extra={"error": getattr(exc, "detail", exc.message)})
     return error_response(status, exc.message, headers)
 
 

@@ -99,7 +99,7 @@ SEED_DETAIL: Final = {
     }
 }
 
-SEED_STATUS: Final = {
+SEED_STATUS: Final = {  # the seed's, with DESIGN 8's additions
     "organization_id": 123,
     "cluster_status": {
         "has_gpus": True,
@@ -110,7 +110,12 @@ SEED_STATUS: Final = {
                 "gpu_count": 2,
                 "gpu_type": "nvidia-a100",
                 "total_vram": "40Gi",
-                "available_vram": "38Gi",
+                "available_vram": "20Gi",
+                "allocated_gpus": 1,
+                "reserved_gpus": 0,
+                "free_gpus": 1,
+                "schedulable": True,
+                "unschedulable_reason": None,
             }
         ],
         "total_gpus": 2,
@@ -119,6 +124,7 @@ SEED_STATUS: Final = {
         "kuberay_ok": True,
         "envoy_gateway_ok": True,
     },
+    "quota": {"gpus": {"limit": 8, "used": 1}},
 }
 
 SEED_ALL: Final = {

@@ -20,6 +20,7 @@ from services.api.web.examples import (
 from services.api.web.responses import JsonResponse
 from shared.crds import AIBRIX
 from shared.errors import (
+    INVENTORY_UNAVAILABLE_MESSAGE,
     NOT_IN_CLUSTER_MESSAGE,
     InvalidRequestError,
     RateLimitedError,
@@ -29,7 +30,7 @@ from shared.errors import (
 MAX_LIMIT: Final = 1000
 Responses = dict[int | str, dict[str, Any]]
 _UNAUTHENTICATED: Final[Responses] = {401: error_example("missing or invalid API key")}
-_DOWN: Final[Responses] = {503: error_example("cluster inventory unavailable: no answer in time")}
+_DOWN: Final[Responses] = {503: error_example(INVENTORY_UNAVAILABLE_MESSAGE)}
 
 router = APIRouter(prefix="/v1/organization/models", tags=["organization models"])
 
@@ -43,14 +44,10 @@ def _ok(example: dict[str, Any]) -> Responses:
     summary="Check cluster status",
     responses={**_ok(SEED_STATUS), **_UNAUTHENTICATED, **_DOWN},
 )
-async def cluster_status(caller: CallerDep, runtime: RuntimeDep) -> JsonResponse:
-    inventory = runtime.models.inventory
-    status = await inventory.status()
+async def cluster_status(caller: CallerDep, models: ModelsDep) -> JsonResponse:
+    cluster, quota = await models.cluster_status(organization_id=caller.organization_id)
     return JsonResponse(
-        {
-            "organization_id": caller.organization_id,
-            "cluster_status": inventory.cluster_status_json(status),
-        }
+        {"organization_id": caller.organization_id, "cluster_status": cluster, "quota": quota}
     )
 
 

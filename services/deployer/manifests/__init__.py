@@ -28,16 +28,24 @@ class ModelManifests:
 
 
 def build_manifests(
-    command: CreateModel, *, token: SecretStr | None, service_monitors: bool
+    command: CreateModel,
+    *,
+    token: SecretStr | None,
+    service_monitors: bool,
+    secret_env: dict[str, SecretStr] | None = None,
 ) -> ModelManifests:
+    """`token` and `secret_env` are the decrypted secrets: they go into the Secret only."""
     config = command.deployment_config
+    secret_env = dict(secret_env or {})
     objects: list[Manifest] = []
-    if token is not None:
-        objects.append(build_token_secret(command, token))
+    if token is not None or secret_env:
+        objects.append(build_token_secret(command, token, secret_env))
     if config.enable_pvc:
         objects.append(build_cache_claim(command))
     objects.append(build_service(command))
-    objects.append(build_deployment(command, with_token=token is not None))
+    objects.append(
+        build_deployment(command, with_token=token is not None, secret_env_names=list(secret_env))
+    )
     if service_monitors:
         objects.append(build_service_monitor(command))
     if config.enable_autoscaling:

@@ -24,14 +24,22 @@ from services.deployer.manifests.meta import (
 from shared.commands import CreateModel
 
 
-def build_token_secret(command: CreateModel, token: SecretStr) -> Manifest:
-    """`data` rather than `stringData`: server-side apply owns `data` keys cleanly."""
-    encoded = base64.b64encode(token.get_secret_value().encode()).decode()
+def build_token_secret(
+    command: CreateModel, token: SecretStr | None, secret_env: dict[str, SecretStr] | None = None
+) -> Manifest:
+    """`data` rather than `stringData`: server-side apply owns `data` keys cleanly. The
+    token under `token`, each secret `extra_env` value under its variable's name."""
+    values = dict(secret_env or {})
+    if token is not None:
+        values[HF_TOKEN_KEY] = token
     meta = metadata(command, name=secret_name(command.name))
     return {
         **header(SECRET.api_version, SECRET.kind, meta),
         "type": "Opaque",
-        "data": {HF_TOKEN_KEY: encoded},
+        "data": {
+            key: base64.b64encode(value.get_secret_value().encode()).decode()
+            for key, value in values.items()
+        },
     }
 
 

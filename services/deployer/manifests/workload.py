@@ -20,8 +20,15 @@ from services.deployer.manifests.meta import (
     secret_name,
 )
 from shared.commands import CreateModel
-from shared.labels import GPU_PRODUCT_LABEL, GPU_RESOURCE, SERVE_PORT, SERVE_PORT_NAME
+from shared.labels import (
+    GPU_MEMORY_LABEL,
+    GPU_PRODUCT_LABEL,
+    GPU_RESOURCE,
+    SERVE_PORT,
+    SERVE_PORT_NAME,
+)
 from shared.model_spec import EnvVar
+from shared.placement import gpu_type, gpus_per_replica, per_gpu_memory_mib
 
 CONTAINER_NAME: Final = "vllm-openai"
 HEALTH_PATH: Final = "/health"
@@ -34,7 +41,9 @@ STARTUP_FAILURE_THRESHOLD: Final = 360
 """With a 10 s period, an hour of weight downloads before the kubelet gives up."""
 
 
-def build_deployment(command: CreateModel, *, with_token: bool) -> Manifest:
+def build_deployment(
+    command: CreateModel, *, with_token: bool, secret_env_names: list[str] | None = None
+) -> Manifest:
     config = command.deployment_config
     spec: dict[str, Any] = {
         "strategy": {"type": "Recreate"},
@@ -44,7 +53,9 @@ def build_deployment(command: CreateModel, *, with_token: bool) -> Manifest:
                 "labels": labels(command),
                 "annotations": metadata(command)["annotations"],
             },
-            "spec": _pod_spec(command, with_token=with_token),
+            "spec": _pod_spec(
+                command, with_token=with_token, secret_env_names=secret_env_names or []
+            ),
         },
     }
     if not config.enable_autoscaling:
@@ -52,21 +63,54 @@ def build_deployment(command: CreateModel, *, with_token: bool) -> Manifest:
     return {**header(DEPLOYMENT.api_version, DEPLOYMENT.kind, metadata(command)), "spec": spec}
 
 
-def _pod_spec(command: CreateModel, *, with_token: bool) -> Manifest:
+def _pod_spec(command: CreateModel, *, with_token: bool, secret_env_names: list[str]) -> Manifest:
     config = command.deployment_config
     pod: Manifest = {
-        "containers": [_container(command, with_token=with_token)],
+        "containers": [
+            _container(command, with_token=with_token, secret_env_names=secret_env_names)
+        ],
         "volumes": [
             {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory"}},
             _cache_volume(command),
         ],
     }
-    gpu = command.requirements.gpu
-    if gpu is not None and gpu.gpu_type:
-        pod["nodeSelector"] = {GPU_PRODUCT_LABEL: gpu.gpu_type}
-    if config.gpu_count > 0:
-        pod["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+    affinity = _node_affinity(command)
+    if affinity:
+        pod["affinity"] = {"nodeAffinity": affinity}
+    if gpus_per_replica(command.requirements, config) > 0:
+        pod["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists"}]
     return pod
+
+
+def _node_affinity(command: CreateModel) -> Manifest:
+    """Required: GPUs with the memory and product admission checked (DESIGN 8), so the
+    scheduler can never put a replica where admission would have refused it."""
+    gpus = gpus_per_replica(command.requirements, command.deployment_config)
+    expressions: list[Manifest] = []
+    needed_mib = per_gpu_memory_mib(command.requirements, gpus)
+    if needed_mib > 0:
+        expressions.append(
+            {"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(needed_mib - 1)]}
+        )
+    product = gpu_type(command.requirements)
+    if product:
+        expressions.append({"key": GPU_PRODUCT_LABEL, "operator": "In", "values": [product]})
+    affinity: Manifest = {}
+    if expressions:
+        affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
+            "nodeSelectorTerms": [{"matchExpressions": expressions}]
+        }
+    if command.planned_nodes:  # where admission reserved GPUs: the scheduler follows the plan
+        planned = sorted(set(command.planned_nodes))
+        affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [
+            {
+                "weight": 100,
+                "preference": {
+                    "matchFields": [{"key": "metadata.name", "operator": "In", "values": planned}]
+                },
+            }
+        ]
+    return affinity
 
 
 def _cache_volume(command: CreateModel) -> Manifest:
@@ -76,7 +120,7 @@ def _cache_volume(command: CreateModel) -> Manifest:
     return {"name": CACHE_VOLUME, "emptyDir": {}}
 
 
-def _container(command: CreateModel, *, with_token: bool) -> Manifest:
+def _container(command: CreateModel, *, with_token: bool, secret_env_names: list[str]) -> Manifest:
     config = command.deployment_config
     container: Manifest = {
         "name": CONTAINER_NAME,
@@ -97,7 +141,12 @@ def _container(command: CreateModel, *, with_token: bool) -> Manifest:
             {"name": CACHE_VOLUME, "mountPath": HF_CACHE_PATH},
         ],
     }
-    env = _env(config.extra_env, with_token=with_token, token_secret=secret_name(command.name))
+    env = _env(
+        config.extra_env,
+        with_token=with_token,
+        token_secret=secret_name(command.name),
+        secret_env_names=secret_env_names,
+    )
     if env:
         container["env"] = env
     return container
@@ -110,7 +159,7 @@ def _resources(command: CreateModel) -> Manifest:
         requests["cpu"] = command.requirements.cpu
     if command.requirements.memory:
         requests["memory"] = command.requirements.memory
-    gpus = command.deployment_config.gpu_count
+    gpus = gpus_per_replica(command.requirements, command.deployment_config)
     if gpus > 0:
         requests[GPU_RESOURCE] = str(gpus)
         limits[GPU_RESOURCE] = str(gpus)
@@ -132,18 +181,27 @@ def _probe(*, initial_delay: int, period: int) -> Manifest:
     }
 
 
-def _env(extra: list[EnvVar], *, with_token: bool, token_secret: str) -> list[Manifest]:
-    """HF_TOKEN from the Secret, then the extra variables, one entry per name.
+def _env(
+    extra: list[EnvVar], *, with_token: bool, token_secret: str, secret_env_names: list[str]
+) -> list[Manifest]:
+    """HF_TOKEN from the Secret, then the extra variables, one entry per name; the secret
+    ones (DESIGN 8) from the Secret too, by `secretKeyRef`.
 
     Server-side apply treats `env` as a map keyed by name and rejects duplicate keys, so
-    a repeated name keeps its last value, and HF_TOKEN from the Secret wins over a
-    literal one in `extra_env` (which would put the token in the Deployment in clear).
+    a repeated name keeps its last value, and HF_TOKEN from `hugging_face_token` wins
+    over an HF_TOKEN in `extra_env`.
     """
     by_name: dict[str, Manifest] = {}
     for variable in extra:
         by_name[variable.name] = {"name": variable.name, "value": variable.value}
+    for name in secret_env_names:
+        by_name[name] = {"name": name, "valueFrom": _secret_ref(token_secret, name)}
     if with_token:
         by_name.pop(HF_TOKEN_ENV, None)
-        token_ref = {"secretKeyRef": {"name": token_secret, "key": HF_TOKEN_KEY}}
+        token_ref = _secret_ref(token_secret, HF_TOKEN_KEY)
         return [{"name": HF_TOKEN_ENV, "valueFrom": token_ref}, *by_name.values()]
     return list(by_name.values())
+
+
+def _secret_ref(secret: str, key: str) -> Manifest:
+    return {"secretKeyRef": {"name": secret, "key": key}}

@@ -1,0 +1,106 @@
+"""Where an admitted model's starting replicas go, and what the cluster has left (DESIGN 8).
+
+Pure: the inventory's per-node facts (allocatable, GPUs of bound pods, schedulable), the
+reservations of models admitted before, and one new ask in; a plan or None out. The
+adapter runs this inside the transaction that stores the model, so two racing
+admissions never plan on the same free GPU.
+
+A reservation holds GPUs on its planned nodes until the model's pods are bound. A bound
+pod's GPUs are in the node's `allocated` from then on, so the reservation gives them back
+as they bind: first on the node where the pod landed, then (the scheduler did not follow
+the plan) on the other planned nodes.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from shared.errors import GpuQuotaExceededError
+from shared.queries import NodeGpus
+
+Plan = list[tuple[str, int]]
+"""(node name, GPUs) for each planned replica."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    gpus: int
+    """Per replica."""
+    replicas: int
+    memory_mib: int = 0
+    """Each GPU's memory at least this (0: any)."""
+    gpu_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    public_id: str
+    plan: Plan
+
+
+def outstanding(plan: Plan, bound: Mapping[str, int]) -> Plan:
+    """What a reservation still holds once `bound` (node -> GPUs of its bound pods) is given back."""
+    left = dict(bound)
+    kept: Plan = []
+    for node, gpus in plan:  # first what landed where it was planned
+        taken = min(gpus, left.get(node, 0))
+        left[node] = left.get(node, 0) - taken
+        kept.append((node, gpus - taken))
+    elsewhere = sum(left.values())
+    result: Plan = []
+    for node, gpus in kept:  # then what landed elsewhere
+        taken = min(gpus, elsewhere)
+        elsewhere -= taken
+        if gpus - taken > 0:
+            result.append((node, gpus - taken))
+    return result
+
+
+def reserved_by_node(
+    reservations: Iterable[Reservation], bound: Mapping[str, Mapping[str, int]]
+) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for reservation in reservations:
+        for node, gpus in outstanding(reservation.plan, bound.get(reservation.public_id, {})):
+            totals[node] = totals.get(node, 0) + gpus
+    return totals
+
+
+def free_by_node(nodes: Iterable[NodeGpus], reserved: Mapping[str, int]) -> dict[str, int]:
+    """Eligible nodes only: allocatable - GPUs of bound pods - outstanding reservations."""
+    return {
+        node.node_name: max(0, node.allocatable - node.allocated - reserved.get(node.node_name, 0))
+        for node in nodes
+        if node.schedulable
+    }
+
+
+def place(ask: Ask, nodes: Iterable[NodeGpus], free: Mapping[str, int]) -> Plan | None:
+    """First fit of each replica, in node-name order, on nodes of the right product and
+    memory; None when a replica fits nowhere. Zero replicas (or zero GPUs) plan nothing."""
+    if ask.gpus == 0 or ask.replicas == 0:
+        return []
+    left = dict(free)
+    candidates = sorted(
+        node.node_name
+        for node in nodes
+        if node.node_name in left
+        and node.gpu_memory_mib >= ask.memory_mib
+        and (ask.gpu_type is None or node.gpu_type == ask.gpu_type)
+    )
+    plan: Plan = []
+    for _ in range(ask.replicas):
+        node_name = next((name for name in candidates if left[name] >= ask.gpus), None)
+        if node_name is None:
+            return None
+        left[node_name] -= ask.gpus
+        plan.append((node_name, ask.gpus))
+    return plan
+
+
+def check_quota(*, organization_id: int, limit: int | None, used: int, requested: int) -> None:
+    """A model counts GPU ask x the most replicas it may run; none over the limit."""
+    if limit is None or requested == 0 or used + requested <= limit:
+        return
+    raise GpuQuotaExceededError(
+        organization_id=organization_id, requested=requested, used=used, limit=limit
+    )
