@@ -133,7 +133,7 @@ INVENTORY_UNAVAILABLE_MESSAGE: Final = "cluster inventory unavailable, retry sho
 
 
 class InventoryUnavailableError(JanModelsError):
-    """A temporary outage (DESIGN 8): the inventory does not answer or has not synced yet.
+    """A temporary outage: the inventory does not answer or has not synced yet.
     The caller sees one text; `detail` says which, for the logs."""
 
     kind = ErrorKind.DEPENDENCY_DOWN

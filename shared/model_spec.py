@@ -127,7 +127,7 @@ SECRET_ENV_SUFFIXES: Final = ("_TOKEN", "_KEY", "_SECRET")
 
 
 def is_secret_env_name(name: str) -> bool:
-    """DESIGN 8: these `extra_env` entries are handled like `hugging_face_token`."""
+    """these `extra_env` entries are handled like `hugging_face_token`."""
     upper = name.upper()
     return upper in SECRET_ENV_NAMES or upper.endswith(SECRET_ENV_SUFFIXES) or "PASSWORD" in upper
 
@@ -169,7 +169,7 @@ class DeploymentConfig(Strict):
         default=None,
         ge=0,
         le=64,
-        description="GPUs per replica; when left out, decided by requirements.gpu (DESIGN 8)",
+        description="GPUs per replica; when left out, decided by requirements.gpu",
     )
     initial_delay_seconds: int = Field(default=240, ge=0, le=86_400)
     enable_pvc: bool = False

@@ -67,4 +67,4 @@ class Collection(StrEnum):
     INVENTORY_MODELS = "inventory_models"  # per-model lifecycle memory of the inventory
     TRANSACTION_SESSIONS = "transaction_sessions"  # shared/transactions.py
     ORGANIZATION_QUOTAS = "organization_quotas"  # api: GPU limit per organization
-    ADMISSIONS = "admissions"  # api: the one document every GPU admission writes (DESIGN 8)
+    ADMISSIONS = "admissions"  # api: the one document every GPU admission writes

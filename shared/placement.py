@@ -1,4 +1,4 @@
-"""How many GPUs a model asks per replica, and what a node must offer to host one (DESIGN 8).
+"""How many GPUs a model asks per replica, and what a node must offer to host one.
 
 The api's admission and the deployer's Deployment both read these functions, so what is
 checked is what is placed: a replica asks `gpus_per_replica` GPUs, each of at least

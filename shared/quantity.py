@@ -74,5 +74,5 @@ MIB: Final = 2**20
 
 
 def whole_gi(mib: int) -> str:
-    """MiB as whole Gi, rounded down: 8 x 81,559 MiB is `637Gi` (DESIGN 8)."""
+    """MiB as whole Gi, rounded down: 8 x 81,559 MiB is `637Gi`."""
     return f"{max(0, mib) // 1024}Gi"

@@ -45,7 +45,7 @@ class StatusQuery(Message):
 
 
 class GpuNode(Message):
-    """One entry of the seed's `cluster_status.gpu_nodes`, with DESIGN 8's additions."""
+    """One entry of the seed's `cluster_status.gpu_nodes`, with the admission fields."""
 
     node_name: str = Field(examples=["gpu-node-1"])
     gpu_count: int = Field(examples=[2])

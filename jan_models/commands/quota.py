@@ -1,7 +1,7 @@
 """`jan-models quota`: set, list and clear organizations' GPU quotas, straight in MongoDB.
 
 It reads `JAN_MODELS_MONGODB_URL` like `keys`. A quota counts each model's GPU ask times
-the most replicas it may run, from admission until the model is gone (DESIGN 8).
+the most replicas it may run, from admission until the model is gone.
 """
 
 from collections.abc import Awaitable, Callable

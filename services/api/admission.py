@@ -1,4 +1,4 @@
-"""Where an admitted model's starting replicas go, and what the cluster has left (DESIGN 8).
+"""Where an admitted model's starting replicas go, and what the cluster has left.
 
 Pure: the inventory's per-node facts (allocatable, GPUs of bound pods, schedulable), the
 reservations of models admitted before, and one new ask in; a plan or None out. The

@@ -135,7 +135,7 @@ class Models:
         organization_id: int,
         gpus: int,
     ) -> Document:
-        """Quota, placement and reservation with the insert, in one transaction (DESIGN 8)."""
+        """Quota, placement and reservation with the insert, in one transaction."""
         config, requirements = request.deployment_config, request.requirements
         ask = Ask(
             gpus=gpus,
@@ -159,7 +159,7 @@ class Models:
         return document
 
     async def _refuse_a_taken_name(self, request: CreateModelRequest) -> None:
-        """DESIGN 8's order of checks: a taken name (409) comes before an unavailable
+        """The order of checks: a taken name (409) comes before an unavailable
         inventory, a missing cluster or CRD, a quota or no fitting node. Read only when one
         of those refuses the create: a create that passes them learns it from the insert."""
         if await self.registry.name_taken(namespace=DEFAULT_NAMESPACE, name=request.name):
@@ -167,7 +167,7 @@ class Models:
 
     async def cluster_status(self, *, organization_id: int) -> tuple[Any, dict[str, Any]]:
         """`/status`'s `cluster_status` (the inventory's, with the reservations admission
-        holds per node) and the organization's `quota` object (DESIGN 8)."""
+        holds per node) and the organization's `quota` object."""
         status = await self.inventory.status()
         reserved = reserved_by_node(await self.admissions.reserved(), status.bound_gpus)
         limit, used = await self.admissions.usage(organization_id)

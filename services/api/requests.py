@@ -39,7 +39,7 @@ class DeploymentConfigRequest(DeploymentConfig):
         return DeploymentConfig.model_validate(fields)
 
     def secret_env(self) -> dict[str, SecretStr]:
-        """The `extra_env` entries DESIGN 8 treats as secrets, by name (the last one wins)."""
+        """The `extra_env` entries treated as secrets, by name (the last one wins)."""
         return {e.name: SecretStr(e.value) for e in self.extra_env if is_secret_env_name(e.name)}
 
 

@@ -35,7 +35,7 @@ def gpu_node_fragment(node: NodeView, *, allocated: int) -> bytes:
 
 
 def gpu_node(node: NodeView, *, allocated: int, reserved: int) -> GpuNode:
-    """DESIGN 8: free = allocatable - allocated - reserved on a schedulable node, else 0."""
+    """free = allocatable - allocated - reserved on a schedulable node, else 0."""
     free = max(0, node.gpu_allocatable - allocated - reserved) if node.schedulable else 0
     return GpuNode(
         node_name=node.name,
@@ -151,7 +151,7 @@ def models_reply_bytes(
 
 
 def capacity_reply(query: CapacityQuery, nodes: Iterable[tuple[NodeView, int]]) -> CapacityReply:
-    """DESIGN 8: an eligible node with enough free allocatable GPUs, each with the memory
+    """an eligible node with enough free allocatable GPUs, each with the memory
     the Deployment's node affinity requires (ceil(min_vram / GPUs asked))."""
     min_vram = int(parse_quantity(query.min_vram)) if query.min_vram else 0
     if query.min_gpus == 0 and min_vram == 0 and not query.gpu_type:

@@ -1,4 +1,4 @@
-"""Admission's pure planning: eligible free GPUs, reservations, first fit, quota (DESIGN 8)."""
+"""Admission's pure planning: eligible free GPUs, reservations, first fit, quota."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Admission on the real stack (DESIGN 8): racing creates never double-book a GPU, every
+"""Admission on the real stack: racing creates never double-book a GPU, every
 admitted model runs, reservations come back when models go, quotas hold under races.
 
 One stack for the module (kubesim's default cluster: 11 GPUs on three GPU nodes); each

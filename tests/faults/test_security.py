@@ -271,7 +271,7 @@ ENV_PASSWORD = "pw_faults" + secrets.token_hex(16)
 
 
 def token_in_extra_env(name: str) -> dict[str, Any]:
-    """The token passed as an environment variable (DESIGN 8), with a password beside it."""
+    """The token passed as an environment variable, with a password beside it."""
     body = light_body(name)
     config = body["deployment_config"]
     del config["hugging_face_token"]

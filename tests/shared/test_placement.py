@@ -1,4 +1,4 @@
-"""The GPU ask per replica and what a node must offer for it (DESIGN 8)."""
+"""The GPU ask per replica and what a node must offer for it."""
 
 from typing import Any
 

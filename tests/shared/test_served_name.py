@@ -1,4 +1,4 @@
-"""The served-name reader reads argv as the container runs it (DESIGN 6, issue 15)."""
+"""The served-name reader reads argv as the container runs it."""
 
 import pytest
 

@@ -1,5 +1,5 @@
 """GPU admission in one MongoDB transaction: quota, placement, reservation and the new
-model, stored together or not at all (DESIGN 8).
+model, stored together or not at all.
 
 Every GPU admission first increments the one `admissions` document, so two racing
 admissions (in this process or in another api replica) write the same document: the

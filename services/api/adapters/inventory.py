@@ -172,7 +172,7 @@ class Inventory:
 
 
 def _available(status: StatusReply) -> StatusReply:
-    """DESIGN 8: no cluster to reach is the seed's 403; a cluster not synced yet is a 503."""
+    """no cluster to reach is the seed's 403; a cluster not synced yet is a 503."""
     if not status.in_cluster:
         raise NotInClusterError
     if not status.connected:

@@ -99,7 +99,7 @@ SEED_DETAIL: Final = {
     }
 }
 
-SEED_STATUS: Final = {  # the seed's, with DESIGN 8's additions
+SEED_STATUS: Final = {  # the seed's, with the admission fields
     "organization_id": 123,
     "cluster_status": {
         "has_gpus": True,

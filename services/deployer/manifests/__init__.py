@@ -1,4 +1,4 @@
-"""Manifests as data: a command in, the list of objects to apply out (DESIGN section 5).
+"""Manifests as data: a command in, the list of objects to apply out.
 
 Pure functions, no cluster access: what the cluster offers (is the ServiceMonitor CRD
 there?) and the decrypted token are passed in. The order is the apply order: what the

@@ -1,4 +1,4 @@
-"""The Deployment that runs vLLM (DESIGN section 5).
+"""The Deployment that runs vLLM.
 
 `spec.replicas` is left out when a PodAutoscaler owns the count: with server-side apply
 a field the deployer does not send is a field it does not own, so re-applying the same
@@ -83,7 +83,7 @@ def _pod_spec(command: CreateModel, *, with_token: bool, secret_env_names: list[
 
 
 def _node_affinity(command: CreateModel) -> Manifest:
-    """Required: GPUs with the memory and product admission checked (DESIGN 8), so the
+    """Required: GPUs with the memory and product admission checked, so the
     scheduler can never put a replica where admission would have refused it."""
     gpus = gpus_per_replica(command.requirements, command.deployment_config)
     expressions: list[Manifest] = []
@@ -185,7 +185,7 @@ def _env(
     extra: list[EnvVar], *, with_token: bool, token_secret: str, secret_env_names: list[str]
 ) -> list[Manifest]:
     """HF_TOKEN from the Secret, then the extra variables, one entry per name; the secret
-    ones (DESIGN 8) from the Secret too, by `secretKeyRef`.
+    ones from the Secret too, by `secretKeyRef`.
 
     Server-side apply treats `env` as a map keyed by name and rejects duplicate keys, so
     a repeated name keeps its last value, and HF_TOKEN from `hugging_face_token` wins
