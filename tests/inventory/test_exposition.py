@@ -45,6 +45,11 @@ def ready(raw: Any, **spec: Any) -> Any:
     return raw
 
 
+def down(raw: Any) -> Any:
+    raw["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+    return raw
+
+
 def test_every_family_is_exported_when_nothing_is_followed() -> None:
     samples, text = scrape()
     for name in CONTRACT_FAMILIES:
@@ -93,7 +98,12 @@ def test_schedulability_reports_why_a_node_cannot_take_pods() -> None:
     )
     view.replace(
         Kind.NODES,
-        [node("down", gpus=2), ready(node("c", gpus=2), unschedulable=True), tainted, gpu_tainted],
+        [
+            down(node("down", gpus=2)),
+            ready(node("c", gpus=2), unschedulable=True),
+            tainted,
+            gpu_tainted,
+        ],
     )
     samples, _ = scrape(view)
     assert samples["jan_models_node_schedulable"] == {
@@ -105,7 +115,7 @@ def test_schedulability_reports_why_a_node_cannot_take_pods() -> None:
 
 
 def test_a_cordoned_node_that_is_also_down_reports_not_ready_first() -> None:
-    raw = node("n", gpus=1)
+    raw = down(node("n", gpus=1))
     raw["spec"] = {"unschedulable": True, "taints": [{"key": "x", "effect": "NoSchedule"}]}
     assert unschedulable_reason(raw) == "not_ready"
     raw["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
