@@ -19,6 +19,7 @@ from services.api.runtime import ApiRuntime
 from services.api.settings import ApiSettings
 from services.api.web.dependencies import RuntimeDep
 from services.api.web.errors import install_error_handlers
+from services.api.web.event_stream import router as event_stream_router
 from services.api.web.middleware import RequestLayer
 from services.api.web.responses import JsonResponse
 from services.api.web.routes import router
@@ -50,6 +51,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestLayer, max_body_bytes=settings.api_max_body_bytes)
     app.include_router(router)
+    app.include_router(event_stream_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -105,4 +107,6 @@ def run(settings: ApiSettings | None = None) -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        # Event streams stay open until their client leaves; shutdown ends them after this.
+        timeout_graceful_shutdown=settings.api_shutdown_grace_seconds,
     )
