@@ -9,13 +9,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: dev test install lint typecheck imports unit check bench clean
+.PHONY: dev test install lint typecheck imports unit check bench clean chromium
 
 dev: $(VENV)/.installed
 	$(BIN)/jan-models dev
 
-test: $(VENV)/.installed lint typecheck imports
+test: $(VENV)/.installed lint typecheck imports chromium
 	$(BIN)/pytest
+
+# The console's browser tests drive Debian's chromium (never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 install: $(VENV)/.installed
 

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.api.runtime import ApiRuntime
 from services.api.settings import ApiSettings
+from services.api.web.console import router as console_router
 from services.api.web.dependencies import RuntimeDep
 from services.api.web.errors import install_error_handlers
 from services.api.web.event_stream import router as event_stream_router
@@ -52,6 +53,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(RequestLayer, max_body_bytes=settings.api_max_body_bytes)
     app.include_router(router)
     app.include_router(event_stream_router)
+    app.include_router(console_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
