@@ -220,6 +220,8 @@ const state = {
   modelStream: null,
   openModel: null,
   loaded: false,
+  dataShown: false,
+  pendingEvent: null,
 };
 
 let modelsList, allList, nodesList;
@@ -259,11 +261,13 @@ async function onKeySubmit(event) {
 // --- loading -----------------------------------------------------------------------------
 
 async function loadModels() {
+  const first = await call("GET", `?limit=${PAGE}&offset=0`);
+  const offsets = [];
+  for (let offset = PAGE; offset < first.total; offset += PAGE) offsets.push(offset);
+  const rest = await Promise.all(offsets.map((offset) => call("GET", `?limit=${PAGE}&offset=${offset}`)));
   const models = new Map();
-  for (let offset = 0; ; offset += PAGE) {
-    const page = await call("GET", `?limit=${PAGE}&offset=${offset}`);
+  for (const page of [first, ...rest]) {
     for (const m of page.models) models.set(m.public_id, { ...state.models.get(m.public_id), ...m });
-    if (page.models.length < PAGE || offset + PAGE >= page.total) break;
   }
   state.models = models;
   state.order = Array.from(models.values()).sort((a, b) => b.id - a.id).map((m) => m.public_id);
@@ -344,7 +348,7 @@ function applyEvent(event) {
   const kind = String(event.type || "").split(".").pop();
   const id = event.subject || data.public_id;
   const model = state.models.get(id);
-  window.janModelsLastEvent = { id: event.id, at: performance.now() };
+  state.pendingEvent = { id: event.id, received: performance.now() };
   if (kind === "deleted") {
     if (model) { state.models.delete(id); state.order = state.order.filter((p) => p !== id); }
   } else if (model) {
@@ -393,6 +397,18 @@ function render() {
   if (!$("view-models").hidden) renderModels();
   if (!$("view-all").hidden) renderAll();
   if (!$("view-model").hidden) renderModel();
+  // For measurements (jan-models bench): when data, and each event, is on screen. The
+  // lists draw in the next frame, so these are taken in the frame after it.
+  const pending = state.pendingEvent;
+  state.pendingEvent = null;
+  const firstData = state.loaded && !state.dataShown;
+  if (firstData) state.dataShown = true;
+  if (pending || firstData) {
+    requestAnimationFrame(() => {
+      if (firstData) performance.mark("jan-models:data-shown");
+      if (pending) window.janModelsLastEvent = { ...pending, shown: performance.now() };
+    });
+  }
 }
 
 // Cluster ----------------------------------------------------------------------------------
