@@ -76,10 +76,10 @@ def accepted(
     )
 
 
-async def sse_messages(response: httpx.Response) -> AsyncIterator[dict[str, str]]:
+async def sse_messages(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, str]]:
     """Each SSE message of a streamed response as its fields; comments and `retry` are skipped."""
     fields: dict[str, str] = {}
-    async for line in response.aiter_lines():
+    async for line in lines:
         if not line:
             if "data" in fields:
                 yield fields
@@ -99,7 +99,7 @@ async def streaming(
     ):
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
-        yield sse_messages(response)
+        yield sse_messages(response.aiter_lines())
 
 
 async def take(messages: AsyncIterator[dict[str, str]], count: int) -> list[dict[str, str]]:
@@ -138,6 +138,25 @@ async def test_last_event_id_resumes_after_that_sequence_and_zero_replays(
         "second",
         "third",
     ]
+
+
+async def test_a_new_stream_opens_with_the_sequence_it_starts_after(
+    serve: Served, jetstream: JetStreamContext, key_for: KeyFactory
+) -> None:
+    url = await serve()
+    for name in ("before-1", "before-2"):
+        await publish_event(jetstream, accepted(7, name))
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=20) as client,
+        client.stream("GET", STREAM, headers=await key_for(7)) as response,
+    ):
+        lines = response.aiter_lines()
+        opening = [await anext(lines) for _ in range(4)]
+        assert opening == ["retry: 2000", "id: 2", ": connected", ""]
+        await publish_event(jetstream, accepted(7, "after"))
+        (got,) = await take(sse_messages(lines), 1)
+    assert got["id"] == "3"
+    assert orjson.loads(got["data"])["data"]["name"] == "after"
 
 
 async def test_one_models_stream_skips_its_siblings_and_a_reused_name(

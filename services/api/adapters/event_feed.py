@@ -77,14 +77,23 @@ class EventFeed:
         self._consumer: str | None = None
         """The consumer's name: an ordered consumer makes a new one when it sees a gap."""
 
-    async def open(self) -> None:
+    @property
+    def after(self) -> int:
+        """The sequence the feed starts after; known once it is open."""
         if self._after is None:
-            config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
-        else:
-            config = ConsumerConfig(
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self._after + 1
-            )
-        self._subscription = await self._nats.jetstream().subscribe(
+            raise RuntimeError("the feed is not open")
+        return self._after
+
+    async def open(self) -> None:
+        """Subscribe after the given sequence, or after the stream's last one: a client
+        that starts now learns where it started, so a reconnect leaves no gap."""
+        js = self._nats.jetstream()
+        if self._after is None:
+            self._after = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self._after + 1
+        )
+        self._subscription = await js.subscribe(
             self._which.subject,
             stream=EVENTS_STREAM,
             cb=self._receive,

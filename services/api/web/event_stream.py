@@ -2,8 +2,9 @@
 Server-Sent Events (DESIGN section 12).
 
 Each SSE message is one CloudEvent as published, with its MODEL_EVENTS stream sequence as
-the SSE `id`; a client that reconnects with `Last-Event-ID: N` gets every event after N
-(`0` replays what the stream still holds). A client that falls too far behind gets a
+the SSE `id`; the stream opens with an `id` alone, the sequence it starts after. A client
+that reconnects with `Last-Event-ID: N` gets every event after N (`0` replays what the
+stream still holds). A client that falls too far behind gets a
 final `overflow` event naming the last id it was sent, and the stream ends.
 """
 
@@ -33,12 +34,12 @@ def sse_message(event: FeedEvent) -> bytes:
     return b"id: %d\n%s\n" % (event.sequence, data)
 
 
-def overflow_message(*, last_sequence: int | None, capacity: int) -> bytes:
+def overflow_message(*, last_sequence: int, capacity: int) -> bytes:
     data = orjson.dumps(
         {
             "error": f"the client fell more than {capacity} events behind; "
             "reconnect with Last-Event-ID to resume",
-            "last_event_id": None if last_sequence is None else str(last_sequence),
+            "last_event_id": str(last_sequence),
         }
     )
     return b"event: overflow\ndata: " + data + b"\n\n"
@@ -89,9 +90,10 @@ async def event_stream(
     await feed.open()  # subscribed before the 200, so nothing published after it is missed
 
     async def messages() -> AsyncIterator[bytes]:
-        last = after
+        last = feed.after
         try:
-            yield b"retry: %d\n: connected\n\n" % RETRY_MILLISECONDS
+            # An `id` alone dispatches nothing, but a client resumes from it (EventSource too).
+            yield b"retry: %d\nid: %d\n: connected\n\n" % (RETRY_MILLISECONDS, last)
             while True:
                 try:
                     event = await feed.next(wait=settings.api_events_keepalive_seconds)

@@ -70,7 +70,7 @@ async function call(method, path, body) {
 // Server-Sent Events read with fetch (EventSource cannot send the Authorization header).
 // Calls onOpen once subscribed, onEvent(sequence, cloudEvent) per event; resolves with the
 // last sequence seen when the stream ends (an `overflow` event ends it too).
-async function readEvents({ query, after, signal, onOpen, onEvent }) {
+async function readEvents({ query, after, signal, onOpen, onEvent, onId }) {
   const headers = { Authorization: `Bearer ${apiKey()}` };
   if (after !== null && after !== undefined) headers["Last-Event-ID"] = String(after);
   const response = await fetch(`${API}/events/stream${query || ""}`, { headers, signal, cache: "no-store" });
@@ -102,9 +102,9 @@ async function readEvents({ query, after, signal, onOpen, onEvent }) {
         else if (field === "event") name = text;
         else if (field === "data") data.push(text);
       }
-      if (!data.length) continue;
       if (name === "overflow") return last;
-      if (id !== null) last = Number(id);
+      if (id !== null) { last = Number(id); if (onId) onId(last); }
+      if (!data.length) continue;
       try { onEvent(last, JSON.parse(data.join("\n"))); } catch (error) { console.warn("bad event", error); }
     }
   }
@@ -333,6 +333,7 @@ async function follow(onFirstOpen) {
           if (!opened) { opened = true; onFirstOpen(); }
         },
         onEvent: (sequence, event) => { state.lastEventId = sequence; applyEvent(event); },
+        onId: (sequence) => { state.lastEventId = sequence; },
       });
     } catch (error) {
       if (abort.signal.aborted || error.status === 401) return;
