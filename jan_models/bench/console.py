@@ -63,6 +63,7 @@ async def run_console(*, sizes: Sizes, run: Run, work: Path) -> None:
         page = await context.new_page()
         loads = []
         for _ in range(LOADS):
+            await page.goto("about:blank")  # else the same URL is only a fragment change
             await page.goto(f"{stack.api_url}/console#/models", wait_until="commit")
             await page.wait_for_function(
                 f"() => performance.getEntriesByName({DATA_SHOWN!r}).length > 0", timeout=120_000

@@ -15,6 +15,7 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 
 from jan_models.stack import LocalStack
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -167,8 +168,14 @@ async def test_the_console_walkthrough(
     await expect(page.locator("#model-notice")).to_have_text(
         "This model has been deleted.", timeout=60_000
     )
+    public_id = page.url.rsplit("/", 1)[1]
     await page.get_by_role("link", name="← Models").click()
     await expect(page.locator("#models-list .row", has_text=SEED_NAME)).to_have_count(0)
+
+    async def gone() -> bool:  # the name is free again for the other tests of the session
+        return (await api.get(f"/v1/organization/models/{public_id}")).status_code == 404
+
+    await eventually(gone, within=60)
     assert await page.evaluate("window.sameDocument") is True
 
     # The only errors in the browser's console are the two refusals the test asked for.

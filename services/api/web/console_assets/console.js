@@ -221,6 +221,7 @@ const state = {
   openModel: null,
   loaded: false,
   dataShown: false,
+  stale: false,           // an event came while /all and /status were off screen
   pendingEvent: null,
 };
 
@@ -364,9 +365,23 @@ function applyEvent(event) {
       }
     }).catch(() => {});
   }
-  debounce("all", 1000, loadAll);
-  debounce("status", 1000, loadStatus);
+  refreshSoon();
   scheduleRender();
+}
+
+// An event may change /all and /status: re-read them soon when they are on screen, else
+// when they are next shown (parsing 10,000 entries is not free; nobody is looking).
+function refreshSoon() {
+  state.stale = true;
+  if (!$("view-all").hidden || !$("view-model").hidden) debounce("all", 1000, loadAll);
+  if (!$("view-cluster").hidden) debounce("status", 1000, loadStatus);
+}
+
+function refreshIfStale(view) {
+  if (!state.stale || !state.loaded) return;
+  state.stale = false;
+  if (view === "all" || view === "models") loadAll().then(scheduleRender);
+  loadStatus().then(scheduleRender);
 }
 
 // --- views -------------------------------------------------------------------------------
@@ -389,6 +404,7 @@ function route() {
   if (name === "models" && id) openModel(decodeURIComponent(id));
   else { closeModel(); show(name === "key" ? "cluster" : name); }
   if (name === "create") prepareCreate();
+  refreshIfStale(name);
   document.title = `${name === "models" && id ? id : (name[0].toUpperCase() + name.slice(1))} · jan-models console`;
   scheduleRender();
 }
@@ -846,14 +862,14 @@ function start() {
   $("forget-key").hidden = false;
   $("live").textContent = "Connecting…";
   // Subscribe first, then load: nothing published in between is missed.
-  follow(async () => {
-    try {
-      await Promise.all([loadModels(), loadAll(), loadStatus()]);
-      $("models-error").textContent = "";
-    } catch (error) {
-      $("models-error").textContent = error.message;
-    }
-    scheduleRender();
+  follow(() => {
+    // Each part is drawn as soon as it arrives.
+    loadModels().then(
+      () => { $("models-error").textContent = ""; },
+      (error) => { $("models-error").textContent = error.message; },
+    ).then(scheduleRender);
+    loadAll().then(scheduleRender);
+    loadStatus().then(scheduleRender);
   });
   route();
 }
