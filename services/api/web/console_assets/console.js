@@ -140,12 +140,17 @@ class VirtualList {
 
   draw() {
     const cols = Math.max(1, this.columns(this.viewport.clientWidth));
-    this.viewport.style.setProperty("--cols", String(cols));
     const rows = Math.ceil(this.items.length / cols);
-    this.spacer.style.height = `${rows * this.rowHeight}px`;
     // As tall as its rows up to 60% of the window: a short list leaves no empty box.
     const tallest = Math.max(this.rowHeight * 3, window.innerHeight * 0.6);
-    this.viewport.style.height = `${Math.min(tallest, rows * this.rowHeight + 16)}px`;
+    // Written only when they change: a style write invalidates the whole list's styles.
+    const shape = `${cols} ${rows} ${tallest}`;
+    if (shape !== this.shape) {
+      this.shape = shape;
+      this.viewport.style.setProperty("--cols", String(cols));
+      this.spacer.style.height = `${rows * this.rowHeight}px`;
+      this.viewport.style.height = `${Math.min(tallest, rows * this.rowHeight + 16)}px`;
+    }
     const first = Math.max(0, Math.floor(this.viewport.scrollTop / this.rowHeight) - 3);
     const visible = Math.ceil(this.viewport.clientHeight / this.rowHeight) + 6;
     const last = Math.min(rows, first + visible);
@@ -481,27 +486,37 @@ function renderCluster() {
   nodesList.setItems(nodes);
 }
 
+// `652472Mi` as `637Gi`: node memory comes in MiB, people read GiB.
+function gib(quantity) {
+  const mebibytes = /^(\d+)Mi$/.exec(quantity || "");
+  return mebibytes ? `${Math.round(Number(mebibytes[1]) / 1024)}Gi` : quantity;
+}
+
 function renderTile(cell, node) {
   if (cell.dataset.kind !== "tile") {
     cell.replaceChildren();
     cell.className = "tile";
     cell.dataset.kind = "tile";
-    cell.append(el("span", "name"), el("span", "product"), el("span", "memory"), el("div", "gpus"),
+    const gpus = el("span", "gpus");
+    gpus.setAttribute("aria-hidden", "true");
+    cell.append(el("span", "name"), el("span", "product"), el("span", "memory"), gpus,
       el("span", "use"), el("span", "why"));
   }
+  if (cell.node === node) return;
+  cell.node = node;
   const [name, product, memory, gpus, use, why] = cell.children;
   name.textContent = node.node_name;
   product.textContent = node.gpu_type || "unknown GPU";
-  memory.textContent = `${node.gpu_count} × GPU · ${node.total_vram} VRAM · ${node.available_vram} available`;
+  memory.textContent = `${node.gpu_count} × GPU · ${gib(node.total_vram)} VRAM · ${gib(node.available_vram)} free`;
   const used = node.allocated_gpus ?? null;
   const reserved = node.reserved_gpus ?? 0;
   const freeCount = node.free_gpus ?? null;
-  gpus.replaceChildren();
-  gpus.setAttribute("aria-hidden", "true");
-  for (let i = 0; i < Math.min(node.gpu_count, 16); i++) {
-    const cls = used !== null && i < used ? "gpu used" : used !== null && i < used + reserved ? "gpu reserved" : "gpu";
-    gpus.append(el("span", cls));
-  }
+  // One glyph per GPU (used, reserved, free), as one text: spans per GPU cost a layout each.
+  // Drawn only when /status tells how many are in use.
+  const shown = used === null ? 0 : Math.min(node.gpu_count, 16);
+  const usedShown = used === null ? 0 : Math.min(used, shown);
+  const reservedShown = used === null ? 0 : Math.min(reserved, shown - usedShown);
+  gpus.textContent = "■".repeat(usedShown) + "▣".repeat(reservedShown) + "□".repeat(shown - usedShown - reservedShown);
   use.textContent = used === null ? "" : `${used} used · ${reserved} reserved · ${freeCount ?? node.gpu_count - used - reserved} free`;
   const schedulable = node.schedulable;
   why.textContent = schedulable === false ? `not schedulable: ${node.unschedulable_reason || "no reason given"}` : "";
