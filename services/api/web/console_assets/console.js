@@ -151,8 +151,9 @@ class VirtualList {
       this.spacer.style.height = `${rows * this.rowHeight}px`;
       this.viewport.style.height = `${Math.min(tallest, rows * this.rowHeight + 16)}px`;
     }
-    const first = Math.max(0, Math.floor(this.viewport.scrollTop / this.rowHeight) - 3);
-    const visible = Math.ceil(this.viewport.clientHeight / this.rowHeight) + 6;
+    // One row of margin above, two below: each row drawn costs layout and paint per frame.
+    const first = Math.max(0, Math.floor(this.viewport.scrollTop / this.rowHeight) - 1);
+    const visible = Math.ceil(this.viewport.clientHeight / this.rowHeight) + 3;
     const last = Math.min(rows, first + visible);
     let used = 0;
     for (let row = first; row < last; row++) {
