@@ -9,12 +9,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: dev test install lint typecheck imports unit check bench clean prometheus
+.PHONY: dev test install lint typecheck imports unit check bench clean prometheus chromium
 
 dev: $(VENV)/.installed
 	$(BIN)/jan-models dev
 
-test: $(VENV)/.installed lint typecheck imports prometheus
+test: $(VENV)/.installed lint typecheck imports prometheus chromium
 	$(BIN)/pytest
 
 # The alert and dashboard tests run a real Prometheus (Debian's package brings promtool too).
@@ -23,6 +23,10 @@ prometheus:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus && \
 		{ service prometheus stop >/dev/null 2>&1 || true; }; }
+
+# The console's browser tests drive Debian's chromium (never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 install: $(VENV)/.installed
 

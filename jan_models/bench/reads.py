@@ -10,6 +10,8 @@ import asyncio
 import random
 import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from jan_models.bench.environment import bench_stack
 from jan_models.bench.loadgen import HttpLoad, NatsLoad
 from jan_models.bench.report import HTTP_FLOOR, Check, Row, Run
 from jan_models.bench.sizes import Scenario, Sizes
+from jan_models.stack import LocalStack
 
 ORGANIZATION_ID = 1
 NATS_FLOOR = "nats request-reply floor"
@@ -192,7 +195,7 @@ class ReadBench:
             )
 
 
-async def _wait_all_observed(api_url: str, headers: dict[str, str], *, sizes: Sizes) -> None:
+async def wait_all_observed(api_url: str, headers: dict[str, str], *, sizes: Sizes) -> None:
     """Until `/all` lists every Deployment and every managed one is Running, so the
     inventory has settled before anything is measured."""
     deadline = time.monotonic() + sizes.start_timeout
@@ -213,8 +216,10 @@ async def _wait_all_observed(api_url: str, headers: dict[str, str], *, sizes: Si
     raise runner.BenchError("the inventory did not observe the whole cluster in time")
 
 
-async def run_reads(*, sizes: Sizes, run: Run, work: Path, scenarios: frozenset[Scenario]) -> None:
-    key = f"bench-{secrets.token_hex(16)}"
+@asynccontextmanager
+async def reads_stack(*, sizes: Sizes, work: Path, key: str) -> AsyncIterator[LocalStack]:
+    """The reads cluster and a registry of `sizes.registry` models, `key` the organization's,
+    once the inventory has observed the whole cluster."""
 
     async def prepare(mongodb_url: str) -> None:
         await clusters.seed_registry(
@@ -229,10 +234,17 @@ async def run_reads(*, sizes: Sizes, run: Run, work: Path, scenarios: frozenset[
         managed=sizes.managed,
         organization_id=ORGANIZATION_ID,
     )
+    async with bench_stack(
+        work=work, scenario=scenario, start_timeout=sizes.start_timeout, prepare=prepare
+    ) as stack:
+        await wait_all_observed(stack.api_url, {"Authorization": f"Bearer {key}"}, sizes=sizes)
+        yield stack
+
+
+async def run_reads(*, sizes: Sizes, run: Run, work: Path, scenarios: frozenset[Scenario]) -> None:
+    key = f"bench-{secrets.token_hex(16)}"
     async with (
-        bench_stack(
-            work=work, scenario=scenario, start_timeout=sizes.start_timeout, prepare=prepare
-        ) as stack,
+        reads_stack(sizes=sizes, work=work, key=key) as stack,
         runner.DirectBaseline(
             kubeconfig=stack.kubeconfig_path,
             nats_url=stack.nats_url,
@@ -243,7 +255,6 @@ async def run_reads(*, sizes: Sizes, run: Run, work: Path, scenarios: frozenset[
         bench = ReadBench(
             sizes=sizes, run=run, api_url=stack.api_url, direct_url=direct.url, key=key
         )
-        await _wait_all_observed(stack.api_url, bench.headers, sizes=sizes)
         await bench.floors(stack.nats_url)
         if Scenario.STATUS in scenarios:
             await bench.side_by_side(Scenario.STATUS, f"{PREFIX}/status", "/status")

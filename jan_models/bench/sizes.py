@@ -12,6 +12,7 @@ class Scenario(StrEnum):
     REGISTRY = "registry"
     CREATE = "create"
     INVENTORY = "inventory"
+    CONSOLE = "console"
 
 
 READS = frozenset({Scenario.STATUS, Scenario.FLOORS, Scenario.ALL, Scenario.REGISTRY})

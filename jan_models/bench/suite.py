@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jan_models.bench import machine
+from jan_models.bench.console import run_console
 from jan_models.bench.create import run_create
 from jan_models.bench.reads import run_reads
 from jan_models.bench.report import Run
@@ -31,6 +32,8 @@ async def run_suite(
             await run_create(sizes=sizes, run=run, work=work / "create")
         if Scenario.INVENTORY in scenarios:
             await run_scale(sizes=sizes, run=run, work=work / "inventory")
+        if Scenario.CONSOLE in scenarios:
+            await run_console(sizes=sizes, run=run, work=work / "console")
     finally:
         if keep is None:
             shutil.rmtree(work, ignore_errors=True)

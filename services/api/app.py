@@ -20,8 +20,10 @@ from services.api.ops import OpsServer
 from services.api.runtime import ApiRuntime
 from services.api.settings import ApiSettings
 from services.api.web.compression import GzipLayer
+from services.api.web.console import router as console_router
 from services.api.web.dependencies import RuntimeDep
 from services.api.web.errors import install_error_handlers
+from services.api.web.event_stream import router as event_stream_router
 from services.api.web.gateway import GatewayLayer
 from services.api.web.middleware import RequestLayer
 from services.api.web.responses import JsonResponse
@@ -76,6 +78,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         )
     app.include_router(router)
+    app.include_router(event_stream_router)
+    app.include_router(console_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -134,4 +138,6 @@ def run(settings: ApiSettings | None = None) -> None:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        # Event streams stay open until their client leaves; shutdown ends them after this.
+        timeout_graceful_shutdown=settings.api_shutdown_grace_seconds,
     )

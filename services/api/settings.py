@@ -43,3 +43,15 @@ class ApiSettings(BaseServiceSettings):
         ge=0,
         description="Seconds the request path's own publish gets before the sweep retries it",
     )
+    api_events_buffer: int = Field(
+        default=1024,
+        ge=1,
+        le=1_000_000,
+        description="Events one stream client may fall behind by before its stream is closed",
+    )
+    api_events_keepalive_seconds: float = Field(
+        default=15.0, gt=0, description="Seconds of quiet after which a stream sends a comment"
+    )
+    api_shutdown_grace_seconds: int = Field(
+        default=5, ge=0, description="Seconds open requests (event streams) get on shutdown"
+    )

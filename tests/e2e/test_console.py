@@ -1,0 +1,190 @@
+"""The console in a real browser (Debian's chromium, driven by Playwright) against the whole
+stack: the key prompt, the cluster, creating the seed's model and watching it run without a
+reload, the API's error text, delete, All models, axe-core, and no console errors."""
+
+import os
+import re
+import shutil
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+
+from jan_models.stack import LocalStack
+from tests.waiting import eventually
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+CHROMIUM = "/usr/bin/chromium"
+AXE = Path(__file__).parent / "data" / "axe-4.14.1.min.js"
+SEED_NAME = "qwen3-coder-30b"
+TOO_LARGE_GPUS = 16
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    assert shutil.which("chromium") == CHROMIUM, "make test installs Debian's chromium"
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        await launched.close()
+
+
+class Console:
+    """A page of the console, and every console error and page error it raised."""
+
+    def __init__(self, page: Page, shots: Path) -> None:
+        self.page = page
+        self.shots = shots
+        self.errors: list[str] = []
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    async def screenshot(self, name: str) -> None:
+        await self.page.screenshot(path=self.shots / f"{name}.png", full_page=True)
+
+    async def serious_accessibility_violations(self) -> list[dict[str, Any]]:
+        """axe-core's serious and critical violations on the page as it stands."""
+        if not await self.page.evaluate("typeof window.axe !== 'undefined'"):
+            # Through the DevTools protocol: the page's policy rightly refuses inline scripts.
+            await self.page.evaluate(AXE.read_text())
+        result: dict[str, Any] = await self.page.evaluate(
+            "axe.run(document, {resultTypes: ['violations']})"
+        )
+        return [
+            {"id": v["id"], "impact": v["impact"], "nodes": [n["html"] for n in v["nodes"]][:3]}
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+
+
+@pytest.fixture
+async def console(browser: Browser, tmp_path: Path) -> AsyncIterator[Console]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    yield Console(page, tmp_path)
+    await context.close()
+
+
+async def ask_for_gpus(page: Page, count: int) -> None:
+    for label in ("Minimum GPUs", "Maximum GPUs", "GPUs per replica"):
+        await page.get_by_label(label).fill(str(count))
+
+
+async def test_the_console_walkthrough(
+    console: Console, stack: LocalStack, api_key: str, api: httpx.AsyncClient
+) -> None:
+    page = console.page
+    response = await page.goto(f"{stack.api_url}/console")
+    assert response is not None
+    assert response.status == 200
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+
+    # The key is asked once and kept in this tab's session storage only.
+    await expect(page.get_by_label("API key")).to_be_visible()
+    assert await console.serious_accessibility_violations() == []
+    await page.get_by_label("API key").fill("jm_not_a_key")
+    await page.get_by_role("button", name="Connect").click()
+    await expect(page.locator("#key-error")).to_have_text(
+        "The API refused the key: missing or invalid API key"
+    )
+    await page.get_by_label("API key").fill(api_key)
+    await page.get_by_role("button", name="Connect").click()
+    await expect(page.locator("#live")).to_have_text("Live")
+    assert await page.evaluate("sessionStorage.getItem('jan-models.api-key')") == api_key
+    assert await page.evaluate("localStorage.length") == 0
+    await page.evaluate("window.sameDocument = true")
+
+    # Cluster: kubesim's GPU nodes as tiles, its GPUs counted, every component ready.
+    cluster = (await api.get("/v1/organization/models/status")).json()["cluster_status"]
+    await expect(page.locator("#cluster-summary")).to_contain_text(f"{cluster['total_gpus']} GPUs")
+    tiles = page.locator("#nodes .tile .name")
+    await expect(tiles).to_have_count(len(cluster["gpu_nodes"]))
+    assert sorted(await tiles.all_text_contents()) == sorted(
+        node["node_name"] for node in cluster["gpu_nodes"]
+    )
+    await expect(page.locator("#components .badge")).to_have_text(["ready"] * 4)
+    products = {node["gpu_type"] for node in cluster["gpu_nodes"]}
+    await expect(page.locator("#products tbody tr")).to_have_count(len(products))
+    await console.screenshot("cluster")
+    assert await console.serious_accessibility_violations() == []
+
+    # Create: the documented example, first too large (the API's text is shown), then as is.
+    await page.get_by_role("link", name="Models", exact=True).click()
+    await page.get_by_role("link", name="Create model").click()
+    await page.get_by_role("button", name="Fill in the documented example").click()
+    await expect(page.get_by_label("Name", exact=True)).to_have_value(SEED_NAME)
+    await ask_for_gpus(page, TOO_LARGE_GPUS)
+    await page.get_by_role("button", name="Create", exact=True).click()
+    await expect(page.locator("#create-error")).to_have_text(
+        f"no GPU node can satisfy the requirements: min {TOO_LARGE_GPUS} GPUs with 24Gi VRAM"
+    )
+    await console.screenshot("create")
+    assert await console.serious_accessibility_violations() == []
+    await ask_for_gpus(page, 1)
+    await page.get_by_role("button", name="Create", exact=True).click()
+
+    # The model's page follows it live: creating -> deploying -> running, no reload.
+    await expect(page).to_have_url(re.compile(r"#/models/mdl_[a-z0-9]{12}$"))
+    await expect(page.locator("#model-status")).to_have_text("running", timeout=60_000)
+    statuses = await page.locator("#model-events .badge").all_text_contents()
+    assert statuses[:3] == ["creating", "deploying", "running"], statuses
+    assert await page.evaluate("window.sameDocument") is True
+    await expect(page.locator("#model-resources")).to_contain_text("Running", timeout=20_000)
+    await console.screenshot("model")
+    assert await console.serious_accessibility_violations() == []
+
+    # Models: the list shows it running, filtered by search.
+    await page.get_by_role("link", name="← Models").click()
+    await page.get_by_label("Search models").fill(SEED_NAME)
+    row = page.locator("#models-list .row", has_text=SEED_NAME)
+    await expect(row.locator(".badge")).to_have_text("running")
+    await expect(row).to_contain_text("1")  # replicas, from /all
+    await console.screenshot("models")
+    assert await console.serious_accessibility_violations() == []
+
+    # All models in the cluster: managed and unmanaged, as /all gives them.
+    await page.get_by_role("link", name="All models").click()
+    entry = page.locator("#all-list .row", has_text=SEED_NAME)
+    await expect(entry).to_contain_text("managed · yours")
+    await console.screenshot("all-models")
+    assert await console.serious_accessibility_violations() == []
+
+    # Delete, with a confirmation; the page learns of the deletion from the stream.
+    await page.get_by_role("link", name="Models", exact=True).click()
+    await page.locator("#models-list .row a", has_text=SEED_NAME).click()
+    await page.get_by_role("button", name="Delete…").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text(f"Delete {SEED_NAME}?")
+    await dialog.get_by_role("button", name="Delete").click()
+    await expect(page.locator("#model-notice")).to_have_text(
+        "This model has been deleted.", timeout=60_000
+    )
+    public_id = page.url.rsplit("/", 1)[1]
+    await page.get_by_role("link", name="← Models").click()
+    await expect(page.locator("#models-list .row", has_text=SEED_NAME)).to_have_count(0)
+
+    async def gone() -> bool:  # the name is free again for the other tests of the session
+        return (await api.get(f"/v1/organization/models/{public_id}")).status_code == 404
+
+    await eventually(gone, within=60)
+    assert await page.evaluate("window.sameDocument") is True
+
+    # The only errors in the browser's console are the two refusals the test asked for.
+    refused = "Failed to load resource: the server responded with a status of"
+    assert Counter(console.errors) == Counter(
+        [f"{refused} 401 (Unauthorized)", f"{refused} 400 (Bad Request)"]
+    ), console.errors
+    # `JAN_MODELS_CONSOLE_SHOTS=docs/console` refreshes the README's pictures.
+    if target := os.environ.get("JAN_MODELS_CONSOLE_SHOTS"):
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for shot in console.shots.glob("*.png"):
+            shutil.copy(shot, Path(target) / shot.name)
