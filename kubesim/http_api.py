@@ -20,6 +20,7 @@ from kubesim.audit import Audit, AuditRecord, rbac_verb
 from kubesim.decoding import YAMLError, load_yaml
 from kubesim.errors import ApiError
 from kubesim.faults import Faults, reason_for
+from kubesim.openapi import V2_PROTOBUF, V2_PROTOBUF_ACCEPT, OpenApi
 from kubesim.selectors import combine, field_selector, label_selector
 from kubesim.store import ObjectStore, PatchType
 from kubesim.tables import to_table, wants_table
@@ -39,7 +40,7 @@ VERSION = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
-_UNFAULTED = ("/_kubesim", "/version", "/healthz", "/livez", "/readyz")
+_UNFAULTED = ("/_kubesim", "/version", "/healthz", "/livez", "/readyz", "/openapi")
 _PATCH_TYPES: dict[str, PatchType] = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
@@ -66,6 +67,7 @@ class KubeApi:
         self.faults = faults
         self.bookmark_interval = bookmark_interval
         self.audit = Audit()
+        self.openapi = OpenApi(store.storage, store.registry)
 
     # -- app ---------------------------------------------------------------------------
 
@@ -81,6 +83,9 @@ class KubeApi:
                 web.get("/healthz", self._ok),
                 web.get("/livez", self._ok),
                 web.get("/readyz", self._ok),
+                web.get("/openapi/v2", self._openapi_v2),
+                web.get("/openapi/v3", self._openapi_v3_index),
+                web.get("/openapi/v3/{path:.+}", self._openapi_v3),
                 web.route("*", "/apis{tail:(/.*)?}", self._groups),
                 web.route("*", "/api{tail:(/.*)?}", self._core),
             ]
@@ -115,6 +120,20 @@ class KubeApi:
 
     async def _ok(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    async def _openapi_v2(self, request: web.Request) -> web.Response:
+        if V2_PROTOBUF_ACCEPT in request.headers.get("Accept", ""):
+            return web.Response(body=self.openapi.v2_protobuf(), content_type=V2_PROTOBUF)
+        return json_response(self.openapi.v2())
+
+    async def _openapi_v3_index(self, request: web.Request) -> web.Response:
+        return json_response(self.openapi.v3_index())
+
+    async def _openapi_v3(self, request: web.Request) -> web.Response:
+        doc = self.openapi.v3_document(request.match_info["path"])
+        if doc is None:
+            raise errors.page_not_found()
+        return json_response(doc)
 
     # -- dispatch ----------------------------------------------------------------------
 

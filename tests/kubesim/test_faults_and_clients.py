@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from kubesim import KubeSim
+from tests.kubesim.kubectl import KUBECTL, Kubectl
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +71,6 @@ async def test_official_client(kubeconfig_path: Path) -> None:
     assert "gpu-h100-1" in await asyncio.to_thread(list_nodes)
 
 
-KUBECTL = shutil.which("kubectl")
 DEPLOYMENT_YAML = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -90,30 +88,16 @@ spec:
 @pytest.mark.kubectl
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 async def test_kubectl(kubeconfig_path: Path, tmp_path: Path) -> None:
+    """Everyday kubectl, validation on (the default): it needs the OpenAPI documents."""
     manifest = tmp_path / "d.yaml"
     manifest.write_text(DEPLOYMENT_YAML)
+    kubectl = Kubectl(kubeconfig_path)
 
-    def kubectl(*args: str) -> str:
-        assert KUBECTL is not None
-        done = subprocess.run(
-            [KUBECTL, "--kubeconfig", str(kubeconfig_path), *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    assert "gpu-l4-1" in await asyncio.to_thread(kubectl, "get", "nodes")
-    assert "created" in await asyncio.to_thread(
-        kubectl, "apply", "--validate=false", "-f", str(manifest)
-    )
+    assert "gpu-l4-1" in await kubectl("get", "nodes")
+    assert "created" in await kubectl("apply", "-f", str(manifest))
     manifest.write_text(DEPLOYMENT_YAML.replace("replicas: 1", "replicas: 2"))
-    assert "configured" in await asyncio.to_thread(
-        kubectl, "apply", "--validate=false", "-f", str(manifest)
-    )
-    listed = json.loads(await asyncio.to_thread(kubectl, "get", "deploy", "-A", "-o", "json"))
+    assert "configured" in await kubectl("apply", "-f", str(manifest))
+    listed = json.loads(await kubectl("get", "deploy", "-A", "-o", "json"))
     assert [(d["metadata"]["name"], d["spec"]["replicas"]) for d in listed["items"]] == [("web", 2)]
-    assert "deleted" in await asyncio.to_thread(kubectl, "delete", "-f", str(manifest))
-    assert "web" not in await asyncio.to_thread(kubectl, "get", "deploy", "-A")
+    assert "deleted" in await kubectl("delete", "-f", str(manifest))
+    assert "web" not in await kubectl("get", "deploy", "-A")
