@@ -29,6 +29,9 @@ class ResourceType:
     #: whether `status` can only change through `/status` (and spec bumps `generation`)
     status_split: bool = True
     custom: bool = False
+    #: the storage key of the resource this one is another shape of (events.k8s.io Events
+    #: are core Events converted); empty for resources stored under their own key
+    stored_as: str = ""
 
     @property
     def api_version(self) -> str:
@@ -36,7 +39,7 @@ class ResourceType:
 
     @property
     def storage_key(self) -> str:
-        return f"{self.group}/{self.plural}"
+        return self.stored_as or f"{self.group}/{self.plural}"
 
     @property
     def list_kind(self) -> str:
@@ -88,6 +91,17 @@ BUILTINS: tuple[ResourceType, ...] = (
         short_names=("deploy",),
         subresources=frozenset({"status", "scale"}),
         categories=("all",),
+    ),
+    ResourceType(
+        "events.k8s.io",
+        "v1",
+        "events",
+        "Event",
+        True,
+        singular="event",
+        short_names=("ev",),
+        status_split=False,
+        stored_as="/events",
     ),
     ResourceType(
         "storage.k8s.io",

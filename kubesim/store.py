@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import orjson
 
-from kubesim import errors, fieldsets
+from kubesim import conversion, errors, fieldsets
 from kubesim.decoding import YAMLError, load_yaml
 from kubesim.defaults import apply_defaults
 from kubesim.errors import ApiError
@@ -74,9 +74,11 @@ class ObjectStore:
         return self.storage.get(rt.storage_key, namespace if rt.namespaced else "", name)
 
     def _as_version(self, rt: ResourceType, obj: Obj) -> Obj:
-        if obj.get("apiVersion") == rt.api_version:
-            return obj
-        return {**obj, "apiVersion": rt.api_version}
+        return conversion.served(rt, obj)
+
+    def _stored_type(self, rt: ResourceType) -> ResourceType:
+        """The resource type whose shape `rt`'s objects are stored in."""
+        return self.rt_for_key(rt.storage_key) if rt.stored_as else rt
 
     def list(
         self,
@@ -129,6 +131,16 @@ class ObjectStore:
     ) -> Obj:
         """Create `obj`; `owned` means the caller gives it up (no copy is taken)."""
         rt = rt or self.resource_for(obj)
+        if rt.stored_as:
+            created = self.create(
+                conversion.stored(rt, obj),
+                rt=self._stored_type(rt),
+                namespace=namespace,
+                field_manager=field_manager,
+                dry_run=dry_run,
+                owned=owned,
+            )
+            return conversion.served(rt, created)
         new = {**obj, "metadata": {**(obj.get("metadata") or {})}} if owned else _clone(obj)
         self._check_type(rt, new)
         meta = new.setdefault("metadata", {})
@@ -243,6 +255,17 @@ class ObjectStore:
         field_manager: str | None = None,
         dry_run: bool = False,
     ) -> Obj:
+        if rt.stored_as:
+            updated = self.update(
+                self._stored_type(rt),
+                namespace,
+                name,
+                conversion.stored(rt, body),
+                subresource=subresource,
+                field_manager=field_manager,
+                dry_run=dry_run,
+            )
+            return conversion.served(rt, updated)
         old = self.get(rt, namespace, name)
         body = _clone(body)
         self._check_type(rt, body)
@@ -343,6 +366,25 @@ class ObjectStore:
         dry_run: bool = False,
     ) -> tuple[Obj, bool]:
         """Returns (object, created); only apply creates."""
+        if rt.stored_as and patch_type == "apply":
+            try:
+                applied = load_yaml(raw)
+            except YAMLError:
+                applied = None  # the stored type's apply answers the decoding error
+            if isinstance(applied, dict):
+                raw = orjson.dumps(conversion.stored(rt, applied))
+            result, created = self.patch(
+                self._stored_type(rt),
+                namespace,
+                name,
+                raw,
+                patch_type=patch_type,
+                subresource=subresource,
+                field_manager=field_manager,
+                force=force,
+                dry_run=dry_run,
+            )
+            return conversion.served(rt, result), created
         if patch_type == "apply":
             return self._apply(
                 rt,
@@ -379,6 +421,16 @@ class ObjectStore:
         wanted_rv = (patched.get("metadata") or {}).get("resourceVersion")
         if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
             raise errors.conflict(plural=rt.plural, group=rt.group, name=name, why=errors.STALE)
+        if rt.stored_as:
+            return self.update(
+                rt,
+                namespace,
+                name,
+                patched,
+                subresource=subresource,
+                field_manager=field_manager,
+                dry_run=dry_run,
+            ), False
         return self._write(
             rt, old, patched, subresource=subresource, field_manager=field_manager, dry_run=dry_run
         ), False
@@ -467,6 +519,11 @@ class ObjectStore:
         options: Obj | None = None,
         dry_run: bool = False,
     ) -> Obj:
+        if rt.stored_as:
+            result = self.delete(
+                self._stored_type(rt), namespace, name, options=options, dry_run=dry_run
+            )
+            return conversion.served(rt, result) if result.get("kind") == rt.kind else result
         old = self.get(rt, namespace, name)
         meta = old["metadata"]
         pre = (options or {}).get("preconditions") or {}
@@ -525,7 +582,7 @@ class ObjectStore:
         for g, versions in self.registry.groups().items():
             for v in versions:
                 for rt in self.registry.in_group_version(g, v):
-                    if rt.storage_key == key:
+                    if rt.storage_key == key and not rt.stored_as:
                         return rt
         raise KeyError(key)
 

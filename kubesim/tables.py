@@ -6,25 +6,68 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from kubesim import conversion
 from kubesim.resources import ResourceType
 
 Obj = dict[str, Any]
 Column = tuple[str, str, Callable[[Obj], Any]]
 
 
-def _age(obj: Obj) -> str:
-    ts = obj["metadata"].get("creationTimestamp")
+def human_duration(seconds: int) -> str:
+    """A duration as kubectl prints ages (apimachinery's `duration.HumanDuration`)."""
+    if seconds < -1:
+        return "<invalid>"
+    if seconds < 120:
+        return f"{max(seconds, 0)}s"
+    minutes, hours = seconds // 60, seconds // 3600
+    days = hours // 24
+    if minutes < 10:
+        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    if hours < 24 * 365 * 2:
+        return f"{days}d"
+    if hours < 24 * 365 * 8:
+        return f"{days // 365}y{days % 365}d" if days % 365 else f"{days // 365}y"
+    return f"{days // 365}y"
+
+
+def _since(ts: str | None) -> str:
     if not ts:
         return "<unknown>"
-    seconds = int(
-        (
-            datetime.now(UTC) - datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        ).total_seconds()
+    then = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return human_duration(int((datetime.now(UTC) - then).total_seconds()))
+
+
+def _age(obj: Obj) -> str:
+    return _since(obj["metadata"].get("creationTimestamp"))
+
+
+def _event_last_seen(obj: Obj) -> str:
+    series = obj.get("series") or {}
+    return _since(
+        series.get("lastObservedTime") or obj.get("lastTimestamp") or obj.get("eventTime")
     )
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= 2 * size:
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
+
+
+def _event_object(obj: Obj) -> str:
+    ref = obj.get("involvedObject") or {}
+    kind = str(ref.get("kind", "")).lower()
+    return f"{kind}/{ref['name']}" if ref.get("name") else kind
+
+
+def _event_source(obj: Obj) -> str:
+    source = obj.get("source") or {}
+    component, host = source.get("component", ""), source.get("host", "")
+    if not component:
+        component, host = obj.get("reportingComponent", ""), obj.get("reportingInstance", "")
+    return f"{component}, {host}" if host else str(component)
 
 
 def _node_status(obj: Obj) -> str:
@@ -90,11 +133,37 @@ COLUMNS: dict[str, list[Column]] = {
         ("Available", "integer", lambda o: o.get("status", {}).get("availableReplicas", 0)),
         _AGE,
     ],
+    "/events": [
+        ("Last Seen", "string", _event_last_seen),
+        ("Type", "string", lambda o: o.get("type", "")),
+        ("Reason", "string", lambda o: o.get("reason", "")),
+        ("Object", "string", _event_object),
+        ("Subobject", "string", lambda o: (o.get("involvedObject") or {}).get("fieldPath", "")),
+        ("Source", "string", _event_source),
+        ("Message", "string", lambda o: str(o.get("message", "")).strip()),
+        (
+            "First Seen",
+            "string",
+            lambda o: _since(o.get("firstTimestamp") or o.get("eventTime")),
+        ),
+        (
+            "Count",
+            "integer",
+            lambda o: (o.get("series") or {}).get("count") or o.get("count", 1),
+        ),
+        _NAME,
+    ],
     "/namespaces": [
         _NAME,
         ("Status", "string", lambda o: o.get("status", {}).get("phase", "")),
         _AGE,
     ],
+}
+
+
+#: columns `kubectl get` shows only with `-o wide`
+WIDE: dict[str, frozenset[str]] = {
+    "/events": frozenset({"Subobject", "Source", "First Seen", "Count", "Name"}),
 }
 
 
@@ -104,6 +173,7 @@ def wants_table(accept: str) -> bool:
 
 def to_table(rt: ResourceType, items: list[Obj], list_meta: Obj) -> Obj:
     columns = COLUMNS.get(rt.storage_key, [_NAME, _AGE])
+    wide = WIDE.get(rt.storage_key, frozenset())
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
@@ -118,13 +188,13 @@ def to_table(rt: ResourceType, items: list[Obj], list_meta: Obj) -> Obj:
                 "type": typ,
                 "format": "name" if name == "Name" else "",
                 "description": "",
-                "priority": 0,
+                "priority": 1 if name in wide else 0,
             }
             for name, typ, _f in columns
         ],
         "rows": [
             {
-                "cells": [f(o) for _n, _t, f in columns],
+                "cells": [f(conversion.stored(rt, o)) for _n, _t, f in columns],
                 "object": {
                     "kind": "PartialObjectMetadata",
                     "apiVersion": "meta.k8s.io/v1",

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kubesim import errors
+from kubesim import conversion, errors
 from kubesim.resources import ResourceType
 from kubesim.selectors import Predicate
 from kubesim.storage import CLOSE, Event, Storage
@@ -28,7 +28,7 @@ def _line(event_type: str, obj: Obj) -> bytes:
 
 
 def _versioned(rt: ResourceType, obj: Obj) -> Obj:
-    return obj if obj.get("apiVersion") == rt.api_version else {**obj, "apiVersion": rt.api_version}
+    return conversion.served(rt, obj)
 
 
 async def serve_watch(

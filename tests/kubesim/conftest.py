@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -59,3 +61,28 @@ def deployment(
             },
         },
     }
+
+
+KUBECTL = shutil.which("kubectl") or "kubectl"
+
+
+def kubectl(kubeconfig: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the real kubectl against kubesim (blocking: call it through `asyncio.to_thread`)."""
+    done = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def official_client(kubeconfig: Path) -> Any:
+    """A client of the official (synchronous) `kubernetes` package for kubesim."""
+    from kubernetes import config as sync_config
+
+    new_client: Any = sync_config.new_client_from_config
+    return new_client(config_file=str(kubeconfig))

@@ -14,7 +14,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from kubesim import KubeSim
-from tests.kubesim.kubectl import KUBECTL, Kubectl
+from tests.kubesim.conftest import kubectl as run_kubectl
 
 pytestmark = pytest.mark.integration
 
@@ -86,18 +86,22 @@ spec:
 
 
 @pytest.mark.kubectl
-@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 async def test_kubectl(kubeconfig_path: Path, tmp_path: Path) -> None:
-    """Everyday kubectl, validation on (the default): it needs the OpenAPI documents."""
     manifest = tmp_path / "d.yaml"
     manifest.write_text(DEPLOYMENT_YAML)
-    kubectl = Kubectl(kubeconfig_path)
 
-    assert "gpu-l4-1" in await kubectl("get", "nodes")
-    assert "created" in await kubectl("apply", "-f", str(manifest))
+    def kubectl(*args: str) -> str:
+        return run_kubectl(kubeconfig_path, *args).stdout
+
+    assert "gpu-l4-1" in await asyncio.to_thread(kubectl, "get", "nodes")
+    assert "created" in await asyncio.to_thread(
+        kubectl, "apply", "-f", str(manifest)
+    )
     manifest.write_text(DEPLOYMENT_YAML.replace("replicas: 1", "replicas: 2"))
-    assert "configured" in await kubectl("apply", "-f", str(manifest))
-    listed = json.loads(await kubectl("get", "deploy", "-A", "-o", "json"))
+    assert "configured" in await asyncio.to_thread(
+        kubectl, "apply", "-f", str(manifest)
+    )
+    listed = json.loads(await asyncio.to_thread(kubectl, "get", "deploy", "-A", "-o", "json"))
     assert [(d["metadata"]["name"], d["spec"]["replicas"]) for d in listed["items"]] == [("web", 2)]
-    assert "deleted" in await kubectl("delete", "-f", str(manifest))
-    assert "web" not in await kubectl("get", "deploy", "-A")
+    assert "deleted" in await asyncio.to_thread(kubectl, "delete", "-f", str(manifest))
+    assert "web" not in await asyncio.to_thread(kubectl, "get", "deploy", "-A")

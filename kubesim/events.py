@@ -1,0 +1,143 @@
+"""The Events recorder the simulated controllers call: `record(store, involved=..., ...)`.
+
+Events are stored once, as core `v1` Events, and served also as `events.k8s.io/v1`
+Events (see `kubesim.conversion`). Like client-go's event correlator, a repeat of the
+same (source, involved object, type, reason, message) does not create another Event: it
+bumps `count`, `lastTimestamp` and `series` on the one already recorded. Events of
+cluster-scoped objects (Nodes) go to the `default` namespace, as a real cluster's do.
+
+    from kubesim import events
+    events.record(store, involved=pod, reason="Scheduled",
+                  message=f"Successfully assigned {ns}/{name} to {node}",
+                  component="default-scheduler")
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+import weakref
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from kubesim.fieldsets import now_iso
+from kubesim.resources import BUILTINS
+from kubesim.storage import Storage
+from kubesim.store import ObjectStore
+
+Obj = dict[str, Any]
+EventType = Literal["Normal", "Warning"]
+
+EVENTS = next(rt for rt in BUILTINS if rt.storage_key == "/events" and not rt.stored_as)
+_Key = tuple[str, ...]
+#: per storage: correlation key -> (namespace, name) of the Event already recorded for it,
+#: least recently used first; bounded like client-go's correlator cache
+_recorded: weakref.WeakKeyDictionary[Storage, OrderedDict[_Key, tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+_CACHE_ENTRIES = 4096
+_last_suffix = [0]
+
+
+def reference(obj: Obj, *, field_path: str = "") -> Obj:
+    """The ObjectReference an Event keeps of `obj` (`involvedObject` / `regarding`)."""
+    meta = obj["metadata"]
+    ref = {
+        "kind": obj.get("kind", ""),
+        "namespace": meta.get("namespace", ""),
+        "name": meta["name"],
+        "uid": meta.get("uid", ""),
+        "apiVersion": obj.get("apiVersion", ""),
+        "resourceVersion": meta.get("resourceVersion", ""),
+    }
+    if field_path:
+        ref["fieldPath"] = field_path
+    return {k: v for k, v in ref.items() if v}
+
+
+def _micro_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record(
+    store: ObjectStore,
+    *,
+    involved: Obj,
+    reason: str,
+    message: str,
+    type: EventType = "Normal",
+    component: str,
+    host: str = "",
+    field_path: str = "",
+    action: str = "",
+) -> Obj:
+    """Record that `reason`/`message` happened to the stored object `involved`.
+
+    `component` is the reporting controller (`default-scheduler`, `kubelet`,
+    `deployment-controller`, ...), `host` the node a kubelet runs on, `field_path` the
+    part of the object concerned (`spec.containers{vllm}`). Returns the stored Event.
+    """
+    ref = reference(involved, field_path=field_path)
+    key = (
+        component,
+        host,
+        ref.get("kind", ""),
+        ref.get("namespace", ""),
+        ref["name"],
+        field_path,
+        ref.get("uid", ""),
+        ref.get("apiVersion", ""),
+        type,
+        reason,
+        message,
+    )
+    seen = _recorded.setdefault(store.storage, OrderedDict())
+    where = seen.get(key)
+    existing = store.find(EVENTS, *where) if where else None
+    if where:
+        seen.move_to_end(key)
+    now, micro = now_iso(), _micro_now()
+    if existing is not None:
+        count = int(existing.get("count", 1)) + 1
+        bumped = {
+            **existing,
+            "metadata": {**existing["metadata"]},
+            "involvedObject": ref,
+            "count": count,
+            "lastTimestamp": now,
+            "series": {"count": count, "lastObservedTime": micro},
+        }
+        return store.commit(EVENTS, bumped)
+    namespace = ref.get("namespace") or "default"
+    _last_suffix[0] = max(time.time_ns(), _last_suffix[0] + 1)
+    name = f"{ref['name']}.{_last_suffix[0]:x}"
+    event: Obj = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": str(uuid.uuid4()),
+            "creationTimestamp": now,
+        },
+        "involvedObject": ref,
+        "reason": reason,
+        "message": message,
+        "type": type,
+        "source": {"component": component, **({"host": host} if host else {})},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+        "eventTime": micro,
+        "reportingComponent": component,
+        "reportingInstance": host or component,
+    }
+    if action:
+        event["action"] = action
+    event["metadata"]["resourceVersion"] = str(store.storage.next_revision())
+    store.storage.put(EVENTS.storage_key, event, "ADDED")
+    seen[key] = (namespace, name)
+    if len(seen) > _CACHE_ENTRIES:
+        seen.popitem(last=False)
+    return event
