@@ -11,7 +11,7 @@ import pytest
 
 from kubesim import KubeSim
 from kubesim.openapi import V2_PROTOBUF
-from tests.kubesim.kubectl import KUBECTL, Kubectl
+from tests.kubesim.conftest import kubectl, official_client
 
 pytestmark = pytest.mark.integration
 
@@ -62,19 +62,12 @@ WIDGET = (
 )
 
 
-def _official_client(kubeconfig: Path) -> Any:
-    from kubernetes import config as sync_config
-
-    new_client: Any = sync_config.new_client_from_config
-    return new_client(config_file=str(kubeconfig))
-
-
 def _get(kubeconfig: Path, path: str, accept: str = "application/json") -> tuple[int, str, bytes]:
     """GET through the official client's transport: status, content type, body."""
     from urllib.parse import parse_qsl
 
     path, _, query = path.partition("?")
-    with _official_client(kubeconfig) as api:
+    with official_client(kubeconfig) as api:
         method, url, headers, _body, _post = api.param_serialize(
             "GET",
             path,
@@ -97,10 +90,28 @@ def _refs(node: Any) -> set[str]:
     return set()
 
 
+class Kubectl:
+    """kubectl against one kubesim, from async tests; `stdin` goes through a file."""
+
+    def __init__(self, kubeconfig: Path, tmp_path: Path) -> None:
+        self.kubeconfig, self.tmp_path = kubeconfig, tmp_path
+
+    async def run(self, *args: str, stdin: str | None = None) -> Any:
+        if stdin is not None:
+            manifest = self.tmp_path / f"stdin-{abs(hash(stdin))}.yaml"
+            manifest.write_text(stdin)
+            args = tuple(str(manifest) if a == "-" else a for a in args)
+        return await asyncio.to_thread(kubectl, self.kubeconfig, *args, ok=False)
+
+    async def __call__(self, *args: str, stdin: str | None = None) -> str:
+        done = await self.run(*args, stdin=stdin)
+        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+        return str(done.stdout)
+
+
 @pytest.mark.kubectl
-@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 async def test_kubectl_validates_and_explains(kubeconfig_path: Path, tmp_path: Path) -> None:
-    kubectl = Kubectl(kubeconfig_path)
+    kubectl = Kubectl(kubeconfig_path, tmp_path)
     manifest = tmp_path / "d.yaml"
     manifest.write_text(DEPLOYMENT.replace("replicas: 2", "replica: 2"))
     typo = await kubectl.run("apply", "-f", str(manifest))
@@ -127,9 +138,8 @@ async def test_kubectl_validates_and_explains(kubeconfig_path: Path, tmp_path: P
 
 
 @pytest.mark.kubectl
-@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
-async def test_crd_schemas_are_published(kubeconfig_path: Path) -> None:
-    kubectl = Kubectl(kubeconfig_path)
+async def test_crd_schemas_are_published(kubeconfig_path: Path, tmp_path: Path) -> None:
+    kubectl = Kubectl(kubeconfig_path, tmp_path)
     assert "created" in await kubectl("apply", "-f", "-", stdin=CRD)
     typo = await kubectl.run("apply", "-f", "-", stdin=WIDGET % "colour")
     assert 'unknown field "colour" in com.example.v1.Widget.spec' in typo.stderr
