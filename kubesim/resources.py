@@ -93,6 +93,17 @@ BUILTINS: tuple[ResourceType, ...] = (
         categories=("all",),
     ),
     ResourceType(
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        True,
+        singular="replicaset",
+        short_names=("rs",),
+        subresources=frozenset({"status", "scale"}),
+        categories=("all",),
+    ),
+    ResourceType(
         "events.k8s.io",
         "v1",
         "events",

@@ -133,6 +133,13 @@ COLUMNS: dict[str, list[Column]] = {
         ("Available", "integer", lambda o: o.get("status", {}).get("availableReplicas", 0)),
         _AGE,
     ],
+    "apps/replicasets": [
+        _NAME,
+        ("Desired", "integer", lambda o: o.get("spec", {}).get("replicas", 0)),
+        ("Current", "integer", lambda o: o.get("status", {}).get("replicas", 0)),
+        ("Ready", "integer", lambda o: o.get("status", {}).get("readyReplicas", 0)),
+        _AGE,
+    ],
     "/events": [
         ("Last Seen", "string", _event_last_seen),
         ("Type", "string", lambda o: o.get("type", "")),

@@ -16,6 +16,7 @@ from kubesim.controllers.deployments import DeploymentController
 from kubesim.controllers.gc import GarbageCollector
 from kubesim.controllers.kubelet import Kubelet
 from kubesim.controllers.pvc import PvcBinder
+from kubesim.controllers.replicasets import ReplicaSetController
 from kubesim.controllers.scheduler import Scheduler
 from kubesim.storage import Event
 from kubesim.store import ObjectStore
@@ -35,7 +36,10 @@ class ControllerManager:
     ) -> None:
         self._wake = asyncio.Event()
         self.gc = GarbageCollector(store)
-        self.deployments = DeploymentController(store, wake=self._wake.set)
+        self.replica_sets = ReplicaSetController(store)
+        self.deployments = DeploymentController(
+            store, replica_sets=self.replica_sets, wake=self._wake.set
+        )
         self.scheduler = Scheduler(store)
         self.kubelet = Kubelet(
             store,
@@ -46,7 +50,14 @@ class ControllerManager:
         )
         self.pvcs = PvcBinder(store)
         self.crash_interval = crash_interval
-        self._controllers = (self.gc, self.deployments, self.scheduler, self.kubelet, self.pvcs)
+        self._controllers = (
+            self.gc,
+            self.deployments,
+            self.replica_sets,
+            self.scheduler,
+            self.kubelet,
+            self.pvcs,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         store.storage.add_listener(self._observe)
 
