@@ -17,7 +17,9 @@ POD = {
     "apiVersion": "v1",
     "kind": "Pod",
     "metadata": {"name": "talker", "namespace": "default"},
-    "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
+    # bound to a node that does not exist, so no simulated kubelet or scheduler adds
+    # Events of its own to the ones these tests record
+    "spec": {"nodeName": "retired-node", "containers": [{"name": "c", "image": "busybox:1.36"}]},
 }
 
 
