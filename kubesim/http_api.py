@@ -20,6 +20,7 @@ from kubesim.audit import Audit, AuditRecord, rbac_verb
 from kubesim.decoding import YAMLError, load_yaml
 from kubesim.errors import ApiError
 from kubesim.faults import Faults, reason_for
+from kubesim.logs import LogBook
 from kubesim.openapi import V2_PROTOBUF, V2_PROTOBUF_ACCEPT, OpenApi
 from kubesim.selectors import combine, field_selector, label_selector
 from kubesim.store import ObjectStore, PatchType
@@ -62,8 +63,16 @@ def _error_response(exc: ApiError) -> web.Response:
 
 
 class KubeApi:
-    def __init__(self, *, store: ObjectStore, faults: Faults, bookmark_interval: float) -> None:
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        faults: Faults,
+        bookmark_interval: float,
+        logs: LogBook | None = None,
+    ) -> None:
         self.store = store
+        self.logs = logs or LogBook()
         self.faults = faults
         self.bookmark_interval = bookmark_interval
         self.audit = Audit()
@@ -188,6 +197,9 @@ class KubeApi:
             raise errors.method_not_allowed()
         if target.subresource == "scale":
             return await self._scale(request, target)
+        if target.subresource == "log":
+            self._only_get(request)
+            return await self._log(request, target)
         if method == "GET":
             obj = self.store.get(target.rt, target.namespace or "", target.name)
             if wants_table(request.headers.get("Accept", "")):
@@ -400,6 +412,76 @@ class KubeApi:
         new["spec"]["replicas"] = replicas
         updated = self.store.update(rt, ns, name, new, field_manager=self._manager(request))
         return json_response(scale_of(updated))
+
+    async def _log(self, request: web.Request, target: routing.Target) -> web.StreamResponse:
+        assert target.name is not None
+        pod = self.store.get(target.rt, target.namespace or "", target.name)
+        lines = self._log_lines(pod, request.query)
+        q = request.query
+        if q.get("tailLines", "").isdigit():
+            tail = int(q["tailLines"])
+            lines = lines[len(lines) - tail :] if tail else []
+        stamped = q.get("timestamps", "").lower() in ("true", "1")
+        text = "".join(
+            (f"{when.strftime('%Y-%m-%dT%H:%M:%S.%f')}000Z {line}\n" if stamped else line + "\n")
+            for when, line in lines
+        )
+        if q.get("follow", "").lower() not in ("true", "1"):
+            return web.Response(text=text, content_type="text/plain")
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(request)
+        await response.write(text.encode())
+        uid = pod["metadata"]["uid"]
+        # the container runs until its pod goes away: then the stream ends, as kubelet's does
+        while True:
+            current = self.store.find(target.rt, target.namespace or "", target.name)
+            if current is None or current["metadata"]["uid"] != uid:
+                break
+            if current["metadata"].get("deletionTimestamp"):
+                break
+            await asyncio.sleep(0.1)
+        await response.write_eof()
+        return response
+
+    def _log_lines(self, pod: Obj, query: Any) -> list[Any]:
+        name = pod["metadata"]["name"]
+        containers = {c["name"]: c for c in pod.get("spec", {}).get("containers", [])}
+        container = query.get("container")
+        if not container:
+            if len(containers) != 1:
+                choices = " ".join(containers)
+                raise errors.bad_request(
+                    f"a container name must be specified for pod {name}, choose one of: [{choices}]"
+                )
+            container = next(iter(containers))
+        if container not in containers:
+            raise errors.bad_request(f"container {container} is not valid for pod {name}")
+        status = next(
+            (
+                cs
+                for cs in (pod.get("status") or {}).get("containerStatuses") or []
+                if cs.get("name") == container
+            ),
+            None,
+        )
+        previous = query.get("previous", "").lower() in ("true", "1")
+        restarts = int((status or {}).get("restartCount", 0))
+        waiting = ((status or {}).get("state") or {}).get("waiting") or {}
+        if previous and not restarts:
+            raise errors.bad_request(
+                f'previous terminated container "{container}" in pod "{name}" not found'
+            )
+        if not previous and not restarts and (status is None or waiting):
+            reason = waiting.get("reason", "ContainerCreating")
+            why = (
+                "trying and failing to pull image"
+                if reason in ("ImagePullBackOff", "ErrImagePull")
+                else reason
+            )
+            raise errors.bad_request(
+                f'container "{container}" in pod "{name}" is waiting to start: {why}'
+            )
+        return self.logs.lines(pod, containers[container], status, previous=previous)
 
 
 def scale_of(obj: Obj) -> Obj:

@@ -60,7 +60,7 @@ BUILTINS: tuple[ResourceType, ...] = (
         "Pod",
         namespaced=True,
         short_names=("po",),
-        subresources=STATUS,
+        subresources=frozenset({"status", "log"}),
         categories=("all",),
     ),
     _core(
