@@ -346,6 +346,10 @@ class KubeApi:
         options = await self._body(request) if request.can_read_body else {}
         if request.query.get("propagationPolicy"):
             options["propagationPolicy"] = request.query["propagationPolicy"]
+        if request.query.get("gracePeriodSeconds", "").isdigit():
+            options["gracePeriodSeconds"] = int(request.query["gracePeriodSeconds"])
+        if request.query.get("orphanDependents") in ("true", "false"):
+            options["orphanDependents"] = request.query["orphanDependents"] == "true"
         return options
 
     async def _delete(self, request: web.Request, target: routing.Target) -> web.Response:

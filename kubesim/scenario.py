@@ -94,6 +94,8 @@ class Scenario(_Model):
         }
     )
     generate: GenerateSpec | None = None
+    #: seconds a deleted pod's containers take to exit (capped by its grace period)
+    pod_termination_seconds: float = Field(default=1.0, ge=0)
     #: simulated container output for `kubectl logs` (built-in scripts otherwise)
     logs: list[LogSpec] = Field(default_factory=list)
 

@@ -55,6 +55,7 @@ class KubeSim:
             ready_delay=ready_delay,
             failing_images=patterns,
             crash_interval=crash_interval,
+            termination_seconds=self.scenario.pod_termination_seconds,
         )
         self.api = KubeApi(
             store=self.store,

@@ -78,6 +78,8 @@ def _node_status(obj: Obj) -> str:
 
 
 def _pod_status(obj: Obj) -> str:
+    if obj["metadata"].get("deletionTimestamp"):
+        return "Terminating"
     status = obj.get("status", {})
     for cs in status.get("containerStatuses", []):
         waiting = cs.get("state", {}).get("waiting")

@@ -9,6 +9,7 @@ growing every `crash_interval` seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import itertools
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from typing import Any
 
 from kubesim import events
 from kubesim.controllers.common import NODES, PODS, clone, condition, evolve
+from kubesim.errors import ApiError
 from kubesim.fieldsets import now_iso
 from kubesim.storage import Event
 from kubesim.store import ObjectStore
@@ -44,6 +46,7 @@ class Kubelet:
         failing_images: Mapping[str, str],
         crash_interval: float,
         wake: Callable[[], None],
+        termination_seconds: float = 1.0,
     ) -> None:
         self.store = store
         self.ready_delay = ready_delay
@@ -54,6 +57,10 @@ class Kubelet:
         self.due: set[Key] = set()
         self._seen: set[str] = set()  # pod uids already handed to the kubelet
         self.crashing: set[Key] = set()
+        self.termination_seconds = termination_seconds
+        self.stopping: set[Key] = set()  # pods told to stop: Killing, then gone
+        self.stopped: set[Key] = set()  # pods whose containers have exited
+        self._stopping_uids: set[str] = set()
 
     def observe(self, event: Event) -> bool:
         if event.key != PODS.storage_key:
@@ -62,8 +69,15 @@ class Kubelet:
         key = (meta.get("namespace", ""), meta["name"])
         if event.type == "DELETED":
             self._seen.discard(meta["uid"])
+            self._stopping_uids.discard(meta["uid"])
             self.crashing.discard(key)
             return False
+        if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds"):
+            if meta["uid"] in self._stopping_uids:
+                return False
+            self._stopping_uids.add(meta["uid"])
+            self.stopping.add(key)
+            return True
         node = event.obj.get("spec", {}).get("nodeName")
         if not node or meta["uid"] in self._seen:
             return False
@@ -155,6 +169,34 @@ class Kubelet:
             pod = self.store.find(PODS, *key)
             if pod is not None and not pod["metadata"].get("deletionTimestamp"):
                 self._start(pod)
+        while self.stopping:
+            key = self.stopping.pop()
+            pod = self.store.find(PODS, *key)
+            if pod is not None:
+                self._stop(pod)
+        while self.stopped:
+            key = self.stopped.pop()
+            pod = self.store.find(PODS, *key)
+            if pod is not None and pod["metadata"].get("deletionTimestamp"):
+                with contextlib.suppress(ApiError):
+                    self.store.delete(PODS, *key, options={"gracePeriodSeconds": 0})
+
+    def _stop(self, pod: Obj) -> None:
+        """Stop the containers: they exit after `termination_seconds`, at most the grace
+        period, and the pod is deleted for good then (its finalizers permitting)."""
+        meta = pod["metadata"]
+        self.crashing.discard((meta["namespace"], meta["name"]))
+        for c in pod["spec"].get("containers", []):
+            self._event(pod, c["name"], "Killing", f"Stopping container {c['name']}")
+        grace = float(meta.get("deletionGracePeriodSeconds") or 0)
+        key = (meta["namespace"], meta["name"])
+        asyncio.get_running_loop().call_later(
+            min(self.termination_seconds, grace), self._exited, key
+        )
+
+    def _exited(self, key: Key) -> None:
+        self.stopped.add(key)
+        self.wake()
 
     def _start(self, pod: Obj) -> None:
         now = now_iso()

@@ -33,6 +33,7 @@ class ControllerManager:
         ready_delay: float,
         failing_images: Mapping[str, str],
         crash_interval: float = 1.0,
+        termination_seconds: float = 1.0,
     ) -> None:
         self._wake = asyncio.Event()
         self.gc = GarbageCollector(store)
@@ -47,6 +48,7 @@ class ControllerManager:
             failing_images=failing_images,
             crash_interval=crash_interval,
             wake=self._wake.set,
+            termination_seconds=termination_seconds,
         )
         self.pvcs = PvcBinder(store)
         self.crash_interval = crash_interval
