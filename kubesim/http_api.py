@@ -17,7 +17,7 @@ from aiohttp import web
 
 from kubesim import discovery, errors, routing
 from kubesim.audit import Audit, AuditRecord, rbac_verb
-from kubesim.decoding import YAMLError, load_yaml
+from kubesim.decoding import YAMLError, delete_options_from_protobuf, load_yaml
 from kubesim.errors import ApiError
 from kubesim.faults import Faults, reason_for
 from kubesim.logs import LogBook
@@ -343,7 +343,13 @@ class KubeApi:
         return json_response(obj, status=201 if created else 200)
 
     async def _delete_options(self, request: web.Request) -> Obj:
-        options = await self._body(request) if request.can_read_body else {}
+        if request.can_read_body and "protobuf" in request.content_type:
+            try:
+                options = delete_options_from_protobuf(await request.read())
+            except (ValueError, IndexError, UnicodeDecodeError) as exc:
+                raise errors.bad_request(f"error decoding DeleteOptions: {exc}") from exc
+        else:
+            options = await self._body(request) if request.can_read_body else {}
         if request.query.get("propagationPolicy"):
             options["propagationPolicy"] = request.query["propagationPolicy"]
         if request.query.get("gracePeriodSeconds", "").isdigit():
