@@ -78,6 +78,7 @@ async def test_status_is_unchanged_until_the_cluster_changes(
         # the new pod is bound, then created, then started: each write may move the
         # version on, so the version that must hold is the one after the pod settles
         settled = await settled_status(nats_client)
+        assert settled.version
         assert settled.cluster_status != first.cluster_status  # one GPU is taken now
         assert await status(nats_client, settled.version) == Unchanged(version=settled.version)
     finally:
