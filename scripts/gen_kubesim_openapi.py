@@ -69,6 +69,7 @@ _META_TYPES = frozenset(
 )
 #: JSON names of the fields typed `object` in the client that are IntOrString on the server
 _INT_OR_STRING = frozenset({"port", "targetPort", "maxSurge", "maxUnavailable", "minAvailable"})
+_INT_OR_STRING_NAME = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _CLASS_NAME = re.compile(r"^([A-Z][a-z]+)?(V\d+(?:alpha\d+|beta\d+)?)([A-Z]\w*)$")
 _PRIMITIVES: dict[str, dict[str, str]] = {
     "str": {"type": "string"},
@@ -140,7 +141,12 @@ class Generator:
             return dict(_PRIMITIVES[type_name])
         if type_name == "object":
             if json_name in _INT_OR_STRING:
-                return {"type": "string", "format": "int-or-string"}
+                self.definitions[_INT_OR_STRING_NAME] = {
+                    "description": "IntOrString is a type that can hold an int32 or a string.",
+                    "type": "string",
+                    "format": "int-or-string",
+                }
+                return {"$ref": f"#/definitions/{_INT_OR_STRING_NAME}"}
             return {}
         return {"$ref": f"#/definitions/{self.add(type_name, group)}"}
 
