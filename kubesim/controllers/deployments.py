@@ -96,12 +96,6 @@ def _status(rs: Obj, field: str) -> int:
     return int((rs.get("status") or {}).get(field, 0))
 
 
-def _without_hash(template: Obj) -> Obj:
-    meta = dict(template.get("metadata") or {})
-    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != HASH_LABEL}
-    return {**template, "metadata": {**meta, "labels": labels}}
-
-
 class DeploymentController:
     def __init__(
         self, store: ObjectStore, *, replica_sets: ReplicaSetController, wake: Callable[[], None]
@@ -117,6 +111,9 @@ class DeploymentController:
         meta = event.obj["metadata"]
         ns = meta.get("namespace", "")
         if event.key == DEPLOYMENTS.storage_key:
+            observed = (event.obj.get("status") or {}).get("observedGeneration")
+            if event.type == "MODIFIED" and observed == meta.get("generation"):
+                return False  # a status write (ours): nothing new to roll out
             self.dirty.add((ns, meta["name"]))
             if event.type == "DELETED":
                 self._sets.forget(meta["uid"])
@@ -159,7 +156,12 @@ class DeploymentController:
             and not rs["metadata"].get("deletionTimestamp")
         ]
         template = spec.get("template", {})
-        new = next((rs for rs in sets if _without_hash(rs["spec"]["template"]) == template), None)
+        # the hash names the template (the same template, after `rollout undo` too)
+        pod_hash = template_hash(template)
+        new = next(
+            (rs for rs in sets if (rs["metadata"].get("labels") or {}).get(HASH_LABEL) == pod_hash),
+            None,
+        )
         old = sorted(
             (rs for rs in sets if rs is not new),
             key=lambda rs: (revision(rs), rs["metadata"]["name"]),
@@ -235,7 +237,7 @@ class DeploymentController:
     def _create_set(self, d: Obj, replicas: int, rev: int) -> Obj | None:
         meta, spec = d["metadata"], d["spec"]
         template = spec.get("template", {})
-        pod_hash = template_hash(template)
+        pod_hash = template_hash(template)  # once per new set
         tmeta = template.get("metadata") or {}
         labels = {**(tmeta.get("labels") or {}), HASH_LABEL: pod_hash}
         selector = dict(spec.get("selector") or {})
