@@ -106,6 +106,7 @@ class DeploymentController:
         self.dirty: set[Key] = set()
         self._sets = Owned("Deployment")
         self._owner_of: dict[Key, str] = {}  # replica set -> its deployment's name
+        self._hashes: dict[str, tuple[int, str]] = {}  # uid -> (generation, template hash)
 
     def observe(self, event: Event) -> bool:
         meta = event.obj["metadata"]
@@ -117,6 +118,7 @@ class DeploymentController:
             self.dirty.add((ns, meta["name"]))
             if event.type == "DELETED":
                 self._sets.forget(meta["uid"])
+                self._hashes.pop(meta["uid"], None)
             return True
         if event.key == REPLICA_SETS.storage_key:
             owner = self._sets.observe(event)
@@ -137,6 +139,16 @@ class DeploymentController:
                     return True
         return False
 
+    def _hash(self, d: Obj) -> str:
+        """The template's hash, computed once per generation of the Deployment."""
+        meta = d["metadata"]
+        generation = int(meta.get("generation", 1))
+        cached = self._hashes.get(meta["uid"])
+        if cached is None or cached[0] != generation:
+            cached = (generation, template_hash(d.get("spec", {}).get("template", {})))
+            self._hashes[meta["uid"]] = cached
+        return cached[1]
+
     def run(self) -> None:
         while self.dirty:
             ns, name = self.dirty.pop()
@@ -155,9 +167,8 @@ class DeploymentController:
             if (rs := self.store.find(REPLICA_SETS, ns, n)) is not None
             and not rs["metadata"].get("deletionTimestamp")
         ]
-        template = spec.get("template", {})
         # the hash names the template (the same template, after `rollout undo` too)
-        pod_hash = template_hash(template)
+        pod_hash = self._hash(d)
         new = next(
             (rs for rs in sets if (rs["metadata"].get("labels") or {}).get(HASH_LABEL) == pod_hash),
             None,
@@ -237,7 +248,7 @@ class DeploymentController:
     def _create_set(self, d: Obj, replicas: int, rev: int) -> Obj | None:
         meta, spec = d["metadata"], d["spec"]
         template = spec.get("template", {})
-        pod_hash = template_hash(template)  # once per new set
+        pod_hash = self._hash(d)
         tmeta = template.get("metadata") or {}
         labels = {**(tmeta.get("labels") or {}), HASH_LABEL: pod_hash}
         selector = dict(spec.get("selector") or {})
@@ -340,7 +351,7 @@ class DeploymentController:
         rs_name = (
             new["metadata"]["name"]
             if new is not None
-            else f"{d['metadata']['name']}-{template_hash(spec.get('template', {}))}"
+            else f"{d['metadata']['name']}-{self._hash(d)}"
         )
         progressing = self._progressing(d, old_conditions.get("Progressing"), complete, rs_name)
         status["conditions"] = [
