@@ -48,8 +48,16 @@ def _deployment(obj: Obj) -> None:
         rolling = strategy.setdefault("rollingUpdate", {})
         rolling.setdefault("maxSurge", "25%")
         rolling.setdefault("maxUnavailable", "25%")
+    _template(spec)
+
+
+def _template(spec: Obj) -> None:
     template = spec.setdefault("template", {})
-    template.setdefault("metadata", {})
+    meta = template.setdefault("metadata", {})
+    if isinstance(meta, dict) and meta.get("creationTimestamp", "") is None:
+        # Go clients send `creationTimestamp: null` (kubectl rollout undo does); a typed
+        # server decodes it to nothing, so the template still matches its ReplicaSet's
+        del meta["creationTimestamp"]
     _pod_spec(template.setdefault("spec", {}))
 
 
@@ -58,6 +66,11 @@ _DEFAULT_TOLERATIONS = tuple(
     {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
     for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 )
+
+
+def _replica_set(obj: Obj) -> None:
+    obj.setdefault("spec", {}).setdefault("replicas", 1)
+    _template(obj["spec"])
 
 
 def _pod(obj: Obj) -> None:
@@ -123,6 +136,7 @@ def _pvc(obj: Obj) -> None:
 
 DEFAULTERS = {
     "apps/deployments": _deployment,
+    "apps/replicasets": _replica_set,
     "/pods": _pod,
     "/services": _service,
     "/namespaces": _namespace,

@@ -20,6 +20,8 @@ from kubesim.audit import Audit, AuditEntry, AuditRecord, rbac_verb
 from kubesim.decoding import YAMLError, delete_options_from_protobuf, load_yaml
 from kubesim.errors import ApiError
 from kubesim.faults import Faults, reason_for
+from kubesim.logs import LogBook
+from kubesim.openapi import V2_PROTOBUF, V2_PROTOBUF_ACCEPT, OpenApi
 from kubesim.selectors import combine, field_selector, label_selector
 from kubesim.store import ObjectStore, PatchType
 from kubesim.tables import to_table, wants_table
@@ -39,7 +41,7 @@ VERSION = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
-_UNFAULTED = ("/_kubesim", "/version", "/healthz", "/livez", "/readyz")
+_UNFAULTED = ("/_kubesim", "/version", "/healthz", "/livez", "/readyz", "/openapi")
 _WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 _PATCH_TYPES: dict[str, PatchType] = {
     "application/json-patch+json": "json",
@@ -62,11 +64,20 @@ def _error_response(exc: ApiError) -> web.Response:
 
 
 class KubeApi:
-    def __init__(self, *, store: ObjectStore, faults: Faults, bookmark_interval: float) -> None:
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        faults: Faults,
+        bookmark_interval: float,
+        logs: LogBook | None = None,
+    ) -> None:
         self.store = store
+        self.logs = logs or LogBook()
         self.faults = faults
         self.bookmark_interval = bookmark_interval
         self.audit = Audit()
+        self.openapi = OpenApi(store.storage, store.registry)
 
     # -- app ---------------------------------------------------------------------------
 
@@ -82,6 +93,9 @@ class KubeApi:
                 web.get("/healthz", self._ok),
                 web.get("/livez", self._ok),
                 web.get("/readyz", self._ok),
+                web.get("/openapi/v2", self._openapi_v2),
+                web.get("/openapi/v3", self._openapi_v3_index),
+                web.get("/openapi/v3/{path:.+}", self._openapi_v3),
                 web.route("*", "/apis{tail:(/.*)?}", self._groups),
                 web.route("*", "/api{tail:(/.*)?}", self._core),
             ]
@@ -116,6 +130,20 @@ class KubeApi:
 
     async def _ok(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    async def _openapi_v2(self, request: web.Request) -> web.Response:
+        if V2_PROTOBUF_ACCEPT in request.headers.get("Accept", ""):
+            return web.Response(body=self.openapi.v2_protobuf(), content_type=V2_PROTOBUF)
+        return json_response(self.openapi.v2())
+
+    async def _openapi_v3_index(self, request: web.Request) -> web.Response:
+        return json_response(self.openapi.v3_index())
+
+    async def _openapi_v3(self, request: web.Request) -> web.Response:
+        doc = self.openapi.v3_document(request.match_info["path"])
+        if doc is None:
+            raise errors.page_not_found()
+        return json_response(doc)
 
     # -- dispatch ----------------------------------------------------------------------
 
@@ -189,6 +217,9 @@ class KubeApi:
             raise errors.method_not_allowed()
         if target.subresource == "scale":
             return await self._scale(request, target)
+        if target.subresource == "log":
+            self._only_get(request)
+            return await self._log(request, target)
         if method == "GET":
             obj = self.store.get(target.rt, target.namespace or "", target.name)
             if wants_table(request.headers.get("Accept", "")):
@@ -343,6 +374,10 @@ class KubeApi:
             options = await self._body(request) if request.can_read_body else {}
         if request.query.get("propagationPolicy"):
             options["propagationPolicy"] = request.query["propagationPolicy"]
+        if request.query.get("gracePeriodSeconds", "").isdigit():
+            options["gracePeriodSeconds"] = int(request.query["gracePeriodSeconds"])
+        if request.query.get("orphanDependents") in ("true", "false"):
+            options["orphanDependents"] = request.query["orphanDependents"] == "true"
         return options
 
     async def _delete(self, request: web.Request, target: routing.Target) -> web.Response:
@@ -411,6 +446,76 @@ class KubeApi:
             rt, ns, name, new, subresource="scale", field_manager=self._manager(request)
         )
         return json_response(scale_of(updated))
+
+    async def _log(self, request: web.Request, target: routing.Target) -> web.StreamResponse:
+        assert target.name is not None
+        pod = self.store.get(target.rt, target.namespace or "", target.name)
+        lines = self._log_lines(pod, request.query)
+        q = request.query
+        if q.get("tailLines", "").isdigit():
+            tail = int(q["tailLines"])
+            lines = lines[len(lines) - tail :] if tail else []
+        stamped = q.get("timestamps", "").lower() in ("true", "1")
+        text = "".join(
+            (f"{when.strftime('%Y-%m-%dT%H:%M:%S.%f')}000Z {line}\n" if stamped else line + "\n")
+            for when, line in lines
+        )
+        if q.get("follow", "").lower() not in ("true", "1"):
+            return web.Response(text=text, content_type="text/plain")
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(request)
+        await response.write(text.encode())
+        uid = pod["metadata"]["uid"]
+        # the container runs until its pod goes away: then the stream ends, as kubelet's does
+        while True:
+            current = self.store.find(target.rt, target.namespace or "", target.name)
+            if current is None or current["metadata"]["uid"] != uid:
+                break
+            if current["metadata"].get("deletionTimestamp"):
+                break
+            await asyncio.sleep(0.1)
+        await response.write_eof()
+        return response
+
+    def _log_lines(self, pod: Obj, query: Any) -> list[Any]:
+        name = pod["metadata"]["name"]
+        containers = {c["name"]: c for c in pod.get("spec", {}).get("containers", [])}
+        container = query.get("container")
+        if not container:
+            if len(containers) != 1:
+                choices = " ".join(containers)
+                raise errors.bad_request(
+                    f"a container name must be specified for pod {name}, choose one of: [{choices}]"
+                )
+            container = next(iter(containers))
+        if container not in containers:
+            raise errors.bad_request(f"container {container} is not valid for pod {name}")
+        status = next(
+            (
+                cs
+                for cs in (pod.get("status") or {}).get("containerStatuses") or []
+                if cs.get("name") == container
+            ),
+            None,
+        )
+        previous = query.get("previous", "").lower() in ("true", "1")
+        restarts = int((status or {}).get("restartCount", 0))
+        waiting = ((status or {}).get("state") or {}).get("waiting") or {}
+        if previous and not restarts:
+            raise errors.bad_request(
+                f'previous terminated container "{container}" in pod "{name}" not found'
+            )
+        if not previous and not restarts and (status is None or waiting):
+            reason = waiting.get("reason", "ContainerCreating")
+            why = (
+                "trying and failing to pull image"
+                if reason in ("ImagePullBackOff", "ErrImagePull")
+                else reason
+            )
+            raise errors.bad_request(
+                f'container "{container}" in pod "{name}" is waiting to start: {why}'
+            )
+        return self.logs.lines(pod, containers[container], status, previous=previous)
 
 
 def scale_of(obj: Obj) -> Obj:

@@ -2,7 +2,7 @@
 
 A scenario lists namespaces, nodes (GPU nodes described as the NVIDIA GPU Operator
 publishes them), storage classes, CRDs (short form or full manifests), extra objects, the
-image patterns that fail, and optionally `generate:` for thousands of synthetic nodes.
+image patterns that fail, what containers print (`logs:`), and optionally `generate:` for thousands of synthetic nodes.
 """
 
 from __future__ import annotations
@@ -72,6 +72,15 @@ class CrdSpec(_Model):
     status_subresource: bool = True
 
 
+class LogSpec(_Model):
+    """What containers whose image matches `image` (substring or glob) print."""
+
+    image: str
+    lines: list[str] = Field(default_factory=list)
+    #: the last terminated container's output (shown for crash loops and `--previous`)
+    previous: list[str] = Field(default_factory=list)
+
+
 class GenerateSpec(_Model):
     count: int = Field(ge=0)
     gpu_share: float = Field(default=0.25, ge=0, le=1)
@@ -101,6 +110,10 @@ class Scenario(_Model):
         }
     )
     generate: GenerateSpec | None = None
+    #: seconds a deleted pod's containers take to exit (capped by its grace period)
+    pod_termination_seconds: float = Field(default=1.0, ge=0)
+    #: simulated container output for `kubectl logs` (built-in scripts otherwise)
+    logs: list[LogSpec] = Field(default_factory=list)
 
     def all_nodes(self) -> list[NodeSpec]:
         return [*self.nodes, *(generate_nodes(self.generate) if self.generate else [])]

@@ -15,6 +15,7 @@ from kubesim.controllers.nodes import set_ready
 from kubesim.faults import Faults
 from kubesim.http_api import KubeApi
 from kubesim.kubeconfig import DEFAULT_TOKEN, write_kubeconfig
+from kubesim.logs import LogBook, Script
 from kubesim.resources import Registry
 from kubesim.scenario import Scenario, default_scenario, manifests
 from kubesim.storage import Storage
@@ -59,9 +60,15 @@ class KubeSim:
             ready_delay=ready_delay,
             failing_images=patterns,
             crash_interval=crash_interval,
+            termination_seconds=self.scenario.pod_termination_seconds,
         )
         self.api = KubeApi(
-            store=self.store, faults=self.faults, bookmark_interval=bookmark_interval
+            store=self.store,
+            faults=self.faults,
+            bookmark_interval=bookmark_interval,
+            logs=LogBook(
+                [Script(s.image, tuple(s.lines), tuple(s.previous)) for s in self.scenario.logs]
+            ),
         )
         self.url = ""
         self.store.create_many(manifests(self.scenario))

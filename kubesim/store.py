@@ -4,7 +4,8 @@
 tests and benchmarks (e.g. `sim.store.create(obj)` or `sim.store.create_many(objs)` to
 seed thousands of objects without HTTP). It sets uid, resourceVersion, generation and
 creationTimestamp, applies defaults and validation, keeps `status` behind `/status`,
-honours finalizers, and registers CRDs so their resources become servable.
+honours finalizers and graceful pod deletion (`deletionTimestamp`, `deletionGracePeriodSeconds`,
+Foreground and Orphan propagation), and registers CRDs so their resources become servable.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import secrets
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
@@ -32,6 +34,10 @@ PatchType = Literal["json", "merge", "strategic", "apply"]
 
 CRD_KEY = "apiextensions.k8s.io/customresourcedefinitions"
 NAMESPACE_KEY = "/namespaces"
+POD_KEY = "/pods"
+NODE_KEY = "/nodes"
+#: the finalizer that keeps an owner until the garbage collector has deleted its dependents
+FOREGROUND = "foregroundDeletion"
 _SERVER_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "managedFields")
 #: kinds whose DELETE answers the deleted object rather than a Status (the apiserver's
 #: `ReturnDeletedObject` registries; CRDs always carry a cleanup finalizer there)
@@ -353,7 +359,11 @@ class ObjectStore:
     def commit(self, rt: ResourceType, new: Obj) -> Obj:
         """Store a new version of an existing object (controllers use this for status)."""
         meta = new["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not meta.get("deletionGracePeriodSeconds")
+        ):
             self._remove(rt, new)
             return new
         meta["resourceVersion"] = str(self.storage.next_revision())
@@ -553,19 +563,56 @@ class ObjectStore:
             )
         if dry_run:
             return old
-        if meta.get("finalizers"):
-            if meta.get("deletionTimestamp"):
-                return old
-            new = _clone(old)
-            new["metadata"]["deletionTimestamp"] = fieldsets.now_iso()
-            new["metadata"]["deletionGracePeriodSeconds"] = 0
-            return self.commit(rt, new)
-        if (options or {}).get("propagationPolicy") == "Orphan":
+        options = options or {}
+        policy = options.get("propagationPolicy")
+        if policy is None and options.get("orphanDependents") is not None:
+            policy = "Orphan" if options["orphanDependents"] else "Background"
+        grace = self._grace_period(rt, old, options.get("gracePeriodSeconds"))
+        if meta.get("deletionTimestamp"):
+            return self._delete_again(rt, old, grace)
+        finalizers = list(meta.get("finalizers") or [])
+        if policy == "Foreground" and FOREGROUND not in finalizers:
+            finalizers.append(FOREGROUND)
+        if policy == "Orphan":
             self._orphan(meta["uid"], namespace)
+        if finalizers or grace:
+            # not gone yet: Terminating until the kubelet stops the pod, the garbage
+            # collector deletes the dependents, or whoever set them removes the finalizers
+            new = _clone(old)
+            deadline = datetime.now(UTC) + timedelta(seconds=grace)
+            new["metadata"]["deletionTimestamp"] = deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
+            new["metadata"]["deletionGracePeriodSeconds"] = grace
+            if finalizers:
+                new["metadata"]["finalizers"] = finalizers
+            return self.commit(rt, new)
         self._remove(rt, old)
         if rt.storage_key in _RETURNS_OBJECT:
             return old
         return errors.success(name=name, group=rt.group, kind=rt.plural, uid=meta["uid"])
+
+    def _grace_period(self, rt: ResourceType, obj: Obj, requested: object) -> int:
+        """Seconds a pod may take to stop; 0 for everything else, and for pods that run
+        nowhere (unbound, finished, or bound to a node that is gone)."""
+        if rt.storage_key != POD_KEY:
+            return 0
+        node = (obj.get("spec") or {}).get("nodeName")
+        phase = (obj.get("status") or {}).get("phase")
+        if not node or phase in ("Succeeded", "Failed") or not self.storage.get(NODE_KEY, "", node):
+            return 0
+        if isinstance(requested, int | str) and str(requested).lstrip("-").isdigit():
+            return max(int(requested), 0)
+        return int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+
+    def _delete_again(self, rt: ResourceType, old: Obj, grace: int) -> Obj:
+        """DELETE of what is already being deleted: only a shorter grace period changes it."""
+        meta = old["metadata"]
+        if rt.storage_key != POD_KEY or grace >= int(meta.get("deletionGracePeriodSeconds", 0)):
+            return old
+        new = _clone(old)
+        new["metadata"]["deletionGracePeriodSeconds"] = grace
+        deadline = datetime.now(UTC) + timedelta(seconds=grace)
+        new["metadata"]["deletionTimestamp"] = deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return self.commit(rt, new)
 
     def _orphan(self, owner_uid: str, namespace: str) -> None:
         """Strip ownerReferences to `owner_uid` so the garbage collector leaves them."""

@@ -105,6 +105,8 @@ def _node_info(field: str) -> Callable[[Obj], str]:
 
 
 def _pod_status(obj: Obj) -> str:
+    if obj["metadata"].get("deletionTimestamp"):
+        return "Terminating"
     status = obj.get("status", {})
     for cs in status.get("containerStatuses", []):
         waiting = cs.get("state", {}).get("waiting")
@@ -159,6 +161,13 @@ COLUMNS: dict[str, list[Column]] = {
         ("Ready", "string", _deploy_ready),
         ("Up-to-date", "integer", lambda o: o.get("status", {}).get("updatedReplicas", 0)),
         ("Available", "integer", lambda o: o.get("status", {}).get("availableReplicas", 0)),
+        _AGE,
+    ],
+    "apps/replicasets": [
+        _NAME,
+        ("Desired", "integer", lambda o: o.get("spec", {}).get("replicas", 0)),
+        ("Current", "integer", lambda o: o.get("status", {}).get("replicas", 0)),
+        ("Ready", "integer", lambda o: o.get("status", {}).get("readyReplicas", 0)),
         _AGE,
     ],
     "/events": [

@@ -218,6 +218,7 @@ def _crd(obj: Obj, causes: Causes) -> None:
 
 _KIND_CHECKS = {
     "apps/deployments": _deployment,
+    "apps/replicasets": _deployment,  # the same replicas, selector and template rules
     "/pods": lambda obj, causes: _pod_spec(obj.get("spec"), "spec", causes),
     "/services": _service,
     "apiextensions.k8s.io/customresourcedefinitions": _crd,

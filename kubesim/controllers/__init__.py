@@ -1,4 +1,4 @@
-"""Simulated control plane: deployment controller, scheduler, kubelet, PVC binder and
+"""Simulated control plane: deployment and replica set controllers, scheduler, kubelet, PVC binder and
 garbage collector, driven by storage events through `ControllerManager`."""
 
 from kubesim.controllers.manager import ControllerManager

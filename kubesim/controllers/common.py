@@ -7,8 +7,11 @@ from typing import Any
 
 import orjson
 
+from kubesim import events
 from kubesim.quantity import parse_quantity
 from kubesim.resources import BUILTINS, ResourceType
+from kubesim.storage import Event
+from kubesim.store import ObjectStore
 
 Obj = dict[str, Any]
 
@@ -20,6 +23,7 @@ def _rt(key: str) -> ResourceType:
 PODS = _rt("/pods")
 NODES = _rt("/nodes")
 DEPLOYMENTS = _rt("apps/deployments")
+REPLICA_SETS = _rt("apps/replicasets")
 PVCS = _rt("/persistentvolumeclaims")
 STORAGE_CLASSES = _rt("storage.k8s.io/storageclasses")
 
@@ -67,3 +71,48 @@ def condition(type_: str, status: bool, *, reason: str = "", message: str = "", 
     if message:
         cond["message"] = message
     return cond
+
+
+def controller_ref(owner: Obj) -> Obj:
+    """The ownerReference a controller puts on what it creates for `owner`."""
+    meta = owner["metadata"]
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def note(store: ObjectStore, involved: Obj, reason: str, message: str, *, component: str) -> None:
+    """A Normal Event from a controller about `involved`."""
+    events.record(store, involved=involved, reason=reason, message=message, component=component)
+
+
+class Owned:
+    """Names of the objects each owner (by uid) controls, kept up from storage events."""
+
+    def __init__(self, owner_kind: str) -> None:
+        self.owner_kind = owner_kind
+        self._names: dict[str, set[str]] = {}
+
+    def observe(self, event: Event) -> str | None:
+        """The controlling owner's name when `event` is about one of its dependents."""
+        meta = event.obj["metadata"]
+        for ref in meta.get("ownerReferences") or ():
+            if ref.get("kind") == self.owner_kind and ref.get("controller"):
+                names = self._names.setdefault(ref["uid"], set())
+                if event.type == "DELETED":
+                    names.discard(meta["name"])
+                else:
+                    names.add(meta["name"])
+                return str(ref["name"])
+        return None
+
+    def names(self, owner_uid: str) -> list[str]:
+        return sorted(self._names.get(owner_uid, ()))
+
+    def forget(self, owner_uid: str) -> None:
+        self._names.pop(owner_uid, None)

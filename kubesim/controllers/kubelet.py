@@ -1,4 +1,6 @@
-"""Kubelet: runs pods bound to nodes. After `ready_delay` a pod is Running and Ready,
+"""Kubelet: runs pods bound to nodes, and says so in Events (Pulling, Pulled, Created,
+Started; Failed and BackOff for images that cannot be pulled; BackOff for crash loops,
+counted up on every restart). After `ready_delay` a pod is Running and Ready,
 unless its image matches a failing pattern: `ImagePullBackOff` keeps it Pending with the
 container waiting; `CrashLoopBackOff` makes it Running but never Ready, its restartCount
 growing every `crash_interval` seconds.
@@ -7,12 +9,15 @@ growing every `crash_interval` seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubesim.controllers.common import PODS, clone, condition, evolve
+from kubesim import events
+from kubesim.controllers.common import NODES, PODS, clone, condition, evolve
+from kubesim.errors import ApiError
 from kubesim.fieldsets import now_iso
 from kubesim.storage import Event
 from kubesim.store import ObjectStore
@@ -41,6 +46,7 @@ class Kubelet:
         failing_images: Mapping[str, str],
         crash_interval: float,
         wake: Callable[[], None],
+        termination_seconds: float = 1.0,
     ) -> None:
         self.store = store
         self.ready_delay = ready_delay
@@ -51,6 +57,10 @@ class Kubelet:
         self.due: set[Key] = set()
         self._seen: set[str] = set()  # pod uids already handed to the kubelet
         self.crashing: set[Key] = set()
+        self.termination_seconds = termination_seconds
+        self.stopping: set[Key] = set()  # pods told to stop: Killing, then gone
+        self.stopped: set[Key] = set()  # pods whose containers have exited
+        self._stopping_uids: set[str] = set()
 
     def observe(self, event: Event) -> bool:
         if event.key != PODS.storage_key:
@@ -59,13 +69,63 @@ class Kubelet:
         key = (meta.get("namespace", ""), meta["name"])
         if event.type == "DELETED":
             self._seen.discard(meta["uid"])
+            self._stopping_uids.discard(meta["uid"])
             self.crashing.discard(key)
             return False
-        if not event.obj.get("spec", {}).get("nodeName") or meta["uid"] in self._seen:
+        if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds"):
+            if meta["uid"] in self._stopping_uids:
+                return False
+            self._stopping_uids.add(meta["uid"])
+            self.stopping.add(key)
+            return True
+        node = event.obj.get("spec", {}).get("nodeName")
+        if not node or meta["uid"] in self._seen:
             return False
+        if self.store.find(NODES, "", node) is None:
+            return False  # bound to a node that does not exist: no kubelet runs it
         self._seen.add(meta["uid"])
         self.bound.add(key)
         return True
+
+    def _event(
+        self, pod: Obj, container: str, reason: str, message: str, *, warning: bool = False
+    ) -> None:
+        """An Event about one container of `pod`, from the kubelet of its node."""
+        events.record(
+            self.store,
+            involved=pod,
+            reason=reason,
+            message=message,
+            type="Warning" if warning else "Normal",
+            component="kubelet",
+            host=str(pod["spec"].get("nodeName", "")),
+            field_path=f"spec.containers{{{container}}}",
+        )
+
+    def _started_events(self, pod: Obj, container: Obj, *, pulled: bool) -> None:
+        name, image = container["name"], container.get("image", "")
+        if pulled:
+            took = f"{self.ready_delay:.3g}s"
+            message = f'Successfully pulled image "{image}" in {took} ({took} including waiting)'
+            self._event(pod, name, "Pulled", message)
+        self._event(pod, name, "Created", f"Created container: {name}")
+        self._event(pod, name, "Started", f"Started container {name}")
+
+    def _crash_back_off(self, pod: Obj, container: str) -> None:
+        meta = pod["metadata"]
+        where = f"{meta['name']}_{meta['namespace']}({meta['uid']})"
+        message = f"Back-off restarting failed container {container} in pod {where}"
+        self._event(pod, container, "BackOff", message, warning=True)
+
+    def _pull_failed(self, pod: Obj, container: str, image: str) -> None:
+        failed = (
+            f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull '
+            f'and unpack image "{image}": failed to resolve reference "{image}": not found'
+        )
+        self._event(pod, container, "Failed", failed, warning=True)
+        self._event(pod, container, "Failed", "Error: ErrImagePull", warning=True)
+        self._event(pod, container, "BackOff", f'Back-off pulling image "{image}"')
+        self._event(pod, container, "Failed", "Error: ImagePullBackOff", warning=True)
 
     def _ready(self, key: Key) -> None:
         self.due.add(key)
@@ -89,7 +149,9 @@ class Kubelet:
             }
             for c in new["spec"].get("containers", [])
         ]
-        self.store.commit(PODS, new)
+        stored = self.store.commit(PODS, new)
+        for c in stored["spec"].get("containers", []):
+            self._event(stored, c["name"], "Pulling", f'Pulling image "{c.get("image", "")}"')
 
     def run(self) -> None:
         while self.bound:
@@ -107,6 +169,34 @@ class Kubelet:
             pod = self.store.find(PODS, *key)
             if pod is not None and not pod["metadata"].get("deletionTimestamp"):
                 self._start(pod)
+        while self.stopping:
+            key = self.stopping.pop()
+            pod = self.store.find(PODS, *key)
+            if pod is not None:
+                self._stop(pod)
+        while self.stopped:
+            key = self.stopped.pop()
+            pod = self.store.find(PODS, *key)
+            if pod is not None and pod["metadata"].get("deletionTimestamp"):
+                with contextlib.suppress(ApiError):
+                    self.store.delete(PODS, *key, options={"gracePeriodSeconds": 0})
+
+    def _stop(self, pod: Obj) -> None:
+        """Stop the containers: they exit after `termination_seconds`, at most the grace
+        period, and the pod is deleted for good then (its finalizers permitting)."""
+        meta = pod["metadata"]
+        self.crashing.discard((meta["namespace"], meta["name"]))
+        for c in pod["spec"].get("containers", []):
+            self._event(pod, c["name"], "Killing", f"Stopping container {c['name']}")
+        grace = float(meta.get("deletionGracePeriodSeconds") or 0)
+        key = (meta["namespace"], meta["name"])
+        asyncio.get_running_loop().call_later(
+            min(self.termination_seconds, grace), self._exited, key
+        )
+
+    def _exited(self, key: Key) -> None:
+        self.stopped.add(key)
+        self.wake()
 
     def _start(self, pod: Obj) -> None:
         now = now_iso()
@@ -182,7 +272,14 @@ class Kubelet:
         ]
         if CRASH_LOOP_BACKOFF in failures:
             self.crashing.add((new["metadata"]["namespace"], new["metadata"]["name"]))
-        self.store.commit(PODS, new)
+        stored = self.store.commit(PODS, new)
+        for c, failure in zip(stored["spec"].get("containers", []), failures, strict=True):
+            if failure == IMAGE_PULL_BACKOFF:
+                self._pull_failed(stored, c["name"], str(c.get("image", "")))
+                continue
+            self._started_events(stored, c, pulled=True)
+            if failure == CRASH_LOOP_BACKOFF:
+                self._crash_back_off(stored, c["name"])
 
     def crash_tick(self) -> None:
         """One more restart for every crash-looping container."""
@@ -192,7 +289,13 @@ class Kubelet:
                 self.crashing.discard(key)
                 continue
             new = evolve(pod, status=clone(pod.get("status") or {}))
+            restarted = []
             for cs in new["status"].get("containerStatuses", []):
                 if cs.get("state", {}).get("waiting", {}).get("reason") == CRASH_LOOP_BACKOFF:
                     cs["restartCount"] = int(cs.get("restartCount", 0)) + 1
-            self.store.commit(PODS, new)
+                    restarted.append(cs["name"])
+            stored = self.store.commit(PODS, new)
+            for c in stored["spec"].get("containers", []):
+                if c["name"] in restarted:
+                    self._started_events(stored, c, pulled=False)
+                    self._crash_back_off(stored, c["name"])

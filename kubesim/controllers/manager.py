@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Mapping
 
@@ -17,6 +18,7 @@ from kubesim.controllers.gc import GarbageCollector
 from kubesim.controllers.kubelet import Kubelet
 from kubesim.controllers.nodes import NodeLifecycle
 from kubesim.controllers.pvc import PvcBinder
+from kubesim.controllers.replicasets import ReplicaSetController
 from kubesim.controllers.scheduler import Scheduler
 from kubesim.events import EVENTS
 from kubesim.storage import Event
@@ -34,10 +36,14 @@ class ControllerManager:
         ready_delay: float,
         failing_images: Mapping[str, str],
         crash_interval: float = 1.0,
+        termination_seconds: float = 1.0,
     ) -> None:
         self._wake = asyncio.Event()
         self.gc = GarbageCollector(store)
-        self.deployments = DeploymentController(store, wake=self._wake.set)
+        self.replica_sets = ReplicaSetController(store)
+        self.deployments = DeploymentController(
+            store, replica_sets=self.replica_sets, wake=self._wake.set
+        )
         self.nodes = NodeLifecycle(store, wake=self._wake.set)
         self.scheduler = Scheduler(store)
         self.kubelet = Kubelet(
@@ -46,6 +52,7 @@ class ControllerManager:
             failing_images=failing_images,
             crash_interval=crash_interval,
             wake=self._wake.set,
+            termination_seconds=termination_seconds,
         )
         self.pvcs = PvcBinder(store)
         self.crash_interval = crash_interval
@@ -53,6 +60,7 @@ class ControllerManager:
             self.gc,
             self.deployments,
             self.nodes,
+            self.replica_sets,
             self.scheduler,
             self.kubelet,
             self.pvcs,
@@ -70,7 +78,21 @@ class ControllerManager:
             self._wake.set()
 
     def settle(self) -> None:
-        """Reconcile until nothing is dirty (bounded), synchronously."""
+        """Reconcile until nothing is dirty (bounded), synchronously.
+
+        Python's cyclic collector is paused meanwhile: a pass allocates hundreds of
+        thousands of acyclic dicts (objects, Events), and with a large cluster in memory
+        each full collection rescans all of it; reference counting frees them anyway.
+        """
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._settle()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _settle(self) -> None:
         for _ in range(_MAX_PASSES):
             self._wake.clear()
             for controller in self._controllers:

@@ -35,12 +35,13 @@ async def status(nc: Client, if_none_match: str | None = None) -> StatusReply | 
 
 async def settled_status(nc: Client) -> StatusReply:
     """A status whose version still holds a moment later (earlier tests' pods may still be
-    coming and going in the shared cluster)."""
+    coming and going in the shared cluster: a deleted pod stays Terminating, its GPUs
+    taken, until its containers exit, 1 s in kubesim's default scenario)."""
 
     async def held_for_a_moment() -> StatusReply | None:
         reply = await status(nc)
         assert isinstance(reply, StatusReply)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.5)
         return reply if isinstance(await status(nc, reply.version), Unchanged) else None
 
     reply = await poll(held_for_a_moment, until=lambda r: r is not None)
@@ -74,8 +75,12 @@ async def test_status_is_unchanged_until_the_cluster_changes(
         )
         assert isinstance(changed, StatusReply)
         assert changed.version not in (None, first.version)
-        assert changed.cluster_status != first.cluster_status  # one GPU is taken now
-        assert await status(nats_client, changed.version) == Unchanged(version=changed.version)
+        # the new pod is bound, then created, then started: each write may move the
+        # version on, so the version that must hold is the one after the pod settles
+        settled = await settled_status(nats_client)
+        assert settled.version
+        assert settled.cluster_status != first.cluster_status  # one GPU is taken now
+        assert await status(nats_client, settled.version) == Unchanged(version=settled.version)
     finally:
         await apps.delete_namespaced_deployment("l4-user", "default")
 

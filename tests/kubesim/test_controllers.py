@@ -36,7 +36,7 @@ async def test_gpu_fit_available_and_counted(api: Any) -> None:
     (pod,) = await _pods(core, "big")
     assert pod.spec.node_name == "gpu-h100-1"
     assert pod.status.phase == "Running"
-    assert pod.metadata.owner_references[0].kind == "Deployment"
+    assert pod.metadata.owner_references[0].kind == "ReplicaSet"
     assert pod.metadata.labels["app"] == "big"
     on_node = await core.list_pod_for_all_namespaces(
         field_selector="spec.nodeName=gpu-h100-1,status.phase=Running"

@@ -94,13 +94,9 @@ async def test_kubectl(kubeconfig_path: Path, tmp_path: Path) -> None:
         return run_kubectl(kubeconfig_path, *args).stdout
 
     assert "gpu-l4-1" in await asyncio.to_thread(kubectl, "get", "nodes")
-    assert "created" in await asyncio.to_thread(
-        kubectl, "apply", "--validate=false", "-f", str(manifest)
-    )
+    assert "created" in await asyncio.to_thread(kubectl, "apply", "-f", str(manifest))
     manifest.write_text(DEPLOYMENT_YAML.replace("replicas: 1", "replicas: 2"))
-    assert "configured" in await asyncio.to_thread(
-        kubectl, "apply", "--validate=false", "-f", str(manifest)
-    )
+    assert "configured" in await asyncio.to_thread(kubectl, "apply", "-f", str(manifest))
     listed = json.loads(await asyncio.to_thread(kubectl, "get", "deploy", "-A", "-o", "json"))
     assert [(d["metadata"]["name"], d["spec"]["replicas"]) for d in listed["items"]] == [("web", 2)]
     assert "deleted" in await asyncio.to_thread(kubectl, "delete", "-f", str(manifest))
