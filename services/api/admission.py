@@ -13,6 +13,8 @@ the plan) on the other planned nodes.
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from shared.errors import GpuQuotaExceededError
 from shared.queries import NodeGpus
@@ -104,3 +106,23 @@ def check_quota(*, organization_id: int, limit: int | None, used: int, requested
     raise GpuQuotaExceededError(
         organization_id=organization_id, requested=requested, used=used, limit=limit
     )
+
+
+def quota_gpus(model: Mapping[str, Any]) -> int:
+    """The GPUs a registry document counts against its organization's quota."""
+    return int(model.get("quota_gpus") or 0)
+
+
+def reserved_gpus(model: Mapping[str, Any], *, now: datetime) -> int:
+    """The GPUs a registry document's reservation may still hold: planned, the model not
+    failed, and not released (the same rule as the admission's reservations query)."""
+    if not model.get("reserved") or model.get("status") == "failed":
+        return 0
+    released_at = model.get("released_at")
+    if released_at is not None and _aware(released_at) < now:
+        return 0
+    return sum(int(entry["gpus"]) for entry in model.get("reservation") or [])
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -12,19 +12,22 @@ from typing import Final
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
+from services.api.adapters.admissions import QuotaLimits
 from services.api.adapters.registry_view import RegistryView
+from services.api.admission import quota_gpus, reserved_gpus
 from shared.exposition import Followed
 
+Metered = tuple[RegistryView, QuotaLimits]
+"""What one api contributes: its registry view and the quota limits it last read."""
 
-class RegistryCollector(Followed[RegistryView], Collector):
+
+class RegistryCollector(Followed[Metered], Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         models = GaugeMetricFamily(
             "jan_models_models",
             "Managed models in the registry, by organization and lifecycle status",
             labels=["organization_id", "status"],
         )
-        # Quotas and reservations will live in the api's admission (`organization_quotas`
-        # and its reservations); the family is exported, empty, until they exist.
         quota = GaugeMetricFamily(
             "jan_models_quota_gpus",
             "GPU quota per organization: limit, used and reserved",
@@ -37,16 +40,28 @@ class RegistryCollector(Followed[RegistryView], Collector):
             "jan_models_api_outbox_oldest_seconds",
             "Age of the oldest command still in the outbox (0 when none)",
         )
+        now = datetime.now(UTC)
         counts: Counter[tuple[str, str]] = Counter()
+        used: Counter[int] = Counter()
+        reserved: Counter[int] = Counter()
+        limits: dict[int, int] = {}
         waiting: list[datetime] = []
-        for view in self.views:
+        for view, quota_limits in self.views:
             for document in view.documents():
-                counts[(str(document["organization_id"]), str(document["status"]))] += 1
+                organization = int(document["organization_id"])
+                counts[(str(organization), str(document["status"]))] += 1
+                used[organization] += quota_gpus(document)
+                reserved[organization] += reserved_gpus(document, now=now)
             waiting.extend(view.pending_since.values())
+            limits.update(quota_limits.limits)
         for labels, count in sorted(counts.items()):
             models.add_metric(list(labels), count)
+        for organization in sorted(set(limits) | {o for o, n in used.items() if n}):
+            if organization in limits:
+                quota.add_metric([str(organization), "limit"], limits[organization])
+            quota.add_metric([str(organization), "used"], used[organization])
+            quota.add_metric([str(organization), "reserved"], reserved[organization])
         if self.views:
-            now = datetime.now(UTC)
             pending.add_metric([], len(waiting))
             oldest.add_metric([], max(((now - at).total_seconds() for at in waiting), default=0))
         yield from (models, quota, pending, oldest)

@@ -10,7 +10,7 @@ from nats.aio.client import Client
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.api.adapters.admissions import Admissions
+from services.api.adapters.admissions import Admissions, QuotaLimits
 from services.api.adapters.api_keys import ApiKeys
 from services.api.adapters.inventory import Inventory
 from services.api.adapters.registry import Registry
@@ -46,6 +46,8 @@ class ApiRuntime:
     view: RegistryView
     transactions: TransactionSessions
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    metered: tuple[RegistryView, QuotaLimits] | None = None
+    """What the metrics collector reads of this api (its view and quota limits)."""
     rendered_all: dict[int, tuple[object, bytes]] = field(default_factory=dict)
     """Per organization: the last `/all` body and what it was built from (pages, registry)."""
 
@@ -103,8 +105,10 @@ class ApiRuntime:
             view=view,
             transactions=transactions,
         )
-        COLLECTOR.follow(view)
+        runtime.metered = (view, QuotaLimits(db))
+        COLLECTOR.follow(runtime.metered)
         runtime.tasks = [
+            asyncio.create_task(runtime.metered[1].run(), name="quota-limits"),
             asyncio.create_task(relay.run(), name="outbox-relay"),
             asyncio.create_task(runtime.consumer.run(), name="status-consumer"),
             asyncio.create_task(view.run(), name="registry-view"),
@@ -122,7 +126,8 @@ class ApiRuntime:
         return True
 
     async def stop(self) -> None:
-        COLLECTOR.forget(self.view)
+        if self.metered is not None:
+            COLLECTOR.forget(self.metered)
         self.consumer.stop()
         self.relay.stop()
         self.view.stop()

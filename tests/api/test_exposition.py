@@ -7,8 +7,9 @@ from bson import ObjectId
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.api.adapters.admissions import QuotaLimits
 from services.api.adapters.registry_view import RegistryView
-from services.api.exposition import RegistryCollector
+from services.api.exposition import Metered, RegistryCollector
 from shared.database import Document
 
 FAMILIES = (
@@ -30,6 +31,12 @@ def document(model_id: int, *, org: int, status: str, issued: datetime | None = 
     if issued is not None:
         doc["outbox"] = {"msg_id": "m", "command": {"issued_at": issued.isoformat()}}
     return doc
+
+
+def metered(view: RegistryView, limits: dict[int, int] | None = None) -> Metered:
+    quota_limits = QuotaLimits(cast(Any, {"organization_quotas": None}))
+    quota_limits.limits = limits or {}
+    return view, quota_limits
 
 
 def scrape(collector: RegistryCollector) -> tuple[dict[str, dict[Any, float]], str]:
@@ -59,7 +66,7 @@ def test_models_are_counted_by_organization_and_status() -> None:
     ]:
         view.put(document(model_id, org=org, status=status))
     collector = RegistryCollector()
-    collector.follow(view)
+    collector.follow(metered(view))
     samples, _ = scrape(collector)
     assert samples["jan_models_models"] == {
         (("organization_id", "1"), ("status", "running")): 2,
@@ -77,7 +84,8 @@ def test_the_outbox_counts_pending_commands_and_ages_the_oldest() -> None:
     view.put(document(2, org=1, status="creating", issued=now - timedelta(seconds=1)))
     view.put(document(3, org=1, status="running"))
     collector = RegistryCollector()
-    collector.follow(view)
+    followed = metered(view)
+    collector.follow(followed)
     samples, _ = scrape(collector)
     assert samples["jan_models_api_outbox_pending"] == {(): 2}
     assert 300 <= samples["jan_models_api_outbox_oldest_seconds"][()] < 360
@@ -88,5 +96,32 @@ def test_the_outbox_counts_pending_commands_and_ages_the_oldest() -> None:
     assert samples["jan_models_api_outbox_pending"] == {(): 1}
     assert samples["jan_models_api_outbox_oldest_seconds"][()] < 60
 
-    collector.forget(view)
+    collector.forget(followed)
     assert scrape(collector)[0].get("jan_models_api_outbox_pending", {}) == {}
+
+
+def test_quota_limit_use_and_reservations_per_organization() -> None:
+    view = RegistryView(cast(Any, None))
+    now = datetime.now(UTC)
+    reserved = {"reserved": True, "reservation": [{"node": "gpu-1", "gpus": 2}], "quota_gpus": 2}
+    view.put({**document(1, org=1, status="creating"), **reserved})
+    released = {**reserved, "released_at": now - timedelta(seconds=1)}
+    view.put({**document(2, org=1, status="running"), **released})
+    view.put({**document(3, org=1, status="failed"), **reserved})  # a failed model holds none
+    view.put({**document(4, org=2, status="running"), "quota_gpus": 1})
+    view.put(document(5, org=3, status="running"))  # no GPU, no quota: no series
+    collector = RegistryCollector()
+    collector.follow(metered(view, {1: 8, 4: 2}))
+
+    samples, _ = scrape(collector)
+
+    assert samples["jan_models_quota_gpus"] == {
+        (("kind", "limit"), ("organization_id", "1")): 8,
+        (("kind", "used"), ("organization_id", "1")): 6,
+        (("kind", "reserved"), ("organization_id", "1")): 2,
+        (("kind", "used"), ("organization_id", "2")): 1,
+        (("kind", "reserved"), ("organization_id", "2")): 0,
+        (("kind", "limit"), ("organization_id", "4")): 2,
+        (("kind", "used"), ("organization_id", "4")): 0,
+        (("kind", "reserved"), ("organization_id", "4")): 0,
+    }

@@ -15,6 +15,7 @@ In this process the transactions take turns in the registered session
 import asyncio
 import contextlib
 import itertools
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,6 +43,7 @@ from shared.names import Collection
 from shared.queries import StatusReply
 from shared.transactions import TransactionSessions
 
+log = logging.getLogger(__name__)
 _LEDGER_ID: Final = "gpus"
 CONFLICT_PATIENCE: Final = 30.0
 """Seconds an admission keeps retrying conflicts: longer than a dead api's transaction
@@ -50,6 +52,30 @@ _WRITE_CONFLICT: Final = frozenset({112, 251})  # WriteConflict, NoSuchTransacti
 RESERVED: Final = {"reserved": True, "status": {"$ne": Status.FAILED.value}}
 """Models whose reservation may still hold GPUs: a failed model's never does."""
 RELEASE_GRACE: Final = timedelta(seconds=60)
+
+
+class QuotaLimits:
+    """Every organization's GPU limit, read again every `interval` seconds, for metrics
+    (a scrape cannot wait on MongoDB). Admission itself always reads the limit afresh."""
+
+    def __init__(self, db: AsyncDatabase[Document], *, interval: float = 10.0) -> None:
+        self._quotas = db[Collection.ORGANIZATION_QUOTAS]
+        self.interval = interval
+        self.limits: dict[int, int] = {}
+
+    async def refresh(self) -> None:
+        self.limits = {
+            int(document["_id"]): int(document["gpus"])
+            async for document in self._quotas.find({}, {"gpus": 1})
+        }
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except PyMongoError as exc:
+                log.warning("quota limits not read", extra={"error": str(exc)})
+            await asyncio.sleep(self.interval)
 
 
 class Admissions:
