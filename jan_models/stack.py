@@ -262,7 +262,7 @@ class LocalStack:
         process = ChildProcess(
             name=f"api-{index}",
             args=["api"],
-            env=self._service_env("api", port),
+            env=self._service_env("api", port) | {"JAN_MODELS_API_OPS_PORT": str(free_port())},
             ready_url=f"http://127.0.0.1:{port}/readyz",
             log_path=self.config.data_dir / "logs" / f"api-{index}.log",
         )
