@@ -3,13 +3,9 @@ transaction, stale writes still losing one by one, and a killed writer's open
 transaction not blocking the next writer for longer than its lease."""
 
 import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,10 +19,10 @@ from shared.database import Document
 from shared.names import Collection
 from shared.transactions import TransactionSessions
 from tests.inventory.support import deployment
+from tests.shared.transaction_holder import killed_while_holding
 
 HEARTBEAT = 0.2
 LEASE = 1.0
-REPO = Path(__file__).resolve().parents[2]
 
 
 def view() -> ClusterView:
@@ -109,25 +105,9 @@ async def test_a_killed_writers_open_transaction_stops_blocking_within_its_lease
 ) -> None:
     # A process registers its session, writes a projection document inside a transaction
     # and is SIGKILLed before it commits: the server keeps the transaction open.
-    holder = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.shared.transaction_holder",
-        mongodb_url,
-        mongo_db.name,
-        Collection.INVENTORY_WORKLOADS,
-        "default/a",
-        cwd=REPO,
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+    await killed_while_holding(
+        mongodb_url, mongo_db.name, Collection.INVENTORY_WORKLOADS, "default/a"
     )
-    try:
-        assert holder.stdout is not None
-        assert await asyncio.wait_for(holder.stdout.readline(), timeout=30) == b"holding\n"
-    finally:
-        with suppress(ProcessLookupError):
-            holder.send_signal(signal.SIGKILL)
-        await holder.wait()
 
     async with projection_writer(mongo_db) as successor:
         changed(successor.view, workload("a", rv=2))

@@ -3,12 +3,8 @@ killed inside a transaction stops holding its documents once its lease runs out,
 live owner's session is never killed by another owner's sweep."""
 
 import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
-from pathlib import Path
+from contextlib import asynccontextmanager
 
 import pytest
 from pymongo import UpdateOne
@@ -17,11 +13,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.database import Document
 from shared.names import Collection
 from shared.transactions import TransactionSessions, bulk_write_in_one_commit
+from tests.shared.transaction_holder import killed_while_holding
 
 pytestmark = pytest.mark.integration
 HEARTBEAT = 0.2
 LEASE = 1.0
-REPO = Path(__file__).resolve().parents[2]
 
 
 @asynccontextmanager
@@ -45,25 +41,7 @@ async def test_a_killed_process_stops_holding_a_model_within_the_lease(
 ) -> None:
     models = mongo_db[Collection.MODELS]
     await models.insert_one({"_id": "m1", "status": "running"})
-    holder = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.shared.transaction_holder",
-        mongodb_url,
-        mongo_db.name,
-        Collection.MODELS,
-        "m1",
-        cwd=REPO,
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    try:
-        assert holder.stdout is not None
-        assert await asyncio.wait_for(holder.stdout.readline(), timeout=30) == b"holding\n"
-    finally:
-        with suppress(ProcessLookupError):
-            holder.send_signal(signal.SIGKILL)
-        await holder.wait()
+    await killed_while_holding(mongodb_url, mongo_db.name, Collection.MODELS, "m1")
     [dead] = await records(mongo_db)
     assert dead["service"] == "holder"
 
