@@ -146,13 +146,14 @@ class Admissions:
             await self._ledger.update_one(
                 {"_id": _LEDGER_ID}, {"$inc": {"seq": 1}}, session=session
             )
-            limit, used = await self._quota(organization_id, session)
-            check_quota(
-                organization_id=organization_id,
-                limit=limit,
-                used=used,
-                requested=quota_gpus,
-            )
+            limit = await self._limit(organization_id, session)
+            if limit is not None:  # unlimited: the sum of what is used decides nothing
+                check_quota(
+                    organization_id=organization_id,
+                    limit=limit,
+                    used=await self._used(organization_id, session),
+                    requested=quota_gpus,
+                )
             reservations = await self._reservations(session)
             reserved = reserved_by_node(reservations, status.bound_gpus)
             plan = place(ask, status.placement, free_by_node(status.placement, reserved))
@@ -190,14 +191,22 @@ class Admissions:
     async def _quota(
         self, organization_id: int, session: AsyncClientSession | None
     ) -> tuple[int | None, int]:
+        return (
+            await self._limit(organization_id, session),
+            await self._used(organization_id, session),
+        )
+
+    async def _limit(self, organization_id: int, session: AsyncClientSession | None) -> int | None:
         quota = await self._quotas.find_one({"_id": organization_id}, session=session)
+        return int(quota["gpus"]) if quota is not None else None
+
+    async def _used(self, organization_id: int, session: AsyncClientSession | None) -> int:
         cursor = self._models.find(
             {"organization_id": organization_id, "quota_gpus": {"$gt": 0}},
             {"_id": 0, "quota_gpus": 1},
             session=session,
         )
-        used = sum([int(document["quota_gpus"]) async for document in cursor])
-        return (int(quota["gpus"]) if quota is not None else None), used
+        return sum([int(document["quota_gpus"]) async for document in cursor])
 
     async def _release_bound(self, reservations: list[Reservation], status: StatusReply) -> None:
         """Release the reservations whose pods are all bound, so that admissions stop
