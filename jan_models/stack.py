@@ -27,6 +27,7 @@ from jan_models.embedded import (
     EmbeddedServerError,
     find_executable,
     free_port,
+    nats_cluster,
 )
 
 ServiceName = Literal["api", "deployer", "inventory"]
@@ -127,6 +128,8 @@ class StackConfig:
     nats_port: int = 4222
     mongo_port: int = 27017
     kubesim_port: int = 6443
+    #: nats-server nodes: 1, or 3 for a cluster whose streams are replicated three ways
+    nats_nodes: int = 1
     mongodb_url: str | None = None
     kubeconfig: Path | None = None
     scenario: Path | None = None
@@ -150,7 +153,9 @@ class StackConfig:
 @dataclass
 class LocalStack:
     config: StackConfig
+    #: the first NATS node (the only one unless the stack runs a NATS cluster)
     nats: EmbeddedNats = field(init=False)
+    nats_nodes: list[EmbeddedNats] = field(init=False, default_factory=list)
     mongo: EmbeddedMongo | None = field(init=False, default=None)
     kubesim: ChildProcess | None = field(init=False, default=None)
     services: dict[ServiceName, ChildProcess] = field(init=False, default_factory=dict)
@@ -160,12 +165,13 @@ class LocalStack:
     def __post_init__(self) -> None:
         config = self.config
         logs = config.data_dir / "logs"
-        self.nats = EmbeddedNats(
-            name="nats-server",
-            port=config.nats_port,
-            log_path=logs / "nats.log",
-            store_dir=config.data_dir / "nats",
+        self.nats_nodes = nats_cluster(
+            config.nats_nodes,
+            ports=[config.nats_port] + [free_port() for _ in range(config.nats_nodes - 1)],
+            data_dir=config.data_dir,
+            logs=logs,
         )
+        self.nats = self.nats_nodes[0]
         if config.mongodb_url is None:
             self.mongo = EmbeddedMongo(
                 name="mongodb",
@@ -196,7 +202,8 @@ class LocalStack:
 
     @property
     def nats_url(self) -> str:
-        return self.nats.url
+        """The NATS URL setting the services get: every node's, separated by commas."""
+        return ",".join(node.url for node in self.nats_nodes)
 
     @property
     def mongodb_url(self) -> str:
@@ -228,7 +235,8 @@ class LocalStack:
     def start(self) -> Self:
         config = self.config
         try:
-            self.nats.start()
+            for node in self.nats_nodes:
+                node.start()
             if self.mongo is not None:
                 self.mongo.start(timeout=60)
             if self.kubesim is not None:
@@ -251,7 +259,8 @@ class LocalStack:
             service.stop()
         if self.kubesim is not None:
             self.kubesim.stop()
-        self.nats.stop()
+        for node in self.nats_nodes:
+            node.stop()
         if self.mongo is not None:
             self.mongo.stop()
 
@@ -329,6 +338,7 @@ class LocalStack:
     def _service_env(self, name: ServiceName, port: int) -> dict[str, str]:
         env = dict(os.environ) | {
             "JAN_MODELS_NATS_URL": self.nats_url,
+            "JAN_MODELS_STREAM_REPLICAS": str(min(self.config.nats_nodes, 3)),
             "JAN_MODELS_MONGODB_URL": self.mongodb_url,
             "JAN_MODELS_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",

@@ -61,7 +61,7 @@ class DeployerRuntime:
         self._stopping = False
         self._nats = await messaging.connect(settings.nats_url, name="jan-models-deployer")
         js = self._nats.jetstream()
-        await messaging.ensure_streams(js)
+        await messaging.ensure_streams(js, replicas=settings.stream_replicas)
         await ensure_consumer(
             js,
             consumer_config(
