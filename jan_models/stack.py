@@ -381,6 +381,9 @@ class LocalStack:
                 "JAN_MODELS_API_OPS_PORT": str(self.api_ops_port),
             }
         else:
+            if name == "inventory" and self.config.replicas.get("inventory", 1) > 1:
+                # several inventories: one leads, through a short lease on a laptop
+                env["JAN_MODELS_INVENTORY_LEADER_LEASE_SECONDS"] = "3"
             env |= {
                 "JAN_MODELS_KUBECONFIG": str(self.service_kubeconfig(name)),
                 f"JAN_MODELS_{name.upper()}_HTTP_HOST": "127.0.0.1",

@@ -9,6 +9,8 @@ benchmarks); `jan-models inventory` runs it as its own process.
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
@@ -21,6 +23,7 @@ from kubernetes_asyncio.client import ApiClient
 from nats.aio.client import Client
 from pymongo import AsyncMongoClient
 
+from services.inventory import metrics
 from services.inventory.adapters.kinds import (
     AUTOSCALERS_CRD,
     AUTOSCALERS_TARGET,
@@ -41,6 +44,7 @@ from services.inventory.tracker import ModelTracker
 from shared import database, messaging
 from shared.database import Document
 from shared.kubernetes import has_cluster, load_api_client
+from shared.leadership import Lease, open_election
 from shared.names import Collection
 from shared.probes import probe_routes
 from shared.transactions import TransactionSessions
@@ -48,6 +52,7 @@ from shared.transactions import TransactionSessions
 log = logging.getLogger(__name__)
 SERVICE_NAME = "jan-models-inventory"
 TICK_SECONDS = 1.0
+LEADER_BUCKET = "jan_models_inventory_leader"
 INVENTORY_COLLECTIONS = tuple(c for c in Collection if c.value.startswith("inventory_"))
 
 
@@ -84,6 +89,10 @@ class InventoryService:
         self._broker: NatsBroker | None = None
         self._http: uvicorn.Server | None = None
         self._transactions: TransactionSessions | None = None
+        self.leading = False
+        """Whether this replica writes and publishes (always, when it runs alone)."""
+        self._lease: Lease | None = None
+        self._leader_tasks: list[asyncio.Task[None]] = []
         self._unsaved: dict[str, ModelMemory] = {}
         """Memories whose events may not be acknowledged yet, by public id."""
         self.responder = QueryResponder(self.view)
@@ -145,7 +154,6 @@ class InventoryService:
             batch_size=settings.inventory_write_batch_size,
         )
         self.memories = MemoryStore(db, transactions=self._transactions)
-        self.tracker.load(await self.memories.load())
         self.publisher = EventPublisher(js)
         await self.responder.start(self._nc)
         CLUSTER_METRICS.follow(self.view)
@@ -156,9 +164,16 @@ class InventoryService:
         else:
             log.warning("no kubeconfig and not in a pod: reporting no cluster")
             self.view.set_no_cluster()
-        self._spawn(self._write_loop(), "writer")
-        self._spawn(self._lifecycle_loop(), "lifecycle")
-        self._spawn(consume_deletions(js, self._on_deleting), "deletions")
+        if settings.inventory_leader_lease_seconds is None:
+            await self._lead()
+        else:
+            kv = await open_election(js, LEADER_BUCKET, replicas=settings.stream_replicas)
+            self._lease = Lease(
+                kv,
+                me=f"{socket.gethostname()}:{os.getpid()}",
+                seconds=settings.inventory_leader_lease_seconds,
+            )
+            self._spawn(self._election_loop(self._lease), "election")
         await self._start_http()
         log.info("inventory started", extra={"http_port": self.http_port})
 
@@ -193,9 +208,14 @@ class InventoryService:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks.clear()
+        self._leader_tasks.clear()
         with contextlib.suppress(Exception):
-            if self.writer.pending():
+            if self.leading and self.writer.pending():
                 await self.writer.flush()
+        if self._lease is not None:
+            await self._lease.release()
+        self.leading = False
+        metrics.LEADING.set(0)
         if self._transactions is not None:
             await self._transactions.close()
         # While NATS is down, unsubscribing and draining fail: the shutdown goes on.
@@ -279,6 +299,54 @@ class InventoryService:
             except Exception:
                 log.exception("lifecycle round failed")
                 await asyncio.sleep(TICK_SECONDS)
+
+    # --- leadership -----------------------------------------------------------------
+
+    async def _lead(self) -> None:
+        """Write projections, judge lifecycles and publish their events: the leader's
+        part. Memories are read afresh, since the last leader kept them until now."""
+        assert self._nc is not None
+        self.tracker.load(await self.memories.load())
+        self._leader_tasks = [
+            self._spawn(self._write_loop(), "writer"),
+            self._spawn(self._lifecycle_loop(), "lifecycle"),
+            self._spawn(consume_deletions(self._nc.jetstream(), self._on_deleting), "deletions"),
+        ]
+        self.leading = True
+        metrics.LEADING.set(1)
+        self._mark_changed()
+        self._lifecycle_wake.set()
+
+    async def _follow(self) -> None:
+        """Stand by: keep watching and answering queries, write and publish nothing. What
+        was judged but not yet acknowledged is judged again by the next leader, under the
+        same message ids, so nothing is lost or published twice."""
+        self.leading = False
+        metrics.LEADING.set(0)
+        tasks, self._leader_tasks = self._leader_tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:
+            with contextlib.suppress(ValueError):
+                self.tasks.remove(task)
+        self._unsaved.clear()
+        self.publisher.queue.clear()
+
+    async def _election_loop(self, lease: Lease) -> None:
+        while True:
+            try:
+                holding = await lease.try_hold()
+            except Exception as exc:
+                log.warning("leadership could not be renewed", extra={"error": repr(exc)})
+                holding = lease.held  # keep leading only while the lease surely lasts
+            if holding and not self.leading:
+                log.info("leading: writing projections and publishing events")
+                await self._lead()
+            elif not holding and self.leading:
+                log.warning("standing by: another replica leads")
+                await self._follow()
+            await asyncio.sleep(lease.seconds / 6)
 
     async def _on_deleting(self, public_id: str) -> None:
         memory = self.tracker.deleting(public_id)

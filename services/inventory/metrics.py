@@ -39,3 +39,7 @@ MODEL_DRIFTS: Final = Counter(
     " model Deployment this process has seen drift",
     ["namespace", "name"],
 )
+LEADING: Final = Gauge(
+    "jan_models_inventory_leading",
+    "1 while this replica writes projections and publishes lifecycle events, 0 on standby",
+)

@@ -8,6 +8,14 @@ from shared.settings import ClusterClientSettings
 class InventorySettings(ClusterClientSettings):
     inventory_http_host: str = "127.0.0.1"
     inventory_http_port: int = Field(default=8082, ge=0, le=65535)
+    inventory_leader_lease_seconds: float | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Set when several replicas run: one leads through a NATS KV lease this long; "
+            "unset, the process is alone and always leads"
+        ),
+    )
     # Watching.
     inventory_watch_timeout_seconds: int = Field(default=300, ge=1)
     inventory_list_page_size: int = Field(default=1000, ge=1)
