@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -97,6 +98,11 @@ def _status(rs: Obj, field: str) -> int:
 
 
 class DeploymentController:
+    #: the storage keys whose events `observe` reacts to (the manager sends it no others)
+    observes: frozenset[str] | None = frozenset(
+        {DEPLOYMENTS.storage_key, REPLICA_SETS.storage_key, PODS.storage_key}
+    )
+
     def __init__(
         self, store: ObjectStore, *, replica_sets: ReplicaSetController, wake: Callable[[], None]
     ) -> None:
@@ -428,8 +434,5 @@ class DeploymentController:
 
 
 def _age_seconds(ts: str) -> float:
-    from datetime import UTC, datetime
-
-    return (
-        datetime.now(UTC) - datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    ).total_seconds()
+    """Seconds since `ts` (`2026-01-02T03:04:05Z`, as `now_iso` writes it)."""
+    return (datetime.now(UTC) - datetime.fromisoformat(ts)).total_seconds()
