@@ -273,6 +273,7 @@ class KubeApi:
                 predicate=predicate,
                 expire=self.faults.take_expire(),
                 bookmark_interval=self.bookmark_interval,
+                as_table=wants_table(request.headers.get("Accept", "")),
             )
         limit = int(q["limit"]) if q.get("limit", "").isdigit() else None
         body = self.store.list(
