@@ -130,6 +130,8 @@ class StackConfig:
     kubesim_port: int = 6443
     #: nats-server nodes: 1, or 3 for a cluster whose streams are replicated three ways
     nats_nodes: int = 1
+    #: processes of each service (1 when not named): several replicas behave as one
+    replicas: Mapping[ServiceName, int] = field(default_factory=dict)
     mongodb_url: str | None = None
     kubeconfig: Path | None = None
     scenario: Path | None = None
@@ -159,6 +161,10 @@ class LocalStack:
     mongo: EmbeddedMongo | None = field(init=False, default=None)
     kubesim: ChildProcess | None = field(init=False, default=None)
     services: dict[ServiceName, ChildProcess] = field(init=False, default_factory=dict)
+    #: the second and later replicas of each service, with their URLs
+    extra_replicas: dict[ServiceName, list[tuple[ChildProcess, str]]] = field(
+        init=False, default_factory=dict
+    )
     ports: dict[ServiceName, int] = field(init=False, default_factory=dict)
     api_ops_port: int = field(init=False, default=0)
 
@@ -234,6 +240,11 @@ class LocalStack:
 
     def start(self) -> Self:
         config = self.config
+        self.extra_replicas = {
+            name: [self.replica(name, index) for index in range(2, count + 1)]
+            for name, count in config.replicas.items()
+            if count > 1
+        }
         try:
             for node in self.nats_nodes:
                 node.start()
@@ -246,13 +257,24 @@ class LocalStack:
                 service.start()
             for service in self.services.values():
                 service.wait_ready(timeout=config.service_ready_timeout)
+            extra = [
+                process for name in SERVICES for process, _ in self.extra_replicas.get(name, [])
+            ]
+            for process in extra:
+                process.start()
+            for process in extra:
+                process.wait_ready(timeout=config.service_ready_timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        services = [self.services[name] for name in reversed(SERVICES)]
+        services = [
+            process
+            for name in reversed(SERVICES)
+            for process, _ in self.extra_replicas.get(name, [])
+        ] + [self.services[name] for name in reversed(SERVICES)]
         for service in services:
             service.terminate()
         for service in services:
@@ -267,15 +289,23 @@ class LocalStack:
     def api_replica(self, index: int) -> tuple[ChildProcess, str]:
         """Another api process on the same NATS and MongoDB (not started), and its URL:
         for tests of what several api replicas must agree on."""
+        return self.replica("api", index)
+
+    def replica(self, name: ServiceName, index: int) -> tuple[ChildProcess, str]:
+        """Another process of a service on the same NATS, MongoDB and cluster (not
+        started), and the URL of its HTTP port."""
         port = free_port()
+        env = self._service_env(name, port)
+        if name == "api":
+            env |= {"JAN_MODELS_API_OPS_PORT": str(free_port())}
         process = ChildProcess(
-            name=f"api-{index}",
-            args=["api"],
-            env=self._service_env("api", port) | {"JAN_MODELS_API_OPS_PORT": str(free_port())},
+            name=f"{name}-{index}",
+            args=[name],
+            env=env,
             ready_url=f"http://127.0.0.1:{port}/readyz",
-            log_path=self.config.data_dir / "logs" / f"api-{index}.log",
+            log_path=self.config.data_dir / "logs" / f"{name}-{index}.log",
         )
-        return process, f"http://{self.config.api_host}:{port}"
+        return process, f"http://{self.config.api_host if name == 'api' else '127.0.0.1'}:{port}"
 
     def restart_service(self, name: ServiceName, *, kill: bool = False) -> None:
         service = self.services[name]
