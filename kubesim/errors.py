@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 Obj = dict[str, Any]
 
 
@@ -31,6 +33,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def status(self) -> Obj:
+        """The Status body, its fields in `metav1.Status`'s order (details before code)."""
         body: Obj = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -38,17 +41,40 @@ class ApiError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if self.details is not None:
             body["details"] = self.details
+        body["code"] = self.code
         return body
 
 
-def _details(name: str, group: str, kind: str) -> Obj:
-    details: Obj = {"name": name, "kind": kind}
+#: what Go's encoding/json writes for these characters in strings (its HTML escaping)
+_GO_ESCAPES = (
+    (b"&", b"\\u0026"),
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
+
+
+def status_bytes(body: Obj) -> bytes:
+    """A Status body byte for byte as the apiserver writes it: Go's encoding/json (HTML
+    characters escaped) followed by the encoder's newline."""
+    raw = orjson.dumps(body)
+    for char, escaped in _GO_ESCAPES:
+        raw = raw.replace(char, escaped)
+    return raw + b"\n"
+
+
+def _details(name: str, group: str, kind: str, uid: str = "") -> Obj:
+    """`StatusDetails` in its field order: name, group, kind, uid (causes follow)."""
+    details: Obj = {"name": name}
     if group:
         details["group"] = group
+    details["kind"] = kind
+    if uid:
+        details["uid"] = uid
     return details
 
 
@@ -142,5 +168,5 @@ def success(*, name: str, group: str, kind: str, uid: str) -> Obj:
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "details": {**_details(name, group, kind), "uid": uid},
+        "details": _details(name, group, kind, uid),
     }

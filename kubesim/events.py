@@ -19,16 +19,14 @@ one hour unless `configure(store, ttl=...)` says otherwise); expired ones are de
 from __future__ import annotations
 
 import time
-import uuid
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from kubesim.fieldsets import now_iso
+from kubesim.fieldsets import now_micro
 from kubesim.resources import BUILTINS
-from kubesim.storage import Storage
+from kubesim.storage import Storage, new_uid
 from kubesim.store import ObjectStore
 
 Obj = dict[str, Any]
@@ -74,12 +72,19 @@ class _Recorded:
 _recorded: weakref.WeakKeyDictionary[Storage, _Recorded] = weakref.WeakKeyDictionary()
 
 
+def _recorded_in(storage: Storage) -> _Recorded:
+    recorded = _recorded.get(storage)
+    if recorded is None:
+        recorded = _recorded[storage] = _Recorded()
+    return recorded
+
+
 def configure(
     store: ObjectStore, *, ttl: float, clock: Callable[[], float] = time.monotonic
 ) -> None:
     """How long Events recorded in `store` live after their last update, in seconds of
     `clock` (tests may pass their own)."""
-    recorded = _recorded.setdefault(store.storage, _Recorded())
+    recorded = _recorded_in(store.storage)
     recorded.ttl, recorded.clock = ttl, clock
 
 
@@ -97,10 +102,6 @@ def reference(obj: Obj, *, field_path: str = "") -> Obj:
     if field_path:
         ref["fieldPath"] = field_path
     return {k: v for k, v in ref.items() if v}
-
-
-def _micro_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def record(
@@ -135,14 +136,15 @@ def record(
         reason,
         message,
     )
-    recorded = _recorded.setdefault(store.storage, _Recorded())
+    recorded = _recorded_in(store.storage)
     recorded.expire(store)
     seen = recorded.seen
     where = seen.get(key)
     existing = store.find(EVENTS, *where) if where else None
     if where:
         seen.move_to_end(key)
-    now, micro = now_iso(), _micro_now()
+    micro = now_micro()
+    now = f"{micro[:19]}Z"  # the same instant at the second, as the other timestamps
     if existing is not None:
         count = int(existing.get("count", 1)) + 1
         bumped = {
@@ -165,7 +167,7 @@ def record(
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "uid": str(uuid.uuid4()),
+            "uid": new_uid(),
             "creationTimestamp": now,
         },
         "involvedObject": ref,

@@ -32,13 +32,23 @@ _OWNED_METADATA = ("labels", "annotations", "finalizers", "ownerReferences")
 _clock: list[Any] = [-1, ""]  # the second last formatted, and its text
 
 
-def now_iso() -> str:
-    """The current UTC time at one-second resolution, as the apiserver writes timestamps."""
-    second = int(time.time())
+def _second_text(second: int) -> str:
     if second != _clock[0]:
         _clock[0], _clock[1] = second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
     text: str = _clock[1]
     return text
+
+
+def now_iso() -> str:
+    """The current UTC time at one-second resolution, as the apiserver writes timestamps."""
+    return _second_text(int(time.time()))
+
+
+def now_micro() -> str:
+    """The current UTC time at microsecond resolution (`2026-01-02T03:04:05.123456Z`), as
+    the apiserver writes MicroTime fields (an Event's `eventTime`)."""
+    second, nanos = divmod(time.time_ns(), 1_000_000_000)
+    return f"{_second_text(second)[:-1]}.{nanos // 1000:06d}Z"
 
 
 def _item_key(field: str, item: Obj, items: list[Any]) -> str | None:

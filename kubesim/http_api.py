@@ -54,9 +54,8 @@ _PATCH_TYPES: dict[str, PatchType] = {
 def json_response(
     body: Obj, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
-    )
+    raw = errors.status_bytes(body) if body.get("kind") == "Status" else orjson.dumps(body)
+    return web.Response(body=raw, status=status, content_type="application/json", headers=headers)
 
 
 def _error_response(exc: ApiError) -> web.Response:
@@ -273,6 +272,7 @@ class KubeApi:
                 predicate=predicate,
                 expire=self.faults.take_expire(),
                 bookmark_interval=self.bookmark_interval,
+                as_table=wants_table(request.headers.get("Accept", "")),
             )
         limit = int(q["limit"]) if q.get("limit", "").isdigit() else None
         body = self.store.list(

@@ -32,8 +32,25 @@ _SUFFIX = {
 INVALID_MESSAGE = f"quantities must match the regular expression '{QUANTITY_PATTERN}'"
 
 
+#: parsed text quantities: a cluster uses few distinct ones (`100m`, `1Gi`) and parses them
+#: for every pod it validates and schedules; bounded, invalid texts are never kept
+_PARSED: dict[str, Decimal] = {}
+_PARSED_MAX = 4096
+
+
 def parse_quantity(value: object) -> Decimal:
     """The quantity's value; raises ValueError when it is not a Kubernetes quantity."""
+    if isinstance(value, str):
+        parsed = _PARSED.get(value)
+        if parsed is None:
+            parsed = _parse(value)
+            if len(_PARSED) < _PARSED_MAX:
+                _PARSED[value] = parsed
+        return parsed
+    return _parse(value)
+
+
+def _parse(value: object) -> Decimal:
     if isinstance(value, bool):
         raise ValueError(INVALID_MESSAGE)
     if isinstance(value, int | float):

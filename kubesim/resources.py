@@ -32,14 +32,16 @@ class ResourceType:
     #: the storage key of the resource this one is another shape of (events.k8s.io Events
     #: are core Events converted); empty for resources stored under their own key
     stored_as: str = ""
+    #: where objects of this type are stored (computed once: every storage event and
+    #: lookup reads it, about two million times while 10,000 Deployments settle)
+    storage_key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "storage_key", self.stored_as or f"{self.group}/{self.plural}")
 
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def storage_key(self) -> str:
-        return self.stored_as or f"{self.group}/{self.plural}"
 
     @property
     def list_kind(self) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -26,7 +25,7 @@ from kubesim.errors import ApiError
 from kubesim.patching import json_patch, merge_patch, strategic_merge
 from kubesim.resources import Registry, ResourceType, crd_resource_types
 from kubesim.selectors import Predicate
-from kubesim.storage import Storage
+from kubesim.storage import Storage, new_uid
 from kubesim.validation import validate
 
 Obj = dict[str, Any]
@@ -190,7 +189,7 @@ class ObjectStore:
         validate(rt, new)
         if self.find(rt, meta.get("namespace", ""), meta["name"]) is not None:
             raise errors.already_exists(plural=rt.plural, group=rt.group, name=meta["name"])
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = new_uid()
         meta["creationTimestamp"] = fieldsets.now_iso()
         if rt.status_split:
             meta["generation"] = 1

@@ -19,6 +19,7 @@ from kubesim import conversion, errors
 from kubesim.resources import ResourceType
 from kubesim.selectors import Predicate
 from kubesim.storage import CLOSE, Event, Storage
+from kubesim.tables import to_table
 
 Obj = dict[str, Any]
 
@@ -29,6 +30,26 @@ def _line(event_type: str, obj: Obj) -> bytes:
 
 def _versioned(rt: ResourceType, obj: Obj) -> Obj:
     return conversion.served(rt, obj)
+
+
+class _TableRows:
+    """What a watch asked for in Table format (`kubectl get -w`) sends as each event's
+    object: a one-row `meta.k8s.io/v1` Table at the object's resourceVersion, the column
+    definitions in the first event only (later ones carry `null`), as the apiserver does."""
+
+    def __init__(self, rt: ResourceType) -> None:
+        self.rt = rt
+        self.first = True
+
+    def __call__(self, obj: Obj) -> Obj:
+        served = _versioned(self.rt, obj)
+        table = to_table(
+            self.rt, [served], {"resourceVersion": served["metadata"]["resourceVersion"]}
+        )
+        if not self.first:
+            table["columnDefinitions"] = None
+        self.first = False
+        return table
 
 
 def seen_through(event: Event, predicate: Predicate | None) -> tuple[str, Obj] | None:
@@ -62,8 +83,10 @@ async def serve_watch(
     predicate: Predicate | None,
     expire: bool,
     bookmark_interval: float,
+    as_table: bool = False,
 ) -> web.StreamResponse:
     q = request.query
+    shown = _TableRows(rt) if as_table else (lambda obj: _versioned(rt, obj))
     rv_param = q.get("resourceVersion", "")
     timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
     bookmarks = q.get("allowWatchBookmarks", "").lower() in ("true", "1")
@@ -95,7 +118,7 @@ async def serve_watch(
             initial = storage.history_since(key, int(rv_param), namespace)
         snapshot_rv = storage.revision
         chunk = [
-            _line(seen[0], _versioned(rt, seen[1]))
+            _line(seen[0], shown(seen[1]))
             for e in initial
             if (seen := seen_through(e, predicate)) is not None
         ]
@@ -128,7 +151,7 @@ async def serve_watch(
                 continue
             seen = seen_through(item, predicate)
             if seen is not None:
-                await response.write(_line(seen[0], _versioned(rt, seen[1])))
+                await response.write(_line(seen[0], shown(seen[1])))
         if bookmarks:
             await response.write(_bookmark(rt, storage.revision))
         await response.write_eof()

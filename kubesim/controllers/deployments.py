@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -97,6 +98,11 @@ def _status(rs: Obj, field: str) -> int:
 
 
 class DeploymentController:
+    #: the storage keys whose events `observe` reacts to (the manager sends it no others)
+    observes: frozenset[str] | None = frozenset(
+        {DEPLOYMENTS.storage_key, REPLICA_SETS.storage_key, PODS.storage_key}
+    )
+
     def __init__(
         self, store: ObjectStore, *, replica_sets: ReplicaSetController, wake: Callable[[], None]
     ) -> None:
@@ -179,16 +185,17 @@ class DeploymentController:
         )
         latest = max((revision(rs) for rs in sets), default=0)
         desired = int(spec.get("replicas", 1))
+        limits = surge_and_unavailable(spec)  # once per reconcile: rolling and status use it
         if not spec.get("paused"):
             if new is not None and revision(new) < latest:
                 new = self._annotate(d, new, str(latest + 1))  # back to an old template
             if (spec.get("strategy") or {}).get("type") == "Recreate":
                 new = self._recreate(d, new, old, desired, latest)
             else:
-                new = self._rolling(d, new, old, desired, latest)
+                new = self._rolling(d, new, old, desired, latest, limits)
             old = [self.store.find(REPLICA_SETS, ns, rs["metadata"]["name"]) or rs for rs in old]
             self._clean_up(d, old)
-        self._write_status(d, new, [*old, *([new] if new is not None else [])])
+        self._write_status(d, new, [*old, *([new] if new is not None else [])], limits)
 
     def _recreate(
         self, d: Obj, new: Obj | None, old: list[Obj], desired: int, latest: int
@@ -205,9 +212,15 @@ class DeploymentController:
         return new
 
     def _rolling(
-        self, d: Obj, new: Obj | None, old: list[Obj], desired: int, latest: int
+        self,
+        d: Obj,
+        new: Obj | None,
+        old: list[Obj],
+        desired: int,
+        latest: int,
+        limits: tuple[int, int],
     ) -> Obj | None:
-        surge, unavailable = surge_and_unavailable(d.get("spec", {}))
+        surge, unavailable = limits
         total = sum(_replicas(rs) for rs in old) + (_replicas(new) if new is not None else 0)
         current = _replicas(new) if new is not None else 0
         wanted = current
@@ -326,7 +339,9 @@ class DeploymentController:
 
     # -- status ------------------------------------------------------------------------
 
-    def _write_status(self, d: Obj, new: Obj | None, sets: list[Obj]) -> None:
+    def _write_status(
+        self, d: Obj, new: Obj | None, sets: list[Obj], limits: tuple[int, int]
+    ) -> None:
         spec, old_status = d.get("spec", {}), d.get("status") or {}
         wanted = int(spec.get("replicas", 1))
         replicas = sum(_status(rs, "replicas") for rs in sets)
@@ -345,7 +360,7 @@ class DeploymentController:
             if value:
                 status[field] = value
         old_conditions = {c["type"]: c for c in old_status.get("conditions", [])}
-        _surge, unavailable = surge_and_unavailable(spec)
+        _surge, unavailable = limits
         is_available = available >= wanted - unavailable
         complete = updated == wanted and replicas == wanted and available == wanted
         rs_name = (
@@ -428,8 +443,5 @@ class DeploymentController:
 
 
 def _age_seconds(ts: str) -> float:
-    from datetime import UTC, datetime
-
-    return (
-        datetime.now(UTC) - datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    ).total_seconds()
+    """Seconds since `ts` (`2026-01-02T03:04:05Z`, as `now_iso` writes it)."""
+    return (datetime.now(UTC) - datetime.fromisoformat(ts)).total_seconds()

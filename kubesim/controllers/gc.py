@@ -19,6 +19,9 @@ Where = tuple[str, str, str]  # storage key, namespace, name
 
 
 class GarbageCollector:
+    #: any object can be an owner or a dependent: `observe` sees every storage event
+    observes: frozenset[str] | None = None
+
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
         self._dependents: dict[str, set[Where]] = {}

@@ -38,6 +38,9 @@ def failure_for(image: str, patterns: Mapping[str, str]) -> str | None:
 
 
 class Kubelet:
+    #: the storage keys whose events `observe` reacts to (the manager sends it no others)
+    observes: frozenset[str] | None = frozenset({PODS.storage_key})
+
     def __init__(
         self,
         store: ObjectStore,

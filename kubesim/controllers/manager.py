@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from kubesim.controllers.deployments import DeploymentController
 from kubesim.controllers.gc import GarbageCollector
@@ -65,15 +65,25 @@ class ControllerManager:
             self.kubelet,
             self.pvcs,
         )
+        self._by_key: dict[str, tuple[Callable[[Event], bool], ...]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         store.storage.add_listener(self._observe)
+
+    def _observers(self, key: str) -> tuple[Callable[[Event], bool], ...]:
+        """The `observe` methods of the controllers that react to events on `key`, in order."""
+        found = self._by_key.get(key)
+        if found is None:
+            found = self._by_key[key] = tuple(
+                c.observe for c in self._controllers if c.observes is None or key in c.observes
+            )
+        return found
 
     def _observe(self, event: Event) -> None:
         if event.key == EVENTS.storage_key:
             return  # the controllers record Events; none of them reacts to one
         woke = False
-        for controller in self._controllers:
-            woke = controller.observe(event) or woke
+        for observe in self._observers(event.key):
+            woke = observe(event) or woke
         if woke:
             self._wake.set()
 

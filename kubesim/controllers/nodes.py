@@ -76,6 +76,9 @@ def eviction_delay(tolerations: list[Obj], taints: list[Obj]) -> float | None:
 
 
 class NodeLifecycle:
+    #: the storage keys whose events `observe` reacts to (the manager sends it no others)
+    observes: frozenset[str] | None = frozenset({NODES.storage_key, PODS.storage_key})
+
     def __init__(self, store: ObjectStore, *, wake: Callable[[], None]) -> None:
         self.store = store
         self.wake = wake

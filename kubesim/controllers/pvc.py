@@ -11,6 +11,9 @@ DEFAULT_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 
 
 class PvcBinder:
+    #: the storage keys whose events `observe` reacts to (the manager sends it no others)
+    observes: frozenset[str] | None = frozenset({PVCS.storage_key})
+
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
         self.dirty: set[tuple[str, str]] = set()

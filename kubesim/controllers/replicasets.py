@@ -43,6 +43,9 @@ def is_active(pod: Obj) -> bool:
 
 
 class ReplicaSetController:
+    #: the storage keys whose events `observe` reacts to (the manager sends it no others)
+    observes: frozenset[str] | None = frozenset({REPLICA_SETS.storage_key, PODS.storage_key})
+
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
         self.dirty: set[Key] = set()

@@ -37,6 +37,9 @@ SCHEDULER = "default-scheduler"
 
 
 class Scheduler:
+    #: the storage keys whose events `observe` reacts to (the manager sends it no others)
+    observes: frozenset[str] | None = frozenset({NODES.storage_key, PODS.storage_key})
+
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
         self.pending: set[Key] = set()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,10 +13,11 @@ import pytest
 from kubesim import GenerateSpec, default_scenario, generate_nodes
 from kubesim.decoding import delete_options_from_protobuf
 from kubesim.errors import ApiError
-from kubesim.fieldsets import apply, object_fields
+from kubesim.fieldsets import apply, now_iso, now_micro, object_fields
 from kubesim.patching import json_patch, merge_patch, strategic_merge
 from kubesim.quantity import is_quantity, parse_quantity
 from kubesim.selectors import field_selector, label_selector
+from kubesim.storage import new_uid
 from kubesim.tables import human_duration
 
 
@@ -207,3 +211,21 @@ def test_protobuf_delete_options_as_kubectl_drain_sends_them() -> None:
         delete_options_from_protobuf(b"{}")
     with pytest.raises(IndexError):  # a length that runs past the end
         delete_options_from_protobuf(b"k8s\x00" + _field(2, b"\x0a\xff"))
+
+
+def test_uids_are_distinct_version_4_uuids_in_canonical_text() -> None:
+    uids = [new_uid() for _ in range(20_000)]
+    assert len(set(uids)) == len(uids)
+    for uid in uids[:2000]:
+        parsed = uuid.UUID(uid)
+        assert str(parsed) == uid
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+
+
+def test_micro_time_is_the_apiserver_micro_time_of_now() -> None:
+    before = datetime.now(UTC)
+    text = now_micro()
+    after = datetime.now(UTC)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", text)
+    assert before <= datetime.fromisoformat(text) <= after
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", now_iso())
