@@ -5,7 +5,7 @@ quota holds, nor lets one refused insert take the others down."""
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
@@ -145,3 +145,38 @@ async def test_a_taken_name_refuses_that_create_alone_and_the_rest_of_its_batch_
     assert await reserved_on(mongo_db) == {"gpu-a100-1": 4}
     stored_names = await mongo_db[Collection.MODELS].distinct("name")
     assert sorted(stored_names) == names
+
+
+async def test_reservations_bound_past_their_grace_or_failed_leave_the_reserved_index(
+    mongo_db: AsyncDatabase[Document], admissions: Admissions
+) -> None:
+    models = mongo_db[Collection.MODELS]
+    status = synced_status(placement=gpu_placement(allocatable=4))
+    first = stored(await race(admissions, status, [("bound", 1), ("failing", 1), ("pending", 1)]))
+    by_name = {document["name"]: document["public_id"] for document in first}
+    bound_status = synced_status(
+        placement=gpu_placement(allocatable=4, allocated=1),
+        bound_gpus={by_name["bound"]: {"gpu-a100-1": 1}},
+    )
+    # The next admission sees "bound" bound: released after the grace, zero meanwhile.
+    assert stored(await race(admissions, bound_status, [("next", 1)]))
+    bound = await models.find_one({"name": "bound"})
+    assert bound is not None
+    assert bound["released_at"] > datetime.now(UTC)
+    assert bound["reserved"] is True
+    # The grace runs out (moved back rather than waited for) and "failing" fails.
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    await models.update_one({"name": "bound"}, {"$set": {"released_at": past}})
+    await models.update_one({"name": "failing"}, {"$set": {"status": "failed"}})
+    # 4 GPUs: "bound"'s pod holds one, "pending" and "next" one each; the failed one's is free.
+    again = await race(admissions, bound_status, [("again", 1), ("over", 1)])
+    assert [d["name"] for d in stored(again)] == ["again"]
+
+    held = sorted([d["name"] async for d in models.find({"reserved": True})])
+    assert held == ["again", "next", "pending"]
+    assert sorted(r.public_id for r in await admissions.reserved()) == sorted(
+        [d["public_id"] async for d in models.find({"reserved": True})]
+    )
+    plan = await models.find_one({"name": "bound"})
+    assert plan is not None
+    assert plan["planned_nodes"] == ["gpu-a100-1"]

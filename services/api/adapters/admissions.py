@@ -21,7 +21,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -39,8 +39,8 @@ from services.api.admission import (
     free_by_node,
     place,
     reserved_by_node,
+    reserved_gpus,
 )
-from services.api.lifecycle import Status
 from shared.database import Document
 from shared.errors import AdmissionBusyError, InsufficientResourcesError, JanModelsError
 from shared.names import Collection
@@ -53,8 +53,6 @@ CONFLICT_PATIENCE: Final = 30.0
 """Seconds an admission keeps retrying conflicts: longer than a dead api's transaction
 holds the admissions document (`TransactionSessions`' lease plus a heartbeat)."""
 _WRITE_CONFLICT: Final = frozenset({112, 251})  # WriteConflict, NoSuchTransaction
-RESERVED: Final = {"reserved": True, "status": {"$ne": Status.FAILED.value}}
-"""Models whose reservation may still hold GPUs: a failed model's never does."""
 RELEASE_GRACE: Final = timedelta(seconds=60)
 MAX_BATCH: Final = 100
 """Creates judged in one transaction at most."""
@@ -97,12 +95,24 @@ class _Request:
 
 
 @dataclass(slots=True)
+class _Outstanding:
+    """The reservations an admission plans around, as one read of the `reserved` index
+    found them."""
+
+    reservations: list[Reservation] = field(default_factory=list)
+    unreleased: set[str] = field(default_factory=set)
+    """Public ids of the ones not yet given a `released_at`."""
+    over: list[str] = field(default_factory=list)
+    """Public ids still marked `reserved` whose reservation holds nothing any more."""
+
+
+@dataclass(slots=True)
 class _Judged:
     """What one transaction decided for its batch: an outcome per request, in order (a
     stored model, or the refusal for that request alone), and the reservations it read."""
 
     outcomes: list[Document | BaseException]
-    reservations: list[Reservation]
+    reservations: _Outstanding
 
 
 class _Refused(Exception):  # noqa: N818 (not an error to anyone outside this module)
@@ -203,7 +213,8 @@ class Admissions:
                 {"_id": _LEDGER_ID}, {"$inc": {"seq": 1}}, session=session
             )
             reservations = await self._reservations(session)
-            free = free_by_node(status.placement, reserved_by_node(reservations, status.bound_gpus))
+            reserved = reserved_by_node(reservations.reservations, status.bound_gpus)
+            free = free_by_node(status.placement, reserved)
             usage: dict[int, tuple[int | None, int]] = {}
             outcomes: list[Document | BaseException] = []
             stored: list[tuple[int, Document]] = []
@@ -278,25 +289,35 @@ class Admissions:
 
     async def reserved(self) -> list[Reservation]:
         """Every reservation that may still hold GPUs (for `/status`)."""
-        return await self._reservations(None)
+        return (await self._reservations(None)).reservations
 
     async def usage(self, organization_id: int) -> tuple[int | None, int]:
         """The organization's GPU limit (None: unlimited) and the GPUs its models count."""
         return await self._quota(organization_id, None)
 
-    async def _reservations(self, session: AsyncClientSession | None) -> list[Reservation]:
-        released = {"released_at": {"$lt": datetime.now(UTC)}}
-        query = {**RESERVED, "$nor": [released]}
+    async def _reservations(self, session: AsyncClientSession | None) -> _Outstanding:
+        """The reservations that may still hold GPUs, read through the `reserved` index
+        alone (a filter on more fields makes the embedded server scan every model); the
+        rule (`reserved_gpus`) is applied here, and what it rules out is noted for
+        `_release_bound` to take out of the index."""
+        now = datetime.now(UTC)
+        outstanding = _Outstanding()
         cursor = self._models.find(
-            query, {"_id": 0, "public_id": 1, "reservation": 1}, session=session
+            {"reserved": True},
+            {"_id": 0, "public_id": 1, "reserved": 1, "reservation": 1, "status": 1}
+            | {"released_at": 1},
+            session=session,
         )
-        return [
-            Reservation(
-                public_id=document["public_id"],
-                plan=[(entry["node"], int(entry["gpus"])) for entry in document["reservation"]],
-            )
-            async for document in cursor
-        ]
+        async for document in cursor:
+            public_id = document["public_id"]
+            if not reserved_gpus(document, now=now):
+                outstanding.over.append(public_id)
+                continue
+            plan = [(entry["node"], int(entry["gpus"])) for entry in document["reservation"]]
+            outstanding.reservations.append(Reservation(public_id=public_id, plan=plan))
+            if document.get("released_at") is None:
+                outstanding.unreleased.add(public_id)
+        return outstanding
 
     async def _quota(
         self, organization_id: int, session: AsyncClientSession | None
@@ -318,18 +339,31 @@ class Admissions:
         )
         return sum([int(document["quota_gpus"]) async for document in cursor])
 
-    async def _release_bound(self, reservations: list[Reservation], status: StatusReply) -> None:
+    async def _release_bound(self, outstanding: _Outstanding, status: StatusReply) -> None:
         """Release the reservations whose pods are all bound, so that admissions stop
         reading them: after `RELEASE_GRACE`, when no admission can still be planning with
         a status from before the inventory saw them bound (each reads its status in its
         own turn). Until then they count as zero wherever the status shows them bound.
-        Best effort: a reservation not released is read again, and still counts zero."""
-        done = [r.public_id for r in reservations if not reserved_by_node([r], status.bound_gpus)]
-        if done:
-            with contextlib.suppress(PyMongoError):
+        Those past their grace, or of a failed model, leave the `reserved` index, so each
+        admission reads only the few reservations still outstanding, not every model
+        ever admitted. Best effort: a reservation not released is read again, and still
+        counts zero; only the ones not yet released are written."""
+        done = [
+            reservation.public_id
+            for reservation in outstanding.reservations
+            if reservation.public_id in outstanding.unreleased
+            and not reserved_by_node([reservation], status.bound_gpus)
+        ]
+        with contextlib.suppress(PyMongoError):
+            if done:
                 await self._models.update_many(
                     {"public_id": {"$in": done}, "released_at": None},
                     {"$set": {"released_at": datetime.now(UTC) + RELEASE_GRACE}},
+                )
+            if outstanding.over:
+                await self._models.update_many(
+                    {"public_id": {"$in": outstanding.over}, "reserved": True},
+                    {"$set": {"reserved": False}},
                 )
 
     async def _ensure_ledger(self) -> None:
