@@ -160,7 +160,6 @@ async def test_reservations_bound_past_their_grace_or_failed_leave_the_reserved_
     )
     # The next admission sees "bound" bound: released after the grace, zero meanwhile.
     assert stored(await race(admissions, bound_status, [("next", 1)]))
-    await admissions.released()
     bound = await models.find_one({"name": "bound"})
     assert bound is not None
     assert bound["released_at"] > datetime.now(UTC)
@@ -172,7 +171,6 @@ async def test_reservations_bound_past_their_grace_or_failed_leave_the_reserved_
     # 4 GPUs: "bound"'s pod holds one, "pending" and "next" one each; the failed one's is free.
     again = await race(admissions, bound_status, [("again", 1), ("over", 1)])
     assert [d["name"] for d in stored(again)] == ["again"]
-    await admissions.released()
 
     held = sorted([d["name"] async for d in models.find({"reserved": True})])
     assert held == ["again", "next", "pending"]

@@ -145,7 +145,6 @@ class Admissions:
         self._quotas = db[Collection.ORGANIZATION_QUOTAS]
         self._transactions = transactions
         self._ledger_exists = False
-        self._releasing: asyncio.Task[None] | None = None
         self._batches: GroupCommit[_Request, Document] = GroupCommit(
             self._admit_batch, max_batch=max_batch
         )
@@ -211,7 +210,6 @@ class Admissions:
                 await asyncio.sleep(random.uniform(0, backoff))  # noqa: S311
                 continue
             outcomes.update(zip(waiting, judged.outcomes, strict=True))
-            self._release_in_background(judged.reservations, status)
             timings["reservations"] = len(judged.reservations.reservations)
             break
         log.info(
@@ -246,6 +244,7 @@ class Admissions:
                 outcomes.append(document)
                 stored.append((index, document))
             await self._insert(session, stored)
+            await self._release_bound(session, reservations, status)
         return _Judged(outcomes, reservations)
 
     def _judge(
@@ -355,45 +354,36 @@ class Admissions:
         )
         return sum([int(document["quota_gpus"]) async for document in cursor])
 
-    def _release_in_background(self, outstanding: _Outstanding, status: StatusReply) -> None:
-        """Releasing is best effort and read again by every batch: the batch's creates are
-        answered without waiting for it, and a batch that finds one still running skips."""
-        if self._releasing is None or self._releasing.done():
-            self._releasing = asyncio.create_task(
-                self._release_bound(outstanding, status), name="admission-release"
-            )
-
-    async def released(self) -> None:
-        """Once the release a batch started, if any, has run (for tests and shutdown)."""
-        if self._releasing is not None:
-            await self._releasing
-
-    async def _release_bound(self, outstanding: _Outstanding, status: StatusReply) -> None:
+    async def _release_bound(
+        self, session: AsyncClientSession, outstanding: _Outstanding, status: StatusReply
+    ) -> None:
         """Release the reservations whose pods are all bound, so that admissions stop
         reading them: after `RELEASE_GRACE`, when no admission can still be planning with
         a status from before the inventory saw them bound (each reads its status in its
         own turn). Until then they count as zero wherever the status shows them bound.
         Those past their grace, or of a failed model, leave the `reserved` index, so each
         admission reads only the few reservations still outstanding, not every model
-        ever admitted. Best effort: a reservation not released is read again, and still
-        counts zero; only the ones not yet released are written."""
+        ever admitted. Only the ones not yet released are written. In the admission's
+        transaction: a plain write here would meet the status consumer's transaction on
+        the same models (the embedded server then retries it for minutes)."""
         done = [
             reservation.public_id
             for reservation in outstanding.reservations
             if reservation.public_id in outstanding.unreleased
             and not reserved_by_node([reservation], status.bound_gpus)
         ]
-        with contextlib.suppress(PyMongoError):
-            if done:
-                await self._models.update_many(
-                    {"public_id": {"$in": done}, "released_at": None},
-                    {"$set": {"released_at": datetime.now(UTC) + RELEASE_GRACE}},
-                )
-            if outstanding.over:
-                await self._models.update_many(
-                    {"public_id": {"$in": outstanding.over}, "reserved": True},
-                    {"$set": {"reserved": False}},
-                )
+        if done:
+            await self._models.update_many(
+                {"public_id": {"$in": done}, "released_at": None},
+                {"$set": {"released_at": datetime.now(UTC) + RELEASE_GRACE}},
+                session=session,
+            )
+        if outstanding.over:
+            await self._models.update_many(
+                {"public_id": {"$in": outstanding.over}, "reserved": True},
+                {"$set": {"reserved": False}},
+                session=session,
+            )
 
     async def _ensure_ledger(self) -> None:
         if self._ledger_exists:
