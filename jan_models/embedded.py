@@ -123,13 +123,19 @@ class EmbeddedServer(ABC):
 
 @dataclass
 class EmbeddedNats(EmbeddedServer):
-    """`nats-server` with JetStream storing under `store_dir` (file storage survives restarts)."""
+    """`nats-server` with JetStream storing under `store_dir` (file storage survives restarts).
+
+    With `cluster_port` set it is one node of a cluster: it listens for routes there and
+    dials the other nodes' `routes`; JetStream then replicates streams across the nodes."""
 
     store_dir: Path = Path(".jan-models/nats")
+    cluster_name: str = "jan-models"
+    cluster_port: int | None = None
+    routes: tuple[str, ...] = ()
 
     def command(self) -> list[str]:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        return [
+        command = [
             find_executable("nats-server"),
             "-js",
             "-a",
@@ -139,10 +145,55 @@ class EmbeddedNats(EmbeddedServer):
             "-sd",
             str(self.store_dir),
         ]
+        if self.cluster_port is not None:
+            command += [
+                "--server_name",
+                self.name,
+                "--cluster_name",
+                self.cluster_name,
+                "--cluster",
+                self.route_url,
+                "--routes",
+                ",".join(self.routes),
+            ]
+        return command
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def route_url(self) -> str:
+        return f"nats://127.0.0.1:{self.cluster_port}"
+
+
+def nats_cluster(
+    size: int, *, ports: list[int], data_dir: Path, logs: Path, name: str = "nats"
+) -> list[EmbeddedNats]:
+    """`size` nats-server nodes on loopback, each routed to the others (one node when
+    `size` is 1: no cluster at all)."""
+    if size == 1:
+        return [
+            EmbeddedNats(
+                name="nats-server",
+                port=ports[0],
+                log_path=logs / "nats.log",
+                store_dir=data_dir / "nats",
+            )
+        ]
+    cluster_ports = [free_port() for _ in range(size)]
+    routes = [f"nats://127.0.0.1:{port}" for port in cluster_ports]
+    return [
+        EmbeddedNats(
+            name=f"{name}-{index}",
+            port=ports[index],
+            log_path=logs / f"{name}-{index}.log",
+            store_dir=data_dir / f"{name}-{index}",
+            cluster_port=cluster_ports[index],
+            routes=tuple(route for other, route in enumerate(routes) if other != index),
+        )
+        for index in range(size)
+    ]
 
 
 @dataclass

@@ -27,6 +27,7 @@ from jan_models.embedded import (
     EmbeddedServerError,
     find_executable,
     free_port,
+    nats_cluster,
 )
 
 ServiceName = Literal["api", "deployer", "inventory"]
@@ -127,6 +128,10 @@ class StackConfig:
     nats_port: int = 4222
     mongo_port: int = 27017
     kubesim_port: int = 6443
+    #: nats-server nodes: 1, or 3 for a cluster whose streams are replicated three ways
+    nats_nodes: int = 1
+    #: processes of each service (1 when not named): several replicas behave as one
+    replicas: Mapping[ServiceName, int] = field(default_factory=dict)
     mongodb_url: str | None = None
     kubeconfig: Path | None = None
     scenario: Path | None = None
@@ -150,22 +155,29 @@ class StackConfig:
 @dataclass
 class LocalStack:
     config: StackConfig
+    #: the first NATS node (the only one unless the stack runs a NATS cluster)
     nats: EmbeddedNats = field(init=False)
+    nats_nodes: list[EmbeddedNats] = field(init=False, default_factory=list)
     mongo: EmbeddedMongo | None = field(init=False, default=None)
     kubesim: ChildProcess | None = field(init=False, default=None)
     services: dict[ServiceName, ChildProcess] = field(init=False, default_factory=dict)
+    #: the second and later replicas of each service, with their URLs
+    extra_replicas: dict[ServiceName, list[tuple[ChildProcess, str]]] = field(
+        init=False, default_factory=dict
+    )
     ports: dict[ServiceName, int] = field(init=False, default_factory=dict)
     api_ops_port: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         config = self.config
         logs = config.data_dir / "logs"
-        self.nats = EmbeddedNats(
-            name="nats-server",
-            port=config.nats_port,
-            log_path=logs / "nats.log",
-            store_dir=config.data_dir / "nats",
+        self.nats_nodes = nats_cluster(
+            config.nats_nodes,
+            ports=[config.nats_port] + [free_port() for _ in range(config.nats_nodes - 1)],
+            data_dir=config.data_dir,
+            logs=logs,
         )
+        self.nats = self.nats_nodes[0]
         if config.mongodb_url is None:
             self.mongo = EmbeddedMongo(
                 name="mongodb",
@@ -196,7 +208,8 @@ class LocalStack:
 
     @property
     def nats_url(self) -> str:
-        return self.nats.url
+        """The NATS URL setting the services get: every node's, separated by commas."""
+        return ",".join(node.url for node in self.nats_nodes)
 
     @property
     def mongodb_url(self) -> str:
@@ -227,8 +240,14 @@ class LocalStack:
 
     def start(self) -> Self:
         config = self.config
+        self.extra_replicas = {
+            name: [self.replica(name, index) for index in range(2, count + 1)]
+            for name, count in config.replicas.items()
+            if count > 1
+        }
         try:
-            self.nats.start()
+            for node in self.nats_nodes:
+                node.start()
             if self.mongo is not None:
                 self.mongo.start(timeout=60)
             if self.kubesim is not None:
@@ -238,35 +257,55 @@ class LocalStack:
                 service.start()
             for service in self.services.values():
                 service.wait_ready(timeout=config.service_ready_timeout)
+            extra = [
+                process for name in SERVICES for process, _ in self.extra_replicas.get(name, [])
+            ]
+            for process in extra:
+                process.start()
+            for process in extra:
+                process.wait_ready(timeout=config.service_ready_timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        services = [self.services[name] for name in reversed(SERVICES)]
+        services = [
+            process
+            for name in reversed(SERVICES)
+            for process, _ in self.extra_replicas.get(name, [])
+        ] + [self.services[name] for name in reversed(SERVICES)]
         for service in services:
             service.terminate()
         for service in services:
             service.stop()
         if self.kubesim is not None:
             self.kubesim.stop()
-        self.nats.stop()
+        for node in self.nats_nodes:
+            node.stop()
         if self.mongo is not None:
             self.mongo.stop()
 
     def api_replica(self, index: int) -> tuple[ChildProcess, str]:
         """Another api process on the same NATS and MongoDB (not started), and its URL:
         for tests of what several api replicas must agree on."""
+        return self.replica("api", index)
+
+    def replica(self, name: ServiceName, index: int) -> tuple[ChildProcess, str]:
+        """Another process of a service on the same NATS, MongoDB and cluster (not
+        started), and the URL of its HTTP port."""
         port = free_port()
+        env = self._service_env(name, port)
+        if name == "api":
+            env |= {"JAN_MODELS_API_OPS_PORT": str(free_port())}
         process = ChildProcess(
-            name=f"api-{index}",
-            args=["api"],
-            env=self._service_env("api", port) | {"JAN_MODELS_API_OPS_PORT": str(free_port())},
+            name=f"{name}-{index}",
+            args=[name],
+            env=env,
             ready_url=f"http://127.0.0.1:{port}/readyz",
-            log_path=self.config.data_dir / "logs" / f"api-{index}.log",
+            log_path=self.config.data_dir / "logs" / f"{name}-{index}.log",
         )
-        return process, f"http://{self.config.api_host}:{port}"
+        return process, f"http://{self.config.api_host if name == 'api' else '127.0.0.1'}:{port}"
 
     def restart_service(self, name: ServiceName, *, kill: bool = False) -> None:
         service = self.services[name]
@@ -329,6 +368,7 @@ class LocalStack:
     def _service_env(self, name: ServiceName, port: int) -> dict[str, str]:
         env = dict(os.environ) | {
             "JAN_MODELS_NATS_URL": self.nats_url,
+            "JAN_MODELS_STREAM_REPLICAS": str(min(self.config.nats_nodes, 3)),
             "JAN_MODELS_MONGODB_URL": self.mongodb_url,
             "JAN_MODELS_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",

@@ -25,6 +25,9 @@ class Event:
     key: str
     obj: Obj
     rv: int
+    #: for MODIFIED, the object as it was before: a watch with a selector needs it to
+    #: tell an object leaving its selection (DELETED) from one entering it (ADDED)
+    old: Obj | None = None
 
     @property
     def namespace(self) -> str:
@@ -82,8 +85,10 @@ class Storage:
         """Store `obj` whose metadata.resourceVersion was set from `next_revision()`."""
         meta = obj["metadata"]
         ns = meta.get("namespace", "")
-        self._objects.setdefault(key, {}).setdefault(ns, {})[meta["name"]] = obj
-        self._emit(Event(event_type, key, obj, int(meta["resourceVersion"])))
+        objects = self._objects.setdefault(key, {}).setdefault(ns, {})
+        old = objects.get(meta["name"]) if event_type == "MODIFIED" else None
+        objects[meta["name"]] = obj
+        self._emit(Event(event_type, key, obj, int(meta["resourceVersion"]), old))
 
     def remove(self, key: str, obj: Obj) -> None:
         """Drop `obj`; the DELETED event carries it with a fresh resourceVersion."""

@@ -31,6 +31,28 @@ def _versioned(rt: ResourceType, obj: Obj) -> Obj:
     return conversion.served(rt, obj)
 
 
+def seen_through(event: Event, predicate: Predicate | None) -> tuple[str, Obj] | None:
+    """The event a watch with this selector sends, as the apiserver's watch cache does: an
+    object modified into the selection is ADDED, one modified out of it is DELETED (the
+    object as it was, at the new resourceVersion), one outside it before and after is not
+    sent at all."""
+    if predicate is None:
+        return event.type, event.obj
+    now = predicate(event.obj)
+    if event.type != "MODIFIED" or event.old is None:
+        return (event.type, event.obj) if now else None
+    before = predicate(event.old)
+    if now:
+        return ("MODIFIED" if before else "ADDED"), event.obj
+    if not before:
+        return None
+    old_meta = {
+        **event.old["metadata"],
+        "resourceVersion": event.obj["metadata"]["resourceVersion"],
+    }
+    return "DELETED", {**event.old, "metadata": old_meta}
+
+
 async def serve_watch(
     request: web.Request,
     *,
@@ -73,9 +95,9 @@ async def serve_watch(
             initial = storage.history_since(key, int(rv_param), namespace)
         snapshot_rv = storage.revision
         chunk = [
-            _line(e.type, _versioned(rt, e.obj))
+            _line(seen[0], _versioned(rt, seen[1]))
             for e in initial
-            if predicate is None or predicate(e.obj)
+            if (seen := seen_through(e, predicate)) is not None
         ]
         if chunk:
             await response.write(b"".join(chunk))
@@ -102,9 +124,11 @@ async def serve_watch(
             if item is CLOSE:
                 return response
             assert isinstance(item, Event)
-            if item.rv <= snapshot_rv or (predicate is not None and not predicate(item.obj)):
+            if item.rv <= snapshot_rv:
                 continue
-            await response.write(_line(item.type, _versioned(rt, item.obj)))
+            seen = seen_through(item, predicate)
+            if seen is not None:
+                await response.write(_line(seen[0], _versioned(rt, seen[1])))
         if bookmarks:
             await response.write(_bookmark(rt, storage.revision))
         await response.write_eof()

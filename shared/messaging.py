@@ -2,17 +2,27 @@
 
 `ensure_streams` is idempotent: it creates a missing stream and brings an existing one
 to the stream configuration of the messaging contract, so every service may call it at start-up.
+
+On a NATS cluster the URL setting lists its servers separated by commas; the client
+reconnects to any of them, and each stream is replicated `replicas` ways (3 on a
+three-node cluster, so one node lost keeps a quorum). A cluster still electing its
+JetStream leader answers "unavailable" for a moment: `ensure_streams` waits that out
+rather than letting a service that starts beside its broker crash.
 """
 
+import asyncio
 import logging
+import time
 from datetime import timedelta
 from typing import Final
 
 import nats
 from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import PubAck, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from shared.commands import CreateModel, DeleteModel
 from shared.events import CloudEvent
@@ -25,13 +35,14 @@ EVENTS_MAX_AGE: Final = timedelta(days=7)
 MSG_ID_HEADER: Final = "Nats-Msg-Id"
 
 
-def stream_configs() -> tuple[StreamConfig, StreamConfig]:
+def stream_configs(replicas: int = 1) -> tuple[StreamConfig, StreamConfig]:
     commands = StreamConfig(
         name=COMMANDS_STREAM,
         subjects=list(COMMAND_SUBJECTS),
         retention=RetentionPolicy.WORK_QUEUE,
         storage=StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+        num_replicas=replicas,
     )
     events = StreamConfig(
         name=EVENTS_STREAM,
@@ -40,14 +51,24 @@ def stream_configs() -> tuple[StreamConfig, StreamConfig]:
         storage=StorageType.FILE,
         max_age=EVENTS_MAX_AGE.total_seconds(),
         duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+        num_replicas=replicas,
     )
     return commands, events
 
 
+def server_urls(url: str) -> list[str]:
+    """The servers of a NATS URL setting: one, or a cluster's separated by commas."""
+    servers = [part.strip() for part in url.split(",") if part.strip()]
+    if not servers:
+        raise ValueError("the NATS URL names no server")
+    return servers
+
+
 async def connect(url: str, *, name: str) -> Client:
-    """A connection that reconnects forever: a restarted nats-server is not the service's end."""
+    """A connection that reconnects forever, to any server of the cluster: a restarted
+    nats-server is not the service's end."""
     return await nats.connect(
-        url,
+        server_urls(url),
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
@@ -55,13 +76,32 @@ async def connect(url: str, *, name: str) -> Client:
     )
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
-    for config in stream_configs():
+#: what a JetStream cluster answers while it has no leader yet (or lost one)
+_NOT_YET: Final = (ServiceUnavailableError, NoRespondersError, NatsTimeoutError)
+
+
+async def ensure_streams(js: JetStreamContext, *, replicas: int = 1, wait: float = 60.0) -> None:
+    """Create or update both streams; while the cluster has no JetStream leader, retry
+    for up to `wait` seconds, then raise what it last answered."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            await _ensure_streams(js, replicas=replicas)
+            return
+        except _NOT_YET as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("JetStream not available yet, retrying", extra={"error": repr(exc)})
+            await asyncio.sleep(0.5)
+
+
+async def _ensure_streams(js: JetStreamContext, *, replicas: int) -> None:
+    for config in stream_configs(replicas):
         try:
             await js.stream_info(config.name or "")
         except NotFoundError:
             await js.add_stream(config)
-            log.info("stream created", extra={"stream": config.name})
+            log.info("stream created", extra={"stream": config.name, "replicas": replicas})
         else:
             await js.update_stream(config)
 

@@ -11,6 +11,11 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapt
 
 from shared.model_spec import Quantity
 
+# The order is the order of precedence (a node that is down matters before one that was
+# drained). Declared once: pydantic caches equal Literals, so a second spelling in another
+# order made the published schema's enum order depend on which module loaded first.
+UnschedulableReason = Literal["not_ready", "cordoned", "tainted"]
+
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -58,7 +63,7 @@ class GpuNode(Message):
         default=0, description="Allocatable - allocated - reserved; 0 if unschedulable"
     )
     schedulable: bool = True
-    unschedulable_reason: Literal["cordoned", "not_ready", "tainted"] | None = None
+    unschedulable_reason: UnschedulableReason | None = None
 
 
 class NodeGpus(Message):

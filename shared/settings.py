@@ -31,7 +31,16 @@ class BaseServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JAN_MODELS_", extra="ignore", frozen=True)
 
     environment: Environment = "dev"
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description="One NATS server, or a cluster's servers separated by commas",
+    )
+    stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="JetStream replicas of each stream: 3 on a three-node NATS cluster",
+    )
     mongodb_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongodb_database: str = DEFAULT_DATABASE
     encryption_key: SecretStr = SecretStr(DEV_ENCRYPTION_KEY)

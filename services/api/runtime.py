@@ -70,7 +70,7 @@ class ApiRuntime:
         db = mongo[settings.mongodb_database]
         await database.ensure_indexes(db, (Collection.MODELS, Collection.API_KEYS))
         nats = await messaging.connect(settings.nats_url, name=SERVICE_NAME)
-        await messaging.ensure_streams(nats.jetstream())
+        await messaging.ensure_streams(nats.jetstream(), replicas=settings.stream_replicas)
         transactions = TransactionSessions(db, service="api")
         await transactions.start()
         view = RegistryView(db[Collection.MODELS])

@@ -17,6 +17,7 @@ from faststream.nats import NatsBroker
 
 from services.deployer.runtime import DeployerRuntime
 from services.deployer.settings import DeployerSettings
+from shared import messaging
 from shared.probes import probe_routes
 
 
@@ -30,7 +31,7 @@ class DeployerApp:
 def build_broker(settings: DeployerSettings) -> NatsBroker:
     """The broker behind `/healthz`; commands are fetched by `CommandPuller` (see there why)."""
     return NatsBroker(
-        settings.nats_url,
+        messaging.server_urls(settings.nats_url),
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         graceful_timeout=5.0,

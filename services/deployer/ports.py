@@ -26,4 +26,5 @@ class Cluster(Protocol):
 
 
 class EventSink(Protocol):
-    async def publish(self, event: CloudEvent) -> None: ...
+    async def publish(self, event: CloudEvent, *, msg_id: str) -> None:
+        """Publish with this `Nats-Msg-Id`: a second publish of it is dropped."""

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
+from uuid import NAMESPACE_URL, uuid5
 
 from services.deployer import metrics
 from services.deployer.delivery import Delivery
@@ -29,6 +30,14 @@ from services.deployer.failures import ClusterError, CommandRejectedError, retry
 from services.deployer.inbox import MalformedCommand
 from services.deployer.operations import apply_model, delete_model
 from services.deployer.ports import Cluster, EventSink
+from services.deployer.turns import (
+    Busy,
+    EveryTurnGranted,
+    Granted,
+    ModelTurns,
+    Superseded,
+    rank_of,
+)
 from shared.commands import CreateModel, DeleteModel, ModelRef
 from shared.events import (
     AppliedData,
@@ -41,6 +50,7 @@ from shared.events import (
     ModelRepaired,
     RepairedData,
 )
+from shared.names import EventType
 from shared.secrets import TokenCipher
 
 log = logging.getLogger(__name__)
@@ -73,12 +83,19 @@ class RetryPolicy:
 
 class CommandProcessor:
     def __init__(
-        self, *, cluster: Cluster, events: EventSink, cipher: TokenCipher, policy: RetryPolicy
+        self,
+        *,
+        cluster: Cluster,
+        events: EventSink,
+        cipher: TokenCipher,
+        policy: RetryPolicy,
+        turns: ModelTurns | None = None,
     ) -> None:
         self._cluster = cluster
         self._events = events
         self._cipher = cipher
         self._policy = policy
+        self._turns: ModelTurns = turns or EveryTurnGranted()
 
     async def process(
         self, delivery: Delivery, command: CreateModel | DeleteModel | MalformedCommand
@@ -92,10 +109,44 @@ class CommandProcessor:
             "generation": command.generation,
             "attempt": delivery.attempt,
         }
+        try:
+            turn = await self._turns.take(command.public_id, rank_of(command))
+        except Exception as exc:
+            log.warning("could not take the model's turn", extra=context)
+            return await self._retry(delivery, command, exc, context)
+        if isinstance(turn, Busy):
+            # another replica is acting on this model: come back once its lease is out
+            delay = min(max(turn.retry_in, self._policy.base / 5), self._policy.ceiling)
+            await delivery.nak(delay)
+            metrics.COMMANDS.labels(command.verb, "waited").inc()
+            return Outcome(Verdict.NAK, delay)
+        if isinstance(turn, Superseded):
+            log.info("superseded by a later command; nothing to do", extra=context)
+            await delivery.ack()
+            metrics.COMMANDS.labels(command.verb, "superseded").inc()
+            return Outcome(Verdict.ACK)
+        outcome = Outcome(Verdict.NAK)
+        try:
+            outcome = await self._in_turn(delivery, command, context)
+        finally:
+            await self._give_back(turn, done=outcome.verdict is Verdict.ACK, context=context)
+        return outcome
+
+    async def _give_back(self, turn: Granted, *, done: bool, context: dict[str, object]) -> None:
+        try:
+            await self._turns.give_back(turn, done=done)
+        except Exception:
+            log.exception(
+                "could not give back the model's turn; its lease will run out", extra=context
+            )
+
+    async def _in_turn(
+        self, delivery: Delivery, command: CreateModel | DeleteModel, context: dict[str, object]
+    ) -> Outcome:
         started = time.perf_counter()
         try:
             async with self._keepalive(delivery):
-                await self._carry_out(command)
+                await self._carry_out(command, delivery)
         except (ClusterError, CommandRejectedError) as exc:
             return await self._failure(delivery, command, exc, context)
         except Exception as exc:  # a bug must not kill the consumer; retry, then give up
@@ -108,22 +159,22 @@ class CommandProcessor:
         log.info("command carried out", extra=context)
         return Outcome(Verdict.ACK)
 
-    async def _carry_out(self, command: CreateModel | DeleteModel) -> None:
+    async def _carry_out(self, command: CreateModel | DeleteModel, delivery: Delivery) -> None:
         ref = _ref(command)
         if isinstance(command, CreateModel):
             objects = await apply_model(command, cluster=self._cluster, cipher=self._cipher)
             await self._publish(
-                ModelApplied.of(AppliedData(**ref, objects=objects), source=EVENT_SOURCE)
+                ModelApplied.of(AppliedData(**ref, objects=objects), source=EVENT_SOURCE), delivery
             )
             if command.cause == "repair":
                 data = RepairedData(**ref, objects=objects)
-                await self._publish(ModelRepaired.of(data, source=EVENT_SOURCE))
+                await self._publish(ModelRepaired.of(data, source=EVENT_SOURCE), delivery)
         else:
             removed = await delete_model(
                 command, cluster=self._cluster, pod_wait=self._policy.pod_wait
             )
             await self._publish(
-                ModelDeleted.of(DeletedData(**ref, objects=removed), source=EVENT_SOURCE)
+                ModelDeleted.of(DeletedData(**ref, objects=removed), source=EVENT_SOURCE), delivery
             )
 
     async def _failure(
@@ -143,7 +194,7 @@ class CommandProcessor:
         reason, message = _reason(exc)
         data = FailedData(**_ref(command), stage="apply", reason=reason, message=message)
         try:
-            await self._publish(ModelFailed.of(data, source=EVENT_SOURCE))
+            await self._publish(ModelFailed.of(data, source=EVENT_SOURCE), delivery)
         except Exception:
             log.exception("could not publish the failed event; will retry", extra=context)
             await delivery.nak(self._policy.base)
@@ -184,7 +235,7 @@ class CommandProcessor:
             reason, message = _reason(exc)
             data = FailedData(**_ref(command), stage="delete", reason=reason, message=message)
             try:
-                await self._publish(ModelFailed.of(data, source=EVENT_SOURCE))
+                await self._publish(ModelFailed.of(data, source=EVENT_SOURCE), delivery)
             except Exception:
                 log.exception("could not publish the delete's failed event", extra=context)
         return await self._retry(delivery, command, exc, context)
@@ -200,7 +251,7 @@ class CommandProcessor:
                 message=command.problem,
             )
             try:
-                await self._publish(ModelFailed.of(data, source=EVENT_SOURCE))
+                await self._publish(ModelFailed.of(data, source=EVENT_SOURCE), delivery)
             except Exception:
                 log.exception("could not publish the failed event; will retry", extra=context)
                 await delivery.nak(self._policy.base)
@@ -211,8 +262,16 @@ class CommandProcessor:
         metrics.COMMANDS.labels("unknown", "malformed").inc()
         return Outcome(Verdict.TERM)
 
-    async def _publish(self, event: CloudEvent) -> None:
-        await self._events.publish(event)
+    async def _publish(self, event: CloudEvent, delivery: Delivery) -> None:
+        """Publish with an id derived from the command's: carrying the same command out
+        again (a redelivery after a crash or a refused publish) publishes nothing new,
+        JetStream drops it. A `failed` event is per delivery, since a delete that keeps
+        failing says so again on later deliveries."""
+        msg_id = f"{delivery.msg_id}:{event.event_type.value}"
+        if event.event_type is EventType.FAILED:
+            msg_id += f":{delivery.attempt}"
+        stamped = event.model_copy(update={"id": str(uuid5(NAMESPACE_URL, msg_id))})
+        await self._events.publish(stamped, msg_id=msg_id)
 
     @contextlib.asynccontextmanager
     async def _keepalive(self, delivery: Delivery) -> AsyncIterator[None]:

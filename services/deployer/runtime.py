@@ -7,6 +7,8 @@ model, and the loop that fetches commands from the `deployer` pull consumer.
 
 import asyncio
 import logging
+import os
+import socket
 from typing import Final
 
 from nats.aio.client import Client
@@ -23,6 +25,7 @@ from services.deployer.adapters.jetstream import (
 )
 from services.deployer.adapters.kubernetes import KubernetesCluster
 from services.deployer.adapters.puller import CommandPuller
+from services.deployer.adapters.turns import KvModelTurns, open_bucket
 from services.deployer.inbox import MalformedCommand, read_command
 from services.deployer.ordering import KeyedDispatcher
 from services.deployer.processing import CommandProcessor, RetryPolicy
@@ -34,6 +37,12 @@ from shared.secrets import TokenCipher
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS: Final = 10.0
+
+
+def replica_name() -> str:
+    """Who holds a model's turn: the pod's name in a cluster (its hostname), and the
+    process id, so two replicas on one machine are told apart."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class DeployerRuntime:
@@ -61,7 +70,7 @@ class DeployerRuntime:
         self._stopping = False
         self._nats = await messaging.connect(settings.nats_url, name="jan-models-deployer")
         js = self._nats.jetstream()
-        await messaging.ensure_streams(js)
+        await messaging.ensure_streams(js, replicas=settings.stream_replicas)
         await ensure_consumer(
             js,
             consumer_config(
@@ -79,6 +88,11 @@ class DeployerRuntime:
             cluster=self._cluster,
             events=JetStreamEvents(js),
             cipher=TokenCipher(settings.encryption_key),
+            turns=KvModelTurns(
+                await open_bucket(js, replicas=settings.stream_replicas),
+                me=replica_name(),
+                lease=settings.deployer_ack_wait,
+            ),
             policy=RetryPolicy(
                 max_attempts=settings.deployer_max_attempts,
                 base=settings.deployer_retry_base,

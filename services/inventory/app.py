@@ -132,7 +132,7 @@ class InventoryService:
         settings = self.settings
         self._nc = await messaging.connect(settings.nats_url, name=SERVICE_NAME)
         js = self._nc.jetstream()
-        await messaging.ensure_streams(js)
+        await messaging.ensure_streams(js, replicas=settings.stream_replicas)
         self._mongo = database.connect(settings.mongodb_url, app_name=SERVICE_NAME)
         db = self._mongo[settings.mongodb_database]
         await database.ensure_indexes(db, INVENTORY_COLLECTIONS)
@@ -163,7 +163,7 @@ class InventoryService:
         log.info("inventory started", extra={"http_port": self.http_port})
 
     async def _start_http(self) -> None:
-        self._broker = NatsBroker(self.settings.nats_url)
+        self._broker = NatsBroker(messaging.server_urls(self.settings.nats_url))
         app = AsgiFastStream(
             self._broker,
             asgi_routes=probe_routes(

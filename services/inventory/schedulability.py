@@ -7,11 +7,13 @@ A node is eligible when its Ready condition is True, it is not cordoned
 that was drained.
 """
 
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from shared import labels
+from shared.queries import UnschedulableReason
 
-Reason = Literal["not_ready", "cordoned", "tainted"]
+Reason = UnschedulableReason
+
 REASONS: Final[tuple[Reason, ...]] = ("not_ready", "cordoned", "tainted")
 BLOCKING_EFFECTS: Final = frozenset({"NoSchedule", "NoExecute"})
 TOLERATED_TAINTS: Final = frozenset({labels.GPU_RESOURCE})

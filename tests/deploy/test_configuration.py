@@ -20,6 +20,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "inventory": InventorySettings,
 }
 NEEDS_KUBERNETES = {"deployer", "inventory"}
+NATS_NODES = ("nats-1", "nats-2", "nats-3")
 
 
 def variables_read_by(settings: type[BaseSettings]) -> set[str]:
@@ -67,16 +68,54 @@ def test_compose_runs_each_service_with_only_variables_it_reads(
     assert environment["JAN_MODELS_ENVIRONMENT"] == "production"
     mounts_kubeconfig = any("kube" in volume for volume in definition.get("volumes", []))
     assert mounts_kubeconfig == (service in NEEDS_KUBERNETES)
-    assert set(definition["depends_on"]) == {"mongodb", "nats"}
+    assert set(definition["depends_on"]) == {"mongodb", *NATS_NODES}
     assert all(dep["condition"] == "service_healthy" for dep in definition["depends_on"].values())
 
 
-def test_compose_mongodb_is_a_replica_set_and_nats_has_jetstream(compose: dict[str, Any]) -> None:
+def test_compose_mongodb_is_a_replica_set_and_nats_a_three_node_jetstream_cluster(
+    compose: dict[str, Any],
+) -> None:
     assert "--replSet" in compose["services"]["mongodb"]["command"]
-    assert "-js" in compose["services"]["nats"]["command"]
+    for node in NATS_NODES:
+        command = compose["services"][node]["command"]
+        assert "-js" in command
+        assert command[command.index("--server_name") + 1] == node
+        routes = command[command.index("--routes") + 1].split(",")
+        assert sorted(routes) == [f"nats://{other}:6222" for other in NATS_NODES if other != node]
     for service in SETTINGS:
-        url = compose["services"][service]["environment"]["JAN_MODELS_MONGODB_URL"]
-        assert "replicaSet=rs0" in url
+        environment = compose["services"][service]["environment"]
+        assert "replicaSet=rs0" in environment["JAN_MODELS_MONGODB_URL"]
+        assert environment["JAN_MODELS_NATS_URL"].split(",") == [
+            f"nats://{node}:4222" for node in NATS_NODES
+        ]
+        assert environment["JAN_MODELS_STREAM_REPLICAS"] == "3"
+
+
+def test_deploy_runs_nats_as_three_routed_nodes_and_replicates_streams_on_each(
+    manifests: list[dict[str, Any]],
+) -> None:
+    [nats] = [
+        m for m in manifests if m["kind"] == "StatefulSet" and m["metadata"]["name"] == "nats"
+    ]
+    replicas = nats["spec"]["replicas"]
+    conf = next(
+        m for m in manifests if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "nats"
+    )
+    routes = conf["data"]["nats.conf"]
+    service = nats["spec"]["serviceName"]
+    for ordinal in range(replicas):
+        assert f"nats://nats-{ordinal}.{service}.jan-models-system.svc:6222" in routes
+    config = jan_models_config(manifests)["data"]
+    assert int(config["JAN_MODELS_STREAM_REPLICAS"]) == replicas == 3
+    assert config["JAN_MODELS_NATS_URL"] == "nats://nats.jan-models-system.svc:4222"
+    [budget] = [m for m in manifests if m["kind"] == "PodDisruptionBudget"]
+    assert budget["spec"]["maxUnavailable"] == 1  # two of three keep the streams' quorum
+
+
+def jan_models_config(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(
+        m for m in manifests if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "jan-models"
+    )
 
 
 @pytest.mark.parametrize("service", SETTINGS)
@@ -90,7 +129,7 @@ def test_each_cluster_deployment_runs_its_service_with_variables_it_reads(
     ]
     pod = deployment["spec"]["template"]["spec"]
     [container] = pod["containers"]
-    config_map = next(m for m in manifests if m["kind"] == "ConfigMap")
+    config_map = jan_models_config(manifests)
     variables = {env["name"] for env in container["env"]} | set(config_map["data"])
 
     assert container["args"] == [service]

@@ -66,13 +66,15 @@ class FakeCluster:
 @dataclass
 class FakeEvents:
     published: list[CloudEvent] = field(default_factory=list)
+    msg_ids: list[str] = field(default_factory=list)
     fail: int = 0
 
-    async def publish(self, event: CloudEvent) -> None:
+    async def publish(self, event: CloudEvent, *, msg_id: str) -> None:
         if self.fail:
             self.fail -= 1
             raise ConnectionError("nats is down")
         self.published.append(event)
+        self.msg_ids.append(msg_id)
 
     @property
     def types(self) -> list[str]:

@@ -103,6 +103,28 @@ async def test_an_event_nats_refuses_means_the_command_is_retried() -> None:
     assert delivery.settled[0][0] == "nak"
 
 
+async def test_carrying_a_command_out_again_publishes_under_the_same_ids() -> None:
+    """A redelivery (crash before the ack, or a refused publish) re-publishes with the
+    same Nats-Msg-Id and CloudEvent id, so JetStream drops it; `failed` is per delivery."""
+    events = FakeEvents()
+    for attempt in (1, 2):
+        delivery = FakeDelivery(data=create_bytes(cause="repair"), attempt=attempt, msg_id="m:1")
+        await processor(FakeCluster(), events).process(delivery, read_command(delivery.data))
+    assert events.msg_ids == ["m:1:applied", "m:1:repaired"] * 2
+    first, second = events.published[:2], events.published[2:]
+    assert [e.id for e in first] == [e.id for e in second]
+    assert len({e.id for e in first}) == 2
+
+    failing = FakeEvents()
+    for attempt in (1, 2):
+        delivery = FakeDelivery(data=create_bytes(), attempt=attempt, msg_id="m:2")
+        cluster = FakeCluster(
+            fail_apply=[ClusterError(status=422, reason="Invalid", message="bad")]
+        )
+        await processor(cluster, failing).process(delivery, read_command(delivery.data))
+    assert failing.msg_ids == ["m:2:failed:1", "m:2:failed:2"]
+
+
 async def test_a_malformed_command_with_identity_is_terminated_with_a_failed_event() -> None:
     raw = json.loads(create_bytes())
     raw["requirements"]["cpu"] = "two cores"

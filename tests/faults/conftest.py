@@ -21,6 +21,7 @@ from nats.js.errors import NotFoundError
 
 from jan_models.dev_keys import ensure_dev_key
 from jan_models.stack import LocalStack, StackConfig
+from shared import messaging
 from shared.labels import MANAGED, MODEL_ID, MODEL_NAME, ORGANIZATION_ID
 from shared.names import DEFAULT_NAMESPACE
 from tests import waiting
@@ -225,7 +226,7 @@ async def stream_messages(
 ) -> list[tuple[str, bytes]]:
     """(subject, payload) of every message a stream still holds, read by sequence, so
     nothing is consumed (a work-queue stream allows no second consumer)."""
-    client = await nats.connect(nats_url)
+    client = await nats.connect(messaging.server_urls(nats_url))
     try:
         js = client.jetstream()
         state = (await js.stream_info(stream)).state

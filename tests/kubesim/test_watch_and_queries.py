@@ -90,6 +90,67 @@ async def test_watch_events_from_resource_version(api: Any) -> None:
     assert seen == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
 
 
+async def _label_changes(core: Any) -> None:
+    """Into the selection, modified inside it, out of it, modified outside, back in."""
+    await core.create_namespaced_config_map("default", {"metadata": {"name": "sel"}})
+    for labels, data in (
+        ({"team": "a"}, {"x": "1"}),
+        ({"team": "a"}, {"x": "2"}),
+        ({"team": "b"}, {"x": "3"}),
+        ({"team": "b"}, {"x": "4"}),
+        ({"team": "a"}, {"x": "5"}),
+    ):
+        await core.patch_namespaced_config_map(
+            "sel", "default", {"metadata": {"labels": labels}, "data": data}
+        )
+    await core.delete_namespaced_config_map("sel", "default")
+
+
+SELECTED = [
+    ("ADDED", "1"),
+    ("MODIFIED", "2"),
+    ("DELETED", "2"),  # leaving the selection: the object as it was, as the apiserver sends
+    ("ADDED", "5"),
+    ("DELETED", "5"),
+]
+
+
+async def test_a_watch_with_a_selector_sees_objects_enter_and_leave_it(api: Any) -> None:
+    """Live: a label change out of the selector is a DELETED, into it an ADDED."""
+    core: Any = client.CoreV1Api(api)
+    seen: list[tuple[str, str]] = []
+    rvs: list[int] = []
+
+    async def watching() -> None:
+        async with watch.Watch() as w:
+            async for event in w.stream(
+                core.list_namespaced_config_map,
+                "default",
+                label_selector="team=a",
+                timeout_seconds=2,
+            ):
+                seen.append((event["type"], event["object"].data["x"]))
+                rvs.append(int(event["object"].metadata.resource_version))
+
+    task = asyncio.create_task(watching())
+    await asyncio.sleep(0.3)
+    await _label_changes(core)
+    await task
+    assert seen == SELECTED
+    assert rvs == sorted(rvs)
+    assert len(set(rvs)) == len(rvs), "each event at the resourceVersion of its own write"
+
+
+async def test_a_watch_resumed_with_a_selector_replays_the_same_transitions(api: Any) -> None:
+    core: Any = client.CoreV1Api(api)
+    rv = (await core.list_namespaced_config_map("default")).metadata.resource_version
+    await _label_changes(core)
+    events = await _drain(
+        core.list_namespaced_config_map, "default", label_selector="team=a", resource_version=rv
+    )
+    assert [(e["type"], e["object"].data["x"]) for e in events] == SELECTED
+
+
 async def test_watch_initial_state_live_events_and_bookmarks(
     kubesim_factory: Any, tmp_path: Any
 ) -> None:

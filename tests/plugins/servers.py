@@ -20,6 +20,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from jan_models.embedded import EmbeddedMongo, EmbeddedNats, free_port
+from services.deployer.adapters.turns import BUCKET as TURNS_BUCKET
 from shared import messaging
 from shared.database import Document
 from shared.database import connect as connect_mongo
@@ -117,11 +118,14 @@ async def nats_client(nats_url: str) -> AsyncIterator[Client]:
 
 @pytest.fixture
 async def jetstream(nats_client: Client) -> JetStreamContext:
-    """JetStream with both streams freshly declared: no message or consumer of another test."""
+    """JetStream with both streams freshly declared: no message, consumer or model turn of
+    another test."""
     js = nats_client.jetstream()
     for stream in (COMMANDS_STREAM, EVENTS_STREAM):
         with suppress(NotFoundError):
             await js.delete_stream(stream)
+    with suppress(NotFoundError):  # the deployer's model turns: tests reuse public ids
+        await js.delete_key_value(TURNS_BUCKET)
     await messaging.ensure_streams(js)
     return js
 

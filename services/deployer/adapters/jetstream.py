@@ -82,6 +82,6 @@ class JetStreamEvents:
     def __init__(self, js: JetStreamContext) -> None:
         self._js = js
 
-    async def publish(self, event: CloudEvent) -> None:
-        await publish_event(self._js, event)
+    async def publish(self, event: CloudEvent, *, msg_id: str) -> None:
+        await publish_event(self._js, event, msg_id=msg_id)
         metrics.EVENTS_PUBLISHED.labels(type=event.event_type.value).inc()

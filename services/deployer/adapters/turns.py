@@ -1,0 +1,127 @@
+"""Model turns in a NATS KV bucket: the record of `turns.TurnRecord` per model, read and
+compare-and-set by revision, so two replicas asking at once cannot both be granted.
+
+The bucket lives on the same JetStream as the commands (replicated as they are) and keeps
+a record for `RECORD_TTL` after its last write: long enough that a command cannot still
+be waiting in the stream when its model's record goes.
+"""
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Final
+
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from services.deployer.turns import (
+    Busy,
+    Granted,
+    Rank,
+    Turn,
+    TurnRecord,
+    decide,
+    given_back,
+)
+
+log = logging.getLogger(__name__)
+
+BUCKET: Final = "jan_models_deployer_turns"
+RECORD_TTL: Final = timedelta(days=7)
+_CAS_TRIES: Final = 8
+
+
+async def open_bucket(js: JetStreamContext, *, replicas: int) -> KeyValue:
+    try:
+        return await js.key_value(BUCKET)
+    except BucketNotFoundError:
+        config = KeyValueConfig(
+            bucket=BUCKET,
+            history=1,
+            ttl=RECORD_TTL.total_seconds(),
+            storage=StorageType.FILE,
+            replicas=replicas,
+            description="Whose turn it is to act on each model (jan-models deployer)",
+        )
+        return await js.create_key_value(config)
+
+
+def _encode(record: TurnRecord) -> bytes:
+    return json.dumps(
+        {"done": list(record.done), "holder": record.holder, "until": record.until}
+    ).encode()
+
+
+def _decode(data: bytes | None) -> TurnRecord | None:
+    if not data:
+        return None
+    raw = json.loads(data)
+    done = raw.get("done") or [0, 0]
+    return TurnRecord(
+        done=(int(done[0]), int(done[1])), holder=raw.get("holder"), until=raw["until"]
+    )
+
+
+class KvModelTurns:
+    def __init__(
+        self,
+        kv: KeyValue,
+        *,
+        me: str,
+        lease: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._kv = kv
+        self._me = me
+        self._lease = lease
+        self._clock = clock
+
+    async def take(self, public_id: str, rank: Rank) -> Turn:
+        for _ in range(_CAS_TRIES):
+            record, revision = await self._read(public_id)
+            turn, new = decide(
+                record,
+                public_id=public_id,
+                rank=rank,
+                me=self._me,
+                now=self._clock(),
+                lease=self._lease,
+            )
+            if new is None:
+                return turn
+            if await self._write(public_id, new, revision):
+                return turn
+        # lost every race in a row: someone else is busy with this model right now
+        return Busy(holder="", retry_in=0.2)
+
+    async def give_back(self, turn: Granted, *, done: bool) -> None:
+        for _ in range(_CAS_TRIES):
+            record, revision = await self._read(turn.public_id)
+            new = given_back(record, turn, me=self._me, done=done)
+            if await self._write(turn.public_id, new, revision):
+                return
+        log.warning(
+            "could not give back a model's turn; its lease will run out",
+            extra={"public_id": turn.public_id},
+        )
+
+    async def _read(self, key: str) -> tuple[TurnRecord | None, int]:
+        try:
+            entry = await self._kv.get(key)
+        except KeyNotFoundError:  # KeyDeletedError included
+            return None, 0
+        return _decode(entry.value), entry.revision or 0
+
+    async def _write(self, key: str, record: TurnRecord, revision: int) -> bool:
+        try:
+            if revision == 0:
+                await self._kv.create(key, _encode(record))
+            else:
+                await self._kv.update(key, _encode(record), last=revision)
+        except KeyWrongLastSequenceError:
+            return False
+        return True
