@@ -9,7 +9,9 @@ reservations still outstanding, plans the model's starting replicas, and inserts
 model with its plan. A crash before the commit stores nothing, so nothing leaks.
 
 In this process the transactions take turns in the registered session
-(`TransactionSessions`): concurrent creates queue instead of conflicting.
+(`TransactionSessions`), and the creates that arrive while one runs are judged together
+in the next (group commit, see `Admissions`): concurrent creates neither conflict nor
+queue one transaction each.
 """
 
 import asyncio
@@ -19,13 +21,15 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
+from services.api.adapters.group_commit import GroupCommit
 from services.api.adapters.registry import insert_error
 from services.api.admission import (
     Ask,
@@ -35,10 +39,10 @@ from services.api.admission import (
     free_by_node,
     place,
     reserved_by_node,
+    reserved_gpus,
 )
-from services.api.lifecycle import Status
 from shared.database import Document
-from shared.errors import AdmissionBusyError, InsufficientResourcesError
+from shared.errors import AdmissionBusyError, InsufficientResourcesError, JanModelsError
 from shared.names import Collection
 from shared.queries import StatusReply
 from shared.transactions import TransactionSessions
@@ -49,9 +53,9 @@ CONFLICT_PATIENCE: Final = 30.0
 """Seconds an admission keeps retrying conflicts: longer than a dead api's transaction
 holds the admissions document (`TransactionSessions`' lease plus a heartbeat)."""
 _WRITE_CONFLICT: Final = frozenset({112, 251})  # WriteConflict, NoSuchTransaction
-RESERVED: Final = {"reserved": True, "status": {"$ne": Status.FAILED.value}}
-"""Models whose reservation may still hold GPUs: a failed model's never does."""
 RELEASE_GRACE: Final = timedelta(seconds=60)
+MAX_BATCH: Final = 100
+"""Creates judged in one transaction at most."""
 
 
 class QuotaLimits:
@@ -78,9 +82,62 @@ class QuotaLimits:
             await asyncio.sleep(self.interval)
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """One create waiting for its turn in a group-committed admission."""
+
+    build: Callable[[Plan], Document]
+    organization_id: int
+    ask: Ask
+    quota_gpus: int
+    cluster: Callable[[], Awaitable[StatusReply]]
+    min_vram_bytes: int
+
+
+@dataclass(slots=True)
+class _Outstanding:
+    """The reservations an admission plans around, as one read of the `reserved` index
+    found them."""
+
+    reservations: list[Reservation] = field(default_factory=list)
+    unreleased: set[str] = field(default_factory=set)
+    """Public ids of the ones not yet given a `released_at`."""
+    over: list[str] = field(default_factory=list)
+    """Public ids still marked `reserved` whose reservation holds nothing any more."""
+
+
+@dataclass(slots=True)
+class _Judged:
+    """What one transaction decided for its batch: an outcome per request, in order (a
+    stored model, or the refusal for that request alone), and the reservations it read."""
+
+    outcomes: list[Document | BaseException]
+    reservations: _Outstanding
+
+
+class _Refused(Exception):  # noqa: N818 (not an error to anyone outside this module)
+    """An insert of the batch failed alone (a taken name or public id): that request gets
+    `error`, the transaction is aborted, and the others are judged again without it."""
+
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
+
+
 class Admissions:
+    """Group commit: the creates that arrive while one admission transaction runs are
+    judged together in the next one, against one inventory status and one read of the
+    reservations, each planned on what the ones before it in the batch left free, and
+    inserted by one command. The cost of a transaction (ledger write, reservations scan,
+    commit) is paid per batch instead of per create, so the rate grows with the load."""
+
     def __init__(
-        self, db: AsyncDatabase[Document], *, transactions: TransactionSessions | None = None
+        self,
+        db: AsyncDatabase[Document],
+        *,
+        transactions: TransactionSessions | None = None,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self._client = db.client
         self._models = db[Collection.MODELS]
@@ -88,6 +145,14 @@ class Admissions:
         self._quotas = db[Collection.ORGANIZATION_QUOTAS]
         self._transactions = transactions
         self._ledger_exists = False
+        self._batches: GroupCommit[_Request, Document] = GroupCommit(
+            self._admit_batch, max_batch=max_batch
+        )
+
+    @property
+    def batches(self) -> int:
+        """How many group commits ran (for tests and profiles)."""
+        return self._batches.batches
 
     async def admit(
         self,
@@ -104,89 +169,170 @@ class Admissions:
 
         `cluster` is asked for the inventory's status in this admission's turn, right
         before its transaction: a status read before a queue of admissions would be old
-        by the time the last of them plans with it."""
+        by the time the last of them plans with it. A caller cancelled while its batch
+        runs does not take its create back: the model may be stored anyway."""
+        request = _Request(build, organization_id, ask, quota_gpus, cluster, min_vram_bytes)
+        return await self._batches.submit(request)
+
+    async def _admit_batch(self, requests: list[_Request]) -> list[Document | BaseException]:
+        """One outcome per request. A request whose insert fails alone is answered and the
+        rest judged again; a conflict (another replica's admission) judges them all again."""
         await self._ensure_ledger()
-        deadline = time.monotonic() + CONFLICT_PATIENCE
+        outcomes: dict[int, Document | BaseException] = {}
+        waiting = list(range(len(requests)))
+        began = time.monotonic()
+        deadline = began + CONFLICT_PATIENCE
+        timings = {"turn": 0.0, "status": 0.0, "transaction": 0.0, "conflicts": 0}
         for attempt in itertools.count():
+            if not waiting:
+                break
+            batch = [requests[index] for index in waiting]
             try:
+                asked = time.monotonic()
                 async with self._session() as session:
-                    status = await cluster()
-                    reservations, document = await self._admit_in_transaction(
-                        session,
-                        build,
-                        organization_id=organization_id,
-                        ask=ask,
-                        quota_gpus=quota_gpus,
-                        status=status,
-                        min_vram_bytes=min_vram_bytes,
-                    )
-                await self._release_bound(reservations, status)
-                return document
+                    started = time.monotonic()
+                    status = await batch[0].cluster()
+                    read = time.monotonic()
+                    judged = await self._judge_in_transaction(session, batch, status)
+                timings["turn"] += started - asked
+                timings["status"] += read - started
+                timings["transaction"] += time.monotonic() - read
+            except _Refused as refused:
+                outcomes[waiting.pop(refused.index)] = refused.error
+                continue
             except OperationFailure as exc:
                 if not _conflict(exc):
                     raise
+                timings["conflicts"] += 1
                 if time.monotonic() > deadline:
                     raise AdmissionBusyError from exc
                 backoff = min(0.2, 0.005 * (attempt + 1))
                 await asyncio.sleep(random.uniform(0, backoff))  # noqa: S311
-        raise AssertionError("unreachable")  # pragma: no cover
+                continue
+            outcomes.update(zip(waiting, judged.outcomes, strict=True))
+            timings["reservations"] = len(judged.reservations.reservations)
+            break
+        log.info(
+            "admission batch",
+            extra={"creates": len(requests), "seconds": round(time.monotonic() - began, 3)}
+            | {key: round(value, 3) for key, value in timings.items()},
+        )
+        return [outcomes[index] for index in range(len(requests))]
 
-    async def _admit_in_transaction(
-        self,
-        session: AsyncClientSession,
-        build: Callable[[Plan], Document],
-        *,
-        organization_id: int,
-        ask: Ask,
-        quota_gpus: int,
-        status: StatusReply,
-        min_vram_bytes: int,
-    ) -> tuple[list[Reservation], Document]:
+    async def _judge_in_transaction(
+        self, session: AsyncClientSession, batch: list[_Request], status: StatusReply
+    ) -> _Judged:
         async with await session.start_transaction():
             await self._ledger.update_one(
                 {"_id": _LEDGER_ID}, {"$inc": {"seq": 1}}, session=session
             )
-            limit = await self._limit(organization_id, session)
-            if limit is not None:  # unlimited: the sum of what is used decides nothing
-                check_quota(
-                    organization_id=organization_id,
-                    limit=limit,
-                    used=await self._used(organization_id, session),
-                    requested=quota_gpus,
-                )
             reservations = await self._reservations(session)
-            reserved = reserved_by_node(reservations, status.bound_gpus)
-            plan = place(ask, status.placement, free_by_node(status.placement, reserved))
-            if plan is None:
-                raise InsufficientResourcesError(min_gpus=ask.gpus, min_vram_bytes=min_vram_bytes)
-            document = build(plan)
-            try:
-                await self._models.insert_one(document, session=session)
-            except DuplicateKeyError as exc:
-                raise insert_error(document, dict(exc.details or {})) from exc
-        return reservations, document
+            reserved = reserved_by_node(reservations.reservations, status.bound_gpus)
+            free = free_by_node(status.placement, reserved)
+            usage: dict[int, tuple[int | None, int]] = {}
+            outcomes: list[Document | BaseException] = []
+            stored: list[tuple[int, Document]] = []
+            for index, request in enumerate(batch):
+                organization = request.organization_id
+                if organization not in usage:
+                    usage[organization] = await self._usage_if_limited(organization, session)
+                try:
+                    document = self._judge(request, status, free, usage)
+                except JanModelsError as exc:
+                    outcomes.append(exc)
+                    continue
+                outcomes.append(document)
+                stored.append((index, document))
+            await self._insert(session, stored)
+            await self._release_bound(session, reservations, status)
+        return _Judged(outcomes, reservations)
+
+    def _judge(
+        self,
+        request: _Request,
+        status: StatusReply,
+        free: dict[str, int],
+        usage: dict[int, tuple[int | None, int]],
+    ) -> Document:
+        """Quota then placement for one request, on what the batch left so far; takes
+        what it admits from `free` and `usage`."""
+        limit, used = usage[request.organization_id]
+        check_quota(
+            organization_id=request.organization_id,
+            limit=limit,
+            used=used,
+            requested=request.quota_gpus,
+        )
+        plan = place(request.ask, status.placement, free)
+        if plan is None:
+            raise InsufficientResourcesError(
+                min_gpus=request.ask.gpus, min_vram_bytes=request.min_vram_bytes
+            )
+        document = request.build(plan)
+        for node, gpus in plan:
+            free[node] -= gpus
+        usage[request.organization_id] = (limit, used + request.quota_gpus)
+        return document
+
+    async def _insert(
+        self, session: AsyncClientSession, stored: list[tuple[int, Document]]
+    ) -> None:
+        if not stored:
+            return
+        documents = [document for _, document in stored]
+        try:
+            await self._models.insert_many(documents, ordered=True, session=session)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            if not errors:
+                raise
+            position = int(errors[0]["index"])
+            index, document = stored[position]
+            raise _Refused(index, insert_error(document, errors[0])) from exc
+        except DuplicateKeyError as exc:  # a lone document's error, as insert_one's
+            if len(stored) != 1:
+                raise
+            index, document = stored[0]
+            raise _Refused(index, insert_error(document, dict(exc.details or {}))) from exc
+
+    async def _usage_if_limited(
+        self, organization_id: int, session: AsyncClientSession
+    ) -> tuple[int | None, int]:
+        """The limit and, when there is one, the GPUs used (unlimited: the sum decides nothing)."""
+        limit = await self._limit(organization_id, session)
+        return limit, 0 if limit is None else await self._used(organization_id, session)
 
     async def reserved(self) -> list[Reservation]:
         """Every reservation that may still hold GPUs (for `/status`)."""
-        return await self._reservations(None)
+        return (await self._reservations(None)).reservations
 
     async def usage(self, organization_id: int) -> tuple[int | None, int]:
         """The organization's GPU limit (None: unlimited) and the GPUs its models count."""
         return await self._quota(organization_id, None)
 
-    async def _reservations(self, session: AsyncClientSession | None) -> list[Reservation]:
-        released = {"released_at": {"$lt": datetime.now(UTC)}}
-        query = {**RESERVED, "$nor": [released]}
+    async def _reservations(self, session: AsyncClientSession | None) -> _Outstanding:
+        """The reservations that may still hold GPUs, read through the `reserved` index
+        alone (a filter on more fields makes the embedded server scan every model); the
+        rule (`reserved_gpus`) is applied here, and what it rules out is noted for
+        `_release_bound` to take out of the index."""
+        now = datetime.now(UTC)
+        outstanding = _Outstanding()
         cursor = self._models.find(
-            query, {"_id": 0, "public_id": 1, "reservation": 1}, session=session
+            {"reserved": True},
+            {"_id": 0, "public_id": 1, "reserved": 1, "reservation": 1, "status": 1}
+            | {"released_at": 1},
+            session=session,
         )
-        return [
-            Reservation(
-                public_id=document["public_id"],
-                plan=[(entry["node"], int(entry["gpus"])) for entry in document["reservation"]],
-            )
-            async for document in cursor
-        ]
+        async for document in cursor:
+            public_id = document["public_id"]
+            if not reserved_gpus(document, now=now):
+                outstanding.over.append(public_id)
+                continue
+            plan = [(entry["node"], int(entry["gpus"])) for entry in document["reservation"]]
+            outstanding.reservations.append(Reservation(public_id=public_id, plan=plan))
+            if document.get("released_at") is None:
+                outstanding.unreleased.add(public_id)
+        return outstanding
 
     async def _quota(
         self, organization_id: int, session: AsyncClientSession | None
@@ -208,19 +354,36 @@ class Admissions:
         )
         return sum([int(document["quota_gpus"]) async for document in cursor])
 
-    async def _release_bound(self, reservations: list[Reservation], status: StatusReply) -> None:
+    async def _release_bound(
+        self, session: AsyncClientSession, outstanding: _Outstanding, status: StatusReply
+    ) -> None:
         """Release the reservations whose pods are all bound, so that admissions stop
         reading them: after `RELEASE_GRACE`, when no admission can still be planning with
         a status from before the inventory saw them bound (each reads its status in its
         own turn). Until then they count as zero wherever the status shows them bound.
-        Best effort: a reservation not released is read again, and still counts zero."""
-        done = [r.public_id for r in reservations if not reserved_by_node([r], status.bound_gpus)]
+        Those past their grace, or of a failed model, leave the `reserved` index, so each
+        admission reads only the few reservations still outstanding, not every model
+        ever admitted. Only the ones not yet released are written. In the admission's
+        transaction: a plain write here would meet the status consumer's transaction on
+        the same models (the embedded server then retries it for minutes)."""
+        done = [
+            reservation.public_id
+            for reservation in outstanding.reservations
+            if reservation.public_id in outstanding.unreleased
+            and not reserved_by_node([reservation], status.bound_gpus)
+        ]
         if done:
-            with contextlib.suppress(PyMongoError):
-                await self._models.update_many(
-                    {"public_id": {"$in": done}, "released_at": None},
-                    {"$set": {"released_at": datetime.now(UTC) + RELEASE_GRACE}},
-                )
+            await self._models.update_many(
+                {"public_id": {"$in": done}, "released_at": None},
+                {"$set": {"released_at": datetime.now(UTC) + RELEASE_GRACE}},
+                session=session,
+            )
+        if outstanding.over:
+            await self._models.update_many(
+                {"public_id": {"$in": outstanding.over}, "reserved": True},
+                {"$set": {"reserved": False}},
+                session=session,
+            )
 
     async def _ensure_ledger(self) -> None:
         if self._ledger_exists:

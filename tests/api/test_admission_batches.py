@@ -1,0 +1,182 @@
+"""Group-committed admission against the real MongoDB-compatible server: creates racing in
+one process are judged together, and a batch never admits more than the cluster or the
+quota holds, nor lets one refused insert take the others down."""
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.api.adapters.admissions import Admissions, reservation_fields
+from services.api.admission import Ask, Plan
+from services.api.documents import new_model_document
+from services.api.requests import CreateModelRequest
+from shared import database
+from shared.database import Document
+from shared.errors import GpuQuotaExceededError, InsufficientResourcesError, ModelNameTakenError
+from shared.names import Collection
+from shared.queries import StatusReply
+from shared.transactions import TransactionSessions
+from tests.api.conftest import gpu_placement, synced_status
+from tests.api.test_group_commit import body
+
+ONE_GPU = Ask(gpus=1, replicas=1)
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+async def admissions(mongo_db: AsyncDatabase[Document]) -> AsyncIterator[Admissions]:
+    """The api's admissions, in a registered transaction session as the runtime runs them."""
+    await database.ensure_indexes(mongo_db, (Collection.MODELS,))
+    sessions = TransactionSessions(mongo_db, service="api")
+    await sessions.start()
+    try:
+        yield Admissions(mongo_db, transactions=sessions)
+    finally:
+        await sessions.close()
+
+
+def builder(name: str, organization_id: int) -> Callable[[Plan], Document]:
+    """What the create handler builds from a plan (the fields admission reads included)."""
+    model_id = next(_ids)
+
+    def build(plan: Plan) -> Document:
+        now = datetime.now(UTC)
+        document = new_model_document(
+            CreateModelRequest.model_validate(body(name)),
+            model_id=model_id,
+            public_id=f"mdl_{model_id:012d}",
+            organization_id=organization_id,
+            hf_token_encrypted=None,
+            now=now,
+            due_at=now,
+        )
+        return {**document, **reservation_fields(plan), "gpus_per_replica": 1, "quota_gpus": 1}
+
+    return build
+
+
+async def race(
+    admissions: Admissions, status: StatusReply, creates: list[tuple[str, int]]
+) -> list[Document | BaseException]:
+    """All of `creates` (name, organization) at once, each asking one GPU."""
+
+    async def cluster() -> StatusReply:
+        return status
+
+    outcomes = await asyncio.gather(
+        *(
+            admissions.admit(
+                builder(name, organization),
+                organization_id=organization,
+                ask=ONE_GPU,
+                quota_gpus=1,
+                cluster=cluster,
+                min_vram_bytes=0,
+            )
+            for name, organization in creates
+        ),
+        return_exceptions=True,
+    )
+    return list(outcomes)
+
+
+def stored(outcomes: list[Document | BaseException]) -> list[Document]:
+    return [outcome for outcome in outcomes if isinstance(outcome, dict)]
+
+
+async def reserved_on(db: AsyncDatabase[Document]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    async for model in db[Collection.MODELS].find({"reserved": True}):
+        for entry in model["reservation"]:
+            totals[entry["node"]] = totals.get(entry["node"], 0) + entry["gpus"]
+    return totals
+
+
+async def test_racing_creates_share_transactions_and_admit_exactly_the_free_gpus(
+    mongo_db: AsyncDatabase[Document], admissions: Admissions
+) -> None:
+    status = synced_status(placement=gpu_placement(allocatable=8, allocated=3))
+    outcomes = await race(admissions, status, [(f"racer-{n}", 1 + n % 2) for n in range(12)])
+
+    assert len(stored(outcomes)) == 5
+    refused = [outcome for outcome in outcomes if not isinstance(outcome, dict)]
+    assert len(refused) == 7
+    assert all(isinstance(outcome, InsufficientResourcesError) for outcome in refused)
+    assert admissions.batches == 1  # all arrived before the first transaction began
+    assert await mongo_db[Collection.MODELS].count_documents({}) == 5
+    assert await reserved_on(mongo_db) == {"gpu-a100-1": 5}
+    # The next batch plans on what the earlier ones reserved: nothing is left.
+    again = await race(admissions, status, [("late", 1)])
+    assert isinstance(again[0], InsufficientResourcesError)
+
+
+async def test_a_batch_never_takes_an_organization_past_its_quota(
+    mongo_db: AsyncDatabase[Document], admissions: Admissions
+) -> None:
+    await mongo_db[Collection.ORGANIZATION_QUOTAS].insert_one({"_id": 4, "gpus": 3})
+    status = synced_status(placement=gpu_placement(allocatable=64))
+    creates = [(f"quota-{n}", 4) for n in range(7)] + [(f"free-{n}", 5) for n in range(4)]
+    outcomes = await race(admissions, status, creates)
+
+    admitted = stored(outcomes)
+    by_org = {org: sum(1 for d in admitted if d["organization_id"] == org) for org in (4, 5)}
+    assert by_org == {4: 3, 5: 4}
+    over = [outcome for outcome in outcomes if isinstance(outcome, GpuQuotaExceededError)]
+    assert len(over) == 4
+    assert await admissions.usage(4) == (3, 3)
+
+
+async def test_a_taken_name_refuses_that_create_alone_and_the_rest_of_its_batch_is_stored(
+    mongo_db: AsyncDatabase[Document], admissions: Admissions
+) -> None:
+    status = synced_status(placement=gpu_placement(allocatable=6))
+    creates = [("twin", 1), ("solo-1", 1), ("twin", 2), ("solo-2", 2), ("solo-3", 1)]
+    outcomes = await race(admissions, status, creates)
+
+    taken = [outcome for outcome in outcomes if isinstance(outcome, ModelNameTakenError)]
+    assert len(taken) == 1
+    names = sorted(document["name"] for document in stored(outcomes))
+    assert names == ["solo-1", "solo-2", "solo-3", "twin"]
+    # The refused twin reserved nothing: exactly the four stored models hold GPUs.
+    assert await reserved_on(mongo_db) == {"gpu-a100-1": 4}
+    stored_names = await mongo_db[Collection.MODELS].distinct("name")
+    assert sorted(stored_names) == names
+
+
+async def test_reservations_bound_past_their_grace_or_failed_leave_the_reserved_index(
+    mongo_db: AsyncDatabase[Document], admissions: Admissions
+) -> None:
+    models = mongo_db[Collection.MODELS]
+    status = synced_status(placement=gpu_placement(allocatable=4))
+    first = stored(await race(admissions, status, [("bound", 1), ("failing", 1), ("pending", 1)]))
+    by_name = {document["name"]: document["public_id"] for document in first}
+    bound_status = synced_status(
+        placement=gpu_placement(allocatable=4, allocated=1),
+        bound_gpus={by_name["bound"]: {"gpu-a100-1": 1}},
+    )
+    # The next admission sees "bound" bound: released after the grace, zero meanwhile.
+    assert stored(await race(admissions, bound_status, [("next", 1)]))
+    bound = await models.find_one({"name": "bound"})
+    assert bound is not None
+    assert bound["released_at"] > datetime.now(UTC)
+    assert bound["reserved"] is True
+    # The grace runs out (moved back rather than waited for) and "failing" fails.
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    await models.update_one({"name": "bound"}, {"$set": {"released_at": past}})
+    await models.update_one({"name": "failing"}, {"$set": {"status": "failed"}})
+    # 4 GPUs: "bound"'s pod holds one, "pending" and "next" one each; the failed one's is free.
+    again = await race(admissions, bound_status, [("again", 1), ("over", 1)])
+    assert [d["name"] for d in stored(again)] == ["again"]
+
+    held = sorted([d["name"] async for d in models.find({"reserved": True})])
+    assert held == ["again", "next", "pending"]
+    assert sorted(r.public_id for r in await admissions.reserved()) == sorted(
+        [d["public_id"] async for d in models.find({"reserved": True})]
+    )
+    plan = await models.find_one({"name": "bound"})
+    assert plan is not None
+    assert plan["planned_nodes"] == ["gpu-a100-1"]
