@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import Final
 
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+
+from shared.messaging import open_key_value
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,7 @@ KEY: Final = "leader"
 
 
 async def open_election(js: JetStreamContext, bucket: str, *, replicas: int) -> KeyValue:
-    try:
-        return await js.key_value(bucket)
-    except BucketNotFoundError:
-        config = KeyValueConfig(
-            bucket=bucket, history=1, storage=StorageType.FILE, replicas=replicas
-        )
-        return await js.create_key_value(config)
+    return await open_key_value(js, bucket, replicas=replicas)
 
 
 class Lease:

@@ -21,8 +21,9 @@ from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from nats.js.api import PubAck, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError, ServiceUnavailableError
+from nats.js.api import KeyValueConfig, PubAck, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError, ServiceUnavailableError
+from nats.js.kv import KeyValue
 
 from shared.commands import CreateModel, DeleteModel
 from shared.events import CloudEvent
@@ -125,3 +126,17 @@ async def publish_event(
         event.model_dump_json().encode(),
         headers={MSG_ID_HEADER: msg_id or event.id},
     )
+
+
+async def open_key_value(
+    js: JetStreamContext, bucket: str, *, replicas: int, ttl: float | None = None
+) -> KeyValue:
+    """A KV bucket on the same JetStream as the streams (file storage, one value per key,
+    replicated as they are), created on first use."""
+    try:
+        return await js.key_value(bucket)
+    except BucketNotFoundError:
+        config = KeyValueConfig(
+            bucket=bucket, history=1, ttl=ttl, storage=StorageType.FILE, replicas=replicas
+        )
+        return await js.create_key_value(config)

@@ -14,8 +14,7 @@ from datetime import timedelta
 from typing import Final
 
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from services.deployer.turns import (
@@ -27,6 +26,7 @@ from services.deployer.turns import (
     decide,
     given_back,
 )
+from shared.messaging import open_key_value
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +36,7 @@ _CAS_TRIES: Final = 8
 
 
 async def open_bucket(js: JetStreamContext, *, replicas: int) -> KeyValue:
-    try:
-        return await js.key_value(BUCKET)
-    except BucketNotFoundError:
-        config = KeyValueConfig(
-            bucket=BUCKET,
-            history=1,
-            ttl=RECORD_TTL.total_seconds(),
-            storage=StorageType.FILE,
-            replicas=replicas,
-            description="Whose turn it is to act on each model (jan-models deployer)",
-        )
-        return await js.create_key_value(config)
+    return await open_key_value(js, BUCKET, replicas=replicas, ttl=RECORD_TTL.total_seconds())
 
 
 def _encode(record: TurnRecord) -> bytes:
