@@ -84,6 +84,7 @@ async def test_list_and_details_have_the_seed_shapes(
             }
         ],
         "total": 1,
+        "next_offset": None,
     }
     assert by_public == by_integer
     detail = by_public["model"]
@@ -126,6 +127,10 @@ async def test_list_pages_with_limit_and_offset(
 
     assert [m["name"] for m in page["models"]] == ["m1", "m2"]
     assert page["total"] == 3
+    assert page["next_offset"] is None
+    first = (await http.get(MODELS, params={"limit": 2}, headers=headers)).json()
+    assert [m["name"] for m in first["models"]] == ["m0", "m1"]
+    assert first["next_offset"] == 2
     for bad in ({"limit": 1001}, {"limit": -1}, {"offset": -1}, {"limit": "many"}):
         response = await http.get(MODELS, params=bad, headers=headers)
         assert response.status_code == 400
@@ -273,6 +278,7 @@ async def test_all_lists_the_cluster_and_marks_the_callers_own(
             },
         ],
         "total": 3,
+        "next_offset": None,
     }
 
 

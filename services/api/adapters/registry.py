@@ -21,6 +21,7 @@ from services.api.adapters.group_commit import GroupCommit
 from services.api.adapters.registry_view import RegistryView
 from services.api.documents import delete_entry, repair_entry
 from services.api.lifecycle import ModelState, Status, Transition
+from services.api.listing import NO_FILTER, ModelFilter
 from shared.database import DUPLICATE_KEY_CODES, Document
 from shared.errors import ModelNameTakenError
 from shared.names import Collection
@@ -171,11 +172,16 @@ class Registry:
         return _theirs(await self._models.find_one(_id_filter(model), _PUBLIC), organization_id)
 
     async def page(
-        self, organization_id: int, *, limit: int, offset: int
+        self,
+        organization_id: int,
+        *,
+        limit: int,
+        offset: int,
+        where: ModelFilter = NO_FILTER,
     ) -> tuple[list[Document], int]:
         if (view := self._ready_view()) is not None:
-            return view.page(organization_id, limit=limit, offset=offset)
-        query = {"organization_id": organization_id}
+            return view.page(organization_id, limit=limit, offset=offset, where=where)
+        query = where.mongo_query(organization_id)
         models: list[Document] = []
         if limit > 0:  # MongoDB reads limit(0) as "no limit"; `?limit=0` asks for the total only
             cursor = self._models.find(query, _LIST).sort("id", ASCENDING).skip(offset)

@@ -22,6 +22,7 @@ from typing import Final
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
+from services.api.listing import NO_FILTER, ModelFilter
 from shared.database import Document
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,17 @@ class RegistryView:
         public_id = self._public_id_of_id.get(model) if isinstance(model, int) else model
         return None if public_id is None else self._by_public_id.get(public_id)
 
-    def page(self, organization_id: int, *, limit: int, offset: int) -> tuple[list[Document], int]:
+    def page(
+        self, organization_id: int, *, limit: int, offset: int, where: ModelFilter = NO_FILTER
+    ) -> tuple[list[Document], int]:
         ids = self._ids_of_org.get(organization_id, [])
-        chosen = ids[offset : offset + limit] if limit > 0 else []
-        return [self._by_public_id[self._public_id_of_id[i]] for i in chosen], len(ids)
+        if where.empty:
+            chosen = ids[offset : offset + limit] if limit > 0 else []
+            return [self._by_public_id[self._public_id_of_id[i]] for i in chosen], len(ids)
+        by_public_id, public_id_of_id = self._by_public_id, self._public_id_of_id
+        matches = where.matches
+        found = [d for i in ids if matches(d := by_public_id[public_id_of_id[i]])]
+        return (found[offset : offset + limit] if limit > 0 else []), len(found)
 
     def documents(self) -> list[Document]:
         return list(self._by_public_id.values())

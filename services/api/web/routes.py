@@ -3,8 +3,9 @@
 from typing import Annotated, Any, Final
 
 import orjson
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 
+from services.api import listing
 from services.api.requests import CreateModelRequest
 from services.api.views import all_entry, created_view, detail_view, list_entry
 from services.api.web.dependencies import CallerDep, ModelsDep, RuntimeDep
@@ -22,12 +23,10 @@ from shared.crds import AIBRIX
 from shared.errors import (
     INVENTORY_UNAVAILABLE_MESSAGE,
     NOT_IN_CLUSTER_MESSAGE,
-    InvalidRequestError,
     RateLimitedError,
     insufficient_resources_message,
 )
 
-MAX_LIMIT: Final = 1000
 Responses = dict[int | str, dict[str, Any]]
 _UNAUTHENTICATED: Final[Responses] = {401: error_example("missing or invalid API key")}
 _DOWN: Final[Responses] = {503: error_example(INVENTORY_UNAVAILABLE_MESSAGE)}
@@ -56,11 +55,24 @@ async def cluster_status(caller: CallerDep, models: ModelsDep) -> JsonResponse:
     summary="List all models (managed and unmanaged)",
     responses={**_ok(SEED_ALL), **_UNAUTHENTICATED, **_DOWN},
 )
-async def all_models(caller: CallerDep, runtime: RuntimeDep) -> Response:
+async def all_models(
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    managed: Annotated[str | None, Query(description="`true` or `false`")] = None,
+    namespace: str | None = None,
+    status: Annotated[str | None, Query(description=" | ".join(listing.PHASES))] = None,
+    organization: Annotated[str | None, Query(description="`mine`: only your own")] = None,
+    limit: Annotated[int | None, Query(description="At most 1000; none: all")] = None,
+    offset: int = 0,
+) -> Response:
+    where = listing.workload_filter(
+        managed=managed, namespace=namespace, status=status, organization=organization
+    )
+    window = listing.page(limit=limit, offset=offset, required=False)
     inventory = runtime.models.inventory
     entries, pages = await inventory.models()
     version = runtime.registry.read_version
-    key = (pages, version)
+    key = (pages, version, where, window)
     rendered = runtime.rendered_all.get(caller.organization_id)
     if version is not None and rendered is not None and rendered[0] == key:
         return Response(rendered[1], media_type="application/json")
@@ -71,7 +83,10 @@ async def all_models(caller: CallerDep, runtime: RuntimeDep) -> Response:
     ]
     own = await runtime.registry.own_models(caller.organization_id, mine) if mine else {}
     models = [all_entry(e, organization_id=caller.organization_id, own=own) for e in entries]
-    body = orjson.dumps({"models": models, "total": len(models)})
+    models = [m for m in models if where.matches(m)]
+    shown = window.window(models)
+    next_offset = window.next_offset(shown=len(shown), total=len(models))
+    body = orjson.dumps({"models": shown, "total": len(models), "next_offset": next_offset})
     if version is not None:
         runtime.remember_all(caller.organization_id, key=key, body=body)
     return Response(body, media_type="application/json")
@@ -129,14 +144,26 @@ async def create_model(
     responses={**_ok(SEED_LIST), **_UNAUTHENTICATED},
 )
 async def list_models(
-    caller: CallerDep, runtime: RuntimeDep, limit: int = 100, offset: int = 0
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    status: Annotated[str | None, Query(description=" | ".join(listing.MODEL_STATUSES))] = None,
+    model_type: str | None = None,
+    tag: Annotated[list[str] | None, Query(description="Repeated: all of them")] = None,
+    is_public: Annotated[str | None, Query(description="`true` or `false`")] = None,
+    q: Annotated[str | None, Query(description="In the name or display name")] = None,
+    limit: int = listing.DEFAULT_LIMIT,
+    offset: int = 0,
 ) -> JsonResponse:
-    if not 0 <= limit <= MAX_LIMIT:
-        raise InvalidRequestError(f"limit: must be between 0 and {MAX_LIMIT}, got {limit}")
-    if offset < 0:
-        raise InvalidRequestError(f"offset: must not be negative, got {offset}")
-    models, total = await runtime.registry.page(caller.organization_id, limit=limit, offset=offset)
-    return JsonResponse({"models": [list_entry(m) for m in models], "total": total})
+    where = listing.model_filter(
+        status=status, model_type=model_type, tags=tag, is_public=is_public, q=q
+    )
+    window = listing.page(limit=limit, offset=offset)
+    models, total = await runtime.registry.page(
+        caller.organization_id, limit=limit, offset=offset, where=where
+    )
+    next_offset = window.next_offset(shown=len(models), total=total)
+    body = {"models": [list_entry(m) for m in models], "total": total, "next_offset": next_offset}
+    return JsonResponse(body)
 
 
 @router.get(
