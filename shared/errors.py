@@ -144,6 +144,17 @@ class InventoryUnavailableError(JanModelsError):
         self.detail = detail
 
 
+class HistoryUnavailableError(JanModelsError):
+    """MODEL_EVENTS did not answer a read of a model's history in time."""
+
+    kind = ErrorKind.DEPENDENCY_DOWN
+    retry_after_seconds = 1
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("event history unavailable, retry shortly")
+        self.detail = detail
+
+
 class AdmissionBusyError(JanModelsError):
     """Admissions kept conflicting (a dead api's transaction not yet reaped): try again."""
 

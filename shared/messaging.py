@@ -53,6 +53,7 @@ def stream_configs(replicas: int = 1) -> tuple[StreamConfig, StreamConfig]:
         max_age=EVENTS_MAX_AGE.total_seconds(),
         duplicate_window=DUPLICATE_WINDOW.total_seconds(),
         num_replicas=replicas,
+        allow_direct=True,  # a model's history is read by batch direct get (api)
     )
     return commands, events
 

@@ -183,3 +183,12 @@ def page(*, limit: int | None, offset: int, required: bool = True) -> Page:
     if offset < 0:
         raise InvalidRequestError(f"offset: must not be negative, got {offset}")
     return Page(limit=limit, offset=offset)
+
+
+def history_page(*, limit: int, after: int | None) -> tuple[int, int | None]:
+    """`/events` paging: 1..1000 events after stream sequence `after` (none: the first)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequestError(f"limit: must be between 1 and {MAX_LIMIT}, got {limit}")
+    if after is not None and after < 0:
+        raise InvalidRequestError(f"after: must not be negative, got {after}")
+    return limit, after

@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.adapters.admissions import Admissions, QuotaLimits
 from services.api.adapters.api_keys import ApiKeys
+from services.api.adapters.event_history import EventHistory
 from services.api.adapters.inventory import Inventory
 from services.api.adapters.registry import Registry
 from services.api.adapters.registry_view import RegistryView
@@ -45,6 +46,7 @@ class ApiRuntime:
     buckets: TokenBuckets
     view: RegistryView
     transactions: TransactionSessions
+    history: EventHistory
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     metered: tuple[RegistryView, QuotaLimits] | None = None
     """What the metrics collector reads of this api (its view and quota limits)."""
@@ -104,6 +106,7 @@ class ApiRuntime:
             buckets=TokenBuckets(rate=settings.api_create_rate, burst=settings.api_create_burst),
             view=view,
             transactions=transactions,
+            history=EventHistory(nats),
         )
         runtime.metered = (view, QuotaLimits(db))
         COLLECTOR.follow(runtime.metered)

@@ -189,3 +189,35 @@ async def get_model(model_id: str, caller: CallerDep, models: ModelsDep) -> Json
 async def delete_model(model_id: str, caller: CallerDep, models: ModelsDep) -> Response:
     await models.delete(model_id, organization_id=caller.organization_id)
     return Response(status_code=204)
+
+
+# --- day two: a model's history -------------------------------------------------------
+
+
+@router.get(
+    "/{model_id}/events",
+    summary="A model's events, oldest first",
+    responses={
+        **_UNAUTHENTICATED,
+        404: error_example("model 'mdl_abc123def456' not found"),
+    },
+)
+async def model_events(
+    model_id: str,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    limit: int = listing.DEFAULT_LIMIT,
+    after: Annotated[int | None, Query(description="The `next_after` of the last page")] = None,
+) -> Response:
+    limit, after = listing.history_page(limit=limit, after=after)
+    document = await runtime.models.get(model_id, organization_id=caller.organization_id)
+    page = await runtime.history.page(
+        organization_id=document["organization_id"],
+        name=document["name"],
+        public_id=document["public_id"],
+        created_at=document["created_at"],
+        after=after,
+        limit=limit,
+    )
+    body = orjson.dumps({"events": page.events, "next_after": page.next_after})
+    return Response(body, media_type="application/json")
