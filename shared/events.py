@@ -37,6 +37,9 @@ class AppliedData(ModelEventData):
 class ReplicaCounts(ModelEventData):
     replicas: int = Field(ge=0, description="Desired replicas of the Deployment")
     ready_replicas: int = Field(ge=0)
+    updated_replicas: int | None = Field(
+        default=None, ge=0, description="Replicas already of the Deployment's current template"
+    )
 
 
 class RunningData(ReplicaCounts):

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from services.api.conditions import conditions_of
 from shared.database import Document
 from shared.queries import WorkloadEntry
 
@@ -72,7 +73,23 @@ def detail_view(document: Document) -> dict[str, Any]:
     view = _pick(document, DETAIL_FIELDS)
     if document.get("status_reason"):
         view["status_reason"] = document["status_reason"]
+    view.update(observed_state(document))
     return {"model": view}
+
+
+def observed_state(document: Document) -> dict[str, Any]:
+    """Day two's details: what the cluster made of the model, as its events told."""
+    conditions = [
+        {**c, "last_transition_time": timestamp(c["last_transition_time"])}
+        for c in conditions_of(document)
+    ]
+    return {
+        "observed_generation": document.get("observed_generation", 0),
+        "replicas": document.get("replicas", 0),
+        "ready_replicas": document.get("ready_replicas", 0),
+        "updated_replicas": document.get("updated_replicas", 0),
+        "conditions": conditions,
+    }
 
 
 def all_entry(

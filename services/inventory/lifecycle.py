@@ -111,7 +111,11 @@ def observe(
         return Decision(replace(updated, replicas=workload.replicas))
     events: list[CloudEvent] = []
     data = identity.as_data()
-    counts = {"replicas": workload.replicas, "ready_replicas": workload.ready_replicas}
+    counts = {
+        "replicas": workload.replicas,
+        "ready_replicas": workload.ready_replicas,
+        "updated_replicas": workload.updated_replicas,
+    }
     if previous.replicas is not None and workload.replicas != previous.replicas:
         events.append(
             ModelScaled.of(

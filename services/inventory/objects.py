@@ -269,6 +269,8 @@ class WorkloadView:
     observed: bool
     created_at: datetime | None
     condition_failure: Problem | None
+    updated_replicas: int = 0
+    """Replicas of the current pod template (`status.updatedReplicas`)."""
 
     @property
     def key(self) -> str:
@@ -314,6 +316,7 @@ def parse_workload(raw: Raw) -> WorkloadView:
         observed=bool(status),
         created_at=_time(meta.get("creationTimestamp")),
         condition_failure=_deployment_failure(status) if status else None,
+        updated_replicas=_int(status.get("updatedReplicas")) if status else 0,
     )
 
 

@@ -111,6 +111,20 @@ async def test_list_and_details_have_the_seed_shapes(
         "tags": ["coding", "completion"],
         "is_public": False,
         "created_at": created["created_at"],
+        "observed_generation": 0,
+        "replicas": 0,
+        "ready_replicas": 0,
+        "updated_replicas": 0,
+        "conditions": [
+            {
+                "type": kind,
+                "status": "True" if kind == "Accepted" else "Unknown",
+                "reason": "Accepted" if kind == "Accepted" else "Pending",
+                "message": "generation 1 accepted" if kind == "Accepted" else "",
+                "last_transition_time": created["created_at"],
+            }
+            for kind in ("Accepted", "Applied", "Available", "Progressing", "Degraded")
+        ],
     }
 
 

@@ -309,15 +309,17 @@ class Registry:
         event_generation: int,
         event_sequence: int,
         now: datetime,
+        observation: dict[str, Any] | None = None,
     ) -> bool:
-        """Write one transition if nobody changed the model meanwhile; False means re-read."""
+        """Write one transition (and what the event says of conditions, `observation`) if
+        nobody changed the model meanwhile; False means re-read."""
         changes = transition_changes(
             document,
             transition,
             event_generation=event_generation,
             event_sequence=event_sequence,
             now=now,
-        )
+        ) | (observation or {})
         result = await self._models.update_one(_guard(document), {"$set": changes})
         return result.modified_count == 1
 

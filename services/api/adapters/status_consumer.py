@@ -27,7 +27,8 @@ from pydantic import ValidationError
 
 from services.api.adapters.registry import Registry, state_of, transition_changes
 from services.api.adapters.relay import OutboxRelay
-from services.api.lifecycle import Action, ObservedEvent, next_state
+from services.api.conditions import derive
+from services.api.lifecycle import Action, ObservedEvent, Transition, next_state
 from shared.database import Document
 from shared.events import (
     DegradedData,
@@ -103,8 +104,11 @@ class StatusConsumer:
                 return Action.IGNORE
             transition = next_state(state_of(document), observed)
             now = datetime.now(UTC)
+            observation = derive(document, event, sequence=sequence)
             if transition.action is Action.IGNORE:
-                return Action.IGNORE
+                if not observation:
+                    return Action.IGNORE
+                transition = Transition(Action.UPDATE)  # conditions only
             if transition.action is Action.REMOVE:
                 if await self._registry.remove(document):
                     log.info("model removed", extra=extra)
@@ -116,6 +120,7 @@ class StatusConsumer:
                 event_generation=observed.generation,
                 event_sequence=sequence,
                 now=now,
+                observation=observation,
             ):
                 log.info("status updated", extra={**extra, "status": transition.status})
                 if transition.action is Action.REPAIR:
@@ -196,19 +201,25 @@ class StatusConsumer:
             if plan.remove:
                 continue  # gone by then: nothing else applies
             transition = next_state(state_of(plan.current), observed)
+            observation = derive(plan.current, event, sequence=observed.sequence)
             if transition.action is Action.IGNORE:
-                continue
+                if not observation:
+                    continue
+                transition = Transition(Action.UPDATE)  # conditions only
             if transition.action is Action.REMOVE:
                 if plan.changes:
                     return False  # not a path next_state takes; judge one at a time
                 plan.remove = True
                 continue
-            changes = transition_changes(
-                plan.current,
-                transition,
-                event_generation=observed.generation,
-                event_sequence=observed.sequence,
-                now=now,
+            changes = (
+                transition_changes(
+                    plan.current,
+                    transition,
+                    event_generation=observed.generation,
+                    event_sequence=observed.sequence,
+                    now=now,
+                )
+                | observation
             )
             plan.current = plan.current | changes
             plan.changes.update(changes)

@@ -1,0 +1,155 @@
+"""A model's conditions and observed generation, derived from its events, as pure data.
+
+Kubernetes-style conditions (`type`, `status` True/False/Unknown, `reason`, `message`,
+`last_transition_time`), five types:
+
+- `Accepted`: the api accepted the generation (`accepted`, `updated`).
+- `Applied`: the deployer applied its objects (`applied`, `repaired`), or could not
+  (`failed` at the command or the apply), or they vanished (`drifted`).
+- `Available`: at least one replica is ready (`running`), or none is (`degraded`, and a
+  `failed` while none was available).
+- `Progressing`: a generation is on its way (True, `NewGeneration`/`Applied`), got there
+  (True, `NewReplicaSetAvailable`), or cannot (False, the failure's reason).
+- `Degraded`: something is wrong with what runs (`degraded`, `failed` at run time,
+  `drifted`), or nothing is (`running`, `repaired`).
+
+As in Kubernetes, `last_transition_time` (the event's time) moves only when `status` changes; a reason or
+message may change without it. Events of an older generation than the model's, and
+events already applied (by stream sequence), change nothing: the consumer may see an
+event twice. `observed_generation` is the newest generation the deployer or the
+inventory reported on.
+"""
+
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from shared.database import Document
+from shared.events import (
+    AppliedData,
+    DegradedData,
+    DriftedData,
+    FailedData,
+    ModelEvent,
+    ReplicaCounts,
+)
+from shared.names import EventType
+
+TYPES: Final = ("Accepted", "Applied", "Available", "Progressing", "Degraded")
+Status = Literal["True", "False", "Unknown"]
+Condition = dict[str, Any]
+#: events that say what the cluster did with a generation (not the api's own)
+_OBSERVING: Final = frozenset(
+    {
+        EventType.APPLIED,
+        EventType.RUNNING,
+        EventType.DEGRADED,
+        EventType.FAILED,
+        EventType.SCALED,
+        EventType.REPAIRED,
+    }
+)
+
+
+def initial(document: Document) -> list[Condition]:
+    """Before any event: accepted at creation, nothing known yet about the rest."""
+    created = document.get("created_at")
+    generation = document.get("generation", 1)
+    conditions = [_condition(t, "Unknown", "Pending", "", created) for t in TYPES]
+    conditions[0] = _condition(
+        "Accepted", "True", "Accepted", f"generation {generation} accepted", created
+    )
+    return conditions
+
+
+def conditions_of(document: Document) -> list[Condition]:
+    stored = document.get("conditions")
+    return stored if isinstance(stored, list) and stored else initial(document)
+
+
+def derive(document: Document, event: ModelEvent, *, sequence: int) -> dict[str, Any]:
+    """The fields to set on the model for `event` (empty when it changes nothing)."""
+    data = event.data
+    if document.get("status") == "deleting" or sequence <= document.get("conditions_sequence", 0):
+        return {}
+    if data.generation < document.get("generation", 1):
+        return {}
+    at = event.time
+    before = conditions_of(document)
+    after = {c["type"]: c for c in before}
+
+    def put(kind: str, status: Status, reason: str, message: str = "") -> None:
+        previous = after[kind]
+        moved = previous["status"] != status
+        when = at if moved else previous["last_transition_time"]
+        after[kind] = _condition(kind, status, reason, message, when)
+
+    generation = data.generation
+    match event.event_type:
+        case EventType.ACCEPTED:
+            put("Accepted", "True", "Accepted", f"generation {generation} accepted")
+            put("Progressing", "True", "NewGeneration", f"generation {generation} accepted")
+        case EventType.APPLIED:
+            count = len(data.objects) if isinstance(data, AppliedData) else 0
+            put("Applied", "True", "Applied", f"{count} objects of generation {generation}")
+            if after["Progressing"]["reason"] != "NewReplicaSetAvailable":
+                put("Progressing", "True", "Applied", "waiting for a ready replica")
+        case EventType.RUNNING:
+            counts = _counts(data)
+            put("Available", "True", "MinimumReplicasAvailable", counts)
+            put("Progressing", "True", "NewReplicaSetAvailable", f"generation {generation} runs")
+            put("Degraded", "False", "Running", counts)
+        case EventType.DEGRADED if isinstance(data, DegradedData):
+            if data.ready_replicas == 0:
+                put("Available", "False", data.reason, data.message)
+            put("Degraded", "True", data.reason, data.message)
+        case EventType.FAILED if isinstance(data, FailedData):
+            if data.stage in ("command", "apply"):
+                put("Applied", "False", data.reason, data.message)
+                put("Progressing", "False", data.reason, data.message)
+            elif data.stage == "runtime":
+                put("Progressing", "False", data.reason, data.message)
+                put("Degraded", "True", data.reason, data.message)
+                if after["Available"]["status"] != "True":
+                    put("Available", "False", data.reason, data.message)
+        case EventType.SCALED if isinstance(data, ReplicaCounts) and data.ready_replicas > 0:
+            put("Available", "True", "MinimumReplicasAvailable", _counts(data))
+        case EventType.DRIFTED if isinstance(data, DriftedData):
+            missing = ", ".join(f"{ref.kind}/{ref.name}" for ref in data.missing)
+            put("Applied", "False", data.reason, f"missing: {missing}")
+            put("Degraded", "True", data.reason, f"missing: {missing}")
+        case EventType.REPAIRED:
+            put("Applied", "True", "Repaired", f"generation {generation} applied again")
+            put("Degraded", "False", "Repaired")
+        case _:
+            pass
+    changes: dict[str, Any] = {}
+    conditions = [after[t] for t in TYPES]
+    if conditions != before:
+        changes["conditions"] = conditions
+    observed = document.get("observed_generation", 0)
+    if event.event_type in _OBSERVING and generation > observed:
+        changes["observed_generation"] = generation
+    updated = data.updated_replicas if isinstance(data, ReplicaCounts) else None
+    if updated is not None and updated != document.get("updated_replicas"):
+        changes["updated_replicas"] = updated
+    if changes:
+        changes["conditions_sequence"] = sequence
+    return changes
+
+
+def _counts(data: object) -> str:
+    if not isinstance(data, ReplicaCounts):
+        return ""
+    return f"{data.ready_replicas}/{data.replicas} replicas ready"
+
+
+def _condition(
+    kind: str, status: Status, reason: str, message: str, when: datetime | None
+) -> Condition:
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "last_transition_time": when,
+    }
