@@ -14,6 +14,8 @@ SERVE_PORT: Final = 8000
 SERVE_PORT_NAME: Final = "serve"
 
 GPU_RESOURCE: Final = "nvidia.com/gpu"
+MODEL_CONTAINER: Final = "vllm-openai"
+"""The model server's container in every model pod."""
 GPU_PRODUCT_LABEL: Final = "nvidia.com/gpu.product"
 GPU_MEMORY_LABEL: Final = "nvidia.com/gpu.memory"
 GPU_COUNT_LABEL: Final = "nvidia.com/gpu.count"

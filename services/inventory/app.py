@@ -24,9 +24,11 @@ from nats.aio.client import Client
 from pymongo import AsyncMongoClient
 
 from services.inventory import metrics
+from services.inventory.adapters.crash_logs import CrashLogs
 from services.inventory.adapters.kinds import (
     AUTOSCALERS_CRD,
     AUTOSCALERS_TARGET,
+    POD_EVENTS_TARGET,
     REQUIRED_TARGETS,
 )
 from services.inventory.adapters.kube_watch import KubeWatch, Raw, WatchTarget, WatchTiming
@@ -38,6 +40,8 @@ from services.inventory.cluster import ClusterView, Kind, utcnow
 from services.inventory.exposition import CLUSTER_METRICS
 from services.inventory.health import HealthPolicy
 from services.inventory.lifecycle import ModelMemory
+from services.inventory.objects import PodView, object_key
+from services.inventory.pod_reports import pod_warning
 from services.inventory.settings import InventorySettings
 from services.inventory.timings import TimeToRunning
 from services.inventory.tracker import ModelTracker
@@ -96,6 +100,7 @@ class InventoryService:
         self._unsaved: dict[str, ModelMemory] = {}
         """Memories whose events may not be acknowledged yet, by public id."""
         self.responder = QueryResponder(self.view)
+        self.crash_logs: CrashLogs | None = None
 
     @property
     def ready(self) -> bool:
@@ -104,15 +109,45 @@ class InventoryService:
     # --- the watch sink -------------------------------------------------------------
 
     def listed(self, kind: Kind, items: list[Raw]) -> None:
+        if kind is Kind.POD_EVENTS:
+            for item in items:
+                self._pod_event(item)
+            return
         self.view.replace(kind, items)
         self._after(kind)
+        if kind is Kind.PODS:
+            for pod in self.view.pods.values():
+                self._pod_seen(pod)
 
     def event(self, kind: Kind, event_type: str, obj: Raw, *, received: float) -> None:
+        if kind is Kind.POD_EVENTS:
+            if event_type != "DELETED":  # an expired Event: what it said still holds
+                self._pod_event(obj)
+            return
         if self.view.apply(kind, event_type, obj):
+            if kind is Kind.PODS:
+                key = object_key(obj)
+                self._pod_seen(self.view.pods.get(key))
+                if event_type == "DELETED" and self.crash_logs is not None:
+                    self.crash_logs.forget(key)
             meta = obj.get("metadata") or {}
             namespace, name = meta.get("namespace"), str(meta.get("name", ""))
             self.writer.note_received(kind, f"{namespace}/{name}" if namespace else name, received)
             self._after(kind)
+
+    def _pod_event(self, raw: Raw) -> None:
+        warning = pod_warning(raw)
+        if warning is not None:
+            self.view.note_warning(warning)
+            self._after(Kind.POD_EVENTS)
+
+    def _pod_seen(self, pod: PodView | None) -> None:
+        if pod is not None and self.crash_logs is not None:
+            self.crash_logs.consider(pod)
+
+    def _crash_log_found(self, pod_key: str, text: str) -> None:
+        self.view.note_crash_log(pod_key, text)
+        self._after(Kind.POD_EVENTS)
 
     def _after(self, kind: Kind) -> None:
         self._mark_changed()
@@ -159,7 +194,8 @@ class InventoryService:
         CLUSTER_METRICS.follow(self.view)
         if has_cluster(settings.kubeconfig):
             self._kube = await load_api_client(settings.kubeconfig)
-            for target in REQUIRED_TARGETS:
+            self.crash_logs = CrashLogs(self._kube, found=self._crash_log_found)
+            for target in (*REQUIRED_TARGETS, POD_EVENTS_TARGET):
                 self._spawn(self._watch(target), target.kind)
         else:
             log.warning("no kubeconfig and not in a pod: reporting no cluster")
@@ -208,6 +244,8 @@ class InventoryService:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks.clear()
+        if self.crash_logs is not None:
+            await self.crash_logs.stop()
         self._leader_tasks.clear()
         with contextlib.suppress(Exception):
             if self.leading and self.writer.pending():

@@ -9,6 +9,7 @@ and invalidated reply fragments. It is rebuilt from fresh lists on every start.
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
@@ -32,6 +33,7 @@ from services.inventory.objects import (
     parse_workload,
     resource_version_of,
 )
+from services.inventory.pod_reports import PodReport, PodWarning, log_tail
 from services.inventory.resource_version import as_int, is_stale
 from shared.queries import CapacityQuery, CapacityReply
 
@@ -45,6 +47,8 @@ class Kind(StrEnum):
     STORAGE_CLASSES = "storageclasses"
     WORKLOADS = "workloads"
     AUTOSCALERS = "autoscalers"
+    POD_EVENTS = "pod_events"
+    """Warning Events about pods: kept as `pod_reports`, never projected."""
 
 
 REQUIRED_KINDS: Final = (Kind.NODES, Kind.PODS, Kind.CRDS, Kind.STORAGE_CLASSES, Kind.WORKLOADS)
@@ -85,6 +89,8 @@ class ClusterView:
         self._status: bytes | None = None
         self._node_fragments: dict[str, bytes] = {}
         self._assessments: dict[str, Assessment] = {}
+        self.pod_reports: dict[str, PodReport] = {}
+        """What Kubernetes said about each pod (Warning Events, a crash's log), by pod key."""
         # Only assessments waiting on a timer: `recheck` runs every second and must not
         # walk 10,000 workloads to find the few with a pending pod.
         self._timed: dict[str, datetime] = {}
@@ -218,6 +224,8 @@ class ClusterView:
                     members.add(pod.key)
                 else:
                     members.discard(pod.key)
+                    if new is None:
+                        self.pod_reports.pop(pod.key, None)
                     if not members:
                         del self.pods_by_model[pod.model_key]
                 for workload_key in self.workloads_by_model.get(pod.model_key, ()):
@@ -255,6 +263,26 @@ class ClusterView:
         self.dirty[Kind.WORKLOADS].add(key)
         self.touched.add(key)
 
+    def note_warning(self, warning: PodWarning) -> None:
+        """A Warning Event about a pod: re-judge its model with it."""
+        report = self.pod_reports.get(warning.pod_key, PodReport())
+        self._report(warning.pod_key, report.warned(warning.reason, warning.message))
+
+    def note_crash_log(self, pod_key: str, text: str) -> None:
+        """The last lines a pod's crashed container printed."""
+        report = self.pod_reports.get(pod_key, PodReport())
+        self._report(pod_key, replace(report, crash_log=log_tail(text)))
+
+    def _report(self, pod_key: str, report: PodReport) -> None:
+        pod = self.pods.get(pod_key)
+        if pod is None or pod.model_key is None:
+            return  # not a model's pod (or not seen yet): nothing to explain
+        if self.pod_reports.get(pod_key) == report:
+            return
+        self.pod_reports[pod_key] = report
+        for workload_key in self.workloads_by_model.get(pod.model_key, ()):
+            self._workload_invalidated(workload_key)
+
     def recheck(self, now: datetime) -> None:
         """Re-judge workloads whose pending pods may have crossed a timeout by `now`."""
         for key, next_check in list(self._timed.items()):
@@ -270,7 +298,13 @@ class ClusterView:
         cached = self._assessments.get(key)
         if cached is None:
             workload = self.workloads[key]
-            cached = assess(workload, self.pods_of(workload), now=self.clock(), policy=self.policy)
+            cached = assess(
+                workload,
+                self.pods_of(workload),
+                now=self.clock(),
+                policy=self.policy,
+                reports=self.pod_reports,
+            )
             self._assessments[key] = cached
             if cached.next_check is not None:
                 self._timed[key] = cached.next_check

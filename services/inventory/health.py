@@ -5,16 +5,18 @@ disagree. Time enters only through `now`: an Unschedulable pod turns into a fail
 it has waited `unschedulable_timeout`, and `next_check` says when to look again.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
 
 from services.inventory.objects import Phase, PodView, Problem, WorkloadView
-
-IMAGE_PULL_REASONS: Final = frozenset({"ImagePullBackOff", "ErrImagePull", "InvalidImageName"})
-CRASH_LOOP: Final = "CrashLoopBackOff"
-UNSCHEDULABLE: Final = "Unschedulable"
+from services.inventory.pod_reports import (
+    CRASH_LOOP,
+    IMAGE_PULL_REASONS,
+    UNSCHEDULABLE,
+    PodReport,
+    explain,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,29 +34,42 @@ class Assessment:
 
 
 def assess(
-    workload: WorkloadView, pods: Iterable[PodView], *, now: datetime, policy: HealthPolicy
+    workload: WorkloadView,
+    pods: Iterable[PodView],
+    *,
+    now: datetime,
+    policy: HealthPolicy,
+    reports: Mapping[str, PodReport] | None = None,
 ) -> Assessment:
+    """`reports` (per pod key) put a problem in Kubernetes' own words (`pod_reports`)."""
     failure: Problem | None = None
     crashlooping: Problem | None = None
     next_check: datetime | None = None
+    reports = reports or {}
     for pod in pods:
         if pod.terminated:
             continue
+        report = reports.get(pod.key)
         for waiting in pod.waiting:
             if waiting.reason in IMAGE_PULL_REASONS:
-                failure = failure or waiting
+                failure = failure or explain(waiting, report)
             elif waiting.reason == CRASH_LOOP:
                 if pod.restart_count >= policy.crashloop_restart_threshold:
-                    failure = failure or Problem(
-                        CRASH_LOOP,
-                        waiting.message or f"pod {pod.name} restarted {pod.restart_count} times",
+                    failure = failure or explain(
+                        Problem(
+                            CRASH_LOOP,
+                            waiting.message
+                            or f"pod {pod.name} restarted {pod.restart_count} times",
+                        ),
+                        report,
                     )
                 else:
-                    crashlooping = crashlooping or waiting
+                    crashlooping = crashlooping or explain(waiting, report)
         if pod.unschedulable_since is not None and not pod.node_name:
             deadline = pod.unschedulable_since + policy.unschedulable_timeout
             if now >= deadline:
-                failure = failure or Problem(UNSCHEDULABLE, pod.unschedulable_message)
+                unschedulable = Problem(UNSCHEDULABLE, pod.unschedulable_message)
+                failure = failure or explain(unschedulable, report)
             elif next_check is None or deadline < next_check:
                 next_check = deadline
     failure = failure or workload.condition_failure

@@ -87,6 +87,8 @@ class ModelMemory:
     gone_since: datetime | None = None
     sequence: int = 0
     """How many events this model's transitions have emitted: the last one's `seq`."""
+    failure: str = ""
+    """The reason and message of the last `failed` emitted: a better one is emitted again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +135,11 @@ def observe(
             )
             state = "running"
     elif assessment.failure is not None and workload.ready_replicas == 0:
-        if state != "failed":
-            failure = assessment.failure
+        failure = assessment.failure
+        said = f"{failure.reason}: {failure.message}"
+        if state != "failed" or said != previous.failure:
+            # Kubernetes' own words (an Event, a crash's log) may come after the status
+            # that showed the failure: the api hears the better reason too.
             events.append(
                 ModelFailed.of(
                     FailedData.model_validate(
@@ -149,6 +154,7 @@ def observe(
                 )
             )
             state = "failed"
+            updated = replace(updated, failure=said)
     elif state == "running":
         problem = assessment.crashlooping
         reason = problem.reason if problem else "NoReadyReplica"

@@ -74,11 +74,24 @@ async def test_rbac_covers_every_call_of_each_service_and_no_more(
     created = await api.post(MODELS, json=body("rbac-probe"))
     assert created.status_code == 201, created.text
     public_id = created.json()["model"]["public_id"]
+    # A crash-looping model too: the inventory reads its crashed container's log.
+    crashing = await api.post(MODELS, json=body("rbac-crash", image="vllm/vllm-openai:crashloop"))
+    assert crashing.status_code == 201, crashing.text
+    crashing_id = crashing.json()["model"]["public_id"]
     assert (await follow_status(api, public_id, until="running"))[-1] == "running"
-    assert (await api.delete(f"{MODELS}/{public_id}")).status_code == 204
+    assert (await follow_status(api, crashing_id, until="failed"))[-1] == "failed"
+
+    async def log_read() -> bool:
+        model = (await api.get(f"{MODELS}/{crashing_id}")).json()["model"]
+        return "OutOfMemoryError" in (model.get("status_reason") or "")
+
+    await eventually(log_read, within=30)
+    for model_id in (public_id, crashing_id):
+        assert (await api.delete(f"{MODELS}/{model_id}")).status_code == 204
 
     async def gone() -> bool:
-        return (await api.get(f"{MODELS}/{public_id}")).status_code == 404
+        answers = [(await api.get(f"{MODELS}/{m}")).status_code for m in (public_id, crashing_id)]
+        return answers == [404, 404]
 
     await eventually(gone, within=60)
     async with httpx.AsyncClient(base_url=stack.kubesim_url) as kubesim:

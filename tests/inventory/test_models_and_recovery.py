@@ -90,6 +90,7 @@ async def test_managed_model_runs_then_drifts_when_its_deployment_vanishes(
         "namespace": "default",
         "replicas": 1,
         "ready_replicas": 1,
+        "updated_replicas": 1,
     }
     reply = await models(nats_client)
     entry = next(m for m in reply.models if m.name == "qwen3")

@@ -24,13 +24,14 @@ from shared.labels import (
     GPU_MEMORY_LABEL,
     GPU_PRODUCT_LABEL,
     GPU_RESOURCE,
+    MODEL_CONTAINER,
     SERVE_PORT,
     SERVE_PORT_NAME,
 )
 from shared.model_spec import EnvVar
 from shared.placement import gpu_type, gpus_per_replica, per_gpu_memory_mib
 
-CONTAINER_NAME: Final = "vllm-openai"
+CONTAINER_NAME: Final = MODEL_CONTAINER
 HEALTH_PATH: Final = "/health"
 HF_CACHE_PATH: Final = "/root/.cache/huggingface"
 SHM_VOLUME: Final = "dshm"

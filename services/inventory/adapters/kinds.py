@@ -19,3 +19,7 @@ AUTOSCALERS_CRD: Final = crds.AIBRIX.name
 AUTOSCALERS_TARGET: Final = WatchTarget(
     Kind.AUTOSCALERS, "/apis/autoscaling.aibrix.ai/v1alpha1/podautoscalers"
 )
+# What Kubernetes says went wrong with pods: the reasons a failed model shows.
+POD_EVENTS_TARGET: Final = WatchTarget(
+    Kind.POD_EVENTS, "/api/v1/events", field_selector="involvedObject.kind=Pod,type=Warning"
+)

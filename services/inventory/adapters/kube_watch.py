@@ -59,6 +59,7 @@ class WatchTarget:
     kind: Kind
     path: str
     label_selector: str | None = None
+    field_selector: str | None = None
 
 
 class WatchSink(Protocol):
@@ -139,6 +140,8 @@ class KubeWatch:
         query = [(k, v) for k, v in params.items() if v]
         if self.target.label_selector:
             query.append(("labelSelector", self.target.label_selector))
+        if self.target.field_selector:
+            query.append(("fieldSelector", self.target.field_selector))
         return query
 
     async def _get(self, query: list[tuple[str, str]], *, read_timeout: float) -> Any:

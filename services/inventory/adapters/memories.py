@@ -32,6 +32,7 @@ def memory_from_document(document: Document) -> ModelMemory:
         deleting=bool(document.get("deleting")),
         gone_since=document.get("gone_since"),
         sequence=document.get("sequence", 0),
+        failure=document.get("failure", ""),
     )
 
 
