@@ -26,6 +26,11 @@ INDEXES: Final[dict[Collection, list[IndexModel]]] = {
         IndexModel([("id", ASCENDING)], unique=True, name="id"),
         IndexModel([("public_id", ASCENDING)], unique=True, name="public_id"),
         IndexModel([("organization_id", ASCENDING), ("id", ASCENDING)], name="organization_id_id"),
+        # `GET /models?status=` before the api's view is ready (the commonest filter).
+        IndexModel(
+            [("organization_id", ASCENDING), ("status", ASCENDING), ("id", ASCENDING)],
+            name="organization_id_status_id",
+        ),
         # Admission reads the reservations still outstanding by it, never by a scan.
         IndexModel([("reserved", ASCENDING)], name="reserved"),
         IndexModel(

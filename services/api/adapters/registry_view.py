@@ -31,6 +31,7 @@ HIDDEN: Final = frozenset(
     {"_id", "outbox", "hf_token_encrypted", "secret_env_encrypted", "deployment_config"}
 )
 RETRY_SECONDS: Final = 1.0
+_REMEMBERED_FILTERS: Final = 64
 
 
 def public_fields(document: Document) -> Document:
@@ -50,6 +51,7 @@ class RegistryView:
         self._ids_of_org: dict[int, list[int]] = {}
         self.pending_since: dict[str, datetime] = {}
         """Models whose outbox holds a command not yet published, and when it was issued."""
+        self._filtered: dict[tuple[int, ModelFilter], tuple[int, list[int]]] = {}
 
     # --- reads --------------------------------------------------------------------------
 
@@ -64,10 +66,27 @@ class RegistryView:
         if where.empty:
             chosen = ids[offset : offset + limit] if limit > 0 else []
             return [self._by_public_id[self._public_id_of_id[i]] for i in chosen], len(ids)
-        by_public_id, public_id_of_id = self._by_public_id, self._public_id_of_id
-        matches = where.matches
-        found = [d for i in ids if matches(d := by_public_id[public_id_of_id[i]])]
-        return (found[offset : offset + limit] if limit > 0 else []), len(found)
+        found = self._matching(organization_id, where, ids)
+        chosen = found[offset : offset + limit] if limit > 0 else []
+        return [self._by_public_id[self._public_id_of_id[i]] for i in chosen], len(found)
+
+    def _matching(self, organization_id: int, where: ModelFilter, ids: list[int]) -> list[int]:
+        """The organization's ids that `where` keeps, remembered until the view changes:
+        a client paging a filter (or many asking the same) scans 10,000 models once."""
+        key = (organization_id, where)
+        held = self._filtered.get(key)
+        if held is not None and held[0] == self.version:
+            return held[1]
+        by_public_id, public_id_of_id, matches = (
+            self._by_public_id,
+            self._public_id_of_id,
+            where.matches,
+        )
+        found = [i for i in ids if matches(by_public_id[public_id_of_id[i]])]
+        if len(self._filtered) >= _REMEMBERED_FILTERS:
+            self._filtered.clear()
+        self._filtered[key] = (self.version, found)
+        return found
 
     def documents(self) -> list[Document]:
         return list(self._by_public_id.values())
