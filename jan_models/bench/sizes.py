@@ -26,6 +26,8 @@ class Sizes:
     deployments: int = 10_000
     managed: int = 1000
     registry: int = 10_000
+    history_events: int = 1000
+    """Events of the one model whose `/events` is read."""
     # Request counts: latency runs one request at a time, throughput runs `concurrency`.
     concurrency: int = 16
     fast_latency: int = 2000
@@ -71,6 +73,7 @@ class Sizes:
             deployments=20,
             managed=4,
             registry=30,
+            history_events=50,
             concurrency=4,
             fast_latency=20,
             fast_throughput=40,
