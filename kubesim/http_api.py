@@ -17,6 +17,7 @@ from aiohttp import web
 
 from kubesim import discovery, errors, protobuf, routing
 from kubesim.audit import Audit, AuditEntry, AuditRecord, rbac_verb
+from kubesim.authorization import review
 from kubesim.decoding import YAMLError, load_yaml
 from kubesim.errors import ApiError
 from kubesim.faults import Faults, reason_for
@@ -51,6 +52,7 @@ _PATCH_TYPES: dict[str, PatchType] = {
     "application/apply-patch+yaml": "apply",
 }
 
+REVIEWS_KEY = "authorization.k8s.io/selfsubjectaccessreviews"
 #: the body of `PUT .../scale` (what a protobuf one decodes as when it names no kind)
 _SCALE = ResourceType("autoscaling", "v1", "scale", "Scale", True)
 
@@ -209,6 +211,8 @@ class KubeApi:
         if rule is not None:
             reason, message = reason_for(rule.code)
             raise ApiError(code=rule.code, reason=reason, message=rule.message or message)
+        if entry.verb not in target.rt.verbs:
+            raise errors.method_not_allowed()
         method = request.method
         if target.name is None:
             if method == "GET":
@@ -328,6 +332,24 @@ class KubeApi:
 
     async def _create(self, request: web.Request, target: routing.Target) -> web.Response:
         body = await self._body(request, target.rt)
+        if target.rt.storage_key == REVIEWS_KEY:
+            # a review is answered, never stored
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            spec = body.get("spec") or {}
+            answer = {
+                "kind": target.rt.kind,
+                "apiVersion": target.rt.api_version,
+                "metadata": {"creationTimestamp": None},
+                "spec": spec,
+                "status": review(
+                    self.store.storage,
+                    token,
+                    spec,
+                    impersonate_user=request.headers.get("Impersonate-User", ""),
+                    impersonate_groups=tuple(request.headers.getall("Impersonate-Group", ())),
+                ),
+            }
+            return json_response(answer, status=201)
         obj = self.store.create(
             body,
             rt=target.rt,
@@ -537,7 +559,9 @@ class KubeApi:
 def scale_of(obj: Obj) -> Obj:
     meta = obj["metadata"]
     selector = (obj.get("spec") or {}).get("selector") or {}
-    labels = ",".join(f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items())
+    if obj.get("kind") != "ReplicationController":  # its selector is a plain map
+        selector = selector.get("matchLabels") or {}
+    labels = ",".join(f"{k}={v}" for k, v in selector.items())
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",

@@ -139,6 +139,13 @@ CREATES: tuple[tuple[str, ...], ...] = (
     ("configmap", "settings", "--from-literal=mode=fast", "--from-literal=level=3"),
     ("secret", "generic", "creds", "--from-literal=password=s3cr3t"),
     ("service", "clusterip", "front", "--tcp=80:8080"),
+    ("serviceaccount", "builder"),
+    ("job", "migrate", "--image=busybox:1.37", "--", "sh", "-c", "exit 0"),
+    ("cronjob", "nightly", "--image=busybox:1.37", "--schedule=0 3 * * *"),
+    ("role", "reader", "--verb=get,list", "--resource=pods"),
+    ("rolebinding", "reads", "--role=reader", "--user=alice"),
+    ("clusterrole", "viewer", "--verb=get", "--resource=nodes"),
+    ("clusterrolebinding", "views", "--clusterrole=viewer", "--group=ops"),
 )
 
 
@@ -165,20 +172,21 @@ async def test_kubectl_create_generators_send_protobuf_and_kubesim_stores_their_
     kubeconfig_path: Path,
 ) -> None:
     for args in CREATES:
-        namespace = () if args[0] == "namespace" else ("-n", "default")
+        cluster_scoped = args[0] in ("namespace", "clusterrole", "clusterrolebinding")
+        namespace = () if cluster_scoped else ("-n", "default")
         dry = await asyncio.to_thread(
             kubectl,
             kubeconfig_path,
             "create",
-            *args,
             *namespace,
             "--dry-run=client",
             "-o",
             "json",
+            *args,
         )
         wanted = json.loads(dry.stdout)
         created = await asyncio.to_thread(
-            kubectl, kubeconfig_path, "create", *args, *namespace, "-v=8", "-o", "json"
+            kubectl, kubeconfig_path, "create", *namespace, "-v=8", "-o", "json", *args
         )
         assert "Content-Type: application/vnd.kubernetes.protobuf" in created.stderr, args
         got = json.loads(created.stdout)
