@@ -1,9 +1,12 @@
 """kubesim: a Kubernetes API simulator that speaks the real REST API over HTTP.
 
-Unmodified clients (kubectl, kubernetes-asyncio, the official client) talk to it. It seeds a
-cluster from a scenario, runs simulated controllers (deployments, scheduler, node
-lifecycle and taint eviction, kubelet, PVC binder, garbage collector) that record Events
-(`kubesim.events.record`), and can inject faults, random or targeted. See `KubeSim`.
+Unmodified clients (kubectl, kubernetes-asyncio, the official client) talk to it, in JSON,
+YAML or (for built-in kinds, as kubectl's generators send them) protobuf. It seeds a
+cluster from a scenario, runs simulated controllers (deployments and replica sets, jobs and
+cron jobs, daemon sets, stateful sets, service accounts, scheduler, node lifecycle and taint
+eviction, kubelet, PVC binder, garbage collector) that record Events
+(`kubesim.events.record`), stores RBAC objects and answers `kubectl auth can-i` from them,
+and can inject faults, random or targeted. See `KubeSim`.
 """
 
 from kubesim.faults import FaultRule, Faults

@@ -134,6 +134,94 @@ def _pvc(obj: Obj) -> None:
     obj.setdefault("status", {"phase": "Pending"})
 
 
+def _job_spec(spec: Obj) -> None:
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    _template(spec)
+
+
+def _job(obj: Obj) -> None:
+    _job_spec(obj.setdefault("spec", {}))
+
+
+def job_identity(obj: Obj) -> None:
+    """What the Job strategy adds once the uid is known: the generated selector and the
+    labels on the template that it selects (unless `manualSelector`)."""
+    spec = obj.setdefault("spec", {})
+    if spec.get("manualSelector"):
+        return
+    meta = obj["metadata"]
+    uid, name = meta["uid"], meta["name"]
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
+    labels.update(
+        {
+            "batch.kubernetes.io/controller-uid": uid,
+            "batch.kubernetes.io/job-name": name,
+            "controller-uid": uid,
+            "job-name": name,
+        }
+    )
+
+
+def _cron_job(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    template = spec.setdefault("jobTemplate", {})
+    template.setdefault("metadata", {})
+    _job_spec(template.setdefault("spec", {}))
+
+
+def _daemon_set(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("revisionHistoryLimit", 10)
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", 1)
+        rolling.setdefault("maxSurge", 0)
+    _template(spec)
+
+
+def _stateful_set(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    spec.setdefault("revisionHistoryLimit", 10)
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+    spec.setdefault(
+        "persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    )
+    _template(spec)
+
+
+def _replication_controller(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    _template(spec)
+    labels = (spec["template"].get("metadata") or {}).get("labels") or {}
+    if not spec.get("selector") and labels:
+        spec["selector"] = dict(labels)
+    if not obj["metadata"].get("labels") and labels:
+        obj["metadata"]["labels"] = dict(labels)
+
+
+def _horizontal_pod_autoscaler(obj: Obj) -> None:
+    obj.setdefault("spec", {}).setdefault("minReplicas", 1)
+
+
 DEFAULTERS = {
     "apps/deployments": _deployment,
     "apps/replicasets": _replica_set,
@@ -142,7 +230,15 @@ DEFAULTERS = {
     "/namespaces": _namespace,
     "/secrets": _secret,
     "/persistentvolumeclaims": _pvc,
+    "batch/jobs": _job,
+    "batch/cronjobs": _cron_job,
+    "apps/daemonsets": _daemon_set,
+    "apps/statefulsets": _stateful_set,
+    "/replicationcontrollers": _replication_controller,
+    "autoscaling/horizontalpodautoscalers": _horizontal_pod_autoscaler,
 }
+#: defaults that need the object's uid (set after validation, as the strategies do)
+IDENTITY_DEFAULTERS = {"batch/jobs": job_identity}
 
 
 def apply_defaults(storage_key: str, obj: Obj) -> None:

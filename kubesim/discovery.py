@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubesim.resources import VERBS, Registry, ResourceType
+from kubesim.resources import Registry, ResourceType
 
 Obj = dict[str, Any]
 
@@ -66,7 +66,7 @@ def _entries(rt: ResourceType) -> list[Obj]:
         "singularName": rt.singular,
         "namespaced": rt.namespaced,
         "kind": rt.kind,
-        "verbs": list(VERBS),
+        "verbs": list(rt.verbs),
     }
     if rt.short_names:
         main["shortNames"] = list(rt.short_names)

@@ -32,6 +32,8 @@ class ResourceType:
     #: the storage key of the resource this one is another shape of (events.k8s.io Events
     #: are core Events converted); empty for resources stored under their own key
     stored_as: str = ""
+    #: the verbs it answers (a review such as SelfSubjectAccessReview is create only)
+    verbs: tuple[str, ...] = VERBS
     #: where objects of this type are stored (computed once: every storage event and
     #: lookup reads it, about two million times while 10,000 Deployments settle)
     storage_key: str = field(init=False, repr=False, compare=False)
@@ -53,6 +55,15 @@ def _core(plural: str, kind: str, *, namespaced: bool, **kw: Any) -> ResourceTyp
 
 
 STATUS = frozenset({"status"})
+STATUS_SCALE = frozenset({"status", "scale"})
+
+
+def _grouped(group: str, version: str, plural: str, kind: str, **kw: Any) -> ResourceType:
+    namespaced = kw.pop("namespaced", True)
+    return ResourceType(group, version, plural, kind, namespaced, singular=kind.lower(), **kw)
+
+
+RBAC = "rbac.authorization.k8s.io"
 
 BUILTINS: tuple[ResourceType, ...] = (
     _core("namespaces", "Namespace", namespaced=False, short_names=("ns",), subresources=STATUS),
@@ -104,6 +115,86 @@ BUILTINS: tuple[ResourceType, ...] = (
         short_names=("rs",),
         subresources=frozenset({"status", "scale"}),
         categories=("all",),
+    ),
+    _core(
+        "serviceaccounts",
+        "ServiceAccount",
+        namespaced=True,
+        short_names=("sa",),
+        status_split=False,
+    ),
+    _core(
+        "replicationcontrollers",
+        "ReplicationController",
+        namespaced=True,
+        short_names=("rc",),
+        subresources=STATUS_SCALE,
+        categories=("all",),
+    ),
+    _grouped(
+        "apps",
+        "v1",
+        "daemonsets",
+        "DaemonSet",
+        short_names=("ds",),
+        subresources=STATUS,
+        categories=("all",),
+    ),
+    _grouped(
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        short_names=("sts",),
+        subresources=STATUS_SCALE,
+        categories=("all",),
+    ),
+    _grouped("batch", "v1", "jobs", "Job", subresources=STATUS, categories=("all",)),
+    _grouped(
+        "batch",
+        "v1",
+        "cronjobs",
+        "CronJob",
+        short_names=("cj",),
+        subresources=STATUS,
+        categories=("all",),
+    ),
+    _grouped(
+        "autoscaling",
+        "v2",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        short_names=("hpa",),
+        subresources=STATUS,
+        categories=("all",),
+    ),
+    _grouped(RBAC, "v1", "roles", "Role", status_split=False),
+    _grouped(RBAC, "v1", "rolebindings", "RoleBinding", status_split=False),
+    _grouped(RBAC, "v1", "clusterroles", "ClusterRole", namespaced=False, status_split=False),
+    _grouped(
+        RBAC,
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        namespaced=False,
+        status_split=False,
+    ),
+    _grouped(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        namespaced=False,
+        status_split=False,
+        verbs=("create",),
+    ),
+    _grouped(
+        "apiregistration.k8s.io",
+        "v1",
+        "apiservices",
+        "APIService",
+        namespaced=False,
+        subresources=STATUS,
     ),
     ResourceType(
         "events.k8s.io",

@@ -20,7 +20,7 @@ import orjson
 
 from kubesim import conversion, errors, fieldsets
 from kubesim.decoding import YAMLError, load_yaml
-from kubesim.defaults import apply_defaults
+from kubesim.defaults import IDENTITY_DEFAULTERS, apply_defaults
 from kubesim.errors import ApiError
 from kubesim.patching import json_patch, merge_patch, strategic_merge
 from kubesim.resources import Registry, ResourceType, crd_resource_types
@@ -191,6 +191,9 @@ class ObjectStore:
             raise errors.already_exists(plural=rt.plural, group=rt.group, name=meta["name"])
         meta["uid"] = new_uid()
         meta["creationTimestamp"] = fieldsets.now_iso()
+        identity_defaulter = IDENTITY_DEFAULTERS.get(rt.storage_key)
+        if identity_defaulter is not None:
+            identity_defaulter(new)
         if rt.status_split:
             meta["generation"] = 1
         if rt.storage_key == CRD_KEY:

@@ -108,11 +108,17 @@ def _pod_status(obj: Obj) -> str:
     if obj["metadata"].get("deletionTimestamp"):
         return "Terminating"
     status = obj.get("status", {})
+    reason = str(status.get("phase", "Pending"))
     for cs in status.get("containerStatuses", []):
-        waiting = cs.get("state", {}).get("waiting")
+        state = cs.get("state", {})
+        waiting, terminated = state.get("waiting"), state.get("terminated")
         if waiting and waiting.get("reason"):
-            return str(waiting["reason"])
-    return str(status.get("phase", "Pending"))
+            reason = str(waiting["reason"])
+        elif terminated and terminated.get("reason"):
+            reason = str(terminated["reason"])
+        elif terminated:
+            reason = f"ExitCode:{terminated.get('exitCode', 0)}"
+    return reason
 
 
 def _pod_ready(obj: Obj) -> str:
@@ -125,6 +131,69 @@ def _deploy_ready(obj: Obj) -> str:
     return (
         f"{obj.get('status', {}).get('readyReplicas', 0)}/{obj.get('spec', {}).get('replicas', 0)}"
     )
+
+
+def _job_status(obj: Obj) -> str:
+    status = obj.get("status") or {}
+    for c in status.get("conditions") or []:
+        if c.get("status") == "True" and c.get("type") in ("Complete", "Failed", "Suspended"):
+            return str(c["type"])
+    return "Running"
+
+
+def _job_completions(obj: Obj) -> str:
+    completions = (obj.get("spec") or {}).get("completions")
+    succeeded = (obj.get("status") or {}).get("succeeded", 0)
+    return f"{succeeded}/{completions}" if completions is not None else f"{succeeded}/1 of many"
+
+
+def _job_duration(obj: Obj) -> str:
+    status = obj.get("status") or {}
+    if not status.get("startTime"):
+        return ""
+    start = datetime.fromisoformat(status["startTime"].replace("Z", "+00:00"))
+    end = (
+        datetime.fromisoformat(status["completionTime"].replace("Z", "+00:00"))
+        if status.get("completionTime")
+        else datetime.now(UTC)
+    )
+    return human_duration(int((end - start).total_seconds()))
+
+
+def _spec(field: str, default: Any = "<none>") -> Callable[[Obj], Any]:
+    return lambda o: (o.get("spec") or {}).get(field, default)
+
+
+def _status(field: str, default: Any = 0) -> Callable[[Obj], Any]:
+    return lambda o: (o.get("status") or {}).get(field, default)
+
+
+def _selector(obj: Obj) -> str:
+    template = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    selector = template.get("nodeSelector") or {}
+    return ",".join(f"{k}={v}" for k, v in selector.items()) or "<none>"
+
+
+def _last_schedule(obj: Obj) -> str:
+    last = (obj.get("status") or {}).get("lastScheduleTime")
+    return _since(last) if last else "<none>"
+
+
+def _role_ref(obj: Obj) -> str:
+    ref = obj.get("roleRef") or {}
+    return f"{ref.get('kind', '')}/{ref.get('name', '')}"
+
+
+def _hpa_reference(obj: Obj) -> str:
+    ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
+    return f"{ref.get('kind', '')}/{ref.get('name', '')}"
+
+
+def _available(obj: Obj) -> str:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Available":
+            return str(c.get("status", "Unknown"))
+    return "Unknown"
 
 
 _NAME: Column = ("Name", "string", lambda o: o["metadata"]["name"])
@@ -193,6 +262,82 @@ COLUMNS: dict[str, list[Column]] = {
     "/namespaces": [
         _NAME,
         ("Status", "string", lambda o: o.get("status", {}).get("phase", "")),
+        _AGE,
+    ],
+    "batch/jobs": [
+        _NAME,
+        ("Status", "string", _job_status),
+        ("Completions", "string", _job_completions),
+        ("Duration", "string", _job_duration),
+        _AGE,
+    ],
+    "batch/cronjobs": [
+        _NAME,
+        ("Schedule", "string", _spec("schedule", "")),
+        ("Timezone", "string", _spec("timeZone")),
+        ("Suspend", "boolean", _spec("suspend", False)),
+        ("Active", "integer", lambda o: len((o.get("status") or {}).get("active") or [])),
+        ("Last Schedule", "string", _last_schedule),
+        _AGE,
+    ],
+    "apps/daemonsets": [
+        _NAME,
+        ("Desired", "integer", _status("desiredNumberScheduled")),
+        ("Current", "integer", _status("currentNumberScheduled")),
+        ("Ready", "integer", _status("numberReady")),
+        ("Up-to-date", "integer", _status("updatedNumberScheduled")),
+        ("Available", "integer", _status("numberAvailable")),
+        ("Node Selector", "string", _selector),
+        _AGE,
+    ],
+    "apps/statefulsets": [
+        _NAME,
+        ("Ready", "string", _deploy_ready),
+        _AGE,
+    ],
+    "/replicationcontrollers": [
+        _NAME,
+        ("Desired", "integer", _spec("replicas", 0)),
+        ("Current", "integer", _status("replicas")),
+        ("Ready", "integer", _status("readyReplicas")),
+        _AGE,
+    ],
+    "/serviceaccounts": [
+        _NAME,
+        ("Secrets", "integer", lambda o: len(o.get("secrets") or [])),
+        _AGE,
+    ],
+    "autoscaling/horizontalpodautoscalers": [
+        _NAME,
+        ("Reference", "string", _hpa_reference),
+        ("Targets", "string", lambda o: "<unknown>"),
+        ("MinPods", "integer", _spec("minReplicas", 1)),
+        ("MaxPods", "integer", _spec("maxReplicas", 0)),
+        ("Replicas", "integer", _status("currentReplicas")),
+        _AGE,
+    ],
+    "rbac.authorization.k8s.io/roles": [
+        _NAME,
+        ("Created At", "date", lambda o: o["metadata"].get("creationTimestamp", "")),
+    ],
+    "rbac.authorization.k8s.io/clusterroles": [
+        _NAME,
+        ("Created At", "date", lambda o: o["metadata"].get("creationTimestamp", "")),
+    ],
+    "rbac.authorization.k8s.io/rolebindings": [_NAME, ("Role", "string", _role_ref), _AGE],
+    "rbac.authorization.k8s.io/clusterrolebindings": [_NAME, ("Role", "string", _role_ref), _AGE],
+    "apiregistration.k8s.io/apiservices": [
+        _NAME,
+        (
+            "Service",
+            "string",
+            lambda o: (
+                "Local"
+                if not (o.get("spec") or {}).get("service")
+                else f"{o['spec']['service'].get('namespace')}/{o['spec']['service'].get('name')}"
+            ),
+        ),
+        ("Available", "string", _available),
         _AGE,
     ],
 }

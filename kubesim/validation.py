@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kubesim.cron import CronError, parse
 from kubesim.errors import invalid
 from kubesim.quantity import is_quantity, parse_quantity
 from kubesim.resources import ResourceType
@@ -185,6 +186,35 @@ def _deployment(obj: Obj, causes: Causes) -> None:
     _pod_spec(template.get("spec"), "spec.template.spec", causes)
 
 
+def _job_template(spec: Obj, field: str, causes: Causes) -> None:
+    template = spec.get("template") or {}
+    policy = (template.get("spec") or {}).get("restartPolicy")
+    if policy not in ("OnFailure", "Never"):
+        causes.append(
+            (
+                f"{field}.template.spec.restartPolicy",
+                f'Unsupported value: "{policy}": supported values: "OnFailure", "Never"',
+            )
+        )
+    _labels(
+        (template.get("metadata") or {}).get("labels") or {},
+        f"{field}.template.metadata.labels",
+        causes,
+    )
+    _pod_spec(template.get("spec"), f"{field}.template.spec", causes)
+
+
+def _cron_job(obj: Obj, causes: Causes) -> None:
+    spec = obj.get("spec") or {}
+    try:
+        parse(str(spec.get("schedule", "")))
+    except CronError as exc:
+        causes.append(("spec.schedule", f"Invalid value: {_value(spec.get('schedule'))}: {exc}"))
+    _job_template(
+        (spec.get("jobTemplate") or {}).get("spec") or {}, "spec.jobTemplate.spec", causes
+    )
+
+
 def _service(obj: Obj, causes: Causes) -> None:
     for i, port in enumerate((obj.get("spec") or {}).get("ports") or []):
         number = port.get("port") if isinstance(port, dict) else None
@@ -219,6 +249,10 @@ def _crd(obj: Obj, causes: Causes) -> None:
 _KIND_CHECKS = {
     "apps/deployments": _deployment,
     "apps/replicasets": _deployment,  # the same replicas, selector and template rules
+    "apps/statefulsets": _deployment,
+    "apps/daemonsets": _deployment,
+    "batch/jobs": lambda obj, causes: _job_template(obj.get("spec") or {}, "spec", causes),
+    "batch/cronjobs": _cron_job,
     "/pods": lambda obj, causes: _pod_spec(obj.get("spec"), "spec", causes),
     "/services": _service,
     "apiextensions.k8s.io/customresourcedefinitions": _crd,

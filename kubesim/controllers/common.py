@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +27,12 @@ DEPLOYMENTS = _rt("apps/deployments")
 REPLICA_SETS = _rt("apps/replicasets")
 PVCS = _rt("/persistentvolumeclaims")
 STORAGE_CLASSES = _rt("storage.k8s.io/storageclasses")
+NAMESPACES = _rt("/namespaces")
+SERVICE_ACCOUNTS = _rt("/serviceaccounts")
+JOBS = _rt("batch/jobs")
+CRON_JOBS = _rt("batch/cronjobs")
+DAEMON_SETS = _rt("apps/daemonsets")
+STATEFUL_SETS = _rt("apps/statefulsets")
 
 
 def clone(obj: Obj) -> Obj:
@@ -86,6 +93,36 @@ def controller_ref(owner: Obj) -> Obj:
     }
 
 
+def pod_from_template(
+    owner: Obj,
+    template: Obj,
+    *,
+    name: str,
+    labels: dict[str, str] | None = None,
+    spec: Obj | None = None,
+) -> Obj:
+    """A pod of `owner`'s pod template, controlled by it: the template's labels (plus
+    `labels`) and annotations, its spec (with `spec`'s fields replacing its own)."""
+    tmeta = template.get("metadata") or {}
+    meta: Obj = {
+        "name": name,
+        "namespace": owner["metadata"]["namespace"],
+        "labels": {**(tmeta.get("labels") or {}), **(labels or {})},
+        "ownerReferences": [controller_ref(owner)],
+    }
+    if tmeta.get("annotations"):
+        meta["annotations"] = tmeta["annotations"]
+    pod_spec = template.get("spec") or {}
+    if spec:
+        pod_spec = {**pod_spec, **spec}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
+
+
+def random_suffix() -> str:
+    """The five characters a generateName adds."""
+    return secrets.token_hex(3)[:5]
+
+
 def note(store: ObjectStore, involved: Obj, reason: str, message: str, *, component: str) -> None:
     """A Normal Event from a controller about `involved`."""
     events.record(store, involved=involved, reason=reason, message=message, component=component)
@@ -116,3 +153,56 @@ class Owned:
 
     def forget(self, owner_uid: str) -> None:
         self._names.pop(owner_uid, None)
+
+
+class OwnerController:
+    """A controller of one kind of owner and its dependents (pods, or a CronJob's Jobs):
+    an owner is reconciled when it changes or one of its dependents does."""
+
+    owner: ResourceType
+    dependent: ResourceType = PODS
+    observes: frozenset[str] | None = None
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        if hasattr(cls, "owner"):  # not on an intermediate base
+            cls.observes = frozenset({cls.owner.storage_key, cls.dependent.storage_key})
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self.dirty: set[tuple[str, str]] = set()
+        self._owned = Owned(self.owner.kind)
+
+    def observe(self, event: Event) -> bool:
+        meta = event.obj["metadata"]
+        ns = meta.get("namespace", "")
+        if event.key == self.owner.storage_key:
+            if event.type == "DELETED":
+                self._owned.forget(meta["uid"])
+                return False
+            self.dirty.add((ns, meta["name"]))
+            return True
+        if event.key == self.dependent.storage_key:
+            owner = self._owned.observe(event)
+            if owner is not None:
+                self.dirty.add((ns, owner))
+                return True
+        return False
+
+    def dependents(self, owner: Obj) -> list[Obj]:
+        """Every dependent the owner controls, terminating ones included."""
+        ns = owner["metadata"]["namespace"]
+        return [
+            d
+            for n in self._owned.names(owner["metadata"]["uid"])
+            if (d := self.store.find(self.dependent, ns, n)) is not None
+        ]
+
+    def run(self) -> None:
+        while self.dirty:
+            found = self.store.find(self.owner, *self.dirty.pop())
+            if found is not None and not found["metadata"].get("deletionTimestamp"):
+                self.reconcile(found)
+
+    def reconcile(self, owner: Obj) -> None:
+        raise NotImplementedError

@@ -4,6 +4,12 @@ counted up on every restart). After `ready_delay` a pod is Running and Ready,
 unless its image matches a failing pattern: `ImagePullBackOff` keeps it Pending with the
 container waiting; `CrashLoopBackOff` makes it Running but never Ready, its restartCount
 growing every `crash_interval` seconds.
+
+A pod whose `restartPolicy` is `Never` or `OnFailure` (a Job's) runs to completion: its
+containers exit after the seconds of a shell `sleep N` in their command (else at once)
+with the code of an `exit N` there (else 0; 1 for a crash-looping image). All zero, the
+pod Succeeded; otherwise `Never` makes it Failed and `OnFailure` restarts the failed
+containers after `crash_interval`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 import contextlib
 import fnmatch
 import itertools
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,6 +35,25 @@ Key = tuple[str, str]
 IMAGE_PULL_BACKOFF = "ImagePullBackOff"
 CRASH_LOOP_BACKOFF = "CrashLoopBackOff"
 _ips = itertools.count(2)
+
+
+_SLEEP = re.compile(r"(?:^|[\s;&|(])sleep\s+(\d+(?:\.\d+)?)s?\b")
+_EXIT = re.compile(r"(?:^|[\s;&|(])exit\s+(\d+)\b")
+
+
+def runs_to_completion(pod: Obj) -> bool:
+    return bool((pod.get("spec") or {}).get("restartPolicy", "Always") != "Always")
+
+
+def run_of(container: Obj, *, crashing: bool) -> tuple[float, int]:
+    """(seconds the container runs, its exit code), read from its command as a shell
+    would run it: the first `sleep N` and `exit N` (a crash-looping image exits 1)."""
+    words = [str(w) for w in (container.get("command") or []) + (container.get("args") or [])]
+    script = " ".join(words)
+    sleep = _SLEEP.search(script)
+    exit_code = _EXIT.search(script)
+    code = int(exit_code.group(1)) if exit_code else (1 if crashing else 0)
+    return (float(sleep.group(1)) if sleep else 0.0), code
 
 
 def failure_for(image: str, patterns: Mapping[str, str]) -> str | None:
@@ -64,6 +90,7 @@ class Kubelet:
         self.stopping: set[Key] = set()  # pods told to stop: Killing, then gone
         self.stopped: set[Key] = set()  # pods whose containers have exited
         self._stopping_uids: set[str] = set()
+        self.finished: set[Key] = set()  # run-to-completion pods whose containers exited
 
     def observe(self, event: Event) -> bool:
         if event.key != PODS.storage_key:
@@ -172,6 +199,11 @@ class Kubelet:
             pod = self.store.find(PODS, *key)
             if pod is not None and not pod["metadata"].get("deletionTimestamp"):
                 self._start(pod)
+        while self.finished:
+            key = self.finished.pop()
+            pod = self.store.find(PODS, *key)
+            if pod is not None and not pod["metadata"].get("deletionTimestamp"):
+                self._complete(pod)
         while self.stopping:
             key = self.stopping.pop()
             pod = self.store.find(PODS, *key)
@@ -212,6 +244,8 @@ class Kubelet:
         for c in new["spec"].get("containers", []):
             image = str(c.get("image", ""))
             reason = failure_for(image, self.failing_images)
+            if reason == CRASH_LOOP_BACKOFF and runs_to_completion(new):
+                reason = None  # it runs, then exits 1 (see `_complete`)
             failures.append(reason)
             cs: Obj = {"name": c["name"], "image": image, "imageID": "", "restartCount": 0}
             if reason == IMAGE_PULL_BACKOFF:
@@ -276,6 +310,8 @@ class Kubelet:
         if CRASH_LOOP_BACKOFF in failures:
             self.crashing.add((new["metadata"]["namespace"], new["metadata"]["name"]))
         stored = self.store.commit(PODS, new)
+        if runs_to_completion(stored) and IMAGE_PULL_BACKOFF not in failures:
+            self._run(stored)
         for c, failure in zip(stored["spec"].get("containers", []), failures, strict=True):
             if failure == IMAGE_PULL_BACKOFF:
                 self._pull_failed(stored, c["name"], str(c.get("image", "")))
@@ -283,6 +319,67 @@ class Kubelet:
             self._started_events(stored, c, pulled=True)
             if failure == CRASH_LOOP_BACKOFF:
                 self._crash_back_off(stored, c["name"])
+
+    def _run(self, pod: Obj) -> None:
+        """Schedule the end of a run-to-completion pod's containers."""
+        seconds = max(
+            (run_of(c, crashing=False)[0] for c in pod["spec"].get("containers", [])), default=0.0
+        )
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
+        asyncio.get_running_loop().call_later(seconds, self._finished, key)
+
+    def _finished(self, key: Key) -> None:
+        self.finished.add(key)
+        self.wake()
+
+    def _complete(self, pod: Obj) -> None:
+        """Its containers exited: Succeeded, Failed, or (OnFailure) failed ones restart."""
+        if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            return
+        now = now_iso()
+        new = evolve(pod, status=clone(pod.get("status") or {}))
+        status = new["status"]
+        containers = {c["name"]: c for c in new["spec"].get("containers", [])}
+        codes: dict[str, int] = {}
+        for cs in status.get("containerStatuses", []):
+            container = containers.get(cs["name"], {})
+            crashing = failure_for(str(container.get("image", "")), self.failing_images)
+            _seconds, code = run_of(container, crashing=crashing == CRASH_LOOP_BACKOFF)
+            codes[cs["name"]] = code
+            started = (cs.get("state", {}).get("running") or {}).get("startedAt", now)
+            cs["state"] = {
+                "terminated": {
+                    "exitCode": code,
+                    "reason": "Completed" if code == 0 else "Error",
+                    "startedAt": started,
+                    "finishedAt": now,
+                }
+            }
+            cs["ready"] = cs["started"] = False
+        failed = any(codes.values())
+        if failed and new["spec"].get("restartPolicy") == "OnFailure":
+            for cs in status.get("containerStatuses", []):
+                if codes.get(cs["name"]):
+                    cs["lastState"] = {"terminated": cs["state"]["terminated"]}
+                    cs["restartCount"] = int(cs.get("restartCount", 0)) + 1
+                    cs["state"] = {"running": {"startedAt": now}}
+                    cs["started"] = True
+            stored = self.store.commit(PODS, new)
+            for c in stored["spec"].get("containers", []):
+                if codes.get(c["name"]):
+                    self._crash_back_off(stored, c["name"])
+            key = (stored["metadata"]["namespace"], stored["metadata"]["name"])
+            asyncio.get_running_loop().call_later(self.crash_interval, self._finished, key)
+            return
+        status["phase"] = "Failed" if failed else "Succeeded"
+        reason = "PodFailed" if failed else "PodCompleted"
+        status["conditions"] = [
+            c
+            if c.get("type") not in ("Ready", "ContainersReady")
+            else condition(c["type"], False, reason=reason, now=now)
+            for c in status.get("conditions", [])
+        ]
+        self.store.commit(PODS, new)
 
     def crash_tick(self) -> None:
         """One more restart for every crash-looping container."""

@@ -13,13 +13,16 @@ import gc
 import logging
 from collections.abc import Callable, Mapping
 
+from kubesim.controllers.accounts import ServiceAccountController
 from kubesim.controllers.deployments import DeploymentController
 from kubesim.controllers.gc import GarbageCollector
+from kubesim.controllers.jobs import CronJobController, JobController
 from kubesim.controllers.kubelet import Kubelet
 from kubesim.controllers.nodes import NodeLifecycle
 from kubesim.controllers.pvc import PvcBinder
 from kubesim.controllers.replicasets import ReplicaSetController
 from kubesim.controllers.scheduler import Scheduler
+from kubesim.controllers.sets import DaemonSetController, StatefulSetController
 from kubesim.events import EVENTS
 from kubesim.storage import Event
 from kubesim.store import ObjectStore
@@ -55,15 +58,25 @@ class ControllerManager:
             termination_seconds=termination_seconds,
         )
         self.pvcs = PvcBinder(store)
+        self.accounts = ServiceAccountController(store)
+        self.jobs = JobController(store)
+        self.cron_jobs = CronJobController(store)
+        self.daemon_sets = DaemonSetController(store)
+        self.stateful_sets = StatefulSetController(store)
         self.crash_interval = crash_interval
         self._controllers = (
             self.gc,
             self.deployments,
             self.nodes,
             self.replica_sets,
+            self.cron_jobs,
+            self.jobs,
+            self.daemon_sets,
+            self.stateful_sets,
             self.scheduler,
             self.kubelet,
             self.pvcs,
+            self.accounts,
         )
         self._by_key: dict[str, tuple[Callable[[Event], bool], ...]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -125,9 +138,20 @@ class ControllerManager:
             if self.kubelet.crashing:
                 self.kubelet.crash_tick()
 
+    async def _clock_loop(self) -> None:
+        """Time-triggered work: CronJob schedules, checked every second."""
+        while True:
+            await asyncio.sleep(1.0)
+            if self.cron_jobs.tick():
+                self._wake.set()
+
     def start(self) -> None:
         self._wake.set()
-        self._tasks = [asyncio.create_task(self._loop()), asyncio.create_task(self._crash_loop())]
+        self._tasks = [
+            asyncio.create_task(self._loop()),
+            asyncio.create_task(self._crash_loop()),
+            asyncio.create_task(self._clock_loop()),
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -52,7 +52,7 @@ async def test_service_names_are_dns_1035_labels(kubeconfig_path: Path, tmp_path
     assert body["details"]["causes"][0]["field"] == "metadata.name"
     # namespaces stay RFC 1123 labels, which may start with a digit
     assert namespace.metadata.name == "3b-coder"
-    # kubectl's generators (`create service`) send protobuf, which kubesim does not read
+    # and through kubectl from a manifest
     for name, wanted in (("3b-coder", f"The {DNS1035}"), ("a" * 64, "no more than 63 characters")):
         manifest = tmp_path / f"{name[:8]}.json"
         manifest.write_text(json.dumps(_service(name)))

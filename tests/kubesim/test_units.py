@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from kubesim import GenerateSpec, default_scenario, generate_nodes
-from kubesim.decoding import delete_options_from_protobuf
 from kubesim.errors import ApiError
 from kubesim.fieldsets import apply, now_iso, now_micro, object_fields
 from kubesim.patching import json_patch, merge_patch, strategic_merge
@@ -174,43 +173,6 @@ def test_a_conflict_names_list_items_by_their_keys_as_the_apiserver_prints_them(
 )
 def test_ages_print_as_kubectl_prints_them(seconds: int, printed: str) -> None:
     assert human_duration(seconds) == printed
-
-
-def _field(number: int, payload: bytes | int) -> bytes:
-    if isinstance(payload, int):
-        return _varint(number << 3) + _varint(payload)
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def test_protobuf_delete_options_as_kubectl_drain_sends_them() -> None:
-    options = (
-        _field(1, 30)
-        + _field(2, _field(1, b"uid-1") + _field(2, b"42"))
-        + _field(4, b"Foreground")
-        + _field(5, b"All")
-    )
-    envelope = (
-        b"k8s\x00" + _field(1, _field(1, b"v1") + _field(2, b"DeleteOptions")) + _field(2, options)
-    )
-    assert delete_options_from_protobuf(envelope) == {
-        "gracePeriodSeconds": 30,
-        "preconditions": {"uid": "uid-1", "resourceVersion": "42"},
-        "propagationPolicy": "Foreground",
-        "dryRun": ["All"],
-    }
-    with pytest.raises(ValueError, match="not a Kubernetes protobuf body"):
-        delete_options_from_protobuf(b"{}")
-    with pytest.raises(IndexError):  # a length that runs past the end
-        delete_options_from_protobuf(b"k8s\x00" + _field(2, b"\x0a\xff"))
 
 
 def test_uids_are_distinct_version_4_uuids_in_canonical_text() -> None:

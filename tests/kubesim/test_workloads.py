@@ -1,0 +1,562 @@
+"""The everyday workload kinds, ServiceAccounts, RBAC and the stored kinds: through
+kubectl (whose generators send protobuf) and the official async client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes_asyncio import client
+
+from kubesim import KubeSim, Scenario, cron
+from kubesim.controllers.jobs import SCHEDULED_AT
+from kubesim.scenario import NodeSpec
+from tests.kubesim.conftest import kubectl
+from tests.plugins.kubesim import SimFactory
+from tests.waiting import eventually, poll
+
+pytestmark = pytest.mark.integration
+
+
+async def _kubectl(kubeconfig: Path, *args: str, ok: bool = True) -> str:
+    done = await asyncio.to_thread(kubectl, kubeconfig, *args, ok=ok)
+    return done.stdout if ok else done.stdout + done.stderr
+
+
+async def _json(kubeconfig: Path, *args: str) -> Any:
+    return json.loads(await _kubectl(kubeconfig, "get", *args, "-o", "json"))
+
+
+# -- cron ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "after", "fires"),
+    [
+        ("*/15 * * * *", "2026-12-01T22:40:30", "2026-12-01T22:45:00"),
+        ("0 9 * * 1-5", "2026-12-04T09:00:00", "2026-12-07T09:00:00"),  # Friday -> Monday
+        ("@daily", "2026-12-01T22:40:00", "2026-12-02T00:00:00"),
+        ("0 0 29 2 *", "2026-03-01T00:00:00", "2028-02-29T00:00:00"),
+        ("30 4 1,15 * 5", "2026-12-01T22:40:00", "2026-12-04T04:30:00"),  # day OR weekday
+        ("0 12 * jan,jul sun", "2026-12-01T00:00:00", "2027-01-03T12:00:00"),
+        ("0 0 * * 7", "2026-12-01T00:00:00", "2026-12-06T00:00:00"),  # 7 is Sunday
+    ],
+)
+def test_cron_schedules_fire_when_cron_would(expression: str, after: str, fires: str) -> None:
+    moment = datetime.fromisoformat(after).replace(tzinfo=UTC)
+    assert cron.parse(expression).next_after(moment) == datetime.fromisoformat(fires).replace(
+        tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "error"),
+    [
+        ("* * * *", "expected exactly 5 fields"),
+        ("61 * * * *", "minute out of range"),
+        ("*/0 * * * *", "invalid step"),
+        ("@fortnightly", "unrecognized descriptor"),
+        ("x * * * *", "failed to parse int"),
+    ],
+)
+def test_bad_cron_schedules_are_refused(expression: str, error: str) -> None:
+    with pytest.raises(cron.CronError, match=error):
+        cron.parse(expression)
+
+
+# -- ServiceAccounts -------------------------------------------------------------------
+
+
+async def test_every_namespace_has_a_default_service_account(kubeconfig_path: Path) -> None:
+    await _kubectl(kubeconfig_path, "create", "namespace", "team-a")
+
+    async def has_default() -> bool:
+        out = await _kubectl(kubeconfig_path, "get", "sa", "-n", "team-a", ok=False)
+        return "default" in out
+
+    await eventually(has_default)
+    await _kubectl(kubeconfig_path, "delete", "sa", "default", "-n", "team-a")
+    await eventually(has_default)  # put back, as the controller does
+    await _kubectl(kubeconfig_path, "create", "serviceaccount", "builder", "-n", "team-a")
+    names = await _json(kubeconfig_path, "sa", "-n", "team-a")
+    assert sorted(i["metadata"]["name"] for i in names["items"]) == ["builder", "default"]
+
+
+# -- Jobs ------------------------------------------------------------------------------
+
+
+def _condition(obj: Any, type_: str) -> Any:
+    return next(
+        (c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), None
+    )
+
+
+async def test_a_job_runs_its_pods_to_completion(kubeconfig_path: Path) -> None:
+    await _kubectl(
+        kubeconfig_path, "create", "job", "once", "--image=busybox", "--", "sh", "-c", "sleep 0.2"
+    )
+    job = await poll(
+        lambda: _json(kubeconfig_path, "job", "once"),
+        until=lambda j: _condition(j, "Complete") is not None,
+    )
+    assert job["status"]["succeeded"] == 1
+    assert "active" not in job["status"]
+    assert "failed" not in job["status"]
+    assert job["status"]["startTime"] <= job["status"]["completionTime"]
+    assert _condition(job, "SuccessCriteriaMet")["status"] == "True"
+    uid = job["metadata"]["uid"]
+    assert job["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    pods = await _json(kubeconfig_path, "pods", "-l", "job-name=once")
+    (pod,) = pods["items"]
+    assert pod["status"]["phase"] == "Succeeded"
+    (terminated,) = [cs["state"]["terminated"] for cs in pod["status"]["containerStatuses"]]
+    assert terminated["exitCode"] == 0
+    assert terminated["reason"] == "Completed"
+    table = await _kubectl(kubeconfig_path, "get", "pods", "-l", "job-name=once")
+    assert "Completed" in table
+    events = await _kubectl(
+        kubeconfig_path, "get", "events", "--field-selector", "involvedObject.name=once"
+    )
+    assert "SuccessfulCreate" in events
+    assert "Completed" in events
+
+
+async def test_parallel_completions_and_the_backoff_limit(api: Any) -> None:
+    batch: Any = client.BatchV1Api(api)
+    template = {
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "work", "image": "busybox", "command": ["sh", "-c", "exit 0"]}],
+        }
+    }
+    await batch.create_namespaced_job(
+        "default",
+        {
+            "metadata": {"name": "three"},
+            "spec": {"completions": 3, "parallelism": 2, "template": template},
+        },
+    )
+    failing = json.loads(json.dumps(template))
+    failing["spec"]["containers"][0]["command"] = ["sh", "-c", "sleep 0.1; exit 3"]
+    await batch.create_namespaced_job(
+        "default",
+        {"metadata": {"name": "broken"}, "spec": {"backoffLimit": 2, "template": failing}},
+    )
+
+    async def read(name: str) -> Any:
+        return (await batch.read_namespaced_job(name, "default")).to_dict()
+
+    three = await poll(lambda: read("three"), until=lambda j: j["status"]["succeeded"] == 3)
+    assert three["status"]["completion_time"] is not None
+    broken = await poll(
+        lambda: read("broken"),
+        until=lambda j: any(c["type"] == "Failed" for c in j["status"]["conditions"] or []),
+    )
+    failed = next(c for c in broken["status"]["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "BackoffLimitExceeded"
+    assert broken["status"]["failed"] == 3  # the first try and two retries
+    pods = await client.CoreV1Api(api).list_namespaced_pod(
+        "default", label_selector="job-name=broken"
+    )
+    assert len(pods.items) == 3
+    codes = {p.status.container_statuses[0].state.terminated.exit_code for p in pods.items}
+    assert codes == {3}
+    # a Job's pods must not restart always: the apiserver refuses it
+    always = json.loads(json.dumps(template))
+    always["spec"]["restartPolicy"] = "Always"
+    with pytest.raises(client.ApiException) as exc:
+        await batch.create_namespaced_job(
+            "default", {"metadata": {"name": "x"}, "spec": {"template": always}}
+        )
+    assert exc.value.status == 422
+    assert 'Unsupported value: "Always"' in json.loads(exc.value.body or "{}")["message"]
+
+
+async def test_deleting_a_job_deletes_its_pods(kubeconfig_path: Path) -> None:
+    await _kubectl(
+        kubeconfig_path, "create", "job", "long", "--image=busybox", "--", "sleep", "600"
+    )
+    await poll(
+        lambda: _json(kubeconfig_path, "pods", "-l", "job-name=long"),
+        until=lambda p: len(p["items"]) == 1,
+    )
+    await _kubectl(kubeconfig_path, "delete", "job", "long", "--wait=true")
+    await poll(
+        lambda: _json(kubeconfig_path, "pods", "-l", "job-name=long"),
+        until=lambda p: not p["items"],
+    )
+
+
+# -- CronJobs --------------------------------------------------------------------------
+
+
+async def test_a_cron_job_creates_jobs_when_its_schedule_fires(
+    kubesim: KubeSim, kubeconfig_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    clock = {"now": now}
+    kubesim.controllers.cron_jobs.clock = lambda: clock["now"]
+    await _kubectl(
+        kubeconfig_path,
+        "create",
+        "cronjob",
+        "tick",
+        "--image=busybox",
+        "--schedule=*/5 * * * *",
+        "--",
+        "true",
+    )
+    await asyncio.sleep(1.5)  # a clock tick: nothing fires before the schedule does
+    assert (await _json(kubeconfig_path, "jobs"))["items"] == []
+    fired = cron.parse("*/5 * * * *").next_after(now)
+    clock["now"] = fired + timedelta(seconds=5)
+    jobs = await poll(lambda: _json(kubeconfig_path, "jobs"), until=lambda j: len(j["items"]) == 1)
+    (job,) = jobs["items"]
+    assert job["metadata"]["name"] == f"tick-{int(fired.timestamp() // 60)}"
+    assert job["metadata"]["annotations"][SCHEDULED_AT] == fired.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
+    cron_job = await poll(
+        lambda: _json(kubeconfig_path, "cronjob", "tick"),
+        until=lambda c: "lastSuccessfulTime" in (c.get("status") or {}),
+    )
+    assert cron_job["status"]["lastScheduleTime"] == fired.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # kubectl's own way to run one now works from the stored template
+    await _kubectl(kubeconfig_path, "create", "job", "by-hand", "--from=cronjob/tick")
+    await poll(
+        lambda: _json(kubeconfig_path, "job", "by-hand"),
+        until=lambda j: (j.get("status") or {}).get("succeeded") == 1,
+    )
+
+
+async def test_forbid_skips_a_run_while_the_last_is_active_and_history_is_trimmed(
+    kubesim: KubeSim, kubeconfig_path: Path, api: Any
+) -> None:
+    clock = {"now": datetime.now(UTC)}
+    kubesim.controllers.cron_jobs.clock = lambda: clock["now"]
+    batch: Any = client.BatchV1Api(api)
+    container = {"name": "w", "image": "busybox", "command": ["sleep", "600"]}
+    await batch.create_namespaced_cron_job(
+        "default",
+        {
+            "metadata": {"name": "slow"},
+            "spec": {
+                "schedule": "* * * * *",
+                "concurrencyPolicy": "Forbid",
+                "jobTemplate": {
+                    "spec": {
+                        "template": {"spec": {"restartPolicy": "Never", "containers": [container]}}
+                    }
+                },
+            },
+        },
+    )
+    first = cron.parse("* * * * *").next_after(clock["now"])
+    clock["now"] = first + timedelta(seconds=1)
+    await poll(lambda: _json(kubeconfig_path, "jobs"), until=lambda j: len(j["items"]) == 1)
+    clock["now"] = first + timedelta(minutes=1, seconds=1)
+    await asyncio.sleep(2.5)  # two clock ticks past the next minute
+    assert len((await _json(kubeconfig_path, "jobs"))["items"]) == 1
+    refused = await _kubectl(
+        kubeconfig_path, "create", "cronjob", "bad", "--image=x", "--schedule=61 * * * *", ok=False
+    )
+    assert "minute out of range" in refused
+
+
+# -- DaemonSets and StatefulSets -------------------------------------------------------
+
+NODES = Scenario(
+    name="daemons",
+    nodes=[
+        NodeSpec(name="n1", labels={"disk": "ssd"}),
+        NodeSpec(name="n2", labels={"disk": "ssd"}, unschedulable=True),
+        NodeSpec(name="n3"),
+        NodeSpec(name="n4", taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]),
+    ],
+)
+
+
+def _daemon_set(name: str, **pod_spec: Any) -> Any:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "agent", "image": "agent:1"}], **pod_spec},
+            },
+        },
+    }
+
+
+async def test_a_daemon_set_runs_a_pod_on_each_node_that_should_run_it(
+    kubesim_factory: SimFactory, tmp_path: Path
+) -> None:
+    async with kubesim_factory(NODES) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+        manifest = tmp_path / "ds.json"
+        manifest.write_text(json.dumps(_daemon_set("agent")))
+        await _kubectl(kubeconfig, "apply", "-f", str(manifest))
+
+        def nodes_of(pods: Any) -> list[str]:
+            return sorted(p["spec"].get("nodeName", "") for p in pods["items"])
+
+        # cordoned n2 keeps its daemon; tainted n4 gets none without a toleration
+        pods = await poll(
+            lambda: _json(kubeconfig, "pods", "-l", "app=agent"),
+            until=lambda p: nodes_of(p) == ["n1", "n2", "n3"],
+        )
+        ds = await poll(
+            lambda: _json(kubeconfig, "ds", "agent"),
+            until=lambda d: (d.get("status") or {}).get("numberReady") == 3,
+        )
+        assert ds["status"]["desiredNumberScheduled"] == 3
+        assert ds["status"]["updatedNumberScheduled"] == 3
+        tolerations = pods["items"][0]["spec"]["tolerations"]
+        assert {
+            "key": "node.kubernetes.io/unschedulable",
+            "operator": "Exists",
+            "effect": "NoSchedule",
+        } in tolerations
+        # a node labelled into the selector gains one; the others lose theirs
+        manifest.write_text(json.dumps(_daemon_set("agent", nodeSelector={"disk": "ssd"})))
+        await _kubectl(kubeconfig, "apply", "-f", str(manifest))
+        await poll(
+            lambda: _json(kubeconfig, "pods", "-l", "app=agent"),
+            until=lambda p: nodes_of(p) == ["n1", "n2"],
+            timeout=20,
+        )
+        await _kubectl(kubeconfig, "label", "node", "n3", "disk=ssd")
+        await poll(
+            lambda: _json(kubeconfig, "pods", "-l", "app=agent"),
+            until=lambda p: nodes_of(p) == ["n1", "n2", "n3"],
+        )
+        table = await _kubectl(kubeconfig, "get", "ds", "agent")
+        assert "disk=ssd" in table
+
+
+async def test_a_stateful_set_makes_ordered_pods_with_stable_names_and_claims(
+    kubesim_factory: SimFactory, tmp_path: Path
+) -> None:
+    async with kubesim_factory(ready_delay=0.3) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+        seen: list[tuple[str, str]] = []  # (pod, "added" | "ready") in the order they happened
+
+        def record(event: Any) -> None:
+            if event.key != "/pods":
+                return
+            meta = event.obj["metadata"]
+            if not meta["name"].startswith("db-"):
+                return
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (event.obj.get("status") or {}).get("conditions") or []
+            )
+            if event.type == "ADDED":
+                seen.append((meta["name"], "added"))
+            elif ready and (meta["name"], "ready") not in seen:
+                seen.append((meta["name"], "ready"))
+
+        sim.storage.add_listener(record)
+        sts = {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "db"},
+            "spec": {
+                "replicas": 3,
+                "serviceName": "db",
+                "selector": {"matchLabels": {"app": "db"}},
+                "template": {
+                    "metadata": {"labels": {"app": "db"}},
+                    "spec": {"containers": [{"name": "db", "image": "postgres:17"}]},
+                },
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "1Gi"}},
+                        },
+                    }
+                ],
+            },
+        }
+        manifest = tmp_path / "sts.json"
+        manifest.write_text(json.dumps(sts))
+        await _kubectl(kubeconfig, "apply", "-f", str(manifest))
+        await poll(
+            lambda: _json(kubeconfig, "sts", "db"),
+            until=lambda s: (s.get("status") or {}).get("readyReplicas") == 3,
+        )
+        assert seen == [
+            ("db-0", "added"),
+            ("db-0", "ready"),
+            ("db-1", "added"),
+            ("db-1", "ready"),
+            ("db-2", "added"),
+            ("db-2", "ready"),
+        ]
+        pod = await _json(kubeconfig, "pod", "db-1")
+        assert pod["spec"]["hostname"] == "db-1"
+        assert pod["spec"]["subdomain"] == "db"
+        assert pod["metadata"]["labels"]["apps.kubernetes.io/pod-index"] == "1"
+        claims = [v for v in pod["spec"]["volumes"] if v["name"] == "data"]
+        assert claims == [{"name": "data", "persistentVolumeClaim": {"claimName": "data-db-1"}}]
+        pvcs = await _json(kubeconfig, "pvc")
+        assert sorted(p["metadata"]["name"] for p in pvcs["items"]) == [
+            "data-db-0",
+            "data-db-1",
+            "data-db-2",
+        ]
+        await _kubectl(kubeconfig, "scale", "sts", "db", "--replicas=1")
+        await poll(
+            lambda: _json(kubeconfig, "pods", "-l", "app=db"),
+            until=lambda p: [i["metadata"]["name"] for i in p["items"]] == ["db-0"],
+            timeout=20,
+        )
+        # the claims stay (Retain), for when it scales up again
+        assert len((await _json(kubeconfig, "pvc"))["items"]) == 3
+        status = (await _json(kubeconfig, "sts", "db"))["status"]
+        assert status["replicas"] == 1
+        assert status["currentRevision"] == status["updateRevision"]
+
+
+# -- RBAC and the stored kinds ---------------------------------------------------------
+
+
+async def test_auth_can_i_is_answered_from_the_rbac_objects(
+    kubesim: KubeSim, kubeconfig_path: Path, tmp_path: Path
+) -> None:
+    await _kubectl(kubeconfig_path, "create", "namespace", "team-b")
+    await _kubectl(
+        kubeconfig_path,
+        "create",
+        "role",
+        "reader",
+        "--verb=get,list",
+        "--resource=pods,pods/log",
+        "-n",
+        "team-b",
+    )
+    await _kubectl(
+        kubeconfig_path,
+        "create",
+        "rolebinding",
+        "alice-reads",
+        "--role=reader",
+        "--user=alice",
+        "-n",
+        "team-b",
+    )
+    await _kubectl(kubeconfig_path, "create", "serviceaccount", "ops", "-n", "team-b")
+    await _kubectl(
+        kubeconfig_path,
+        "create",
+        "clusterrole",
+        "node-viewer",
+        "--verb=get,list,watch",
+        "--resource=nodes",
+    )
+    await _kubectl(
+        kubeconfig_path,
+        "create",
+        "clusterrolebinding",
+        "ops-nodes",
+        "--clusterrole=node-viewer",
+        "--serviceaccount=team-b:ops",
+    )
+
+    async def can(*args: str) -> str:
+        return (
+            (await _kubectl(kubeconfig_path, "auth", "can-i", *args, ok=False))
+            .strip()
+            .splitlines()[0]
+        )
+
+    assert await can("list", "pods", "-n", "team-b", "--as", "alice") == "yes"
+    assert await can("get", "pods/log", "-n", "team-b", "--as", "alice") == "yes"
+    assert await can("delete", "pods", "-n", "team-b", "--as", "alice") == "no"
+    assert await can("list", "pods", "-n", "default", "--as", "alice") == "no"
+    assert await can("watch", "nodes", "--as", "system:serviceaccount:team-b:ops") == "yes"
+    assert await can("get", "nodes", "--as", "alice") == "no"
+    assert await can("delete", "nodes") == "yes"  # the default identity is an admin
+    # a client whose token is alice's is alice, without impersonation (kubectl sends no
+    # bearer token to a plain-http server, so the official client asks here)
+    from kubernetes_asyncio import config
+
+    alice = kubesim.write_kubeconfig(tmp_path / "alice", token="alice")
+    async with await config.new_client_from_config(config_file=str(alice)) as as_alice:
+        reviews = client.AuthorizationV1Api(as_alice)
+        for verb, allowed in (("list", True), ("create", False)):
+            body: Any = {
+                "spec": {
+                    "resourceAttributes": {"namespace": "team-b", "verb": verb, "resource": "pods"}
+                }
+            }
+            answer = await reviews.create_self_subject_access_review(body)
+            assert answer.status.allowed is allowed
+            if allowed:
+                assert answer.status.reason == (
+                    'RBAC: allowed by RoleBinding "alice-reads/team-b" of Role "reader" to User "alice"'
+                )
+    # a review is answered, not stored: there is nothing to list
+    listed = await _kubectl(kubeconfig_path, "get", "selfsubjectaccessreviews", ok=False)
+    assert "MethodNotAllowed" in listed or "not allow" in listed
+
+
+async def test_the_stored_kinds_take_kubectl_apply_with_validation(
+    kubeconfig_path: Path, tmp_path: Path, api: Any
+) -> None:
+    manifests = [
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "web"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "maxReplicas": 5,
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ReplicationController",
+            "metadata": {"name": "legacy"},
+            "spec": {
+                "template": {
+                    "metadata": {"labels": {"app": "legacy"}},
+                    "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]},
+                }
+            },
+        },
+        {
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": "v1beta1.metrics.k8s.io"},
+            "spec": {
+                "group": "metrics.k8s.io",
+                "version": "v1beta1",
+                "groupPriorityMinimum": 100,
+                "versionPriority": 100,
+                "service": {"namespace": "kube-system", "name": "metrics-server"},
+            },
+        },
+    ]
+    path = tmp_path / "stored.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests}))
+    await _kubectl(kubeconfig_path, "apply", "-f", str(path))  # no --validate=false needed
+    hpa = await _json(kubeconfig_path, "hpa", "web")
+    assert hpa["spec"]["minReplicas"] == 1  # defaulted
+    rc = await _json(kubeconfig_path, "rc", "legacy")
+    assert rc["spec"]["selector"] == {"app": "legacy"}
+    assert rc["spec"]["replicas"] == 1
+    assert "metrics-server" in await _kubectl(kubeconfig_path, "get", "apiservices")
+    explained = await _kubectl(kubeconfig_path, "explain", "job.spec.backoffLimit")
+    assert "backoffLimit" in explained
+    autoscaling = client.AutoscalingV2Api(api)
+    listed = await autoscaling.list_namespaced_horizontal_pod_autoscaler("default")
+    assert [h.metadata.name for h in listed.items] == ["web"]
