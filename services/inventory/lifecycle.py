@@ -247,8 +247,7 @@ def account_objects(
         {
             **memory.identity.as_data(),
             "missing": [
-                ObjectRef(api_version=ref.api_version, kind=ref.kind, name=ref.name)
-                for ref in gone
+                ObjectRef(api_version=ref.api_version, kind=ref.kind, name=ref.name) for ref in gone
             ],
             "reason": f"{kinds.pop()}Missing" if len(kinds) == 1 else "ObjectsMissing",
         }
