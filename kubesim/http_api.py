@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kubesim import discovery, errors, protobuf, routing
+from kubesim import discovery, errors, metadata_only, protobuf, routing
 from kubesim.audit import Audit, AuditEntry, AuditRecord, rbac_verb
 from kubesim.authorization import review
 from kubesim.decoding import YAMLError, load_yaml
@@ -229,6 +229,8 @@ class KubeApi:
             return await self._log(request, target)
         if method == "GET":
             obj = self.store.get(target.rt, target.namespace or "", target.name)
+            if (asked := metadata_only.requested(request.headers.get("Accept", ""))) is not None:
+                return json_response(metadata_only.partial_object(asked, target.rt, obj))
             if wants_table(request.headers.get("Accept", "")):
                 return json_response(
                     to_table(
@@ -281,6 +283,9 @@ class KubeApi:
                 expire=self.faults.take_expire(),
                 bookmark_interval=self.bookmark_interval,
                 as_table=wants_table(request.headers.get("Accept", "")),
+                metadata_only=metadata_only.watch_shape(
+                    metadata_only.requested(request.headers.get("Accept", ""))
+                ),
             )
         limit = int(q["limit"]) if q.get("limit", "").isdigit() else None
         body = self.store.list(
@@ -290,6 +295,8 @@ class KubeApi:
             limit=limit,
             continue_token=q.get("continue"),
         )
+        if (asked := metadata_only.requested(request.headers.get("Accept", ""))) is not None:
+            return json_response(metadata_only.partial_list(asked, target.rt, body))
         if wants_table(request.headers.get("Accept", "")):
             return json_response(to_table(target.rt, body["items"], body["metadata"]))
         return json_response(body)

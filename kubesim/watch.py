@@ -9,13 +9,16 @@ client went away, and ends on `timeoutSeconds`, on server stop or on `cut_watche
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from kubesim import conversion, errors
+from kubesim.metadata_only import partial
 from kubesim.resources import ResourceType
 from kubesim.selectors import Predicate
 from kubesim.storage import CLOSE, Event, Storage
@@ -84,9 +87,18 @@ async def serve_watch(
     expire: bool,
     bookmark_interval: float,
     as_table: bool = False,
+    metadata_only: str | None = None,
 ) -> web.StreamResponse:
+    """`metadata_only` names the group/version of the `PartialObjectMetadata` each event's
+    object is reduced to; None sends objects whole."""
     q = request.query
-    shown = _TableRows(rt) if as_table else (lambda obj: _versioned(rt, obj))
+    shown: Callable[[Obj], Obj]
+    if metadata_only is not None:
+        shown = functools.partial(partial, group_version=metadata_only)
+    elif as_table:
+        shown = _TableRows(rt)
+    else:
+        shown = functools.partial(_versioned, rt)
     rv_param = q.get("resourceVersion", "")
     timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
     bookmarks = q.get("allowWatchBookmarks", "").lower() in ("true", "1")

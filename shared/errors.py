@@ -129,6 +129,15 @@ def not_ours_message(*, kind: str, namespace: str, name: str) -> str:
     return f"{kind} {namespace}/{name} already exists and is not managed by jan-models"
 
 
+class ObjectNotOursError(JanModelsError):
+    """An object the model would own exists already and is someone else's (DESIGN 9)."""
+
+    kind = ErrorKind.CONFLICT
+
+    def __init__(self, *, object_kind: str, namespace: str, name: str) -> None:
+        super().__init__(not_ours_message(kind=object_kind, namespace=namespace, name=name))
+
+
 INVENTORY_UNAVAILABLE_MESSAGE: Final = "cluster inventory unavailable, retry shortly"
 
 

@@ -109,6 +109,14 @@ class StatusReply(Message):
         default={},
         description="GPUs held by each managed model's bound pods: public id -> node -> GPUs",
     )
+    foreign_objects: dict[str, list[str]] = Field(
+        default={},
+        description=(
+            "Objects in the models' namespace, of the kinds a model owns, that carry no"
+            " model id (so are not jan-models'): kind -> names. A model cannot take these names"
+        ),
+        examples=[{"Service": ["qwen3-coder-30b"]}],
+    )
 
 
 # --- inventory.query.models -------------------------------------------------------------

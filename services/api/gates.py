@@ -2,9 +2,27 @@
 
 from services.api.requests import CreateModelRequest
 from shared.crds import AIBRIX, GPU_OPERATOR
-from shared.errors import CrdMissingError
+from shared.errors import CrdMissingError, ObjectNotOursError
+from shared.names import DEFAULT_NAMESPACE
+from shared.objects import object_names
 from shared.placement import gpus_per_replica
 from shared.queries import StatusReply
+
+
+def check_names_free(status: StatusReply, request: CreateModelRequest) -> None:
+    """409 for the first object the model would own (in apply order) that exists already
+    without a model id: someone else's, never to be taken over (DESIGN 9)."""
+    config = request.deployment_config
+    wanted = object_names(
+        request.name,
+        secret=config.hugging_face_token is not None or bool(config.secret_env()),
+        cache=config.enable_pvc,
+        service_monitor=status.service_monitor_ok,
+        autoscaler=config.enable_autoscaling,
+    )
+    for kind, name in wanted:
+        if name in status.foreign_objects.get(kind, ()):
+            raise ObjectNotOursError(object_kind=kind, namespace=DEFAULT_NAMESPACE, name=name)
 
 
 def check_cluster(status: StatusReply, request: CreateModelRequest) -> None:

@@ -1,7 +1,8 @@
 """What each write endpoint does, apart from HTTP: the checks in order, then one write.
 
-Create: the request's cross-field rules and GPU ask (400), the inventory's availability
-(503) and the cluster gates (403), then one write that carries the pending command. A
+Create: the request's cross-field rules and GPU ask (400), an object the model would own
+that is someone else's (409), the inventory's availability (503) and the cluster gates
+(403), then one write that carries the pending command. A
 model that asks for GPUs is admitted in one transaction with its organization's quota
 (403), its placement on eligible nodes (400 when none fits) and its reservation
 (`adapters/admissions.py`); a model without GPUs is one plain insert. The unique index
@@ -21,7 +22,7 @@ from services.api.adapters.registry import PublicIdCollisionError, Registry
 from services.api.adapters.relay import OutboxRelay
 from services.api.admission import Ask, Plan, reserved_by_node
 from services.api.documents import new_model_document
-from services.api.gates import check_cluster
+from services.api.gates import check_cluster, check_names_free
 from services.api.identifiers import new_public_id, parse_model_id
 from services.api.requests import CreateModelRequest
 from services.api.rules import check_served_model_name
@@ -34,6 +35,7 @@ from shared.errors import (
     ModelNameTakenError,
     ModelNotFoundError,
     NotInClusterError,
+    ObjectNotOursError,
 )
 from shared.names import DEFAULT_NAMESPACE
 from shared.placement import (
@@ -50,6 +52,7 @@ from shared.secrets import TokenCipher
 log = logging.getLogger(__name__)
 _PUBLIC_ID_ATTEMPTS = 3
 REFUSALS_AFTER_A_TAKEN_NAME = (
+    ObjectNotOursError,
     InventoryUnavailableError,
     NotInClusterError,
     CrdMissingError,
@@ -71,7 +74,9 @@ class Models:
         check_served_model_name(name=request.name, config=config)
         gpus = gpus_per_replica(request.requirements, config)  # a 400 when it contradicts itself
         try:
-            check_cluster(await self.inventory.status(fresh=False), request)
+            status = await self.inventory.status(fresh=False)
+            check_names_free(status, request)
+            check_cluster(status, request)
         except REFUSALS_AFTER_A_TAKEN_NAME:
             await self._refuse_a_taken_name(request)
             raise
@@ -159,8 +164,9 @@ class Models:
         return document
 
     async def _refuse_a_taken_name(self, request: CreateModelRequest) -> None:
-        """The order of checks: a taken name (409) comes before an unavailable
-        inventory, a missing cluster or CRD, a quota or no fitting node. Read only when one
+        """The order of checks: a taken name (409) comes before someone else's object of
+        that name, an unavailable inventory, a missing cluster or CRD, a quota or no fitting
+        node. Read only when one
         of those refuses the create: a create that passes them learns it from the insert."""
         if await self.registry.name_taken(namespace=DEFAULT_NAMESPACE, name=request.name):
             raise ModelNameTakenError(name=request.name, namespace=DEFAULT_NAMESPACE)

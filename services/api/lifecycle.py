@@ -5,8 +5,9 @@ deleting -> removed (deleted). Status only moves forward in event order: an even
 older generation is stale, and within one generation the stream sequence orders events.
 A model being deleted listens to nothing but `deleted`, which removes it, and its
 delete's `failed`, which says why it is not finished yet (it stays `deleting`: the
-deployer tries again until nothing is left). `drifted` asks for a repair:
-the caller bumps the generation and re-publishes the desired state.
+deployer tries again until nothing is left). `drifted` asks for a repair: the caller
+re-publishes the desired state of the same generation (nothing that runs changes), and
+the inventory tells the model's state again once the objects are back.
 """
 
 from dataclasses import dataclass

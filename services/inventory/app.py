@@ -26,8 +26,7 @@ from pymongo import AsyncMongoClient
 from services.inventory import metrics
 from services.inventory.adapters.crash_logs import CrashLogs
 from services.inventory.adapters.kinds import (
-    AUTOSCALERS_CRD,
-    AUTOSCALERS_TARGET,
+    OPTIONAL_TARGETS,
     POD_EVENTS_TARGET,
     REQUIRED_TARGETS,
 )
@@ -85,7 +84,8 @@ class InventoryService:
         self.changed_at = 0.0  # when `changed` was set: a flush waits for more until interval
         self._lifecycle_wake = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
-        self.autoscaler_task: asyncio.Task[None] | None = None
+        self.optional_tasks: dict[str, asyncio.Task[None]] = {}
+        """The watches of kinds whose CRD exists, by CRD name."""
         self.http_port: int | None = None
         self._nc: Client | None = None
         self._mongo: AsyncMongoClient[Document] | None = None
@@ -153,22 +153,24 @@ class InventoryService:
         self._mark_changed()
         self._lifecycle_wake.set()
         if kind is Kind.CRDS:
-            self._follow_autoscaler_crd()
+            self._follow_optional_crds()
 
     def _mark_changed(self) -> None:
         if not self.changed.is_set():
             self.changed_at = time.monotonic()
             self.changed.set()
 
-    def _follow_autoscaler_crd(self) -> None:
-        present = AUTOSCALERS_CRD in self.view.crds
-        if present and self.autoscaler_task is None and self._kube is not None:
-            self.autoscaler_task = self._spawn(self._watch(AUTOSCALERS_TARGET), "autoscalers")
-        elif not present and self.autoscaler_task is not None:
-            self.autoscaler_task.cancel()
-            self.tasks.remove(self.autoscaler_task)
-            self.autoscaler_task = None
-            self.view.forget(Kind.AUTOSCALERS)
+    def _follow_optional_crds(self) -> None:
+        for crd, target in OPTIONAL_TARGETS.items():
+            present = crd in self.view.crds
+            task = self.optional_tasks.get(crd)
+            if present and task is None and self._kube is not None:
+                self.optional_tasks[crd] = self._spawn(self._watch(target), target.kind)
+            elif not present and task is not None:
+                task.cancel()
+                self.tasks.remove(task)
+                del self.optional_tasks[crd]
+                self.view.forget(target.kind)
 
     # --- lifecycle ------------------------------------------------------------------
 

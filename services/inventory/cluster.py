@@ -20,6 +20,8 @@ from services.inventory.objects import (
     AutoscalerView,
     CrdView,
     NodeView,
+    OwnedRef,
+    OwnedView,
     PodView,
     Raw,
     StorageClassView,
@@ -28,6 +30,7 @@ from services.inventory.objects import (
     parse_autoscaler,
     parse_crd,
     parse_node,
+    parse_owned,
     parse_pod,
     parse_storage_class,
     parse_workload,
@@ -35,9 +38,10 @@ from services.inventory.objects import (
 )
 from services.inventory.pod_reports import PodReport, PodWarning, log_tail
 from services.inventory.resource_version import as_int, is_stale
+from shared.names import DEFAULT_NAMESPACE
 from shared.queries import CapacityQuery, CapacityReply
 
-View = NodeView | PodView | WorkloadView | CrdView | StorageClassView | AutoscalerView
+View = NodeView | PodView | WorkloadView | CrdView | StorageClassView | AutoscalerView | OwnedView
 
 
 class Kind(StrEnum):
@@ -49,9 +53,39 @@ class Kind(StrEnum):
     AUTOSCALERS = "autoscalers"
     POD_EVENTS = "pod_events"
     """Warning Events about pods: kept as `pod_reports`, never projected."""
+    SERVICES = "services"
+    SECRETS = "secrets"
+    CLAIMS = "persistentvolumeclaims"
+    SERVICE_MONITORS = "servicemonitors"
+    FOREIGN_WORKLOADS = "foreign_deployments"
+    """Deployments in the models' namespace that carry no model id: names a model cannot take."""
 
 
-REQUIRED_KINDS: Final = (Kind.NODES, Kind.PODS, Kind.CRDS, Kind.STORAGE_CLASSES, Kind.WORKLOADS)
+REQUIRED_KINDS: Final = (
+    Kind.NODES,
+    Kind.PODS,
+    Kind.CRDS,
+    Kind.STORAGE_CLASSES,
+    Kind.WORKLOADS,
+    Kind.SERVICES,
+    Kind.SECRETS,
+    Kind.CLAIMS,
+    Kind.FOREIGN_WORKLOADS,
+)
+OWNED_KINDS: Final[dict[Kind, tuple[str, str]]] = {
+    Kind.SECRETS: ("v1", "Secret"),
+    Kind.CLAIMS: ("v1", "PersistentVolumeClaim"),
+    Kind.SERVICES: ("v1", "Service"),
+    Kind.FOREIGN_WORKLOADS: ("apps/v1", "Deployment"),
+    Kind.SERVICE_MONITORS: ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    Kind.AUTOSCALERS: ("autoscaling.aibrix.ai/v1alpha1", "PodAutoscaler"),
+}
+"""Kinds of object a model owns besides its Deployment (and foreign Deployments), as
+(apiVersion, kind), in the deployer's apply order."""
+PROJECTED_KINDS: Final = frozenset(
+    {Kind.NODES, Kind.PODS, Kind.CRDS, Kind.STORAGE_CLASSES, Kind.WORKLOADS, Kind.AUTOSCALERS}
+)
+"""Kinds written to MongoDB; the others live in memory only (a Secret's name included)."""
 PARSERS: Final[dict[Kind, Callable[[Raw], View]]] = {
     Kind.NODES: parse_node,
     Kind.PODS: parse_pod,
@@ -59,6 +93,11 @@ PARSERS: Final[dict[Kind, Callable[[Raw], View]]] = {
     Kind.STORAGE_CLASSES: parse_storage_class,
     Kind.WORKLOADS: parse_workload,
     Kind.AUTOSCALERS: parse_autoscaler,
+    Kind.SERVICES: parse_owned,
+    Kind.SECRETS: parse_owned,
+    Kind.CLAIMS: parse_owned,
+    Kind.SERVICE_MONITORS: parse_owned,
+    Kind.FOREIGN_WORKLOADS: parse_owned,
 }
 
 
@@ -86,6 +125,12 @@ class ClusterView:
         self.relisted: set[Kind] = set()
         self.touched: set[str] = set()
         self.vanished: dict[str, WorkloadView] = {}
+        self.owned: dict[str, set[tuple[Kind, str]]] = {}
+        """Public id -> (kind, key) of each object the model owns besides its Deployment."""
+        self.owned_touched: set[str] = set()
+        """Models whose owned objects appeared, vanished or changed generation."""
+        self.foreign: dict[str, set[str]] = {}
+        """Kind -> names of objects in the models' namespace that carry no model id."""
         self._status: bytes | None = None
         self._node_fragments: dict[str, bytes] = {}
         self._assessments: dict[str, Assessment] = {}
@@ -158,7 +203,8 @@ class ClusterView:
             held = self.objects[kind].get(key)
             if held is None or held.resource_version != view.resource_version or held != view:
                 self._set(kind, view)
-        self.relisted.add(kind)
+        if kind in PROJECTED_KINDS:
+            self.relisted.add(kind)
         self.mark_synced(kind)
 
     def mark_synced(self, kind: Kind) -> None:
@@ -178,7 +224,8 @@ class ClusterView:
         for key in list(self.objects[kind]):
             self._remove(kind, key)
         self.synced.discard(kind)
-        self.relisted.add(kind)
+        if kind in PROJECTED_KINDS:
+            self.relisted.add(kind)
         self._status_changed()  # `connected` may have changed
 
     def _set(self, kind: Kind, view: Any) -> None:
@@ -191,7 +238,10 @@ class ClusterView:
         self._after_change(kind, old, None)
 
     def _after_change(self, kind: Kind, old: Any, new: Any) -> None:
-        self.dirty[kind].add((new or old).key)
+        if kind in PROJECTED_KINDS:
+            self.dirty[kind].add((new or old).key)
+        if kind in OWNED_KINDS:
+            self._owned_changed(kind, old, new)
         if kind is Kind.NODES:
             self._node_changed((new or old).key)
         elif kind is Kind.PODS:
@@ -200,6 +250,53 @@ class ClusterView:
             self._workload_changed(old, new)
         elif kind in (Kind.CRDS, Kind.STORAGE_CLASSES):
             self._status_changed()
+
+    def _owned_changed(self, kind: Kind, old: Any, new: Any) -> None:
+        same = (
+            old is not None
+            and new is not None
+            and (old.public_id, old.generation) == (new.public_id, new.generation)
+        )
+        if same:
+            return
+        foreign_before = set(self.foreign.get(OWNED_KINDS[kind][1], ()))
+        for view, sign in ((old, -1), (new, 1)):
+            if view is None:
+                continue
+            if view.public_id:
+                members = self.owned.setdefault(view.public_id, set())
+                if sign > 0:
+                    members.add((kind, view.key))
+                else:
+                    members.discard((kind, view.key))
+                    if not members:
+                        del self.owned[view.public_id]
+                self.owned_touched.add(view.public_id)
+            elif view.namespace == DEFAULT_NAMESPACE:
+                names = self.foreign.setdefault(OWNED_KINDS[kind][1], set())
+                if sign > 0:
+                    names.add(view.name)
+                else:
+                    names.discard(view.name)
+        if self.foreign.get(OWNED_KINDS[kind][1], set()) != foreign_before:
+            self._status_changed()
+
+    def owned_refs(self, public_id: str) -> list[OwnedRef]:
+        """What the model owns besides its Deployment, as the watches show it now."""
+        refs = []
+        for kind, key in self.owned.get(public_id, ()):
+            view = self.objects[kind][key]
+            api_version, kind_name = OWNED_KINDS[kind]
+            refs.append(OwnedRef(kind_name, view.name, api_version, view.generation or 0))
+        return refs
+
+    @property
+    def owned_kinds_known(self) -> frozenset[str]:
+        """The owned kinds whose watches have synced: only those can show an object missing."""
+        return frozenset(name for kind, (_, name) in OWNED_KINDS.items() if kind in self.synced)
+
+    def foreign_objects(self) -> dict[str, list[str]]:
+        return {kind: sorted(names) for kind, names in sorted(self.foreign.items()) if names}
 
     def _node_changed(self, name: str) -> None:
         self._node_fragments.pop(name, None)
@@ -365,6 +462,7 @@ class ClusterView:
                 storage_classes=self.storage_classes.values(),
                 synced_at=self.synced_at,
                 version=self.status_version,
+                foreign_objects=self.foreign_objects(),
             )
         return self._status
 

@@ -6,6 +6,14 @@ the same state emits nothing. A new generation (the user updated the model) forg
 emitted state so the api hears `running` again for it. While a model is being deleted
 nothing is emitted; a Deployment that vanishes otherwise is drift, but only after a short
 grace, because the `deleting` event and the watch's DELETED race each other.
+
+The model's other objects (Service, Secret, PVC, ServiceMonitor, PodAutoscaler) are
+remembered as they are seen, with the generation that applied them. One that vanishes is
+drift after the same grace, unless the model is being deleted or the object was of an
+older generation than the model's Deployment (the newer one pruned it: a feature turned
+off). Only kinds whose watches have synced can show an object missing. The drift forgets
+the emitted state, so that once the repair brings the objects back the model's state is
+told again (`running` after `degraded: repairing`).
 """
 
 from dataclasses import dataclass, field, replace
@@ -14,7 +22,7 @@ from typing import Literal
 from uuid import NAMESPACE_URL, uuid5
 
 from services.inventory.health import Assessment
-from services.inventory.objects import WorkloadView
+from services.inventory.objects import OwnedRef, WorkloadView
 from shared.events import (
     CloudEvent,
     DegradedData,
@@ -89,6 +97,10 @@ class ModelMemory:
     """How many events this model's transitions have emitted: the last one's `seq`."""
     failure: str = ""
     """The reason and message of the last `failed` emitted: a better one is emitted again."""
+    owned: tuple[OwnedRef, ...] = ()
+    """The model's objects besides its Deployment, as last seen (and those missing)."""
+    missing_since: datetime | None = None
+    """Since when one of `owned` is missing (None: none is)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +210,61 @@ def check_drift(memory: ModelMemory, *, now: datetime, grace: timedelta) -> Deci
         }
     )
     return Decision(forgotten, [ModelDrifted.of(data, source=EVENT_SOURCE)])
+
+
+@dataclass(frozen=True, slots=True)
+class Accounting:
+    decision: "Decision"
+    appeared: bool
+    """An object the memory did not hold is there now."""
+
+
+def account_objects(
+    memory: ModelMemory,
+    *,
+    present: list[OwnedRef],
+    known_kinds: frozenset[str],
+    now: datetime,
+    grace: timedelta,
+) -> Accounting:
+    """The model's objects besides its Deployment: remember them; one missing past the
+    grace is drift. Nothing is drift while the model is being deleted or its Deployment is
+    gone too (that drift's repair brings everything back)."""
+    seen = tuple(sorted(present))
+    names = {(ref.kind, ref.name) for ref in seen}
+    appeared = not names <= {(ref.kind, ref.name) for ref in memory.owned}
+    if memory.deleting or memory.identity is None or not memory.present or memory.gone_since:
+        return Accounting(Decision(replace(memory, owned=seen, missing_since=None)), appeared)
+    current = memory.identity.generation
+    missing = tuple(
+        ref
+        for ref in memory.owned
+        if (ref.kind, ref.name) not in names
+        and (ref.kind not in known_kinds or ref.generation >= current)
+    )
+    gone = [ref for ref in missing if ref.kind in known_kinds]
+    if not gone:
+        return Accounting(
+            Decision(replace(memory, owned=tuple(sorted(seen + missing)), missing_since=None)),
+            appeared,
+        )
+    since = memory.missing_since or now
+    if now < since + grace:
+        owned = tuple(sorted(seen + missing))
+        return Accounting(Decision(replace(memory, owned=owned, missing_since=since)), appeared)
+    kinds = {ref.kind for ref in gone}
+    data = DriftedData.model_validate(
+        {
+            **memory.identity.as_data(),
+            "missing": [
+                ObjectRef(api_version=ref.api_version, kind=ref.kind, name=ref.name) for ref in gone
+            ],
+            "reason": f"{kinds.pop()}Missing" if len(kinds) == 1 else "ObjectsMissing",
+        }
+    )
+    kept = tuple(sorted(seen + tuple(ref for ref in missing if ref not in gone)))
+    forgotten = replace(memory, owned=kept, missing_since=None, state="none")
+    return Accounting(Decision(forgotten, [ModelDrifted.of(data, source=EVENT_SOURCE)]), appeared)
 
 
 @dataclass(frozen=True, slots=True)

@@ -365,6 +365,7 @@ class AutoscalerView:
     min_replicas: int | None
     max_replicas: int
     public_id: str | None
+    generation: int | None = None
 
     @property
     def key(self) -> str:
@@ -384,4 +385,47 @@ def parse_autoscaler(raw: Raw) -> AutoscalerView:
         min_replicas=minimum if isinstance(minimum, int) else None,
         max_replicas=_int(spec.get("maxReplicas")),
         public_id=_str_map(meta.get("labels")).get(labels.MODEL_ID) or None,
+        generation=_generation(meta),
     )
+
+
+def _generation(meta: Raw) -> int | None:
+    return _opt_int(_str_map(meta.get("annotations")).get(labels.GENERATION_ANNOTATION))
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedView:
+    """An object of a kind a model owns (Service, Secret, PVC, ServiceMonitor, or a
+    Deployment that is not a model's), as its metadata tells: whose it is and of which
+    generation. Nothing else is kept; a Secret is only ever read as metadata."""
+
+    namespace: str
+    name: str
+    resource_version: str
+    public_id: str | None
+    generation: int | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def parse_owned(raw: Raw) -> OwnedView:
+    meta = _metadata(raw)
+    return OwnedView(
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
+        public_id=_str_map(meta.get("labels")).get(labels.MODEL_ID) or None,
+        generation=_generation(meta),
+    )
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class OwnedRef:
+    """One object a model owns besides its Deployment, and the generation that applied it."""
+
+    kind: str
+    name: str
+    api_version: str
+    generation: int

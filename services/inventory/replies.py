@@ -75,6 +75,7 @@ def status_reply_bytes(
     storage_classes: Iterable[StorageClassView],
     synced_at: datetime | None,
     version: str | None = None,
+    foreign_objects: dict[str, list[str]] | None = None,
 ) -> bytes:
     classes = sorted(storage_classes, key=lambda sc: sc.name)
     default = next((sc.name for sc in classes if sc.is_default), None)
@@ -104,6 +105,7 @@ def status_reply_bytes(
         in_cluster=in_cluster,
         placement=placement or [],
         bound_gpus=bound_gpus or {},
+        foreign_objects=foreign_objects or {},
     )
     envelope = reply.model_dump_json().encode()
     nodes = b'"gpu_nodes":[' + b",".join(gpu_node_fragments) + b"]"
@@ -132,6 +134,7 @@ def models_reply_bytes(
     limit: int | None,
     max_bytes: int,
     version: str | None = None,
+    foreign_objects: dict[str, list[str]] | None = None,
 ) -> bytes:
     """One page: at most `limit` entries, and never more bytes than `max_bytes` allows."""
     total = len(fragments)

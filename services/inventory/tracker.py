@@ -4,6 +4,9 @@ The view marks workloads it touched and the ones that vanished; `process` judges
 managed one (see `lifecycle`) and returns the events to publish and the memories to
 persist. After a restart, a model remembered as present whose Deployment is absent from
 the fresh list vanished while the inventory was down, and goes through the same grace.
+The model's other objects are accounted for after its Deployment (`account_objects`),
+also for the models remembered with objects once every watch has synced, so an object
+deleted while the inventory was down is drift too.
 """
 
 import logging
@@ -28,11 +31,14 @@ class ModelTracker:
         self.drift_grace = drift_grace
         self.memories: dict[str, ModelMemory] = {}
         self._start_reconciled = False
+        self._objects_reconciled = False
         self._gone: set[str] = set()
+        self._missing: set[str] = set()
 
     def load(self, memories: list[ModelMemory]) -> None:
         self.memories = {memory.public_id: memory for memory in memories}
         self._gone = {m.public_id for m in memories if m.gone_since is not None}
+        self._missing = {m.public_id for m in memories if m.missing_since is not None}
 
     def deleting(self, public_id: str) -> ModelMemory | None:
         """The model is being deleted (a `deleting`/`deleted` event); None if already known."""
@@ -50,25 +56,12 @@ class ModelTracker:
         touched, view.touched = view.touched, set()
         gone, view.vanished = view.vanished, {}
         changed: dict[str, ModelMemory] = {}
+        observed: set[str] = set()
         for key in touched:
-            workload = view.workloads.get(key)
-            if workload is None or not workload.managed:
-                continue
-            identity = lifecycle.identity_of(workload)
-            if identity is None:
-                log.warning(
-                    "managed deployment lacks model labels or annotations",
-                    extra={"deployment": key, "public_id": workload.public_id},
-                )
-                continue
-            memory = self.memories.get(identity.public_id) or ModelMemory(identity.public_id)
-            decision = lifecycle.observe(
-                memory, workload=workload, identity=identity, assessment=view.assessment(key)
-            )
-            updated, emissions = lifecycle.numbered(decision.memory, decision.events)
-            outcome.events.extend(emissions)
-            if updated != memory:
-                changed[identity.public_id] = self.memories[identity.public_id] = updated
+            public_id = self._observe(view, key, outcome, changed)
+            if public_id is not None:
+                observed.add(public_id)
+        self._account_objects(view, observed, now=now, outcome=outcome, changed=changed)
         vanished_ids = {w.public_id for w in gone.values() if w.managed and w.public_id}
         if not self._start_reconciled and Kind.WORKLOADS in view.synced:
             self._start_reconciled = True
@@ -97,3 +90,73 @@ class ModelTracker:
                 changed[public_id] = self.memories[public_id] = updated
         outcome.memories = list(changed.values())
         return outcome
+
+    def _observe(
+        self, view: ClusterView, key: str, outcome: Outcome, changed: dict[str, ModelMemory]
+    ) -> str | None:
+        """Judge one managed Deployment; the model's public id, or None if it is not one."""
+        workload = view.workloads.get(key)
+        if workload is None or not workload.managed:
+            return None
+        identity = lifecycle.identity_of(workload)
+        if identity is None:
+            log.warning(
+                "managed deployment lacks model labels or annotations",
+                extra={"deployment": key, "public_id": workload.public_id},
+            )
+            return None
+        memory = self.memories.get(identity.public_id) or ModelMemory(identity.public_id)
+        decision = lifecycle.observe(
+            memory, workload=workload, identity=identity, assessment=view.assessment(key)
+        )
+        self._record(memory, decision, outcome, changed)
+        return identity.public_id
+
+    def _account_objects(
+        self,
+        view: ClusterView,
+        observed: set[str],
+        *,
+        now: datetime,
+        outcome: Outcome,
+        changed: dict[str, ModelMemory],
+    ) -> None:
+        checks, view.owned_touched = view.owned_touched, set()
+        checks |= observed | self._missing
+        if not self._objects_reconciled and view.connected:
+            self._objects_reconciled = True
+            checks |= {p for p, m in self.memories.items() if m.owned}
+        known = view.owned_kinds_known
+        for public_id in checks:
+            memory = self.memories.get(public_id)
+            if memory is None:
+                continue  # not a model seen yet: its Deployment's first sight accounts for them
+            accounting = lifecycle.account_objects(
+                memory,
+                present=view.owned_refs(public_id),
+                known_kinds=known,
+                now=now,
+                grace=self.drift_grace,
+            )
+            updated = self._record(memory, accounting.decision, outcome, changed)
+            if updated.missing_since is not None:
+                self._missing.add(public_id)
+            else:
+                self._missing.discard(public_id)
+            identity = updated.identity
+            if accounting.appeared and updated.state == "none" and identity is not None:
+                # back after a drift: tell the model's state again
+                self._observe(view, f"{identity.namespace}/{identity.name}", outcome, changed)
+
+    def _record(
+        self,
+        memory: ModelMemory,
+        decision: lifecycle.Decision,
+        outcome: Outcome,
+        changed: dict[str, ModelMemory],
+    ) -> ModelMemory:
+        updated, emissions = lifecycle.numbered(decision.memory, decision.events)
+        outcome.events.extend(emissions)
+        if updated != memory:
+            changed[updated.public_id] = self.memories[updated.public_id] = updated
+        return updated

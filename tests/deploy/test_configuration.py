@@ -108,7 +108,11 @@ def test_deploy_runs_nats_as_three_routed_nodes_and_replicates_streams_on_each(
     config = jan_models_config(manifests)["data"]
     assert int(config["JAN_MODELS_STREAM_REPLICAS"]) == replicas == 3
     assert config["JAN_MODELS_NATS_URL"] == "nats://nats.jan-models-system.svc:4222"
-    [budget] = [m for m in manifests if m["kind"] == "PodDisruptionBudget"]
+    [budget] = [
+        m
+        for m in manifests
+        if m["kind"] == "PodDisruptionBudget" and m["metadata"]["name"] == "nats"
+    ]
     assert budget["spec"]["maxUnavailable"] == 1  # two of three keep the streams' quorum
 
 
@@ -139,3 +143,30 @@ def test_each_cluster_deployment_runs_its_service_with_variables_it_reads(
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod.get("automountServiceAccountToken", True) == (service in NEEDS_KUBERNETES)
+
+
+@pytest.mark.parametrize("service", SETTINGS)
+def test_each_service_runs_two_replicas_that_a_drain_never_takes_both_of(
+    manifests: list[dict[str, Any]], service: str
+) -> None:
+    name = f"jan-models-{service}"
+    [deployment] = [
+        m for m in manifests if m["kind"] == "Deployment" and m["metadata"]["name"] == name
+    ]
+    [budget] = [
+        m for m in manifests if m["kind"] == "PodDisruptionBudget" and m["metadata"]["name"] == name
+    ]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+
+    assert deployment["spec"]["replicas"] == 2
+    assert budget["metadata"]["namespace"] == deployment["metadata"]["namespace"]
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    leases = [
+        e for e in container["env"] if e["name"] == "JAN_MODELS_INVENTORY_LEADER_LEASE_SECONDS"
+    ]
+    # several inventories must elect one writer; the api and deployer need no election
+    assert bool(leases) == (service == "inventory")
+    if leases:
+        InventorySettings(inventory_leader_lease_seconds=leases[0]["value"])

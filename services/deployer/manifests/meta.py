@@ -4,20 +4,13 @@ from typing import Any, Final
 
 from shared.commands import ModelRef
 from shared.labels import MODEL_ID, MODEL_NAME, model_annotations, model_labels
+from shared.objects import cache_claim_name, secret_name
+
+__all__ = ["HF_TOKEN_KEY", "Manifest", "cache_claim_name", "header", "metadata", "secret_name"]
 
 Manifest = dict[str, Any]
 
-SECRET_SUFFIX: Final = "-hf-token"  # noqa: S105  # a name suffix, not a secret
-CACHE_SUFFIX: Final = "-cache"
 HF_TOKEN_KEY: Final = "token"  # noqa: S105  # the key inside the Secret
-
-
-def secret_name(name: str) -> str:
-    return f"{name}{SECRET_SUFFIX}"
-
-
-def cache_claim_name(name: str) -> str:
-    return f"{name}{CACHE_SUFFIX}"
 
 
 def labels(ref: ModelRef) -> dict[str, str]:

@@ -13,6 +13,13 @@ Recovery rules:
   (bookmarks keep it fresh);
 - any other failure: back off (exponential, full jitter, capped) and list again.
 One object that cannot be applied is counted and logged; it never stops the watch.
+
+A target read `metadata_only` (Secrets) asks for `PartialObjectMetadata`, the shape
+client-go's metadata client asks for: the apiserver then sends names, labels and
+annotations but never a Secret's data. The Accept header names that shape alone, with
+no plain-JSON fallback, so a server that cannot answer so refuses (406) rather than
+sending the values. A list must ask for the list shape and a watch for the item shape:
+a watch asking for the list shape gets whole objects.
 """
 
 import asyncio
@@ -37,6 +44,9 @@ log = logging.getLogger(__name__)
 Raw = dict[str, Any]
 GONE: Final = 410
 RESTART_REASONS: Final = ("gone", "error", "dropped")
+JSON: Final = "application/json"
+METADATA_LIST: Final = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+METADATA_ITEM: Final = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 
 class KubeRequestError(Exception):
@@ -60,6 +70,7 @@ class WatchTarget:
     path: str
     label_selector: str | None = None
     field_selector: str | None = None
+    metadata_only: bool = False
 
 
 class WatchSink(Protocol):
@@ -144,12 +155,17 @@ class KubeWatch:
             query.append(("fieldSelector", self.target.field_selector))
         return query
 
-    async def _get(self, query: list[tuple[str, str]], *, read_timeout: float) -> Any:
+    async def _get(
+        self, query: list[tuple[str, str]], *, read_timeout: float, watch: bool = False
+    ) -> Any:
+        accept = JSON
+        if self.target.metadata_only:
+            accept = METADATA_ITEM if watch else METADATA_LIST
         return await self.client.call_api(
             self.target.path,
             "GET",
             query_params=query,
-            header_params={"Accept": "application/json"},
+            header_params={"Accept": accept},
             auth_settings=["BearerToken"],
             _preload_content=False,
             _request_timeout=aiohttp.ClientTimeout(sock_connect=10, sock_read=read_timeout),
@@ -185,7 +201,7 @@ class KubeWatch:
             timeoutSeconds=str(timeout),
         )
         started = time.monotonic()
-        response = await self._get(query, read_timeout=timeout + 30)
+        response = await self._get(query, read_timeout=timeout + 30, watch=True)
         async with response:
             if response.status != 200:
                 raise _status_error(response.status, await response.read())

@@ -10,6 +10,7 @@ from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.inventory.lifecycle import ModelIdentity, ModelMemory
+from services.inventory.objects import OwnedRef
 from shared.database import Document
 from shared.names import Collection
 from shared.transactions import TransactionSessions, bulk_write_in_one_commit
@@ -33,6 +34,8 @@ def memory_from_document(document: Document) -> ModelMemory:
         gone_since=document.get("gone_since"),
         sequence=document.get("sequence", 0),
         failure=document.get("failure", ""),
+        owned=tuple(OwnedRef(**ref) for ref in document.get("owned") or ()),
+        missing_since=document.get("missing_since"),
     )
 
 

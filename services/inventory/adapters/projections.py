@@ -112,7 +112,7 @@ class ProjectionWriter:
 
     async def _flush(self) -> int:
         written = 0
-        for kind in Kind:
+        for kind in COLLECTIONS:
             relisted = kind in self.view.relisted
             if relisted:
                 self.view.relisted.discard(kind)
