@@ -38,6 +38,7 @@ DETAIL_FIELDS = (
     "is_public",
     "created_at",
     "updated_at",
+    "generation",
 )
 REGISTRY_ALL_FIELDS = ("public_id", "model_type", "display_name", "description")
 
@@ -73,6 +74,11 @@ def detail_view(document: Document) -> dict[str, Any]:
     if document.get("status_reason"):
         view["status_reason"] = document["status_reason"]
     return {"model": view}
+
+
+def etag(document: Document) -> str:
+    """The details' entity tag: the generation, which `If-Match` on a PATCH names."""
+    return f'"{document.get("generation", 1)}"'
 
 
 def all_entry(

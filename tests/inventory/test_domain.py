@@ -99,7 +99,7 @@ def workload(*, ready: int, replicas: int = 1, rv: str = "1", generation: int = 
     raw = deployment("qwen3", replicas=replicas, managed={**MANAGED, "generation": generation})
     raw["metadata"]["resourceVersion"] = rv
     raw["metadata"]["creationTimestamp"] = "2025-01-01T10:00:00Z"
-    raw["status"] = {"replicas": replicas, "readyReplicas": ready}
+    raw["status"] = {"replicas": replicas, "updatedReplicas": replicas, "readyReplicas": ready}
     return raw
 
 
