@@ -271,7 +271,10 @@ class Models:
         roll, and a `failed` model is tried again."""
         document = await self._changeable(raw_id, organization_id, None)
         now = datetime.now(UTC)
-        fields = {"restarted_at": now, "updated_at": now}
+        # MongoDB keeps milliseconds: the stamp every later generation re-applies must be
+        # the one this generation applies, or each of them would roll the pods again
+        stamp = now.replace(microsecond=now.microsecond - now.microsecond % 1000)
+        fields = {"restarted_at": stamp, "updated_at": now}
         return await self._new_generation(document, fields, changed=["restart"], now=now)
 
     async def _changeable(

@@ -344,7 +344,9 @@ def test_a_restart_stamps_the_pod_template_and_later_generations_keep_the_stamp(
     assert annotations[RESTARTED_AT_ANNOTATION] == "2026-12-01T22:30:05.123456Z"
     later = restarted.model_copy(update={"generation": 3})
     assert template_of(later) == template_of(restarted)
-    assert RESTARTED_AT_ANNOTATION not in template_of(seed_create_command())["metadata"]["annotations"]
+    assert (
+        RESTARTED_AT_ANNOTATION not in template_of(seed_create_command())["metadata"]["annotations"]
+    )
 
 
 def test_rollout_becomes_the_deployment_strategy() -> None:
