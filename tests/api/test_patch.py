@@ -9,7 +9,6 @@ import pytest
 from nats.js import JetStreamContext
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.commands import CreateModel
 from shared.database import Document
 from shared.events import ModelUpdated, parse_event
@@ -17,6 +16,7 @@ from shared.messaging import MSG_ID_HEADER
 from shared.names import COMMANDS_STREAM, CREATE_SUBJECT, EVENTS_STREAM, EVENTS_WILDCARD, Collection
 from tests.api.conftest import FakeInventory, KeyFactory, gpu_placement, synced_status
 from tests.api.test_outbox import messages_on, outbox_empty
+from tests.api.test_status_events import created_model
 from tests.waiting import poll
 
 pytestmark = pytest.mark.integration
@@ -36,9 +36,7 @@ async def patch(
 
 
 async def create(http: httpx.AsyncClient, headers: dict[str, str]) -> str:
-    created = await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=headers)
-    assert created.status_code == 201, created.text
-    public_id: str = created.json()["model"]["public_id"]
+    public_id: str = (await created_model(http, headers))["public_id"]
     return public_id
 
 
