@@ -13,10 +13,15 @@ import orjson
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from nats import connect as nats_connect
+from nats.js.errors import NotFoundError
 from pymongo import AsyncMongoClient
 
 from jan_models.stack import LocalStack
+from shared.events import parse_event
 from shared.labels import RESTARTED_AT_ANNOTATION, model_selector
+from shared.names import EVENTS_STREAM
+from tests.e2e.conftest import ORG_ID
 from tests.e2e.test_walkthrough import MODELS, body, follow_status
 from tests.waiting import eventually
 
@@ -355,4 +360,62 @@ async def test_restart_retries_a_failed_model(api: httpx.AsyncClient, stack: Loc
     assert retried.status_code == 202, retried.text
     assert retried.json()["model"]["status"] == "updating"
     await running_at(api, public_id, 2)
+    assert (await api.delete(f"{MODELS}/{public_id}")).status_code == 204
+
+
+async def test_an_autoscalers_choice_arrives_as_scaled_and_a_patch_moves_its_bounds(
+    api: httpx.AsyncClient, stack: LocalStack
+) -> None:
+    name = "day2-autoscaled"
+    payload = body(name, gpu_count=None)
+    payload["requirements"] = {"cpu": "100m", "memory": "128Mi"}
+    public_id = await create_running(api, payload)
+    deployments = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}"
+    autoscaler = (
+        f"/apis/autoscaling.aibrix.ai/v1alpha1/namespaces/{NAMESPACE}/podautoscalers/{name}"
+    )
+    async with httpx.AsyncClient(base_url=stack.kubesim_url) as kubesim:
+        chose = await kubesim.patch(
+            f"{deployments}/scale",
+            params={"fieldManager": "aibrix-kpa"},
+            content=orjson.dumps({"spec": {"replicas": 3}}),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert chose.status_code == 200, chose.text
+
+        nats = await nats_connect(stack.nats_url)
+        try:
+            js = nats.jetstream()
+            subject = f"model.events.{ORG_ID}.{name}.scaled"
+
+            async def scaled() -> bool:
+                try:
+                    message = await js.get_last_msg(EVENTS_STREAM, subject)
+                except NotFoundError:
+                    return False
+                return bool(parse_event(message.data or b"").data.replicas == 3)  # type: ignore[union-attr]
+
+            await eventually(scaled, within=30)
+        finally:
+            await nats.close()
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongodb_url)
+        try:
+
+            async def recorded() -> bool:
+                stored = await client["jan_models"]["models"].find_one({"public_id": public_id})
+                return stored is not None and stored.get("replicas") == 3
+
+            await eventually(recorded, within=30)
+        finally:
+            await client.close()
+
+        bounds = {
+            "deployment_config": {"autoscaling_config": {"min_replicas": 2, "max_replicas": 5}}
+        }
+        response = await patch(api, public_id, bounds)
+        assert response.status_code == 200, response.text
+        await running_at(api, public_id, 2)
+        spec = (await kubesim.get(autoscaler)).json()["spec"]
+        assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 5)
+        assert (await kubesim.get(deployments)).json()["spec"]["replicas"] == 3  # still its choice
     assert (await api.delete(f"{MODELS}/{public_id}")).status_code == 204
