@@ -93,21 +93,9 @@ def _report(run: Run, *, rate: float, posted: dict[str, Any], patched: dict[str,
     run.rows += [
         Row.of_latency(scenario, f"api POST /models at {rate:.0f}/s", post),
         Row.of_latency(scenario, f"api PATCH /models/{{id}} at {rate:.0f}/s", patch),
-        Row(
-            scenario=scenario,
-            name=f"POST -> running at {rate:.0f}/s",
-            n=up["n"],
-            errors=posted["not_running"],
-            p50_ms=up["p50_ms"],
-            p99_ms=up["p99_ms"],
-        ),
-        Row(
-            scenario=scenario,
-            name=f"PATCH -> generation 2 running at {rate:.0f}/s (Recreate)",
-            n=rolled["n"],
-            errors=patched["not_running"],
-            p50_ms=rolled["p50_ms"],
-            p99_ms=rolled["p99_ms"],
+        Row.of_running(scenario, f"POST -> running at {rate:.0f}/s", posted),
+        Row.of_running(
+            scenario, f"PATCH -> generation 2 running at {rate:.0f}/s (Recreate)", patched
         ),
     ]
     for name, result in (("POST", posted), ("PATCH", patched)):
