@@ -9,11 +9,13 @@ import pytest
 from nats.js import JetStreamContext
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.api.settings import ApiSettings
 from shared.commands import CreateModel
 from shared.database import Document
 from shared.events import ModelUpdated, parse_event
 from shared.messaging import MSG_ID_HEADER
 from shared.names import COMMANDS_STREAM, CREATE_SUBJECT, EVENTS_STREAM, EVENTS_WILDCARD, Collection
+from shared.secrets import TokenCipher
 from tests.api.conftest import FakeInventory, KeyFactory, gpu_placement, synced_status
 from tests.api.test_outbox import messages_on, outbox_empty
 from tests.api.test_status_events import created_model
@@ -138,3 +140,52 @@ async def test_restart_needs_no_body_and_answers_202_with_a_new_generation(
     assert stored is not None
     assert stored["restarted_at"] is not None
     assert stored["generation"] == 2
+
+
+async def test_secret_extra_env_and_the_token_rotate_encrypted_and_never_in_clear(
+    http: httpx.AsyncClient,
+    key_for: KeyFactory,
+    jetstream: JetStreamContext,
+    mongo_db: AsyncDatabase[Document],
+    api_settings: ApiSettings,
+) -> None:
+    headers = await key_for(123)
+    public_id = await create(http, headers)
+    await poll(lambda: outbox_empty(mongo_db), until=bool)
+    secret, token = "s3cr3t-" + "q" * 20, "hf_rotated_" + "z" * 20
+    env = [{"name": "CUDA_VISIBLE_DEVICES", "value": "0"}, {"name": "API_KEY", "value": secret}]
+
+    response = await patch(
+        http,
+        public_id,
+        {"deployment_config": {"extra_env": env, "hugging_face_token": token}},
+        headers,
+    )
+
+    assert response.status_code == 200, response.text
+    assert secret not in response.text
+    assert token not in response.text
+    await poll(lambda: outbox_empty(mongo_db), until=bool)
+    stored = await mongo_db[Collection.MODELS].find_one({"public_id": public_id})
+    assert stored is not None
+    assert secret not in str(stored)
+    assert token not in str(stored)
+    assert stored["deployment_config"]["secret_env_names"] == ["API_KEY"]
+    *_, message = await messages_on(jetstream, COMMANDS_STREAM, CREATE_SUBJECT)
+    assert secret.encode() not in message.data
+    assert token.encode() not in message.data
+    command = CreateModel.model_validate_json(message.data)
+    cipher = TokenCipher(api_settings.encryption_key)
+    assert command.hf_token_encrypted is not None
+    assert command.secret_env_encrypted is not None
+    assert cipher.decrypt(command.hf_token_encrypted).get_secret_value() == token
+    assert cipher.decrypt_values(command.secret_env_encrypted)["API_KEY"].get_secret_value() == (
+        secret
+    )
+    assert [e.name for e in command.deployment_config.extra_env] == ["CUDA_VISIBLE_DEVICES"]
+    events = await messages_on(jetstream, EVENTS_STREAM, EVENTS_WILDCARD)
+    updated = [parse_event(m.data) for m in events if m.subject.endswith(".updated")]
+    assert [e.data.changed for e in updated] == [  # type: ignore[union-attr]
+        ["deployment_config.hugging_face_token", "deployment_config.extra_env"]
+    ]
+    assert all(secret.encode() not in m.data and token.encode() not in m.data for m in events)
