@@ -89,6 +89,7 @@ _EVENT_SUMMARIES: Final[dict[EventType, str]] = {
     EventType.SCALED: "The number of desired replicas changed",
     EventType.DRIFTED: "A managed object vanished or changed by hand",
     EventType.REPAIRED: "The deployer re-applied the model's desired state after drift",
+    EventType.UPDATED: "The api accepted a new generation of a running model (a change or a restart)",
 }
 
 # (channel id, subject, request model, reply models)

@@ -81,6 +81,11 @@ class CreateModel(CommandBase):
         default=[],
         description="Nodes admission reserved the starting replicas on (preferred node affinity)",
     )
+    restarted_at: datetime | None = Field(
+        default=None,
+        description="When the user last asked for a restart: the pod template's "
+        "`jan-models/restarted-at` annotation, kept by every later generation",
+    )
 
     @property
     def subject(self) -> str:

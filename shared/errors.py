@@ -22,6 +22,7 @@ class ErrorKind(StrEnum):
     DEPENDENCY_DOWN = "dependency_down"
     RATE_LIMITED = "rate_limited"
     QUOTA_EXCEEDED = "quota_exceeded"
+    PRECONDITION_FAILED = "precondition_failed"
 
 
 class JanModelsError(Exception):
@@ -122,6 +123,31 @@ class ModelNameTakenError(JanModelsError):
 
     def __init__(self, *, name: str, namespace: str) -> None:
         super().__init__(f"a model named '{name}' already exists in namespace '{namespace}'")
+
+
+class NameImmutableError(InvalidRequestError):
+    def __init__(self) -> None:
+        super().__init__("name cannot be changed")
+
+
+class NotInPlaceError(InvalidRequestError):
+    """A change the cluster cannot make to a running model (a PVC's class, a smaller PVC)."""
+
+
+class ModelBeingDeletedError(JanModelsError):
+    kind = ErrorKind.CONFLICT
+
+    def __init__(self) -> None:
+        super().__init__("model is being deleted")
+
+
+class GenerationMismatchError(JanModelsError):
+    """`If-Match` named another generation than the model's."""
+
+    kind = ErrorKind.PRECONDITION_FAILED
+
+    def __init__(self, *, generation: int) -> None:
+        super().__init__(f"model changed: its generation is now {generation}")
 
 
 def not_ours_message(*, kind: str, namespace: str, name: str) -> str:

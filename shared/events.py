@@ -80,6 +80,15 @@ class RepairedData(ModelEventData):
     objects: list[ObjectRef] = []
 
 
+class UpdatedData(ModelEventData):
+    changed: list[str] = Field(
+        default=[],
+        description="The create body's fields the change touched (`restart` for a restart); "
+        "a token's or a secret's new value is never shown, only its field's name",
+        examples=[["deployment_config.image"]],
+    )
+
+
 class CloudEvent(BaseModel):
     """The CloudEvents 1.0 envelope; subclasses pin `type` and `data`."""
 
@@ -169,6 +178,14 @@ class ModelRepaired(CloudEvent):
     data: RepairedData
 
 
+class ModelUpdated(CloudEvent):
+    """The api accepted generation N of a model that already runs (a PATCH or a restart)."""
+
+    event_type = EventType.UPDATED
+    type: Literal["ai.jan.model.updated"]
+    data: UpdatedData
+
+
 ModelEvent = Annotated[
     ModelAccepted
     | ModelApplied
@@ -179,7 +196,8 @@ ModelEvent = Annotated[
     | ModelDeleted
     | ModelScaled
     | ModelDrifted
-    | ModelRepaired,
+    | ModelRepaired
+    | ModelUpdated,
     Field(discriminator="type"),
 ]
 EVENT_CLASSES: tuple[type[CloudEvent], ...] = (
@@ -193,6 +211,7 @@ EVENT_CLASSES: tuple[type[CloudEvent], ...] = (
     ModelScaled,
     ModelDrifted,
     ModelRepaired,
+    ModelUpdated,
 )
 _EVENT_ADAPTER: TypeAdapter[ModelEvent] = TypeAdapter(ModelEvent)
 

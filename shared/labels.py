@@ -26,6 +26,8 @@ SCALE_DOWN_DELAY_ANNOTATION: Final = "kpa.autoscaling.aibrix.ai/scale-down-delay
 # in its events without asking the api's registry.
 MODEL_DB_ID_ANNOTATION: Final = "jan-server.menlo.ai/model-db-id"
 GENERATION_ANNOTATION: Final = "jan-server.menlo.ai/generation"
+RESTARTED_AT_ANNOTATION: Final = "jan-models/restarted-at"
+"""On the pod template only: a restart changes it, so the Deployment rolls its pods."""
 
 
 def model_labels(*, name: str, organization_id: int, public_id: str) -> dict[str, str]:
@@ -41,7 +43,8 @@ def model_labels(*, name: str, organization_id: int, public_id: str) -> dict[str
 
 
 def model_annotations(*, model_id: int, generation: int) -> dict[str, str]:
-    """Annotations on every managed object (and the Deployment's pod template)."""
+    """Annotations on every managed object (not the pod template: a new generation that
+    changes nothing the pods run, such as a replica count, must not roll them)."""
     return {MODEL_DB_ID_ANNOTATION: str(model_id), GENERATION_ANNOTATION: str(generation)}
 
 

@@ -158,6 +158,35 @@ class AutoscalingConfig(Strict):
         return self
 
 
+class RolloutConfig(Strict):
+    """How a new generation replaces the pods of the last one.
+
+    `Recreate` (the default) stops the old pods before the new ones start: a GPU model
+    rarely has a spare GPU for a second copy. `RollingUpdate` keeps old pods serving:
+    `max_surge` 1 starts one extra pod first (it needs GPUs of its own), `max_unavailable`
+    1 lets one old pod go first (no extra GPU). Both 0 is what Kubernetes refuses."""
+
+    strategy: Literal["Recreate", "RollingUpdate"] = "Recreate"
+    max_surge: Literal[0, 1] = 0
+    max_unavailable: Literal[0, 1] = 1
+
+    @model_validator(mode="after")
+    def _some_room(self) -> "RolloutConfig":
+        if self.strategy == "RollingUpdate" and self.max_surge == 0 == self.max_unavailable:
+            raise ValueError(
+                "rollout: max_surge and max_unavailable cannot both be 0 "
+                "(the rollout could never replace a pod)"
+            )
+        if self.strategy == "Recreate" and self.max_surge:
+            raise ValueError("rollout: max_surge applies to RollingUpdate only")
+        return self
+
+    @property
+    def surge(self) -> int:
+        """Extra pods a rollout runs beside the old ones."""
+        return self.max_surge if self.strategy == "RollingUpdate" else 0
+
+
 class DeploymentConfig(Strict):
     """How to run the model server; the seed's "Model Deployment Parameters" table."""
 
@@ -178,7 +207,8 @@ class DeploymentConfig(Strict):
     enable_autoscaling: bool = False
     autoscaling_config: AutoscalingConfig | None = None
     extra_env: Annotated[list[EnvVar], Field(max_length=128)] = []
-    replicas: int = Field(default=1, ge=0, le=1000)
+    replicas: int = Field(default=1, ge=0, le=1000, description="Replicas when autoscaling is off")
+    rollout: RolloutConfig = RolloutConfig()
 
     @property
     def effective_autoscaling(self) -> AutoscalingConfig:

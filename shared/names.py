@@ -42,6 +42,7 @@ class EventType(StrEnum):
     SCALED = "scaled"
     DRIFTED = "drifted"
     REPAIRED = "repaired"
+    UPDATED = "updated"
 
     @property
     def cloudevent_type(self) -> str:

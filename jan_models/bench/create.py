@@ -112,13 +112,8 @@ def _report(
         _drain_row(f"creates brought to running per second after {target:.0f}/s", burst),
         _post_row(f"api POST /models at a sustained {sustained:.0f}/s", steady_post),
         _drain_row(f"creates brought to running per second at {sustained:.0f}/s", steady),
-        Row(
-            scenario=Scenario.CREATE,
-            name=f"POST -> running at {sustained:.0f}/s (1 in {SAMPLE_EVERY})",
-            n=running["n"],
-            errors=steady["not_running"],
-            p50_ms=running["p50_ms"],
-            p99_ms=running["p99_ms"],
+        Row.of_running(
+            Scenario.CREATE, f"POST -> running at {sustained:.0f}/s (1 in {SAMPLE_EVERY})", steady
         ),
     ]
     for phase, result in (("target", burst), ("sustained", steady)):

@@ -5,7 +5,8 @@ of load specs on stdin, runs them one after the other and prints a JSON list of 
 Every loop is bounded twice, by a request count and by a time limit. Closed loops keep
 `concurrency` requests in flight; the create loop is open (requests start on a schedule
 at `rate`, at most `max_in_flight` at once) and follows a sample of the new models with
-`GET /models/{id}` until they are `running`.
+`GET /models/{id}` until they are `running`; the patch loop is the same open loop over
+existing models, followed until they run the new generation.
 
 The follower must not become the load it measures: it polls every `poll_interval` at
 first, then every `poll_ratio` of the time already waited (up to `poll_max`), so a
@@ -50,13 +51,9 @@ class NatsLoad(_Loop):
     payload: str = ""
 
 
-class CreateLoad(BaseModel):
-    kind: Literal["create"] = "create"
+class _OpenLoop(BaseModel):
     base_url: str
     headers: dict[str, str] = Field(default_factory=dict)
-    template: dict[str, Any]
-    name_prefix: str
-    count: int = Field(ge=1)
     rate: float = Field(gt=0)
     max_in_flight: int = Field(default=64, ge=1)
     sample_every: int = Field(default=10, ge=1)
@@ -67,8 +64,25 @@ class CreateLoad(BaseModel):
     max_seconds: float = Field(default=120.0, gt=0)
 
 
-Load = Annotated[HttpLoad | NatsLoad | CreateLoad, Field(discriminator="kind")]
-LOADS = TypeAdapter[list[HttpLoad | NatsLoad | CreateLoad]](list[Load])
+class CreateLoad(_OpenLoop):
+    kind: Literal["create"] = "create"
+    template: dict[str, Any]
+    name_prefix: str
+    count: int = Field(ge=1)
+
+
+class PatchLoad(_OpenLoop):
+    """PATCHes of existing models, each followed until it runs `generation`."""
+
+    kind: Literal["patch"] = "patch"
+    public_ids: list[str] = Field(min_length=1)
+    patch: dict[str, Any]
+    generation: int = Field(ge=2)
+
+
+AnyLoad = HttpLoad | NatsLoad | CreateLoad | PatchLoad
+Load = Annotated[AnyLoad, Field(discriminator="kind")]
+LOADS = TypeAdapter[list[AnyLoad]](list[Load])
 
 
 class LoopResult(BaseModel):
@@ -180,6 +194,39 @@ def create_body(template: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 async def create_load(spec: CreateLoad) -> CreateResult:
+    bodies = [
+        orjson.dumps(create_body(spec.template, f"{spec.name_prefix}-{i:05d}"))
+        for i in range(spec.count)
+    ]
+
+    async def send(session: aiohttp.ClientSession, index: int) -> tuple[str, bytes]:
+        async with session.post(MODELS_PATH, data=bodies[index]) as response:
+            return str(response.status), await response.read()
+
+    return await _open_loop(spec, send, expected="201", count=spec.count, generation=None)
+
+
+async def patch_load(spec: PatchLoad) -> CreateResult:
+    body = orjson.dumps(spec.patch)
+
+    async def send(session: aiohttp.ClientSession, index: int) -> tuple[str, bytes]:
+        path = f"{MODELS_PATH}/{spec.public_ids[index]}"
+        headers = {"Content-Type": "application/merge-patch+json"}
+        async with session.patch(path, data=body, headers=headers) as response:
+            return str(response.status), await response.read()
+
+    count = len(spec.public_ids)
+    return await _open_loop(spec, send, expected="200", count=count, generation=spec.generation)
+
+
+Send = Callable[[aiohttp.ClientSession, int], Awaitable[tuple[str, bytes]]]
+
+
+async def _open_loop(
+    spec: "CreateLoad | PatchLoad", send: Send, *, expected: str, count: int, generation: int | None
+) -> CreateResult:
+    """Requests on `spec.rate`'s schedule; a sample of the models they name followed until
+    `running` (at `generation` when given)."""
     codes: dict[str, int] = {}
     posts: list[float] = []
     to_running: list[float] = []
@@ -190,14 +237,15 @@ async def create_load(spec: CreateLoad) -> CreateResult:
     followers: list[asyncio.Task[None]] = []
     connector = aiohttp.TCPConnector(limit=spec.max_in_flight + 32)
     timeout = aiohttp.ClientTimeout(total=30)
-    bodies = [
-        orjson.dumps(create_body(spec.template, f"{spec.name_prefix}-{i:05d}"))
-        for i in range(spec.count)
-    ]
     headers = spec.headers | {"Content-Type": "application/json"}
     async with aiohttp.ClientSession(
         spec.base_url, headers=headers, connector=connector, timeout=timeout
     ) as session:
+
+        def arrived(model: dict[str, Any]) -> bool:
+            return model.get("status") == "running" and (
+                generation is None or model.get("generation") == generation
+            )
 
         async def follow(public_id: str, sent: float, *, sampled: bool) -> None:
             nonlocal not_running, unfinished, polls
@@ -207,7 +255,7 @@ async def create_load(spec: CreateLoad) -> CreateResult:
                 try:
                     async with session.get(f"{MODELS_PATH}/{public_id}") as response:
                         body = await response.read()
-                    if orjson.loads(body).get("model", {}).get("status") == "running":
+                    if arrived(orjson.loads(body).get("model", {})):
                         seen = time.perf_counter()
                         if sampled:
                             to_running.append(seen - sent)
@@ -222,21 +270,19 @@ async def create_load(spec: CreateLoad) -> CreateResult:
             unfinished = True
             not_running += sampled
 
-        async def create(index: int) -> None:
+        async def request(index: int) -> None:
             async with gate:
                 sent = time.perf_counter()
                 try:
-                    async with session.post(MODELS_PATH, data=bodies[index]) as response:
-                        body = await response.read()
-                        key = str(response.status)
+                    key, body = await send(session, index)
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     key, body = type(exc).__name__, b""
                 codes[key] = codes.get(key, 0) + 1
-                if key != "201":
+                if key != expected:
                     return
                 posts.append(time.perf_counter() - sent)
                 sampled = index % spec.sample_every == 0
-                if sampled or index == spec.count - 1:
+                if sampled or index == count - 1:
                     public_id = orjson.loads(body)["model"]["public_id"]
                     followed = follow(public_id, sent, sampled=sampled)
                     followers.append(asyncio.create_task(followed))
@@ -244,18 +290,18 @@ async def create_load(spec: CreateLoad) -> CreateResult:
         began = time.perf_counter()
         limit = began + spec.max_seconds
         tasks: list[asyncio.Task[None]] = []
-        for index in range(spec.count):
+        for index in range(count):
             due = began + index / spec.rate
             now = time.perf_counter()
             if now > limit:
                 break
             if due > now:
                 await asyncio.sleep(due - now)
-            tasks.append(asyncio.create_task(create(index)))
+            tasks.append(asyncio.create_task(request(index)))
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - began
         await asyncio.gather(*followers)
-    errors = sum(n for code, n in codes.items() if code != "201")
+    errors = sum(n for code, n in codes.items() if code != expected)
     return CreateResult(
         post=_dump(Latency.of(posts, errors=errors, elapsed=elapsed)),
         to_running=_dump(Latency.of(to_running, elapsed=None)),
@@ -277,15 +323,17 @@ def _dump(latency: Latency) -> dict[str, Any]:
     }
 
 
-async def run(spec: HttpLoad | NatsLoad | CreateLoad) -> BaseModel:
+async def run(spec: AnyLoad) -> BaseModel:
     if isinstance(spec, HttpLoad):
         return await http_load(spec)
     if isinstance(spec, NatsLoad):
         return await nats_load(spec)
+    if isinstance(spec, PatchLoad):
+        return await patch_load(spec)
     return await create_load(spec)
 
 
-async def run_all(specs: list[HttpLoad | NatsLoad | CreateLoad]) -> list[dict[str, Any]]:
+async def run_all(specs: list[AnyLoad]) -> list[dict[str, Any]]:
     return [(await run(spec)).model_dump(mode="json") for spec in specs]
 
 

@@ -44,6 +44,19 @@ class Row:
             http_read=http_read,
         )
 
+    @classmethod
+    def of_running(cls, scenario: str, name: str, result: dict[str, Any]) -> "Row":
+        """A row from an open loop's followed models: request -> running."""
+        running = result["to_running"]
+        return cls(
+            scenario=scenario,
+            name=name,
+            n=running["n"],
+            errors=result["not_running"],
+            p50_ms=running["p50_ms"],
+            p99_ms=running["p99_ms"],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Check:

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from jan_models.bench.loadgen import LOADS, CreateLoad, HttpLoad, NatsLoad
+from jan_models.bench.loadgen import LOADS, AnyLoad
 from jan_models.embedded import free_port
 
 
@@ -19,14 +19,12 @@ class BenchError(RuntimeError):
     """A run could not measure what it set out to (a part did not start or answer)."""
 
 
-async def load(spec: HttpLoad | NatsLoad | CreateLoad, *, timeout: float) -> dict[str, Any]:
+async def load(spec: AnyLoad, *, timeout: float) -> dict[str, Any]:
     """Runs one load in a fresh `python -m jan_models.bench.loadgen` process."""
     return (await load_many([spec], timeout=timeout))[0]
 
 
-async def load_many(
-    specs: Sequence[HttpLoad | NatsLoad | CreateLoad], *, timeout: float
-) -> list[dict[str, Any]]:
+async def load_many(specs: Sequence[AnyLoad], *, timeout: float) -> list[dict[str, Any]]:
     """Runs the loads one after the other in one fresh load generator process."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,

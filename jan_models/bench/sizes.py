@@ -13,6 +13,7 @@ class Scenario(StrEnum):
     CREATE = "create"
     INVENTORY = "inventory"
     CONSOLE = "console"
+    DAY_TWO = "day-two"
 
 
 READS = frozenset({Scenario.STATUS, Scenario.FLOORS, Scenario.ALL, Scenario.REGISTRY})
@@ -44,6 +45,9 @@ class Sizes:
     scale_deployments: int = 10_000
     lag_rate: float = 200.0
     lag_seconds: float = 10.0
+    # Scenario day-two.
+    day_two_models: int = 200
+    day_two_rate: float = 20.0
     start_timeout: float = 600.0
 
     @classmethod
@@ -63,6 +67,8 @@ class Sizes:
             scale_nodes=500,
             scale_deployments=1000,
             lag_seconds=5.0,
+            day_two_models=60,
+            day_two_rate=10.0,
             start_timeout=180.0,
         )
 
@@ -87,5 +93,7 @@ class Sizes:
             scale_deployments=20,
             lag_rate=50.0,
             lag_seconds=1.0,
+            day_two_models=5,
+            day_two_rate=5.0,
             start_timeout=60.0,
         )

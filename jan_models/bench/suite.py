@@ -9,6 +9,7 @@ from pathlib import Path
 from jan_models.bench import machine
 from jan_models.bench.console import run_console
 from jan_models.bench.create import run_create
+from jan_models.bench.day_two import run_day_two
 from jan_models.bench.reads import run_reads
 from jan_models.bench.report import Run
 from jan_models.bench.scale import run_scale
@@ -34,6 +35,8 @@ async def run_suite(
             await run_scale(sizes=sizes, run=run, work=work / "inventory")
         if Scenario.CONSOLE in scenarios:
             await run_console(sizes=sizes, run=run, work=work / "console")
+        if Scenario.DAY_TWO in scenarios:
+            await run_day_two(sizes=sizes, run=run, work=work / "day-two")
     finally:
         if keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -6,13 +6,21 @@ at write time so a re-publish carries the same `Nats-Msg-Id` and the same event 
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from services.api.lifecycle import Status
 from services.api.requests import CreateModelRequest
 from shared.commands import CreateModel, DeleteModel, ModelRef
 from shared.database import Document
-from shared.events import AcceptedData, CloudEvent, DeletingData, ModelAccepted, ModelDeleting
+from shared.events import (
+    AcceptedData,
+    CloudEvent,
+    DeletingData,
+    ModelAccepted,
+    ModelDeleting,
+    ModelUpdated,
+    UpdatedData,
+)
 from shared.labels import SERVE_PORT
 from shared.model_spec import DeploymentConfig, Requirements
 from shared.names import DEFAULT_NAMESPACE
@@ -117,23 +125,40 @@ def repair_entry(
 ) -> dict[str, Any]:
     """Re-apply the registry's desired state of the same generation (a repair changes
     nothing that runs); the deployer answers with applied + repaired."""
+    command = apply_command(document, generation=generation, cause="repair", now=now)
+    return outbox_entry(command.model_copy(update={"attempt": attempt}), None, now)
+
+
+def update_entry(
+    document: Document, *, generation: int, changed: list[str], now: datetime, due_at: datetime
+) -> dict[str, Any]:
+    """Apply the desired state `document` now holds as generation `generation`, announced
+    by `updated` (the api accepted it)."""
+    command = apply_command(document, generation=generation, cause="update", now=now)
     ref = model_ref(document, generation=generation)
+    event = ModelUpdated.of(UpdatedData(**ref.model_dump(), changed=changed), source=EVENT_SOURCE)
+    return outbox_entry(command, event, due_at)
+
+
+def apply_command(
+    document: Document, *, generation: int, cause: Literal["update", "repair"], now: datetime
+) -> CreateModel:
+    """The command that applies the registry's desired state of the model."""
     config = {
         k: v for k, v in document["deployment_config"].items() if k not in REGISTRY_ONLY_FIELDS
     }
-    command = CreateModel(
-        **ref.model_dump(),
+    return CreateModel(
+        **model_ref(document, generation=generation).model_dump(),
         huggingface_id=document.get("huggingface_id", ""),
         requirements=Requirements.model_validate(document.get("requirements") or {}),
         deployment_config=DeploymentConfig.model_validate(config),
-        cause="repair",
+        cause=cause,
         hf_token_encrypted=document.get("hf_token_encrypted"),
-        attempt=attempt,
         secret_env_encrypted=document.get("secret_env_encrypted"),
         planned_nodes=document.get("planned_nodes") or [],
+        restarted_at=document.get("restarted_at"),
         issued_at=now,
     )
-    return outbox_entry(command, None, now)
 
 
 def outbox_entry(

@@ -14,29 +14,47 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from services.api.adapters.admissions import Admissions, reservation_fields
 from services.api.adapters.inventory import Inventory
 from services.api.adapters.registry import PublicIdCollisionError, Registry
 from services.api.adapters.relay import OutboxRelay
 from services.api.admission import Ask, Plan, reserved_by_node
-from services.api.documents import new_model_document
+from services.api.changes import (
+    Patched,
+    TokenChange,
+    apply_patch,
+    changed_paths,
+    check_in_place,
+    current_body,
+    etag_matches,
+    gpu_readmission,
+    request_body,
+    secrets_paths,
+    stored_config,
+    touches_cluster,
+)
+from services.api.documents import new_model_document, update_entry
 from services.api.gates import check_cluster, check_names_free
 from services.api.identifiers import new_public_id, parse_model_id
-from services.api.requests import CreateModelRequest
+from services.api.lifecycle import Status
+from services.api.requests import CreateModelRequest, DeploymentConfigRequest
 from services.api.rules import check_served_model_name
 from shared.database import Document
 from shared.errors import (
     CrdMissingError,
+    GenerationMismatchError,
     GpuQuotaExceededError,
     InsufficientResourcesError,
     InventoryUnavailableError,
+    ModelBeingDeletedError,
     ModelNameTakenError,
     ModelNotFoundError,
     NotInClusterError,
     ObjectNotOursError,
 )
+from shared.model_spec import Requirements
 from shared.names import DEFAULT_NAMESPACE
 from shared.placement import (
     gpu_type,
@@ -56,6 +74,7 @@ REFUSALS_AFTER_A_TAKEN_NAME = (
     InventoryUnavailableError,
     NotInClusterError,
     CrdMissingError,
+    GenerationMismatchError,
     GpuQuotaExceededError,
     InsufficientResourcesError,
 )
@@ -198,6 +217,185 @@ class Models:
         if document is None:
             raise ModelNotFoundError(raw_id)
         return document
+
+    # --- day two: change and restart ----------------------------------------------------
+
+    async def update(
+        self,
+        raw_id: str,
+        patch: object,
+        *,
+        organization_id: int,
+        if_match: str | None = None,
+    ) -> Document:
+        """A merge patch over the create body: the create rules for the result, then one
+        guarded write. Metadata alone keeps the generation and reaches no cluster object;
+        anything else is a new generation, `updating`, applied through the outbox."""
+        document = await self._changeable(raw_id, organization_id, if_match)
+        patched = apply_patch(document, patch)
+        request = CreateModelRequest.model_validate(patched.body)  # a 400 per create rule
+        config = request.deployment_config
+        check_served_model_name(name=request.name, config=config)
+        gpus = gpus_per_replica(request.requirements, config)
+        check_in_place(stored_config(document), config.spec())
+        changed = changed_paths(current_body(document), request_body(request))
+        secrets = self._secret_changes(document, patched, config)
+        changed += [path for path in secrets_paths(secrets) if path not in changed]
+        if not changed:
+            return document
+        now = datetime.now(UTC)
+        fields: Document = {
+            "display_name": request.effective_display_name,
+            "description": request.description,
+            "model_type": request.model_type,
+            "tags": list(request.tags),
+            "is_public": request.is_public,
+            "updated_at": now,
+        }
+        if not touches_cluster(changed):
+            return await self._store(document, fields)
+        check_cluster(await self.inventory.status(fresh=False), request)
+        deployment_config = config.spec().model_dump(mode="json")
+        token_stored = secrets.get("hf_token_encrypted", document.get("hf_token_encrypted"))
+        deployment_config["has_hugging_face_token"] = token_stored is not None
+        deployment_config["secret_env_names"] = (
+            sorted(config.secret_env())
+            if patched.extra_env_given
+            else (document.get("deployment_config") or {}).get("secret_env_names", [])
+        )
+        fields |= secrets | {
+            "huggingface_id": request.huggingface_id,
+            "requirements": request.requirements.model_dump(mode="json", exclude_unset=True),
+            "deployment_config": deployment_config,
+            "gpus_per_replica": gpus,
+            "quota_gpus": gpus * most_replicas(config),
+        }
+        return await self._new_generation(document, fields, changed=changed, now=now)
+
+    async def restart(self, raw_id: str, *, organization_id: int) -> Document:
+        """A new generation whose pods carry a new `jan-models/restarted-at`: the pods
+        roll, and a `failed` model is tried again."""
+        document = await self._changeable(raw_id, organization_id, None)
+        now = datetime.now(UTC)
+        # MongoDB keeps milliseconds: the stamp every later generation re-applies must be
+        # the one this generation applies, or each of them would roll the pods again
+        stamp = now.replace(microsecond=now.microsecond - now.microsecond % 1000)
+        fields = {"restarted_at": stamp, "updated_at": now}
+        return await self._new_generation(document, fields, changed=["restart"], now=now)
+
+    async def _changeable(
+        self, raw_id: str, organization_id: int, if_match: str | None
+    ) -> Document:
+        model = parse_model_id(raw_id)
+        document = None if model is None else await self.registry.editable(organization_id, model)
+        if document is None:
+            raise ModelNotFoundError(raw_id)
+        if document["status"] == Status.DELETING:
+            raise ModelBeingDeletedError
+        if if_match is not None and not etag_matches(if_match, document["generation"]):
+            raise GenerationMismatchError(generation=document["generation"])
+        return document
+
+    def _secret_changes(
+        self, document: Document, patched: Patched, config: DeploymentConfigRequest
+    ) -> Document:
+        """The encrypted fields to store: only those whose clear value really changed."""
+        changes: Document = {}
+        stored_token = document.get("hf_token_encrypted")
+        if patched.token is TokenChange.DROP and stored_token is not None:
+            changes["hf_token_encrypted"] = None
+        token = config.hugging_face_token
+        if patched.token is TokenChange.SET and token is not None:
+            same = stored_token is not None and self.cipher.decrypt(stored_token) == token
+            if not same:
+                changes["hf_token_encrypted"] = self.cipher.encrypt(token)
+        if patched.extra_env_given:
+            stored_env = document.get("secret_env_encrypted")
+            old = self.cipher.decrypt_values(stored_env) if stored_env else {}
+            new = config.secret_env()
+            if old != new:
+                changes["secret_env_encrypted"] = self.cipher.encrypt_values(new) if new else None
+        return changes
+
+    async def _new_generation(
+        self, document: Document, fields: Document, *, changed: list[str], now: datetime
+    ) -> Document:
+        """Bump the generation, set `updating` and the apply command in one guarded write;
+        readmitted in the admission's transaction when the change adds GPUs."""
+        generation = document["generation"] + 1
+        after = document | fields
+        changes = fields | {
+            "generation": generation,
+            "status": Status.UPDATING.value,
+            "status_reason": None,
+            "outbox": update_entry(
+                after,
+                generation=generation,
+                changed=changed,
+                now=now,
+                due_at=now + self.relay.grace,
+            ),
+        }
+        readmission = gpu_readmission(document, after, changed=changed)
+        if readmission is None:
+            updated = await self.registry.change(document, changes)
+        else:
+
+            def with_plan(plan: Plan) -> Document:
+                placed = reservation_fields(plan) | {"released_at": None}
+                if not readmission.rolls:
+                    placed.pop("planned_nodes")  # the pods stay: their affinity too
+                entry = update_entry(
+                    after | placed,
+                    generation=generation,
+                    changed=changed,
+                    now=now,
+                    due_at=now + self.relay.grace,
+                )
+                return changes | placed | {"outbox": entry}
+
+            requirements = Requirements.model_validate(after.get("requirements") or {})
+            updated = await self.admissions.readmit(
+                document,
+                with_plan,
+                ask=readmission.ask,
+                surge=readmission.surge,
+                quota_gpus=int(after.get("quota_gpus") or 0),
+                cluster=self.inventory.status,
+                min_vram_bytes=min_vram_bytes(requirements),
+            )
+            if updated is not None:
+                self.registry.remember(updated)
+        if updated is None:
+            await self._changed_meanwhile(document)
+        assert updated is not None
+        log.info(
+            "model updating",
+            extra={
+                "public_id": updated["public_id"],
+                "generation": generation,
+                "changed": changed,
+                "msg_id": updated["outbox"]["msg_id"],
+            },
+        )
+        self.relay.kick(updated["_id"], updated["outbox"])
+        return updated
+
+    async def _store(self, document: Document, fields: Document) -> Document:
+        updated = await self.registry.change(document, fields)
+        if updated is None:
+            await self._changed_meanwhile(document)
+        assert updated is not None
+        return updated
+
+    async def _changed_meanwhile(self, document: Document) -> NoReturn:
+        """A guarded change found the model changed since it was read: say how."""
+        current = await self.registry.editable(document["organization_id"], document["id"])
+        if current is None:
+            raise ModelNotFoundError(document["public_id"])
+        if current["status"] == Status.DELETING:
+            raise ModelBeingDeletedError
+        raise GenerationMismatchError(generation=current["generation"])
 
     async def delete(self, raw_id: str, *, organization_id: int) -> None:
         model = parse_model_id(raw_id)

@@ -1,7 +1,10 @@
 """How an event moves a managed model's status, as a pure function.
 
 creating -> deploying (applied) -> running <-> degraded; failed (with a reason);
-deleting -> removed (deleted). Status only moves forward in event order: an event of an
+deleting -> removed (deleted). A change to what runs (a PATCH, a restart) bumps the
+generation and sets `updating` (the api writes it with the change); `running` of that
+generation ends it, `failed` of it ends it too. While `updating`, `degraded` (Recreate
+takes the old pods away first) keeps the status and only the replica counts move. Status only moves forward in event order: an event of an
 older generation is stale, and within one generation the stream sequence orders events.
 A model being deleted listens to nothing but `deleted`, which removes it, and its
 delete's `failed`, which says why it is not finished yet (it stays `deleting`: the
@@ -23,6 +26,7 @@ class Status(StrEnum):
     DEGRADED = "degraded"
     FAILED = "failed"
     DELETING = "deleting"
+    UPDATING = "updating"
 
 
 class Action(StrEnum):

@@ -39,6 +39,7 @@ DETAIL_FIELDS = (
     "is_public",
     "created_at",
     "updated_at",
+    "generation",
 )
 REGISTRY_ALL_FIELDS = ("public_id", "model_type", "display_name", "description")
 
@@ -90,6 +91,11 @@ def observed_state(document: Document) -> dict[str, Any]:
         "updated_replicas": document.get("updated_replicas", 0),
         "conditions": conditions,
     }
+
+
+def etag(document: Document) -> str:
+    """The details' entity tag: the generation, which `If-Match` on a PATCH names."""
+    return f'"{document.get("generation", 1)}"'
 
 
 def all_entry(

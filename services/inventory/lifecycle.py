@@ -1,5 +1,10 @@
 """Which events a managed model's observed change deserves, and what to remember.
 
+`running` is about a generation: it is emitted once that generation's rollout is done
+(no pod of an older template left), so old pods still serving during a RollingUpdate
+never announce the new generation. A failure of the new pods (a bad image) is `failed`
+even while old pods serve.
+
 Events are emitted on transitions only. `ModelMemory` is the last state emitted (and the
 last desired replica count) per public id; it is persisted, so a restart that observes
 the same state emits nothing. A new generation (the user updated the model) forgets the
@@ -140,13 +145,16 @@ def observe(
             )
         )
     state = previous.state
-    if workload.ready_replicas >= 1 and assessment.crashlooping is None:
+    serving = workload.ready_replicas >= 1 and assessment.crashlooping is None
+    if serving and workload.rolled_out:
         if state != "running":
             events.append(
                 ModelRunning.of(RunningData.model_validate({**data, **counts}), source=EVENT_SOURCE)
             )
             state = "running"
-    elif assessment.failure is not None and workload.ready_replicas == 0:
+    elif assessment.failure is not None and (
+        workload.ready_replicas == 0 or not workload.rolled_out
+    ):  # a new generation that cannot run fails, even with old pods still serving
         failure = assessment.failure
         said = f"{failure.reason}: {failure.message}"
         if state != "failed" or said != previous.failure:
@@ -167,7 +175,7 @@ def observe(
             )
             state = "failed"
             updated = replace(updated, failure=said)
-    elif state == "running":
+    elif state == "running" and not serving:
         problem = assessment.crashlooping
         reason = problem.reason if problem else "NoReadyReplica"
         message = problem.message if problem else "no replica is ready"

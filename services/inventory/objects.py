@@ -271,6 +271,9 @@ class WorkloadView:
     condition_failure: Problem | None
     updated_replicas: int = 0
     """Replicas of the current pod template (`status.updatedReplicas`)."""
+    rolled_out: bool = True
+    """The controller has seen the current spec and every pod runs its template: no pod of
+    an older one is left. Until then `ready_replicas` may count the last generation's pods."""
 
     @property
     def key(self) -> str:
@@ -296,6 +299,20 @@ def _deployment_failure(status: Raw) -> Problem | None:
     return None
 
 
+def _rolled_out(meta: Raw, spec: Raw, status: Raw) -> bool:
+    """As `kubectl rollout status` decides: observedGeneration caught up, every desired
+    replica updated, and no replica of an older template left."""
+    if not status:
+        return False
+    desired = _int(spec.get("replicas"), 1) if "replicas" in spec else 1
+    updated = _int(status.get("updatedReplicas"))
+    return (
+        _int(status.get("observedGeneration")) >= _int(meta.get("generation"))
+        and updated >= desired
+        and _int(status.get("replicas")) <= updated
+    )
+
+
 def parse_workload(raw: Raw) -> WorkloadView:
     meta = _metadata(raw)
     workload_labels = _str_map(meta.get("labels"))
@@ -317,6 +334,7 @@ def parse_workload(raw: Raw) -> WorkloadView:
         created_at=_time(meta.get("creationTimestamp")),
         condition_failure=_deployment_failure(status) if status else None,
         updated_replicas=_int(status.get("updatedReplicas")) if status else 0,
+        rolled_out=_rolled_out(meta, spec, status),
     )
 
 

@@ -42,7 +42,7 @@ async def test_options_answers_with_every_method_the_path_takes(http: httpx.Asyn
 
     assert (collection.status_code, collection.content) == (204, b"")
     assert collection.headers["allow"] == "GET, HEAD, OPTIONS, POST"
-    assert one.headers["allow"] == "DELETE, GET, HEAD, OPTIONS"
+    assert one.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH"
     assert nothing.status_code == 404
 
 
@@ -55,7 +55,7 @@ async def test_a_wrong_method_is_405_with_allow_before_any_content_type_check(
     right_method_wrong_type = await http.post(MODELS, headers=headers, content=b"x")
 
     assert wrong.status_code == 405
-    assert wrong.headers["allow"] == "DELETE, GET, HEAD, OPTIONS"  # /{model_id} takes DELETE
+    assert wrong.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH"  # /{model_id}
     assert wrong.json() == {"error": "method POST not allowed"}
     assert (put.status_code, put.headers["allow"]) == (405, "GET, HEAD, OPTIONS, POST")
     assert right_method_wrong_type.status_code == 415

@@ -111,6 +111,7 @@ async def test_list_and_details_have_the_seed_shapes(
         "tags": ["coding", "completion"],
         "is_public": False,
         "created_at": created["created_at"],
+        "generation": 1,
         "observed_generation": 0,
         "replicas": 0,
         "ready_replicas": 0,

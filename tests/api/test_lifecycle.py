@@ -136,3 +136,33 @@ def test_drifted_asks_for_a_repair() -> None:
     )
     assert transition.action is Action.REPAIR
     assert transition.status is Status.DEGRADED
+
+
+def test_updating_waits_for_its_generation_to_run() -> None:
+    updating = state(Status.UPDATING, generation=2, seen=(1, 40))
+    assert next_state(updating, event(EventType.APPLIED, generation=2)).status is None
+    assert next_state(updating, event(EventType.UPDATED, generation=2)).status is None
+    stale = next_state(updating, event(EventType.RUNNING, generation=1, sequence=50))
+    assert stale.action is Action.IGNORE
+    running = next_state(updating, event(EventType.RUNNING, generation=2, sequence=50))
+    assert running.status is Status.RUNNING
+
+
+def test_degraded_while_updating_moves_only_the_counts() -> None:
+    updating = state(Status.UPDATING, generation=2, seen=(2, 40))
+    transition = next_state(
+        updating,
+        event(EventType.DEGRADED, generation=2, sequence=41, replicas=1, ready_replicas=0),
+    )
+    assert transition.status is None
+    assert transition.ready_replicas == 0
+
+
+def test_a_new_generation_that_cannot_run_fails_and_an_old_failure_does_not_count() -> None:
+    updating = state(Status.UPDATING, generation=2, seen=(1, 40))
+    old = next_state(updating, event(EventType.FAILED, generation=1, sequence=41, reason="X"))
+    assert old.action is Action.IGNORE
+    new = next_state(
+        updating, event(EventType.FAILED, generation=2, sequence=42, reason="ImagePullBackOff")
+    )
+    assert (new.status, new.status_reason) == (Status.FAILED, "ImagePullBackOff")

@@ -53,9 +53,17 @@ async def test_openapi_shows_the_seed_request_and_bearer_auth(http: httpx.AsyncC
         "/v1/organization/models/all",
         "/v1/organization/models",
         "/v1/organization/models/{model_id}",
+        "/v1/organization/models/{model_id}/restart",
         "/v1/organization/models/events/stream",
     }
     assert "422" not in create["responses"]
+    patch = spec["paths"]["/v1/organization/models/{model_id}"]["patch"]
+    assert set(patch["requestBody"]["content"]) == {
+        "application/merge-patch+json",
+        "application/json",
+    }
+    assert {"200", "400", "404", "409", "412"} <= set(patch["responses"])
+    assert "422" not in patch["responses"]
 
 
 async def test_asyncapi_document_is_served_without_a_key(http: httpx.AsyncClient) -> None:

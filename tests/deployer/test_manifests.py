@@ -1,6 +1,7 @@
 """The seed's create example, built into manifests and read back field by field."""
 
 import base64
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
@@ -10,10 +11,17 @@ from shared.commands import CreateModel
 from shared.labels import (
     GENERATION_ANNOTATION,
     MODEL_DB_ID_ANNOTATION,
+    RESTARTED_AT_ANNOTATION,
     SCALE_DOWN_DELAY_ANNOTATION,
     model_labels,
 )
-from shared.model_spec import DeploymentConfig, EnvVar, GpuRequirements, Requirements
+from shared.model_spec import (
+    DeploymentConfig,
+    EnvVar,
+    GpuRequirements,
+    Requirements,
+    RolloutConfig,
+)
 from tests.shared.examples import seed_create_command
 
 TOKEN = SecretStr("hf_your_token_here")
@@ -68,7 +76,9 @@ def test_every_object_and_the_pod_template_carry_the_labels_and_annotations() ->
     for meta in [*(obj["metadata"] for obj in objects.values()), template]:
         assert meta["labels"] == SEED_LABELS
         assert meta["annotations"][MODEL_DB_ID_ANNOTATION] == "1"
-        assert meta["annotations"][GENERATION_ANNOTATION] == "1"
+    for obj in objects.values():
+        assert obj["metadata"]["annotations"][GENERATION_ANNOTATION] == "1"
+    assert GENERATION_ANNOTATION not in template["annotations"]
     for obj in objects.values():
         assert obj["metadata"]["namespace"] == "jan-models"
 
@@ -310,3 +320,44 @@ def test_secret_extra_env_values_go_into_the_secret_and_are_read_by_secret_key_r
         },
     ]
     assert "pw-1" not in repr(objects["Deployment"])
+
+
+def template_of(command: CreateModel) -> Manifest:
+    built = build_manifests(command, token=None, service_monitors=False)
+    deployment = next(o for o in built.objects if o["kind"] == "Deployment")
+    return dict(deployment["spec"]["template"])
+
+
+def test_a_new_generation_that_changes_only_replicas_keeps_the_pod_template() -> None:
+    first = with_config(enable_autoscaling=False, replicas=1)
+    scaled = with_config(enable_autoscaling=False, replicas=3).model_copy(update={"generation": 2})
+    assert template_of(first) == template_of(scaled)
+    assert template_of(first) != template_of(
+        with_config(enable_autoscaling=False, image="vllm/vllm-openai:v0.10.0")
+    )
+
+
+def test_a_restart_stamps_the_pod_template_and_later_generations_keep_the_stamp() -> None:
+    moment = datetime(2026, 12, 1, 22, 30, 5, 123456, tzinfo=UTC)
+    restarted = seed_create_command().model_copy(update={"generation": 2, "restarted_at": moment})
+    annotations = template_of(restarted)["metadata"]["annotations"]
+    assert annotations[RESTARTED_AT_ANNOTATION] == "2026-12-01T22:30:05.123456Z"
+    later = restarted.model_copy(update={"generation": 3})
+    assert template_of(later) == template_of(restarted)
+    assert (
+        RESTARTED_AT_ANNOTATION not in template_of(seed_create_command())["metadata"]["annotations"]
+    )
+
+
+def test_rollout_becomes_the_deployment_strategy() -> None:
+    def strategy(rollout: RolloutConfig) -> Manifest:
+        built = build_manifests(with_config(rollout=rollout), token=None, service_monitors=False)
+        deployment = next(o for o in built.objects if o["kind"] == "Deployment")
+        return dict(deployment["spec"]["strategy"])
+
+    assert strategy(RolloutConfig()) == {"type": "Recreate"}
+    rolling = RolloutConfig(strategy="RollingUpdate", max_surge=1, max_unavailable=0)
+    assert strategy(rolling) == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }

@@ -99,7 +99,7 @@ def workload(*, ready: int, replicas: int = 1, rv: str = "1", generation: int = 
     raw = deployment("qwen3", replicas=replicas, managed={**MANAGED, "generation": generation})
     raw["metadata"]["resourceVersion"] = rv
     raw["metadata"]["creationTimestamp"] = "2025-01-01T10:00:00Z"
-    raw["status"] = {"replicas": replicas, "readyReplicas": ready}
+    raw["status"] = {"replicas": replicas, "updatedReplicas": replicas, "readyReplicas": ready}
     return raw
 
 
@@ -414,3 +414,44 @@ def test_capacity_needs_per_gpu_memory_of_min_vram_over_the_ask() -> None:
     view.replace(Kind.NODES, [small, large])
     assert view.capacity(CapacityQuery(min_gpus=1, min_vram="40Gi")).node_name == "large"
     assert view.capacity(CapacityQuery(min_gpus=1, min_vram="24Gi")).fits
+
+
+def rolling(*, ready: int, updated: int, pods: int, generation: int, rv: str) -> Any:
+    """A Deployment in the middle of a rollout: `pods` pods, `updated` of the newest template."""
+    raw = workload(ready=ready, generation=generation, rv=rv)
+    raw["metadata"]["generation"] = generation
+    raw["status"] |= {"observedGeneration": generation, "updatedReplicas": updated}
+    raw["status"]["replicas"] = pods
+    return raw
+
+
+def test_a_new_generation_runs_only_once_no_old_pod_is_left() -> None:
+    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view.apply(Kind.WORKLOADS, "ADDED", rolling(ready=1, updated=1, pods=1, generation=1, rv="2"))
+    assert [type(e) for e in process(view, tracker)] == [ModelRunning]
+
+    # generation 2 surges a new pod beside the old, still-ready one
+    view.apply(
+        Kind.WORKLOADS, "MODIFIED", rolling(ready=1, updated=1, pods=2, generation=2, rv="3")
+    )
+    assert process(view, tracker) == []
+    view.apply(
+        Kind.WORKLOADS, "MODIFIED", rolling(ready=1, updated=1, pods=1, generation=2, rv="4")
+    )
+    emitted = process(view, tracker)
+    assert [type(e) for e in emitted] == [ModelRunning]
+    assert emitted[0].data.generation == 2
+
+
+def test_a_new_generation_that_cannot_pull_fails_while_old_pods_serve() -> None:
+    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view.apply(Kind.WORKLOADS, "ADDED", rolling(ready=1, updated=1, pods=1, generation=1, rv="2"))
+    process(view, tracker)
+    view.apply(
+        Kind.WORKLOADS, "MODIFIED", rolling(ready=1, updated=1, pods=2, generation=2, rv="3")
+    )
+    stuck = pod("qwen3-new", node_name="n1", gpus=0, phase="Pending", waiting="ImagePullBackOff")
+    view.apply(Kind.PODS, "ADDED", stuck)
+    emitted = process(view, tracker)
+    assert [type(e) for e in emitted] == [ModelFailed]
+    assert (emitted[0].data.generation, emitted[0].data.reason) == (2, "ImagePullBackOff")

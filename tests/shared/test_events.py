@@ -17,6 +17,7 @@ from shared.events import (
     RepairedData,
     RunningData,
     ScaledData,
+    UpdatedData,
     parse_event,
 )
 from shared.names import EventType
@@ -39,6 +40,7 @@ DATA: dict[EventType, ModelEventData] = {
     EventType.SCALED: ScaledData(**IDENTITY, replicas=3, ready_replicas=1, previous_replicas=1),
     EventType.DRIFTED: DriftedData(**IDENTITY, missing=[DEPLOYMENT]),
     EventType.REPAIRED: RepairedData(**IDENTITY, objects=[DEPLOYMENT]),
+    EventType.UPDATED: UpdatedData(**IDENTITY, changed=["deployment_config.image"]),
 }
 
 

@@ -21,16 +21,17 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from services.api.adapters.group_commit import GroupCommit
-from services.api.adapters.registry import insert_error
+from services.api.adapters.registry import change_guard, insert_error
 from services.api.admission import (
     Ask,
     Plan,
@@ -294,6 +295,87 @@ class Admissions:
                 raise
             index, document = stored[0]
             raise _Refused(index, insert_error(document, dict(exc.details or {}))) from exc
+
+    async def readmit(
+        self,
+        document: Document,
+        changes_for: Callable[[Plan], Document],
+        *,
+        ask: Ask,
+        surge: int,
+        quota_gpus: int,
+        cluster: Callable[[], Awaitable[StatusReply]],
+        min_vram_bytes: int,
+    ) -> Document | None:
+        """A change that adds GPUs (more per replica, more replicas, a higher maximum, or
+        a rollout's surge pod), judged as a create is and stored in the same transaction:
+        the quota for what it adds, then a plan of its replicas on what is free plus the
+        GPUs its own bound pods hold (they are the ones being replaced or kept), and the
+        `surge` extra pods on what is free without them (the old pods still run beside).
+        The model after the change, or None when it changed meanwhile (judge again)."""
+        await self._ensure_ledger()
+        deadline = time.monotonic() + CONFLICT_PATIENCE
+        for attempt in itertools.count():
+            try:
+                async with self._session() as session:
+                    status = await cluster()
+                    async with await session.start_transaction():
+                        await self._ledger.update_one(
+                            {"_id": _LEDGER_ID}, {"$inc": {"seq": 1}}, session=session
+                        )
+                        plan = await self._replan(
+                            document, session, status, ask=ask, surge=surge, quota_gpus=quota_gpus
+                        )
+                        if plan is None:
+                            raise InsufficientResourcesError(
+                                min_gpus=ask.gpus, min_vram_bytes=min_vram_bytes
+                            )
+                        return await self._models.find_one_and_update(
+                            change_guard(document),
+                            {"$set": changes_for(plan)},
+                            return_document=ReturnDocument.AFTER,
+                            session=session,
+                        )
+            except OperationFailure as exc:
+                if not _conflict(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise AdmissionBusyError from exc
+                await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * (attempt + 1))))  # noqa: S311
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _replan(
+        self,
+        document: Document,
+        session: AsyncClientSession,
+        status: StatusReply,
+        *,
+        ask: Ask,
+        surge: int,
+        quota_gpus: int,
+    ) -> Plan | None:
+        organization_id, public_id = document["organization_id"], document["public_id"]
+        added = quota_gpus - int(document.get("quota_gpus") or 0)
+        if added > 0:
+            limit = await self._limit(organization_id, session)
+            if limit is not None:
+                used = await self._used(organization_id, session)
+                check_quota(
+                    organization_id=organization_id, limit=limit, used=used, requested=added
+                )
+        outstanding = await self._reservations(session)
+        others = [r for r in outstanding.reservations if r.public_id != public_id]
+        free = free_by_node(status.placement, reserved_by_node(others, status.bound_gpus))
+        surge_plan = place(replace(ask, replicas=surge), status.placement, free) if surge else []
+        if surge_plan is None:
+            return None
+        for node, gpus in surge_plan:
+            free[node] -= gpus
+        for node, gpus in status.bound_gpus.get(public_id, {}).items():
+            if node in free:
+                free[node] += gpus
+        plan = place(ask, status.placement, free)
+        return None if plan is None else [*plan, *surge_plan]
 
     async def _usage_if_limited(
         self, organization_id: int, session: AsyncClientSession

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from bson import ObjectId
 from pymongo import ASCENDING, DeleteOne, ReturnDocument, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
@@ -258,6 +259,32 @@ class Registry:
                 return updated
         return None
 
+    # --- day two -----------------------------------------------------------------------
+
+    async def editable(self, organization_id: int, model: int | str) -> Document | None:
+        """The whole stored model (desired state, encrypted secrets, reservation), from
+        MongoDB: what a change is judged against and guarded by."""
+        return _theirs(await self._models.find_one(_id_filter(model)), organization_id)
+
+    async def change(
+        self,
+        document: Document,
+        changes: Document,
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> Document | None:
+        """Set `changes` on the model as it was read (its generation, not being deleted);
+        the model after, or None when someone changed it meanwhile."""
+        updated = await self._models.find_one_and_update(
+            change_guard(document),
+            {"$set": changes},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if updated is not None and session is None:
+            self.remember(updated)
+        return updated
+
     # --- outbox -------------------------------------------------------------------------
 
     async def due(self, *, now: datetime, limit: int) -> list[Document]:
@@ -352,6 +379,16 @@ def _guard(document: Document) -> Document:
         "generation": document["generation"],
         "status": document["status"],
         "event_sequence": document.get("event_sequence", 0),
+    }
+
+
+def change_guard(document: Document) -> Document:
+    """Matches the model at the generation a change was judged on, unless it is being
+    deleted; events may have moved its status meanwhile (they never change a generation)."""
+    return {
+        "_id": document["_id"],
+        "generation": document["generation"],
+        "status": {"$ne": Status.DELETING.value},
     }
 
 

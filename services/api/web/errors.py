@@ -27,6 +27,7 @@ STATUS: Final = {
     ErrorKind.RATE_LIMITED: 429,
     ErrorKind.QUOTA_EXCEEDED: 403,
     ErrorKind.DEPENDENCY_DOWN: 503,
+    ErrorKind.PRECONDITION_FAILED: 412,
 }
 _SOURCES: Final = frozenset({"body", "query", "path", "header", "cookie"})
 _MESSAGES: Final = {

@@ -156,3 +156,13 @@ SEED_ALL: Final = {
 
 def error_example(message: str) -> dict[str, Any]:
     return {"content": {"application/json": {"example": {"error": message}}}}
+
+
+PATCH_EXAMPLE: Final = {
+    "display_name": "Qwen3 Coder 30B (v0.10)",
+    "deployment_config": {
+        "image": "vllm/vllm-openai:v0.10.0",
+        "rollout": {"strategy": "RollingUpdate", "max_surge": 0, "max_unavailable": 1},
+    },
+}
+"""A change of image rolled out one replica at a time, and a new display name."""

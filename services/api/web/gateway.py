@@ -5,7 +5,9 @@
   scheme, host and prefix a gateway forwarded.
 - HEAD is answered for every GET route exactly as the GET would be, without the body.
 - OPTIONS answers 204 with `Allow`; a method a path does not take is 405 with the whole
-  `Allow` (HEAD and OPTIONS included), decided before the body's media type is (415).
+  `Allow` (HEAD and OPTIONS included), decided before the body's media type is (415):
+  JSON, or a JSON merge patch (`application/merge-patch+json`); a request without a body
+  needs none.
 - A 401 carries `WWW-Authenticate: Bearer`; every 503 and 429 carries `Retry-After`.
 
 Pure ASGI, like `RequestLayer`, so it costs no task per request.
@@ -20,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 ALWAYS_ALLOWED: Final = frozenset({"OPTIONS"})
 BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 JSON_MEDIA_TYPE: Final = b"application/json"
+JSON_MEDIA_TYPES: Final = frozenset({JSON_MEDIA_TYPE, b"application/merge-patch+json"})
 DEFAULT_RETRY_AFTER_SECONDS: Final = 2
 
 
@@ -70,7 +73,11 @@ class GatewayLayer:
         if method == "OPTIONS" and allowed is not None:
             await _answer(send, 204, None, allowed)
             return
-        if method in BODY_METHODS and _media_type(scope) != JSON_MEDIA_TYPE:
+        if (
+            method in BODY_METHODS
+            and _has_body(scope)
+            and _media_type(scope) not in JSON_MEDIA_TYPES
+        ):
             await _answer(send, 415, {"error": "Content-Type must be application/json"})
             return
         head = method == "HEAD"
@@ -98,6 +105,14 @@ class GatewayLayer:
             await send(message)
 
         return polite_send
+
+
+def _has_body(scope: Scope) -> bool:
+    """A request without a body (a restart) needs no Content-Type."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
 
 
 def _media_type(scope: Scope) -> bytes:

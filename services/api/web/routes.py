@@ -3,13 +3,16 @@
 from typing import Annotated, Any, Final
 
 import orjson
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from pydantic import ValidationError
 
 from services.api import listing
 from services.api.requests import CreateModelRequest
-from services.api.views import all_entry, created_view, detail_view, list_entry
+from services.api.views import all_entry, created_view, detail_view, etag, list_entry
 from services.api.web.dependencies import CallerDep, ModelsDep, RuntimeDep
+from services.api.web.errors import describe
 from services.api.web.examples import (
+    PATCH_EXAMPLE,
     SEED_ALL,
     SEED_CREATE_REQUEST,
     SEED_CREATED,
@@ -23,6 +26,10 @@ from shared.crds import AIBRIX
 from shared.errors import (
     INVENTORY_UNAVAILABLE_MESSAGE,
     NOT_IN_CLUSTER_MESSAGE,
+    GenerationMismatchError,
+    InvalidRequestError,
+    ModelBeingDeletedError,
+    NameImmutableError,
     RateLimitedError,
     insufficient_resources_message,
 )
@@ -177,7 +184,66 @@ async def list_models(
 )
 async def get_model(model_id: str, caller: CallerDep, models: ModelsDep) -> JsonResponse:
     document = await models.get(model_id, organization_id=caller.organization_id)
-    return JsonResponse(detail_view(document))
+    return JsonResponse(detail_view(document), headers={"ETag": etag(document)})
+
+
+# --- day two: change and restart (DESIGN 10) ------------------------------------------
+_DAY_TWO: Final[Responses] = {
+    **_UNAUTHENTICATED,
+    404: error_example("model 'mdl_abc123def456' not found"),
+    409: error_example(ModelBeingDeletedError().message),
+    **_DOWN,
+}
+
+
+@router.patch(
+    "/{model_id}",
+    summary="Change a model in place (JSON merge patch over the create body, minus name)",
+    responses={
+        **_ok(SEED_DETAIL),
+        400: error_example(NameImmutableError().message),
+        412: error_example(GenerationMismatchError(generation=3).message),
+        **_DAY_TWO,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {"schema": {"type": "object"}, "example": PATCH_EXAMPLE}
+                for media in ("application/merge-patch+json", "application/json")
+            },
+        }
+    },
+)
+async def update_model(
+    model_id: str,
+    request: Request,
+    caller: CallerDep,
+    models: ModelsDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> JsonResponse:
+    try:
+        patch = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestError("request body is not valid JSON") from exc
+    try:
+        document = await models.update(
+            model_id, patch, organization_id=caller.organization_id, if_match=if_match
+        )
+    except ValidationError as exc:
+        raise InvalidRequestError(describe(exc.errors())) from exc
+    return JsonResponse(detail_view(document), headers={"ETag": etag(document)})
+
+
+@router.post(
+    "/{model_id}/restart",
+    status_code=202,
+    summary="Restart a model's pods (a new generation); retries a failed model",
+    responses={202: {"content": {"application/json": {"example": SEED_DETAIL}}}, **_DAY_TWO},
+)
+async def restart_model(model_id: str, caller: CallerDep, models: ModelsDep) -> JsonResponse:
+    document = await models.restart(model_id, organization_id=caller.organization_id)
+    return JsonResponse(detail_view(document), status_code=202, headers={"ETag": etag(document)})
 
 
 @router.delete(

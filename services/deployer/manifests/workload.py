@@ -4,8 +4,14 @@
 a field the deployer does not send is a field it does not own, so re-applying the same
 model (an update, a repair) never resets what the autoscaler chose. Without an
 autoscaler the deployer owns `replicas` and sets `deployment_config.replicas`.
+
+The pod template carries the model's id but not its generation: a generation that
+changes only the replica count, the autoscaler's bounds or the token's Secret must not
+replace pods (under `Recreate` that is downtime). A restart changes the template's
+`jan-models/restarted-at`, which is what rolls the pods.
 """
 
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from services.deployer.kinds import DEPLOYMENT
@@ -25,10 +31,12 @@ from shared.labels import (
     GPU_PRODUCT_LABEL,
     GPU_RESOURCE,
     MODEL_CONTAINER,
+    MODEL_DB_ID_ANNOTATION,
+    RESTARTED_AT_ANNOTATION,
     SERVE_PORT,
     SERVE_PORT_NAME,
 )
-from shared.model_spec import EnvVar
+from shared.model_spec import EnvVar, RolloutConfig
 from shared.placement import gpu_type, gpus_per_replica, per_gpu_memory_mib
 
 CONTAINER_NAME: Final = MODEL_CONTAINER
@@ -46,14 +54,14 @@ def build_deployment(
     command: CreateModel, *, with_token: bool, secret_env_names: list[str] | None = None
 ) -> Manifest:
     config = command.deployment_config
+    template_annotations = {MODEL_DB_ID_ANNOTATION: str(command.model_id)}
+    if command.restarted_at is not None:
+        template_annotations[RESTARTED_AT_ANNOTATION] = _timestamp(command.restarted_at)
     spec: dict[str, Any] = {
-        "strategy": {"type": "Recreate"},
+        "strategy": _strategy(config.rollout),
         "selector": {"matchLabels": pod_selector(command)},
         "template": {
-            "metadata": {
-                "labels": labels(command),
-                "annotations": metadata(command)["annotations"],
-            },
+            "metadata": {"labels": labels(command), "annotations": template_annotations},
             "spec": _pod_spec(
                 command, with_token=with_token, secret_env_names=secret_env_names or []
             ),
@@ -62,6 +70,24 @@ def build_deployment(
     if not config.enable_autoscaling:
         spec = {"replicas": config.replicas, **spec}
     return {**header(DEPLOYMENT.api_version, DEPLOYMENT.kind, metadata(command)), "spec": spec}
+
+
+def _strategy(rollout: RolloutConfig) -> Manifest:
+    if rollout.strategy == "Recreate":
+        return {"type": "Recreate"}
+    return {
+        "type": "RollingUpdate",
+        "rollingUpdate": {
+            "maxSurge": rollout.max_surge,
+            "maxUnavailable": rollout.max_unavailable,
+        },
+    }
+
+
+def _timestamp(moment: datetime) -> str:
+    """UTC with microseconds; a moment without a zone (as MongoDB gives it back) is UTC."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _pod_spec(command: CreateModel, *, with_token: bool, secret_env_names: list[str]) -> Manifest:
