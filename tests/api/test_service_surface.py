@@ -54,6 +54,7 @@ async def test_openapi_shows_the_seed_request_and_bearer_auth(http: httpx.AsyncC
         "/v1/organization/models",
         "/v1/organization/models/{model_id}",
         "/v1/organization/models/{model_id}/restart",
+        "/v1/organization/models/{model_id}/events",
         "/v1/organization/models/events/stream",
     }
     assert "422" not in create["responses"]
