@@ -13,6 +13,7 @@ import pytest
 
 from kubesim import KubeSim
 from tests.kubesim.conftest import KUBECTL, deployment
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -22,10 +23,18 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 async def test_a_table_watch_sends_one_row_tables_with_columns_first(kubesim: KubeSim) -> None:
     for name in ("tab-a", "tab-b"):
         kubesim.store.create(deployment(name), namespace="default")
-    kubesim.settle()  # their status settled: the scale below is the next event
     path = "/apis/apps/v1/namespaces/default/deployments"
     events: list[Any] = []
     async with httpx.AsyncClient(base_url=kubesim.url, timeout=20) as http:
+
+        async def settled() -> bool:  # pods ready, statuses written: the scale is next
+            items = (await http.get(path)).json()["items"]
+            return len(items) == 2 and all(
+                (d.get("status") or {}).get("availableReplicas") == 1 for d in items
+            )
+
+        await eventually(settled)
+        kubesim.settle()
         listed = (await http.get(path, headers={"Accept": TABLE})).json()
         async with http.stream(
             "GET", path, params={"watch": "true", "timeoutSeconds": "10"},
