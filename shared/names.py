@@ -27,6 +27,9 @@ CAPACITY_QUERY_SUBJECT: Final = "inventory.query.capacity"
 DEFAULT_DATABASE: Final = "jan_models"
 DEFAULT_NAMESPACE: Final = "jan-models"
 FIELD_MANAGER: Final = "jan-models"
+HANDOVER_MANAGER: Final = "jan-models-handover"
+"""Co-owns a Deployment's `spec.replicas` while the deployer hands the count to an
+autoscaler, so dropping the field from the applied configuration keeps its value."""
 
 
 class EventType(StrEnum):

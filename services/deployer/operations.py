@@ -27,7 +27,7 @@ from typing import Final, TypeVar
 from pydantic import SecretStr
 
 from services.deployer.failures import ClusterError, CommandRejectedError
-from services.deployer.kinds import ALL_KINDS, POD, PVC, SECRET, SERVICE, Kind
+from services.deployer.kinds import ALL_KINDS, DEPLOYMENT, POD, PVC, SECRET, SERVICE, Kind
 from services.deployer.manifests import Manifest, build_manifests, kind_of
 from services.deployer.manifests.meta import cache_claim_name, secret_name
 from services.deployer.ports import Cluster
@@ -36,6 +36,7 @@ from shared.crds import AIBRIX, SERVICE_MONITOR_CRD
 from shared.errors import not_ours_message
 from shared.events import ObjectRef
 from shared.labels import MODEL_ID, model_selector
+from shared.names import HANDOVER_MANAGER
 from shared.secrets import TokenCipher, TokenDecryptionError
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ async def apply_model(
         service_monitors=await cluster.crd_exists(SERVICE_MONITOR_CRD),
     )
     ours = await _owned(command, cluster=cluster, manifests=manifests.objects)
+    await _hand_over_replicas(command, cluster=cluster, manifests=manifests.objects, ours=ours)
     first = [m for m in manifests.objects if kind_of(m).kind in FIRST_ROUND]
     second = [m for m in manifests.objects if kind_of(m).kind not in FIRST_ROUND]
     for round_ in (first, second):
@@ -104,6 +106,32 @@ async def apply_model(
     if command.generation > 1:
         await _prune(command, cluster=cluster, kinds=manifests.absent)
     return [ref_of(manifest) for manifest in manifests.objects]
+
+
+async def _hand_over_replicas(
+    command: CreateModel, *, cluster: Cluster, manifests: list[Manifest], ours: set[ObjectRef]
+) -> None:
+    """With an autoscaler, `spec.replicas` is left out of the applied Deployment. Server-side
+    apply removes a field its only owner stops applying, which would reset the count to 1
+    the moment a fixed-replica model becomes autoscaled; so first a second field manager
+    applies the live count, co-owning it, as Kubernetes documents for handing replicas to
+    an HPA. The value then stays until the autoscaler sets it (an update takes the field)."""
+    if not command.deployment_config.enable_autoscaling:
+        return
+    deployment = next((m for m in manifests if kind_of(m) is DEPLOYMENT), None)
+    if deployment is None or ref_of(deployment) not in ours:
+        return
+    meta = deployment["metadata"]
+    replicas = await cluster.replicas_of(DEPLOYMENT, namespace=meta["namespace"], name=meta["name"])
+    if replicas is None:
+        return
+    handover = {
+        "apiVersion": deployment["apiVersion"],
+        "kind": deployment["kind"],
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+        "spec": {"replicas": replicas},
+    }
+    await cluster.apply(handover, force=False, manager=HANDOVER_MANAGER)
 
 
 async def _owned(

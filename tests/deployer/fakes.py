@@ -8,6 +8,7 @@ from services.deployer.kinds import Kind
 from services.deployer.manifests import Manifest, kind_of
 from shared.crds import AIBRIX, SERVICE_MONITOR_CRD
 from shared.events import CloudEvent
+from shared.names import FIELD_MANAGER
 
 ObjectKey = tuple[str, str, str]  # kind, namespace, name
 
@@ -22,6 +23,8 @@ class FakeCluster:
     fail_kinds: dict[str, ClusterError] = field(default_factory=dict)
     """Kinds whose list always fails."""
     applied: list[ObjectKey] = field(default_factory=list)
+    handovers: list[tuple[ObjectKey, Manifest]] = field(default_factory=list)
+    """Applies under another field manager (the replicas handover), with their manifests."""
     forced: list[ObjectKey] = field(default_factory=list)
     """The applies that asked to take over conflicting fields."""
 
@@ -35,11 +38,19 @@ class FakeCluster:
         found = self.objects.get((kind.kind, namespace, name))
         return None if found is None else dict(found["metadata"].get("labels") or {})
 
-    async def apply(self, manifest: Manifest, *, force: bool) -> None:
+    async def replicas_of(self, kind: Kind, *, namespace: str, name: str) -> int | None:
+        found = self.objects.get((kind.kind, namespace, name))
+        return None if found is None else found.get("spec", {}).get("replicas")
+
+    async def apply(self, manifest: Manifest, *, force: bool, manager: str = FIELD_MANAGER) -> None:
         if self.fail_apply:
             raise self.fail_apply.pop(0)
         meta = manifest["metadata"]
         key = (manifest["kind"], meta["namespace"], meta["name"])
+        if manager != FIELD_MANAGER:  # a co-owner's apply: only its fields change
+            self.handovers.append((key, copy.deepcopy(manifest)))
+            self.objects[key].setdefault("spec", {}).update(manifest.get("spec") or {})
+            return
         assert kind_of(manifest).kind == manifest["kind"]
         self.objects[key] = copy.deepcopy(manifest)
         self.applied.append(key)

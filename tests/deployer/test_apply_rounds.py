@@ -8,6 +8,7 @@ from pydantic import SecretStr
 from services.deployer.failures import ClusterError
 from services.deployer.manifests import Manifest
 from services.deployer.operations import apply_model
+from shared.names import FIELD_MANAGER
 from shared.secrets import TokenCipher
 from shared.settings import DEV_ENCRYPTION_KEY
 from tests.deployer.fakes import FakeCluster
@@ -25,10 +26,10 @@ class GatedCluster(FakeCluster):
         self.finished: list[str] = []
         self.gate = asyncio.Event()
 
-    async def apply(self, manifest: Manifest, *, force: bool) -> None:
+    async def apply(self, manifest: Manifest, *, force: bool, manager: str = FIELD_MANAGER) -> None:
         self.started.append(manifest["kind"])
         await self.gate.wait()
-        await super().apply(manifest, force=force)
+        await super().apply(manifest, force=force, manager=manager)
         self.finished.append(manifest["kind"])
 
 

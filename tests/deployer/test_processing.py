@@ -7,6 +7,7 @@ from pydantic import SecretStr
 from services.deployer.failures import ClusterError, retry_delay
 from services.deployer.inbox import MalformedCommand, read_command
 from services.deployer.processing import CommandProcessor, RetryPolicy, Verdict
+from shared.names import FIELD_MANAGER
 from shared.secrets import TokenCipher
 from shared.settings import DEV_ENCRYPTION_KEY
 from tests.deployer.fakes import FakeCluster, FakeDelivery, FakeEvents
@@ -148,11 +149,13 @@ async def test_garbage_is_terminated_without_an_event() -> None:
 
 async def test_a_long_apply_tells_jetstream_it_is_still_working() -> None:
     class SlowCluster(FakeCluster):
-        async def apply(self, manifest: dict[str, object], *, force: bool) -> None:
+        async def apply(
+            self, manifest: dict[str, object], *, force: bool, manager: str = FIELD_MANAGER
+        ) -> None:
             import asyncio
 
             await asyncio.sleep(0.05)
-            await super().apply(manifest, force=force)
+            await super().apply(manifest, force=force, manager=manager)
 
     delivery = FakeDelivery(data=create_bytes())
     outcome = await processor(SlowCluster(), FakeEvents()).process(

@@ -97,14 +97,26 @@ class KubernetesCluster:
         labels = body.get("metadata", {}).get("labels") if isinstance(body, dict) else None
         return dict(labels or {})
 
-    async def apply(self, manifest: Manifest, *, force: bool) -> None:
+    async def replicas_of(self, kind: Kind, *, namespace: str, name: str) -> int | None:
+        status, body = await self._call("GET", kind.object_path(namespace, name), allow=(404,))
+        if status == 404 or not isinstance(body, dict):
+            return None
+        replicas = (body.get("spec") or {}).get("replicas")
+        return int(replicas) if isinstance(replicas, int) else None
+
+    async def apply(self, manifest: Manifest, *, force: bool, manager: str = FIELD_MANAGER) -> None:
         meta = manifest["metadata"]
         path = kind_of(manifest).object_path(meta["namespace"], meta["name"])
+        query = (
+            _APPLY_QUERY[force]
+            if manager == FIELD_MANAGER
+            else urlencode({"fieldManager": manager, "force": str(force).lower()})
+        )
         try:
             await self._call(
                 "PATCH",
                 path,
-                query=_APPLY_QUERY[force],
+                query=query,
                 body=orjson.dumps(manifest),
                 content_type=APPLY_CONTENT_TYPE,
                 read=False,
