@@ -17,6 +17,7 @@ pod, the inventory sees it and emits `running`, the api's status consumer record
 """
 
 import math
+import os
 import secrets
 from pathlib import Path
 from typing import Any, Final
@@ -59,8 +60,14 @@ def drain_rate(result: dict[str, Any]) -> float | None:
     return result["created"] / drained if drained else None
 
 
+#: how many deployer processes the create scenario runs (`JAN_MODELS_BENCH_DEPLOYERS`, 1
+#: by default): the same scenario compares one deployer with several sharing the stream
+DEPLOYERS_ENV = "JAN_MODELS_BENCH_DEPLOYERS"
+
+
 async def run_create(*, sizes: Sizes, run: Run, work: Path) -> None:
     key = f"bench-{secrets.token_hex(16)}"
+    deployers = max(1, int(os.environ.get(DEPLOYERS_ENV, "1")))
 
     async def prepare(mongodb_url: str) -> None:
         await clusters.register_key(mongodb_url, organization_id=ORGANIZATION_ID, key=key)
@@ -71,7 +78,11 @@ async def run_create(*, sizes: Sizes, run: Run, work: Path) -> None:
     gpu_nodes = math.ceil(sizes.create_gpu_nodes * PHASES * 1.25)
     scenario = clusters.create_scenario(gpu_nodes=gpu_nodes)
     async with bench_stack(
-        work=work, scenario=scenario, start_timeout=sizes.start_timeout, prepare=prepare
+        work=work,
+        scenario=scenario,
+        start_timeout=sizes.start_timeout,
+        prepare=prepare,
+        replicas={"deployer": deployers},
     ) as stack:
         # The api answers creates only once the inventory's status is in.
         await runner.wait_http(f"{stack.api_url}/readyz", timeout=sizes.start_timeout)
@@ -85,6 +96,8 @@ async def run_create(*, sizes: Sizes, run: Run, work: Path) -> None:
             _load(stack.api_url, key, prefix="steady", count=sizes.creates, rate=sustained)
         )
     _report(run, target=target, sustained=sustained, burst=burst, steady=steady)
+    if deployers > 1:
+        run.notes.append(f"create: {deployers} deployer replicas ({DEPLOYERS_ENV})")
 
 
 def _post_row(name: str, post: dict[str, Any]) -> Row:

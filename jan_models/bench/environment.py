@@ -10,7 +10,7 @@ from typing import Any
 
 from jan_models.bench.clusters import write_scenario
 from jan_models.embedded import EmbeddedMongo, free_port
-from jan_models.stack import LocalStack, StackConfig
+from jan_models.stack import LocalStack, ServiceName, StackConfig
 
 Prepare = Callable[[str], Awaitable[None]]
 
@@ -22,6 +22,7 @@ async def bench_stack(
     scenario: dict[str, Any],
     start_timeout: float,
     prepare: Prepare | None = None,
+    replicas: dict[ServiceName, int] | None = None,
 ) -> AsyncIterator[LocalStack]:
     """The stack on `scenario`; `prepare(mongodb_url)` runs before any service starts."""
     mongo = EmbeddedMongo(
@@ -43,6 +44,7 @@ async def bench_stack(
             extra_env={"JAN_MODELS_LOG_LEVEL": "WARNING"},
             kubesim_ready_timeout=start_timeout,
             service_ready_timeout=start_timeout,
+            replicas=replicas or {},
         ).with_free_ports()
         stack = LocalStack(config)
         await asyncio.to_thread(stack.start)
