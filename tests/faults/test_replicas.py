@@ -67,6 +67,18 @@ def model_writes_after_delete(audit: list[dict[str, object]]) -> dict[str, list[
     return late
 
 
+async def delete_all(http: httpx.AsyncClient, model_ids: list[str]) -> None:
+    """DELETE each model, eight at a time, each accepted."""
+    gate = asyncio.Semaphore(8)
+
+    async def delete(model_id: str) -> None:
+        async with gate:
+            response = await http.delete(f"{MODELS}/{model_id}")
+        assert response.status_code in (202, 204), response.text
+
+    await asyncio.gather(*(delete(model_id) for model_id in model_ids))
+
+
 async def restart(process: ChildProcess) -> None:
     process.kill()
     await asyncio.sleep(1)
@@ -106,14 +118,7 @@ async def test_two_api_and_two_deployer_replicas_with_one_of_each_killed_converg
         # the second api dies with its outbox maybe not yet relayed; the deletes race the
         # creates still on their way to the deployers
         killing_api = asyncio.create_task(restart(other_api))
-        gate = asyncio.Semaphore(8)
-
-        async def delete(name: str) -> None:
-            async with gate:
-                response = await first.delete(f"{MODELS}/{by_name[name]}")
-            assert response.status_code in (202, 204), response.text
-
-        await asyncio.gather(*(delete(name) for name in sorted(doomed)))
+        await delete_all(first, [by_name[name] for name in sorted(doomed)])
         await asyncio.gather(killing, killing_api)
         assert other_deployer.running
 
@@ -168,14 +173,7 @@ async def test_the_leading_inventory_killed_mid_flight_hands_over_and_nothing_is
         [(leader, _)] = [(p, url) for p, url in replicas if await leading(url)]
         leader.kill()  # SIGKILL: the lease is not released, it runs out
         by_name = dict(zip(names, await creating, strict=True))
-        gate = asyncio.Semaphore(8)
-
-        async def delete(name: str) -> None:
-            async with gate:
-                response = await api.delete(f"{MODELS}/{by_name[name]}")
-            assert response.status_code in (202, 204), response.text
-
-        await asyncio.gather(*(delete(name) for name in sorted(doomed)))
+        await delete_all(api, [by_name[name] for name in sorted(doomed)])
         kept = [by_name[name] for name in names if name not in doomed]
 
         async def converged() -> bool:
