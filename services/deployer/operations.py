@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from services.deployer.failures import ClusterError, CommandRejectedError
 from services.deployer.kinds import ALL_KINDS, DEPLOYMENT, POD, PVC, SECRET, SERVICE, Kind
-from services.deployer.manifests import Manifest, build_manifests, kind_of
+from services.deployer.manifests import Manifest, ModelManifests, build_manifests, kind_of
 from services.deployer.manifests.meta import cache_claim_name, secret_name
 from services.deployer.ports import Cluster
 from shared.commands import CreateModel, DeleteModel
@@ -83,20 +83,35 @@ def _decrypt_env(command: CreateModel, cipher: TokenCipher) -> dict[str, SecretS
         raise CommandRejectedError(reason="TokenUndecryptable", message=str(exc)) from exc
 
 
-async def apply_model(
+async def _manifests(
     command: CreateModel, *, cluster: Cluster, cipher: TokenCipher
-) -> list[ObjectRef]:
+) -> ModelManifests:
     token = _decrypt(command, cipher)
     secret_env = _decrypt_env(command, cipher)
     if command.deployment_config.enable_autoscaling and not await cluster.crd_exists(AIBRIX.name):
         raise CommandRejectedError(reason="CrdMissing", message=AIBRIX.missing_message)
-    await cluster.ensure_namespace(command.namespace)
-    manifests = build_manifests(
+    return build_manifests(
         command,
         token=token,
         secret_env=secret_env,
         service_monitors=await cluster.crd_exists(SERVICE_MONITOR_CRD),
     )
+
+
+async def applied_objects(
+    command: CreateModel, *, cluster: Cluster, cipher: TokenCipher
+) -> list[ObjectRef]:
+    """What `apply_model` reports for this command, with no write: for a redelivery whose
+    writes were made and whose event did not get out."""
+    manifests = await _manifests(command, cluster=cluster, cipher=cipher)
+    return [ref_of(manifest) for manifest in manifests.objects]
+
+
+async def apply_model(
+    command: CreateModel, *, cluster: Cluster, cipher: TokenCipher
+) -> list[ObjectRef]:
+    manifests = await _manifests(command, cluster=cluster, cipher=cipher)
+    await cluster.ensure_namespace(command.namespace)
     ours = await _owned(command, cluster=cluster, manifests=manifests.objects)
     await _hand_over_replicas(command, cluster=cluster, manifests=manifests.objects, ours=ours)
     first = [m for m in manifests.objects if kind_of(m).kind in FIRST_ROUND]

@@ -11,7 +11,9 @@ nak'ed with the capped backoff for as long as it fails, and its `failed` event (
 the api can show why the model is still `deleting` without an event every 30 s.
 A message that cannot be read is terminated. The message's ack deadline is pushed back
 while a long apply runs. Events are published before the ack: if NATS refuses the
-event, the command is nak'ed and re-applied, which is harmless.
+event, the command is nak'ed, and its redelivery publishes the events without writing the
+objects again (the model's turn record names the message whose writes were made, see
+`turns`); a redelivery of a command already reported is only acknowledged.
 """
 
 import asyncio
@@ -28,13 +30,14 @@ from services.deployer import metrics
 from services.deployer.delivery import Delivery
 from services.deployer.failures import ClusterError, CommandRejectedError, retry_delay
 from services.deployer.inbox import MalformedCommand
-from services.deployer.operations import apply_model, delete_model
+from services.deployer.operations import applied_objects, apply_model, delete_model
 from services.deployer.ports import Cluster, EventSink
 from services.deployer.turns import (
     Busy,
     EveryTurnGranted,
     Granted,
     ModelTurns,
+    Repeated,
     Superseded,
     rank_of,
 )
@@ -68,6 +71,12 @@ class Verdict(StrEnum):
 class Outcome:
     verdict: Verdict
     delay: float = 0.0
+
+
+@dataclass(slots=True)
+class _Progress:
+    applied: bool
+    """The command's cluster writes are all made (by this delivery or an earlier one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +119,9 @@ class CommandProcessor:
             "attempt": delivery.attempt,
         }
         try:
-            turn = await self._turns.take(command.public_id, rank_of(command))
+            turn = await self._turns.take(
+                command.public_id, rank_of(command), msg_id=delivery.msg_id
+            )
         except Exception as exc:
             log.warning("could not take the model's turn", extra=context)
             return await self._retry(delivery, command, exc, context)
@@ -125,28 +136,45 @@ class CommandProcessor:
             await delivery.ack()
             metrics.COMMANDS.labels(command.verb, "superseded").inc()
             return Outcome(Verdict.ACK)
+        if isinstance(turn, Repeated):
+            log.info("carried out and reported already; a duplicate delivery", extra=context)
+            await delivery.ack()
+            metrics.COMMANDS.labels(command.verb, "duplicate").inc()
+            return Outcome(Verdict.ACK)
         outcome = Outcome(Verdict.NAK)
+        progress = _Progress(applied=turn.applied)
         try:
-            outcome = await self._in_turn(delivery, command, context)
+            outcome = await self._in_turn(delivery, command, context, progress)
         finally:
-            await self._give_back(turn, done=outcome.verdict is Verdict.ACK, context=context)
+            await self._give_back(
+                turn,
+                done=outcome.verdict is Verdict.ACK,
+                applied=progress.applied,
+                context=context,
+            )
         return outcome
 
-    async def _give_back(self, turn: Granted, *, done: bool, context: dict[str, object]) -> None:
+    async def _give_back(
+        self, turn: Granted, *, done: bool, applied: bool, context: dict[str, object]
+    ) -> None:
         try:
-            await self._turns.give_back(turn, done=done)
+            await self._turns.give_back(turn, done=done, applied=applied)
         except Exception:
             log.exception(
                 "could not give back the model's turn; its lease will run out", extra=context
             )
 
     async def _in_turn(
-        self, delivery: Delivery, command: CreateModel | DeleteModel, context: dict[str, object]
+        self,
+        delivery: Delivery,
+        command: CreateModel | DeleteModel,
+        context: dict[str, object],
+        progress: _Progress,
     ) -> Outcome:
         started = time.perf_counter()
         try:
             async with self._keepalive(delivery):
-                await self._carry_out(command, delivery)
+                await self._carry_out(command, delivery, progress)
         except (ClusterError, CommandRejectedError) as exc:
             return await self._failure(delivery, command, exc, context)
         except Exception as exc:  # a bug must not kill the consumer; retry, then give up
@@ -159,10 +187,20 @@ class CommandProcessor:
         log.info("command carried out", extra=context)
         return Outcome(Verdict.ACK)
 
-    async def _carry_out(self, command: CreateModel | DeleteModel, delivery: Delivery) -> None:
+    async def _carry_out(
+        self, command: CreateModel | DeleteModel, delivery: Delivery, progress: _Progress
+    ) -> None:
         ref = _ref(command)
         if isinstance(command, CreateModel):
-            objects = await apply_model(command, cluster=self._cluster, cipher=self._cipher)
+            if progress.applied:
+                log.info(
+                    "written by an earlier delivery; publishing its events only",
+                    extra={"public_id": command.public_id, "msg_id": delivery.msg_id},
+                )
+                objects = await applied_objects(command, cluster=self._cluster, cipher=self._cipher)
+            else:
+                objects = await apply_model(command, cluster=self._cluster, cipher=self._cipher)
+                progress.applied = True
             await self._publish(
                 ModelApplied.of(AppliedData(**ref, objects=objects), source=EVENT_SOURCE), delivery
             )

@@ -18,6 +18,7 @@ from services.deployer.turns import (
     EveryTurnGranted,
     Granted,
     Rank,
+    Repeated,
     Superseded,
     Turn,
     TurnRecord,
@@ -78,6 +79,38 @@ def test_giving_back_records_only_what_was_carried_out() -> None:
     )
 
 
+def test_a_redelivery_of_the_message_last_written_does_not_write_again() -> None:
+    # written, not reported (the event did not get out): granted, marked as written
+    written = TurnRecord(done=(0, 0), applied="c1")
+    turn, record = decide(
+        written, public_id="m", rank=CREATE_1, me="a", now=0.0, lease=30.0, msg_id="c1"
+    )
+    assert turn == Granted(public_id="m", rank=CREATE_1, msg_id="c1", applied=True)
+    assert record == TurnRecord(done=(0, 0), holder="a", until=30.0, applied="c1")
+    # written and reported: a duplicate, acknowledged with no record written
+    reported = TurnRecord(done=CREATE_1, applied="c1")
+    turn, record = decide(
+        reported, public_id="m", rank=CREATE_1, me="a", now=0.0, lease=30.0, msg_id="c1"
+    )
+    assert turn == Repeated(msg_id="c1")
+    assert record is None
+    # a repair of the same generation is another message: it writes
+    repair, _ = decide(
+        reported, public_id="m", rank=CREATE_1, me="a", now=0.0, lease=30.0, msg_id="r1"
+    )
+    assert repair == Granted(public_id="m", rank=CREATE_1, msg_id="r1", applied=False)
+
+
+def test_giving_back_names_the_message_whose_writes_were_made() -> None:
+    turn = Granted(public_id="m", rank=CREATE_2, msg_id="c2")
+    holding = TurnRecord(done=CREATE_1, holder="a", until=130.0, applied="c1")
+    assert given_back(holding, turn, me="a", done=False, applied=True) == TurnRecord(
+        done=CREATE_1, applied="c2"
+    )
+    # failed before writing: the record still names the last message that did write
+    assert given_back(holding, turn, me="a", done=False) == TurnRecord(done=CREATE_1, applied="c1")
+
+
 # --- the processor obeys the turn ---------------------------------------------------------
 
 
@@ -86,10 +119,10 @@ class ScriptedTurns:
         self.turn = turn
         self.given_back: list[tuple[Granted, bool]] = []
 
-    async def take(self, public_id: str, rank: Rank) -> Turn:
+    async def take(self, public_id: str, rank: Rank, *, msg_id: str = "") -> Turn:
         return self.turn
 
-    async def give_back(self, turn: Granted, *, done: bool) -> None:
+    async def give_back(self, turn: Granted, *, done: bool, applied: bool = False) -> None:
         self.given_back.append((turn, done))
 
 
@@ -187,3 +220,50 @@ async def test_the_turn_of_a_replica_that_died_comes_free_when_its_lease_runs_ou
     assert busy == Busy(holder="dead", retry_in=5.0)
     now[0] += 5.1
     assert isinstance(await alive.take("mdl_y", CREATE_1), Granted)
+
+
+@pytest.mark.integration
+async def test_a_create_whose_event_did_not_get_out_is_written_once_whoever_redelivers(
+    kv_js: JetStreamContext,
+) -> None:
+    """NATS refuses the `applied` event after the objects are written (a node lost): the
+    redelivery, on another replica, publishes the event and writes nothing; a further
+    duplicate delivery (an ack lost) is only acknowledged."""
+    kv = await open_bucket(kv_js, replicas=1)
+    cluster, events = FakeCluster(), FakeEvents(fail=1)
+    data = seed_create_command().model_copy(update={"hf_token_encrypted": None})
+    raw = data.model_dump_json().encode()
+
+    def replica(me: str) -> CommandProcessor:
+        return CommandProcessor(
+            cluster=cluster,
+            events=events,
+            cipher=TokenCipher(SecretStr(DEV_ENCRYPTION_KEY)),
+            policy=POLICY,
+            turns=KvModelTurns(kv, me=me, lease=30.0),
+        )
+
+    first = FakeDelivery(data=raw, msg_id="cmd-1")
+    await replica("a").process(first, read_command(raw))
+    assert first.verdict == "nak"
+    writes = len(cluster.applied)
+    assert writes > 0
+    assert events.published == []
+
+    second = FakeDelivery(data=raw, msg_id="cmd-1", attempt=2)
+    await replica("b").process(second, read_command(raw))
+    assert second.verdict == "ack"
+    assert len(cluster.applied) == writes
+    assert events.types == ["applied"]
+
+    third = FakeDelivery(data=raw, msg_id="cmd-1", attempt=3)
+    await replica("a").process(third, read_command(raw))
+    assert third.verdict == "ack"
+    assert len(cluster.applied) == writes
+    assert events.types == ["applied"]
+
+    # the same command as a new message (a repair is one) writes again
+    repair = FakeDelivery(data=raw, msg_id="repair-1")
+    await replica("a").process(repair, read_command(raw))
+    assert repair.verdict == "ack"
+    assert len(cluster.applied) == 2 * writes

@@ -41,7 +41,12 @@ async def open_bucket(js: JetStreamContext, *, replicas: int) -> KeyValue:
 
 def _encode(record: TurnRecord) -> bytes:
     return json.dumps(
-        {"done": list(record.done), "holder": record.holder, "until": record.until}
+        {
+            "done": list(record.done),
+            "holder": record.holder,
+            "until": record.until,
+            "applied": record.applied,
+        }
     ).encode()
 
 
@@ -51,7 +56,10 @@ def _decode(data: bytes | None) -> TurnRecord | None:
     raw = json.loads(data)
     done = raw.get("done") or [0, 0]
     return TurnRecord(
-        done=(int(done[0]), int(done[1])), holder=raw.get("holder"), until=raw["until"]
+        done=(int(done[0]), int(done[1])),
+        holder=raw.get("holder"),
+        until=raw["until"],
+        applied=raw.get("applied"),
     )
 
 
@@ -69,7 +77,7 @@ class KvModelTurns:
         self._lease = lease
         self._clock = clock
 
-    async def take(self, public_id: str, rank: Rank) -> Turn:
+    async def take(self, public_id: str, rank: Rank, *, msg_id: str = "") -> Turn:
         for _ in range(_CAS_TRIES):
             record, revision = await self._read(public_id)
             turn, new = decide(
@@ -79,6 +87,7 @@ class KvModelTurns:
                 me=self._me,
                 now=self._clock(),
                 lease=self._lease,
+                msg_id=msg_id,
             )
             if new is None:
                 return turn
@@ -87,10 +96,10 @@ class KvModelTurns:
         # lost every race in a row: someone else is busy with this model right now
         return Busy(holder="", retry_in=0.2)
 
-    async def give_back(self, turn: Granted, *, done: bool) -> None:
+    async def give_back(self, turn: Granted, *, done: bool, applied: bool = False) -> None:
         for _ in range(_CAS_TRIES):
             record, revision = await self._read(turn.public_id)
-            new = given_back(record, turn, me=self._me, done=done)
+            new = given_back(record, turn, me=self._me, done=done, applied=applied)
             if await self._write(turn.public_id, new, revision):
                 return
         log.warning(
