@@ -35,7 +35,8 @@ from services.inventory.adapters.memories import MemoryStore
 from services.inventory.adapters.model_events import EventPublisher, consume_deletions
 from services.inventory.adapters.projections import ProjectionWriter
 from services.inventory.adapters.queries import QueryResponder
-from services.inventory.cluster import ClusterView, Kind, utcnow
+from services.inventory.changes import ModelBacklog, ProjectionBacklog
+from services.inventory.cluster import PROJECTED_KINDS, ClusterView, Kind, utcnow
 from services.inventory.exposition import CLUSTER_METRICS
 from services.inventory.health import HealthPolicy
 from services.inventory.lifecycle import ModelMemory
@@ -70,8 +71,15 @@ class InventoryService:
                 ),
             )
         )
+        # Each consumer of the view's changes gets a feed of its own, subscribed here,
+        # before any watch runs (see `changes`).
+        self.projection_backlog = ProjectionBacklog()
+        self.view.subscribe(self.projection_backlog)
+        model_backlog = ModelBacklog()
+        self.view.subscribe(model_backlog)
         self.tracker = ModelTracker(
-            drift_grace=timedelta(seconds=settings.inventory_drift_grace_seconds)
+            drift_grace=timedelta(seconds=settings.inventory_drift_grace_seconds),
+            changes=model_backlog,
         )
         self.timing = WatchTiming(
             timeout_seconds=settings.inventory_watch_timeout_seconds,
@@ -125,14 +133,13 @@ class InventoryService:
                 self._pod_event(obj)
             return
         if self.view.apply(kind, event_type, obj):
+            key = object_key(obj)
             if kind is Kind.PODS:
-                key = object_key(obj)
                 self._pod_seen(self.view.pods.get(key))
                 if event_type == "DELETED" and self.crash_logs is not None:
                     self.crash_logs.forget(key)
-            meta = obj.get("metadata") or {}
-            namespace, name = meta.get("namespace"), str(meta.get("name", ""))
-            self.writer.note_received(kind, f"{namespace}/{name}" if namespace else name, received)
+            if kind in PROJECTED_KINDS:  # the others are never written: nothing to time
+                self.projection_backlog.note_received(kind, key, received)
             self._after(kind)
 
     def _pod_event(self, raw: Raw) -> None:
@@ -187,6 +194,7 @@ class InventoryService:
         self.writer = ProjectionWriter(
             db,
             self.view,
+            backlog=self.projection_backlog,
             sessions=self._transactions,
             batch_size=settings.inventory_write_batch_size,
         )

@@ -1,9 +1,10 @@
 """The in-memory view of the cluster: the projections' cache, and what queries read.
 
 Watches feed it (`apply` for one event, `replace` for a fresh list); it keeps derived
-facts incrementally (GPUs allocated per node, pods per model) and records what changed:
-`dirty` keys for the projection writer, `touched` workloads for the lifecycle tracker,
-and invalidated reply fragments. It is rebuilt from fresh lists on every start.
+facts incrementally (GPUs allocated per node, pods per model), invalidates its own reply
+fragments, and tells the feeds subscribed to it what changed (see `changes`: the
+projection writer's and the lifecycle tracker's). It is rebuilt from fresh lists on
+every start.
 """
 
 import secrets
@@ -15,6 +16,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from services.inventory import replies
+from services.inventory.changes import ChangeFeed
 from services.inventory.health import Assessment, HealthPolicy, assess
 from services.inventory.objects import (
     AutoscalerView,
@@ -121,14 +123,9 @@ class ClusterView:
         self.workloads_by_model: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.synced: set[Kind] = set()
         self.synced_at: datetime | None = None
-        self.dirty: dict[Kind, set[str]] = {kind: set() for kind in Kind}
-        self.relisted: set[Kind] = set()
-        self.touched: set[str] = set()
-        self.vanished: dict[str, WorkloadView] = {}
+        self._feeds: list[ChangeFeed] = []
         self.owned: dict[str, set[tuple[Kind, str]]] = {}
         """Public id -> (kind, key) of each object the model owns besides its Deployment."""
-        self.owned_touched: set[str] = set()
-        """Models whose owned objects appeared, vanished or changed generation."""
         self.foreign: dict[str, set[str]] = {}
         """Kind -> names of objects in the models' namespace that carry no model id."""
         self._status: bytes | None = None
@@ -176,6 +173,10 @@ class ClusterView:
 
     # --- feeding --------------------------------------------------------------------
 
+    def subscribe(self, feed: ChangeFeed) -> None:
+        """`feed` is told every change from now on (subscribe before the watches run)."""
+        self._feeds.append(feed)
+
     def apply(self, kind: Kind, event_type: str, raw: Raw) -> bool:
         """One watch event; False when it is stale (an older version than the one held)."""
         key = object_key(raw)
@@ -204,7 +205,8 @@ class ClusterView:
             if held is None or held.resource_version != view.resource_version or held != view:
                 self._set(kind, view)
         if kind in PROJECTED_KINDS:
-            self.relisted.add(kind)
+            for feed in self._feeds:
+                feed.relisted(kind)
         self.mark_synced(kind)
 
     def mark_synced(self, kind: Kind) -> None:
@@ -225,7 +227,8 @@ class ClusterView:
             self._remove(kind, key)
         self.synced.discard(kind)
         if kind in PROJECTED_KINDS:
-            self.relisted.add(kind)
+            for feed in self._feeds:
+                feed.relisted(kind)
         self._status_changed()  # `connected` may have changed
 
     def _set(self, kind: Kind, view: Any) -> None:
@@ -239,7 +242,7 @@ class ClusterView:
 
     def _after_change(self, kind: Kind, old: Any, new: Any) -> None:
         if kind in PROJECTED_KINDS:
-            self.dirty[kind].add((new or old).key)
+            self._projected_changed(kind, (new or old).key)
         if kind in OWNED_KINDS:
             self._owned_changed(kind, old, new)
         if kind is Kind.NODES:
@@ -271,7 +274,8 @@ class ClusterView:
                     members.discard((kind, view.key))
                     if not members:
                         del self.owned[view.public_id]
-                self.owned_touched.add(view.public_id)
+                for feed in self._feeds:
+                    feed.owned_touched(view.public_id)
             elif view.namespace == DEFAULT_NAMESPACE:
                 names = self.foreign.setdefault(OWNED_KINDS[kind][1], set())
                 if sign > 0:
@@ -312,8 +316,8 @@ class ClusterView:
                 self.allocated[pod.node_name] += sign * pod.allocated_gpus
                 if pod.public_id:
                     self._count_bound(pod, sign)
-                if pod.node_name in self.nodes:
-                    self.dirty[Kind.NODES].add(pod.node_name)
+                if pod.node_name in self.nodes:  # its projection holds the GPUs allocated
+                    self._projected_changed(Kind.NODES, pod.node_name)
                 self._node_changed(pod.node_name)
             if pod.model_key is not None:
                 members = self.pods_by_model[pod.model_key]
@@ -345,9 +349,11 @@ class ClusterView:
                 del self.workloads_by_model[old.model_key]
         if new is not None:
             self.workloads_by_model[new.model_key].add(key)
-            self.vanished.pop(key, None)
+            for feed in self._feeds:
+                feed.workload_appeared(key)
         elif old is not None:
-            self.vanished[key] = old
+            for feed in self._feeds:
+                feed.workload_vanished(key, old)
         if old is None or new is None:
             self._sorted_workloads = None
         self._workload_invalidated(key)
@@ -357,8 +363,13 @@ class ClusterView:
         self._timed.pop(key, None)
         self._workload_fragments.pop(key, None)
         self._models_changed()
-        self.dirty[Kind.WORKLOADS].add(key)
-        self.touched.add(key)
+        self._projected_changed(Kind.WORKLOADS, key)
+        for feed in self._feeds:
+            feed.workload_touched(key)
+
+    def _projected_changed(self, kind: Kind, key: str) -> None:
+        for feed in self._feeds:
+            feed.object_changed(kind, key)
 
     def note_warning(self, warning: PodWarning) -> None:
         """A Warning Event about a pod: re-judge its model with it."""

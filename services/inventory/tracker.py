@@ -1,7 +1,7 @@
 """Turns changes in the view into lifecycle events for managed models.
 
-The view marks workloads it touched and the ones that vanished; `process` judges each
-managed one (see `lifecycle`) and returns the events to publish and the memories to
+The view tells the tracker's feed (`changes.ModelBacklog`) the workloads it touched and
+the ones that vanished; `process` judges each managed one (see `lifecycle`) and returns the events to publish and the memories to
 persist. After a restart, a model remembered as present whose Deployment is absent from
 the fresh list vanished while the inventory was down, and goes through the same grace.
 The model's other objects are accounted for after its Deployment (`account_objects`),
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.inventory import lifecycle
+from services.inventory.changes import ModelBacklog
 from services.inventory.cluster import ClusterView, Kind
 from services.inventory.lifecycle import Emission, ModelMemory
 
@@ -27,8 +28,10 @@ class Outcome:
 
 
 class ModelTracker:
-    def __init__(self, *, drift_grace: timedelta) -> None:
+    def __init__(self, *, drift_grace: timedelta, changes: ModelBacklog) -> None:
         self.drift_grace = drift_grace
+        self.changes = changes
+        """Subscribed to the view by whoever wires the service."""
         self.memories: dict[str, ModelMemory] = {}
         self._start_reconciled = False
         self._objects_reconciled = False
@@ -53,8 +56,7 @@ class ModelTracker:
         outcome = Outcome()
         if not view.connected:
             return outcome
-        touched, view.touched = view.touched, set()
-        gone, view.vanished = view.vanished, {}
+        touched, gone = self.changes.take_workloads()
         changed: dict[str, ModelMemory] = {}
         observed: set[str] = set()
         for key in touched:
@@ -121,8 +123,7 @@ class ModelTracker:
         outcome: Outcome,
         changed: dict[str, ModelMemory],
     ) -> None:
-        checks, view.owned_touched = view.owned_touched, set()
-        checks |= observed | self._missing
+        checks = self.changes.take_owned() | observed | self._missing
         if not self._objects_reconciled and view.connected:
             self._objects_reconciled = True
             checks |= {p for p, m in self.memories.items() if m.owned}

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.inventory.adapters.kube_watch import WatchTiming
+from services.inventory.changes import ModelBacklog, ProjectionBacklog
 from services.inventory.cluster import REQUIRED_KINDS, ClusterView, Kind
 from services.inventory.health import HealthPolicy
 from services.inventory.objects import parse_pod
@@ -103,6 +104,13 @@ def workload(*, ready: int, replicas: int = 1, rv: str = "1", generation: int = 
     return raw
 
 
+def tracked(view: ClusterView, *, seconds: int) -> tuple[ClusterView, ModelTracker]:
+    """The view, and a tracker following its changes (subscribed as the service wires it)."""
+    changes = ModelBacklog()
+    view.subscribe(changes)
+    return view, ModelTracker(drift_grace=timedelta(seconds=seconds), changes=changes)
+
+
 def synced_view(clock: Clock | None = None) -> ClusterView:
     view = ClusterView(
         policy=HealthPolicy(
@@ -150,12 +158,13 @@ def test_a_stale_event_never_overwrites_a_newer_object() -> None:
 
 
 def test_a_fresh_list_removes_what_vanished() -> None:
-    view = synced_view()
+    view, backlog = synced_view(), ProjectionBacklog()
+    view.subscribe(backlog)
     view.replace(Kind.NODES, [node("n1", gpus=1), node("n2", gpus=2)])
-    view.dirty[Kind.NODES].clear()
+    assert backlog.take(Kind.NODES) == ({"n1", "n2"}, True)
     view.replace(Kind.NODES, [node("n2", gpus=2)])
     assert set(view.nodes) == {"n2"}
-    assert view.dirty[Kind.NODES] == {"n1"}
+    assert backlog.take(Kind.NODES) == ({"n1"}, True)  # removed from the projection too
 
 
 def test_status_reply_is_the_pydantic_model_with_vram_from_free_gpus() -> None:
@@ -220,7 +229,7 @@ def process(view: ClusterView, tracker: ModelTracker, now: datetime = NOW) -> li
 
 
 def test_events_fire_on_transitions_only() -> None:
-    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view, tracker = tracked(synced_view(), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=0, rv="2"))
     assert process(view, tracker) == []
 
@@ -237,18 +246,18 @@ def test_events_fire_on_transitions_only() -> None:
 
 
 def test_restart_with_persisted_memory_does_not_emit_again() -> None:
-    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view, tracker = tracked(synced_view(), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
     memories = tracker.process(view, now=NOW).memories
 
-    restarted_view, restarted = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    restarted_view, restarted = tracked(synced_view(), seconds=2)
     restarted.load(memories)
     restarted_view.replace(Kind.WORKLOADS, [workload(ready=1, rv="2")])
     assert process(restarted_view, restarted) == []
 
 
 def test_a_new_generation_hears_running_again() -> None:
-    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view, tracker = tracked(synced_view(), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
     process(view, tracker)
     view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, rv="3", generation=2))
@@ -257,7 +266,7 @@ def test_a_new_generation_hears_running_again() -> None:
 
 
 def test_crash_loop_past_the_threshold_fails_below_it_degrades() -> None:
-    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view, tracker = tracked(synced_view(), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
     process(view, tracker)
     view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=0, rv="3"))
@@ -278,7 +287,7 @@ def test_crash_loop_past_the_threshold_fails_below_it_degrades() -> None:
 
 def test_unschedulable_fails_only_after_the_timeout() -> None:
     clock = Clock()
-    view, tracker = synced_view(clock), ModelTracker(drift_grace=timedelta(seconds=2))
+    view, tracker = tracked(synced_view(clock), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=0, rv="2"))
     view.apply(Kind.PODS, "ADDED", pod("p", rv="3", unschedulable_since=NOW))
     assert process(view, tracker) == []
@@ -291,24 +300,24 @@ def test_unschedulable_fails_only_after_the_timeout() -> None:
 
 def test_recheck_rejudges_a_workload_only_once_its_timer_is_due() -> None:
     clock = Clock()
-    view, tracker = synced_view(clock), ModelTracker(drift_grace=timedelta(seconds=2))
+    view, tracker = tracked(synced_view(clock), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=0, rv="2"))
     view.apply(Kind.PODS, "ADDED", pod("p", rv="3", unschedulable_since=NOW))
     process(view, tracker)
 
     view.recheck(NOW + timedelta(seconds=30))
-    assert view.touched == set()
+    assert tracker.changes.touched == set()
     view.recheck(NOW + timedelta(minutes=2))
-    assert view.touched == set(view.workloads)
+    assert tracker.changes.touched == set(view.workloads)
 
     clock.now = NOW + timedelta(minutes=2)
     process(view, tracker, clock.now)  # judged Failed: no timer left
     view.recheck(NOW + timedelta(minutes=10))
-    assert view.touched == set()
+    assert tracker.changes.touched == set()
 
 
 def test_vanished_deployment_is_drift_after_the_grace_unless_deleting() -> None:
-    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view, tracker = tracked(synced_view(), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
     process(view, tracker)
     view.apply(Kind.WORKLOADS, "DELETED", workload(ready=1, rv="3"))
@@ -324,13 +333,13 @@ def test_vanished_deployment_is_drift_after_the_grace_unless_deleting() -> None:
 
 
 def test_restart_notices_a_deployment_that_vanished_while_down() -> None:
-    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=0))
+    view, tracker = tracked(synced_view(), seconds=0)
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
     memories = tracker.process(view, now=NOW).memories
 
-    restarted = ModelTracker(drift_grace=timedelta(seconds=0))
+    restarted_view, restarted = tracked(synced_view(), seconds=0)
     restarted.load(memories)
-    assert [type(e) for e in process(synced_view(), restarted)] == [ModelDrifted]
+    assert [type(e) for e in process(restarted_view, restarted)] == [ModelDrifted]
 
 
 def test_backoff_is_jittered_and_capped() -> None:
@@ -341,7 +350,7 @@ def test_backoff_is_jittered_and_capped() -> None:
 
 
 def test_each_transition_has_a_message_id_of_its_own_and_a_re_derived_one_the_same() -> None:
-    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view, tracker = tracked(synced_view(), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
     [running] = tracker.process(view, now=NOW).events
     view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=0, replicas=2, rv="3"))
@@ -356,7 +365,7 @@ def test_each_transition_has_a_message_id_of_its_own_and_a_re_derived_one_the_sa
     assert len({e.event.id for e in (running, scaled, degraded)}) == 3
     # A restart from the memory as it was before `running` went out: the same transition
     # is derived again, with the same ids, so JetStream drops it if it has it already.
-    again_view, again = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    again_view, again = tracked(synced_view(), seconds=2)
     again_view.replace(Kind.WORKLOADS, [workload(ready=1, rv="2")])
     [rederived] = again.process(again_view, now=NOW).events
     assert (rederived.msg_id, rederived.event.id) == (running.msg_id, running.event.id)
@@ -426,7 +435,7 @@ def rolling(*, ready: int, updated: int, pods: int, generation: int, rv: str) ->
 
 
 def test_a_new_generation_runs_only_once_no_old_pod_is_left() -> None:
-    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view, tracker = tracked(synced_view(), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", rolling(ready=1, updated=1, pods=1, generation=1, rv="2"))
     assert [type(e) for e in process(view, tracker)] == [ModelRunning]
 
@@ -444,7 +453,7 @@ def test_a_new_generation_runs_only_once_no_old_pod_is_left() -> None:
 
 
 def test_a_new_generation_that_cannot_pull_fails_while_old_pods_serve() -> None:
-    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view, tracker = tracked(synced_view(), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", rolling(ready=1, updated=1, pods=1, generation=1, rv="2"))
     process(view, tracker)
     view.apply(
@@ -455,3 +464,30 @@ def test_a_new_generation_that_cannot_pull_fails_while_old_pods_serve() -> None:
     emitted = process(view, tracker)
     assert [type(e) for e in emitted] == [ModelFailed]
     assert (emitted[0].data.generation, emitted[0].data.reason) == (2, "ImagePullBackOff")
+
+
+def test_each_consumer_takes_from_its_own_feed_and_puts_back_what_it_failed() -> None:
+    view, tracker = tracked(synced_view(), seconds=2)
+    projection = ProjectionBacklog()
+    view.subscribe(projection)
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    key = next(iter(view.workloads))
+
+    # the writer taking its keys leaves the tracker's untouched, and the other way round
+    keys, relisted = projection.take(Kind.WORKLOADS)
+    assert (keys, relisted) == ({key}, False)
+    assert tracker.changes.touched == {key}
+    assert [type(e) for e in process(view, tracker)] == [ModelRunning]
+    assert tracker.changes.touched == set()
+
+    # a failed write puts back what it took; the next flush finds it
+    projection.put_back(Kind.WORKLOADS, keys, relisted=True)
+    assert projection.pending()
+    assert projection.take(Kind.WORKLOADS) == ({key}, True)
+    assert not projection.pending()
+
+    # a Deployment removed: the writer deletes its document, the tracker hears it vanish
+    view.apply(Kind.WORKLOADS, "DELETED", workload(ready=1, rv="3"))
+    assert projection.take(Kind.WORKLOADS) == ({key}, False)
+    touched, vanished = tracker.changes.take_workloads()
+    assert (touched, set(vanished)) == ({key}, {key})

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from services.inventory.adapters.projections import ProjectionWriter
+from services.inventory.changes import ProjectionBacklog
 from services.inventory.cluster import ClusterView, Kind
 from services.inventory.health import HealthPolicy
 from shared.database import Document
@@ -51,7 +52,9 @@ async def projection_writer(db: AsyncDatabase[Document]) -> AsyncIterator[Projec
     )
     await sessions.start()
     try:
-        yield ProjectionWriter(db, view(), sessions=sessions, batch_size=1000)
+        cluster, backlog = view(), ProjectionBacklog()
+        cluster.subscribe(backlog)
+        yield ProjectionWriter(db, cluster, backlog=backlog, sessions=sessions, batch_size=1000)
     finally:
         await sessions.close()
 
@@ -97,7 +100,7 @@ async def test_a_stale_write_loses_and_the_rest_of_its_transaction_is_written(
         assert document is not None
         assert document["rv"] == rv
     assert writer.stale_writes == 1
-    assert not any(writer.view.dirty.values())
+    assert not writer.pending()
 
 
 async def test_a_killed_writers_open_transaction_stops_blocking_within_its_lease(

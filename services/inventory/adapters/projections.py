@@ -36,6 +36,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from services.inventory import documents
+from services.inventory.changes import ProjectionBacklog
 from services.inventory.cluster import ClusterView, Kind
 from services.inventory.metrics import PROJECTION_LAG, PROJECTION_SIZE
 from shared.database import DUPLICATE_KEY_CODES, Document
@@ -84,25 +85,23 @@ class ProjectionWriter:
         db: AsyncDatabase[Document],
         view: ClusterView,
         *,
+        backlog: ProjectionBacklog,
         sessions: TransactionSessions,
         batch_size: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.view = view
+        self.backlog = backlog
         self.sessions = sessions
         self.batch_size = batch_size
         self.clock = clock
-        self.received: dict[tuple[Kind, str], float] = {}
         self.flushes = 0
         self.stale_writes = 0
         self._turn = asyncio.Lock()
 
-    def note_received(self, kind: Kind, key: str, at: float) -> None:
-        self.received.setdefault((kind, key), at)
-
     def pending(self) -> bool:
-        return bool(self.view.relisted) or any(self.view.dirty.values())
+        return self.backlog.pending()
 
     async def flush(self) -> int:
         """Write every pending change; returns how many documents were written or removed.
@@ -113,19 +112,15 @@ class ProjectionWriter:
     async def _flush(self) -> int:
         written = 0
         for kind in COLLECTIONS:
-            relisted = kind in self.view.relisted
-            if relisted:
-                self.view.relisted.discard(kind)
-                written += await self._reconcile(kind)
-            keys, self.view.dirty[kind] = self.view.dirty[kind], set()
-            if keys:
-                try:
+            keys, relisted = self.backlog.take(kind)
+            try:
+                if relisted:
+                    written += await self._reconcile(kind)
+                if keys:
                     written += await self._write(kind, keys, guarded=not relisted)
-                except Exception:
-                    self.view.dirty[kind] |= keys
-                    if relisted:
-                        self.view.relisted.add(kind)
-                    raise
+            except Exception:
+                self.backlog.put_back(kind, keys, relisted=relisted)
+                raise
             PROJECTION_SIZE.labels(kind=kind).set(len(self.view.objects[kind]))
         self.flushes += 1
         return written
@@ -156,7 +151,7 @@ class ProjectionWriter:
             await self._write_batch(collection, batch)
         done = self.clock()
         for key in keys:
-            received = self.received.pop((kind, key), None)
+            received = self.backlog.received_at(kind, key)
             if received is not None:
                 PROJECTION_LAG.observe(done - received)
         return len(operations)
