@@ -5,18 +5,13 @@ calls `ensure_indexes` at start-up for the collections it owns; creating an inde
 exists is a no-op, so this is safe on every start.
 """
 
-from typing import Any, Final
+from typing import Final
 
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.names import Collection
-
-Document = dict[str, Any]
-DUPLICATE_KEY_CODES: Final = frozenset({11000, 11001})
-"""A unique index refused the write (11001 is the code older servers give updates)."""
-ILLEGAL_OPERATION: Final = 20
-"""What a standalone server answers a transaction: it has none."""
+from shared.records import Document
 
 INDEXES: Final[dict[Collection, list[IndexModel]]] = {
     Collection.MODELS: [

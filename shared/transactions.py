@@ -60,8 +60,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 from pymongo.results import BulkWriteResult
 
-from shared.database import ILLEGAL_OPERATION, Document
 from shared.names import Collection
+from shared.records import ILLEGAL_OPERATION, Document
 
 log = logging.getLogger(__name__)
 Write = InsertOne[Any] | UpdateOne | ReplaceOne[Any] | DeleteOne

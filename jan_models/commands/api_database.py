@@ -8,8 +8,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.settings import ApiSettings
 from shared import database
-from shared.database import Document
 from shared.names import Collection
+from shared.records import Document
 
 T = TypeVar("T")
 

@@ -16,11 +16,11 @@ from typing import Any, Final
 
 from services.api.admission import Ask
 from services.api.requests import CreateModelRequest
-from shared.database import Document
 from shared.errors import InvalidRequestError, NameImmutableError, NotInPlaceError
 from shared.model_spec import DeploymentConfig, Requirements
 from shared.placement import gpu_type, per_gpu_memory_mib, starting_replicas
 from shared.quantity import parse_quantity
+from shared.records import Document
 
 JsonObject = dict[str, Any]
 

@@ -23,7 +23,6 @@ inventory reported on.
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from shared.database import Document
 from shared.events import (
     AppliedData,
     DegradedData,
@@ -33,6 +32,7 @@ from shared.events import (
     ReplicaCounts,
 )
 from shared.names import EventType
+from shared.records import Document
 
 TYPES: Final = ("Accepted", "Applied", "Available", "Progressing", "Degraded")
 Status = Literal["True", "False", "Unknown"]

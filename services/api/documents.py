@@ -11,7 +11,6 @@ from typing import Any, Literal
 from services.api.lifecycle import Status
 from services.api.requests import CreateModelRequest
 from shared.commands import CreateModel, DeleteModel, ModelRef
-from shared.database import Document
 from shared.events import (
     AcceptedData,
     CloudEvent,
@@ -24,6 +23,7 @@ from shared.events import (
 from shared.labels import SERVE_PORT
 from shared.model_spec import DeploymentConfig, Requirements
 from shared.names import DEFAULT_NAMESPACE
+from shared.records import Document
 
 EVENT_SOURCE = "/jan-models/api"
 REGISTRY_ONLY_FIELDS = frozenset({"has_hugging_face_token", "secret_env_names"})

@@ -41,7 +41,6 @@ from services.api.identifiers import new_public_id, parse_model_id
 from services.api.lifecycle import Status
 from services.api.requests import CreateModelRequest, DeploymentConfigRequest
 from services.api.rules import check_served_model_name
-from shared.database import Document
 from shared.errors import (
     CrdMissingError,
     GenerationMismatchError,
@@ -65,6 +64,7 @@ from shared.placement import (
     starting_replicas,
 )
 from shared.quantity import whole_gi
+from shared.records import Document
 from shared.secrets import TokenCipher
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from services.api.lifecycle import Status
-from shared.database import Document
 from shared.errors import InvalidRequestError
+from shared.records import Document
 
 MAX_LIMIT: Final = 1000
 DEFAULT_LIMIT: Final = 100

@@ -23,8 +23,8 @@ from services.api.handlers import Models
 from services.api.ratelimit import TokenBuckets
 from services.api.settings import ApiSettings
 from shared import database, messaging
-from shared.database import Document
 from shared.names import Collection
+from shared.records import Document
 from shared.secrets import TokenCipher
 from shared.transactions import TransactionSessions
 

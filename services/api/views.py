@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.api.conditions import conditions_of
-from shared.database import Document
 from shared.queries import WorkloadEntry
+from shared.records import Document
 
 CREATED_FIELDS = (
     "id",

@@ -46,11 +46,11 @@ from services.inventory.settings import InventorySettings
 from services.inventory.timings import TimeToRunning
 from services.inventory.tracker import ModelTracker
 from shared import database, messaging
-from shared.database import Document
 from shared.kubernetes import has_cluster, load_api_client
 from shared.leadership import Lease, open_election
 from shared.names import Collection
 from shared.probes import probe_routes
+from shared.records import Document
 from shared.transactions import TransactionSessions
 
 log = logging.getLogger(__name__)

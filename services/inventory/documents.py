@@ -10,7 +10,7 @@ from services.inventory.objects import (
     WorkloadView,
 )
 from services.inventory.resource_version import as_int
-from shared.database import Document
+from shared.records import Document
 
 
 def _base(key: str, resource_version: str) -> Document:

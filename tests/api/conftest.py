@@ -21,7 +21,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.api.adapters.api_keys import ApiKeys
 from services.api.app import serving
 from services.api.settings import ApiSettings
-from shared.database import Document
 from shared.names import CAPACITY_QUERY_SUBJECT, MODELS_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
 from shared.queries import (
     CapacityQuery,
@@ -36,6 +35,7 @@ from shared.queries import (
     StatusReply,
     Unchanged,
 )
+from shared.records import Document
 
 
 def cluster_status(**changes: Any) -> ClusterStatus:

@@ -15,10 +15,10 @@ from services.api.admission import Ask, Plan
 from services.api.documents import new_model_document
 from services.api.requests import CreateModelRequest
 from shared import database
-from shared.database import Document
 from shared.errors import GpuQuotaExceededError, InsufficientResourcesError, ModelNameTakenError
 from shared.names import Collection
 from shared.queries import StatusReply
+from shared.records import Document
 from shared.transactions import TransactionSessions
 from tests.api.conftest import gpu_placement, synced_status
 from tests.api.test_group_commit import body

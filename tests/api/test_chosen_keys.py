@@ -6,8 +6,9 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.adapters.api_keys import ApiKeys
-from shared.database import Document, ensure_indexes
+from shared.database import ensure_indexes
 from shared.names import Collection
+from shared.records import Document
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

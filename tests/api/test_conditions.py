@@ -5,7 +5,6 @@ from typing import Any
 
 from services.api.conditions import TYPES, conditions_of, derive
 from shared.commands import ModelRef
-from shared.database import Document
 from shared.events import (
     AcceptedData,
     AppliedData,
@@ -20,6 +19,7 @@ from shared.events import (
     ObjectRef,
     RunningData,
 )
+from shared.records import Document
 
 CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 DEPLOYMENT = ObjectRef(api_version="apps/v1", kind="Deployment", name="m")

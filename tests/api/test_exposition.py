@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.api.adapters.admissions import QuotaLimits
 from services.api.adapters.registry_view import RegistryView
 from services.api.exposition import Metered, RegistryCollector
-from shared.database import Document
+from shared.records import Document
 
 FAMILIES = (
     "jan_models_models",

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.api.web.compression import GzipLayer
 from services.api.web.gateway import GatewayLayer
 from services.api.web.responses import JsonResponse
-from shared.database import Document
+from shared.records import Document
 from tests.api.conftest import FakeInventory, KeyFactory, settings_for
 from tests.api.test_http_errors import client_for
 

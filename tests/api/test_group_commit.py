@@ -15,9 +15,9 @@ from services.api.documents import new_model_document
 from services.api.requests import CreateModelRequest
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared import database
-from shared.database import Document
 from shared.errors import ModelNameTakenError
 from shared.names import Collection
+from shared.records import Document
 from tests.api.conftest import KeyFactory
 
 MODELS = "/v1/organization/models"

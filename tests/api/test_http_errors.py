@@ -15,8 +15,8 @@ from services.api.adapters.api_keys import ApiKeys
 from services.api.app import serving
 from services.api.settings import ApiSettings
 from services.api.web.examples import SEED_CREATE_REQUEST
-from shared.database import Document
 from shared.queries import QueryError, StatusReply
+from shared.records import Document
 from tests.api.conftest import (
     FakeInventory,
     KeyFactory,

@@ -11,9 +11,9 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.web.examples import SEED_CREATE_REQUEST
-from shared.database import Document
 from shared.names import Collection
 from shared.queries import ModelsReply, StatusReply, WorkloadEntry
+from shared.records import Document
 from tests.api.conftest import FakeInventory, KeyFactory, cluster_status
 from tests.waiting import eventually
 

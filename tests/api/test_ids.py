@@ -6,8 +6,8 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.adapters.registry import Registry
-from shared.database import Document
 from shared.names import Collection
+from shared.records import Document
 
 pytestmark = pytest.mark.integration
 

@@ -20,9 +20,10 @@ from services.api.adapters.registry import Registry
 from services.api.app import serving
 from services.api.listing import model_filter
 from services.api.settings import ApiSettings
-from shared.database import INDEXES, Document
+from shared.database import INDEXES
 from shared.names import Collection
 from shared.queries import ModelsReply, WorkloadEntry
+from shared.records import Document
 from tests.api.conftest import FakeInventory, KeyFactory
 from tests.waiting import eventually
 

@@ -16,7 +16,6 @@ from services.api.settings import ApiSettings
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared import messaging
 from shared.commands import CreateModel, DeleteModel
-from shared.database import Document
 from shared.events import parse_event
 from shared.messaging import MSG_ID_HEADER
 from shared.names import (
@@ -27,6 +26,7 @@ from shared.names import (
     EVENTS_WILDCARD,
     Collection,
 )
+from shared.records import Document
 from tests.api.conftest import FakeInventory, KeyFactory, settings_for
 from tests.api.test_http_errors import client_for, cpu_only
 from tests.waiting import poll

@@ -11,10 +11,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.settings import ApiSettings
 from shared.commands import CreateModel
-from shared.database import Document
 from shared.events import ModelUpdated, parse_event
 from shared.messaging import MSG_ID_HEADER
 from shared.names import COMMANDS_STREAM, CREATE_SUBJECT, EVENTS_STREAM, EVENTS_WILDCARD, Collection
+from shared.records import Document
 from shared.secrets import TokenCipher
 from tests.api.conftest import FakeInventory, KeyFactory, gpu_placement, synced_status
 from tests.api.test_outbox import messages_on, outbox_empty

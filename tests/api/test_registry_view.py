@@ -8,8 +8,8 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.adapters.registry_view import RegistryView
-from shared.database import Document
 from shared.names import Collection
+from shared.records import Document
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -14,7 +14,7 @@ from services.api.adapters.relay import OutboxRelay
 from services.api.documents import new_model_document
 from services.api.requests import CreateModelRequest
 from services.api.web.examples import SEED_CREATE_REQUEST
-from shared.database import Document
+from shared.records import Document
 
 
 @dataclass

@@ -12,8 +12,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.api.settings import ApiSettings
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.commands import CreateModel
-from shared.database import Document
 from shared.names import COMMANDS_STREAM, CREATE_SUBJECT, EVENTS_STREAM, EVENTS_WILDCARD
+from shared.records import Document
 from shared.secrets import TokenCipher
 from tests.api.conftest import KeyFactory
 from tests.api.test_outbox import messages_on, outbox_empty

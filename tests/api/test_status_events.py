@@ -9,7 +9,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.commands import CreateModel, ModelRef
-from shared.database import Document
 from shared.events import (
     AppliedData,
     CloudEvent,
@@ -28,6 +27,7 @@ from shared.events import (
 )
 from shared.messaging import MSG_ID_HEADER, publish_event
 from shared.names import COMMANDS_STREAM, CREATE_SUBJECT, Collection
+from shared.records import Document
 from tests.api.conftest import KeyFactory
 from tests.api.test_outbox import messages_on, outbox_empty
 from tests.waiting import poll

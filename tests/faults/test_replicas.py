@@ -20,9 +20,9 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from jan_models.stack import ChildProcess, LocalStack, StackConfig, service_token
-from shared.database import Document
 from shared.names import DEFAULT_DATABASE as DATABASE
 from shared.names import EVENTS_PREFIX, EVENTS_STREAM, Collection
+from shared.records import Document
 from tests.faults.conftest import (
     MODELS,
     Cluster,

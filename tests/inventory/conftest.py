@@ -9,8 +9,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.inventory.app import InventoryService, running_inventory, wait_ready
 from services.inventory.settings import InventorySettings
-from shared.database import Document
 from shared.kubernetes import load_api_client
+from shared.records import Document
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from jan_models.embedded import EmbeddedNats, free_port
 from services.inventory.app import InventoryService, running_inventory, wait_ready
 from services.inventory.settings import InventorySettings
 from shared import messaging
-from shared.database import Document
 from shared.events import parse_event
 from shared.names import EVENTS_STREAM, Collection
+from shared.records import Document
 from tests.inventory.support import deployment
 from tests.waiting import poll
 

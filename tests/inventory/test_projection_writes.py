@@ -16,8 +16,8 @@ from services.inventory.adapters.projections import ProjectionWriter
 from services.inventory.changes import ProjectionBacklog
 from services.inventory.cluster import ClusterView, Kind
 from services.inventory.health import HealthPolicy
-from shared.database import Document
 from shared.names import Collection
+from shared.records import Document
 from shared.transactions import TransactionSessions
 from tests.inventory.support import deployment
 from tests.shared.transaction_holder import killed_while_holding

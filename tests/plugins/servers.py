@@ -22,9 +22,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from jan_models.embedded import EmbeddedMongo, EmbeddedNats, free_port
 from services.deployer.adapters.turns import BUCKET as TURNS_BUCKET
 from shared import messaging
-from shared.database import Document
 from shared.database import connect as connect_mongo
 from shared.names import COMMANDS_STREAM, EVENTS_STREAM
+from shared.records import Document
 
 
 def docker_engine_answers() -> bool:

@@ -8,9 +8,9 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.database import Document
 from shared.messaging import MSG_ID_HEADER
 from shared.names import COMMANDS_STREAM, CREATE_SUBJECT, DEPLOYER_DURABLE
+from shared.records import Document
 
 pytestmark = pytest.mark.integration
 

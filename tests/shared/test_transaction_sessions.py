@@ -10,8 +10,8 @@ import pytest
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.database import Document
 from shared.names import Collection
+from shared.records import Document
 from shared.transactions import TransactionSessions, bulk_write_in_one_commit
 from tests.shared.transaction_holder import killed_while_holding
 

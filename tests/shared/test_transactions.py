@@ -5,7 +5,7 @@ from pymongo import IndexModel, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from shared.database import Document
+from shared.records import Document
 from shared.transactions import bulk_write_in_one_commit
 
 pytestmark = pytest.mark.integration

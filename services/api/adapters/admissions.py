@@ -42,10 +42,10 @@ from services.api.admission import (
     reserved_by_node,
     reserved_gpus,
 )
-from shared.database import Document
 from shared.errors import AdmissionBusyError, InsufficientResourcesError, JanModelsError
 from shared.names import Collection
 from shared.queries import StatusReply
+from shared.records import WRITE_CONFLICT_CODES, Document
 from shared.transactions import TransactionSessions
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,6 @@ _LEDGER_ID: Final = "gpus"
 CONFLICT_PATIENCE: Final = 30.0
 """Seconds an admission keeps retrying conflicts: longer than a dead api's transaction
 holds the admissions document (`TransactionSessions`' lease plus a heartbeat)."""
-_WRITE_CONFLICT: Final = frozenset({112, 251})  # WriteConflict, NoSuchTransaction
 RELEASE_GRACE: Final = timedelta(seconds=60)
 MAX_BATCH: Final = 100
 """Creates judged in one transaction at most."""
@@ -487,7 +486,7 @@ class Admissions:
 
 
 def _conflict(exc: OperationFailure) -> bool:
-    return exc.has_error_label("TransientTransactionError") or exc.code in _WRITE_CONFLICT
+    return exc.has_error_label("TransientTransactionError") or exc.code in WRITE_CONFLICT_CODES
 
 
 def reservation_fields(plan: Plan) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from services.api.keys import (
     hash_key,
     hashes_match,
 )
-from shared.database import Document
 from shared.names import Collection
+from shared.records import Document
 
 _CACHE_LIMIT: Final = 10_000
 

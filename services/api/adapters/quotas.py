@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.database import Document
 from shared.names import Collection
+from shared.records import Document
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,22 +10,22 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from bson import ObjectId
 from pymongo import ASCENDING, DeleteOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, WriteError
 
 from services.api.adapters.group_commit import GroupCommit
 from services.api.adapters.registry_view import RegistryView
-from services.api.documents import delete_entry, repair_entry
-from services.api.lifecycle import ModelState, Status, Transition
+from services.api.documents import delete_entry
+from services.api.lifecycle import Status
 from services.api.listing import NO_FILTER, ModelFilter
-from shared.database import DUPLICATE_KEY_CODES, Document
 from shared.errors import ModelNameTakenError
 from shared.names import Collection
+from shared.records import DUPLICATE_KEY_CODES, WRITE_CONFLICT_CODES, Document
 from shared.transactions import TransactionSessions, bulk_write_in_one_commit
 
 _PUBLIC: Final = {
@@ -321,54 +321,40 @@ class Registry:
 
     # --- status from events -------------------------------------------------------------
 
-    async def by_public_id(self, public_id: str) -> Document | None:
-        return await self._models.find_one({"public_id": public_id})
-
     async def by_public_ids(self, public_ids: list[str]) -> dict[str, Document]:
         cursor = self._models.find({"public_id": {"$in": public_ids}})
         return {document["public_id"]: document async for document in cursor}
 
-    async def apply(
-        self,
-        document: Document,
-        transition: Transition,
-        *,
-        event_generation: int,
-        event_sequence: int,
-        now: datetime,
-        observation: dict[str, Any] | None = None,
-    ) -> bool:
-        """Write one transition (and what the event says of conditions, `observation`) if
-        nobody changed the model meanwhile; False means re-read."""
-        changes = transition_changes(
-            document,
-            transition,
-            event_generation=event_generation,
-            event_sequence=event_sequence,
-            now=now,
-        ) | (observation or {})
-        result = await self._models.update_one(_guard(document), {"$set": changes})
-        return result.modified_count == 1
-
-    async def remove(self, document: Document) -> bool:
-        result = await self._models.delete_one(_removal_guard(document))
-        return result.deleted_count == 1
-
     async def write_all(self, writes: list[tuple[Document, Document | None]]) -> bool:
-        """Per model as read: the changes to `$set` (None: remove it), guarded as `apply`
-        and `remove` are, in one bulk write and one commit. True when every guard held;
-        False when some model changed meanwhile (the counts do not say which: re-read).
-        The transaction runs in the process's registered session (`transactions`), which
-        another api kills if this one dies inside it."""
+        """Per model as read: the changes to `$set` (None: remove it), each guarded by the
+        model as read (no delete, event or repair since), all in one commit. True when
+        every guard held; False when some model changed meanwhile (the counts do not say
+        which: re-read), a write conflict with another transaction included.
+
+        One model is one guarded write, atomic by itself; several go in one bulk write in
+        a transaction in the process's registered session (`transactions`), which another
+        api kills if this one dies inside it."""
         if not writes:
             return True
+        if len(writes) == 1:
+            document, changes = writes[0]
+            if changes is None:
+                removed = await self._models.delete_one(_removal_guard(document))
+                return removed.deleted_count == 1
+            updated = await self._models.update_one(_guard(document), {"$set": changes})
+            return updated.matched_count == 1
         operations: list[UpdateOne | DeleteOne] = [
             DeleteOne(_removal_guard(document))
             if changes is None
             else UpdateOne(_guard(document), {"$set": changes})
             for document, changes in writes
         ]
-        result = await bulk_write_in_one_commit(self._models, operations, self._transactions)
+        try:
+            result = await bulk_write_in_one_commit(self._models, operations, self._transactions)
+        except OperationFailure as exc:
+            if exc.code not in WRITE_CONFLICT_CODES:
+                raise
+            return False  # another transaction wrote one of them: nothing was written
         return result.matched_count + result.deleted_count == len(writes)
 
 
@@ -396,39 +382,6 @@ def _removal_guard(document: Document) -> Document:
     return {"_id": document["_id"], "status": Status.DELETING.value}
 
 
-def transition_changes(
-    document: Document,
-    transition: Transition,
-    *,
-    event_generation: int,
-    event_sequence: int,
-    now: datetime,
-) -> dict[str, Any]:
-    """The fields one transition sets on the model as `document` holds it."""
-    changes: dict[str, Any] = {
-        "event_generation": event_generation,
-        "event_sequence": event_sequence,
-    }
-    if transition.status is not None:
-        changes["status"] = transition.status.value
-    if transition.status_reason is not None:
-        changes["status_reason"] = transition.status_reason or None
-    if transition.replicas is not None:
-        changes["replicas"] = transition.replicas
-    if transition.ready_replicas is not None:
-        changes["ready_replicas"] = transition.ready_replicas
-    if transition.status is not None or transition.status_reason is not None:
-        changes["updated_at"] = now
-    if transition.action == "repair":
-        attempt = document.get("repair_attempt", 0) + 1
-        changes["repair_attempt"] = attempt
-        changes["updated_at"] = now
-        changes["outbox"] = repair_entry(
-            document, generation=document["generation"], now=now, attempt=attempt
-        )
-    return changes
-
-
 def insert_error(document: Document, error: Document) -> BaseException:
     """The exception `insert_one` would have raised for this document alone."""
     if error.get("code") not in DUPLICATE_KEY_CODES:
@@ -438,15 +391,6 @@ def insert_error(document: Document, error: Document) -> BaseException:
     ):
         return PublicIdCollisionError()
     return ModelNameTakenError(name=document["name"], namespace=document["namespace"])
-
-
-def state_of(document: Document) -> ModelState:
-    return ModelState(
-        status=Status(document["status"]),
-        generation=document["generation"],
-        event_generation=document.get("event_generation", 0),
-        event_sequence=document.get("event_sequence", 0),
-    )
 
 
 def _ref_fields() -> dict[str, int]:

@@ -23,7 +23,7 @@ from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
 from services.api.listing import NO_FILTER, ModelFilter
-from shared.database import Document
+from shared.records import Document
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.inventory.lifecycle import ModelIdentity, ModelMemory
 from services.inventory.objects import OwnedRef
-from shared.database import Document
 from shared.names import Collection
+from shared.records import Document
 from shared.transactions import TransactionSessions, bulk_write_in_one_commit
 
 

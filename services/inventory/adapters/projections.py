@@ -39,8 +39,8 @@ from services.inventory import documents
 from services.inventory.changes import ProjectionBacklog
 from services.inventory.cluster import ClusterView, Kind
 from services.inventory.metrics import PROJECTION_LAG, PROJECTION_SIZE
-from shared.database import DUPLICATE_KEY_CODES, Document
 from shared.names import Collection
+from shared.records import DUPLICATE_KEY_CODES, Document
 from shared.transactions import TransactionSessions, bulk_write_in_one_commit
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,179 @@
+"""The path one model event takes through the api, on fakes (no server): the consumer
+reads the model once, the lifecycle plans once, the registry writes once, the message is
+acked; a repair is kicked with the outbox entry just written, nothing re-read."""
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from services.api import settling
+from services.api.adapters.status_consumer import StatusConsumer
+from shared.commands import ModelRef
+from shared.events import (
+    CloudEvent,
+    DriftedData,
+    ModelDrifted,
+    ModelRunning,
+    ObjectRef,
+    RunningData,
+)
+from shared.records import Document
+from tests.api.test_relay import model_document
+
+SOURCE = "/jan-models/inventory"
+
+
+@dataclass
+class FakeRegistry:
+    """The registry's status side in memory, with its guards: a write holds only for the
+    model as it was read."""
+
+    calls: list[str]
+    models: dict[str, Document] = field(default_factory=dict)
+
+    async def by_public_ids(self, public_ids: list[str]) -> dict[str, Document]:
+        self.calls.append("registry.by_public_ids")
+        return {p: dict(self.models[p]) for p in public_ids if p in self.models}
+
+    async def write_all(self, writes: list[tuple[Document, Document | None]]) -> bool:
+        self.calls.append("registry.write_all")
+        held = True
+        for read, changes in writes:
+            stored = self.models.get(read["public_id"])
+            if stored is None or stored != read:
+                held = False
+            elif changes is None:
+                del self.models[read["public_id"]]
+            else:
+                stored.update(changes)
+        return held
+
+
+@dataclass
+class FakeRelay:
+    calls: list[str]
+    kicked: list[dict[str, Any]] = field(default_factory=list)
+
+    def kick(self, document_id: Any, outbox: dict[str, Any]) -> None:
+        self.calls.append("relay.kick")
+        self.kicked.append(outbox)
+
+
+@dataclass
+class FakeSequence:
+    stream: int
+
+
+@dataclass
+class FakeMetadata:
+    sequence: FakeSequence
+
+
+@dataclass
+class FakeMsg:
+    calls: list[str]
+    data: bytes
+    metadata: FakeMetadata
+
+    async def ack(self) -> None:
+        self.calls.append("msg.ack")
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.calls.append("msg.nak")
+
+
+def stored_model(status: str) -> Document:
+    return {**model_document(), "status": status}
+
+
+def ref(document: Document) -> dict[str, Any]:
+    return ModelRef(
+        organization_id=document["organization_id"],
+        model_id=document["id"],
+        public_id=document["public_id"],
+        name=document["name"],
+        generation=1,
+    ).model_dump()
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    recorded: list[str] = []
+    real_plan = settling.plan
+
+    def plan(*args: Any, **kwargs: Any) -> dict[str, settling.ModelPlan]:
+        recorded.append("lifecycle.plan")
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(settling, "plan", plan)
+    return recorded
+
+
+async def deliver(
+    calls: list[str], registry: FakeRegistry, relay: FakeRelay, *events: CloudEvent
+) -> None:
+    consumer = StatusConsumer(registry=registry, nats=cast(Client, None), relay=relay)
+    messages = [
+        FakeMsg(calls, event.model_dump_json().encode(), FakeMetadata(FakeSequence(seq)))
+        for seq, event in enumerate(events, 1)
+    ]
+    await consumer._process_batch(cast(list[Msg], messages))
+
+
+async def test_one_event_reads_plans_and_writes_once_then_acks(calls: list[str]) -> None:
+    model = stored_model("deploying")
+    registry, relay = FakeRegistry(calls, {model["public_id"]: model}), FakeRelay(calls)
+    event = ModelRunning.of(RunningData(**ref(model), replicas=1, ready_replicas=1), source=SOURCE)
+
+    await deliver(calls, registry, relay, event)
+
+    assert calls == ["registry.by_public_ids", "lifecycle.plan", "registry.write_all", "msg.ack"]
+    assert registry.models[model["public_id"]]["status"] == "running"
+
+
+async def test_a_drift_is_repaired_with_the_outbox_entry_just_written(calls: list[str]) -> None:
+    model = stored_model("running")
+    registry, relay = FakeRegistry(calls, {model["public_id"]: model}), FakeRelay(calls)
+    missing = [ObjectRef(api_version="v1", kind="Service", name=model["name"])]
+    event = ModelDrifted.of(DriftedData(**ref(model), missing=missing), source=SOURCE)
+
+    await deliver(calls, registry, relay, event)
+
+    assert calls == [
+        "registry.by_public_ids",
+        "lifecycle.plan",
+        "registry.write_all",
+        "relay.kick",
+        "msg.ack",
+    ]
+    assert relay.kicked == [registry.models[model["public_id"]]["outbox"]]
+
+
+async def test_a_lost_guard_plans_the_batch_again_from_a_fresh_read(calls: list[str]) -> None:
+    model = stored_model("deploying")
+    registry, relay = FakeRegistry(calls, {model["public_id"]: model}), FakeRelay(calls)
+    real_read = registry.by_public_ids
+
+    async def read_then_someone_writes(public_ids: list[str]) -> dict[str, Document]:
+        found = await real_read(public_ids)
+        if calls.count("registry.by_public_ids") == 1:  # a delete lands between read and write
+            registry.models[model["public_id"]]["status"] = "deleting"
+        return found
+
+    registry.by_public_ids = read_then_someone_writes  # type: ignore[method-assign]  # a race, staged
+    event = ModelRunning.of(RunningData(**ref(model), replicas=1, ready_replicas=1), source=SOURCE)
+
+    await deliver(calls, registry, relay, event)
+
+    assert calls == [
+        "registry.by_public_ids",
+        "lifecycle.plan",
+        "registry.write_all",
+        "registry.by_public_ids",
+        "lifecycle.plan",
+        "msg.ack",  # nothing left to write
+    ]
+    assert registry.models[model["public_id"]]["status"] == "deleting"  # running is ignored
