@@ -3,6 +3,11 @@
 Storage events are observed synchronously (each controller only records what became
 dirty); one task then reconciles in passes until nothing is dirty. Writes made by a pass
 produce events that may dirty more work, so passes repeat until the state settles.
+
+After a restart from a data directory, `resume` hands every stored object to the
+controllers as their informers' first list would: each reconciles what it finds, which
+for a cluster left consistent writes nothing, and the kubelet adopts the pods it was
+already running instead of starting them again.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 from collections.abc import Callable, Mapping
 
 from kubesim.controllers.accounts import ServiceAccountController
+from kubesim.controllers.common import PODS
 from kubesim.controllers.deployments import DeploymentController
 from kubesim.controllers.gc import GarbageCollector
 from kubesim.controllers.jobs import CronJobController, JobController
@@ -42,6 +48,7 @@ class ControllerManager:
         termination_seconds: float = 1.0,
     ) -> None:
         self._wake = asyncio.Event()
+        self.store = store
         self.gc = GarbageCollector(store)
         self.replica_sets = ReplicaSetController(store)
         self.deployments = DeploymentController(
@@ -99,6 +106,15 @@ class ControllerManager:
             woke = observe(event) or woke
         if woke:
             self._wake.set()
+
+    def resume(self) -> None:
+        storage = self.store.storage
+        for key, obj in list(storage.items()):
+            if key == EVENTS.storage_key:
+                continue
+            if key == PODS.storage_key:
+                self.kubelet.adopt(obj)
+            self._observe(Event("ADDED", key, obj, int(obj["metadata"]["resourceVersion"])))
 
     def settle(self) -> None:
         """Reconcile until nothing is dirty (bounded), synchronously.
