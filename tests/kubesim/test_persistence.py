@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from jan_models.embedded import free_port
+from jan_models.embedded import EmbeddedServerError, free_port
 from jan_models.stack import ChildProcess
 from tests.kubesim.conftest import deployment, kubectl, official_client
 from tests.waiting import eventually
@@ -251,3 +251,52 @@ async def test_a_restarted_kubesim_serves_the_cluster_it_was_left_with(
         ("ADDED", "before", state[("ConfigMap", "keep", "before")][1]),
         ("ADDED", "after", str(revision + 1)),
     ]
+
+
+async def test_a_record_cut_short_by_a_crash_is_dropped_and_the_log_goes_on(sim: Kubesim) -> None:
+    await sim.started()
+    api = sim.client()
+    core = k8s.CoreV1Api(api)
+    await asyncio.to_thread(core.create_namespaced_config_map, "default", _config_map("kept"))
+    state, revision = await asyncio.to_thread(cluster_state, api)
+    # the last write: nothing reacts to a ConfigMap, so its record ends the log
+    await asyncio.to_thread(core.create_namespaced_config_map, "default", _config_map("torn"))
+    await asyncio.to_thread(sim.stop, signal.SIGKILL)
+    wal = sim.data_dir / "wal"
+    whole = wal.stat().st_size
+    os.truncate(wal, whole - 7)  # the crash came in the middle of writing it
+
+    await sim.started()
+    api = sim.client()
+    core = k8s.CoreV1Api(api)
+    assert "dropped" in sim.process.tail()
+    assert await asyncio.to_thread(cluster_state, api) == (state, revision)
+    names = [
+        c["metadata"]["name"] for c in _raw(core.list_namespaced_config_map, "default")["items"]
+    ]
+    assert "torn" not in names
+    assert "kept" in names
+    # what is written after the cut is read back on the next start: the log was repaired
+    again = await asyncio.to_thread(
+        core.create_namespaced_config_map, "default", _config_map("again")
+    )
+    assert int(again.metadata.resource_version) == revision + 1
+    await asyncio.to_thread(sim.stop, signal.SIGTERM)
+    await sim.started()
+    core = k8s.CoreV1Api(sim.client())
+    read = _raw(core.read_namespaced_config_map, "again", "default")
+    assert read["metadata"]["uid"] == again.metadata.uid
+    assert read["metadata"]["resourceVersion"] == str(revision + 1)
+
+
+async def test_a_second_kubesim_on_the_same_directory_refuses_to_start(
+    sim: Kubesim, tmp_path: Path
+) -> None:
+    await sim.started()
+    other = Kubesim(sim.data_dir, tmp_path / "other")
+    with pytest.raises(EmbeddedServerError, match="exited with 1"):
+        await asyncio.to_thread(other.start)
+    assert "is in use by another kubesim" in other.process.tail()
+    # and the first one was not disturbed
+    core = k8s.CoreV1Api(sim.client())
+    assert _raw(core.list_node)["items"]
