@@ -13,6 +13,7 @@ from aiohttp import web
 from kubesim import events
 from kubesim.control import control_routes
 from kubesim.controllers import ControllerManager
+from kubesim.controllers.manager import collector_paused
 from kubesim.controllers.nodes import set_ready
 from kubesim.faults import Faults
 from kubesim.http_api import KubeApi
@@ -54,13 +55,6 @@ class KubeSim:
         self.storage = Storage(history_size=history_size)
         self.registry = Registry.with_builtins()
         self.store = ObjectStore(self.storage, self.registry)
-        self.journal = Journal(data_dir) if data_dir is not None else None
-        recovered = self.journal.recover() if self.journal is not None else None
-        if recovered is not None:
-            self.storage.restore(recovered)
-            for crd in self.storage.iter(CRD_KEY):
-                for crd_rt in crd_resource_types(crd):
-                    self.registry.add(crd_rt)
         events.configure(self.store, ttl=event_ttl)
         self.faults = Faults()
         self.faults._cutter = self.storage.close_watchers
@@ -85,21 +79,31 @@ class KubeSim:
             ),
         )
         self.url = ""
-        if recovered is None:
+        self.journal = Journal(data_dir) if data_dir is not None else None
+        #: whether this simulator took up a cluster kept in its data directory
+        self.restored = self.journal is not None and self._recover(self.journal)
+        if not self.restored:
             self.store.create_many(manifests(self.scenario))
-        else:
-            events.resume(self.store)
-            self.controllers.resume()
-        self._restored = recovered is not None
         if self.journal is not None:
             self.storage.attach(self.journal)
-            if recovered is None:
+            if not self.restored:
                 self.storage.compact()  # the seeded cluster, whole: a directory's first state
 
-    @property
-    def restored(self) -> bool:
-        """Whether this simulator took up a cluster kept in its data directory."""
-        return self._restored
+    def _recover(self, journal: Journal) -> bool:
+        """Take up the cluster kept in the journal's directory, if it holds one: objects,
+        revision and history, the CRDs' resources, the Events' lifetimes, and what the
+        controllers make of it all."""
+        with collector_paused():
+            recovered = journal.recover()
+            if recovered is None:
+                return False
+            self.storage.restore(recovered)
+            for crd in self.storage.iter(CRD_KEY):
+                for crd_rt in crd_resource_types(crd):
+                    self.registry.add(crd_rt)
+            events.resume(self.store)
+            self.controllers.resume()
+        return True
 
     @asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[KubeSim]:

@@ -129,8 +129,8 @@ class Storage:
 
     def restore(self, recovered: Recovered) -> None:
         """Take the state a journal recovered: the snapshot's objects, then its logged
-        changes replayed in order into objects, revision and watch history (before any
-        watcher or listener exists, so nobody hears of them)."""
+        changes replayed in order into objects, revision and watch history (no watcher
+        or listener hears of them: they happened before this process)."""
         from kubesim.journal import Remove
 
         self._objects = recovered.objects
@@ -145,7 +145,9 @@ class Storage:
                 self.revision = change.rv
                 if obj is not None:
                     meta = {**obj["metadata"], "resourceVersion": str(change.rv)}
-                    self._emit(Event("DELETED", change.key, {**obj, "metadata": meta}, change.rv))
+                    self._remember(
+                        Event("DELETED", change.key, {**obj, "metadata": meta}, change.rv)
+                    )
                 continue
             meta = change.obj["metadata"]
             objects = self._objects.setdefault(change.key, {}).setdefault(
@@ -154,7 +156,7 @@ class Storage:
             old = objects.get(meta["name"]) if change.type == "MODIFIED" else None
             objects[meta["name"]] = change.obj
             self.revision = int(meta["resourceVersion"])
-            self._emit(Event(change.type, change.key, change.obj, self.revision, old))
+            self._remember(Event(change.type, change.key, change.obj, self.revision, old))
 
     def items(self) -> Iterator[tuple[str, Obj]]:
         """(storage key, object) for every stored object."""
@@ -174,10 +176,13 @@ class Storage:
 
     # -- events ------------------------------------------------------------------------
 
-    def _emit(self, event: Event) -> None:
+    def _remember(self, event: Event) -> None:
         if len(self._history) == self._history.maxlen:
             self.history_start = self._history[0].rv
         self._history.append(event)
+
+    def _emit(self, event: Event) -> None:
+        self._remember(event)
         for watcher in self._watchers.get(event.key, ()):
             if watcher.namespace is None or watcher.namespace == event.namespace:
                 watcher.queue.put_nowait(event)

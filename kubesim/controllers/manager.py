@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from kubesim.controllers.accounts import ServiceAccountController
 from kubesim.controllers.common import PODS
@@ -35,6 +35,20 @@ from kubesim.store import ObjectStore
 
 _MAX_PASSES = 50
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic collector off for a block that makes hundreds of thousands of
+    acyclic dicts (a settle pass, a recovery): with a large cluster in memory each full
+    collection would rescan all of it, and reference counting frees them anyway."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class ControllerManager:
@@ -117,19 +131,10 @@ class ControllerManager:
             self._observe(Event("ADDED", key, obj, int(obj["metadata"]["resourceVersion"])))
 
     def settle(self) -> None:
-        """Reconcile until nothing is dirty (bounded), synchronously.
-
-        Python's cyclic collector is paused meanwhile: a pass allocates hundreds of
-        thousands of acyclic dicts (objects, Events), and with a large cluster in memory
-        each full collection rescans all of it; reference counting frees them anyway.
-        """
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        """Reconcile until nothing is dirty (bounded), synchronously, the cyclic
+        collector paused."""
+        with collector_paused():
             self._settle()
-        finally:
-            if enabled:
-                gc.enable()
 
     def _settle(self) -> None:
         for _ in range(_MAX_PASSES):
