@@ -196,3 +196,23 @@ def test_a_data_directory_in_use_is_refused_in_process_too(tmp_path: Path) -> No
         KubeSim(data_dir=tmp_path)
     holder.close()
     KubeSim(data_dir=tmp_path).close()
+
+
+async def test_a_rollout_under_way_at_a_stop_still_times_out_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    body = deployment("stuck", gpus=64)  # no node has that many: it never progresses
+    body["metadata"]["namespace"] = "default"
+    body["spec"]["progressDeadlineSeconds"] = 3
+    async with KubeSim(ready_delay=0.05, data_dir=tmp_path).serve() as sim:
+        sim.store.create(body, rt=DEPLOYMENTS)
+        await eventually(lambda: _progressing(sim, "stuck", "ReplicaSetUpdated"), within=30)
+
+    async with KubeSim(ready_delay=0.05, data_dir=tmp_path).serve() as sim:
+        await eventually(lambda: _progressing(sim, "stuck", "ProgressDeadlineExceeded"), within=30)
+
+
+async def _progressing(sim: KubeSim, name: str, reason: str) -> bool:
+    d = sim.store.find(DEPLOYMENTS, "default", name)
+    conditions = ((d or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Progressing" and c.get("reason") == reason for c in conditions)
