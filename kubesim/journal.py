@@ -23,9 +23,14 @@ and on stop, so a power failure or kernel crash loses at most that last interval
 the trade a dev cluster wants: etcd fsyncs every commit, which would make each simulated
 controller write cost a disk flush.
 
-When the log outgrows `compact_bytes`, a new snapshot replaces it (compaction). Watches
-resume across a restart from any revision still in the log; older ones get `410 Gone`,
-as after an etcd compaction.
+When the log outgrows `compact_bytes`, a new snapshot replaces it (compaction, written
+in the event loop: milliseconds for a dev cluster, seconds for a hundred thousand
+objects). Watches resume across a restart from any revision still in the log; older ones
+get `410 Gone`, as after an etcd compaction.
+
+What is kept is what etcd would hold: every object, Events included (their TTL runs on
+by the wall clock). The audit log, fault settings and fault rules describe one process's
+requests and a test's setup, and start empty, as an apiserver's in-memory state does.
 """
 
 from __future__ import annotations
