@@ -136,6 +136,9 @@ class StackConfig:
     kubeconfig: Path | None = None
     scenario: Path | None = None
     ready_delay: float = 2.0
+    #: kubesim keeps its cluster under `data_dir / "kubesim"` and takes it up again on the
+    #: next start (what `jan-models dev` does); otherwise it starts from the scenario each time
+    keep_cluster: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
     #: seconds kubesim and each service get to answer /readyz (large scenarios need more)
     kubesim_ready_timeout: float = 60.0
@@ -341,6 +344,8 @@ class LocalStack:
         ]
         if config.scenario is not None:
             args += ["--scenario", str(config.scenario)]
+        if config.keep_cluster:
+            args += ["--data-dir", str(config.data_dir / "kubesim")]
         return ChildProcess(
             name="kubesim",
             args=args,

@@ -22,6 +22,7 @@ import time
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from kubesim.fieldsets import now_micro
@@ -104,6 +105,63 @@ def reference(obj: Obj, *, field_path: str = "") -> Obj:
     return {k: v for k, v in ref.items() if v}
 
 
+def _correlation_key(
+    component: str, host: str, ref: Obj, type: str, reason: str, message: str
+) -> _Key:
+    """What makes two Events the same one, as client-go's correlator aggregates them."""
+    return (
+        component,
+        host,
+        ref.get("kind", ""),
+        ref.get("namespace", ""),
+        ref["name"],
+        ref.get("fieldPath", ""),
+        ref.get("uid", ""),
+        ref.get("apiVersion", ""),
+        type,
+        reason,
+        message,
+    )
+
+
+def resume(store: ObjectStore) -> None:
+    """Take up the Events a store restored from a data directory holds: each expires a TTL
+    after its last update (by the wall clock, which outlived the process), and the
+    correlation cache knows the latest of them, so a repeat bumps the Event recorded
+    before the restart instead of adding another."""
+    recorded = _recorded_in(store.storage)
+    stored = sorted(
+        store.storage.iter(EVENTS.storage_key), key=lambda e: int(e["metadata"]["resourceVersion"])
+    )
+    now, wall = recorded.clock(), time.time()
+    due = []
+    for event in stored:
+        meta = event["metadata"]
+        where = (meta.get("namespace", ""), meta["name"])
+        last = event.get("lastTimestamp") or meta.get("creationTimestamp") or ""
+        try:
+            age = wall - datetime.fromisoformat(last).timestamp()
+        except ValueError:
+            age = 0.0
+        when = now + max(0.0, recorded.ttl - age)
+        recorded.expires[where] = when
+        due.append((when, *where))
+        source = event.get("source") or {}
+        key = _correlation_key(
+            str(source.get("component", "")),
+            str(source.get("host", "")),
+            event.get("involvedObject") or {"name": ""},
+            str(event.get("type", "")),
+            str(event.get("reason", "")),
+            str(event.get("message", "")),
+        )
+        recorded.seen[key] = where
+        recorded.seen.move_to_end(key)
+    while len(recorded.seen) > _CACHE_ENTRIES:
+        recorded.seen.popitem(last=False)
+    recorded.queue = deque(sorted(due))
+
+
 def record(
     store: ObjectStore,
     *,
@@ -123,19 +181,7 @@ def record(
     part of the object concerned (`spec.containers{vllm}`). Returns the stored Event.
     """
     ref = reference(involved, field_path=field_path)
-    key = (
-        component,
-        host,
-        ref.get("kind", ""),
-        ref.get("namespace", ""),
-        ref["name"],
-        field_path,
-        ref.get("uid", ""),
-        ref.get("apiVersion", ""),
-        type,
-        reason,
-        message,
-    )
+    key = _correlation_key(component, host, ref, type, reason, message)
     recorded = _recorded_in(store.storage)
     recorded.expire(store)
     seen = recorded.seen

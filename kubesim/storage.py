@@ -5,6 +5,10 @@ watch can resume from any resourceVersion a client has seen. Stored objects are 
 immutable: every write stores a new dict, which lets lists and watches hand out references
 without deep copies. The history keeps the last `history_size` events; a watch from a
 revision older than the window gets `410 Expired`, like after an etcd compaction.
+
+With a `Journal` attached (`attach`), every change is also written to it before anyone
+hears of it, and `restore` rebuilds objects, revision and history from what a journal
+recovered (see `kubesim.journal`); without one, nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from kubesim.journal import Journal, Recovered
 
 Obj = dict[str, Any]
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
@@ -66,6 +73,7 @@ class Storage:
         self.history_start = 0
         self._watchers: dict[str, set[Watcher]] = {}
         self._listeners: list[Callable[[Event], None]] = []
+        self.journal: Journal | None = None
 
     # -- reads -------------------------------------------------------------------------
 
@@ -96,6 +104,8 @@ class Storage:
         objects = self._objects.setdefault(key, {}).setdefault(ns, {})
         old = objects.get(meta["name"]) if event_type == "MODIFIED" else None
         objects[meta["name"]] = obj
+        if self.journal is not None:
+            self.journal.put(event_type, key, obj)
         self._emit(Event(event_type, key, obj, int(meta["resourceVersion"]), old))
 
     def remove(self, key: str, obj: Obj) -> None:
@@ -107,18 +117,72 @@ class Storage:
         if ns in by_ns and not by_ns[ns]:
             del by_ns[ns]
         rv = self.next_revision()
+        if self.journal is not None:
+            self.journal.remove(key, ns, meta["name"], rv)
         gone = {**obj, "metadata": {**meta, "resourceVersion": str(rv)}}
         self._emit(Event("DELETED", key, gone, rv))
 
     def drop_key(self, key: str) -> None:
         self._objects.pop(key, None)
 
+    # -- durability --------------------------------------------------------------------
+
+    def restore(self, recovered: Recovered) -> None:
+        """Take the state a journal recovered: the snapshot's objects, then its logged
+        changes replayed in order into objects, revision and watch history (no watcher
+        or listener hears of them: they happened before this process)."""
+        from kubesim.journal import Remove
+
+        self._objects = recovered.objects
+        self.revision = self.history_start = recovered.revision
+        self._history.clear()
+        for change in recovered.changes:
+            if isinstance(change, Remove):
+                by_ns = self._objects.get(change.key, {})
+                obj = by_ns.get(change.namespace, {}).pop(change.name, None)
+                if change.namespace in by_ns and not by_ns[change.namespace]:
+                    del by_ns[change.namespace]
+                self.revision = change.rv
+                if obj is not None:
+                    meta = {**obj["metadata"], "resourceVersion": str(change.rv)}
+                    self._remember(
+                        Event("DELETED", change.key, {**obj, "metadata": meta}, change.rv)
+                    )
+                continue
+            meta = change.obj["metadata"]
+            objects = self._objects.setdefault(change.key, {}).setdefault(
+                meta.get("namespace", ""), {}
+            )
+            old = objects.get(meta["name"]) if change.type == "MODIFIED" else None
+            objects[meta["name"]] = change.obj
+            self.revision = int(meta["resourceVersion"])
+            self._remember(Event(change.type, change.key, change.obj, self.revision, old))
+
+    def items(self) -> Iterator[tuple[str, Obj]]:
+        """(storage key, object) for every stored object."""
+        for key, by_ns in self._objects.items():
+            for objs in by_ns.values():
+                for obj in objs.values():
+                    yield key, obj
+
+    def attach(self, journal: Journal) -> None:
+        """Write every change from now on to `journal`."""
+        self.journal = journal
+
+    def compact(self) -> None:
+        """Replace the journal's log by a snapshot of every object at this revision."""
+        if self.journal is not None:
+            self.journal.snapshot(self.revision, self.items())
+
     # -- events ------------------------------------------------------------------------
 
-    def _emit(self, event: Event) -> None:
+    def _remember(self, event: Event) -> None:
         if len(self._history) == self._history.maxlen:
             self.history_start = self._history[0].rv
         self._history.append(event)
+
+    def _emit(self, event: Event) -> None:
+        self._remember(event)
         for watcher in self._watchers.get(event.key, ()):
             if watcher.namespace is None or watcher.namespace == event.namespace:
                 watcher.queue.put_nowait(event)

@@ -1,7 +1,8 @@
 """`jan-models dev`: the whole system on this machine, what `make dev` runs.
 
-Starts an embedded nats-server with JetStream and the MongoDB-compatible server (both
-durable under the data directory), kubesim with a GPU scenario, and the three services;
+Starts an embedded nats-server with JetStream, the MongoDB-compatible server and kubesim
+with a GPU scenario (all three durable under the data directory, so a second `dev` finds
+the models and the cluster as it left them), and the three services;
 prints where everything is (each service's metrics URL too) once all are ready; with
 `--prometheus`, runs Prometheus against the stack with the alert rules loaded; stops it
 all on Ctrl-C or SIGTERM.
@@ -27,7 +28,8 @@ def dev(
     data_dir: Annotated[
         Path,
         typer.Option(
-            envvar="JAN_MODELS_DEV_DATA_DIR", help="Where NATS, MongoDB and logs keep their files"
+            envvar="JAN_MODELS_DEV_DATA_DIR",
+            help="Where NATS, MongoDB, kubesim and logs keep their files",
         ),
     ] = Path(".jan-models"),
     api_port: Annotated[int, typer.Option(envvar="JAN_MODELS_DEV_API_PORT")] = 8000,
@@ -86,6 +88,7 @@ def dev(
         kubeconfig=kubeconfig,
         scenario=scenario,
         ready_delay=ready_delay,
+        keep_cluster=True,
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

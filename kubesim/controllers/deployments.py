@@ -113,6 +113,7 @@ class DeploymentController:
         self._sets = Owned("Deployment")
         self._owner_of: dict[Key, str] = {}  # replica set -> its deployment's name
         self._hashes: dict[str, tuple[int, str]] = {}  # uid -> (generation, template hash)
+        self._deadlines: set[Key] = set()  # deployments with a progress deadline check due
 
     def observe(self, event: Event) -> bool:
         meta = event.obj["metadata"]
@@ -415,14 +416,18 @@ class DeploymentController:
                 "ProgressDeadlineExceeded",
                 f'ReplicaSet "{rs_name}" has timed out progressing.',
             )
-        if started is None:
-            key = (d["metadata"]["namespace"], d["metadata"]["name"])
-            asyncio.get_running_loop().call_later(deadline + 0.5, self._recheck, key)
+        key = (d["metadata"]["namespace"], d["metadata"]["name"])
+        if key not in self._deadlines:
+            # once per rollout, or for one found under way after a restart
+            self._deadlines.add(key)
+            left = deadline if started is None else deadline - _age_seconds(started)
+            asyncio.get_running_loop().call_later(max(left, 0.0) + 0.5, self._recheck, key)
         return self._condition(
             old, "Progressing", True, "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.'
         )
 
     def _recheck(self, key: Key) -> None:
+        self._deadlines.discard(key)
         self.dirty.add(key)
         self.wake()
 

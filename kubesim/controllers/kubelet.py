@@ -17,10 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-import itertools
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from kubesim import events
 from kubesim.controllers.common import NODES, PODS, clone, condition, evolve
@@ -34,7 +33,8 @@ Key = tuple[str, str]
 
 IMAGE_PULL_BACKOFF = "ImagePullBackOff"
 CRASH_LOOP_BACKOFF = "CrashLoopBackOff"
-_ips = itertools.count(2)
+#: the number the next pod IP is made of (shared by every simulator in the process)
+_next_ip = [2]
 
 
 _SLEEP = re.compile(r"(?:^|[\s;&|(])sleep\s+(\d+(?:\.\d+)?)s?\b")
@@ -54,6 +54,13 @@ def run_of(container: Obj, *, crashing: bool) -> tuple[float, int]:
     exit_code = _EXIT.search(script)
     code = int(exit_code.group(1)) if exit_code else (1 if crashing else 0)
     return (float(sleep.group(1)) if sleep else 0.0), code
+
+
+def _reserve_ip(ip: str) -> None:
+    """Make the pod IPs handed out from now on differ from `ip` (one given before a restart)."""
+    parts = ip.split(".")
+    if len(parts) == 4 and parts[:2] == ["10", "244"] and all(p.isdigit() for p in parts):
+        _next_ip[0] = max(_next_ip[0], int(parts[2]) * 250 + int(parts[3]))
 
 
 def failure_for(image: str, patterns: Mapping[str, str]) -> str | None:
@@ -91,6 +98,8 @@ class Kubelet:
         self.stopped: set[Key] = set()  # pods whose containers have exited
         self._stopping_uids: set[str] = set()
         self.finished: set[Key] = set()  # run-to-completion pods whose containers exited
+        #: pods found half-way after a restart, and what is left to do for each
+        self.adopted: dict[Key, Literal["pull", "run", "exit"]] = {}
 
     def observe(self, event: Event) -> bool:
         if event.key != PODS.storage_key:
@@ -116,6 +125,50 @@ class Kubelet:
         self._seen.add(meta["uid"])
         self.bound.add(key)
         return True
+
+    def adopt(self, pod: Obj) -> None:
+        """Take over a pod this kubelet ran before a restart (it has container statuses):
+        running containers keep running (no new Events, no restart), a pull in progress
+        finishes after `ready_delay`, crash loops go on, run-to-completion containers run
+        again for their time, and containers being stopped exit."""
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        status = pod.get("status") or {}
+        statuses = status.get("containerStatuses") or []
+        if not spec.get("nodeName") or not statuses:
+            return  # not started yet: `observe` hands it over as a new pod
+        key = (meta.get("namespace", ""), meta["name"])
+        self._seen.add(meta["uid"])
+        _reserve_ip(str(status.get("podIP", "")))
+        if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds"):
+            self._stopping_uids.add(meta["uid"])
+            self.adopted[key] = "exit"
+            return
+        if status.get("phase") in ("Succeeded", "Failed"):
+            return
+        waiting = {((cs.get("state") or {}).get("waiting") or {}).get("reason") for cs in statuses}
+        if "ContainerCreating" in waiting:
+            self.adopted[key] = "pull"
+        elif CRASH_LOOP_BACKOFF in waiting:
+            self.crashing.add(key)
+        elif runs_to_completion(pod) and any(
+            "running" in (cs.get("state") or {}) for cs in statuses
+        ):
+            self.adopted[key] = "run"
+
+    def _resume(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.adopted:
+            key, action = self.adopted.popitem()
+            pod = self.store.find(PODS, *key)
+            if pod is None:
+                continue
+            if action == "pull":
+                loop.call_later(max(self.ready_delay, 0.0), self._ready, key)
+            elif action == "run":
+                self._run(pod)
+            else:
+                grace = float(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
+                loop.call_later(min(self.termination_seconds, grace), self._exited, key)
 
     def _event(
         self, pod: Obj, container: str, reason: str, message: str, *, warning: bool = False
@@ -184,6 +237,8 @@ class Kubelet:
             self._event(stored, c["name"], "Pulling", f'Pulling image "{c.get("image", "")}"')
 
     def run(self) -> None:
+        if self.adopted:
+            self._resume()
         while self.bound:
             key = self.bound.pop()
             pod = self.store.find(PODS, *key)
@@ -237,7 +292,8 @@ class Kubelet:
         now = now_iso()
         status = {**(pod.get("status") or {})}
         new = evolve(pod, status=status)
-        n = next(_ips)
+        n = _next_ip[0]
+        _next_ip[0] += 1
         status["podIP"] = f"10.244.{(n // 250) % 250}.{n % 250 + 1}"
         status["podIPs"] = [{"ip": status["podIP"]}]
         statuses, failures = [], []

@@ -3,6 +3,11 @@
 Storage events are observed synchronously (each controller only records what became
 dirty); one task then reconciles in passes until nothing is dirty. Writes made by a pass
 produce events that may dirty more work, so passes repeat until the state settles.
+
+After a restart from a data directory, `resume` hands every stored object to the
+controllers as their informers' first list would: each reconciles what it finds, which
+for a cluster left consistent writes nothing, and the kubelet adopts the pods it was
+already running instead of starting them again.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from kubesim.controllers.accounts import ServiceAccountController
+from kubesim.controllers.common import PODS
 from kubesim.controllers.deployments import DeploymentController
 from kubesim.controllers.gc import GarbageCollector
 from kubesim.controllers.jobs import CronJobController, JobController
@@ -31,6 +37,20 @@ _MAX_PASSES = 50
 log = logging.getLogger(__name__)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic collector off for a block that makes hundreds of thousands of
+    acyclic dicts (a settle pass, a recovery): with a large cluster in memory each full
+    collection would rescan all of it, and reference counting frees them anyway."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class ControllerManager:
     def __init__(
         self,
@@ -42,6 +62,7 @@ class ControllerManager:
         termination_seconds: float = 1.0,
     ) -> None:
         self._wake = asyncio.Event()
+        self.store = store
         self.gc = GarbageCollector(store)
         self.replica_sets = ReplicaSetController(store)
         self.deployments = DeploymentController(
@@ -100,20 +121,20 @@ class ControllerManager:
         if woke:
             self._wake.set()
 
-    def settle(self) -> None:
-        """Reconcile until nothing is dirty (bounded), synchronously.
+    def resume(self) -> None:
+        storage = self.store.storage
+        for key, obj in list(storage.items()):
+            if key == EVENTS.storage_key:
+                continue
+            if key == PODS.storage_key:
+                self.kubelet.adopt(obj)
+            self._observe(Event("ADDED", key, obj, int(obj["metadata"]["resourceVersion"])))
 
-        Python's cyclic collector is paused meanwhile: a pass allocates hundreds of
-        thousands of acyclic dicts (objects, Events), and with a large cluster in memory
-        each full collection rescans all of it; reference counting frees them anyway.
-        """
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+    def settle(self) -> None:
+        """Reconcile until nothing is dirty (bounded), synchronously, the cyclic
+        collector paused."""
+        with collector_paused():
             self._settle()
-        finally:
-            if enabled:
-                gc.enable()
 
     def _settle(self) -> None:
         for _ in range(_MAX_PASSES):
