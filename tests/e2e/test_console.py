@@ -282,6 +282,8 @@ async def test_day_two_on_a_models_page(
     await expect(page.locator("#model-title")).to_have_text(f"Console day two ({name})")
     assert (await api.get(f"{MODELS}/{public_id}")).json()["model"]["generation"] == generation + 1
     await expect(page.locator("#model-conditions tbody tr").first).to_be_visible()
+    # /all, read again after the events, shows it running in the cluster too.
+    await expect(page.locator("#model-resources")).to_contain_text("Running", timeout=30_000)
     await console.screenshot("model")
     assert await console.serious_accessibility_violations() == []
     assert await page.evaluate("window.sameDocument") is True

@@ -341,9 +341,13 @@ class Source {
   refresh(view, soon) {
     if (this.fresh || !this.shownIn(view) || this.timer) return;
     if (soon) { this.timer = setTimeout(() => { this.timer = 0; this.refresh(state.view, false); }, 1000); return; }
-    if (this.pending) return;
+    if (this.pending) return; // an event during a read makes it stale: read again after it
     this.fresh = true;
-    this.pending = this.load().finally(() => { this.pending = null; scheduleRender(); });
+    this.pending = this.load().finally(() => {
+      this.pending = null;
+      scheduleRender();
+      this.refresh(state.view, true);
+    });
   }
 }
 
