@@ -327,19 +327,21 @@ async function loadStatus() {
 }
 
 // /status (2,000 nodes on a big cluster) and /all (10,000 entries) are read only while a
-// view that shows them is open: on opening it, and again shortly after an event. An event
-// while they are off screen marks them stale, to be read when next shown.
+// view that shows them is open: on opening it, and again shortly after an event where the
+// view is about them (`liveIn`). An event otherwise marks them stale, to be read when a
+// view that shows them is next opened.
 class Source {
-  constructor(load, shownIn) {
+  constructor(load, { shownIn, liveIn }) {
     this.load = load;
     this.shownIn = shownIn;
+    this.liveIn = liveIn;
     this.fresh = false;
     this.pending = null;
     this.timer = 0;
   }
 
   refresh(view, soon) {
-    if (this.fresh || !this.shownIn(view) || this.timer) return;
+    if (this.fresh || !this.shownIn(view) || this.timer || (soon && !this.liveIn(view))) return;
     if (soon) { this.timer = setTimeout(() => { this.timer = 0; this.refresh(state.view, false); }, 1000); return; }
     if (this.pending) return; // an event during a read makes it stale: read again after it
     this.fresh = true;
@@ -352,9 +354,13 @@ class Source {
 }
 
 const sources = {
-  status: new Source(loadStatus, (view) => view === "cluster"),
-  // The models list shows its replicas and age; drawn without them first.
-  all: new Source(loadAll, (view) => view === "all" || view === "model" || (view === "models" && state.loaded)),
+  status: new Source(loadStatus, { shownIn: (view) => view === "cluster", liveIn: (view) => view === "cluster" }),
+  // The models list takes its age (and first replica counts) from /all, drawn without them
+  // first; events bring it new counts, so it does not read all of /all again for each.
+  all: new Source(loadAll, {
+    shownIn: (view) => view === "all" || view === "model" || (view === "models" && state.loaded),
+    liveIn: (view) => view === "all" || view === "model",
+  }),
 };
 
 function refreshSources(soon) {
@@ -695,7 +701,7 @@ async function openModel(id) {
   $("model-error").textContent = "";
   $("model-notice").textContent = "";
   $("model-events").replaceChildren();
-  for (const form of [$("scale-form"), $("edit-form")]) delete form.dataset.base;
+  for (const form of [$("scale-form"), $("edit-form")]) { delete form.dataset.base; delete form.dataset.filled; }
   try {
     open.detail = (await call("GET", `/${encodeURIComponent(id)}`)).model;
   } catch (error) {
@@ -831,17 +837,27 @@ function renderModel() {
   }
 }
 
-// Day two: each form is filled from the model as shown until the user edits it; from then it
-// remembers the generation it was started from and sends it as If-Match, so a change made
-// meanwhile by someone else is answered 412 instead of silently overwritten.
+// Day two: a form shows the model's values, written again whenever they change, until the
+// user edits it; from then it remembers the generation it was started from and sends it as
+// If-Match, so a change made meanwhile by someone else is answered 412 instead of silently
+// overwritten. After a change is sent the form keeps what was sent until the model's values
+// move (a scale shows its new count once the replicas follow).
 function fillForms(d) {
-  if (!$("scale-form").dataset.base) $("scale-replicas").value = d.replicas ?? "";
-  if (!$("edit-form").dataset.base) {
-    $("edit-display-name").value = d.display_name || "";
-    $("edit-description").value = d.description || "";
-    $("edit-tags").value = (d.tags || []).join(", ");
-    $("edit-public").checked = Boolean(d.is_public);
-  }
+  fill($("scale-form"), d.replicas ?? "", (replicas) => { $("scale-replicas").value = replicas; });
+  const described = [d.display_name || "", d.description || "", (d.tags || []).join(", "), Boolean(d.is_public)];
+  fill($("edit-form"), described, ([name, description, tags, isPublic]) => {
+    $("edit-display-name").value = name;
+    $("edit-description").value = description;
+    $("edit-tags").value = tags;
+    $("edit-public").checked = isPublic;
+  });
+}
+
+function fill(form, values, write) {
+  const text = JSON.stringify(values);
+  if (form.dataset.base || form.dataset.filled === text) return;
+  form.dataset.filled = text;
+  write(values);
 }
 
 function startEditing(event) {
@@ -1154,6 +1170,12 @@ async function onCreate(event) {
 // --- start -------------------------------------------------------------------------------
 
 function start() {
+  // Another key may be another organization: nothing of the last one is kept.
+  Object.assign(state, {
+    models: new Map(), order: [], all: [], status: null, details: new Map(), lastEventId: null,
+    total: null, loaded: false, early: [],
+  });
+  for (const source of Object.values(sources)) source.fresh = false;
   $("forget-key").hidden = false;
   $("live").textContent = "Connecting…";
   // The newest models are drawn as soon as they are read, while the stream opens; then every
