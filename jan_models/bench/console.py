@@ -1,9 +1,11 @@
 """Scenario 7: the console in a real browser (Debian's chromium) on the reads cluster.
 
-Three figures, each taken inside the page: how long after navigation the models are on
-screen (the console marks `jan-models:data-shown`), how long after a model event is
-published it is on screen (publish time against the page's clock, same machine), and the
-longest task while the models list and the node tiles are scrolled end to end.
+Figures taken inside the page: how long after navigation the models are on screen (the
+console marks `jan-models:data-shown` once the newest page is drawn) and every model is
+read (`jan-models:models-loaded`), the first load in a fresh browser (nothing cached)
+among them; how long after a model event is published it is on screen (publish time
+against the page's clock, same machine); and the longest task while the models list and
+the node tiles are scrolled end to end.
 """
 
 import json
@@ -22,6 +24,7 @@ from shared.events import ModelRunning, RunningData
 
 CHROMIUM: Final = "/usr/bin/chromium"
 DATA_SHOWN: Final = "jan-models:data-shown"
+MODELS_LOADED: Final = "jan-models:models-loaded"
 LOADS: Final = 5
 EVENTS: Final = 50
 LONG_TASK_LIMIT_MS: Final = 100.0
@@ -61,17 +64,21 @@ async def run_console(*, sizes: Sizes, run: Run, work: Path) -> None:
             f"sessionStorage.setItem('jan-models.api-key', {json.dumps(key)})"
         )
         page = await context.new_page()
-        loads = []
+        loads, everything = [], []
         for _ in range(LOADS):
             await page.goto("about:blank")  # else the same URL is only a fragment change
             await page.goto(f"{stack.api_url}/console#/models", wait_until="commit")
+            # Each load runs to the end, so the next one does not share the api with it.
             await page.wait_for_function(
-                f"() => performance.getEntriesByName({DATA_SHOWN!r}).length > 0", timeout=120_000
+                f"() => performance.getEntriesByName({MODELS_LOADED!r}).length > 0",
+                timeout=120_000,
             )
-            shown = await page.evaluate(
-                f"performance.getEntriesByName({DATA_SHOWN!r})[0].startTime"
+            shown, loaded = await page.evaluate(
+                f"[{DATA_SHOWN!r}, {MODELS_LOADED!r}].map("
+                "(name) => performance.getEntriesByName(name)[0].startTime)"
             )
             loads.append(shown / 1000)
+            everything.append(loaded / 1000)
         await page.wait_for_function("() => document.getElementById('live').textContent === 'Live'")
         delays = await _event_delays(page, stack.nats_url, sizes=sizes)
         await page.evaluate(_WATCH_LONG_TASKS)
@@ -81,7 +88,9 @@ async def run_console(*, sizes: Sizes, run: Run, work: Path) -> None:
         await page.evaluate(_SCROLL, "#nodes")
         long_tasks: list[float] = await page.evaluate("window.benchLongTasks")
         await browser.close()
-    _record(run, sizes=sizes, loads=loads, delays=delays, long_tasks=long_tasks)
+    _record(
+        run, sizes=sizes, loads=loads, everything=everything, delays=delays, long_tasks=long_tasks
+    )
 
 
 async def _event_delays(page: Any, nats_url: str, *, sizes: Sizes) -> list[float]:
@@ -118,7 +127,13 @@ async def _event_delays(page: Any, nats_url: str, *, sizes: Sizes) -> list[float
 
 
 def _record(
-    run: Run, *, sizes: Sizes, loads: list[float], delays: list[float], long_tasks: list[float]
+    run: Run,
+    *,
+    sizes: Sizes,
+    loads: list[float],
+    everything: list[float],
+    delays: list[float],
+    long_tasks: list[float],
 ) -> None:
     scale = f"{sizes.nodes:,} nodes, {sizes.registry:,} models"
     load = Latency.of(loads, elapsed=None)
@@ -126,6 +141,14 @@ def _record(
     longest = max(long_tasks, default=0.0)
     run.rows += [
         _row(f"console: models on screen after load ({scale})", load),
+        Row(
+            scenario=Scenario.CONSOLE,
+            name="console: first load in a fresh browser, models on screen",
+            n=1,
+            value=loads[0] * 1000,
+            unit="ms",
+        ),
+        _row("console: every model read after load", Latency.of(everything, elapsed=None)),
         _row("console: model event published -> on screen", event),
         Row(
             scenario=Scenario.CONSOLE,
@@ -139,7 +162,8 @@ def _record(
         Check(
             scenario=Scenario.CONSOLE,
             target="console shows data < 1.5 s after load",
-            measured=f"p50 {load.p50_ms:.0f} ms, worst of {load.n} {max(loads) * 1000:.0f} ms",
+            measured=f"p50 {load.p50_ms:.0f} ms, worst of {load.n} {max(loads) * 1000:.0f} ms "
+            f"(first, cold: {loads[0] * 1000:.0f} ms)",
             met=max(loads) < 1.5,
         ),
         Check(

@@ -6,8 +6,10 @@ never announce the new generation. A failure of the new pods (a bad image) is `f
 even while old pods serve.
 
 Events are emitted on transitions only. `ModelMemory` is the last state emitted (and the
-last desired replica count) per public id; it is persisted, so a restart that observes
-the same state emits nothing. A new generation (the user updated the model) forgets the
+last desired and ready replica counts) per public id; it is persisted, so a restart that
+observes the same state emits nothing. A running model whose ready count moves with no
+other event (a scale-up's second pod becomes ready after `running` was told) hears
+`scaled`, so the details' `ready_replicas` follow the cluster. A new generation (the user updated the model) forgets the
 emitted state so the api hears `running` again for it. While a model is being deleted
 nothing is emitted; a Deployment that vanishes otherwise is drift, but only after a short
 grace, because the `deleting` event and the watch's DELETED race each other.
@@ -95,6 +97,7 @@ class ModelMemory:
     identity: ModelIdentity | None = None
     state: State = "none"
     replicas: int | None = None
+    ready_replicas: int | None = None
     present: bool = False
     deleting: bool = False
     gone_since: datetime | None = None
@@ -127,7 +130,9 @@ def observe(
         previous = replace(previous, state="none")
     updated = replace(previous, identity=identity, present=True, gone_since=None)
     if memory.deleting:
-        return Decision(replace(updated, replicas=workload.replicas))
+        return Decision(
+            replace(updated, replicas=workload.replicas, ready_replicas=workload.ready_replicas)
+        )
     events: list[CloudEvent] = []
     data = identity.as_data()
     counts = {
@@ -188,7 +193,20 @@ def observe(
             )
         )
         state = "degraded"
-    return Decision(replace(updated, state=state, replicas=workload.replicas), events)
+    moved = previous.ready_replicas not in (None, workload.ready_replicas)
+    if moved and not events and state == "running":
+        events.append(
+            ModelScaled.of(
+                ScaledData.model_validate(
+                    {**data, **counts, "previous_replicas": workload.replicas}
+                ),
+                source=EVENT_SOURCE,
+            )
+        )
+    remembered = replace(
+        updated, state=state, replicas=workload.replicas, ready_replicas=workload.ready_replicas
+    )
+    return Decision(remembered, events)
 
 
 def vanished(memory: ModelMemory, *, now: datetime) -> ModelMemory:

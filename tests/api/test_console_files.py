@@ -43,3 +43,17 @@ async def test_only_the_shipped_files_are_served(http: httpx.AsyncClient) -> Non
         response = await http.get(path)
         assert response.status_code == 404, path
         assert "error" in response.json()
+
+
+async def test_a_browser_that_has_a_file_revalidates_it(http: httpx.AsyncClient) -> None:
+    first = await http.get("/console/console.js")
+    tag = first.headers["etag"]
+    again = await http.get("/console/console.js", headers={"If-None-Match": tag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == tag
+    assert "default-src 'self'" in again.headers["content-security-policy"]
+    changed = await http.get("/console/console.js", headers={"If-None-Match": '"other"'})
+    assert changed.status_code == 200
+    assert changed.content == first.content
+    assert (await http.get("/console/console.css")).headers["etag"] != tag

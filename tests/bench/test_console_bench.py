@@ -1,5 +1,5 @@
 """The console scenario at a tiny size, so it cannot rot: a whole stack, a real browser,
-and its three figures recorded with their checks. (The real sizes are `make bench`.)"""
+and its figures recorded with their checks. (The real sizes are `make bench`.)"""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +18,15 @@ async def test_the_console_scenario_measures_load_events_and_scrolling(tmp_path:
     run = Run(started_at=datetime.now(UTC), machine=machine.describe(), options={})
     await run_console(sizes=Sizes.tiny(), run=run, work=tmp_path)
 
-    load, event, scroll = run.rows
+    load, cold, everything, event, scroll = run.rows
     assert {row.scenario for row in run.rows} == {Scenario.CONSOLE}
-    assert load.n == LOADS
+    assert load.n == everything.n == LOADS
     assert load.p50_ms is not None
     assert load.p50_ms > 0
+    assert everything.p50_ms is not None
+    assert everything.p50_ms >= load.p50_ms  # the newest page is drawn before every page is read
+    assert cold.value is not None
+    assert cold.value > 0
     assert event.n == EVENTS
     assert event.p99_ms is not None
     assert scroll.unit == "ms"

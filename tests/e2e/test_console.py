@@ -1,6 +1,7 @@
 """The console in a real browser (Debian's chromium, driven by Playwright) against the whole
 stack: the key prompt, the cluster, creating the seed's model and watching it run without a
-reload, the API's error text, delete, All models, axe-core, and no console errors."""
+reload, the API's error text, delete, All models, axe-core, and no console errors; day two
+on a model's page: scale, restart, a stale If-Match, a metadata edit, each followed live."""
 
 import os
 import re
@@ -15,6 +16,8 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 
 from jan_models.stack import LocalStack
+from tests.e2e.test_day_two import cpu_body, create_running, patch, running_at
+from tests.e2e.test_walkthrough import MODELS
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -72,6 +75,11 @@ async def console(browser: Browser, tmp_path: Path) -> AsyncIterator[Console]:
     page = await context.new_page()
     yield Console(page, tmp_path)
     await context.close()
+    # `JAN_MODELS_CONSOLE_SHOTS=docs/console` refreshes the README's pictures.
+    if target := os.environ.get("JAN_MODELS_CONSOLE_SHOTS"):
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for shot in tmp_path.glob("*.png"):
+            shutil.copy(shot, Path(target) / shot.name)
 
 
 async def ask_for_gpus(page: Page, count: int) -> None:
@@ -139,7 +147,7 @@ async def test_the_console_walkthrough(
     assert statuses[:3] == ["creating", "deploying", "running"], statuses
     assert await page.evaluate("window.sameDocument") is True
     await expect(page.locator("#model-resources")).to_contain_text("Running", timeout=20_000)
-    await console.screenshot("model")
+    await console.screenshot("model-created")
     assert await console.serious_accessibility_violations() == []
 
     # Models: the list shows it running, filtered by search.
@@ -183,8 +191,110 @@ async def test_the_console_walkthrough(
     assert Counter(console.errors) == Counter(
         [f"{refused} 401 (Unauthorized)", f"{refused} 400 (Bad Request)"]
     ), console.errors
-    # `JAN_MODELS_CONSOLE_SHOTS=docs/console` refreshes the README's pictures.
-    if target := os.environ.get("JAN_MODELS_CONSOLE_SHOTS"):
-        Path(target).mkdir(parents=True, exist_ok=True)
-        for shot in console.shots.glob("*.png"):
-            shutil.copy(shot, Path(target) / shot.name)
+
+
+# Every text the model's status badge shows, in order, from the moment this is installed.
+_RECORD_STATUSES = """() => {
+  window.statusesSeen = [document.getElementById("model-status").textContent];
+  new MutationObserver(() => {
+    const now = document.getElementById("model-status").textContent;
+    if (window.statusesSeen[window.statusesSeen.length - 1] !== now) window.statusesSeen.push(now);
+  }).observe(document.getElementById("model-status"), { childList: true, characterData: true, subtree: true });
+}"""
+
+
+async def statuses_seen(page: Page) -> list[str]:
+    seen: list[str] = await page.evaluate("window.statusesSeen")
+    return seen
+
+
+async def test_day_two_on_a_models_page(
+    console: Console, stack: LocalStack, api_key: str, api: httpx.AsyncClient
+) -> None:
+    """Scale 1 -> 2, a refused scale, a stale If-Match, a restart and a new display name,
+    each from the model's page and each followed live from the event stream, no reload."""
+    page = console.page
+    name = "console-day-two"
+    public_id = await create_running(api, cpu_body(name))
+    await page.context.add_init_script(f"sessionStorage.setItem('jan-models.api-key', {api_key!r})")
+    await page.goto(f"{stack.api_url}/console#/models/{public_id}")
+    await expect(page.locator("#model-status")).to_have_text("running")
+    await expect(page.locator("#model-ready")).to_have_text("1")
+    await page.evaluate("window.sameDocument = true")
+    await page.evaluate(_RECORD_STATUSES)
+    replicas = page.get_by_label("Replicas", exact=True)
+    scale = page.get_by_role("button", name="Scale", exact=True)
+
+    # Scale 1 -> 2: the replicas ready follow the stream up to 2.
+    await replicas.fill("2")
+    await scale.click()
+    await expect(page.locator("#model-notice")).to_have_text("Scaling to 2 replicas.")
+    await expect(page.locator("#model-desired")).to_have_text("2", timeout=60_000)
+    await expect(page.locator("#model-ready")).to_have_text("2", timeout=60_000)
+    await expect(page.locator("#model-status")).to_have_text("running", timeout=60_000)
+    details = (await api.get(f"{MODELS}/{public_id}")).json()["model"]
+    assert details["generation"] == 2
+    await expect(page.locator("#model-generation")).to_contain_text("2")
+    # Its pods kept, the new generation may run within a frame: the history shows it came.
+    update = page.locator("#model-events li", has_text="deployment_config.replicas")
+    await expect(update).to_contain_text("updated · gen 2")
+
+    # A scale the API refuses: the page shows the API's own words for that value.
+    refused = await patch(api, public_id, {"deployment_config": {"replicas": 1001}})
+    assert refused.status_code == 400, refused.text
+    await replicas.fill("1001")
+    await scale.click()
+    await expect(page.locator("#model-error")).to_have_text(refused.json()["error"])
+
+    # A change made meanwhile elsewhere: the page's If-Match is stale, the API says 412.
+    await replicas.fill("3")  # started from generation 2
+    elsewhere = await api.post(f"{MODELS}/{public_id}/restart")
+    assert elsewhere.status_code == 202, elsewhere.text
+    generation = elsewhere.json()["model"]["generation"]
+    await scale.click()
+    await expect(page.locator("#model-error")).to_have_text(
+        f"model changed: its generation is now {generation}"
+    )
+    await expect(page.locator("#model-notice")).to_contain_text(f"generation {generation}")
+    await running_at(api, public_id, generation)
+    await expect(page.locator("#model-status")).to_have_text("running", timeout=60_000)
+    assert (await api.get(f"{MODELS}/{public_id}")).json()["model"]["replicas"] == 2
+
+    # Restart, confirmed: updating, then running again, live.
+    await page.evaluate(_RECORD_STATUSES)
+    await page.get_by_role("button", name="Restart…").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text(f"Restart {name}?")
+    assert await console.serious_accessibility_violations() == []
+    await dialog.get_by_role("button", name="Restart").click()
+    await expect(page.locator("#model-notice")).to_have_text(
+        f"Restarting: generation {generation + 1} replaces the pods."
+    )
+    await expect(page.locator("#model-status")).to_have_text("running", timeout=60_000)
+    seen = await statuses_seen(page)
+    assert seen[-2:] == ["updating", "running"], seen
+    await expect(page.locator("#model-events li", has_text="restart").first).to_be_visible()
+
+    # Metadata: a new display name, same generation, no pods touched.
+    await page.locator("#edit-form").get_by_label("Display name").fill("Console day two")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#model-notice")).to_have_text("Saved.")
+    await expect(page.locator("#model-title")).to_have_text(f"Console day two ({name})")
+    assert (await api.get(f"{MODELS}/{public_id}")).json()["model"]["generation"] == generation + 1
+    await expect(page.locator("#model-conditions tbody tr").first).to_be_visible()
+    # /all, read again after the events, shows it running in the cluster too.
+    await expect(page.locator("#model-resources")).to_contain_text("Running", timeout=30_000)
+    await console.screenshot("model")
+    assert await console.serious_accessibility_violations() == []
+    assert await page.evaluate("window.sameDocument") is True
+
+    assert (await api.delete(f"{MODELS}/{public_id}")).status_code == 204
+
+    async def gone() -> bool:
+        return (await api.get(f"{MODELS}/{public_id}")).status_code == 404
+
+    await eventually(gone, within=60)
+    # The only error in the browser's console is the 412 the test provoked.
+    assert console.errors == [
+        "Failed to load resource: the server responded with a status of 412 (Precondition Failed)"
+    ], console.errors

@@ -60,18 +60,35 @@ STATUS = {
     },
     "quota": {"max_gpus": 8, "used_gpus": 7},
 }
-MODELS = {
-    "models": [
+HOSTILE_ENTRY: dict[str, Any] = {
+    "id": 1,
+    "public_id": "mdl_aaaaaaaaaaaa",
+    "name": "hostile",
+    "display_name": HOSTILE,
+    "status": "running",
+    "model_type": "completion",
+}
+MODELS = {"models": [HOSTILE_ENTRY], "total": 1}
+DETAIL = {
+    **HOSTILE_ENTRY,
+    "organization_id": 1,
+    "description": HOSTILE,
+    "generation": 3,
+    "observed_generation": 3,
+    "replicas": 2,
+    "ready_replicas": 1,
+    "updated_replicas": 2,
+    "tags": [HOSTILE],
+    "is_public": False,
+    "conditions": [
         {
-            "id": 1,
-            "public_id": "mdl_aaaaaaaaaaaa",
-            "name": "hostile",
-            "display_name": HOSTILE,
-            "status": "running",
-            "model_type": "completion",
+            "type": "Degraded",
+            "status": "True",
+            "reason": "CrashLoopBackOff",
+            "message": HOSTILE,
+            "last_transition_time": "2025-01-01T10:00:00Z",
         }
     ],
-    "total": 1,
 }
 
 
@@ -79,8 +96,8 @@ async def answer(route: Route) -> None:
     path = route.request.url.removeprefix(ORIGIN).split("#", 1)[0]
     if path.startswith("/console"):
         name = path.removeprefix("/console").strip("/") or "index.html"
-        body, media_type = ASSETS[name]
-        await route.fulfill(body=body, content_type=media_type, headers=HEADERS)
+        asset = ASSETS[name]
+        await route.fulfill(body=asset.body, content_type=asset.media_type, headers=HEADERS)
     elif path.startswith("/v1/organization/models/events/stream"):
         await route.fulfill(
             body="retry: 2000\nid: 0\n: connected\n\n", content_type="text/event-stream"
@@ -91,6 +108,8 @@ async def answer(route: Route) -> None:
         await route.fulfill(json={"models": [], "total": 0})
     elif path.startswith("/v1/organization/models?"):
         await route.fulfill(json=MODELS)
+    elif path == "/v1/organization/models/mdl_aaaaaaaaaaaa":
+        await route.fulfill(json={"model": DETAIL}, headers={"ETag": '"3"'})
     else:
         await route.fulfill(status=404, json={"error": f"not found: {path}"})
 
@@ -139,5 +158,20 @@ async def test_values_that_look_like_markup_are_shown_as_text(page: Page) -> Non
     await expect(page.locator("#nodes .tile .name", has_text="onerror")).to_have_text(HOSTILE)
     await page.goto(f"{ORIGIN}/console#/models")
     await expect(page.locator("#models-list .row")).to_contain_text(HOSTILE)
+    assert await page.locator("main img").count() == 0
+    assert await page.evaluate("window.injected") is None
+
+
+async def test_a_models_page_shows_its_replicas_conditions_and_markup_as_text(page: Page) -> None:
+    await page.goto(f"{ORIGIN}/console#/models/mdl_aaaaaaaaaaaa")
+    await expect(page.locator("#model-ready")).to_have_text("1")
+    await expect(page.locator("#model-desired")).to_have_text("2")
+    await expect(page.locator("#model-generation")).to_have_text("3")
+    await expect(page.locator("#model-conditions tbody td")).to_have_text(
+        ["Degraded", "True", "CrashLoopBackOff", HOSTILE]
+    )
+    await expect(page.locator("#edit-display-name")).to_have_value(HOSTILE)
+    await expect(page.locator("#edit-tags")).to_have_value(HOSTILE)
+    await expect(page.get_by_label("Replicas", exact=True)).to_have_value("2")
     assert await page.locator("main img").count() == 0
     assert await page.evaluate("window.injected") is None

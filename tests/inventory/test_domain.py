@@ -245,6 +245,41 @@ def test_events_fire_on_transitions_only() -> None:
     assert emitted[1].data.reason == "NoReadyReplica"
 
 
+def test_a_running_models_ready_count_that_moves_alone_is_told_as_scaled() -> None:
+    """A scale-up's new pod becomes ready after `running` of its generation was told."""
+    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    process(view, tracker)
+    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, replicas=2, rv="3", generation=2))
+    assert [(type(e), e.data.ready_replicas) for e in process(view, tracker)] == [
+        (ModelScaled, 1),
+        (ModelRunning, 1),
+    ]
+
+    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=2, replicas=2, rv="4", generation=2))
+    [scaled] = process(view, tracker)
+    assert isinstance(scaled, ModelScaled)
+    assert (scaled.data.replicas, scaled.data.ready_replicas, scaled.data.previous_replicas) == (
+        2,
+        2,
+        2,
+    )
+    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=2, replicas=2, rv="5", generation=2))
+    assert process(view, tracker) == []
+
+
+def test_ready_counts_move_silently_until_the_model_runs() -> None:
+    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=0, replicas=3, rv="2"))
+    process(view, tracker)
+    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, replicas=3, rv="3"))
+    assert [type(e) for e in process(view, tracker)] == [ModelRunning]
+    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=0, replicas=3, rv="4"))
+    assert [type(e) for e in process(view, tracker)] == [ModelDegraded]
+    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=0, replicas=3, rv="5"))
+    assert process(view, tracker) == []
+
+
 def test_restart_with_persisted_memory_does_not_emit_again() -> None:
     view, tracker = tracked(synced_view(), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))

@@ -29,6 +29,7 @@ def memory_from_document(document: Document) -> ModelMemory:
         identity=ModelIdentity(**identity) if identity else None,
         state=document.get("state", "none"),
         replicas=document.get("replicas"),
+        ready_replicas=document.get("ready_replicas"),
         present=bool(document.get("present")),
         deleting=bool(document.get("deleting")),
         gone_since=document.get("gone_since"),

@@ -7,10 +7,6 @@
 const API = "/v1/organization/models";
 const KEY_STORAGE = "jan-models.api-key";
 const PAGE = 1000;
-const STATUS_OF_EVENT = {
-  accepted: "creating", applied: "deploying", running: "running", degraded: "degraded",
-  failed: "failed", deleting: "deleting", repaired: "deploying",
-};
 // What each component needs, as the API names it (shared/crds.py); shown when it is absent.
 const COMPONENTS = [
   ["gpu_operator_ok", "NVIDIA GPU Operator", "clusterpolicies.nvidia.com"],
@@ -48,11 +44,11 @@ class ApiError extends Error {
 
 function apiKey() { return sessionStorage.getItem(KEY_STORAGE); }
 
-async function call(method, path, body) {
-  const headers = { Authorization: `Bearer ${apiKey()}` };
+async function call(method, path, body, extraHeaders) {
+  const headers = { Authorization: `Bearer ${apiKey()}`, ...extraHeaders };
   const init = { method, headers, cache: "no-store" };
   if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
+    headers["Content-Type"] ??= "application/json";
     init.body = JSON.stringify(body);
   }
   const response = await fetch(API + path, init);
@@ -223,11 +219,13 @@ const state = {
   details: new Map(),     // public_id -> detail, for the GPU column and the model page
   lastEventId: null,
   streamAbort: null,
-  modelStream: null,
   openModel: null,
-  loaded: false,
+  view: null,
+  total: null,            // models in the organization, once known
+  loaded: false,          // every page read since the stream opened
+  early: [],              // events that came before that
   dataShown: false,
-  stale: false,           // an event came while /all and /status were off screen
+  loadedShown: false,
   pendingEvent: null,
 };
 
@@ -267,19 +265,37 @@ async function onKeySubmit(event) {
 
 // --- loading -----------------------------------------------------------------------------
 
+// The newest page is drawn first, read at once (data on screen sooner); every page is read
+// again once the event stream is open, so nothing published in between is missed. Events
+// that come before that full read are kept and applied after it, in order.
+async function loadNewest() {
+  const { total } = await call("GET", "?limit=0");
+  const offset = Math.max(0, total - PAGE);
+  const page = await call("GET", `?limit=${PAGE}&offset=${offset}`);
+  if (state.loaded) return;
+  state.total = total;
+  setModels([page]);
+}
+
 async function loadModels() {
   const first = await call("GET", `?limit=${PAGE}&offset=0`);
   const offsets = [];
   for (let offset = PAGE; offset < first.total; offset += PAGE) offsets.push(offset);
   const rest = await Promise.all(offsets.map((offset) => call("GET", `?limit=${PAGE}&offset=${offset}`)));
+  setModels([first, ...rest]);
+  state.total = state.models.size;
+  state.loaded = true;
+  for (const event of state.early.splice(0)) applyEvent(event);
+}
+
+function setModels(pages) {
   const models = new Map();
-  for (const page of [first, ...rest]) {
+  for (const page of pages) {
     for (const m of page.models) models.set(m.public_id, { ...state.models.get(m.public_id), ...m });
   }
   state.models = models;
   state.order = Array.from(models.values()).sort((a, b) => b.id - a.id).map((m) => m.public_id);
   joinAll();
-  state.loaded = true;
 }
 
 async function loadAll() {
@@ -310,18 +326,58 @@ async function loadStatus() {
   }
 }
 
-const later = new Map();
-function debounce(name, ms, fn) {
-  if (later.has(name)) return;
-  later.set(name, setTimeout(() => { later.delete(name); fn().then(scheduleRender); }, ms));
+// /status (2,000 nodes on a big cluster) and /all (10,000 entries) are read only while a
+// view that shows them is open: on opening it, and again shortly after an event where the
+// view is about them (`liveIn`). An event otherwise marks them stale, to be read when a
+// view that shows them is next opened.
+class Source {
+  constructor(load, { shownIn, liveIn }) {
+    this.load = load;
+    this.shownIn = shownIn;
+    this.liveIn = liveIn;
+    this.fresh = false;
+    this.pending = null;
+    this.timer = 0;
+  }
+
+  refresh(view, soon) {
+    if (this.fresh || !this.shownIn(view) || this.timer || (soon && !this.liveIn(view))) return;
+    if (soon) { this.timer = setTimeout(() => { this.timer = 0; this.refresh(state.view, false); }, 1000); return; }
+    if (this.pending) return; // an event during a read makes it stale: read again after it
+    this.fresh = true;
+    this.pending = this.load().finally(() => {
+      this.pending = null;
+      scheduleRender();
+      this.refresh(state.view, true);
+    });
+  }
+}
+
+const sources = {
+  status: new Source(loadStatus, { shownIn: (view) => view === "cluster", liveIn: (view) => view === "cluster" }),
+  // The models list takes its age (and first replica counts) from /all, drawn without them
+  // first; events bring it new counts, so it does not read all of /all again for each.
+  all: new Source(loadAll, {
+    shownIn: (view) => view === "all" || view === "model" || (view === "models" && state.loaded),
+    liveIn: (view) => view === "all" || view === "model",
+  }),
+};
+
+function refreshSources(soon) {
+  for (const source of Object.values(sources)) source.refresh(state.view, soon);
+}
+
+function markStale() {
+  for (const source of Object.values(sources)) source.fresh = false;
+  refreshSources(true);
 }
 
 // --- live events -------------------------------------------------------------------------
 
 function stopStreams() {
   if (state.streamAbort) state.streamAbort.abort();
-  if (state.modelStream) state.modelStream.abort();
-  state.streamAbort = state.modelStream = null;
+  state.streamAbort = null;
+  closeModel();
 }
 
 async function follow(onFirstOpen) {
@@ -352,16 +408,16 @@ async function follow(onFirstOpen) {
 }
 
 function applyEvent(event) {
+  if (!state.loaded) { state.early.push(event); return; }
   const data = event.data || {};
-  const kind = String(event.type || "").split(".").pop();
+  const kind = eventKind(event);
   const id = event.subject || data.public_id;
   const model = state.models.get(id);
   state.pendingEvent = { id: event.id, received: performance.now() };
   if (kind === "deleted") {
     if (model) { state.models.delete(id); state.order = state.order.filter((p) => p !== id); }
   } else if (model) {
-    if (STATUS_OF_EVENT[kind]) model.status = STATUS_OF_EVENT[kind];
-    if (typeof data.replicas === "number") model.replicas = data.replicas;
+    follows(model, kind, data);
   } else if (kind !== "deleting") {
     call("GET", `/${encodeURIComponent(id)}`).then((body) => {
       if (!state.models.has(id)) {
@@ -371,23 +427,49 @@ function applyEvent(event) {
       }
     }).catch(() => {});
   }
-  refreshSoon();
+  markStale();
   scheduleRender();
 }
 
-// An event may change /all and /status: re-read them soon when they are on screen, else
-// when they are next shown (parsing 10,000 entries is not free; nobody is looking).
-function refreshSoon() {
-  state.stale = true;
-  if (!$("view-all").hidden || !$("view-model").hidden) debounce("all", 1000, loadAll);
-  if (!$("view-cluster").hidden) debounce("status", 1000, loadStatus);
+function eventKind(event) { return String(event.type || "").split(".").pop(); }
+
+// How an event moves a model's status, as the api's lifecycle (services/api/lifecycle.py)
+// decides: forward only, an event of an older generation is stale; `updated` starts a new
+// generation (`updating`) that its `running` or `failed` ends; while updating, `degraded`
+// (Recreate takes the old pods away first) moves only the replica counts; a model being
+// deleted hears nothing but `deleted`.
+const DEGRADABLE = new Set(["creating", "deploying", "running"]);
+function nextStatus(model, kind, generation) {
+  const status = model.status || "creating";
+  if (kind === "deleted") return "deleted";
+  if (status === "deleting" || status === "deleted") return status;
+  if (kind === "deleting") return "deleting";
+  if (generation < (model.generation || 0)) return status;
+  switch (kind) {
+    case "updated": return "updating";
+    case "applied": return status === "creating" ? "deploying" : status;
+    case "running": return "running";
+    case "failed": return "failed";
+    case "degraded": return DEGRADABLE.has(status) ? "degraded" : status;
+    case "drifted": return status === "running" ? "degraded" : status;
+    default: return status;
+  }
 }
 
-function refreshIfStale(view) {
-  if (!state.stale || !state.loaded) return;
-  state.stale = false;
-  if (view === "all" || view === "models") loadAll().then(scheduleRender);
-  loadStatus().then(scheduleRender);
+// Applies an event to a model (a list entry or the open model's details) and says whether
+// it was current (not stale).
+function follows(model, kind, data) {
+  const generation = typeof data.generation === "number" ? data.generation : 0;
+  const current = generation >= (model.generation || 0);
+  model.status = nextStatus(model, kind, generation);
+  if (!current || model.status === "deleting") return current;
+  model.generation = Math.max(model.generation || 0, generation);
+  for (const field of ["replicas", "ready_replicas", "updated_replicas"]) {
+    if (typeof data[field] === "number") model[field] = data[field];
+  }
+  if (kind === "updated" || kind === "running") model.status_reason = "";
+  if (data.reason || data.message) model.status_reason = [data.reason, data.message].filter(Boolean).join(": ");
+  return current;
 }
 
 // --- views -------------------------------------------------------------------------------
@@ -395,6 +477,7 @@ function refreshIfStale(view) {
 const VIEWS = ["key", "cluster", "models", "model", "create", "all"];
 
 function show(name) {
+  state.view = name;
   for (const view of VIEWS) $(`view-${view}`).hidden = view !== name;
   const nav = name === "model" || name === "create" ? "models" : name;
   for (const link of document.querySelectorAll("nav a")) {
@@ -410,7 +493,7 @@ function route() {
   if (name === "models" && id) openModel(decodeURIComponent(id));
   else { closeModel(); show(name === "key" ? "cluster" : name); }
   if (name === "create") prepareCreate();
-  refreshIfStale(name);
+  refreshSources(false);
   document.title = `${name === "models" && id ? id : (name[0].toUpperCase() + name.slice(1))} · jan-models console`;
   scheduleRender();
 }
@@ -424,11 +507,14 @@ function render() {
   // lists draw in the next frame, so these are taken in the frame after it.
   const pending = state.pendingEvent;
   state.pendingEvent = null;
-  const firstData = state.loaded && !state.dataShown;
-  if (firstData) state.dataShown = true;
-  if (pending || firstData) {
+  const firstData = (state.loaded || state.models.size > 0) && !state.dataShown;
+  const allData = state.loaded && !state.loadedShown;
+  state.dataShown ||= firstData;
+  state.loadedShown ||= allData;
+  if (pending || firstData || allData) {
     requestAnimationFrame(() => {
       if (firstData) performance.mark("jan-models:data-shown");
+      if (allData) performance.mark("jan-models:models-loaded");
       if (pending) window.janModelsLastEvent = { ...pending, shown: performance.now() };
     });
   }
@@ -543,7 +629,8 @@ function filteredModels() {
 
 function renderModels() {
   const items = filteredModels();
-  $("models-count").textContent = state.loaded ? `${items.length} of ${state.models.size} models` : "Loading…";
+  $("models-count").textContent = state.loaded ? `${items.length} of ${state.models.size} models`
+    : state.models.size ? `${items.length} of the newest ${state.models.size}; reading all ${state.total}…` : "Loading…";
   modelsList.setItems(items);
 }
 
@@ -570,6 +657,7 @@ let detailTimer = 0;
 function wantDetails(from, to) {
   clearTimeout(detailTimer);
   detailTimer = setTimeout(async () => {
+    if (!state.loaded) return; // drawn again once every page is read
     const wanted = modelsList.visibleItems(from, to).filter((m) => !state.details.has(m.public_id));
     await Promise.all(wanted.slice(0, 50).map(async (m) => {
       try { state.details.set(m.public_id, (await call("GET", `/${m.public_id}`)).model); } catch { /* gone */ }
@@ -606,58 +694,98 @@ async function openModel(id) {
   show("model");
   if (state.openModel && state.openModel.key === id) return;
   closeModel();
-  const open = { key: id, detail: null, events: [], deleted: false };
+  // `history` follows the events from the first: each row shows what its event meant then.
+  const open = { key: id, detail: null, history: {}, after: 0, deleted: false, abort: new AbortController() };
   state.openModel = open;
   $("model-title").textContent = id;
   $("model-error").textContent = "";
   $("model-notice").textContent = "";
   $("model-events").replaceChildren();
+  for (const form of [$("scale-form"), $("edit-form")]) { delete form.dataset.base; delete form.dataset.filled; }
   try {
     open.detail = (await call("GET", `/${encodeURIComponent(id)}`)).model;
   } catch (error) {
-    $("model-error").textContent = error.message;
+    if (state.openModel === open) $("model-error").textContent = error.message;
     return;
   }
   if (state.openModel !== open) return;
   state.details.set(open.detail.public_id, open.detail);
-  const abort = new AbortController();
-  state.modelStream = abort;
-  readEvents({
-    query: `?model=${encodeURIComponent(open.detail.public_id)}`,
-    after: 0,
-    signal: abort.signal,
-    onEvent: (sequence, event) => modelEvent(open, event),
-  }).catch(() => {});
+  followModel(open);
   scheduleRender();
 }
 
 function closeModel() {
-  if (state.modelStream) state.modelStream.abort();
-  state.modelStream = null;
+  if (state.openModel) state.openModel.abort.abort();
   state.openModel = null;
+}
+
+// The model's own events, from its first (its history), resumed where a stream broke off.
+async function followModel(open) {
+  let delay = 500;
+  while (state.openModel === open && !open.deleted) {
+    try {
+      open.after = await readEvents({
+        query: `?model=${encodeURIComponent(open.detail.public_id)}`,
+        after: open.after,
+        signal: open.abort.signal,
+        onOpen: () => { delay = 500; },
+        onEvent: (sequence, event) => { open.after = sequence; modelEvent(open, event); },
+        onId: (sequence) => { open.after = sequence; },
+      });
+    } catch (error) {
+      if (open.abort.signal.aborted || error.status === 401 || error.status === 404) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 10000);
+  }
 }
 
 function modelEvent(open, event) {
   if (state.openModel !== open) return;
-  const kind = String(event.type || "").split(".").pop();
-  const status = kind === "deleted" ? "deleted" : STATUS_OF_EVENT[kind] || open.detail.status;
-  open.events.push({ event, status });
-  if (kind === "deleted") { open.deleted = true; $("model-notice").textContent = "This model has been deleted."; }
-  open.detail.status = status;
-  if (event.data && (event.data.reason || event.data.message)) {
-    open.detail.status_reason = [event.data.reason, event.data.message].filter(Boolean).join(": ");
-  }
-  const list = $("model-events");
+  const kind = eventKind(event);
   const data = event.data || {};
+  follows(open.history, kind, data);
+  follows(open.detail, kind, data);
+  if (kind === "deleted") { open.deleted = true; $("model-notice").textContent = "This model has been deleted."; }
+  const status = open.history.status;
+  const counts = typeof data.replicas === "number" ? `replicas ${data.ready_replicas ?? "?"}/${data.replicas}` : "";
+  const changed = Array.isArray(data.changed) ? data.changed.join(", ") : "";
   const item = el("li");
   item.append(
     el("span", "when", new Date(event.time).toLocaleString()),
-    el("span", "", kind),
+    el("span", "", typeof data.generation === "number" ? `${kind} · gen ${data.generation}` : kind),
     el("span", `badge ${status}`, status),
-    el("span", "", [data.reason, data.message, typeof data.replicas === "number" ? `replicas ${data.ready_replicas ?? "?"}/${data.replicas}` : ""].filter(Boolean).join(" · ")),
+    el("span", "", [changed, data.reason, data.message, counts].filter(Boolean).join(" · ")),
   );
-  list.append(item);
+  $("model-events").append(item);
+  // Conditions and the observed generation come with the details: read them once events settle.
+  clearTimeout(open.reread);
+  if (!open.deleted) open.reread = setTimeout(() => reread(open), 800);
   scheduleRender();
+}
+
+async function reread(open) {
+  try {
+    const fresh = (await call("GET", `/${encodeURIComponent(open.detail.public_id)}`)).model;
+    if (state.openModel === open) adopt(open, fresh);
+  } catch { /* the stream tells what happened */ }
+  scheduleRender();
+}
+
+// What the API answered about the model, taken into the page. The status and replica
+// counts of the generation the page already shows come from its events (the stream may be
+// ahead of the details); a newer generation is taken whole, an older one not at all.
+const LIVE_FIELDS = ["status", "status_reason", "replicas", "ready_replicas", "updated_replicas"];
+function adopt(open, fresh) {
+  const shown = open.detail;
+  if (fresh.generation < shown.generation) return;
+  const live = fresh.generation === shown.generation
+    ? Object.fromEntries(LIVE_FIELDS.filter((f) => f in shown).map((f) => [f, shown[f]]))
+    : {};
+  open.detail = { ...fresh, ...live };
+  state.details.set(fresh.public_id, open.detail);
+  const entry = state.models.get(fresh.public_id);
+  if (entry) Object.assign(entry, { display_name: fresh.display_name, status: open.detail.status });
 }
 
 function pairs(dl, entries) {
@@ -678,7 +806,14 @@ function renderModel() {
   statusBadge.className = `badge ${d.status}`;
   statusBadge.textContent = d.status;
   $("model-reason").textContent = d.status_reason || "";
-  $("model-delete").disabled = open.deleted || d.status === "deleting";
+  $("model-ready").textContent = d.ready_replicas ?? "—";
+  $("model-desired").textContent = d.replicas ?? "—";
+  $("model-generation").textContent = d.observed_generation !== undefined && d.observed_generation !== d.generation
+    ? `${d.generation} (observed ${d.observed_generation})` : d.generation ?? "—";
+  const gone = open.deleted || d.status === "deleting" || d.status === "deleted";
+  for (const id of ["model-delete", "model-restart"]) $(id).disabled = gone;
+  for (const button of document.querySelectorAll("#view-model form button")) button.disabled = gone || button.dataset.busy === "1";
+  fillForms(d);
   pairs($("model-details"), [
     ["Public id", d.public_id], ["Id", d.id], ["Model type", d.model_type],
     ["Hugging Face id", d.huggingface_id], ["Description", d.description],
@@ -693,30 +828,190 @@ function renderModel() {
     ["Endpoint", d.endpoint_url], ["Phase", entry ? entry.status : "not seen in the cluster"],
     ["Replicas", entry ? entry.replicas : null],
   ]);
+  const rows = $("model-conditions").tBodies[0];
+  rows.replaceChildren();
+  for (const c of d.conditions || []) {
+    const row = el("tr");
+    row.append(el("td", "", c.type), el("td", "", c.status), el("td", "", c.reason || ""), el("td", "", c.message || ""));
+    rows.append(row);
+  }
+}
+
+// Day two: a form shows the model's values, written again whenever they change, until the
+// user edits it; from then it remembers the generation it was started from and sends it as
+// If-Match, so a change made meanwhile by someone else is answered 412 instead of silently
+// overwritten. After a change is sent the form keeps what was sent until the model's values
+// move (a scale shows its new count once the replicas follow).
+function fillForms(d) {
+  fill($("scale-form"), d.replicas ?? "", (replicas) => { $("scale-replicas").value = replicas; });
+  const described = [d.display_name || "", d.description || "", (d.tags || []).join(", "), Boolean(d.is_public)];
+  fill($("edit-form"), described, ([name, description, tags, isPublic]) => {
+    $("edit-display-name").value = name;
+    $("edit-description").value = description;
+    $("edit-tags").value = tags;
+    $("edit-public").checked = isPublic;
+  });
+}
+
+function fill(form, values, write) {
+  const text = JSON.stringify(values);
+  if (form.dataset.base || form.dataset.filled === text) return;
+  form.dataset.filled = text;
+  write(values);
+}
+
+function startEditing(event) {
+  const open = state.openModel;
+  const form = event.currentTarget;
+  if (open && open.detail && !form.dataset.base) form.dataset.base = String(open.detail.generation);
+}
+
+// The API's own rule for deployment_config.replicas, in its words, to spare a round trip.
+function checkReplicas(raw) {
+  const field = "deployment_config.replicas";
+  if (raw === "" || !Number.isFinite(Number(raw))) return `${field}: Input should be a valid integer`;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) return `${field}: Input should be a valid integer, got a number with a fractional part`;
+  if (value < 0) return `${field}: Input should be greater than or equal to 0`;
+  if (value > 1000) return `${field}: Input should be less than or equal to 1000`;
+  return "";
+}
+
+async function onScale(event) {
+  event.preventDefault();
+  const raw = $("scale-replicas").value.trim();
+  const problem = checkReplicas(raw);
+  if (problem) {
+    $("model-notice").textContent = "";
+    $("model-error").textContent = problem;
+    $("scale-replicas").focus();
+    return;
+  }
+  const replicas = Number(raw);
+  await sendChange(event.currentTarget, { deployment_config: { replicas } },
+    `Scaling to ${replicas} replica${replicas === 1 ? "" : "s"}.`);
+}
+
+async function onEdit(event) {
+  event.preventDefault();
+  const open = state.openModel;
+  if (!open || !open.detail) return;
+  const d = open.detail;
+  const wanted = {
+    display_name: $("edit-display-name").value.trim(),
+    description: $("edit-description").value.trim(),
+    tags: $("edit-tags").value.split(",").map((t) => t.trim()).filter(Boolean),
+    is_public: $("edit-public").checked,
+  };
+  const patch = {};
+  for (const [field, value] of Object.entries(wanted)) {
+    if (JSON.stringify(value) !== JSON.stringify(field === "tags" ? d.tags || [] : d[field] ?? (field === "is_public" ? false : ""))) patch[field] = value;
+  }
+  if (!Object.keys(patch).length) {
+    $("model-error").textContent = "";
+    $("model-notice").textContent = "Nothing to change.";
+    delete event.currentTarget.dataset.base;
+    scheduleRender();
+    return;
+  }
+  await sendChange(event.currentTarget, patch, "Saved.");
+}
+
+// A JSON merge patch with If-Match; the API's answer (its error text as it is) on the page.
+async function sendChange(form, patch, done) {
+  const open = state.openModel;
+  if (!open || !open.detail) return;
+  const button = form.querySelector("button[type=submit]");
+  const base = form.dataset.base || String(open.detail.generation);
+  button.dataset.busy = "1";
+  button.disabled = true;
+  $("model-error").textContent = "";
+  $("model-notice").textContent = "";
+  try {
+    const body = await call("PATCH", `/${encodeURIComponent(open.detail.public_id)}`, patch, {
+      "Content-Type": "application/merge-patch+json", "If-Match": `"${base}"`,
+    });
+    if (state.openModel !== open) return;
+    adopt(open, body.model);
+    delete form.dataset.base;
+    $("model-notice").textContent = done;
+  } catch (error) {
+    if (state.openModel !== open) return;
+    $("model-error").textContent = error.message;
+    if (error.status === 412) {
+      // Show what it is now; the user's input stays, to be sent again over this generation.
+      await reread(open);
+      form.dataset.base = String(open.detail.generation);
+      $("model-notice").textContent = `The page now shows generation ${open.detail.generation}: check it, then send the change again.`;
+    }
+  } finally {
+    delete button.dataset.busy;
+    scheduleRender();
+  }
+}
+
+let pendingConfirm = null;
+function confirmAction(title, text, ok, danger, action) {
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  const button = $("confirm-ok");
+  button.textContent = ok;
+  button.className = danger ? "danger" : "";
+  pendingConfirm = action;
+  $("confirm").showModal();
+  $("confirm-cancel").focus();
+}
+
+function onConfirm() {
+  const action = pendingConfirm;
+  pendingConfirm = null;
+  $("confirm").close();
+  if (action) action();
 }
 
 function confirmDelete() {
   const open = state.openModel;
   if (!open || !open.detail) return;
-  $("confirm-text").textContent =
-    `Delete ${open.detail.name}? Its Deployment, Service, volume claim and every other resource in the cluster are removed.`;
-  $("confirm-delete").showModal();
-  $("confirm-cancel").focus();
+  confirmAction("Delete model",
+    `Delete ${open.detail.name}? Its Deployment, Service, volume claim and every other resource in the cluster are removed.`,
+    "Delete", true, () => doDelete(open));
 }
 
-async function doDelete() {
+function confirmRestart() {
   const open = state.openModel;
-  $("confirm-delete").close();
   if (!open || !open.detail) return;
+  confirmAction("Restart model",
+    `Restart ${open.detail.name}? Its pods are replaced by new ones (a new generation); with the Recreate rollout it serves nothing until they are ready.`,
+    "Restart", false, () => doRestart(open));
+}
+
+async function doDelete(open) {
+  if (state.openModel !== open) return;
   try {
     await call("DELETE", `/${encodeURIComponent(open.detail.public_id)}`);
     if (open.detail.status !== "deleted") open.detail.status = "deleting";
+    $("model-error").textContent = "";
     $("model-notice").textContent = "Deletion requested.";
   } catch (error) {
     $("model-error").textContent = error.message;
   }
   scheduleRender();
   $("model-delete").focus();
+}
+
+async function doRestart(open) {
+  if (state.openModel !== open) return;
+  $("model-error").textContent = "";
+  $("model-notice").textContent = "";
+  try {
+    const body = await call("POST", `/${encodeURIComponent(open.detail.public_id)}/restart`);
+    adopt(open, body.model);
+    $("model-notice").textContent = `Restarting: generation ${body.model.generation} replaces the pods.`;
+  } catch (error) {
+    $("model-error").textContent = error.message;
+  }
+  scheduleRender();
+  $("model-restart").focus();
 }
 
 // Create --------------------------------------------------------------------------------------
@@ -875,19 +1170,34 @@ async function onCreate(event) {
 // --- start -------------------------------------------------------------------------------
 
 function start() {
+  // Another key may be another organization: nothing of the last one is kept.
+  Object.assign(state, {
+    models: new Map(), order: [], all: [], status: null, details: new Map(), lastEventId: null,
+    total: null, loaded: false, early: [],
+  });
+  for (const source of Object.values(sources)) source.fresh = false;
   $("forget-key").hidden = false;
   $("live").textContent = "Connecting…";
-  // Subscribe first, then load: nothing published in between is missed.
-  follow(() => {
-    // Each part is drawn as soon as it arrives; /all (the biggest, 10,000 entries on a
-    // big cluster, and only extra columns for the models) once the models are on screen.
-    loadModels().then(
-      () => { $("models-error").textContent = ""; },
-      (error) => { $("models-error").textContent = error.message; },
-    ).then(scheduleRender).then(loadAll).then(scheduleRender);
-    loadStatus().then(scheduleRender);
-  });
+  // The newest models are drawn as soon as they are read, while the stream opens; then every
+  // page is read (subscribe first, then load: nothing published in between is missed), and
+  // only then /all, /status and the models' details, each when a view shows them.
+  const newest = loadNewest().catch(() => {}).then(scheduleRender);
+  follow(() => { newest.then(loadEveryModel); });
   route();
+}
+
+async function loadEveryModel() {
+  for (let delay = 1000; !state.loaded && apiKey(); delay = Math.min(delay * 2, 10000)) {
+    try {
+      await loadModels();
+      $("models-error").textContent = "";
+    } catch (error) {
+      $("models-error").textContent = error.message;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+  scheduleRender();
+  refreshSources(false);
 }
 
 function init() {
@@ -902,14 +1212,21 @@ function init() {
   $("create-form").addEventListener("submit", onCreate);
   $("fill-example").addEventListener("click", () => { if (example) fillForm(example); $("f-name").focus(); });
   $("model-delete").addEventListener("click", confirmDelete);
-  $("confirm-cancel").addEventListener("click", () => $("confirm-delete").close());
-  $("confirm-ok").addEventListener("click", doDelete);
+  $("model-restart").addEventListener("click", confirmRestart);
+  $("confirm-cancel").addEventListener("click", () => $("confirm").close());
+  $("confirm-ok").addEventListener("click", onConfirm);
+  $("confirm").addEventListener("close", () => { pendingConfirm = null; });
+  $("scale-form").addEventListener("submit", onScale);
+  $("edit-form").addEventListener("submit", onEdit);
+  for (const id of ["scale-form", "edit-form"]) $(id).addEventListener("input", startEditing);
   $("forget-key").addEventListener("click", () => askForKey(""));
   for (const id of ["models-search", "models-status", "all-search", "all-kind"]) {
     $(id).addEventListener("input", scheduleRender);
   }
   window.addEventListener("hashchange", route);
-  setInterval(() => { if (apiKey() && !$("view-cluster").hidden) loadStatus().then(scheduleRender); }, 10000);
+  setInterval(() => {
+    if (apiKey() && state.view === "cluster") { sources.status.fresh = false; refreshSources(false); }
+  }, 10000);
   if (apiKey()) start(); else askForKey("");
 }
 
