@@ -247,7 +247,7 @@ def test_events_fire_on_transitions_only() -> None:
 
 def test_a_running_models_ready_count_that_moves_alone_is_told_as_scaled() -> None:
     """A scale-up's new pod becomes ready after `running` of its generation was told."""
-    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view, tracker = tracked(synced_view(), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
     process(view, tracker)
     view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, replicas=2, rv="3", generation=2))
@@ -269,7 +269,7 @@ def test_a_running_models_ready_count_that_moves_alone_is_told_as_scaled() -> No
 
 
 def test_ready_counts_move_silently_until_the_model_runs() -> None:
-    view, tracker = synced_view(), ModelTracker(drift_grace=timedelta(seconds=2))
+    view, tracker = tracked(synced_view(), seconds=2)
     view.apply(Kind.WORKLOADS, "ADDED", workload(ready=0, replicas=3, rv="2"))
     process(view, tracker)
     view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, replicas=3, rv="3"))
