@@ -329,20 +329,16 @@ class Registry:
         """Per model as read: the changes to `$set` (None: remove it), each guarded by the
         model as read (no delete, event or repair since), all in one commit. True when
         every guard held; False when some model changed meanwhile (the counts do not say
-        which: re-read), a write conflict with another transaction included.
+        which: re-read).
 
         One model is one guarded write, atomic by itself; several go in one bulk write in
         a transaction in the process's registered session (`transactions`), which another
-        api kills if this one dies inside it."""
+        api kills if this one dies inside it; one that meets another transaction's write
+        is written model by model instead."""
         if not writes:
             return True
         if len(writes) == 1:
-            document, changes = writes[0]
-            if changes is None:
-                removed = await self._models.delete_one(_removal_guard(document))
-                return removed.deleted_count == 1
-            updated = await self._models.update_one(_guard(document), {"$set": changes})
-            return updated.matched_count == 1
+            return await self._write_one(*writes[0])
         operations: list[UpdateOne | DeleteOne] = [
             DeleteOne(_removal_guard(document))
             if changes is None
@@ -354,8 +350,19 @@ class Registry:
         except OperationFailure as exc:
             if exc.code not in WRITE_CONFLICT_CODES:
                 raise
-            return False  # another transaction wrote one of them: nothing was written
+            # Another transaction (an admission) holds one of them and nothing was written:
+            # each model alone then, as its own guarded write, rather than a transaction
+            # that would keep meeting it.
+            held = [await self._write_one(document, changes) for document, changes in writes]
+            return all(held)
         return result.matched_count + result.deleted_count == len(writes)
+
+    async def _write_one(self, document: Document, changes: Document | None) -> bool:
+        if changes is None:
+            removed = await self._models.delete_one(_removal_guard(document))
+            return removed.deleted_count == 1
+        updated = await self._models.update_one(_guard(document), {"$set": changes})
+        return updated.matched_count == 1
 
 
 def _guard(document: Document) -> Document:
