@@ -21,6 +21,7 @@ from services.api.runtime import ApiRuntime
 from services.api.settings import ApiSettings
 from services.api.web.compression import GzipLayer
 from services.api.web.console import router as console_router
+from services.api.web.contract import contract_document
 from services.api.web.dependencies import RuntimeDep
 from services.api.web.errors import install_error_handlers
 from services.api.web.event_stream import router as event_stream_router
@@ -98,25 +99,20 @@ def create_app(settings: ApiSettings) -> FastAPI:
         """The NATS contract (commands, events, queries) as AsyncAPI 3.0; no key needed."""
         return JsonResponse(asyncapi)
 
-    app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-def _openapi_without_422(app: FastAPI) -> dict[str, Any]:
-    """The api answers 400, never 422; the generated document says so too."""
+def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
+        app.openapi_schema = contract_document(
+            get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
         )
-        for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                responses = operation.get("responses", {})
-                if "422" in responses:
-                    del responses["422"]
-                    responses.setdefault(
-                        "400", {"description": 'Invalid input: {"error": "<field>: <problem>"}'}
-                    )
-        app.openapi_schema = schema
     return app.openapi_schema
 
 

@@ -28,8 +28,9 @@ from services.api.changes import (
     changed_paths,
     check_in_place,
     current_body,
-    etag_matches,
+    generation_matches,
     gpu_readmission,
+    if_match_tags,
     request_body,
     secrets_paths,
     stored_config,
@@ -286,13 +287,14 @@ class Models:
     async def _changeable(
         self, raw_id: str, organization_id: int, if_match: str | None
     ) -> Document:
+        tags = None if if_match is None else if_match_tags(if_match)
         model = parse_model_id(raw_id)
         document = None if model is None else await self.registry.editable(organization_id, model)
         if document is None:
             raise ModelNotFoundError(raw_id)
         if document["status"] == Status.DELETING:
             raise ModelBeingDeletedError
-        if if_match is not None and not etag_matches(if_match, document["generation"]):
+        if tags is not None and not generation_matches(tags, document["generation"]):
             raise GenerationMismatchError(generation=document["generation"])
         return document
 

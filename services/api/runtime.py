@@ -18,6 +18,7 @@ from services.api.adapters.registry import Registry
 from services.api.adapters.registry_view import RegistryView
 from services.api.adapters.relay import OutboxRelay
 from services.api.adapters.status_consumer import StatusConsumer
+from services.api.cluster_models import ClusterModels
 from services.api.exposition import COLLECTOR
 from services.api.handlers import Models
 from services.api.ratelimit import TokenBuckets
@@ -31,7 +32,6 @@ from shared.transactions import TransactionSessions
 log = logging.getLogger(__name__)
 SERVICE_NAME = "jan-models-api"
 STOP_TIMEOUT = 3.0
-_RENDERED_ORGANIZATIONS = 256
 
 
 @dataclass
@@ -50,13 +50,10 @@ class ApiRuntime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     metered: tuple[RegistryView, QuotaLimits] | None = None
     """What the metrics collector reads of this api (its view and quota limits)."""
-    rendered_all: dict[int, tuple[object, bytes]] = field(default_factory=dict)
-    """Per organization: the last `/all` body and what it was built from (pages, registry)."""
+    cluster_models: ClusterModels = field(init=False)
 
-    def remember_all(self, organization_id: int, *, key: object, body: bytes) -> None:
-        if len(self.rendered_all) >= _RENDERED_ORGANIZATIONS:
-            self.rendered_all.clear()
-        self.rendered_all[organization_id] = (key, body)
+    def __post_init__(self) -> None:
+        self.cluster_models = ClusterModels(inventory=self.models.inventory, registry=self.registry)
 
     @property
     def registry(self) -> Registry:

@@ -128,7 +128,7 @@ def _request_id(given: bytes | None) -> str:
 
 def _route_of(scope: Scope) -> str:
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    path = getattr(route, "path_format", None)  # `{model_id}`, without its convertor
     return path if isinstance(path, str) else "unmatched"
 
 
