@@ -23,6 +23,7 @@ from services.api.web.compression import GzipLayer
 from services.api.web.console import router as console_router
 from services.api.web.contract import contract_document
 from services.api.web.dependencies import RuntimeDep
+from services.api.web.docs import router as docs_router
 from services.api.web.errors import install_error_handlers
 from services.api.web.event_stream import router as event_stream_router
 from services.api.web.gateway import GatewayLayer
@@ -59,6 +60,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         version=installed_version("jan-models"),
         lifespan=lifespan,
         default_response_class=JsonResponse,
+        docs_url=None,  # served from the package's own assets (web/docs.py), not a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(GatewayLayer)  # innermost: it answers for the routes
@@ -81,6 +84,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(router)
     app.include_router(event_stream_router)
     app.include_router(console_router)
+    app.include_router(docs_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -88,8 +92,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(runtime: RuntimeDep) -> JsonResponse:
+        """Ready while the api's own MongoDB and NATS answer; the inventory is reported."""
+        inventory = await runtime.inventory_state()
         if await runtime.ready():
-            return JsonResponse({"status": "ready"})
+            return JsonResponse({"status": "ready", "inventory": inventory})
         return JsonResponse({"error": "MongoDB or NATS unreachable"}, status_code=503)
 
     asyncapi = build_document()

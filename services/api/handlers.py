@@ -42,6 +42,7 @@ from services.api.identifiers import new_public_id, parse_model_id
 from services.api.lifecycle import Status
 from services.api.requests import CreateModelRequest, DeploymentConfigRequest
 from services.api.rules import check_served_model_name
+from shared import tracing
 from shared.database import Document
 from shared.errors import (
     CrdMissingError,
@@ -107,6 +108,7 @@ class Models:
             "secret_env_encrypted": self.cipher.encrypt_values(secret_env) if secret_env else None,
         }
         model_id = await self.registry.next_id()
+        traceparent = tracing.current.get()
         for attempt in range(_PUBLIC_ID_ATTEMPTS):
             now = datetime.now(UTC)
             public_id = new_public_id()
@@ -121,6 +123,7 @@ class Models:
                     planned_nodes=fields["planned_nodes"],
                     now=now,
                     due_at=now + self.relay.grace,
+                    traceparent=traceparent,
                     **secrets,
                 )
                 return {

@@ -25,6 +25,7 @@ from services.api.ratelimit import TokenBuckets
 from services.api.settings import ApiSettings
 from shared import database, messaging
 from shared.database import Document
+from shared.errors import InventoryUnavailableError, NotInClusterError
 from shared.names import Collection
 from shared.secrets import TokenCipher
 from shared.transactions import TransactionSessions
@@ -32,6 +33,7 @@ from shared.transactions import TransactionSessions
 log = logging.getLogger(__name__)
 SERVICE_NAME = "jan-models-api"
 STOP_TIMEOUT = 3.0
+INVENTORY_PROBE = 1.0
 
 
 @dataclass
@@ -124,6 +126,18 @@ class ApiRuntime:
         except Exception:
             return False
         return True
+
+    async def inventory_state(self) -> str:
+        """What `/readyz` tells of the inventory, without letting it decide: an inventory
+        outage is each create's 503 (DESIGN 8), not a reason to take every api pod out of
+        its Service."""
+        try:
+            await asyncio.wait_for(self.models.inventory.status(fresh=False), INVENTORY_PROBE)
+        except NotInClusterError:
+            return "no cluster"
+        except (InventoryUnavailableError, TimeoutError) as exc:
+            return f"unavailable: {getattr(exc, 'detail', 'no answer in time')}"
+        return "available"
 
     async def stop(self) -> None:
         if self.metered is not None:
