@@ -51,7 +51,10 @@ def parse_quantity(text: str) -> Decimal:
         return number * _BINARY[suffix]
     if suffix in _DECIMAL:
         return number * _DECIMAL[suffix]
-    return number * (Decimal(10) ** int(suffix[1:]))
+    try:
+        return number * (Decimal(10) ** int(suffix[1:]))
+    except ArithmeticError as exc:  # an exponent past what a Decimal holds (`1e+99999999`)
+        raise InvalidQuantityError(text) from exc
 
 
 def is_quantity(text: str) -> bool:

@@ -94,3 +94,49 @@ def test_the_checker_refuses_what_the_document_does_not_say() -> None:
 def test_the_documented_statuses_are_the_ones_the_filters_take() -> None:
     assert set(get_args(ModelStatus)) == set(listing.MODEL_STATUSES)
     assert set(get_args(Phase)) == set(listing.PHASES)
+
+
+def test_the_document_names_each_operation_and_links_a_created_model_to_the_rest() -> None:
+    operations = {
+        operation["operationId"]: (method.upper(), path)
+        for path, methods in CONTRACT.document["paths"].items()
+        for method, operation in methods.items()
+    }
+    assert set(operations) == {
+        "getClusterStatus",
+        "listAllModels",
+        "createModel",
+        "listModels",
+        "getModel",
+        "updateModel",
+        "deleteModel",
+        "restartModel",
+        "listModelEvents",
+        "streamModelEvents",
+    }
+    created = CONTRACT.document["paths"][MODELS]["post"]["responses"]["201"]
+    assert "Location" in created["headers"]
+    links = created["links"]
+    assert set(links) == {
+        "getModel",
+        "updateModel",
+        "deleteModel",
+        "restartModel",
+        "listModelEvents",
+    }
+    for name, link in links.items():
+        assert link == {
+            "operationId": name,
+            "parameters": {"model_id": "$response.body#/model/public_id"},
+        }
+    model_id = CONTRACT.document["paths"][f"{MODELS}/{{model_id}}"]["get"]["parameters"][0]
+    assert [s.get("type") for s in model_id["schema"]["oneOf"]] == ["integer", "string"]
+    for operation, (method, path) in operations.items():
+        responses = CONTRACT.document["paths"][path][method.lower()]["responses"]
+        for status, declared in responses.items():
+            if status.startswith(("4", "5")):
+                schema = declared["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (operation, status)
+    assert not {"HTTPValidationError", "ValidationError"} & set(
+        CONTRACT.document["components"]["schemas"]
+    )

@@ -31,7 +31,13 @@ NOT_MODIFIED: Final[Responses] = {
     304: {"description": "Not modified: the `If-None-Match` entity tag is still current"}
 }
 #: the operations a created model's id leads to
-MODEL_OPERATIONS: Final = ("getModel", "updateModel", "deleteModel", "restartModel")
+MODEL_OPERATIONS: Final = (
+    "getModel",
+    "updateModel",
+    "deleteModel",
+    "restartModel",
+    "listModelEvents",
+)
 MODEL_ID_SCHEMA: Final = {
     "oneOf": [
         {"type": "integer", "minimum": 1, "maximum": 2**63 - 1, "examples": [1]},
