@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.model_spec import DeploymentConfig, DnsLabel, Requirements
 from shared.names import CREATE_SUBJECT, DEFAULT_NAMESPACE, DELETE_SUBJECT
+from shared.tracing import TRACEPARENT_PATTERN
 
 PublicId = Annotated[str, Field(pattern=r"^mdl_[a-z0-9]{12}$", examples=["mdl_abc123def456"])]
 
@@ -45,6 +46,11 @@ class CommandBase(ModelRef):
         ),
     )
     issued_at: datetime = Field(default_factory=utcnow)
+    traceparent: str | None = Field(
+        default=None,
+        pattern=TRACEPARENT_PATTERN,
+        description="W3C trace context of the request that caused the command",
+    )
 
     @property
     def msg_id(self) -> str:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from shared.commands import ModelRef, utcnow
 from shared.names import EventType, event_subject
+from shared.tracing import TRACEPARENT_PATTERN
 
 
 class ObjectRef(BaseModel):
@@ -102,6 +103,13 @@ class CloudEvent(BaseModel):
     subject: str = Field(description="The model's public id", examples=["mdl_abc123def456"])
     time: datetime = Field(default_factory=utcnow)
     datacontenttype: Literal["application/json"] = "application/json"
+    traceparent: str | None = Field(
+        default=None,
+        pattern=TRACEPARENT_PATTERN,
+        description="CloudEvents distributed-tracing extension: the W3C trace context of "
+        "the request the event follows from; absent when none caused it",
+        exclude_if=lambda value: value is None,  # an extension attribute is absent, never null
+    )
     data: ModelEventData
 
     @classmethod

@@ -12,6 +12,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Final, Literal
 
+from shared.tracing import TraceField
+
 _RESERVED: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
     "asctime",
@@ -71,6 +73,7 @@ def configure_logging(
     handler.setFormatter(JsonFormatter() if use_json else KeyValueFormatter())
     if service:
         handler.addFilter(_ServiceField(service))
+    handler.addFilter(TraceField())
     root.handlers[:] = [handler]
     for noisy in ("pymongo", "nats", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -9,14 +9,23 @@ import re
 from decimal import Decimal
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
-from shared.quantity import is_quantity, parse_quantity
+from shared.quantity import NON_NEGATIVE_PATTERN, is_quantity, parse_quantity
 
 DNS1123_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL: Final = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 ENV_NAME: Final = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 DURATION: Final = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?(?:h|m|s|ms))+$")
+DECIMAL: Final = re.compile(r"^\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 MAX_NAME_LENGTH: Final = 52  # room for the `-hf-token` and `-cache` suffixes in 63
 AibrixPodMetric = Literal[
     "num_requests_running",
@@ -36,7 +45,7 @@ AibrixPodMetric = Literal[
 
 
 def _dns_label(value: str) -> str:
-    if len(value) > MAX_NAME_LENGTH or not DNS1123_LABEL.match(value):
+    if len(value) > MAX_NAME_LENGTH or not DNS1123_LABEL.fullmatch(value):
         raise ValueError(
             "must be a DNS-1123 label: lower-case letters, digits and '-', "
             f"starting and ending with a letter or digit, at most {MAX_NAME_LENGTH} characters"
@@ -48,7 +57,7 @@ def _model_name(value: str) -> str:
     """A Service name is a DNS-1035 label; `NAME-hf-token` must still fit in 63 characters."""
     if len(value) > MAX_NAME_LENGTH:
         raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters, got {len(value)}")
-    if not DNS1035_LABEL.match(value):
+    if not DNS1035_LABEL.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a DNS-1035 label: it must start with a lower-case letter, "
             "contain only lower-case letters, digits and '-', and end with a letter or digit"
@@ -59,13 +68,13 @@ def _model_name(value: str) -> str:
 def _quantity(value: str) -> str:
     if not is_quantity(value):
         raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 2000m, 16Gi)")
-    if parse_quantity(value) < 0:
+    if value.startswith("-") or parse_quantity(value) < 0:
         raise ValueError(f"{value!r} must not be negative")
     return value
 
 
 def _duration(value: str) -> str:
-    if not DURATION.match(value):
+    if not DURATION.fullmatch(value):
         raise ValueError(f"{value!r} is not a duration (e.g. 30s, 3m, 1h30m)")
     return value
 
@@ -79,7 +88,7 @@ def _number_as_text(value: object) -> object:
 
 def _positive_number_text(value: str) -> str:
     try:
-        number = Decimal(value)
+        number = Decimal(value) if DECIMAL.fullmatch(value) else Decimal(-1)
     except ArithmeticError:
         number = Decimal(-1)
     if not number.is_finite() or number <= 0:
@@ -87,16 +96,48 @@ def _positive_number_text(value: str) -> str:
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-ModelName = Annotated[str, AfterValidator(_model_name)]
-Quantity = Annotated[str, Field(max_length=32), AfterValidator(_quantity)]
-Duration = Annotated[str, Field(max_length=32), AfterValidator(_duration)]
+# The rules the validators enforce with their own messages, stated again for JSON Schema.
+DnsLabel = Annotated[
+    str,
+    AfterValidator(_dns_label),
+    Field(
+        json_schema_extra={
+            "pattern": DNS1123_LABEL.pattern,
+            "minLength": 1,
+            "maxLength": MAX_NAME_LENGTH,
+        }
+    ),
+]
+ModelName = Annotated[
+    str,
+    AfterValidator(_model_name),
+    Field(
+        json_schema_extra={
+            "pattern": DNS1035_LABEL.pattern,
+            "minLength": 1,
+            "maxLength": MAX_NAME_LENGTH,
+        }
+    ),
+]
+Quantity = Annotated[
+    str,
+    Field(max_length=32, json_schema_extra={"pattern": NON_NEGATIVE_PATTERN}),
+    AfterValidator(_quantity),
+]
+Duration = Annotated[
+    str,
+    Field(max_length=32, json_schema_extra={"pattern": DURATION.pattern}),
+    AfterValidator(_duration),
+]
 ShortText = Annotated[str, Field(max_length=256)]
 Arg = Annotated[str, Field(max_length=8192)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """No unknown field, and no coercion: `"true"` is not a boolean nor `"5"` a number, as
+    the JSON Schema these models publish says."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class GpuRequirements(Strict):
@@ -144,7 +185,16 @@ class AutoscalingConfig(Strict):
     target_value: Annotated[
         str,
         BeforeValidator(_number_as_text),
-        Field(max_length=32),
+        Field(max_length=32, description="A positive number, as a string (a number is taken)"),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "maxLength": 32, "pattern": DECIMAL.pattern},
+                    {"type": "number", "exclusiveMinimum": 0},
+                ]
+            },
+            mode="validation",
+        ),
         AfterValidator(_positive_number_text),
     ] = "40"
     scale_down_delay: Duration = "3m"
@@ -167,8 +217,9 @@ class RolloutConfig(Strict):
     1 lets one old pod go first (no extra GPU). Both 0 is what Kubernetes refuses."""
 
     strategy: Literal["Recreate", "RollingUpdate"] = "Recreate"
-    max_surge: Literal[0, 1] = 0
-    max_unavailable: Literal[0, 1] = 1
+    # 0 or 1 as integers (a Literal would take `true` for 1)
+    max_surge: int = Field(default=0, ge=0, le=1)
+    max_unavailable: int = Field(default=1, ge=0, le=1)
 
     @model_validator(mode="after")
     def _some_room(self) -> "RolloutConfig":

@@ -26,6 +26,10 @@ _QUANTITY: Final = re.compile(
     r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
 )
 MAX_QUANTITY_LENGTH: Final = 32
+#: a quantity that is not negative, as a JSON Schema (ECMA) pattern
+NON_NEGATIVE_PATTERN: Final = (
+    r"^\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
+)
 
 
 class InvalidQuantityError(ValueError):
@@ -35,7 +39,7 @@ class InvalidQuantityError(ValueError):
 
 def parse_quantity(text: str) -> Decimal:
     """The value of a quantity in base units (cores, bytes, GPUs)."""
-    match = _QUANTITY.match(text) if len(text) <= MAX_QUANTITY_LENGTH else None
+    match = _QUANTITY.fullmatch(text) if len(text) <= MAX_QUANTITY_LENGTH else None
     if match is None:
         raise InvalidQuantityError(text)
     try:
@@ -47,7 +51,10 @@ def parse_quantity(text: str) -> Decimal:
         return number * _BINARY[suffix]
     if suffix in _DECIMAL:
         return number * _DECIMAL[suffix]
-    return number * (Decimal(10) ** int(suffix[1:]))
+    try:
+        return number * (Decimal(10) ** int(suffix[1:]))
+    except ArithmeticError as exc:  # an exponent past what a Decimal holds (`1e+99999999`)
+        raise InvalidQuantityError(text) from exc
 
 
 def is_quantity(text: str) -> bool:

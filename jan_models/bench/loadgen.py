@@ -42,6 +42,7 @@ class HttpLoad(_Loop):
     base_url: str
     paths: list[str] = Field(min_length=1, description="Cycled through in order")
     headers: dict[str, str] = Field(default_factory=dict)
+    expected_status: int = Field(default=200, description="What counts as an answer (304 too)")
 
 
 class NatsLoad(_Loop):
@@ -153,7 +154,7 @@ async def http_load(spec: HttpLoad) -> LoopResult:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 key = type(exc).__name__
             codes[key] = codes.get(key, 0) + 1
-            return key == "200"
+            return key == str(spec.expected_status)
 
         latency, _ = await closed_loop(call, spec)
     return LoopResult(latency=_dump(latency), status_codes=codes)

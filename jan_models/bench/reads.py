@@ -45,12 +45,20 @@ class ReadBench:
         self.headers = {"Authorization": f"Bearer {key}"}
 
     def _http(
-        self, base_url: str, paths: list[str], *, concurrency: int, requests: int
+        self,
+        base_url: str,
+        paths: list[str],
+        *,
+        concurrency: int,
+        requests: int,
+        headers: dict[str, str] | None = None,
+        expected_status: int = 200,
     ) -> HttpLoad:
         return HttpLoad(
             base_url=base_url,
             paths=paths,
-            headers=self.headers,
+            headers={**self.headers, **(headers or {})},
+            expected_status=expected_status,
             concurrency=concurrency,
             requests=requests,
             warmup=max(2, min(100, requests // 10)),
@@ -129,6 +137,44 @@ class ReadBench:
             [f"{FLOOR_PATH}/{size}"],
         )
         self._compare(scenario, label, api, direct, sized)
+
+    async def on_the_wire(self, scenario: Scenario, path: str, label: str) -> None:
+        """`label` as a gateway sees it, side by side: gzip (bytes on the wire), identity,
+        and a revalidation that answers 304 to the `ETag` the body came with."""
+        async with aiohttp.ClientSession(
+            self.api_url, headers=self.headers, auto_decompress=False
+        ) as session:
+            sizes = {}
+            for encoding in ("gzip", "identity"):
+                async with session.get(path, headers={"Accept-Encoding": encoding}) as answer:
+                    sizes[encoding] = len(await answer.read())
+                    etag = answer.headers["ETag"]
+        ways = (
+            ("gzip", {"Accept-Encoding": "gzip"}, 200),
+            ("identity", {"Accept-Encoding": "identity"}, 200),
+            ("If-None-Match -> 304", {"If-None-Match": etag}, 304),
+        )
+        results = await runner.load_many(
+            [
+                self._http(
+                    self.api_url,
+                    [path],
+                    concurrency=1,
+                    requests=self.sizes.fast_latency,
+                    headers=extra,
+                    expected_status=expected,
+                )
+                for _, extra, expected in ways
+            ],
+            timeout=4 * self.sizes.loop_seconds + 60,
+        )
+        for (way, _, _), result in zip(ways, results, strict=True):
+            self.run.rows.append(_row(scenario, f"api GET {label}, {way}", result, http_read=True))
+        wire = f"api GET {label}, %s: bytes on the wire"
+        self.run.rows += [
+            Row(scenario=scenario, name=wire % encoding, value=size, unit="B")
+            for encoding, size in sizes.items()
+        ]
 
     async def _body_size(self, path: str) -> int:
         async with (
@@ -321,6 +367,7 @@ async def run_reads(*, sizes: Sizes, run: Run, work: Path, scenarios: frozenset[
             await bench.side_by_side(Scenario.STATUS, f"{PREFIX}/status", "/status")
         if Scenario.ALL in scenarios:
             await bench.side_by_side(Scenario.ALL, f"{PREFIX}/all", "/all")
+            await bench.on_the_wire(Scenario.ALL, f"{PREFIX}/all", "/all")
         if Scenario.REGISTRY in scenarios:
             await bench.registry()
             await bench.history(stack.nats_url)

@@ -21,7 +21,9 @@ from services.api.runtime import ApiRuntime
 from services.api.settings import ApiSettings
 from services.api.web.compression import GzipLayer
 from services.api.web.console import router as console_router
+from services.api.web.contract import contract_document
 from services.api.web.dependencies import RuntimeDep
+from services.api.web.docs import router as docs_router
 from services.api.web.errors import install_error_handlers
 from services.api.web.event_stream import router as event_stream_router
 from services.api.web.gateway import GatewayLayer
@@ -58,6 +60,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         version=installed_version("jan-models"),
         lifespan=lifespan,
         default_response_class=JsonResponse,
+        docs_url=None,  # served from the package's own assets (web/docs.py), not a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(GatewayLayer)  # innermost: it answers for the routes
@@ -80,6 +84,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(router)
     app.include_router(event_stream_router)
     app.include_router(console_router)
+    app.include_router(docs_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -87,8 +92,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(runtime: RuntimeDep) -> JsonResponse:
+        """Ready while the api's own MongoDB and NATS answer; the inventory is reported."""
+        inventory = await runtime.inventory_state()
         if await runtime.ready():
-            return JsonResponse({"status": "ready"})
+            return JsonResponse({"status": "ready", "inventory": inventory})
         return JsonResponse({"error": "MongoDB or NATS unreachable"}, status_code=503)
 
     asyncapi = build_document()
@@ -98,25 +105,20 @@ def create_app(settings: ApiSettings) -> FastAPI:
         """The NATS contract (commands, events, queries) as AsyncAPI 3.0; no key needed."""
         return JsonResponse(asyncapi)
 
-    app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-def _openapi_without_422(app: FastAPI) -> dict[str, Any]:
-    """The api answers 400, never 422; the generated document says so too."""
+def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
+        app.openapi_schema = contract_document(
+            get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
         )
-        for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                responses = operation.get("responses", {})
-                if "422" in responses:
-                    del responses["422"]
-                    responses.setdefault(
-                        "400", {"description": 'Invalid input: {"error": "<field>: <problem>"}'}
-                    )
-        app.openapi_schema = schema
     return app.openapi_schema
 
 

@@ -9,6 +9,7 @@ whether any of it changes what runs in the cluster, and whether the cluster can 
 the change in place at all.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -170,9 +171,22 @@ def secrets_paths(changes: Document) -> list[str]:
     return [paths[key] for key in changes if key in paths]
 
 
-def etag_matches(if_match: str, generation: int) -> bool:
-    """`If-Match: "3"` (or `*`, or a list) against the model's generation."""
-    tags = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
+_TAG: Final = r'(W/)?"?[0-9]{1,19}"?'
+IF_MATCH_PATTERN: Final = rf"^(\*|{_TAG}( *, *{_TAG})*)$"
+_IF_MATCH: Final = re.compile(IF_MATCH_PATTERN)
+
+
+def if_match_tags(if_match: str) -> tuple[str, ...]:
+    """The entity tags an `If-Match` names (`"3"`, `W/"3"`, `3`, `*`, or a list of them);
+    anything else is a 400, before the model is looked up."""
+    if not _IF_MATCH.fullmatch(if_match):
+        raise InvalidRequestError(
+            f'If-Match: {if_match[:40]!r} is not an entity tag such as "3" (or *)'
+        )
+    return tuple(tag.strip().removeprefix("W/") for tag in if_match.split(","))
+
+
+def generation_matches(tags: tuple[str, ...], generation: int) -> bool:
     return any(tag in ("*", f'"{generation}"', str(generation)) for tag in tags)
 
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from services.api.lifecycle import Status
 from services.api.requests import CreateModelRequest
+from shared import tracing
 from shared.commands import CreateModel, DeleteModel, ModelRef
 from shared.events import (
     AcceptedData,
@@ -44,7 +45,10 @@ def new_model_document(
     planned_nodes: list[str] | None = None,
     now: datetime,
     due_at: datetime,
+    traceparent: str | None = None,
 ) -> Document:
+    """`traceparent` is the creating request's (the document may be built in another
+    request's task, by the admission batch that admits it)."""
     spec = request.deployment_config.spec()
     ref = ModelRef(
         organization_id=organization_id,
@@ -94,7 +98,10 @@ def new_model_document(
         "created_at": now,
         "updated_at": now,
         "outbox": outbox_entry(
-            command, ModelAccepted.of(AcceptedData(**ref.model_dump()), source=EVENT_SOURCE), due_at
+            command,
+            ModelAccepted.of(AcceptedData(**ref.model_dump()), source=EVENT_SOURCE),
+            due_at,
+            traceparent=traceparent,
         ),
     }
 
@@ -162,8 +169,17 @@ def apply_command(
 
 
 def outbox_entry(
-    command: CreateModel | DeleteModel, event: CloudEvent | None, due_at: datetime
+    command: CreateModel | DeleteModel,
+    event: CloudEvent | None,
+    due_at: datetime,
+    *,
+    traceparent: str | None = None,
 ) -> dict[str, Any]:
+    """What the relay publishes, in the request's trace: the one given, else the current."""
+    traceparent = traceparent or tracing.current.get()
+    if traceparent is not None:
+        command = command.model_copy(update={"traceparent": traceparent})
+        event = event.model_copy(update={"traceparent": traceparent}) if event else None
     return {
         "msg_id": command.msg_id,
         "command": command.model_dump(mode="json"),

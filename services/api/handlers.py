@@ -28,8 +28,9 @@ from services.api.changes import (
     changed_paths,
     check_in_place,
     current_body,
-    etag_matches,
+    generation_matches,
     gpu_readmission,
+    if_match_tags,
     request_body,
     secrets_paths,
     stored_config,
@@ -41,6 +42,7 @@ from services.api.identifiers import new_public_id, parse_model_id
 from services.api.lifecycle import Status
 from services.api.requests import CreateModelRequest, DeploymentConfigRequest
 from services.api.rules import check_served_model_name
+from shared import tracing
 from shared.errors import (
     CrdMissingError,
     GenerationMismatchError,
@@ -106,6 +108,7 @@ class Models:
             "secret_env_encrypted": self.cipher.encrypt_values(secret_env) if secret_env else None,
         }
         model_id = await self.registry.next_id()
+        traceparent = tracing.current.get()
         for attempt in range(_PUBLIC_ID_ATTEMPTS):
             now = datetime.now(UTC)
             public_id = new_public_id()
@@ -120,6 +123,7 @@ class Models:
                     planned_nodes=fields["planned_nodes"],
                     now=now,
                     due_at=now + self.relay.grace,
+                    traceparent=traceparent,
                     **secrets,
                 )
                 return {
@@ -286,13 +290,14 @@ class Models:
     async def _changeable(
         self, raw_id: str, organization_id: int, if_match: str | None
     ) -> Document:
+        tags = None if if_match is None else if_match_tags(if_match)
         model = parse_model_id(raw_id)
         document = None if model is None else await self.registry.editable(organization_id, model)
         if document is None:
             raise ModelNotFoundError(raw_id)
         if document["status"] == Status.DELETING:
             raise ModelBeingDeletedError
-        if if_match is not None and not etag_matches(if_match, document["generation"]):
+        if tags is not None and not generation_matches(tags, document["generation"]):
             raise GenerationMismatchError(generation=document["generation"])
         return document
 

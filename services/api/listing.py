@@ -23,8 +23,10 @@ MAX_QUERY_LENGTH: Final = 256
 MODEL_STATUSES: Final = tuple(dict.fromkeys([*(s.value for s in Status), "updating"]))
 PHASES: Final = ("Running", "Pending", "Failed", "Unknown")
 ORGANIZATIONS: Final = ("mine",)
-_MODEL_TYPE: Final = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_NAMESPACE: Final = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+MODEL_TYPE_PATTERN: Final = r"^[a-z][a-z0-9_-]{0,63}$"
+NAMESPACE_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+_MODEL_TYPE: Final = re.compile(MODEL_TYPE_PATTERN)
+_NAMESPACE: Final = re.compile(NAMESPACE_PATTERN)
 _BOOLEANS: Final = {"true": True, "false": False}
 T = TypeVar("T")
 

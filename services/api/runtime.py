@@ -18,11 +18,13 @@ from services.api.adapters.registry import Registry
 from services.api.adapters.registry_view import RegistryView
 from services.api.adapters.relay import OutboxRelay
 from services.api.adapters.status_consumer import StatusConsumer
+from services.api.cluster_models import ClusterModels
 from services.api.exposition import COLLECTOR
 from services.api.handlers import Models
 from services.api.ratelimit import TokenBuckets
 from services.api.settings import ApiSettings
 from shared import database, messaging
+from shared.errors import InventoryUnavailableError, NotInClusterError
 from shared.names import Collection
 from shared.records import Document
 from shared.secrets import TokenCipher
@@ -31,7 +33,7 @@ from shared.transactions import TransactionSessions
 log = logging.getLogger(__name__)
 SERVICE_NAME = "jan-models-api"
 STOP_TIMEOUT = 3.0
-_RENDERED_ORGANIZATIONS = 256
+INVENTORY_PROBE = 1.0
 
 
 @dataclass
@@ -50,13 +52,10 @@ class ApiRuntime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     metered: tuple[RegistryView, QuotaLimits] | None = None
     """What the metrics collector reads of this api (its view and quota limits)."""
-    rendered_all: dict[int, tuple[object, bytes]] = field(default_factory=dict)
-    """Per organization: the last `/all` body and what it was built from (pages, registry)."""
+    cluster_models: ClusterModels = field(init=False)
 
-    def remember_all(self, organization_id: int, *, key: object, body: bytes) -> None:
-        if len(self.rendered_all) >= _RENDERED_ORGANIZATIONS:
-            self.rendered_all.clear()
-        self.rendered_all[organization_id] = (key, body)
+    def __post_init__(self) -> None:
+        self.cluster_models = ClusterModels(inventory=self.models.inventory, registry=self.registry)
 
     @property
     def registry(self) -> Registry:
@@ -127,6 +126,18 @@ class ApiRuntime:
         except Exception:
             return False
         return True
+
+    async def inventory_state(self) -> str:
+        """What `/readyz` tells of the inventory, without letting it decide: an inventory
+        outage is each create's 503 (DESIGN 8), not a reason to take every api pod out of
+        its Service."""
+        try:
+            await asyncio.wait_for(self.models.inventory.status(fresh=False), INVENTORY_PROBE)
+        except NotInClusterError:
+            return "no cluster"
+        except (InventoryUnavailableError, TimeoutError) as exc:
+            return f"unavailable: {getattr(exc, 'detail', 'no answer in time')}"
+        return "available"
 
     async def stop(self) -> None:
         if self.metered is not None:

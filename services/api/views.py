@@ -1,5 +1,6 @@
 """Registry documents as the seed's response bodies, field for field."""
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,6 +97,11 @@ def observed_state(document: Document) -> dict[str, Any]:
 def etag(document: Document) -> str:
     """The details' entity tag: the generation, which `If-Match` on a PATCH names."""
     return f'"{document.get("generation", 1)}"'
+
+
+def entity_tag(body: bytes) -> str:
+    """A strong entity tag for a rendered body (`If-None-Match` on the lists and `/status`)."""
+    return f'"{hashlib.blake2b(body, digest_size=12).hexdigest()}"'
 
 
 def all_entry(

@@ -41,6 +41,7 @@ from services.deployer.turns import (
     Superseded,
     rank_of,
 )
+from shared import tracing
 from shared.commands import CreateModel, DeleteModel, ModelRef
 from shared.events import (
     AppliedData,
@@ -111,6 +112,7 @@ class CommandProcessor:
     ) -> Outcome:
         if isinstance(command, MalformedCommand):
             return await self._malformed(delivery, command)
+        tracing.current.set(command.traceparent)  # its events and log lines follow its trace
         context = {
             "public_id": command.public_id,
             "msg_id": delivery.msg_id,
@@ -308,7 +310,9 @@ class CommandProcessor:
         msg_id = f"{delivery.msg_id}:{event.event_type.value}"
         if event.event_type is EventType.FAILED:
             msg_id += f":{delivery.attempt}"
-        stamped = event.model_copy(update={"id": str(uuid5(NAMESPACE_URL, msg_id))})
+        stamped = event.model_copy(
+            update={"id": str(uuid5(NAMESPACE_URL, msg_id)), "traceparent": tracing.current.get()}
+        )
         await self._events.publish(stamped, msg_id=msg_id)
 
     @contextlib.asynccontextmanager

@@ -36,6 +36,7 @@ from shared.queries import (
     Unchanged,
 )
 from shared.records import Document
+from tests.contract import CONTRACT
 
 
 def cluster_status(**changes: Any) -> ClusterStatus:
@@ -177,7 +178,9 @@ async def api_app(
 @pytest.fixture
 async def http(api_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=api_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api", event_hooks={"response": [CONTRACT.hook]}
+    ) as client:
         yield client
 
 

@@ -10,8 +10,9 @@ from services.api.changes import (
     changed_paths,
     check_in_place,
     current_body,
-    etag_matches,
+    generation_matches,
     gpu_readmission,
+    if_match_tags,
     merge_patch,
     request_body,
     rolls_pods,
@@ -135,11 +136,15 @@ def test_the_cache_volume_can_grow_but_not_shrink_or_change_class() -> None:
 
 
 def test_if_match_names_the_generation() -> None:
-    assert etag_matches('"3"', 3)
-    assert etag_matches('W/"3"', 3)
-    assert etag_matches('"1", "3"', 3)
-    assert etag_matches("*", 3)
-    assert not etag_matches('"2"', 3)
+    for if_match in ('"3"', 'W/"3"', '"1", "3"', "*", "3"):
+        assert generation_matches(if_match_tags(if_match), 3), if_match
+    assert not generation_matches(if_match_tags('"2"'), 3)
+
+
+@pytest.mark.parametrize("if_match", ["", "abc", '"3" junk', "**", '"-1"', 'W/"x"'])
+def test_an_if_match_that_names_no_entity_tag_is_a_400(if_match: str) -> None:
+    with pytest.raises(InvalidRequestError, match=r"If-Match: .* is not an entity tag"):
+        if_match_tags(if_match)
 
 
 def test_readmission_asks_only_for_what_a_change_adds() -> None:

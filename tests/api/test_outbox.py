@@ -194,3 +194,36 @@ async def test_a_create_while_nats_is_down_is_delivered_once_it_is_back(
     finally:
         await watcher.close()
         await nats.astop()
+
+
+async def test_a_callers_traceparent_follows_the_create_into_its_command_and_event(
+    http: httpx.AsyncClient,
+    key_for: KeyFactory,
+    jetstream: JetStreamContext,
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    trace_id, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    headers = {**await key_for(123), "traceparent": f"00-{trace_id}-{caller_span}-01"}
+    await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=headers)
+    untraced = copy.deepcopy(SEED_CREATE_REQUEST) | {"name": "untraced"}
+    untraced["deployment_config"]["args"] = ["--served-model-name", "untraced"]
+    bad = {**await key_for(123), "traceparent": "00-" + "0" * 32 + "-00f067aa0ba902b7-01"}
+    await http.post(MODELS, json=untraced, headers=bad)
+
+    await poll(lambda: outbox_empty(mongo_db), until=bool)
+    traced, fresh = (
+        CreateModel.model_validate_json(m.data)
+        for m in await messages_on(jetstream, COMMANDS_STREAM, CREATE_SUBJECT)
+    )
+    events = [
+        parse_event(m.data) for m in await messages_on(jetstream, EVENTS_STREAM, EVENTS_WILDCARD)
+    ]
+    assert traced.traceparent is not None
+    version, trace, span, flags = traced.traceparent.split("-")
+    assert (version, trace, flags) == ("00", trace_id, "01")
+    assert span != caller_span  # the api's own span in the caller's trace
+    assert events[0].traceparent == traced.traceparent
+    # an all-zero trace id is no trace: the api starts its own
+    assert fresh.traceparent is not None
+    assert fresh.traceparent.split("-")[1] not in (trace_id, "0" * 32)
+    assert events[1].traceparent == fresh.traceparent

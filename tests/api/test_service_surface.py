@@ -1,19 +1,31 @@
 """Probes, metrics, request ids and the OpenAPI document built from the seed."""
 
+import re
+
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.asyncapi import build_document
-from tests.api.conftest import KeyFactory
+from tests.api.conftest import FakeInventory, KeyFactory
 
 pytestmark = pytest.mark.integration
 
 
 async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
     assert (await http.get("/healthz")).json() == {"status": "ok"}
-    assert (await http.get("/readyz")).json() == {"status": "ready"}
+    assert (await http.get("/readyz")).json() == {"status": "ready", "inventory": "available"}
+
+
+async def test_a_silent_inventory_leaves_the_api_ready_and_says_so(
+    http: httpx.AsyncClient, inventory: FakeInventory
+) -> None:
+    inventory.status = None
+    response = await http.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ready"
+    assert response.json()["inventory"].startswith("unavailable: ")
 
 
 async def test_request_id_is_echoed_or_made(http: httpx.AsyncClient) -> None:
@@ -72,3 +84,26 @@ async def test_asyncapi_document_is_served_without_a_key(http: httpx.AsyncClient
 
     assert served.status_code == 200
     assert served.json() == build_document()
+
+
+@pytest.mark.parametrize(
+    ("page", "assets"),
+    [
+        ("/docs", ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"]),
+        ("/redoc", ["redoc.standalone.js"]),
+    ],
+)
+async def test_the_docs_pages_load_nothing_from_outside(
+    http: httpx.AsyncClient, page: str, assets: list[str]
+) -> None:
+    html = (await http.get(page)).text
+    assert "/openapi.json" in html
+    assert not re.findall(r"""(?:src|href)=["']?(?:https?:)?//""", html), html
+    assert "fonts.googleapis" not in html
+    for name in assets:
+        assert f"/docs/assets/{name}" in html
+        served = await http.get(f"/docs/assets/{name}")
+        assert served.status_code == 200
+        assert len(served.content) > 500
+    missing = await http.get("/docs/assets/../app.py")
+    assert missing.status_code == 404

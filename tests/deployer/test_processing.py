@@ -217,3 +217,13 @@ def test_a_repeated_delete_has_a_message_id_of_its_own() -> None:
 
     assert first.msg_id == "mdl_abc123def456:delete:1"
     assert second.msg_id == "mdl_abc123def456:delete:1:1"
+
+
+async def test_events_carry_the_commands_trace_and_none_without_one() -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    traced, untraced = FakeEvents(), FakeEvents()
+    await run(create_bytes(traceparent=traceparent), FakeCluster(), traced)
+    await run(create_bytes(), FakeCluster(), untraced)
+    assert [e.traceparent for e in traced.published] == [traceparent]
+    assert [e.traceparent for e in untraced.published] == [None]
+    assert "traceparent" not in json.loads(untraced.published[0].model_dump_json())

@@ -10,6 +10,7 @@ import pytest
 
 from jan_models.dev_keys import ensure_dev_key
 from jan_models.stack import LocalStack, StackConfig
+from tests.contract import CONTRACT
 
 ORG_ID = 123
 
@@ -35,6 +36,7 @@ async def api(stack: LocalStack, api_key: str) -> AsyncIterator[httpx.AsyncClien
         base_url=stack.api_url,
         headers={"Authorization": f"Bearer {api_key}"},
         timeout=10,
+        event_hooks={"response": [CONTRACT.hook]},
     ) as client:
         yield client
 

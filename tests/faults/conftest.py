@@ -25,6 +25,7 @@ from shared import messaging
 from shared.labels import MANAGED, MODEL_ID, MODEL_NAME, ORGANIZATION_ID
 from shared.names import DEFAULT_NAMESPACE
 from tests import waiting
+from tests.contract import CONTRACT
 
 MODELS = "/v1/organization/models"
 ORG_A = 123
@@ -78,6 +79,7 @@ def client_for(stack: LocalStack, key: str | None) -> httpx.AsyncClient:
         headers=headers,
         timeout=30,
         limits=httpx.Limits(max_connections=20),
+        event_hooks={"response": [CONTRACT.hook]},
     )
 
 

@@ -21,7 +21,20 @@ def test_kubernetes_quantities_parse_to_base_units(text: str, value: Decimal) ->
     assert parse_quantity(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "lots", "16GB", "1.2.3", "Gi", "16 Gi", "1" * 40])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "lots",
+        "16GB",
+        "1.2.3",
+        "Gi",
+        "16 Gi",
+        "1" * 40,
+        "16Gi\n",
+        "8.e+020960462",
+    ],
+)
 def test_what_is_not_a_quantity_is_refused(text: str) -> None:
     with pytest.raises(InvalidQuantityError):
         parse_quantity(text)

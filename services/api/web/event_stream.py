@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Final
 
 import orjson
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from services.api.adapters.event_feed import EventFeed, FeedEvent, FeedFilter, FeedOverflowedError
+from services.api.web.contract import model_id_schema, refusal
 from services.api.web.dependencies import CallerDep, RuntimeDep
-from services.api.web.examples import error_example
 from shared.errors import InvalidRequestError
 
 MEDIA_TYPE: Final = "text/event-stream"
@@ -60,18 +60,27 @@ def _sequence(last_event_id: str | None) -> int | None:
 @router.get(
     "/events/stream",
     summary="Stream this organization's model events (Server-Sent Events)",
+    operation_id="streamModelEvents",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {MEDIA_TYPE: {}}, "description": "CloudEvents, one per SSE message"},
-        400: error_example("Last-Event-ID: must be a stream sequence (a non-negative integer)"),
-        401: error_example("missing or invalid API key"),
-        404: error_example("model 'mdl_abc123def456' not found"),
+        200: {
+            "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+            "description": "CloudEvents, one per SSE message; never ends while the client stays",
+        },
+        400: refusal(
+            "Last-Event-ID: must be a stream sequence (a non-negative integer)",
+            "`Last-Event-ID` is not a stream sequence",
+        ),
+        401: refusal("missing or invalid API key", "No valid `Authorization: Bearer <key>`"),
+        404: refusal("model 'mdl_abc123def456' not found", "`model` names no model of yours"),
     },
 )
 async def event_stream(
     caller: CallerDep,
     runtime: RuntimeDep,
-    model: str | None = None,
+    model: Annotated[
+        str | None, Query(description="Only this model's events", json_schema_extra=model_id_schema)
+    ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Every event of the caller's organization, or of one of its models with `?model=`

@@ -70,6 +70,7 @@ SEED_LIST: Final = {
         }
     ],
     "total": 1,
+    "next_offset": None,
 }
 
 SEED_DETAIL: Final = {
@@ -96,6 +97,20 @@ SEED_DETAIL: Final = {
         "is_public": False,
         "created_at": "2025-01-01T10:00:00Z",
         "updated_at": "2025-01-01T10:05:00Z",
+        "generation": 1,
+        "observed_generation": 1,
+        "replicas": 1,
+        "ready_replicas": 1,
+        "updated_replicas": 1,
+        "conditions": [
+            {
+                "type": "Available",
+                "status": "True",
+                "reason": "MinimumReplicasAvailable",
+                "message": "1 of 1 replicas ready",
+                "last_transition_time": "2025-01-01T10:05:00Z",
+            }
+        ],
     }
 }
 
@@ -151,11 +166,34 @@ SEED_ALL: Final = {
         },
     ],
     "total": 2,
+    "next_offset": None,
 }
 
-
-def error_example(message: str) -> dict[str, Any]:
-    return {"content": {"application/json": {"example": {"error": message}}}}
+SEED_EVENTS: Final = {
+    "events": [
+        {
+            "specversion": "1.0",
+            "id": "5f0c6c4e-8a51-4d37-9d0e-2f1b4c1f6a10",
+            "source": "/jan-models/inventory",
+            "type": "ai.jan.model.running",
+            "subject": "mdl_abc123def456",
+            "time": "2025-01-01T10:05:00Z",
+            "datacontenttype": "application/json",
+            "data": {
+                "organization_id": 123,
+                "model_id": 1,
+                "public_id": "mdl_abc123def456",
+                "name": "qwen3-coder-30b",
+                "namespace": "jan-models",
+                "generation": 1,
+                "replicas": 1,
+                "ready_replicas": 1,
+                "updated_replicas": 1,
+            },
+        }
+    ],
+    "next_after": 42,
+}
 
 
 PATCH_EXAMPLE: Final = {

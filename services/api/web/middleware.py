@@ -1,4 +1,5 @@
-"""One pure-ASGI layer around every request: request id, body limits, metrics, access log.
+"""One pure-ASGI layer around every request: request id, trace context, body limits, metrics,
+access log.
 
 Pure ASGI rather than `BaseHTTPMiddleware`, which costs a task per request. The body
 limit is enforced on `Content-Length` and again while reading, so a chunked upload past
@@ -17,6 +18,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.web.gateway import BODY_METHODS
+from shared import tracing
 
 log = logging.getLogger("services.api.access")
 
@@ -32,6 +34,7 @@ LATENCY: Final = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 REQUEST_ID_HEADER: Final = b"x-request-id"
+TRACEPARENT_HEADER: Final = b"traceparent"
 
 
 class _BodyTooLargeError(HTTPException):
@@ -53,6 +56,8 @@ class RequestLayer:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         request_id = _request_id(headers.get(REQUEST_ID_HEADER))
+        given = headers.get(TRACEPARENT_HEADER)
+        trace = tracing.current.set(tracing.child_of(given.decode("latin-1") if given else None))
         status = 500
         response_started = False
 
@@ -91,6 +96,7 @@ class RequestLayer:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
+            tracing.current.reset(trace)
 
     def _reject(self, method: str, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
         if method not in BODY_METHODS:
@@ -128,7 +134,7 @@ def _request_id(given: bytes | None) -> str:
 
 def _route_of(scope: Scope) -> str:
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    path = getattr(route, "path_format", None)  # `{model_id}`, without its convertor
     return path if isinstance(path, str) else "unmatched"
 
 

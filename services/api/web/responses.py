@@ -1,12 +1,15 @@
-"""JSON responses rendered by orjson; the seed's bodies are built as plain dicts."""
+"""JSON responses rendered by orjson; the seed's bodies are built as plain dicts.
+
+A `JSONResponse` to FastAPI, so the document types these bodies by the models each
+route declares (not as a string)."""
 
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 
-class JsonResponse(Response):
+class JsonResponse(JSONResponse):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:

@@ -1,14 +1,33 @@
-"""The seed's six endpoints under `/v1/organization/models`, thin over `Models`."""
+"""The seed's six endpoints and day two's under `/v1/organization/models`, thin over `Models`.
 
-from typing import Annotated, Any, Final
+What each route answers is declared per status code (`contract.answer` and `refusal`), so
+the OpenAPI document types every body and every error; the query parameters' rules are in
+the document too, while `listing` enforces them with its own messages.
+"""
+
+from typing import Annotated, Final
 
 import orjson
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from pydantic import ValidationError
 
 from services.api import listing
+from services.api.changes import IF_MATCH_PATTERN
 from services.api.requests import CreateModelRequest
-from services.api.views import all_entry, created_view, detail_view, etag, list_entry
+from services.api.views import created_view, detail_view, entity_tag, etag, list_entry
+from services.api.web.conditional import IfNoneMatchHeader, conditional
+from services.api.web.contract import (
+    ETAG,
+    GENERATION_ETAG,
+    LOCATION,
+    NOT_MODIFIED,
+    Responses,
+    answer,
+    links_from_created,
+    model_id_schema,
+    refusal,
+    tags_schema,
+)
 from services.api.web.dependencies import CallerDep, ModelsDep, RuntimeDep
 from services.api.web.errors import describe
 from services.api.web.examples import (
@@ -17,11 +36,19 @@ from services.api.web.examples import (
     SEED_CREATE_REQUEST,
     SEED_CREATED,
     SEED_DETAIL,
+    SEED_EVENTS,
     SEED_LIST,
     SEED_STATUS,
-    error_example,
 )
 from services.api.web.responses import JsonResponse
+from services.api.web.schemas import (
+    AllModelsBody,
+    CreatedBody,
+    DetailsBody,
+    ModelEventsBody,
+    ModelListBody,
+    StatusBody,
+)
 from shared.crds import AIBRIX
 from shared.errors import (
     INVENTORY_UNAVAILABLE_MESSAGE,
@@ -34,89 +61,146 @@ from shared.errors import (
     insufficient_resources_message,
 )
 
-Responses = dict[int | str, dict[str, Any]]
-_UNAUTHENTICATED: Final[Responses] = {401: error_example("missing or invalid API key")}
-_DOWN: Final[Responses] = {503: error_example(INVENTORY_UNAVAILABLE_MESSAGE)}
+PREFIX: Final = "/v1/organization/models"
+MODEL_PATH: Final = "/{model_id:model_id}"
+_UNAUTHENTICATED: Final[Responses] = {
+    401: refusal("missing or invalid API key", "No valid `Authorization: Bearer <key>`")
+}
+_DOWN: Final[Responses] = {
+    503: refusal(INVENTORY_UNAVAILABLE_MESSAGE, "A dependency is down; retry after `Retry-After`")
+}
+_NO_CLUSTER: Final[Responses] = {
+    403: refusal(NOT_IN_CLUSTER_MESSAGE, "No cluster connected, or a required CRD missing")
+}
+_NOT_FOUND: Final[Responses] = {
+    404: refusal("model 'mdl_abc123def456' not found", "No such model in this organization")
+}
+_TOO_LARGE: Final[Responses] = {
+    413: refusal("request body larger than 262144 bytes", "The body is over the size limit"),
+    415: refusal("Content-Type must be application/json", "The body is not JSON"),
+}
 
-router = APIRouter(prefix="/v1/organization/models", tags=["organization models"])
+
+def _invalid(message: str) -> Responses:
+    return {400: refusal(message, 'Invalid input: `{"error": "<field>: <problem>"}`')}
 
 
-def _ok(example: dict[str, Any]) -> Responses:
-    return {200: {"content": {"application/json": {"example": example}}}}
+ModelId = Annotated[str, Path(json_schema_extra=model_id_schema)]
+Limit = Annotated[
+    int,
+    Query(
+        description=f"At most {listing.MAX_LIMIT}",
+        json_schema_extra={"minimum": 0, "maximum": listing.MAX_LIMIT},
+    ),
+]
+Offset = Annotated[int, Query(json_schema_extra={"minimum": 0})]
+Boolean = Query(description="`true` or `false`", json_schema_extra={"enum": ["true", "false"]})
+
+router = APIRouter(prefix=PREFIX, tags=["organization models"])
 
 
 @router.get(
     "/status",
     summary="Check cluster status",
-    responses={**_ok(SEED_STATUS), **_UNAUTHENTICATED, **_DOWN},
+    operation_id="getClusterStatus",
+    responses={
+        200: answer(StatusBody, SEED_STATUS, "The cluster's GPUs and parts", headers=ETAG),
+        **NOT_MODIFIED,
+        **_UNAUTHENTICATED,
+        **_NO_CLUSTER,
+        **_DOWN,
+    },
 )
-async def cluster_status(caller: CallerDep, models: ModelsDep) -> JsonResponse:
+async def cluster_status(
+    caller: CallerDep, models: ModelsDep, if_none_match: IfNoneMatchHeader = None
+) -> Response:
     cluster, quota = await models.cluster_status(organization_id=caller.organization_id)
-    return JsonResponse(
+    body = orjson.dumps(
         {"organization_id": caller.organization_id, "cluster_status": cluster, "quota": quota}
     )
+    return conditional(body, etag=entity_tag(body), if_none_match=if_none_match)
 
 
 @router.get(
     "/all",
     summary="List all models (managed and unmanaged)",
-    responses={**_ok(SEED_ALL), **_UNAUTHENTICATED, **_DOWN},
+    operation_id="listAllModels",
+    responses={
+        200: answer(AllModelsBody, SEED_ALL, "Every model Deployment", headers=ETAG),
+        **NOT_MODIFIED,
+        **_invalid("status: 'running' is not one of 'Running', 'Pending', 'Failed', 'Unknown'"),
+        **_UNAUTHENTICATED,
+        **_NO_CLUSTER,
+        **_DOWN,
+    },
 )
 async def all_models(
     caller: CallerDep,
     runtime: RuntimeDep,
-    managed: Annotated[str | None, Query(description="`true` or `false`")] = None,
-    namespace: str | None = None,
-    status: Annotated[str | None, Query(description=" | ".join(listing.PHASES))] = None,
-    organization: Annotated[str | None, Query(description="`mine`: only your own")] = None,
-    limit: Annotated[int | None, Query(description="At most 1000; none: all")] = None,
-    offset: int = 0,
+    managed: Annotated[str | None, Boolean] = None,
+    namespace: Annotated[
+        str | None,
+        Query(json_schema_extra={"pattern": listing.NAMESPACE_PATTERN, "maxLength": 63}),
+    ] = None,
+    status: Annotated[str | None, Query(json_schema_extra={"enum": list(listing.PHASES)})] = None,
+    organization: Annotated[
+        str | None,
+        Query(
+            description="`mine`: only your own",
+            json_schema_extra={"enum": list(listing.ORGANIZATIONS)},
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            description=f"At most {listing.MAX_LIMIT}; none: all",
+            json_schema_extra={"minimum": 0, "maximum": listing.MAX_LIMIT},
+        ),
+    ] = None,
+    offset: Offset = 0,
+    if_none_match: IfNoneMatchHeader = None,
 ) -> Response:
     where = listing.workload_filter(
         managed=managed, namespace=namespace, status=status, organization=organization
     )
     window = listing.page(limit=limit, offset=offset, required=False)
-    inventory = runtime.models.inventory
-    entries, pages = await inventory.models()
-    version = runtime.registry.read_version
-    key = (pages, version, where, window)
-    rendered = runtime.rendered_all.get(caller.organization_id)
-    if version is not None and rendered is not None and rendered[0] == key:
-        return Response(rendered[1], media_type="application/json")
-    mine = [
-        entry.public_id
-        for entry in entries
-        if entry.is_managed and entry.public_id and entry.organization_id == caller.organization_id
-    ]
-    own = await runtime.registry.own_models(caller.organization_id, mine) if mine else {}
-    models = [all_entry(e, organization_id=caller.organization_id, own=own) for e in entries]
-    models = [m for m in models if where.matches(m)]
-    shown = window.window(models)
-    next_offset = window.next_offset(shown=len(shown), total=len(models))
-    body = orjson.dumps({"models": shown, "total": len(models), "next_offset": next_offset})
-    if version is not None:
-        runtime.remember_all(caller.organization_id, key=key, body=body)
-    return Response(body, media_type="application/json")
+    rendered = await runtime.cluster_models.render(
+        caller.organization_id, where=where, window=window
+    )
+    return conditional(rendered.body, etag=rendered.etag, if_none_match=if_none_match)
 
 
 @router.post(
     "",
     status_code=201,
     summary="Create and deploy a new model",
+    description="Besides the schema's rules: `--served-model-name` in the args must equal "
+    "`name`; `gpu_count` must lie within `min_gpus..max_gpus` (and not be 0 with a "
+    "`min_vram`); and some GPU node must be able to host the model (each a 400).",
+    operation_id="createModel",
     responses={
-        201: {"content": {"application/json": {"example": SEED_CREATED}}},
-        400: error_example(
+        201: answer(
+            CreatedBody,
+            SEED_CREATED,
+            "Accepted: the model is `creating`",
+            headers=LOCATION,
+            links=links_from_created(),
+        ),
+        **_invalid(
             "--served-model-name 'wrong-name' must match model name 'qwen3-coder-30b' "
             "(required by Aibrix for autoscaling)"
         ),
         **_UNAUTHENTICATED,
-        403: error_example(NOT_IN_CLUSTER_MESSAGE),
-        409: error_example(
-            "a model named 'qwen3-coder-30b' already exists in namespace 'jan-models'"
+        403: refusal(NOT_IN_CLUSTER_MESSAGE, "No cluster, a required CRD missing, or over quota"),
+        409: refusal(
+            "a model named 'qwen3-coder-30b' already exists in namespace 'jan-models'",
+            "The name is taken, or an object of that name is not jan-models'",
         ),
-        413: error_example("request body larger than 262144 bytes"),
-        415: error_example("Content-Type must be application/json"),
-        429: error_example(RateLimitedError(retry_after_seconds=1).message),
+        **_TOO_LARGE,
+        429: refusal(
+            RateLimitedError(retry_after_seconds=1).message,
+            "Too many creates with this key; retry after `Retry-After`",
+        ),
         **_DOWN,
     },
     openapi_extra={
@@ -137,30 +221,52 @@ async def create_model(
     ],
     caller: CallerDep,
     runtime: RuntimeDep,
+    request: Request,
 ) -> JsonResponse:
     retry_after = runtime.buckets.take(caller.key_id)
     if retry_after:
         raise RateLimitedError(retry_after_seconds=retry_after)
     document = await runtime.models.create(body, organization_id=caller.organization_id)
-    return JsonResponse(created_view(document), status_code=201)
+    location = request.scope.get("root_path", "") + f"{PREFIX}/{document['public_id']}"
+    return JsonResponse(created_view(document), status_code=201, headers={"Location": location})
 
 
 @router.get(
     "",
     summary="List this organization's managed models",
-    responses={**_ok(SEED_LIST), **_UNAUTHENTICATED},
+    operation_id="listModels",
+    responses={
+        200: answer(ModelListBody, SEED_LIST, "A page of the organization's models", headers=ETAG),
+        **NOT_MODIFIED,
+        **_invalid("limit: must be between 0 and 1000, got 5000"),
+        **_UNAUTHENTICATED,
+    },
 )
 async def list_models(
     caller: CallerDep,
     runtime: RuntimeDep,
-    status: Annotated[str | None, Query(description=" | ".join(listing.MODEL_STATUSES))] = None,
-    model_type: str | None = None,
-    tag: Annotated[list[str] | None, Query(description="Repeated: all of them")] = None,
-    is_public: Annotated[str | None, Query(description="`true` or `false`")] = None,
-    q: Annotated[str | None, Query(description="In the name or display name")] = None,
-    limit: int = listing.DEFAULT_LIMIT,
-    offset: int = 0,
-) -> JsonResponse:
+    status: Annotated[
+        str | None, Query(json_schema_extra={"enum": list(listing.MODEL_STATUSES)})
+    ] = None,
+    model_type: Annotated[
+        str | None, Query(json_schema_extra={"pattern": listing.MODEL_TYPE_PATTERN})
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        Query(description="Repeated: all of them", json_schema_extra=tags_schema),
+    ] = None,
+    is_public: Annotated[str | None, Boolean] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description="In the name or display name",
+            json_schema_extra={"maxLength": listing.MAX_QUERY_LENGTH},
+        ),
+    ] = None,
+    limit: Limit = listing.DEFAULT_LIMIT,
+    offset: Offset = 0,
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response:
     where = listing.model_filter(
         status=status, model_type=model_type, tags=tag, is_public=is_public, q=q
     )
@@ -169,20 +275,23 @@ async def list_models(
         caller.organization_id, limit=limit, offset=offset, where=where
     )
     next_offset = window.next_offset(shown=len(models), total=total)
-    body = {"models": [list_entry(m) for m in models], "total": total, "next_offset": next_offset}
-    return JsonResponse(body)
+    body = orjson.dumps(
+        {"models": [list_entry(m) for m in models], "total": total, "next_offset": next_offset}
+    )
+    return conditional(body, etag=entity_tag(body), if_none_match=if_none_match)
 
 
 @router.get(
-    "/{model_id}",
+    MODEL_PATH,
     summary="Get model details",
+    operation_id="getModel",
     responses={
-        **_ok(SEED_DETAIL),
+        200: answer(DetailsBody, SEED_DETAIL, "The model", headers=GENERATION_ETAG),
         **_UNAUTHENTICATED,
-        404: error_example("model 'mdl_abc123def456' not found"),
+        **_NOT_FOUND,
     },
 )
-async def get_model(model_id: str, caller: CallerDep, models: ModelsDep) -> JsonResponse:
+async def get_model(model_id: ModelId, caller: CallerDep, models: ModelsDep) -> JsonResponse:
     document = await models.get(model_id, organization_id=caller.organization_id)
     return JsonResponse(detail_view(document), headers={"ETag": etag(document)})
 
@@ -190,37 +299,57 @@ async def get_model(model_id: str, caller: CallerDep, models: ModelsDep) -> Json
 # --- day two: change and restart (DESIGN 10) ------------------------------------------
 _DAY_TWO: Final[Responses] = {
     **_UNAUTHENTICATED,
-    404: error_example("model 'mdl_abc123def456' not found"),
-    409: error_example(ModelBeingDeletedError().message),
+    **_NOT_FOUND,
+    409: refusal(ModelBeingDeletedError().message, "The model is being deleted"),
     **_DOWN,
 }
 
 
 @router.patch(
-    "/{model_id}",
+    MODEL_PATH,
     summary="Change a model in place (JSON merge patch over the create body, minus name)",
+    description="The merged body passes every create rule. A change to what runs bumps "
+    "`generation` and moves the model to `updating`; metadata alone keeps both.",
+    operation_id="updateModel",
     responses={
-        **_ok(SEED_DETAIL),
-        400: error_example(NameImmutableError().message),
-        412: error_example(GenerationMismatchError(generation=3).message),
+        200: answer(DetailsBody, SEED_DETAIL, "The changed model", headers=GENERATION_ETAG),
+        **_invalid(NameImmutableError().message),
+        403: refusal(
+            "GPU quota exceeded for organization 123: 2 requested, 7 of 8 in use",
+            "The change asks for GPUs over the quota, or no cluster is connected",
+        ),
+        412: refusal(
+            GenerationMismatchError(generation=3).message,
+            "`If-Match` names another generation than the model's",
+        ),
+        **_TOO_LARGE,
         **_DAY_TWO,
     },
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
-                media: {"schema": {"type": "object"}, "example": PATCH_EXAMPLE}
+                media: {
+                    "schema": {"$ref": "#/components/schemas/ModelPatch"},
+                    "example": PATCH_EXAMPLE,
+                }
                 for media in ("application/merge-patch+json", "application/json")
             },
         }
     },
 )
 async def update_model(
-    model_id: str,
+    model_id: ModelId,
     request: Request,
     caller: CallerDep,
     models: ModelsDep,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: Annotated[
+        str | None,
+        Header(
+            description='The generation you read, quoted (`"3"`): 412 if it changed since',
+            json_schema_extra={"pattern": IF_MATCH_PATTERN},
+        ),
+    ] = None,
 ) -> JsonResponse:
     try:
         patch = orjson.loads(await request.body())
@@ -236,23 +365,32 @@ async def update_model(
 
 
 @router.post(
-    "/{model_id}/restart",
+    MODEL_PATH + "/restart",
     status_code=202,
     summary="Restart a model's pods (a new generation); retries a failed model",
-    responses={202: {"content": {"application/json": {"example": SEED_DETAIL}}}, **_DAY_TWO},
+    operation_id="restartModel",
+    responses={
+        202: answer(DetailsBody, SEED_DETAIL, "The restarted model", headers=GENERATION_ETAG),
+        **_DAY_TWO,
+    },
 )
-async def restart_model(model_id: str, caller: CallerDep, models: ModelsDep) -> JsonResponse:
+async def restart_model(model_id: ModelId, caller: CallerDep, models: ModelsDep) -> JsonResponse:
     document = await models.restart(model_id, organization_id=caller.organization_id)
     return JsonResponse(detail_view(document), status_code=202, headers={"ETag": etag(document)})
 
 
 @router.delete(
-    "/{model_id}",
+    MODEL_PATH,
     status_code=204,
     summary="Delete a model and all its Kubernetes resources",
-    responses={**_UNAUTHENTICATED, 404: error_example("model 'mdl_abc123def456' not found")},
+    operation_id="deleteModel",
+    responses={
+        204: {"description": "Deleting: the model answers 404 once its objects are gone"},
+        **_UNAUTHENTICATED,
+        **_NOT_FOUND,
+    },
 )
-async def delete_model(model_id: str, caller: CallerDep, models: ModelsDep) -> Response:
+async def delete_model(model_id: ModelId, caller: CallerDep, models: ModelsDep) -> Response:
     await models.delete(model_id, organization_id=caller.organization_id)
     return Response(status_code=204)
 
@@ -261,19 +399,28 @@ async def delete_model(model_id: str, caller: CallerDep, models: ModelsDep) -> R
 
 
 @router.get(
-    "/{model_id}/events",
+    MODEL_PATH + "/events",
     summary="A model's events, oldest first",
+    operation_id="listModelEvents",
     responses={
+        200: answer(ModelEventsBody, SEED_EVENTS, "A page of the model's CloudEvents"),
+        **_invalid(f"limit: must be between 1 and {listing.MAX_LIMIT}, got 0"),
         **_UNAUTHENTICATED,
-        404: error_example("model 'mdl_abc123def456' not found"),
+        **_NOT_FOUND,
+        503: refusal("event history unavailable, retry shortly", "MODEL_EVENTS did not answer"),
     },
 )
 async def model_events(
-    model_id: str,
+    model_id: ModelId,
     caller: CallerDep,
     runtime: RuntimeDep,
-    limit: int = listing.DEFAULT_LIMIT,
-    after: Annotated[int | None, Query(description="The `next_after` of the last page")] = None,
+    limit: Annotated[
+        int, Query(json_schema_extra={"minimum": 1, "maximum": listing.MAX_LIMIT})
+    ] = listing.DEFAULT_LIMIT,
+    after: Annotated[
+        int | None,
+        Query(description="The `next_after` of the last page", json_schema_extra={"minimum": 0}),
+    ] = None,
 ) -> Response:
     limit, after = listing.history_page(limit=limit, after=after)
     document = await runtime.models.get(model_id, organization_id=caller.organization_id)
