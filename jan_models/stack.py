@@ -6,14 +6,15 @@ through `JAN_MODELS_*` variables, and ready when its port or `/readyz` answers. 
 be killed and restarted one by one, which is what the fault tests need.
 """
 
+import asyncio
 import os
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Self
@@ -326,6 +327,15 @@ class LocalStack:
             yield self
         finally:
             self.stop()
+
+    @asynccontextmanager
+    async def running_async(self) -> AsyncIterator[Self]:
+        """`running` for async code: start and stop in a thread, the loop free meanwhile."""
+        await asyncio.to_thread(self.start)
+        try:
+            yield self
+        finally:
+            await asyncio.to_thread(self.stop)
 
     # --- wiring --------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 registry can be seeded before the services read it), then `LocalStack` with every other
 part as its own process, on free ports, kubesim's readiness delay 0."""
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -46,11 +45,7 @@ async def bench_stack(
             service_ready_timeout=start_timeout,
             replicas=replicas or {},
         ).with_free_ports()
-        stack = LocalStack(config)
-        await asyncio.to_thread(stack.start)
-        try:
+        async with LocalStack(config).running_async() as stack:
             yield stack
-        finally:
-            await asyncio.to_thread(stack.stop)
     finally:
         await mongo.astop()

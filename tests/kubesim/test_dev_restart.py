@@ -30,12 +30,8 @@ ORG_ID = 7
 async def dev_stack(config: StackConfig) -> AsyncIterator[LocalStack]:
     """The stack `jan-models dev` composes (`keep_cluster` as it sets it), up until the
     block exits, then stopped as Ctrl-C stops it."""
-    stack = LocalStack(config)
-    await asyncio.to_thread(stack.start)
-    try:
+    async with LocalStack(config).running_async() as stack:
         yield stack
-    finally:
-        await asyncio.to_thread(stack.stop)
 
 
 def _deployment(kubeconfig: Path, name: str) -> dict[str, Any]:
