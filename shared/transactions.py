@@ -53,7 +53,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from pymongo import DeleteOne, InsertOne, ReplaceOne, ReturnDocument, UpdateMany, UpdateOne
+from pymongo import DeleteOne, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -64,7 +64,7 @@ from shared.names import Collection
 from shared.records import ILLEGAL_OPERATION, Document
 
 log = logging.getLogger(__name__)
-Write = InsertOne[Any] | UpdateOne | UpdateMany | ReplaceOne[Any] | DeleteOne
+Write = InsertOne[Any] | UpdateOne | ReplaceOne[Any] | DeleteOne
 """"Transaction numbers are only allowed on a replica set member or mongos"."""
 _without_transactions: "weakref.WeakSet[Any]" = weakref.WeakSet()
 HEARTBEAT_SECONDS: Final = 3.0

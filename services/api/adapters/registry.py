@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Final
 
 from bson import ObjectId
-from pymongo import ASCENDING, DeleteOne, ReturnDocument, UpdateMany, UpdateOne
+from pymongo import ASCENDING, DeleteOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, WriteError
@@ -303,23 +303,14 @@ class Registry:
     async def _clear_many(self, entries: list[tuple[ObjectId, str]]) -> list[BaseException | None]:
         """One `update_many`, one commit. Matching each `_id` and each `msg_id` against the
         whole batch's is the per-entry guard still: a msg_id names its model's public id,
-        so no document can match another document's entry.
-
-        In a transaction of the registered session, as every other multi-document write
-        to the models is: a plain `update_many` that meets a transaction's write (the
-        status consumer's, an admission's) is retried by the embedded server while it
-        holds the collection, and that transaction's next write waits on the collection:
-        both stood for minutes, and every insert behind them (the replicas fault test's
-        POSTs timed out). In a transaction the conflict is an error at once; the relay's
-        sweep clears the entry later (the command's republish is deduplicated)."""
-        clear = UpdateMany(
+        so no document can match another document's entry."""
+        await self._models.update_many(
             {
                 "_id": {"$in": [document_id for document_id, _ in entries]},
                 "outbox.msg_id": {"$in": [msg_id for _, msg_id in entries]},
             },
             {"$unset": {"outbox": ""}},
         )
-        await bulk_write_in_one_commit(self._models, [clear], self._transactions)
         return [None] * len(entries)
 
     async def postpone(self, document_id: ObjectId, msg_id: str, *, due_at: datetime) -> None:
