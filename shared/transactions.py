@@ -42,29 +42,65 @@ by a killed process is thus aborted within a lease plus a heartbeat of its death
 long as one process of any service runs. Every transaction of every service runs this
 way: the api's status batches and group commits, the inventory's lifecycle memories and
 its projection writes.
+
+A collection is written in transactions only, or never in one. The embedded server
+retries a plain write that meets a transaction's uncommitted write, unboundedly, while it
+holds the collection; a transaction's statement on that collection then waits for the
+collection while holding its transaction, and the server's reaper, which every
+statement, commit and abort runs under one server-wide lock, waits for that transaction:
+no transaction anywhere can commit again, the one the plain write waits for included, and
+the server stays wedged for good (`tests/api/test_transaction_statements.py`). Inside a
+transaction a conflict is an error at once instead, which `write_in_transaction` retries
+after a pause, outside the session's turn. So every write to the api's `models` and the
+admission ledger, and to the inventory's projections and memories, is a transaction, a
+single statement being one of its own.
 """
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import random
+import time
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
-from pymongo import DeleteOne, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import (
+    DeleteMany,
+    DeleteOne,
+    InsertOne,
+    ReplaceOne,
+    ReturnDocument,
+    UpdateMany,
+    UpdateOne,
+)
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
+from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure, PyMongoError
 from pymongo.results import BulkWriteResult
 
 from shared.names import Collection
-from shared.records import ILLEGAL_OPERATION, Document
+from shared.records import ILLEGAL_OPERATION, WRITE_CONFLICT_CODES, Document
 
 log = logging.getLogger(__name__)
-Write = InsertOne[Any] | UpdateOne | ReplaceOne[Any] | DeleteOne
+Write = InsertOne[Any] | UpdateOne | UpdateMany | ReplaceOne[Any] | DeleteOne | DeleteMany
+T = TypeVar("T")
+_UNKNOWN_COMMIT: Final = "UnknownTransactionCommitResult"
+_COMMANDS: Final[dict[type[Any], str]] = {
+    InsertOne: "insert",
+    UpdateOne: "update",
+    UpdateMany: "update",
+    ReplaceOne: "update",
+    DeleteOne: "delete",
+    DeleteMany: "delete",
+}
+CONFLICT_PATIENCE: Final = 30.0
+"""Seconds `write_in_transaction` keeps retrying write conflicts: longer than a dead
+process's transaction lives (a lease and a heartbeat)."""
 """"Transaction numbers are only allowed on a replica set member or mongos"."""
 _without_transactions: "weakref.WeakSet[Any]" = weakref.WeakSet()
 HEARTBEAT_SECONDS: Final = 3.0
@@ -183,6 +219,54 @@ class TransactionSessions:
                 log.warning("transaction session heartbeat failed", extra={"error": str(exc)})
 
 
+async def write_in_transaction(
+    collection: AsyncCollection[Any],
+    write: Callable[[AsyncClientSession | None], Awaitable[T]],
+    sessions: TransactionSessions | None = None,
+    *,
+    patience: float = CONFLICT_PATIENCE,
+) -> T:
+    """`write(session)` (one statement on `collection`, or the last of several) in a
+    transaction of its own, committed before this returns; a write conflict (another
+    transaction holds a document) or a lost connection before the commit is retried after
+    a short random pause, outside the session's turn, for `patience` seconds, then
+    raised. Any other failure is raised at once, with nothing written. A server without transactions gets `write(None)`, plain.
+
+    The transaction runs in `sessions`' registered session, taking its turn; without one
+    (one-off tools, tests) in a session of its own."""
+    client = collection.database.client
+    deadline = time.monotonic() + patience
+    for attempt in itertools.count():
+        if client in _without_transactions:
+            return await write(None)
+        try:
+            if sessions is not None:
+                async with sessions.session() as session:
+                    return await _once(write, session)
+            async with client.start_session() as session:
+                return await _once(write, session)
+        except (ConfigurationError, OperationFailure) as exc:
+            if isinstance(exc, ConfigurationError) or exc.code == ILLEGAL_OPERATION:
+                _without_transactions.add(client)
+                continue
+            if exc.code not in WRITE_CONFLICT_CODES or time.monotonic() > deadline:
+                raise
+        except ConnectionFailure as exc:
+            # What a plain write's automatic retry rode through (a restarting server): the
+            # transaction again, unless its commit may have landed (then that is unknown).
+            if exc.has_error_label(_UNKNOWN_COMMIT) or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * (attempt + 1))))  # noqa: S311
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _once(
+    write: Callable[[AsyncClientSession | None], Awaitable[T]], session: AsyncClientSession
+) -> T:
+    async with await session.start_transaction():
+        return await write(session)
+
+
 async def bulk_write_in_one_commit(
     collection: AsyncCollection[Any],
     operations: Sequence[Write],
@@ -192,8 +276,19 @@ async def bulk_write_in_one_commit(
     raised, a write conflict too (the caller retries as it would any failed write; the
     embedded server labels even a duplicate key transient, so nothing retries here).
 
+    The operations must all be of one command (inserts, updates or deletes): the
+    transaction then writes the collection in one statement, its last before the
+    commit. A plain write that meets a transaction's uncommitted write is retried by the
+    embedded server while it holds the collection, so a second statement of that
+    transaction on the collection would wait behind it, and every other write with it,
+    for good: the server does not reap a transaction while one of its statements waits
+    (`ValueError` otherwise; `tests/api/test_transaction_statements.py` shows the server
+    doing so).
+
     The transaction runs in `sessions`' registered session; without one (one-off tools,
     tests) in a session of its own that nobody could kill if this process died in it."""
+    if len({_COMMANDS[type(operation)] for operation in operations}) > 1:
+        raise ValueError("one transaction, one command: inserts, updates or deletes alone")
     client = collection.database.client
     if client in _without_transactions:
         return await collection.bulk_write(list(operations), ordered=False)

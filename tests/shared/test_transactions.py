@@ -1,7 +1,7 @@
 """A bulk write in one commit, on the real MongoDB-compatible server: all or nothing."""
 
 import pytest
-from pymongo import IndexModel, InsertOne, ReplaceOne, UpdateOne
+from pymongo import IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
@@ -31,16 +31,19 @@ async def test_every_write_is_stored_and_counted(mongo_db: AsyncDatabase[Documen
 async def test_a_failing_write_stores_none_of_them(mongo_db: AsyncDatabase[Document]) -> None:
     items = mongo_db["items"]
     await items.create_indexes([IndexModel("key", unique=True)])
-    await items.insert_one({"_id": 1, "key": "taken"})
+    await items.insert_many([{"_id": 1, "key": "taken"}, {"_id": 2, "key": "mine"}])
 
     with pytest.raises(PyMongoError):
         await bulk_write_in_one_commit(
             items,
             [
                 UpdateOne({"_id": 1}, {"$set": {"n": 1}}),
-                InsertOne({"_id": 2, "key": "taken"}),  # a duplicate key
-                InsertOne({"_id": 3, "key": "free"}),
+                UpdateOne({"_id": 2}, {"$set": {"key": "taken"}}),  # a duplicate key
+                ReplaceOne({"_id": 3}, {"key": "free"}, upsert=True),
             ],
         )
 
-    assert [d async for d in items.find({})] == [{"_id": 1, "key": "taken"}]
+    assert [d async for d in items.find({}).sort("_id")] == [
+        {"_id": 1, "key": "taken"},
+        {"_id": 2, "key": "mine"},
+    ]

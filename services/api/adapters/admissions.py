@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
@@ -46,7 +46,11 @@ from shared.errors import AdmissionBusyError, InsufficientResourcesError, JanMod
 from shared.names import Collection
 from shared.queries import StatusReply
 from shared.records import WRITE_CONFLICT_CODES, Document
-from shared.transactions import TransactionSessions
+from shared.transactions import (
+    TransactionSessions,
+    bulk_write_in_one_commit,
+    write_in_transaction,
+)
 
 log = logging.getLogger(__name__)
 _LEDGER_ID: Final = "gpus"
@@ -100,10 +104,10 @@ class _Outstanding:
     found them."""
 
     reservations: list[Reservation] = field(default_factory=list)
-    unreleased: set[str] = field(default_factory=set)
-    """Public ids of the ones not yet given a `released_at`."""
-    over: list[str] = field(default_factory=list)
-    """Public ids still marked `reserved` whose reservation holds nothing any more."""
+    unreleased: dict[str, Document] = field(default_factory=dict)
+    """The ones not yet given a `released_at`: public id to the model as read (a guard)."""
+    over: list[Document] = field(default_factory=list)
+    """The ones still marked `reserved` whose reservation holds nothing any more, as read."""
 
 
 @dataclass(slots=True)
@@ -211,6 +215,7 @@ class Admissions:
                 continue
             outcomes.update(zip(waiting, judged.outcomes, strict=True))
             timings["reservations"] = len(judged.reservations.reservations)
+            await self._release_bound(judged.reservations, status)
             break
         log.info(
             "admission batch",
@@ -243,8 +248,7 @@ class Admissions:
                     continue
                 outcomes.append(document)
                 stored.append((index, document))
-            await self._insert(session, stored)
-            await self._release_bound(session, reservations, status)
+            await self._insert(session, stored)  # the last statement: see `_release_bound`
         return _Judged(outcomes, reservations)
 
     def _judge(
@@ -401,18 +405,18 @@ class Admissions:
         cursor = self._models.find(
             {"reserved": True},
             {"_id": 0, "public_id": 1, "reserved": 1, "reservation": 1, "status": 1}
-            | {"released_at": 1},
+            | {"released_at": 1, "generation": 1},
             session=session,
         )
         async for document in cursor:
             public_id = document["public_id"]
             if not reserved_gpus(document, now=now):
-                outstanding.over.append(public_id)
+                outstanding.over.append(_as_read(document))
                 continue
             plan = [(entry["node"], int(entry["gpus"])) for entry in document["reservation"]]
             outstanding.reservations.append(Reservation(public_id=public_id, plan=plan))
             if document.get("released_at") is None:
-                outstanding.unreleased.add(public_id)
+                outstanding.unreleased[public_id] = _as_read(document)
         return outstanding
 
     async def _quota(
@@ -435,43 +439,50 @@ class Admissions:
         )
         return sum([int(document["quota_gpus"]) async for document in cursor])
 
-    async def _release_bound(
-        self, session: AsyncClientSession, outstanding: _Outstanding, status: StatusReply
-    ) -> None:
+    async def _release_bound(self, outstanding: _Outstanding, status: StatusReply) -> None:
         """Release the reservations whose pods are all bound, so that admissions stop
         reading them: after `RELEASE_GRACE`, when no admission can still be planning with
         a status from before the inventory saw them bound (each reads its status in its
         own turn). Until then they count as zero wherever the status shows them bound.
         Those past their grace, or of a failed model, leave the `reserved` index, so each
         admission reads only the few reservations still outstanding, not every model
-        ever admitted. Only the ones not yet released are written. In the admission's
-        transaction: a plain write here would meet the status consumer's transaction on
-        the same models (the embedded server then retries it for minutes)."""
-        done = [
-            reservation.public_id
-            for reservation in outstanding.reservations
-            if reservation.public_id in outstanding.unreleased
-            and not reserved_by_node([reservation], status.bound_gpus)
+        ever admitted. Only the ones not yet released are written, each guarded by the
+        model as the admission read it (a change since, such as a readmission, keeps its
+        new reservation).
+
+        After the admission's commit, in a transaction of its own whose one command is
+        its only write to the models: never a further statement of the admission's. A
+        plain write (an outbox clear, a status update) that meets a transaction's
+        uncommitted write is retried by the embedded server while it holds the collection,
+        so any later statement of that transaction on the models waits behind it, and
+        every insert with them, for good: the server does not reap a transaction while
+        one of its statements waits (`tests/api/test_transaction_statements.py`). A
+        release that fails is left to the next admission."""
+        now = datetime.now(UTC)
+        held = {reservation.public_id: reservation for reservation in outstanding.reservations}
+        writes = [
+            UpdateOne(guard, {"$set": {"released_at": now + RELEASE_GRACE}})
+            for public_id, guard in outstanding.unreleased.items()
+            if not reserved_by_node([held[public_id]], status.bound_gpus)
         ]
-        if done:
-            await self._models.update_many(
-                {"public_id": {"$in": done}, "released_at": None},
-                {"$set": {"released_at": datetime.now(UTC) + RELEASE_GRACE}},
-                session=session,
-            )
-        if outstanding.over:
-            await self._models.update_many(
-                {"public_id": {"$in": outstanding.over}, "reserved": True},
-                {"$set": {"reserved": False}},
-                session=session,
-            )
+        writes += [UpdateOne(guard, {"$set": {"reserved": False}}) for guard in outstanding.over]
+        if not writes:
+            return
+        try:
+            await bulk_write_in_one_commit(self._models, writes, self._transactions)
+        except PyMongoError as exc:
+            log.warning("reservations not released", extra={"error": str(exc)})
 
     async def _ensure_ledger(self) -> None:
         if self._ledger_exists:
             return
         with contextlib.suppress(DuplicateKeyError):
-            await self._ledger.update_one(
-                {"_id": _LEDGER_ID}, {"$setOnInsert": {"seq": 0}}, upsert=True
+            await write_in_transaction(  # the ledger is written in transactions only
+                self._ledger,
+                lambda session: self._ledger.update_one(
+                    {"_id": _LEDGER_ID}, {"$setOnInsert": {"seq": 0}}, upsert=True, session=session
+                ),
+                self._transactions,
             )
         self._ledger_exists = True
 
@@ -496,4 +507,15 @@ def reservation_fields(plan: Plan) -> dict[str, Any]:
         "planned_nodes": sorted({node for node, _ in plan}),
         "reservation": [{"node": node, "gpus": gpus} for node, gpus in plan],
         "reserved": bool(plan),
+    }
+
+
+def _as_read(document: Document) -> Document:
+    """Matches a reserved model only as the admission read it."""
+    return {
+        "public_id": document["public_id"],
+        "generation": document.get("generation"),
+        "status": document.get("status"),
+        "reserved": True,
+        "released_at": document.get("released_at"),
     }

@@ -4,13 +4,18 @@ Every write that changes a model's desired state also records the command to pub
 in the document's `outbox` field, in the same single-document write.
 Status updates from events are conditional on the generation and event position read,
 so a concurrent delete or a second consumer never lets an older view win.
+
+Every write to the models is a transaction (`write_in_transaction`), a single statement
+being one of its own: the collection is written in transactions by admissions and status
+batches, and the embedded server wedges for good when a plain write meets one (see
+`shared.transactions`).
 """
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
-from typing import Final
+from typing import Final, TypeVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, DeleteOne, ReturnDocument, UpdateOne
@@ -26,7 +31,11 @@ from services.api.listing import NO_FILTER, ModelFilter
 from shared.errors import ModelNameTakenError
 from shared.names import Collection
 from shared.records import DUPLICATE_KEY_CODES, WRITE_CONFLICT_CODES, Document
-from shared.transactions import TransactionSessions, bulk_write_in_one_commit
+from shared.transactions import (
+    TransactionSessions,
+    bulk_write_in_one_commit,
+    write_in_transaction,
+)
 
 _PUBLIC: Final = {
     "_id": 0,
@@ -70,6 +79,9 @@ def _theirs(document: Document | None, organization_id: int) -> Document | None:
     if document is None or document.get("organization_id") != organization_id:
         return None
     return document
+
+
+_T = TypeVar("_T")
 
 
 class Registry:
@@ -146,17 +158,52 @@ class Registry:
             view.put(document)  # read-your-writes, before the change stream brings it
 
     async def _insert_many(self, documents: list[Document]) -> list[BaseException | None]:
-        try:
-            await self._models.insert_many(documents, ordered=False)
-        except BulkWriteError as exc:
-            if exc.details.get("writeConcernErrors"):
-                raise  # nothing in the batch is known to be durable
-            failed = {error["index"]: error for error in exc.details.get("writeErrors", [])}
-            return [
-                None if index not in failed else insert_error(document, failed[index])
-                for index, document in enumerate(documents)
-            ]
-        return [None] * len(documents)
+        """One transaction for the batch. In a transaction the first failing document
+        aborts it, so that document gets its error and the rest are inserted again."""
+        outcomes: list[BaseException | None] = [None] * len(documents)
+        waiting = list(range(len(documents)))
+        while waiting:
+            batch = [documents[index] for index in waiting]
+            try:
+                await self._insert_in_order(batch)
+            except BulkWriteError as exc:
+                if exc.details.get("writeConcernErrors"):
+                    raise  # nothing in the batch is known to be durable
+                errors = exc.details.get("writeErrors") or []
+                if not errors:
+                    raise
+                position = int(errors[0]["index"])
+                outcomes[waiting[position]] = insert_error(batch[position], errors[0])
+                del waiting[position]
+                continue
+            except DuplicateKeyError as exc:  # a lone document's error, as insert_one's
+                if len(batch) != 1:
+                    raise
+                outcomes[waiting[0]] = insert_error(batch[0], dict(exc.details or {}))
+            break
+        return outcomes
+
+    async def _insert_in_order(self, documents: list[Document]) -> None:
+        await self._in_transaction(
+            lambda session: self._models.insert_many(documents, ordered=True, session=session)
+        )
+
+    async def _set_if(self, guard: Document, changes: Document) -> Document | None:
+        """`$set` the model that matches `guard`; its references and outbox after, or None."""
+        return await self._in_transaction(
+            lambda session: self._models.find_one_and_update(
+                guard,
+                {"$set": changes},
+                projection={"_id": 1, "outbox": 1, "status": 1, **_ref_fields()},
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+        )
+
+    async def _in_transaction(
+        self, write: Callable[[AsyncClientSession | None], Awaitable[_T]]
+    ) -> _T:
+        return await write_in_transaction(self._models, write, self._transactions)
 
     @property
     def read_version(self) -> int | None:
@@ -232,28 +279,22 @@ class Registry:
                 entry = delete_entry(
                     document, generation=document["generation"], now=now, attempt=attempt
                 )
-                again = await self._models.find_one_and_update(
+                again = await self._set_if(
                     {"_id": document["_id"], "generation": document["generation"], "outbox": None},
-                    {"$set": {"delete_attempt": attempt, "updated_at": now, "outbox": entry}},
-                    projection={"_id": 1, "outbox": 1, "status": 1, **_ref_fields()},
-                    return_document=ReturnDocument.AFTER,
+                    {"delete_attempt": attempt, "updated_at": now, "outbox": entry},
                 )
                 if again is not None:
                     return again
                 continue
             generation = document["generation"] + 1
-            updated = await self._models.find_one_and_update(
-                {"_id": document["_id"], "generation": document["generation"]},
-                {
-                    "$set": {
-                        "status": Status.DELETING.value,
-                        "generation": generation,
-                        "updated_at": now,
-                        "outbox": delete_entry(document, generation=generation, now=now),
-                    }
-                },
-                projection={"_id": 1, "outbox": 1, "status": 1, **_ref_fields()},
-                return_document=ReturnDocument.AFTER,
+            deleting = {
+                "status": Status.DELETING.value,
+                "generation": generation,
+                "updated_at": now,
+                "outbox": delete_entry(document, generation=generation, now=now),
+            }
+            updated = await self._set_if(
+                {"_id": document["_id"], "generation": document["generation"]}, deleting
             )
             if updated is not None:
                 return updated
@@ -275,12 +316,17 @@ class Registry:
     ) -> Document | None:
         """Set `changes` on the model as it was read (its generation, not being deleted);
         the model after, or None when someone changed it meanwhile."""
-        updated = await self._models.find_one_and_update(
-            change_guard(document),
-            {"$set": changes},
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
+
+        def write(session: AsyncClientSession | None) -> Awaitable[Document | None]:
+            return self._models.find_one_and_update(
+                change_guard(document),
+                {"$set": changes},
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+
+        # In the caller's transaction when it has one (a readmission's); else its own.
+        updated = await (write(session) if session is not None else self._in_transaction(write))
         if updated is not None and session is None:
             self.remember(updated)
         return updated
@@ -304,19 +350,25 @@ class Registry:
         """One `update_many`, one commit. Matching each `_id` and each `msg_id` against the
         whole batch's is the per-entry guard still: a msg_id names its model's public id,
         so no document can match another document's entry."""
-        await self._models.update_many(
-            {
-                "_id": {"$in": [document_id for document_id, _ in entries]},
-                "outbox.msg_id": {"$in": [msg_id for _, msg_id in entries]},
-            },
-            {"$unset": {"outbox": ""}},
+        await self._in_transaction(
+            lambda session: self._models.update_many(
+                {
+                    "_id": {"$in": [document_id for document_id, _ in entries]},
+                    "outbox.msg_id": {"$in": [msg_id for _, msg_id in entries]},
+                },
+                {"$unset": {"outbox": ""}},
+                session=session,
+            )
         )
         return [None] * len(entries)
 
     async def postpone(self, document_id: ObjectId, msg_id: str, *, due_at: datetime) -> None:
-        await self._models.update_one(
-            {"_id": document_id, "outbox.msg_id": msg_id},
-            {"$set": {"outbox.due_at": due_at}, "$inc": {"outbox.attempts": 1}},
+        await self._in_transaction(
+            lambda session: self._models.update_one(
+                {"_id": document_id, "outbox.msg_id": msg_id},
+                {"$set": {"outbox.due_at": due_at}, "$inc": {"outbox.attempts": 1}},
+                session=session,
+            )
         )
 
     # --- status from events -------------------------------------------------------------
@@ -327,18 +379,25 @@ class Registry:
 
     async def write_all(self, writes: list[tuple[Document, Document | None]]) -> bool:
         """Per model as read: the changes to `$set` (None: remove it), each guarded by the
-        model as read (no delete, event or repair since), all in one commit. True when
-        every guard held; False when some model changed meanwhile (the counts do not say
-        which: re-read).
+        model as read (no delete, event or repair since). True when every guard held;
+        False when some model changed meanwhile (the counts do not say which: re-read).
 
-        One model is one guarded write, atomic by itself; several go in one bulk write in
-        a transaction in the process's registered session (`transactions`), which another
-        api kills if this one dies inside it; one that meets another transaction's write
-        is written model by model instead."""
+        One model is one guarded write, atomic by itself. Several go as one bulk update
+        and one bulk delete, each in a transaction of its own (one commit each, not one
+        per model) in the process's registered session (`transactions`), which another
+        api kills if this one dies inside it: a transaction writes the models in one
+        command only (see `bulk_write_in_one_commit`). One that meets another
+        transaction's write is written model by model instead."""
         if not writes:
             return True
         if len(writes) == 1:
             return await self._write_one(*writes[0])
+        updates = [write for write in writes if write[1] is not None]
+        removals = [write for write in writes if write[1] is None]
+        held = [await self._write_in_one_commit(group) for group in (updates, removals) if group]
+        return all(held)
+
+    async def _write_in_one_commit(self, writes: list[tuple[Document, Document | None]]) -> bool:
         operations: list[UpdateOne | DeleteOne] = [
             DeleteOne(_removal_guard(document))
             if changes is None
@@ -359,9 +418,15 @@ class Registry:
 
     async def _write_one(self, document: Document, changes: Document | None) -> bool:
         if changes is None:
-            removed = await self._models.delete_one(_removal_guard(document))
+            removed = await self._in_transaction(
+                lambda session: self._models.delete_one(_removal_guard(document), session=session)
+            )
             return removed.deleted_count == 1
-        updated = await self._models.update_one(_guard(document), {"$set": changes})
+        updated = await self._in_transaction(
+            lambda session: self._models.update_one(
+                _guard(document), {"$set": changes}, session=session
+            )
+        )
         return updated.matched_count == 1
 
 

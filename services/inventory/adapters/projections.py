@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from pymongo import DeleteOne, UpdateOne
+from pymongo import DeleteMany, DeleteOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -132,7 +132,11 @@ class ProjectionWriter:
             doc["_id"] async for doc in collection.find({}, {"_id": 1}) if doc["_id"] not in held
         ]
         for start in range(0, len(stale), self.batch_size):
-            await collection.delete_many({"_id": {"$in": stale[start : start + self.batch_size]}})
+            # In a transaction, as every write to a projection is (see `shared.transactions`).
+            batch = stale[start : start + self.batch_size]
+            await bulk_write_in_one_commit(
+                collection, [DeleteMany({"_id": {"$in": batch}})], self.sessions
+            )
         if stale:
             log.info("projection reconciled", extra={"kind": kind, "removed": len(stale)})
         return len(stale)
@@ -146,9 +150,17 @@ class ProjectionWriter:
                 operations.append(DeleteOne({"_id": key}))
             else:
                 operations.append(upsert(document, guarded=guarded))
-        for start in range(0, len(operations), self.batch_size):
-            batch = operations[start : start + self.batch_size]
-            await self._write_batch(collection, batch)
+        # Upserts and removals in transactions of their own: one command per transaction
+        # (see `bulk_write_in_one_commit`).
+        upserts: list[UpdateOne | DeleteOne] = [
+            op for op in operations if isinstance(op, UpdateOne)
+        ]
+        removals: list[UpdateOne | DeleteOne] = [
+            op for op in operations if isinstance(op, DeleteOne)
+        ]
+        for group in (upserts, removals):
+            for start in range(0, len(group), self.batch_size):
+                await self._write_batch(collection, group[start : start + self.batch_size])
         done = self.clock()
         for key in keys:
             received = self.backlog.received_at(kind, key)
