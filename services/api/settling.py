@@ -94,6 +94,8 @@ class Judged:
 
     event: ModelEvent
     status: Status | None
+    """The status it set; None when it set none (conditions or counts only), or removed it."""
+    removed: bool = False
 
 
 @dataclass
@@ -140,7 +142,7 @@ def plan(
             transition = Transition(Action.UPDATE)  # conditions only
         if transition.action is Action.REMOVE:
             model.remove = True  # the removal guard holds only while it is deleting
-            model.judged.append(Judged(event, None))
+            model.judged.append(Judged(event, None, removed=True))
             continue
         changes = (
             transition_changes(

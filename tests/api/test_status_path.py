@@ -177,3 +177,21 @@ async def test_a_lost_guard_plans_the_batch_again_from_a_fresh_read(calls: list[
         "msg.ack",  # nothing left to write
     ]
     assert registry.models[model["public_id"]]["status"] == "deleting"  # running is ignored
+
+
+def test_the_log_says_removed_only_for_a_removal(caplog: pytest.LogCaptureFixture) -> None:
+    """A conditions-only update sets no status: it is "model updated", never "removed"."""
+    model = stored_model("deploying")
+    event = ModelRunning.of(RunningData(**ref(model), replicas=1, ready_replicas=1), source=SOURCE)
+    plans = {
+        "a": settling.ModelPlan(read=model, current=model, judged=[settling.Judged(event, None)]),
+        "b": settling.ModelPlan(
+            read=model, current=model, judged=[settling.Judged(event, None, removed=True)]
+        ),
+    }
+    consumer = StatusConsumer(
+        registry=FakeRegistry([]), nats=cast(Client, None), relay=FakeRelay([])
+    )
+    with caplog.at_level("INFO", logger="services.api.adapters.status_consumer"):
+        consumer._report(plans)
+    assert [record.getMessage() for record in caplog.records] == ["model updated", "model removed"]

@@ -22,6 +22,7 @@ from shared.names import (
     COMMANDS_STREAM,
     DEFAULT_DATABASE,
     EVENTS_STREAM,
+    Collection,
     EventType,
     event_subject,
 )
@@ -127,7 +128,7 @@ async def test_mongodb_restarted_loses_no_acknowledged_create(
 
 
 async def test_every_command_converges_while_kubesim_fails_a_tenth_of_requests(
-    api: httpx.AsyncClient, cluster: Cluster, org: int
+    api: httpx.AsyncClient, cluster: Cluster, org: int, stack: LocalStack
 ) -> None:
     await cluster.set_faults(latency=0.02, error_rate=0.1, error_codes=[500, 429])
     public_ids = await create_all(api, [f"flaky-{i}" for i in range(20)])
@@ -139,9 +140,27 @@ async def test_every_command_converges_while_kubesim_fails_a_tenth_of_requests(
         told = await statuses(api)
         return set(told) == set(public_ids[5:]) and set(told.values()) == {"running"}
 
-    await eventually(settled, within=120, every=0.5)
+    try:
+        await eventually(settled, within=120, every=0.5)
+    except AssertionError as exc:
+        told, stored = await statuses(api), await registry_statuses(stack, public_ids)
+        apart = {
+            i: (told.get(i), stored.get(i)) for i in public_ids if told.get(i) != stored.get(i)
+        }
+        raise AssertionError(f"told {told}; (told, stored) where they differ: {apart}") from exc
     await cluster.clear_faults()
     await assert_api_matches_cluster(api, cluster, org=org, public_ids=public_ids[5:])
+
+
+async def registry_statuses(stack: LocalStack, public_ids: list[str]) -> dict[str, str]:
+    """What MongoDB holds, beside what the API tells (which reads its registry view)."""
+    client = database.connect(stack.mongodb_url, app_name="tests")
+    try:
+        models = client[DEFAULT_DATABASE][Collection.MODELS]
+        cursor = models.find({"public_id": {"$in": public_ids}}, {"public_id": 1, "status": 1})
+        return {d["public_id"]: d["status"] async for d in cursor}
+    finally:
+        await client.close()
 
 
 async def test_inventory_equals_the_cluster_after_cut_and_expired_watches_under_churn(

@@ -116,8 +116,10 @@ class StatusConsumer:
             for judged in model.judged:
                 event = judged.event
                 extra = {"public_id": event.subject, "event_id": event.id, "type": event.type}
-                if judged.status is None:
+                if judged.removed:
                     log.info("model removed", extra=extra)
+                elif judged.status is None:
+                    log.info("model updated", extra=extra)  # conditions or counts only
                 else:
                     log.info("status updated", extra={**extra, "status": judged.status})
             if model.repair and model.current.get("outbox"):
