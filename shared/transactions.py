@@ -15,9 +15,10 @@ long): every other write to them waits or conflicts meanwhile, so a restarted ap
 status updates stall and a DELETE on such a model hangs. `TransactionSessions` bounds
 that to a lease:
 
-- each process runs its transactions in one long-lived session (one transaction at a
-  time, in turn), and registers it in the `transaction_sessions` collection as
-  `{_id: <random owner id>, lsid: <session id>, service, heartbeat_at, beats}`;
+- each process runs its transactions in a few long-lived sessions (one transaction at a
+  time in each), and registers them in the `transaction_sessions` collection as
+  `{_id: <random owner id>, lsid: <the first>, lsids: [<session ids>], service,
+  heartbeat_at, beats}`;
 - a background task renews `heartbeat_at` every `heartbeat_seconds`, in the server's
   clock (`$currentDate`), so the hosts' clocks never matter; a renewal that finds its
   record gone (swept) writes it again;
@@ -28,11 +29,12 @@ that to a lease:
   record (only if it was not renewed meanwhile). Killing is idempotent, so several
   replicas sweeping at once is harmless, and a sweeper that dies between the kill and
   the delete leaves the record for the next sweep;
-- a clean shutdown ends the session and deletes its record.
+- a clean shutdown ends the sessions and deletes its record.
 
-The heartbeat (3 s) and the lease (15 s) are `TransactionSessions` arguments. One session
-means a process's transactions take turns: the api's status consumer and the
-inventory's memory writes each run one at a time anyway.
+The heartbeat (3 s), the lease (15 s) and the number of sessions are `TransactionSessions`
+arguments. The api, whose every write to its models is a transaction, runs four, so that
+an admission, a status batch, an outbox clear and a request's own write need not wait
+for each other; the inventory one, its memory and projection writes taking turns.
 
 A live owner renews its record every few seconds and the lease is several heartbeats
 long, so only an owner stalled for a whole lease can be swept; then its open
@@ -108,8 +110,9 @@ LEASE_SECONDS: Final = 15.0
 
 
 class TransactionSessions:
-    """This process's transaction session, registered and heart-beaten so that another
-    process can kill it once this one is dead (see the module docstring)."""
+    """This process's transaction sessions (`size` of them, so that as many transactions
+    can run at once), registered and heart-beaten so that another process can kill them
+    once this one is dead (see the module docstring)."""
 
     def __init__(
         self,
@@ -118,9 +121,12 @@ class TransactionSessions:
         service: str,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         lease_seconds: float = LEASE_SECONDS,
+        size: int = 1,
     ) -> None:
         if lease_seconds < 2 * heartbeat_seconds:
             raise ValueError("the lease must span several heartbeats")
+        if size < 1:
+            raise ValueError("at least one session")
         self.db = db
         self.records = db[Collection.TRANSACTION_SESSIONS]
         self.service = service
@@ -128,13 +134,16 @@ class TransactionSessions:
         self.heartbeat_seconds = heartbeat_seconds
         self.lease_seconds = lease_seconds
         self.swept = 0
-        self._session: AsyncClientSession | None = None
-        self._turn = asyncio.Lock()
+        self.size = size
+        self._sessions: list[AsyncClientSession] = []
+        self._free: asyncio.Queue[AsyncClientSession] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Register this process's session, sweep the dead owners' ones, then keep beating."""
-        self._session = self.db.client.start_session()
+        """Register this process's sessions, sweep the dead owners' ones, then keep beating."""
+        self._sessions = [self.db.client.start_session() for _ in range(self.size)]
+        for session in self._sessions:
+            self._free.put_nowait(session)
         await self.sweep(await self._beat())
         self._task = asyncio.create_task(self._run(), name=f"transaction-sessions-{self.service}")
 
@@ -144,21 +153,24 @@ class TransactionSessions:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        async with self._turn:
-            if self._session is not None:
-                with contextlib.suppress(PyMongoError):
-                    await self._session.end_session()
-                self._session = None
+        sessions, self._sessions = self._sessions, []
+        for _ in sessions:  # each once its transaction is over
+            session = await self._free.get()
             with contextlib.suppress(PyMongoError):
-                await self.records.delete_one({"_id": self.owner})
+                await session.end_session()
+        with contextlib.suppress(PyMongoError):
+            await self.records.delete_one({"_id": self.owner})
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncClientSession]:
-        """The registered session, for one transaction at a time."""
-        async with self._turn:
-            if self._session is None:
-                raise RuntimeError("TransactionSessions is not started")
-            yield self._session
+        """A registered session, for one transaction; waits while all of them are in one."""
+        if not self._sessions:
+            raise RuntimeError("TransactionSessions is not started")
+        session = await self._free.get()
+        try:
+            yield session
+        finally:
+            self._free.put_nowait(session)
 
     async def sweep(self, now: datetime | None = None) -> int:
         """Kill the sessions of the owners whose lease ran out; returns how many. `now` is
@@ -173,7 +185,8 @@ class TransactionSessions:
         if not dead:
             return 0
         try:
-            await self.db.client.admin.command("killSessions", [r["lsid"] for r in dead])
+            lsids = [lsid for record in dead for lsid in record.get("lsids") or [record["lsid"]]]
+            await self.db.client.admin.command("killSessions", lsids)
         except OperationFailure as exc:
             log.warning("dead owners' sessions not killed", extra={"error": str(exc)})
             return 0
@@ -191,12 +204,13 @@ class TransactionSessions:
     async def _beat(self) -> datetime:
         """Renew this owner's record (register it again if it was swept); returns the
         server's time of the renewal."""
-        if self._session is None:
+        if not self._sessions:
             raise RuntimeError("TransactionSessions is not started")
+        lsids = [session.session_id for session in self._sessions]
         record = await self.records.find_one_and_update(
             {"_id": self.owner},
             {
-                "$set": {"lsid": self._session.session_id, "service": self.service},
+                "$set": {"lsid": lsids[0], "lsids": lsids, "service": self.service},
                 "$currentDate": {"heartbeat_at": True},
                 "$inc": {"beats": 1},
             },

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = "jan-models-api"
 STOP_TIMEOUT = 3.0
 INVENTORY_PROBE = 1.0
+API_TRANSACTIONS = 4
+"""Transactions the api runs at once: every write to its models is one."""
 
 
 @dataclass
@@ -72,7 +74,7 @@ class ApiRuntime:
         await database.ensure_indexes(db, (Collection.MODELS, Collection.API_KEYS))
         nats = await messaging.connect(settings.nats_url, name=SERVICE_NAME)
         await messaging.ensure_streams(nats.jetstream(), replicas=settings.stream_replicas)
-        transactions = TransactionSessions(db, service="api")
+        transactions = TransactionSessions(db, service="api", size=API_TRANSACTIONS)
         await transactions.start()
         view = RegistryView(db[Collection.MODELS])
         registry = Registry(db, view=view, transactions=transactions)

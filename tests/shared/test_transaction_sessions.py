@@ -36,14 +36,17 @@ async def records(db: AsyncDatabase[Document]) -> list[Document]:
     return [r async for r in db[Collection.TRANSACTION_SESSIONS].find({})]
 
 
+@pytest.mark.parametrize("size", [1, 3])
 async def test_a_killed_process_stops_holding_a_model_within_the_lease(
-    mongodb_url: str, mongo_db: AsyncDatabase[Document]
+    mongodb_url: str, mongo_db: AsyncDatabase[Document], size: int
 ) -> None:
+    """With several sessions too: the one left in a transaction is the last registered."""
     models = mongo_db[Collection.MODELS]
     await models.insert_one({"_id": "m1", "status": "running"})
-    await killed_while_holding(mongodb_url, mongo_db.name, Collection.MODELS, "m1")
+    await killed_while_holding(mongodb_url, mongo_db.name, Collection.MODELS, "m1", size=size)
     [dead] = await records(mongo_db)
     assert dead["service"] == "holder"
+    assert len(dead["lsids"]) == size
 
     # The hazard: the dead process's transaction still holds the model.
     with pytest.raises(TimeoutError):
@@ -106,3 +109,24 @@ def test_the_lease_spans_several_heartbeats() -> None:
         TransactionSessions(
             AsyncDatabase.__new__(AsyncDatabase), service="x", heartbeat_seconds=5, lease_seconds=6
         )
+
+
+async def test_several_sessions_run_transactions_at_once(mongo_db: AsyncDatabase[Document]) -> None:
+    sessions = TransactionSessions(mongo_db, service="api", size=2)
+    await sessions.start()
+    try:
+        async with sessions.session() as first, sessions.session() as second:
+            assert first is not second
+            taken = asyncio.create_task(asyncio.wait_for(_take(sessions), 0.3))
+            with pytest.raises(TimeoutError):  # a third waits for one of them
+                await taken
+        async with sessions.session():
+            pass
+    finally:
+        await sessions.close()
+    assert await records(mongo_db) == []
+
+
+async def _take(sessions: TransactionSessions) -> None:
+    async with sessions.session():
+        pass
