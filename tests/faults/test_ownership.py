@@ -243,3 +243,49 @@ async def test_someone_elses_object_is_refused_before_and_fails_the_model_after_
     # nothing of the failed model is left behind either
     leftovers = await generations(cluster, public_id)
     assert leftovers == {}
+
+
+async def test_a_claim_delete_refused_for_a_while_keeps_the_model_deleting_with_why_then_ends(
+    api: httpx.AsyncClient, cluster: Cluster
+) -> None:
+    """DESIGN 9's level-triggered delete: while the API server refuses the PVC's delete (a
+    403), the model stays `deleting` with a reason naming what is left, its name taken;
+    once the refusal stops the delete finishes, nothing of the model is left, and the name
+    can be used again."""
+    model = "own-refused-delete"
+    claim = f"{PATHS['PersistentVolumeClaim']}/{object_name('PersistentVolumeClaim', model)}"
+    created = await api.post(MODELS, json=full_body(model))
+    assert created.status_code == 201, created.text
+    public_id = created.json()["model"]["public_id"]
+    await wait_status(api, public_id, "running")
+    rule = await cluster.control.post(
+        "/_kubesim/fault-rules",
+        json={"code": 403, "verb": "delete", "resource": "persistentvolumeclaims", "namespace": NS,
+              "name": object_name("PersistentVolumeClaim", model), "message": "pvc delete refused"},
+    )  # fmt: skip
+    rule.raise_for_status()
+    assert (await api.delete(f"{MODELS}/{public_id}")).status_code == 204
+
+    async def says_why() -> bool:
+        status, reason = await model_status(api, public_id)
+        return status == "deleting" and "PersistentVolumeClaim" in (reason or "")
+
+    await eventually(says_why, within=60)
+    _, reason = await model_status(api, public_id)
+    assert reason is not None
+    assert reason.startswith("delete not finished: Forbidden"), reason
+    assert (await cluster.http.get(claim)).status_code == 200  # refused: still there
+    taken = await api.post(MODELS, json=full_body(model))
+    assert taken.status_code == 409, taken.text  # the name is not free while it is left
+
+    (await cluster.control.delete(f"/_kubesim/fault-rules/{rule.json()['id']}")).raise_for_status()
+
+    async def removed() -> bool:
+        return (await api.get(f"{MODELS}/{public_id}")).status_code == 404
+
+    await eventually(removed, within=120)
+    assert await generations(cluster, public_id) == {}
+    assert await pods_of(cluster, public_id) == set()
+    assert (await cluster.http.get(claim)).status_code == 404
+    again = await api.post(MODELS, json=full_body(model))
+    assert again.status_code == 201, again.text
