@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from kubesim import KubeSim, Scenario
+from kubesim.controllers.common import DEPLOYMENTS
 from tests.kubesim.conftest import deployment, kubectl, official_client
 from tests.waiting import poll
 
@@ -277,3 +279,28 @@ async def test_kubectl_rollout_history_and_undo(kubeconfig_path: Path, tmp_path:
     assert "scaled" in await asyncio.to_thread(run, "scale", "deploy/web", "--replicas=3")
     await asyncio.to_thread(run, "rollout", "status", "deploy/web", "--timeout=30s")
     assert " 3 " in await asyncio.to_thread(run, "get", first.strip())
+
+
+def test_a_simulator_settled_outside_an_event_loop_reaches_steady_state(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What a bench or a test does (`KubeSim.settle()` with no loop running): each rollout's
+    progress-deadline check is remembered for a later run instead of failing the
+    controller, so every Deployment's rollout is written and reports Progressing in one settle
+    (the controller used to fail on every pass, which doubled the bench's steady state)."""
+    sim = KubeSim(Scenario(namespaces=["default"]), ready_delay=0)
+    try:
+        for n in range(3):
+            sim.store.create(deployment(f"sync-{n}"), namespace="default")
+        with caplog.at_level("ERROR", logger="kubesim"):
+            sim.settle()
+        assert [r.getMessage() for r in caplog.records if "failed" in r.getMessage()] == []
+        for n in range(3):
+            found = sim.store.find(DEPLOYMENTS, "default", f"sync-{n}")
+            assert found is not None
+            status = found["status"]
+            assert (status["observedGeneration"], status["updatedReplicas"]) == (1, 1), status
+            progressing = {c["type"]: c for c in status["conditions"]}["Progressing"]
+            assert (progressing["status"], progressing["reason"]) == ("True", "ReplicaSetUpdated")
+    finally:
+        sim.close()
