@@ -101,9 +101,10 @@ _COMMANDS: Final[dict[type[Any], str]] = {
     DeleteMany: "delete",
 }
 CONFLICT_PATIENCE: Final = 30.0
-"""Seconds `write_in_transaction` keeps retrying write conflicts: longer than a dead
-process's transaction lives (a lease and a heartbeat)."""
-""""Transaction numbers are only allowed on a replica set member or mongos"."""
+"""Seconds a write keeps retrying conflicts: longer than a dead process's transaction
+lives (a lease and a heartbeat)."""
+# Clients of a server that answered "Transaction numbers are only allowed on a replica set
+# member or mongos": their writes go plain.
 _without_transactions: "weakref.WeakSet[Any]" = weakref.WeakSet()
 HEARTBEAT_SECONDS: Final = 3.0
 LEASE_SECONDS: Final = 15.0
@@ -244,7 +245,8 @@ async def write_in_transaction(
     transaction of its own, committed before this returns; a write conflict (another
     transaction holds a document) or a lost connection before the commit is retried after
     a short random pause, outside the session's turn, for `patience` seconds, then
-    raised. Any other failure is raised at once, with nothing written. A server without transactions gets `write(None)`, plain.
+    raised. Any other failure is raised at once, with nothing written. A server without
+    transactions gets `write(None)`, plain.
 
     The transaction runs in `sessions`' registered session, taking its turn; without one
     (one-off tools, tests) in a session of its own."""
@@ -263,12 +265,12 @@ async def write_in_transaction(
             if isinstance(exc, ConfigurationError) or exc.code == ILLEGAL_OPERATION:
                 _without_transactions.add(client)
                 continue
-            if exc.code not in WRITE_CONFLICT_CODES or time.monotonic() > deadline:
+            if exc.code not in WRITE_CONFLICT_CODES or time.monotonic() >= deadline:
                 raise
         except ConnectionFailure as exc:
             # What a plain write's automatic retry rode through (a restarting server): the
             # transaction again, unless its commit may have landed (then that is unknown).
-            if exc.has_error_label(_UNKNOWN_COMMIT) or time.monotonic() > deadline:
+            if exc.has_error_label(_UNKNOWN_COMMIT) or time.monotonic() >= deadline:
                 raise
         await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * (attempt + 1))))  # noqa: S311
     raise AssertionError("unreachable")  # pragma: no cover
@@ -303,25 +305,9 @@ async def bulk_write_in_one_commit(
     tests) in a session of its own that nobody could kill if this process died in it."""
     if len({_COMMANDS[type(operation)] for operation in operations}) > 1:
         raise ValueError("one transaction, one command: inserts, updates or deletes alone")
-    client = collection.database.client
-    if client in _without_transactions:
-        return await collection.bulk_write(list(operations), ordered=False)
-
-    try:
-        if sessions is not None:
-            async with sessions.session() as session:
-                return await _in_transaction(collection, operations, session)
-        async with client.start_session() as session:
-            return await _in_transaction(collection, operations, session)
-    except (ConfigurationError, OperationFailure) as exc:
-        if isinstance(exc, OperationFailure) and exc.code != ILLEGAL_OPERATION:
-            raise
-        _without_transactions.add(client)
-        return await collection.bulk_write(list(operations), ordered=False)
-
-
-async def _in_transaction(
-    collection: AsyncCollection[Any], operations: Sequence[Write], session: AsyncClientSession
-) -> BulkWriteResult:
-    async with await session.start_transaction():
-        return await collection.bulk_write(list(operations), ordered=False, session=session)
+    return await write_in_transaction(
+        collection,
+        lambda session: collection.bulk_write(list(operations), ordered=False, session=session),
+        sessions,
+        patience=0,  # a conflict is the caller's to retry
+    )

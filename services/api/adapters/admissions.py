@@ -31,7 +31,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from services.api.adapters.group_commit import GroupCommit
-from services.api.adapters.registry import change_guard, insert_error
+from services.api.adapters.registry import change_guard, refused_insert
 from services.api.admission import (
     Ask,
     Plan,
@@ -47,6 +47,7 @@ from shared.names import Collection
 from shared.queries import StatusReply
 from shared.records import WRITE_CONFLICT_CODES, Document
 from shared.transactions import (
+    CONFLICT_PATIENCE,
     TransactionSessions,
     bulk_write_in_one_commit,
     write_in_transaction,
@@ -54,9 +55,6 @@ from shared.transactions import (
 
 log = logging.getLogger(__name__)
 _LEDGER_ID: Final = "gpus"
-CONFLICT_PATIENCE: Final = 30.0
-"""Seconds an admission keeps retrying conflicts: longer than a dead api's transaction
-holds the admissions document (`TransactionSessions`' lease plus a heartbeat)."""
 RELEASE_GRACE: Final = timedelta(seconds=60)
 MAX_BATCH: Final = 100
 """Creates judged in one transaction at most."""
@@ -286,18 +284,11 @@ class Admissions:
         documents = [document for _, document in stored]
         try:
             await self._models.insert_many(documents, ordered=True, session=session)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors") or []
-            if not errors:
+        except (BulkWriteError, DuplicateKeyError) as exc:
+            if (refused := refused_insert(exc, documents)) is None:
                 raise
-            position = int(errors[0]["index"])
-            index, document = stored[position]
-            raise _Refused(index, insert_error(document, errors[0])) from exc
-        except DuplicateKeyError as exc:  # a lone document's error, as insert_one's
-            if len(stored) != 1:
-                raise
-            index, document = stored[0]
-            raise _Refused(index, insert_error(document, dict(exc.details or {}))) from exc
+            position, error = refused
+            raise _Refused(stored[position][0], error) from exc
 
     async def readmit(
         self,

@@ -166,20 +166,14 @@ class Registry:
             batch = [documents[index] for index in waiting]
             try:
                 await self._insert_in_order(batch)
-            except BulkWriteError as exc:
-                if exc.details.get("writeConcernErrors"):
+            except (BulkWriteError, DuplicateKeyError) as exc:
+                if exc.details and exc.details.get("writeConcernErrors"):
                     raise  # nothing in the batch is known to be durable
-                errors = exc.details.get("writeErrors") or []
-                if not errors:
+                if (refused := refused_insert(exc, batch)) is None:
                     raise
-                position = int(errors[0]["index"])
-                outcomes[waiting[position]] = insert_error(batch[position], errors[0])
-                del waiting[position]
+                position, error = refused
+                outcomes[waiting.pop(position)] = error
                 continue
-            except DuplicateKeyError as exc:  # a lone document's error, as insert_one's
-                if len(batch) != 1:
-                    raise
-                outcomes[waiting[0]] = insert_error(batch[0], dict(exc.details or {}))
             break
         return outcomes
 
@@ -452,6 +446,22 @@ def change_guard(document: Document) -> Document:
 
 def _removal_guard(document: Document) -> Document:
     return {"_id": document["_id"], "status": Status.DELETING.value}
+
+
+def refused_insert(
+    exc: BulkWriteError | DuplicateKeyError, documents: list[Document]
+) -> tuple[int, BaseException] | None:
+    """Where an ordered insert of `documents` stopped, and the error `insert_one` would
+    have raised for that document alone; None when the failure names no document."""
+    if isinstance(exc, BulkWriteError):
+        errors = exc.details.get("writeErrors") or []
+        if not errors:
+            return None
+        position = int(errors[0]["index"])
+        return position, insert_error(documents[position], errors[0])
+    if len(documents) != 1:  # a lone document's error, as insert_one's
+        return None
+    return 0, insert_error(documents[0], dict(exc.details or {}))
 
 
 def insert_error(document: Document, error: Document) -> BaseException:

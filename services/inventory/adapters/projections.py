@@ -143,21 +143,16 @@ class ProjectionWriter:
 
     async def _write(self, kind: Kind, keys: set[str], *, guarded: bool) -> int:
         collection = self.db[COLLECTIONS[kind]]
-        operations: list[UpdateOne | DeleteOne] = []
+        # Upserts and removals in transactions of their own: one command per transaction
+        # (see `bulk_write_in_one_commit`).
+        upserts: list[UpdateOne | DeleteOne] = []
+        removals: list[UpdateOne | DeleteOne] = []
         for key in keys:
             document = _document(self.view, kind, key)
             if document is None:
-                operations.append(DeleteOne({"_id": key}))
+                removals.append(DeleteOne({"_id": key}))
             else:
-                operations.append(upsert(document, guarded=guarded))
-        # Upserts and removals in transactions of their own: one command per transaction
-        # (see `bulk_write_in_one_commit`).
-        upserts: list[UpdateOne | DeleteOne] = [
-            op for op in operations if isinstance(op, UpdateOne)
-        ]
-        removals: list[UpdateOne | DeleteOne] = [
-            op for op in operations if isinstance(op, DeleteOne)
-        ]
+                upserts.append(upsert(document, guarded=guarded))
         for group in (upserts, removals):
             for start in range(0, len(group), self.batch_size):
                 await self._write_batch(collection, group[start : start + self.batch_size])
@@ -166,7 +161,7 @@ class ProjectionWriter:
             received = self.backlog.received_at(kind, key)
             if received is not None:
                 PROJECTION_LAG.observe(done - received)
-        return len(operations)
+        return len(upserts) + len(removals)
 
     async def _write_batch(
         self, collection: AsyncCollection[Document], batch: list[UpdateOne | DeleteOne]
