@@ -156,7 +156,8 @@ def not_ours_message(*, kind: str, namespace: str, name: str) -> str:
 
 
 class ObjectNotOursError(JanModelsError):
-    """An object the model would own exists already and is someone else's (DESIGN 9)."""
+    """An object the model would own exists already without the model's id label: someone
+    else's, never modified or deleted."""
 
     kind = ErrorKind.CONFLICT
 

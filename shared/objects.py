@@ -1,5 +1,6 @@
 """The objects a model owns, by kind and name: what the deployer applies, and what
-admission checks nobody else holds (DESIGN 9)."""
+admission checks nobody else holds (an object is a model's only when it carries that
+model's id label)."""
 
 from typing import Final
 

@@ -25,7 +25,13 @@ def bench(
         Path | None, typer.Option(help="Keep the stacks' data and logs in this directory.")
     ] = None,
 ) -> None:
-    """Measure the api against the direct (jan-server) way and against the floors."""
+    """Measure the api against the direct (jan-server) way and against the floors.
+
+    Three narrower benchmarks run on their own, each with `--help`:
+    `python -m jan_models.bench.api_latency` (the api's hot paths, 10,000 models),
+    `python -m jan_models.bench.deployer_throughput` (create commands through the
+    deployer) and `python -m jan_models.bench.kubesim_bench` (kubesim at 5,000 nodes).
+    """
     from jan_models.bench.suite import run_suite  # heavy; every other subcommand skips it
 
     chosen = frozenset(scenario) if scenario else frozenset(Scenario)

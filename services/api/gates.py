@@ -11,7 +11,8 @@ from shared.queries import StatusReply
 
 def check_names_free(status: StatusReply, request: CreateModelRequest) -> None:
     """409 for the first object the model would own (in apply order) that exists already
-    without a model id: someone else's, never to be taken over (DESIGN 9)."""
+    without a model id: someone else's, never to be taken over. An object is ours only when
+    it carries the model-id label; nothing else is ever modified or deleted."""
     config = request.deployment_config
     wanted = object_names(
         request.name,

@@ -233,12 +233,8 @@ class CommandProcessor:
             return await self._retry(delivery, command, exc, context)
         reason, message = _reason(exc)
         data = FailedData(**_ref(command), stage="apply", reason=reason, message=message)
-        try:
-            await self._publish(ModelFailed.of(data, source=EVENT_SOURCE), delivery)
-        except Exception:
-            log.exception("could not publish the failed event; will retry", extra=context)
-            await delivery.nak(self._policy.base)
-            return Outcome(Verdict.NAK, self._policy.base)
+        if (unsent := await self._announce_failure(data, delivery, context)) is not None:
+            return unsent
         log.error("command failed", extra={**context, "reason": reason, "error": message})
         await delivery.ack()
         metrics.COMMANDS.labels(command.verb, "failed").inc()
@@ -290,17 +286,26 @@ class CommandProcessor:
                 reason="MalformedCommand",
                 message=command.problem,
             )
-            try:
-                await self._publish(ModelFailed.of(data, source=EVENT_SOURCE), delivery)
-            except Exception:
-                log.exception("could not publish the failed event; will retry", extra=context)
-                await delivery.nak(self._policy.base)
-                return Outcome(Verdict.NAK, self._policy.base)
+            if (unsent := await self._announce_failure(data, delivery, context)) is not None:
+                return unsent
             context["public_id"] = command.ref.public_id
         log.error("malformed command dropped", extra={**context, "problem": command.problem})
         await delivery.term()
         metrics.COMMANDS.labels("unknown", "malformed").inc()
         return Outcome(Verdict.TERM)
+
+    async def _announce_failure(
+        self, data: FailedData, delivery: Delivery, context: dict[str, object]
+    ) -> Outcome | None:
+        """Publish `failed`; when that fails, nak the command so it comes back and is
+        announced again (the NAK is the outcome), else None: the caller settles it."""
+        try:
+            await self._publish(ModelFailed.of(data, source=EVENT_SOURCE), delivery)
+        except Exception:
+            log.exception("could not publish the failed event; will retry", extra=context)
+            await delivery.nak(self._policy.base)
+            return Outcome(Verdict.NAK, self._policy.base)
+        return None
 
     async def _publish(self, event: CloudEvent, delivery: Delivery) -> None:
         """Publish with an id derived from the command's: carrying the same command out

@@ -30,7 +30,7 @@ from services.inventory.adapters.kinds import (
     POD_EVENTS_TARGET,
     REQUIRED_TARGETS,
 )
-from services.inventory.adapters.kube_watch import KubeWatch, Raw, WatchTarget, WatchTiming
+from services.inventory.adapters.kube_watch import KubeWatch, WatchTarget, WatchTiming
 from services.inventory.adapters.memories import MemoryStore
 from services.inventory.adapters.model_events import EventPublisher, consume_deletions
 from services.inventory.adapters.projections import ProjectionWriter
@@ -40,7 +40,7 @@ from services.inventory.cluster import PROJECTED_KINDS, ClusterView, Kind, utcno
 from services.inventory.exposition import CLUSTER_METRICS
 from services.inventory.health import HealthPolicy
 from services.inventory.lifecycle import ModelMemory
-from services.inventory.objects import PodView, object_key
+from services.inventory.objects import PodView, Raw, object_key
 from services.inventory.pod_reports import pod_warning
 from services.inventory.settings import InventorySettings
 from services.inventory.timings import TimeToRunning

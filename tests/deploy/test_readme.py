@@ -1,4 +1,4 @@
-"""The README's configuration table names every variable the code reads."""
+"""The README names every variable the code reads and every event type it publishes."""
 
 import re
 from pathlib import Path
@@ -7,6 +7,7 @@ import pytest
 from typer.main import get_command
 
 from jan_models.cli import app
+from shared.names import EventType
 from tests.deploy.test_configuration import SETTINGS, variables_read_by
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
@@ -35,3 +36,10 @@ def test_the_two_commands_come_first() -> None:
         ["make", "dev"],
         ["make", "test"],
     ]
+
+
+def test_the_events_section_lists_every_event_type() -> None:
+    listed = re.search(r"`type` one of (.*?)\. Filter", README, re.S)
+
+    assert listed is not None
+    assert set(re.findall(r"`(\w+)`", listed.group(1))) == {str(kind) for kind in EventType}

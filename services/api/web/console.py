@@ -1,4 +1,4 @@
-"""`/console`: the web console's page and assets (DESIGN section 12), served without a key.
+"""`/console`: the web console's page and assets, served without a key.
 
 The files ship inside the package and are read once; only those names are served, so a
 path never reaches the file system. Each carries an entity tag of its content, so a

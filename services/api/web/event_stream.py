@@ -1,5 +1,6 @@
 """`GET /v1/organization/models/events/stream`: the organization's model events as
-Server-Sent Events (DESIGN section 12).
+Server-Sent Events, authenticated with the `Authorization` header like every route (a
+key never travels in a URL).
 
 Each SSE message is one CloudEvent as published, with its MODEL_EVENTS stream sequence as
 the SSE `id`; the stream opens with an `id` alone, the sequence it starts after. A client

@@ -43,13 +43,18 @@ SEED_CREATE_REQUEST: Final[dict[str, Any]] = {
     "is_public": False,
 }
 
+# The model every example below describes: what the created and the detailed bodies share.
+_SEED_MODEL: Final = {
+    "id": 1,
+    "public_id": "mdl_abc123def456",
+    "organization_id": 123,
+    "name": "qwen3-coder-30b",
+    "display_name": "Qwen3 Coder 30B",
+}
+
 SEED_CREATED: Final = {
     "model": {
-        "id": 1,
-        "public_id": "mdl_abc123def456",
-        "organization_id": 123,
-        "name": "qwen3-coder-30b",
-        "display_name": "Qwen3 Coder 30B",
+        **_SEED_MODEL,
         "model_type": "completion",
         "status": "creating",
         "huggingface_id": "Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8",
@@ -75,11 +80,7 @@ SEED_LIST: Final = {
 
 SEED_DETAIL: Final = {
     "model": {
-        "id": 1,
-        "public_id": "mdl_abc123def456",
-        "organization_id": 123,
-        "name": "qwen3-coder-30b",
-        "display_name": "Qwen3 Coder 30B",
+        **_SEED_MODEL,
         "description": "Qwen3 Coder model for code completion",
         "model_type": "completion",
         "status": "running",

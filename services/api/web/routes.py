@@ -296,7 +296,7 @@ async def get_model(model_id: ModelId, caller: CallerDep, models: ModelsDep) -> 
     return JsonResponse(detail_view(document), headers={"ETag": etag(document)})
 
 
-# --- day two: change and restart (DESIGN 10) ------------------------------------------
+# --- day two: change (JSON merge patch, If-Match on the generation) and restart -------
 _DAY_TWO: Final[Responses] = {
     **_UNAUTHENTICATED,
     **_NOT_FOUND,

@@ -38,10 +38,9 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from services.inventory.cluster import Kind
 from services.inventory.metrics import BAD_OBJECTS, WATCH_EVENTS, WATCH_LAG, WATCH_RESTARTS
-from services.inventory.objects import last_write_time
+from services.inventory.objects import Raw, last_write_time
 
 log = logging.getLogger(__name__)
-Raw = dict[str, Any]
 GONE: Final = 410
 RESTART_REASONS: Final = ("gone", "error", "dropped")
 JSON: Final = "application/json"

@@ -12,7 +12,7 @@ Figures:
   open loop at `--rate` per second for `--seconds`: achieved rate, p50/p99, errors;
   then closed loop with `--concurrency` clients: the most creates per second.
 
-Run: .venv/bin/python bench/api_latency.py [--models 10000 --rate 200 --seconds 10]
+Run: .venv/bin/python -m jan_models.bench.api_latency [--models 10000 --rate 200 --seconds 10]
 """
 
 import argparse
@@ -125,13 +125,13 @@ async def seed_registry(mongodb_url: str, *, count: int) -> str:
 async def reads(http: httpx.AsyncClient, *, count: int, models: int) -> None:
     listing, single = [], []
     for _ in range(count):
-        offset = random.randrange(0, max(1, models - 100))
+        offset = random.randrange(0, max(1, models - 100))  # noqa: S311 - a read mix, not a secret
         started = time.perf_counter()
         response = await http.get(MODELS, params={"limit": 100, "offset": offset})
         listing.append(time.perf_counter() - started)
         assert response.status_code == 200, response.text
     for _ in range(count):
-        model_id = random.randint(1, models)
+        model_id = random.randint(1, models)  # noqa: S311 - a read mix, not a secret
         path = f"{MODELS}/{model_id}" if model_id % 2 else f"{MODELS}/mdl_{model_id:012d}"
         started = time.perf_counter()
         response = await http.get(path)
@@ -248,7 +248,9 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", type=int, default=10_000)
     parser.add_argument("--reads", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=200)

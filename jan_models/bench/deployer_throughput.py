@@ -5,7 +5,7 @@ Three separate processes, as in `jan-models dev`: nats-server, `jan-models kubes
 Prints commands per second (first publish to last `applied`) and apply latency
 percentiles (command `issued_at` to event `time`).
 
-    .venv/bin/python bench/deployer_throughput.py [--count 1000]
+    .venv/bin/python -m jan_models.bench.deployer_throughput [--count 1000]
 """
 
 import argparse
@@ -151,7 +151,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="deployer-bench-") as workdir:

@@ -1,6 +1,6 @@
 """Seed kubesim with 5,000 nodes and 10,000 Deployments and time the hot API paths.
 
-Run: .venv/bin/python bench/kubesim_bench.py [--nodes 5000] [--deployments 10000] [--data-dir DIR]
+Run: .venv/bin/python -m jan_models.bench.kubesim_bench [--nodes 5000] [--deployments 10000] [--data-dir DIR]
 Prints the seeding time, the wall and CPU time the controllers take to reach steady state and, over HTTP with aiohttp, how long a full node list, a full
 all-namespaces Deployment list and the start of a Deployment watch (initial ADDED events
 until the first live event) take.
@@ -137,7 +137,9 @@ def _restart(scenario: Scenario, data_dir: Path, *, revision: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=5000)
     parser.add_argument("--deployments", type=int, default=10_000)
     parser.add_argument("--data-dir", type=Path, default=None)
