@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from services.api.admission import Ask
+from services.api.documents import stored_config
 from services.api.requests import CreateModelRequest
 from shared.errors import InvalidRequestError, NameImmutableError, NotInPlaceError
 from shared.model_spec import DeploymentConfig, Requirements
@@ -31,7 +32,6 @@ METADATA_FIELDS: Final = frozenset(
 """What the registry alone holds: a change to these touches no cluster object."""
 TOKEN_PATH: Final = "deployment_config.hugging_face_token"  # noqa: S105  # a field path
 SECRET_ENV_PATH: Final = "deployment_config.extra_env"  # noqa: S105  # a field path
-REGISTRY_ONLY_CONFIG: Final = frozenset({"has_hugging_face_token", "secret_env_names"})
 KEEPS_PODS: Final = frozenset(
     {
         "huggingface_id",
@@ -64,14 +64,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             merged[key] = merge_patch(merged.get(key), value)
     return merged
-
-
-def stored_config(document: Document) -> DeploymentConfig:
-    """The desired deployment config as the registry holds it (defaults filled in)."""
-    config = document.get("deployment_config") or {}
-    return DeploymentConfig.model_validate(
-        {key: value for key, value in config.items() if key not in REGISTRY_ONLY_CONFIG}
-    )
 
 
 def current_body(document: Document) -> JsonObject:

@@ -28,6 +28,7 @@ from shared.records import Document
 
 EVENT_SOURCE = "/jan-models/api"
 REGISTRY_ONLY_FIELDS = frozenset({"has_hugging_face_token", "secret_env_names"})
+"""What the stored `deployment_config` says about the secrets in place of their values."""
 
 
 def endpoint_url(name: str, namespace: str) -> str:
@@ -147,18 +148,24 @@ def update_entry(
     return outbox_entry(command, event, due_at)
 
 
+def stored_config(document: Document) -> DeploymentConfig:
+    """The desired deployment config as the registry holds it, with the defaults of fields
+    a model stored by an older version lacks (`replicas`, `rollout`) filled in."""
+    config = document.get("deployment_config") or {}
+    return DeploymentConfig.model_validate(
+        {key: value for key, value in config.items() if key not in REGISTRY_ONLY_FIELDS}
+    )
+
+
 def apply_command(
     document: Document, *, generation: int, cause: Literal["update", "repair"], now: datetime
 ) -> CreateModel:
     """The command that applies the registry's desired state of the model."""
-    config = {
-        k: v for k, v in document["deployment_config"].items() if k not in REGISTRY_ONLY_FIELDS
-    }
     return CreateModel(
         **model_ref(document, generation=generation).model_dump(),
         huggingface_id=document.get("huggingface_id", ""),
         requirements=Requirements.model_validate(document.get("requirements") or {}),
-        deployment_config=DeploymentConfig.model_validate(config),
+        deployment_config=stored_config(document),
         cause=cause,
         hf_token_encrypted=document.get("hf_token_encrypted"),
         secret_env_encrypted=document.get("secret_env_encrypted"),

@@ -11,7 +11,7 @@ racing. The relay publishes without the caller waiting on NATS.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -33,10 +33,9 @@ from services.api.changes import (
     if_match_tags,
     request_body,
     secrets_paths,
-    stored_config,
     touches_cluster,
 )
-from services.api.documents import new_model_document, update_entry
+from services.api.documents import new_model_document, stored_config, update_entry
 from services.api.gates import check_cluster, check_names_free
 from services.api.identifiers import new_public_id, parse_model_id
 from services.api.lifecycle import Status
@@ -216,8 +215,24 @@ class Models:
         return cluster, quota
 
     async def get(self, raw_id: str, *, organization_id: int) -> Document:
+        return await self._found(raw_id, organization_id=organization_id, read=self.registry.get)
+
+    async def details(self, raw_id: str, *, organization_id: int) -> Document:
+        """The model with its desired deployment config, as its details show it."""
+        return await self._found(
+            raw_id, organization_id=organization_id, read=self.registry.details
+        )
+
+    async def _found(
+        self,
+        raw_id: str,
+        *,
+        organization_id: int,
+        read: Callable[[int, int | str], Awaitable[Document | None]],
+    ) -> Document:
+        """The model `read` finds by its id or public id, else 404."""
         model = parse_model_id(raw_id)
-        document = None if model is None else await self.registry.get(organization_id, model)
+        document = None if model is None else await read(organization_id, model)
         if document is None:
             raise ModelNotFoundError(raw_id)
         return document
@@ -291,10 +306,9 @@ class Models:
         self, raw_id: str, organization_id: int, if_match: str | None
     ) -> Document:
         tags = None if if_match is None else if_match_tags(if_match)
-        model = parse_model_id(raw_id)
-        document = None if model is None else await self.registry.editable(organization_id, model)
-        if document is None:
-            raise ModelNotFoundError(raw_id)
+        document = await self._found(
+            raw_id, organization_id=organization_id, read=self.registry.editable
+        )
         if document["status"] == Status.DELETING:
             raise ModelBeingDeletedError
         if tags is not None and not generation_matches(tags, document["generation"]):

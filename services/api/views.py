@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.api.conditions import conditions_of
+from services.api.documents import stored_config
+from shared.model_spec import is_secret_env_name
 from shared.queries import WorkloadEntry
 from shared.records import Document
 
@@ -75,8 +77,24 @@ def detail_view(document: Document) -> dict[str, Any]:
     view = _pick(document, DETAIL_FIELDS)
     if document.get("status_reason"):
         view["status_reason"] = document["status_reason"]
+    view["deployment_config"] = deployment_config_view(document)
     view.update(observed_state(document))
     return {"model": view}
+
+
+def deployment_config_view(document: Document) -> dict[str, Any]:
+    """The desired deployment config as stored: every field (defaults for those a model
+    stored by an older version lacks), whether a token is held, and the secret `extra_env`
+    entries by name only. A model stored before secret entries were kept apart may still
+    hold one in `extra_env`: it is shown by name too, never by value."""
+    stored = document.get("deployment_config") or {}
+    config = stored_config(document).model_dump(mode="json")
+    secret_names = set(stored.get("secret_env_names") or [])
+    secret_names |= {e["name"] for e in config["extra_env"] if is_secret_env_name(e["name"])}
+    config["extra_env"] = [e for e in config["extra_env"] if not is_secret_env_name(e["name"])]
+    config["has_hugging_face_token"] = bool(stored.get("has_hugging_face_token"))
+    config["secret_env_names"] = sorted(secret_names)
+    return config
 
 
 def observed_state(document: Document) -> dict[str, Any]:

@@ -1,11 +1,16 @@
 """The details' day-two fields over HTTP, fed by events on the real MODEL_EVENTS stream."""
 
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
 import pytest
 from nats.js import JetStreamContext
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.results import UpdateResult
 
+from services.api.web.examples import SEED_CREATE_REQUEST, SEED_STORED_CONFIG
 from shared.events import (
     AppliedData,
     DegradedData,
@@ -16,9 +21,13 @@ from shared.events import (
     ModelRunning,
     RunningData,
 )
+from shared.names import Collection
+from shared.records import Document
+from shared.transactions import write_in_transaction
 from tests.api.conftest import KeyFactory
 from tests.api.test_status_events import (
     DEPLOYMENT,
+    MODELS,
     SOURCE,
     created_model,
     detail,
@@ -96,3 +105,51 @@ async def test_an_applied_while_running_updates_conditions_without_moving_the_st
         until=lambda d: conditions(d)["Applied"] == ("True", "Applied"),
     )
     assert after["status"] == "running"
+
+
+async def test_details_show_the_deployment_config_as_stored_without_the_token(
+    http: httpx.AsyncClient, key_for: KeyFactory
+) -> None:
+    headers = await key_for(5)
+    model = await created_model(http, headers)
+
+    response = await http.get(f"{MODELS}/{model['public_id']}", headers=headers)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["model"]["deployment_config"] == SEED_STORED_CONFIG
+    assert SEED_CREATE_REQUEST["deployment_config"]["hugging_face_token"] not in response.text
+
+
+async def test_a_model_stored_by_an_older_version_shows_the_defaults_and_no_secret_value(
+    http: httpx.AsyncClient, key_for: KeyFactory, mongo_db: AsyncDatabase[Document]
+) -> None:
+    """Before `replicas` and `rollout` existed, and before secret `extra_env` entries were
+    kept apart (`secret_env_names`), a model's stored config lacked them and held such an
+    entry's value as given."""
+    headers = await key_for(5)
+    model = await created_model(http, headers)
+    in_clear = "hf_stored_in_clear_" + "k" * 16
+    older = {
+        "$unset": {
+            "deployment_config.replicas": "",
+            "deployment_config.rollout": "",
+            "deployment_config.secret_env_names": "",
+        },
+        "$push": {"deployment_config.extra_env": {"name": "HF_TOKEN", "value": in_clear}},
+    }
+    models = mongo_db[Collection.MODELS]
+
+    def write(session: AsyncClientSession | None) -> Awaitable[UpdateResult]:
+        return models.update_one({"public_id": model["public_id"]}, older, session=session)
+
+    assert (await write_in_transaction(models, write)).modified_count == 1
+
+    response = await http.get(f"{MODELS}/{model['public_id']}", headers=headers)
+
+    assert response.status_code == 200, response.text
+    config = response.json()["model"]["deployment_config"]
+    assert config["replicas"] == 1
+    assert config["rollout"] == {"strategy": "Recreate", "max_surge": 0, "max_unavailable": 1}
+    assert config["extra_env"] == SEED_STORED_CONFIG["extra_env"]
+    assert config["secret_env_names"] == ["HF_TOKEN"]
+    assert in_clear not in response.text

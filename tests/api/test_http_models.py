@@ -10,12 +10,12 @@ import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.api.web.examples import SEED_CREATE_REQUEST
+from services.api.web.examples import SEED_CREATE_REQUEST, SEED_STORED_CONFIG
 from shared.names import Collection
 from shared.queries import ModelsReply, StatusReply, WorkloadEntry
 from shared.records import Document
 from tests.api.conftest import FakeInventory, KeyFactory, cluster_status
-from tests.waiting import eventually
+from tests.waiting import eventually, poll
 
 pytestmark = pytest.mark.integration
 
@@ -67,9 +67,15 @@ async def test_list_and_details_have_the_seed_shapes(
 ) -> None:
     headers = await key_for(123)
     created = (await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=headers)).json()["model"]
+    # the details read MongoDB: once the `accepted` event is consumed they hold still
+    path = f"{MODELS}/{created['public_id']}"
+    await poll(
+        lambda: http.get(path, headers=headers),
+        until=lambda r: r.json()["model"]["conditions"][3]["reason"] == "NewGeneration",
+    )
 
     listed = (await http.get(MODELS, headers=headers)).json()
-    by_public = (await http.get(f"{MODELS}/{created['public_id']}", headers=headers)).json()
+    by_public = (await http.get(path, headers=headers)).json()
     by_integer = (await http.get(f"{MODELS}/{created['id']}", headers=headers)).json()
 
     assert listed == {
@@ -89,6 +95,12 @@ async def test_list_and_details_have_the_seed_shapes(
     assert by_public == by_integer
     detail = by_public["model"]
     assert ISO.match(detail.pop("updated_at"))
+    accepted_at = detail["conditions"][3]["last_transition_time"]  # the event's time
+    assert ISO.match(accepted_at)
+    accepted = {"status": "True", "reason": "Accepted", "message": "generation 1 accepted"}
+    pending = {"status": "Unknown", "reason": "Pending", "message": ""} | {
+        "last_transition_time": created["created_at"]
+    }
     assert detail == {
         "id": 1,
         "public_id": created["public_id"],
@@ -112,19 +124,22 @@ async def test_list_and_details_have_the_seed_shapes(
         "is_public": False,
         "created_at": created["created_at"],
         "generation": 1,
+        "deployment_config": SEED_STORED_CONFIG,
         "observed_generation": 0,
         "replicas": 0,
         "ready_replicas": 0,
         "updated_replicas": 0,
         "conditions": [
+            {"type": "Accepted", **accepted, "last_transition_time": created["created_at"]},
+            {"type": "Applied", **pending},
+            {"type": "Available", **pending},
             {
-                "type": kind,
-                "status": "True" if kind == "Accepted" else "Unknown",
-                "reason": "Accepted" if kind == "Accepted" else "Pending",
-                "message": "generation 1 accepted" if kind == "Accepted" else "",
-                "last_transition_time": created["created_at"],
-            }
-            for kind in ("Accepted", "Applied", "Available", "Progressing", "Degraded")
+                "type": "Progressing",
+                **accepted,
+                "reason": "NewGeneration",
+                "last_transition_time": accepted_at,
+            },
+            {"type": "Degraded", **pending},
         ],
     }
 

@@ -163,8 +163,14 @@ async def test_secret_extra_env_and_the_token_rotate_encrypted_and_never_in_clea
     )
 
     assert response.status_code == 200, response.text
-    assert secret not in response.text
-    assert token not in response.text
+    details = await http.get(f"{MODELS}/{public_id}", headers=headers)
+    for shown in (response, details):
+        assert secret not in shown.text
+        assert token not in shown.text
+        config = shown.json()["model"]["deployment_config"]
+        assert config["extra_env"] == [{"name": "CUDA_VISIBLE_DEVICES", "value": "0"}]
+        assert config["secret_env_names"] == ["API_KEY"]
+        assert config["has_hugging_face_token"] is True
     await poll(lambda: outbox_empty(mongo_db), until=bool)
     stored = await mongo_db[Collection.MODELS].find_one({"public_id": public_id})
     assert stored is not None
@@ -189,3 +195,67 @@ async def test_secret_extra_env_and_the_token_rotate_encrypted_and_never_in_clea
         ["deployment_config.hugging_face_token", "deployment_config.extra_env"]
     ]
     assert all(secret.encode() not in m.data and token.encode() not in m.data for m in events)
+
+
+@pytest.mark.parametrize(
+    ("bounds", "error"),
+    [
+        (
+            {"min_replicas": 0},
+            "deployment_config.autoscaling_config.min_replicas: "
+            "Input should be greater than or equal to 1",
+        ),
+        (
+            {"max_replicas": 1001},
+            "deployment_config.autoscaling_config.max_replicas: "
+            "Input should be less than or equal to 1000",
+        ),
+        (
+            {"min_replicas": 1.5},
+            "deployment_config.autoscaling_config.min_replicas: Input should be a valid integer",
+        ),
+        (
+            {"min_replicas": 5, "max_replicas": 2},
+            "deployment_config.autoscaling_config: "
+            "autoscaling_config.min_replicas must be <= autoscaling_config.max_replicas",
+        ),
+    ],
+    ids=["min-below-1", "max-above-1000", "fractional", "min-above-max"],
+)
+async def test_autoscaling_bounds_out_of_range_or_crossed_are_refused_and_change_nothing(
+    http: httpx.AsyncClient, key_for: KeyFactory, bounds: dict[str, Any], error: str
+) -> None:
+    """The console checks the bounds with these words before it sends them."""
+    headers = await key_for(123)
+    public_id = await create(http, headers)
+    before = (await http.get(f"{MODELS}/{public_id}", headers=headers)).json()["model"]
+
+    response = await patch(
+        http, public_id, {"deployment_config": {"autoscaling_config": bounds}}, headers
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": error}
+    after = (await http.get(f"{MODELS}/{public_id}", headers=headers)).json()["model"]
+    assert after["generation"] == before["generation"] == 1
+    assert after["deployment_config"] == before["deployment_config"]
+
+
+async def test_new_autoscaling_bounds_show_in_the_details_as_a_new_generation(
+    http: httpx.AsyncClient, key_for: KeyFactory
+) -> None:
+    headers = await key_for(123)
+    public_id = await create(http, headers)
+    bounds = {"min_replicas": 2, "max_replicas": 5}
+
+    response = await patch(
+        http, public_id, {"deployment_config": {"autoscaling_config": bounds}}, headers
+    )
+
+    assert response.status_code == 200, response.text
+    details = (await http.get(f"{MODELS}/{public_id}", headers=headers)).json()["model"]
+    for shown in (response.json()["model"], details):
+        assert shown["generation"] == 2
+        scaling = shown["deployment_config"]["autoscaling_config"]
+        assert (scaling["min_replicas"], scaling["max_replicas"]) == (2, 5)
+        assert scaling["target_value"] == "40"  # the rest as it was

@@ -45,10 +45,12 @@ async def test_the_token_appears_nowhere_in_clear(
     model: dict[str, Any] = created.json()["model"]
     responses.append(await http.post(MODELS, json=SEED_CREATE_REQUEST, headers=headers))
     responses.append(await http.get(MODELS, headers=headers))
-    responses.append(await http.get(f"{MODELS}/{model['id']}", headers=headers))
+    details = await http.get(f"{MODELS}/{model['id']}", headers=headers)
+    responses.append(details)
     await poll(lambda: outbox_empty(mongo_db), until=bool)
 
     assert all(TOKEN not in r.text for r in responses)
+    assert details.json()["model"]["deployment_config"]["has_hugging_face_token"] is True
     for name in await mongo_db.list_collection_names():
         async for document in mongo_db[name].find():
             assert TOKEN not in repr(document), name
@@ -76,8 +78,11 @@ async def test_a_model_without_token_says_so(
     body["deployment_config"] = {
         k: v for k, v in body["deployment_config"].items() if k != "hugging_face_token"
     }
-    response = await http.post(MODELS, json=body, headers=await key_for(1))
+    headers = await key_for(1)
+    response = await http.post(MODELS, json=body, headers=headers)
     stored = await mongo_db["models"].find_one({"id": response.json()["model"]["id"]})
     assert stored is not None
     assert stored["deployment_config"]["has_hugging_face_token"] is False
     assert stored["hf_token_encrypted"] is None
+    details = await http.get(f"{MODELS}/{stored['public_id']}", headers=headers)
+    assert details.json()["model"]["deployment_config"]["has_hugging_face_token"] is False

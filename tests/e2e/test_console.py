@@ -13,11 +13,18 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Locator,
+    Page,
+    async_playwright,
+    expect,
+)
 
 from jan_models.stack import LocalStack
 from tests.e2e.test_day_two import cpu_body, create_running, patch, running_at
-from tests.e2e.test_walkthrough import MODELS
+from tests.e2e.test_walkthrough import MODELS, body
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -85,6 +92,16 @@ async def console(browser: Browser, tmp_path: Path) -> AsyncIterator[Console]:
 async def ask_for_gpus(page: Page, count: int) -> None:
     for label in ("Minimum GPUs", "Maximum GPUs", "GPUs per replica"):
         await page.get_by_label(label).fill(str(count))
+
+
+async def delete_and_wait(api: httpx.AsyncClient, public_id: str) -> None:
+    """Deleted, and gone: its name is free again for the session's other tests."""
+    assert (await api.delete(f"{MODELS}/{public_id}")).status_code == 204
+
+    async def gone() -> bool:
+        return (await api.get(f"{MODELS}/{public_id}")).status_code == 404
+
+    await eventually(gone, within=60)
 
 
 async def test_the_console_walkthrough(
@@ -288,13 +305,106 @@ async def test_day_two_on_a_models_page(
     assert await console.serious_accessibility_violations() == []
     assert await page.evaluate("window.sameDocument") is True
 
-    assert (await api.delete(f"{MODELS}/{public_id}")).status_code == 204
-
-    async def gone() -> bool:
-        return (await api.get(f"{MODELS}/{public_id}")).status_code == 404
-
-    await eventually(gone, within=60)
+    await delete_and_wait(api, public_id)
     # The only error in the browser's console is the 412 the test provoked.
     assert console.errors == [
         "Failed to load resource: the server responded with a status of 412 (Precondition Failed)"
     ], console.errors
+
+
+def detail(page: Page, name: str) -> Locator:
+    """The value a model page's Details card shows for `name`."""
+    return page.locator("#model-details dt", has_text=re.compile(f"^{name}$")).locator(
+        "xpath=following-sibling::dd[1]"
+    )
+
+
+async def test_an_autoscaled_models_page_scales_its_bounds(
+    console: Console, stack: LocalStack, api_key: str, api: httpx.AsyncClient
+) -> None:
+    """An autoscaled model's Scale card moves its autoscaler's minimum and maximum, checks
+    them in the API's words first, and turns into the replicas input (and back) when the
+    model stops (or starts) autoscaling elsewhere, live."""
+    page = console.page
+    name = "console-autoscaled"
+    payload = body(name, gpu_count=None)  # the seed's: autoscaled, 1 to 8 replicas
+    payload["requirements"] = {"cpu": "100m", "memory": "128Mi"}
+    public_id = await create_running(api, payload)
+    await page.context.add_init_script(f"sessionStorage.setItem('jan-models.api-key', {api_key!r})")
+    await page.goto(f"{stack.api_url}/console#/models/{public_id}")
+    await expect(page.locator("#model-status")).to_have_text("running")
+    await page.evaluate("window.sameDocument = true")
+    form = page.locator("#scale-form")
+    least = form.get_by_label("Minimum replicas")
+    most = form.get_by_label("Maximum replicas")
+    scale = form.get_by_role("button", name="Scale", exact=True)
+
+    # The bounds as the details give them, the replicas now as text, no replicas input.
+    await expect(least).to_have_value("1")
+    await expect(most).to_have_value("8")
+    await expect(form.get_by_label("Replicas", exact=True)).to_be_hidden()
+    await expect(page.locator("#scale-now")).to_have_text(
+        "Now 1 replica wanted, 1 ready; the autoscaler chooses between these bounds."
+    )
+    await expect(detail(page, "Replicas")).to_have_text(
+        "autoscaled, 1 to 8 on num_requests_running 40"
+    )
+    await expect(detail(page, "Rollout")).to_have_text("Recreate")
+    await expect(detail(page, "Hugging Face token")).to_have_text("yes")
+    await expect(detail(page, "Secret environment")).to_have_text("none")
+    assert await console.serious_accessibility_violations() == []
+
+    # Bounds the API would refuse: its own words, and nothing sent.
+    for bounds, fields in [
+        ({"min_replicas": 6, "max_replicas": 4}, ("6", "4")),
+        ({"min_replicas": 1, "max_replicas": 1001}, ("1", "1001")),
+        ({"min_replicas": 0, "max_replicas": 4}, ("0", "4")),
+    ]:
+        refused = await patch(api, public_id, {"deployment_config": {"autoscaling_config": bounds}})
+        assert refused.status_code == 400, refused.text
+        await least.fill(fields[0])
+        await most.fill(fields[1])
+        await scale.click()
+        await expect(page.locator("#model-error")).to_have_text(refused.json()["error"])
+    unchanged = (await api.get(f"{MODELS}/{public_id}")).json()["model"]
+    assert unchanged["generation"] == 1
+    assert unchanged["deployment_config"]["autoscaling_config"]["max_replicas"] == 8
+
+    # A new maximum: a new generation, read back in the details and the form.
+    await least.fill("1")
+    await most.fill("5")
+    await scale.click()
+    await expect(page.locator("#model-notice")).to_have_text(
+        "Autoscaling between 1 and 5 replicas."
+    )
+    await expect(page.locator("#model-error")).to_have_text("")
+    changed = (await api.get(f"{MODELS}/{public_id}")).json()["model"]
+    assert changed["generation"] == 2
+    scaling = changed["deployment_config"]["autoscaling_config"]
+    assert (scaling["min_replicas"], scaling["max_replicas"]) == (1, 5)
+    await expect(detail(page, "Replicas")).to_have_text(
+        "autoscaled, 1 to 5 on num_requests_running 40"
+    )
+    await expect(page.locator("#model-status")).to_have_text("running", timeout=60_000)
+    await expect(most).to_have_value("5")
+    await console.screenshot("model-autoscaled")
+
+    # Autoscaling turned off elsewhere: the card shows the replicas input, live; then on again.
+    off = await patch(api, public_id, {"deployment_config": {"enable_autoscaling": False}})
+    assert off.status_code == 200, off.text
+    await running_at(api, public_id, 3)
+    replicas = form.get_by_label("Replicas", exact=True)
+    await expect(replicas).to_be_visible(timeout=30_000)
+    await expect(replicas).to_have_value("1")
+    await expect(least).to_be_hidden()
+    await expect(detail(page, "Replicas")).to_have_text("1")
+    on = await patch(api, public_id, {"deployment_config": {"enable_autoscaling": True}})
+    assert on.status_code == 200, on.text
+    await running_at(api, public_id, 4)
+    await expect(most).to_have_value("5", timeout=30_000)
+    await expect(replicas).to_be_hidden()
+    assert await console.serious_accessibility_violations() == []
+    assert await page.evaluate("window.sameDocument") is True
+
+    await delete_and_wait(api, public_id)
+    assert console.errors == [], console.errors

@@ -80,6 +80,18 @@ DETAIL = {
     "updated_replicas": 2,
     "tags": [HOSTILE],
     "is_public": False,
+    "deployment_config": {
+        "image": HOSTILE,
+        "image_pull_policy": "IfNotPresent",
+        "gpu_count": None,
+        "enable_pvc": False,
+        "enable_autoscaling": False,
+        "autoscaling_config": None,
+        "replicas": 2,
+        "rollout": {"strategy": "Recreate", "max_surge": 0, "max_unavailable": 1},
+        "has_hugging_face_token": False,
+        "secret_env_names": [HOSTILE],
+    },
     "conditions": [
         {
             "type": "Degraded",
@@ -173,5 +185,7 @@ async def test_a_models_page_shows_its_replicas_conditions_and_markup_as_text(pa
     await expect(page.locator("#edit-display-name")).to_have_value(HOSTILE)
     await expect(page.locator("#edit-tags")).to_have_value(HOSTILE)
     await expect(page.get_by_label("Replicas", exact=True)).to_have_value("2")
+    await expect(page.locator("#model-details")).to_contain_text(f"{HOSTILE} (pull IfNotPresent)")
+    await expect(page.locator("#model-details")).to_contain_text(f"Secret environment{HOSTILE}")
     assert await page.locator("main img").count() == 0
     assert await page.evaluate("window.injected") is None

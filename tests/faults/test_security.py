@@ -282,6 +282,15 @@ async def test_the_hugging_face_token_is_nowhere_in_clear(
             await api.get(f"{MODELS}/all"),
             await api.post(MODELS, json=body(name)),  # 409 echoes nothing
         ]
+    # the details say what is held in place of the secrets, by name only
+    given = body(name)["deployment_config"]
+    shown = responses[2].json()["model"]["deployment_config"]
+    plain = [e for e in given.get("extra_env", []) if e["name"] == "LOG_LEVEL"]
+    assert shown["extra_env"] == plain
+    assert shown["secret_env_names"] == sorted(
+        e["name"] for e in given.get("extra_env", []) if e not in plain
+    )
+    assert shown["has_hugging_face_token"] is ("hugging_face_token" in given)
     events = await stream_messages(stack.nats_url, EVENTS_STREAM)
     assert events
     commands = await stream_messages(stack.nats_url, COMMANDS_STREAM)

@@ -37,13 +37,8 @@ from shared.transactions import (
     write_in_transaction,
 )
 
-_PUBLIC: Final = {
-    "_id": 0,
-    "outbox": 0,
-    "hf_token_encrypted": 0,
-    "secret_env_encrypted": 0,
-    "deployment_config": 0,
-}
+_DETAILS: Final = {"_id": 0, "outbox": 0, "hf_token_encrypted": 0, "secret_env_encrypted": 0}
+_PUBLIC: Final = {**_DETAILS, "deployment_config": 0}
 _LIST: Final = {
     "_id": 0,
     "id": 1,
@@ -212,6 +207,11 @@ class Registry:
         if (view := self._ready_view()) is not None and (found := view.get(model)) is not None:
             return _theirs(found, organization_id)
         return _theirs(await self._models.find_one(_id_filter(model), _PUBLIC), organization_id)
+
+    async def details(self, organization_id: int, model: int | str) -> Document | None:
+        """The model with its desired deployment config (which holds no secret), read from
+        MongoDB: the view leaves the config out, a few kilobytes a model."""
+        return _theirs(await self._models.find_one(_id_filter(model), _DETAILS), organization_id)
 
     async def page(
         self,

@@ -52,6 +52,20 @@ _SEED_MODEL: Final = {
     "display_name": "Qwen3 Coder 30B",
 }
 
+SEED_STORED_CONFIG: Final[dict[str, Any]] = {
+    **{
+        k: v
+        for k, v in SEED_CREATE_REQUEST["deployment_config"].items()
+        if k != "hugging_face_token"
+    },
+    "pvc_size": "100Gi",
+    "replicas": 1,
+    "rollout": {"strategy": "Recreate", "max_surge": 0, "max_unavailable": 1},
+    "has_hugging_face_token": True,
+    "secret_env_names": [],
+}
+"""The seed's `deployment_config` as its details show it: the defaults filled in, no token."""
+
 SEED_CREATED: Final = {
     "model": {
         **_SEED_MODEL,
@@ -99,6 +113,7 @@ SEED_DETAIL: Final = {
         "created_at": "2025-01-01T10:00:00Z",
         "updated_at": "2025-01-01T10:05:00Z",
         "generation": 1,
+        "deployment_config": SEED_STORED_CONFIG,
         "observed_generation": 1,
         "replicas": 1,
         "ready_replicas": 1,

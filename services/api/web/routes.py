@@ -292,7 +292,7 @@ async def list_models(
     },
 )
 async def get_model(model_id: ModelId, caller: CallerDep, models: ModelsDep) -> JsonResponse:
-    document = await models.get(model_id, organization_id=caller.organization_id)
+    document = await models.details(model_id, organization_id=caller.organization_id)
     return JsonResponse(detail_view(document), headers={"ETag": etag(document)})
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import ModelEvent
-from shared.model_spec import Requirements
+from shared.model_spec import AutoscalingConfig, DeploymentConfig, Requirements
 from shared.queries import ClusterStatus
 
 #: `listing.MODEL_STATUSES` and `listing.PHASES` as types (a test keeps them equal)
@@ -108,6 +108,34 @@ class Condition(Body):
     last_transition_time: Timestamp | None
 
 
+class AutoscalingConfigDetails(AutoscalingConfig):
+    """`autoscaling_config` as the details show it: every field, `target_value` a string."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    target_value: str = Field(description="A positive number, as a string", examples=["40"])
+
+
+class DeploymentConfigDetails(DeploymentConfig):
+    """`deployment_config` as the registry stores it: every field of the create body's but
+    the token, and no secret `extra_env` entry (the ones named like a secret, e.g.
+    `HF_TOKEN`, `*_KEY`, `*PASSWORD*`), which are named in `secret_env_names` instead."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    autoscaling_config: AutoscalingConfigDetails | None = Field(
+        description="The autoscaler's bounds and target; null: the defaults (1 to 10 "
+        "replicas) when `enable_autoscaling` is true"
+    )
+    has_hugging_face_token: bool = Field(
+        description="A Hugging Face token is held (encrypted; never shown)"
+    )
+    secret_env_names: list[str] = Field(
+        description="The `extra_env` entries held as secrets (encrypted), by name only",
+        examples=[["HF_TOKEN"]],
+    )
+
+
 class ModelDetails(CreatedModel):
     description: str
     status_reason: str | None = Field(
@@ -120,6 +148,7 @@ class ModelDetails(CreatedModel):
     tags: list[str]
     is_public: bool
     updated_at: Timestamp
+    deployment_config: DeploymentConfigDetails
     generation: int = Field(ge=1, description="Bumped by each change to what runs")
     observed_generation: int = Field(ge=0)
     replicas: int = Field(ge=0)

@@ -92,6 +92,12 @@ def main(base_url: str, key: str) -> None:
     assert isinstance(by_integer, DetailsBody)
     assert by_integer.model.public_id == model_id
     assert by_integer.model.endpoint_url.endswith(":8000")
+    config = by_integer.model.deployment_config
+    assert config.image == "vllm/vllm-openai:v0.10.2"
+    assert config.replicas == 1
+    assert config.autoscaling_config is None
+    assert config.has_hugging_face_token is False
+    assert config.secret_env_names == []
 
     listed = list_models.sync(client=client, tag=["walkthrough"])
     assert isinstance(listed, ModelListBody), listed

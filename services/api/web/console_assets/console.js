@@ -701,7 +701,9 @@ async function openModel(id) {
   $("model-error").textContent = "";
   $("model-notice").textContent = "";
   $("model-events").replaceChildren();
-  for (const form of [$("scale-form"), $("edit-form")]) { delete form.dataset.base; delete form.dataset.filled; }
+  for (const form of [$("scale-form"), $("edit-form")]) {
+    delete form.dataset.base; delete form.dataset.filled; delete form.dataset.mode;
+  }
   try {
     open.detail = (await call("GET", `/${encodeURIComponent(id)}`)).model;
   } catch (error) {
@@ -814,11 +816,14 @@ function renderModel() {
   for (const id of ["model-delete", "model-restart"]) $(id).disabled = gone;
   for (const button of document.querySelectorAll("#view-model form button")) button.disabled = gone || button.dataset.busy === "1";
   fillForms(d);
+  const config = d.deployment_config;
   pairs($("model-details"), [
     ["Public id", d.public_id], ["Id", d.id], ["Model type", d.model_type],
     ["Hugging Face id", d.huggingface_id], ["Description", d.description],
-    ["GPUs", gpuCount(d)], ["Minimum VRAM", d.requirements && d.requirements.gpu ? d.requirements.gpu.min_vram : null],
+    ["GPUs per replica", typeof config?.gpu_count === "number" ? config.gpu_count : gpuCount(d)],
+    ["Minimum VRAM", d.requirements && d.requirements.gpu ? d.requirements.gpu.min_vram : null],
     ["CPU", d.requirements ? d.requirements.cpu : null], ["Memory", d.requirements ? d.requirements.memory : null],
+    ...(config ? configPairs(config) : []),
     ["Tags", (d.tags || []).join(", ")], ["Public", d.is_public ? "yes" : "no"],
     ["Created", d.created_at], ["Updated", d.updated_at],
   ]);
@@ -837,13 +842,38 @@ function renderModel() {
   }
 }
 
+// The deployment config as the details carry it (no secret is ever in it, only names).
+function configPairs(config) {
+  const rollout = config.rollout || {};
+  const scaling = config.enable_autoscaling ? autoscaling(config) : null;
+  return [
+    ["Image", `${config.image} (pull ${config.image_pull_policy})`],
+    scaling
+      ? ["Replicas", `autoscaled, ${scaling.min_replicas} to ${scaling.max_replicas} on ${scaling.target_metric} ${scaling.target_value}`]
+      : ["Replicas", config.replicas],
+    ["Rollout", rollout.strategy === "RollingUpdate"
+      ? `RollingUpdate (max surge ${rollout.max_surge}, max unavailable ${rollout.max_unavailable})`
+      : rollout.strategy],
+    ["Volume", config.enable_pvc ? `${config.pvc_size} claim, ${config.storage_class || "default storage class"}` : "none"],
+    ["Hugging Face token", config.has_hugging_face_token ? "yes" : "no"],
+    ["Secret environment", (config.secret_env_names || []).join(", ") || "none"],
+  ];
+}
+
+// What the autoscaler runs with: the model's autoscaling_config, or the API's defaults when
+// it has none (shared/model_spec.py AutoscalingConfig).
+const AUTOSCALING_DEFAULTS = {
+  min_replicas: 1, max_replicas: 10, target_metric: "num_requests_running", target_value: "40",
+};
+function autoscaling(config) { return { ...AUTOSCALING_DEFAULTS, ...config.autoscaling_config }; }
+
 // Day two: a form shows the model's values, written again whenever they change, until the
 // user edits it; from then it remembers the generation it was started from and sends it as
 // If-Match, so a change made meanwhile by someone else is answered 412 instead of silently
 // overwritten. After a change is sent the form keeps what was sent until the model's values
 // move (a scale shows its new count once the replicas follow).
 function fillForms(d) {
-  fill($("scale-form"), d.replicas ?? "", (replicas) => { $("scale-replicas").value = replicas; });
+  fillScale(d);
   const described = [d.display_name || "", d.description || "", (d.tags || []).join(", "), Boolean(d.is_public)];
   fill($("edit-form"), described, ([name, description, tags, isPublic]) => {
     $("edit-display-name").value = name;
@@ -851,6 +881,30 @@ function fillForms(d) {
     $("edit-tags").value = tags;
     $("edit-public").checked = isPublic;
   });
+}
+
+// An autoscaled model is scaled by its bounds (the autoscaler picks the count between them),
+// any other by its replicas. When the model moves from one to the other (a change made
+// elsewhere, read again after its events), the form shows the other inputs, filled afresh.
+function fillScale(d) {
+  const form = $("scale-form");
+  const config = d.deployment_config || {};
+  const mode = config.enable_autoscaling ? "bounds" : "replicas";
+  if (form.dataset.mode !== mode) {
+    form.dataset.mode = mode;
+    delete form.dataset.base;
+    delete form.dataset.filled;
+    $("scale-fixed").hidden = mode === "bounds";
+    $("scale-auto").hidden = mode !== "bounds";
+  }
+  if (mode === "replicas") {
+    fill(form, d.replicas ?? "", (replicas) => { $("scale-replicas").value = replicas; });
+    return;
+  }
+  const { min_replicas: min, max_replicas: max } = autoscaling(config);
+  fill(form, [min, max], ([least, most]) => { $("scale-min").value = least; $("scale-max").value = most; });
+  $("scale-now").textContent = `Now ${d.replicas ?? "?"} replica${d.replicas === 1 ? "" : "s"} wanted, ` +
+    `${d.ready_replicas ?? "?"} ready; the autoscaler chooses between these bounds.`;
 }
 
 function fill(form, values, write) {
@@ -866,29 +920,52 @@ function startEditing(event) {
   if (open && open.detail && !form.dataset.base) form.dataset.base = String(open.detail.generation);
 }
 
-// The API's own rule for deployment_config.replicas, in its words, to spare a round trip.
-function checkReplicas(raw) {
-  const field = "deployment_config.replicas";
-  if (raw === "" || !Number.isFinite(Number(raw))) return `${field}: Input should be a valid integer`;
+// The API's own rules for a replica count (deployment_config.replicas 0 to 1000, an
+// autoscaler's bounds 1 to 1000), in its words, to spare a round trip.
+function checkCount(raw, field, least) {
   const value = Number(raw);
-  if (!Number.isInteger(value)) return `${field}: Input should be a valid integer, got a number with a fractional part`;
-  if (value < 0) return `${field}: Input should be greater than or equal to 0`;
+  if (raw === "" || !Number.isInteger(value)) return `${field}: Input should be a valid integer`;
+  if (value < least) return `${field}: Input should be greater than or equal to ${least}`;
   if (value > 1000) return `${field}: Input should be less than or equal to 1000`;
   return "";
 }
 
+const BOUNDS = "deployment_config.autoscaling_config";
+
+// The first problem with the form's values, and the input it is about.
+function scaleProblem(mode) {
+  if (mode !== "bounds") {
+    const input = $("scale-replicas");
+    return [checkCount(input.value.trim(), "deployment_config.replicas", 0), input];
+  }
+  for (const [id, field] of [["scale-min", "min_replicas"], ["scale-max", "max_replicas"]]) {
+    const problem = checkCount($(id).value.trim(), `${BOUNDS}.${field}`, 1);
+    if (problem) return [problem, $(id)];
+  }
+  if (Number($("scale-min").value) > Number($("scale-max").value)) {
+    return [`${BOUNDS}: autoscaling_config.min_replicas must be <= autoscaling_config.max_replicas`, $("scale-min")];
+  }
+  return ["", null];
+}
+
 async function onScale(event) {
   event.preventDefault();
-  const raw = $("scale-replicas").value.trim();
-  const problem = checkReplicas(raw);
+  const form = event.currentTarget;
+  const [problem, input] = scaleProblem(form.dataset.mode);
   if (problem) {
     $("model-notice").textContent = "";
     $("model-error").textContent = problem;
-    $("scale-replicas").focus();
+    input.focus();
     return;
   }
-  const replicas = Number(raw);
-  await sendChange(event.currentTarget, { deployment_config: { replicas } },
+  if (form.dataset.mode === "bounds") {
+    const [min, max] = [Number($("scale-min").value), Number($("scale-max").value)];
+    await sendChange(form, { deployment_config: { autoscaling_config: { min_replicas: min, max_replicas: max } } },
+      `Autoscaling between ${min} and ${max} replicas.`);
+    return;
+  }
+  const replicas = Number($("scale-replicas").value);
+  await sendChange(form, { deployment_config: { replicas } },
     `Scaling to ${replicas} replica${replicas === 1 ? "" : "s"}.`);
 }
 
