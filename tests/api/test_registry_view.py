@@ -66,6 +66,13 @@ async def test_the_view_loads_then_follows_inserts_updates_and_deletes(
             stored = view.get(public_id)
             assert stored is not None
             assert not {"hf_token_encrypted", "outbox", "deployment_config", "_id"} & stored.keys()
+        # The deployment config apart, as bytes, followed like the rest and gone with the model
+        assert view.deployment_config("mdl_000000000001") == {"image": "vllm"}
+        assert view.deployment_config("mdl_000000000003") is None
+        await models.update_one({"id": 4}, {"$set": {"deployment_config.image": "vllm:2"}})
+        await until(
+            lambda: (view.deployment_config("mdl_000000000004") or {}).get("image") == "vllm:2"
+        )
     finally:
         view.stop()
         task.cancel()
@@ -114,3 +121,22 @@ async def test_the_view_knows_which_commands_wait_in_the_outbox_and_since_when(
         view.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_a_secret_named_entry_an_older_version_stored_is_kept_by_name_only() -> None:
+    view = RegistryView(None)  # type: ignore[arg-type]  # put() reads no collection
+    in_clear = "hf_in_clear_" + "k" * 16
+    config = {
+        "image": "vllm",
+        "extra_env": [{"name": "HF_TOKEN", "value": in_clear}, {"name": "LOG", "value": "1"}],
+        "secret_env_names": ["API_KEY"],
+    }
+    view.put(model(1) | {"deployment_config": config})
+
+    kept = view.deployment_config("mdl_000000000001")
+    assert kept == {
+        "image": "vllm",
+        "extra_env": [{"name": "LOG", "value": "1"}],
+        "secret_env_names": ["API_KEY", "HF_TOKEN"],
+    }
+    assert in_clear.encode() not in b"".join(view._configs.values())

@@ -209,8 +209,13 @@ class Registry:
         return _theirs(await self._models.find_one(_id_filter(model), _PUBLIC), organization_id)
 
     async def details(self, organization_id: int, model: int | str) -> Document | None:
-        """The model with its desired deployment config (which holds no secret), read from
-        MongoDB: the view leaves the config out, a few kilobytes a model."""
+        """The model with its desired deployment config (which holds no secret): from the
+        view, which keeps the config as bytes beside the public fields; from MongoDB
+        before the view is ready or for a model it has not seen yet."""
+        if (view := self._ready_view()) is not None and (found := view.get(model)) is not None:
+            config = view.deployment_config(found["public_id"])
+            if config is not None:
+                return _theirs(found | {"deployment_config": config}, organization_id)
         return _theirs(await self._models.find_one(_id_filter(model), _DETAILS), organization_id)
 
     async def page(

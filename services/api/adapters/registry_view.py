@@ -10,19 +10,24 @@ written meanwhile is missed; events then arrive in write order and each carries 
 document as it is now (`updateLookup`), so the view converges on the collection even
 when the load already saw a newer version than an early event. Any stream error drops
 the view (`ready` goes false, reads fall back to MongoDB) and it is rebuilt from a fresh
-load. Secrets never enter it: the token, the outbox and the deployment config are left out.
+load. Secrets never enter it: the token and the outbox are left out, and each model's
+deployment config (which the registry stores without a secret) is kept as compact JSON
+bytes without any secret-named `extra_env` entry an older version may have stored: about
+a kilobyte a model, where the decoded dict is about four.
 """
 
 import asyncio
 import bisect
 import logging
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
+import orjson
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
 from services.api.listing import NO_FILTER, ModelFilter
+from shared.model_spec import is_secret_env_name
 from shared.records import Document
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,19 @@ _REMEMBERED_FILTERS: Final = 64
 
 def public_fields(document: Document) -> Document:
     return {key: value for key, value in document.items() if key not in HIDDEN}
+
+
+def config_bytes(config: dict[str, Any]) -> bytes:
+    """A stored deployment config as the view keeps it: JSON, a secret-named `extra_env`
+    entry (stored in clear by an older version) by its name in `secret_env_names` only."""
+    extra_env = config.get("extra_env")
+    if isinstance(extra_env, list):
+        secret = [e for e in extra_env if is_secret_env_name(str(e.get("name", "")))]
+        if secret:
+            names = set(config.get("secret_env_names") or []) | {str(e["name"]) for e in secret}
+            kept = [e for e in extra_env if e not in secret]
+            config = {**config, "extra_env": kept, "secret_env_names": sorted(names)}
+    return orjson.dumps(config)
 
 
 class RegistryView:
@@ -52,6 +70,7 @@ class RegistryView:
         self.pending_since: dict[str, datetime] = {}
         """Models whose outbox holds a command not yet published, and when it was issued."""
         self._filtered: dict[tuple[int, ModelFilter], tuple[int, list[int]]] = {}
+        self._configs: dict[str, bytes] = {}
 
     # --- reads --------------------------------------------------------------------------
 
@@ -88,6 +107,11 @@ class RegistryView:
         self._filtered[key] = (self.version, found)
         return found
 
+    def deployment_config(self, public_id: str) -> dict[str, Any] | None:
+        """The model's stored deployment config (see `config_bytes`), if the view has it."""
+        held = self._configs.get(public_id)
+        return None if held is None else orjson.loads(held)
+
     def documents(self) -> list[Document]:
         return list(self._by_public_id.values())
 
@@ -113,6 +137,9 @@ class RegistryView:
         if "_id" in document:
             self._public_id_of_oid[document["_id"]] = public_id
         self._by_public_id[public_id] = public_fields(document)
+        config = document.get("deployment_config")
+        if isinstance(config, dict):
+            self._configs[public_id] = config_bytes(config)
         self._note_outbox(public_id, document.get("outbox"))
 
     def _note_outbox(self, public_id: str, outbox: object) -> None:
@@ -130,6 +157,7 @@ class RegistryView:
         if document is None:
             return
         self.pending_since.pop(document["public_id"], None)
+        self._configs.pop(document["public_id"], None)
         del self._public_id_of_id[document["id"]]
         ids = self._ids_of_org.get(document["organization_id"], [])
         position = bisect.bisect_left(ids, document["id"])
@@ -144,6 +172,7 @@ class RegistryView:
         self._public_id_of_oid.clear()
         self._ids_of_org.clear()
         self.pending_since.clear()
+        self._configs.clear()
 
     # --- following the collection -------------------------------------------------------
 
