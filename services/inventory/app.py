@@ -4,8 +4,9 @@ settings, before anything runs.
 `build` gives an `InventoryRuntime` (see `runtime`) whose collaborators all exist: the
 cluster view with one change feed per consumer subscribed to it, the lifecycle tracker,
 the projection writer, the model memories, the event publisher, the query responder and
-the probe server (FastStream `AsgiFastStream` under uvicorn). `running_inventory` runs it
-in-process (tests, benchmarks); `jan-models inventory` runs it as its own process.
+the probe server (FastStream `AsgiFastStream` under uvicorn). `running` runs it in-process
+(tests, benchmarks); `run` runs it as its own process, for `jan-models inventory` and
+`python -m services.inventory`.
 """
 
 import asyncio
@@ -32,6 +33,7 @@ from services.inventory.settings import InventorySettings
 from services.inventory.tracker import ModelTracker
 from shared import database, messaging
 from shared.kubernetes import has_cluster, load_api_client
+from shared.logs import configure_logging
 from shared.probes import probe_routes
 from shared.transactions import TransactionSessions
 
@@ -146,7 +148,7 @@ async def build(settings: InventorySettings) -> InventoryRuntime:
 
 
 @contextlib.asynccontextmanager
-async def running_inventory(settings: InventorySettings) -> AsyncIterator[InventoryRuntime]:
+async def running(settings: InventorySettings) -> AsyncIterator[InventoryRuntime]:
     runtime = await build(settings)
     try:
         await runtime.start()
@@ -165,19 +167,14 @@ async def wait_ready(service: InventoryRuntime, *, timeout: float) -> float:
     return time.monotonic() - started
 
 
-async def serve(settings: InventorySettings) -> None:
+async def _serve(settings: InventorySettings) -> None:
     """Run until cancelled (SIGINT/SIGTERM end the process through asyncio.run)."""
-    async with running_inventory(settings):
+    async with running(settings):
         await asyncio.Event().wait()
 
 
-def main() -> None:
-    run(InventorySettings())
-
-
-def run(settings: InventorySettings) -> None:
-    from shared.logs import configure_logging
-
+def run(settings: InventorySettings | None = None) -> None:
+    settings = settings or InventorySettings()
     configure_logging(settings.log_level, settings.log_format, service="inventory")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings))
+        asyncio.run(_serve(settings))

@@ -7,7 +7,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.inventory.app import running_inventory, wait_ready
+from services.inventory.app import running, wait_ready
 from services.inventory.runtime import InventoryRuntime
 from services.inventory.settings import InventorySettings
 from shared.kubernetes import load_api_client
@@ -37,7 +37,7 @@ def inventory_settings(
 async def inventory(
     inventory_settings: InventorySettings, jetstream: object
 ) -> AsyncIterator[InventoryRuntime]:
-    async with running_inventory(inventory_settings) as service:
+    async with running(inventory_settings) as service:
         await wait_ready(service, timeout=20)
         yield service
 

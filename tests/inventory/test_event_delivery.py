@@ -19,7 +19,7 @@ from nats.js.errors import NotFoundError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from jan_models.embedded import EmbeddedNats, free_port
-from services.inventory.app import running_inventory, wait_ready
+from services.inventory.app import running, wait_ready
 from services.inventory.runtime import InventoryRuntime
 from services.inventory.settings import InventorySettings
 from shared import messaging
@@ -57,7 +57,7 @@ async def nats(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
 async def inventory_on(
     settings: InventorySettings, nats: EmbeddedNats
 ) -> AsyncIterator[InventoryRuntime]:
-    async with running_inventory(settings.model_copy(update={"nats_url": nats.url})) as service:
+    async with running(settings.model_copy(update={"nats_url": nats.url})) as service:
         await wait_ready(service, timeout=20)
         yield service
 
