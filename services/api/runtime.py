@@ -1,5 +1,5 @@
 """Everything one running api holds: clients, adapters and background tasks, started and
-stopped together by the app's lifespan (and by `serving` in tests)."""
+stopped together by the app's lifespan (and by `app.running` in tests)."""
 
 import asyncio
 import contextlib

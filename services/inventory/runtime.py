@@ -5,7 +5,8 @@ Everything it uses is built and handed to it by `services.inventory.app` before 
 the connections, the cluster view with the change feeds its consumers subscribed to, the
 projection writer, the model memories, the event publisher, the query responder and the
 probe server. `start` declares the streams and indexes, answers queries, watches every
-kind, takes or waits for the lead and opens the probe port; `stop` undoes it in reverse.
+kind, takes or waits for the lead and opens the probe port; `stop` undoes all of it and
+closes the connections.
 """
 
 import asyncio
