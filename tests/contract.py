@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import jsonschema_rs
 
-from services.api.app import create_app
+from services.api.app import build
 from services.api.settings import ApiSettings
 
 
@@ -24,7 +24,7 @@ class ContractViolationError(AssertionError):
 
 
 def api_document() -> dict[str, Any]:
-    return create_app(ApiSettings()).openapi()
+    return build(ApiSettings()).openapi()
 
 
 @dataclass

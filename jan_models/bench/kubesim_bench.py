@@ -1,6 +1,7 @@
 """Seed kubesim with 5,000 nodes and 10,000 Deployments and time the hot API paths.
 
-Run: .venv/bin/python -m jan_models.bench.kubesim_bench [--nodes 5000] [--deployments 10000] [--data-dir DIR]
+Run: .venv/bin/python -m jan_models.bench.kubesim_bench [--nodes 5000] [--deployments 10000]
+     [--data-dir DIR]
 Prints the seeding time, the wall and CPU time the controllers take to reach steady state and, over HTTP with aiohttp, how long a full node list, a full
 all-namespaces Deployment list and the start of a Deployment watch (initial ADDED events
 until the first live event) take.

@@ -14,10 +14,10 @@ def deployer(
     ] = None,
 ) -> None:
     """Apply model commands from JetStream to the Kubernetes cluster."""
-    from services.deployer.serve import serve
+    from services.deployer.app import run
     from services.deployer.settings import DeployerSettings
 
     settings = DeployerSettings()
     if port is not None:
         settings = settings.model_copy(update={"deployer_http_port": port})
-    serve(settings)
+    run(settings)

@@ -1,4 +1,4 @@
-"""`python -m services.api`: the api configured only by `JAN_MODELS_*` variables."""
+"""`python -m services.api`: the same as `jan-models api`."""
 
 from services.api.app import run
 

@@ -1,9 +1,9 @@
 """The composition root: builds the api from its settings.
 
-`create_app` gives the ASGI app uvicorn serves; its lifespan starts the runtime (MongoDB,
+`build` gives the ASGI app uvicorn serves; its lifespan starts the runtime (MongoDB,
 NATS, the outbox relay and the `api-status` consumer) and the ops port (`/metrics`), and
-stops them. `serving` runs the same app in-process for tests, lifespan included; `run`
-serves it with uvicorn.
+stops them. `running` runs the same app in-process for tests, lifespan included; `run`
+serves it with uvicorn, for `jan-models api` and `python -m services.api`.
 """
 
 from collections.abc import AsyncIterator
@@ -40,7 +40,7 @@ DESCRIPTION = (
 )
 
 
-def create_app(settings: ApiSettings) -> FastAPI:
+def build(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await ApiRuntime.start(settings)
@@ -123,9 +123,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def serving(settings: ApiSettings) -> AsyncIterator[FastAPI]:
+async def running(settings: ApiSettings) -> AsyncIterator[FastAPI]:
     """The app with its lifespan entered, for an in-process `httpx.ASGITransport`."""
-    app = create_app(settings)
+    app = build(settings)
     async with app.router.lifespan_context(app):
         yield app
 
@@ -134,7 +134,7 @@ def run(settings: ApiSettings | None = None) -> None:
     settings = settings or ApiSettings()
     configure_logging(settings.log_level, settings.log_format, service="api")
     uvicorn.run(
-        create_app(settings),
+        build(settings),
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,

@@ -1,5 +1,5 @@
 """Everything one running api holds: clients, adapters and background tasks, started and
-stopped together by the app's lifespan (and by `serving` in tests)."""
+stopped together by the app's lifespan (and by `app.running` in tests)."""
 
 import asyncio
 import contextlib
@@ -131,8 +131,8 @@ class ApiRuntime:
 
     async def inventory_state(self) -> str:
         """What `/readyz` tells of the inventory, without letting it decide: an inventory
-        outage is each create's 503 (checked after the name, before capacity), not a reason to take every api pod out of
-        its Service."""
+        outage is each create's 503 (checked after the name, before capacity), not a
+        reason to take every api pod out of its Service."""
         try:
             await asyncio.wait_for(self.models.inventory.status(fresh=False), INVENTORY_PROBE)
         except NotInClusterError:

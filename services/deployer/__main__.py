@@ -1,6 +1,6 @@
 """`python -m services.deployer`: the same as `jan-models deployer`."""
 
-from services.deployer.serve import serve
+from services.deployer.app import run
 
 if __name__ == "__main__":
-    serve()
+    run()

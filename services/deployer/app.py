@@ -2,11 +2,13 @@
 
 The broker gives the app its NATS health check and lifecycle; the runtime declares the
 streams and the `deployer` consumer, fetches commands and applies them.
-`build_app` gives the ASGI app `jan-models deployer` serves (health and metrics on the
-small HTTP port, the broker started by its lifespan); `running_deployer` runs the same
-app in-process without HTTP, for tests and benchmarks.
+`build` gives the app; `run` serves it as its own process (health and metrics on the
+small HTTP port, the broker started by its lifespan) for `jan-models deployer` and
+`python -m services.deployer`; `running` runs the same app in-process without HTTP, for
+tests and benchmarks.
 """
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +20,7 @@ from faststream.nats import NatsBroker
 from services.deployer.runtime import DeployerRuntime
 from services.deployer.settings import DeployerSettings
 from shared import messaging
+from shared.logs import configure_logging
 from shared.probes import probe_routes
 
 
@@ -53,15 +56,24 @@ def build(settings: DeployerSettings) -> DeployerApp:
     return DeployerApp(app=app, broker=broker, runtime=runtime)
 
 
-def build_app(settings: DeployerSettings) -> AsgiFastStream:
-    return build(settings).app
-
-
 @asynccontextmanager
-async def running_deployer(settings: DeployerSettings) -> AsyncIterator[DeployerApp]:
+async def running(settings: DeployerSettings) -> AsyncIterator[DeployerApp]:
     deployer = build(settings)
     await deployer.app.start()
     try:
         yield deployer
     finally:
         await deployer.app.stop()
+
+
+def run(settings: DeployerSettings | None = None) -> None:
+    settings = settings or DeployerSettings()
+    configure_logging(settings.log_level, settings.log_format, service="deployer")
+    options = {
+        "host": settings.deployer_http_host,
+        "port": settings.deployer_http_port,
+        "log_config": None,
+        "access_log": "false",
+    }
+    app = build(settings).app
+    asyncio.run(app.run(run_extra_options=options))  # type: ignore[arg-type]  # uvicorn options

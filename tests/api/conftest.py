@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.adapters.api_keys import ApiKeys
-from services.api.app import serving
+from services.api.app import running
 from services.api.settings import ApiSettings
 from shared.names import CAPACITY_QUERY_SUBJECT, MODELS_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
 from shared.queries import (
@@ -171,7 +171,7 @@ async def api_settings(
 async def api_app(
     api_settings: ApiSettings, jetstream: JetStreamContext, inventory: FakeInventory
 ) -> AsyncIterator[FastAPI]:
-    async with serving(api_settings) as app:
+    async with running(api_settings) as app:
         yield app
 
 

@@ -14,7 +14,7 @@ import uvicorn
 from nats.js import JetStreamContext
 
 from jan_models.embedded import free_port
-from services.api.app import create_app
+from services.api.app import build
 from services.api.settings import ApiSettings
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.events import AcceptedData, FailedData, ModelAccepted, ModelFailed
@@ -39,7 +39,7 @@ async def serve(
     async def start(**changes: Any) -> str:
         settings = api_settings.model_copy(update=changes)
         config = uvicorn.Config(
-            create_app(settings),
+            build(settings),
             host="127.0.0.1",
             port=free_port(),
             log_config=None,

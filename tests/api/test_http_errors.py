@@ -12,7 +12,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.adapters.api_keys import ApiKeys
-from services.api.app import serving
+from services.api.app import running
 from services.api.settings import ApiSettings
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.queries import QueryError, StatusReply
@@ -43,7 +43,7 @@ def cpu_only() -> dict[str, Any]:
 
 @asynccontextmanager
 async def client_for(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(settings) as app:
+    async with running(settings) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             yield client

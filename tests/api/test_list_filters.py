@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.adapters.registry import Registry
-from services.api.app import serving
+from services.api.app import running
 from services.api.listing import model_filter
 from services.api.settings import ApiSettings
 from shared.database import INDEXES
@@ -85,7 +85,7 @@ async def seeded_http(
     jetstream: JetStreamContext,
     inventory: FakeInventory,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(api_settings) as app:
+    async with running(api_settings) as app:
         await _view_ready(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
@@ -247,7 +247,7 @@ async def all_http(
     inventory.models = ModelsReply(models=entries, total=len(entries), version="v1")
     inventory.models_page_size = 2_000
     own_ids = {d["public_id"] for d in SEEDED}
-    async with serving(api_settings) as app:
+    async with running(api_settings) as app:
         await _view_ready(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:

@@ -13,7 +13,7 @@ from nats.js.errors import ServiceUnavailableError
 from pydantic import SecretStr
 
 from kubesim import KubeSim
-from services.deployer.app import DeployerApp, running_deployer
+from services.deployer.app import DeployerApp, running
 from services.deployer.settings import DeployerSettings
 from shared.events import ModelEvent, parse_event
 from shared.names import EVENTS_STREAM, EVENTS_WILDCARD
@@ -86,7 +86,7 @@ def deployer_settings(
 
 @pytest.fixture
 async def deployer(deployer_settings: DeployerSettings) -> AsyncIterator[DeployerApp]:
-    async with running_deployer(deployer_settings) as app:
+    async with running(deployer_settings) as app:
         yield app
 
 

@@ -7,7 +7,8 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.inventory.app import InventoryService, running_inventory, wait_ready
+from services.inventory.app import running, wait_ready
+from services.inventory.runtime import InventoryRuntime
 from services.inventory.settings import InventorySettings
 from shared.kubernetes import load_api_client
 from shared.records import Document
@@ -35,8 +36,8 @@ def inventory_settings(
 @pytest.fixture
 async def inventory(
     inventory_settings: InventorySettings, jetstream: object
-) -> AsyncIterator[InventoryService]:
-    async with running_inventory(inventory_settings) as service:
+) -> AsyncIterator[InventoryRuntime]:
+    async with running(inventory_settings) as service:
         await wait_ready(service, timeout=20)
         yield service
 

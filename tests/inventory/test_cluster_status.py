@@ -4,7 +4,7 @@ import pytest
 from kubernetes_asyncio.client import ApiClient, ApiextensionsV1Api, AppsV1Api
 from nats.aio.client import Client
 
-from services.inventory.app import InventoryService
+from services.inventory.runtime import InventoryRuntime
 from shared import crds
 from shared.names import CAPACITY_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
 from shared.queries import CAPACITY_ANSWER, STATUS_ANSWER, CapacityReply, QueryError, StatusReply
@@ -25,7 +25,7 @@ def gpu_node(reply: StatusReply, name: str) -> dict[str, object]:
 
 
 async def test_status_reports_the_default_cluster(
-    inventory: InventoryService, nats_client: Client
+    inventory: InventoryRuntime, nats_client: Client
 ) -> None:
     reply = await status(nats_client)
 
@@ -54,7 +54,7 @@ async def test_status_reports_the_default_cluster(
 
 
 async def test_gpu_accounting_follows_pods_coming_and_going(
-    inventory: InventoryService, nats_client: Client, kube: ApiClient
+    inventory: InventoryRuntime, nats_client: Client, kube: ApiClient
 ) -> None:
     apps = AppsV1Api(kube)
     manifest = deployment("a100-user", gpus=2)
@@ -88,7 +88,7 @@ async def test_gpu_accounting_follows_pods_coming_and_going(
     assert (node["allocated_gpus"], node["free_gpus"]) == (0, 2)
 
 
-async def inventory_node(service: InventoryService, name: str) -> dict[str, object]:
+async def inventory_node(service: InventoryRuntime, name: str) -> dict[str, object]:
     async def read() -> dict[str, object] | None:
         await service.writer.flush()
         return await service.writer.db["inventory_nodes"].find_one({"_id": name})
@@ -99,7 +99,7 @@ async def inventory_node(service: InventoryService, name: str) -> dict[str, obje
 
 
 async def test_capacity_answers_fit_or_the_seed_message(
-    inventory: InventoryService, nats_client: Client
+    inventory: InventoryRuntime, nats_client: Client
 ) -> None:
     fits = await ask(
         nats_client, CAPACITY_QUERY_SUBJECT, CAPACITY_ANSWER, b'{"min_gpus": 2, "min_vram": "48Gi"}'
@@ -123,7 +123,7 @@ async def test_capacity_answers_fit_or_the_seed_message(
 
 
 async def test_removing_the_aibrix_crd_flips_aibrix_ok(
-    inventory: InventoryService, nats_client: Client, kube: ApiClient
+    inventory: InventoryRuntime, nats_client: Client, kube: ApiClient
 ) -> None:
     await ApiextensionsV1Api(kube).delete_custom_resource_definition(crds.AIBRIX.name)
 

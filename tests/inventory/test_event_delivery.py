@@ -19,7 +19,8 @@ from nats.js.errors import NotFoundError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from jan_models.embedded import EmbeddedNats, free_port
-from services.inventory.app import InventoryService, running_inventory, wait_ready
+from services.inventory.app import running, wait_ready
+from services.inventory.runtime import InventoryRuntime
 from services.inventory.settings import InventorySettings
 from shared import messaging
 from shared.events import parse_event
@@ -55,8 +56,8 @@ async def nats(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
 @asynccontextmanager
 async def inventory_on(
     settings: InventorySettings, nats: EmbeddedNats
-) -> AsyncIterator[InventoryService]:
-    async with running_inventory(settings.model_copy(update={"nats_url": nats.url})) as service:
+) -> AsyncIterator[InventoryRuntime]:
+    async with running(settings.model_copy(update={"nats_url": nats.url})) as service:
         await wait_ready(service, timeout=20)
         yield service
 

@@ -9,7 +9,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from kubesim import KubeSim
-from services.inventory.app import InventoryService
+from services.inventory.runtime import InventoryRuntime
 from shared.events import (
     DeletingData,
     ModelDeleting,
@@ -60,7 +60,7 @@ async def events(nc: Client) -> EventLog:
 
 
 async def test_hand_made_deployment_shows_up_unmanaged(
-    inventory: InventoryService, nats_client: Client, kube: ApiClient
+    inventory: InventoryRuntime, nats_client: Client, kube: ApiClient
 ) -> None:
     await AppsV1Api(kube).create_namespaced_deployment("default", deployment("external-model"))  # type: ignore[arg-type]
 
@@ -77,7 +77,7 @@ async def test_hand_made_deployment_shows_up_unmanaged(
 
 
 async def test_managed_model_runs_then_drifts_when_its_deployment_vanishes(
-    inventory: InventoryService, nats_client: Client, kube: ApiClient
+    inventory: InventoryRuntime, nats_client: Client, kube: ApiClient
 ) -> None:
     log = await events(nats_client)
     apps = AppsV1Api(kube)
@@ -107,7 +107,7 @@ async def test_managed_model_runs_then_drifts_when_its_deployment_vanishes(
 
 
 async def test_deleting_model_is_not_drift(
-    inventory: InventoryService, nats_client: Client, kube: ApiClient, jetstream: Any
+    inventory: InventoryRuntime, nats_client: Client, kube: ApiClient, jetstream: Any
 ) -> None:
     log = await events(nats_client)
     apps = AppsV1Api(kube)
@@ -134,7 +134,7 @@ async def test_deleting_model_is_not_drift(
 
 
 async def test_image_that_cannot_be_pulled_fails_with_the_reason(
-    inventory: InventoryService, nats_client: Client, kube: ApiClient
+    inventory: InventoryRuntime, nats_client: Client, kube: ApiClient
 ) -> None:
     log = await events(nats_client)
     manifest = deployment("broken", image="registry.example/does-not-exist:1", managed=MODEL)
@@ -149,7 +149,7 @@ async def test_image_that_cannot_be_pulled_fails_with_the_reason(
     assert next(m for m in reply.models if m.name == "broken").status == "Failed"
 
 
-async def projection_matches_cluster(service: InventoryService, kube: ApiClient) -> bool:
+async def projection_matches_cluster(service: InventoryRuntime, kube: ApiClient) -> bool:
     """Every projection holds exactly the cluster's objects at the cluster's versions."""
     await service.writer.flush()
     core, apps = CoreV1Api(kube), AppsV1Api(kube)
@@ -177,7 +177,7 @@ async def projection_matches_cluster(service: InventoryService, kube: ApiClient)
 
 
 async def test_forced_410_and_cut_watches_leave_the_projection_equal_to_the_cluster(
-    inventory: InventoryService, nats_client: Client, kube: ApiClient, kubesim: KubeSim
+    inventory: InventoryRuntime, nats_client: Client, kube: ApiClient, kubesim: KubeSim
 ) -> None:
     apps, core = AppsV1Api(kube), CoreV1Api(kube)
     await apps.create_namespaced_deployment("default", deployment("before-cut"))  # type: ignore[arg-type]

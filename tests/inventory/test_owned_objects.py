@@ -16,8 +16,8 @@ from nats.aio.client import Client
 from kubesim import KubeSim
 from services.inventory.adapters.kinds import REQUIRED_TARGETS
 from services.inventory.adapters.kube_watch import KubeWatch, WatchTiming
-from services.inventory.app import InventoryService
 from services.inventory.cluster import Kind
+from services.inventory.runtime import InventoryRuntime
 from shared import labels
 from shared.events import ModelDrifted, ModelRunning
 from shared.names import DEFAULT_NAMESPACE, STATUS_QUERY_SUBJECT
@@ -80,7 +80,7 @@ async def kube_http(kubesim: KubeSim) -> Any:
 
 
 async def test_an_owned_object_deleted_by_hand_is_drift_and_running_is_told_again_once_back(
-    inventory: InventoryService,
+    inventory: InventoryRuntime,
     nats_client: Client,
     kube_http: httpx.AsyncClient,
     caplog: pytest.LogCaptureFixture,
@@ -124,13 +124,13 @@ def _count(n: int) -> Callable[[list[Any]], bool]:
     return lambda found: len(found) == n
 
 
-async def _memory_kinds(inventory: InventoryService) -> set[str]:
+async def _memory_kinds(inventory: InventoryRuntime) -> set[str]:
     memory = inventory.tracker.memories.get(PUBLIC_ID)
     return {ref.kind for ref in memory.owned} if memory is not None else set()
 
 
 async def test_objects_no_model_owns_are_named_in_the_status_reply(
-    inventory: InventoryService, nats_client: Client, kube_http: httpx.AsyncClient
+    inventory: InventoryRuntime, nats_client: Client, kube_http: httpx.AsyncClient
 ) -> None:
     foreign_service = {
         "apiVersion": "v1",

@@ -9,7 +9,7 @@ from nats.aio.client import Client
 
 from kubesim import KubeSim
 from kubesim.logs import LogBook, Script
-from services.inventory.app import InventoryService
+from services.inventory.runtime import InventoryRuntime
 from shared.events import ModelFailed
 from tests.inventory.support import deployment
 from tests.inventory.test_models_and_recovery import MODEL, events
@@ -28,7 +28,7 @@ async def failures(nc: Client, kube: ApiClient, name: str, **changes: Any) -> An
 
 
 async def test_an_image_that_cannot_be_pulled_says_what_the_pull_answered(
-    inventory: InventoryService, nats_client: Client, kube: ApiClient
+    inventory: InventoryRuntime, nats_client: Client, kube: ApiClient
 ) -> None:
     image = "registry.example/does-not-exist:1"
     log = await failures(nats_client, kube, "unpullable", image=image)
@@ -42,7 +42,7 @@ async def test_an_image_that_cannot_be_pulled_says_what_the_pull_answered(
 
 
 async def test_a_crash_loop_says_what_the_container_printed_last_without_secrets(
-    inventory: InventoryService, nats_client: Client, kube: ApiClient, kubesim: KubeSim
+    inventory: InventoryRuntime, nats_client: Client, kube: ApiClient, kubesim: KubeSim
 ) -> None:
     kubesim.api.logs = LogBook(
         [
@@ -75,7 +75,7 @@ async def test_a_crash_loop_says_what_the_container_printed_last_without_secrets
 
 
 async def test_an_unschedulable_model_says_what_the_scheduler_said(
-    inventory: InventoryService, nats_client: Client, kube: ApiClient
+    inventory: InventoryRuntime, nats_client: Client, kube: ApiClient
 ) -> None:
     log = await failures(nats_client, kube, "enormous", gpus=64)
 

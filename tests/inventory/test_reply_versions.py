@@ -9,7 +9,7 @@ from kubernetes_asyncio.client import ApiClient, AppsV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 from nats.aio.client import Client
 
-from services.inventory.app import InventoryService
+from services.inventory.runtime import InventoryRuntime
 from shared.names import MODELS_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
 from shared.queries import (
     MODELS_ANSWER,
@@ -57,7 +57,7 @@ async def models(nc: Client, **query: object) -> ModelsReply | Unchanged:
 
 
 async def test_status_is_unchanged_until_the_cluster_changes(
-    inventory: InventoryService, nats_client: Client, kube: ApiClient
+    inventory: InventoryRuntime, nats_client: Client, kube: ApiClient
 ) -> None:
     # Pods of earlier tests may still be settling: wait for a version that holds.
     first = await settled_status(nats_client)
@@ -86,7 +86,7 @@ async def test_status_is_unchanged_until_the_cluster_changes(
 
 
 async def test_models_pages_share_the_lists_version_until_it_changes(
-    inventory: InventoryService, nats_client: Client, kube: ApiClient
+    inventory: InventoryRuntime, nats_client: Client, kube: ApiClient
 ) -> None:
     apps = AppsV1Api(kube)
     for name in ("alpha", "beta"):
