@@ -99,6 +99,16 @@ def place(ask: Ask, nodes: Iterable[NodeGpus], free: Mapping[str, int]) -> Plan 
     return plan
 
 
+def reservation_fields(plan: Plan) -> dict[str, Any]:
+    """The model document's part of a plan: `planned_nodes` stays (the Deployment's
+    preferred affinity must not change on a repair), `reservation` is released."""
+    return {
+        "planned_nodes": sorted({node for node, _ in plan}),
+        "reservation": [{"node": node, "gpus": gpus} for node, gpus in plan],
+        "reserved": bool(plan),
+    }
+
+
 def check_quota(*, organization_id: int, limit: int | None, used: int, requested: int) -> None:
     """A model counts GPU ask x the most replicas it may run; none over the limit."""
     if limit is None or requested == 0 or used + requested <= limit:

@@ -2,11 +2,26 @@
 
 from services.api.requests import CreateModelRequest
 from shared.crds import AIBRIX, GPU_OPERATOR
-from shared.errors import CrdMissingError, ObjectNotOursError
+from shared.errors import (
+    CrdMissingError,
+    InventoryUnavailableError,
+    NotInClusterError,
+    ObjectNotOursError,
+)
 from shared.names import DEFAULT_NAMESPACE
 from shared.objects import object_names
 from shared.placement import gpus_per_replica
 from shared.queries import StatusReply
+
+
+def available(status: StatusReply) -> StatusReply:
+    """The reply, when it describes a cluster: no cluster to reach is the seed's 403, a
+    cluster not synced yet a 503 (the inventory adapter applies this to every reply)."""
+    if not status.in_cluster:
+        raise NotInClusterError
+    if not status.connected:
+        raise InventoryUnavailableError("the inventory has not synced with the cluster yet")
+    return status
 
 
 def check_names_free(status: StatusReply, request: CreateModelRequest) -> None:
@@ -28,7 +43,7 @@ def check_names_free(status: StatusReply, request: CreateModelRequest) -> None:
 
 def check_cluster(status: StatusReply, request: CreateModelRequest) -> None:
     """403 reasons, in the order a user fixes them: no Aibrix, no GPU Operator (no cluster
-    at all is answered by the inventory adapter, before any status is used)."""
+    at all is `available`'s to answer, before any status is used)."""
     if not status.cluster_status.aibrix_ok:
         raise CrdMissingError(AIBRIX)
     asks_gpus = gpus_per_replica(request.requirements, request.deployment_config) > 0

@@ -16,11 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
-from services.api.adapters.admissions import Admissions, reservation_fields
-from services.api.adapters.inventory import Inventory
-from services.api.adapters.registry import PublicIdCollisionError, Registry
-from services.api.adapters.relay import OutboxRelay
-from services.api.admission import Ask, Plan, reserved_by_node
+from services.api.admission import Ask, Plan, reservation_fields, reserved_by_node
 from services.api.changes import (
     Patched,
     TokenChange,
@@ -37,8 +33,9 @@ from services.api.changes import (
 )
 from services.api.documents import new_model_document, stored_config, update_entry
 from services.api.gates import check_cluster, check_names_free
-from services.api.identifiers import new_public_id, parse_model_id
+from services.api.identifiers import PublicIdCollisionError, new_public_id, parse_model_id
 from services.api.lifecycle import Status
+from services.api.ports import ClusterInventory, GpuAdmissions, ModelRegistry, Outbox
 from services.api.requests import CreateModelRequest, DeploymentConfigRequest
 from services.api.rules import check_served_model_name
 from shared import tracing
@@ -83,10 +80,10 @@ REFUSALS_AFTER_A_TAKEN_NAME = (
 
 @dataclass(frozen=True, slots=True)
 class Models:
-    registry: Registry
-    admissions: Admissions
-    inventory: Inventory
-    relay: OutboxRelay
+    registry: ModelRegistry
+    admissions: GpuAdmissions
+    inventory: ClusterInventory
+    relay: Outbox
     cipher: TokenCipher
 
     async def create(self, request: CreateModelRequest, *, organization_id: int) -> Document:

@@ -10,6 +10,10 @@ _ALPHABET: Final = string.ascii_lowercase + string.digits
 _MAX_INTEGER_ID: Final = 2**63 - 1
 
 
+class PublicIdCollisionError(Exception):
+    """The public id drawn for a new model is another model's already: draw again."""
+
+
 def new_public_id() -> str:
     return "mdl_" + "".join(secrets.choice(_ALPHABET) for _ in range(12))
 

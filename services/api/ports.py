@@ -1,9 +1,92 @@
 """What the api's logic needs from the outside world, as Protocols (the adapters in
 `services.api.adapters` implement them; the tests' fakes too)."""
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import orjson
+
+from services.api.admission import Ask, Plan, Reservation
+from shared.queries import StatusReply
 from shared.records import Document
+
+
+class ModelRegistry(Protocol):
+    """The registry as `Models` uses it. Unique: (namespace, name), `id` and `public_id`."""
+
+    async def next_id(self) -> int: ...
+
+    async def insert(self, document: Document) -> None:
+        """Store a new model with its outbox entry: `ModelNameTakenError` for a taken
+        (namespace, name), `PublicIdCollisionError` for a public id another model holds."""
+
+    def remember(self, document: Document) -> None:
+        """A model stored by another writer (admission's transaction): read your writes."""
+
+    async def name_taken(self, *, namespace: str, name: str) -> bool: ...
+
+    async def get(self, organization_id: int, model: int | str) -> Document | None:
+        """The model as the api shows it; None when it is not the organization's."""
+
+    async def editable(self, organization_id: int, model: int | str) -> Document | None:
+        """The whole stored model, what a change is judged against and guarded by."""
+
+    async def change(self, document: Document, changes: Document) -> Document | None:
+        """Set `changes` on the model as read (its generation, not being deleted); the
+        model after, or None when someone changed it meanwhile."""
+
+    async def mark_deleting(
+        self, organization_id: int, model: int | str, *, now: datetime
+    ) -> Document | None:
+        """The model, now `deleting` with its delete command pending; None when it is not
+        theirs. A model already `deleting` whose command went out gets it again."""
+
+
+class GpuAdmissions(Protocol):
+    """Quota, placement and reservation, decided with the write that stores them."""
+
+    async def admit(
+        self,
+        build: Callable[[Plan], Document],
+        *,
+        organization_id: int,
+        ask: Ask,
+        quota_gpus: int,
+        cluster: Callable[[], Awaitable[StatusReply]],
+        min_vram_bytes: int,
+    ) -> Document:
+        """The stored model, built by `build` from its plan; `GpuQuotaExceededError` (403),
+        `InsufficientResourcesError` (400) or `ModelNameTakenError` (409) store nothing."""
+
+    async def readmit(
+        self,
+        document: Document,
+        changes_for: Callable[[Plan], Document],
+        *,
+        ask: Ask,
+        surge: int,
+        quota_gpus: int,
+        cluster: Callable[[], Awaitable[StatusReply]],
+        min_vram_bytes: int,
+    ) -> Document | None:
+        """A change that adds GPUs, judged as a create is and stored with its plan; the
+        model after, or None when it changed meanwhile."""
+
+    async def reserved(self) -> list[Reservation]:
+        """Every reservation that may still hold GPUs."""
+
+    async def usage(self, organization_id: int) -> tuple[int | None, int]:
+        """The organization's GPU limit (None: unlimited) and the GPUs its models count."""
+
+
+class ClusterInventory(Protocol):
+    async def status(self, *, fresh: bool = True) -> StatusReply:
+        """The cluster status; `fresh=False` accepts a recent one. `NotInClusterError`
+        (403) without a cluster, `InventoryUnavailableError` (503) without an answer."""
+
+    def cluster_status_json(self, reply: StatusReply) -> orjson.Fragment:
+        """`reply.cluster_status` as JSON."""
 
 
 class StatusStore(Protocol):
@@ -20,3 +103,10 @@ class StatusStore(Protocol):
 class RepairKicker(Protocol):
     def kick(self, document_id: Any, outbox: dict[str, Any]) -> None:
         """Publish the model's pending command now (the relay's sweep is the fallback)."""
+
+
+class Outbox(RepairKicker, Protocol):
+    """The relay as a write uses it: an entry written now is due after `grace`."""
+
+    @property
+    def grace(self) -> timedelta: ...

@@ -46,6 +46,10 @@ class ApiRuntime:
     nats: Client
     keys: ApiKeys
     models: Models
+    registry: Registry
+    inventory: Inventory
+    relay: OutboxRelay
+    """The adapters `models` was built with, as this runtime runs and stops them."""
     consumer: StatusConsumer
     buckets: TokenBuckets
     view: RegistryView
@@ -57,15 +61,7 @@ class ApiRuntime:
     cluster_models: ClusterModels = field(init=False)
 
     def __post_init__(self) -> None:
-        self.cluster_models = ClusterModels(inventory=self.models.inventory, registry=self.registry)
-
-    @property
-    def registry(self) -> Registry:
-        return self.models.registry
-
-    @property
-    def relay(self) -> OutboxRelay:
-        return self.models.relay
+        self.cluster_models = ClusterModels(inventory=self.inventory, registry=self.registry)
 
     @classmethod
     async def start(cls, settings: ApiSettings) -> "ApiRuntime":
@@ -103,6 +99,9 @@ class ApiRuntime:
                 relay=relay,
                 cipher=TokenCipher(settings.encryption_key),
             ),
+            registry=registry,
+            inventory=inventory,
+            relay=relay,
             consumer=StatusConsumer(registry=registry, nats=nats, relay=relay),
             buckets=TokenBuckets(rate=settings.api_create_rate, burst=settings.api_create_burst),
             view=view,
@@ -134,7 +133,7 @@ class ApiRuntime:
         outage is each create's 503 (checked after the name, before capacity), not a
         reason to take every api pod out of its Service."""
         try:
-            await asyncio.wait_for(self.models.inventory.status(fresh=False), INVENTORY_PROBE)
+            await asyncio.wait_for(self.inventory.status(fresh=False), INVENTORY_PROBE)
         except NotInClusterError:
             return "no cluster"
         except (InventoryUnavailableError, TimeoutError) as exc:

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.api.adapters.admissions import Admissions, reservation_fields
-from services.api.admission import Ask, Plan
+from services.api.adapters.admissions import Admissions
+from services.api.admission import Ask, Plan, reservation_fields
 from services.api.documents import new_model_document
 from services.api.requests import CreateModelRequest
 from shared import database

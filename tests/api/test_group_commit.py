@@ -10,8 +10,9 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.adapters.group_commit import GroupCommit
-from services.api.adapters.registry import PublicIdCollisionError, Registry
+from services.api.adapters.registry import Registry
 from services.api.documents import new_model_document
+from services.api.identifiers import PublicIdCollisionError
 from services.api.requests import CreateModelRequest
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared import database

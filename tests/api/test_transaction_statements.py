@@ -29,9 +29,9 @@ from pymongo.monitoring import (
 )
 
 from jan_models.embedded import EmbeddedMongo, free_port
-from services.api.adapters.admissions import Admissions, reservation_fields
+from services.api.adapters.admissions import Admissions
 from services.api.adapters.registry import Registry
-from services.api.admission import Ask, Plan
+from services.api.admission import Ask, Plan, reservation_fields
 from shared import database
 from shared.names import Collection
 from shared.records import Document

@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -489,16 +489,6 @@ class Admissions:
 
 def _conflict(exc: OperationFailure) -> bool:
     return exc.has_error_label("TransientTransactionError") or exc.code in WRITE_CONFLICT_CODES
-
-
-def reservation_fields(plan: Plan) -> dict[str, Any]:
-    """The model document's part of a plan: `planned_nodes` stays (the Deployment's
-    preferred affinity must not change on a repair), `reservation` is released."""
-    return {
-        "planned_nodes": sorted({node for node, _ in plan}),
-        "reservation": [{"node": node, "gpus": gpus} for node, gpus in plan],
-        "reserved": bool(plan),
-    }
 
 
 def _as_read(document: Document) -> Document:

@@ -20,7 +20,8 @@ from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError, TimeoutError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from shared.errors import InventoryUnavailableError, NotInClusterError
+from services.api.gates import available
+from shared.errors import InventoryUnavailableError
 from shared.names import CAPACITY_QUERY_SUBJECT, MODELS_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
 from shared.queries import (
     CAPACITY_ANSWER,
@@ -69,7 +70,7 @@ class Inventory:
     async def status(self, *, fresh: bool = True) -> StatusReply:
         """The cluster status; `fresh=False` accepts a reply up to the cache age old."""
         if not fresh and self._status is not None and self._status[0] > time.monotonic():
-            return _available(self._status[1])
+            return available(self._status[1])
         held = self._status[1] if self._status is not None else None
         known = held.version if held is not None else None
         answer, _ = await self._ask_numbered(
@@ -80,7 +81,7 @@ class Inventory:
                 raise _unasked(STATUS_QUERY_SUBJECT)
             answer = held
         self._status = (time.monotonic() + self._cache_seconds, answer)
-        return _available(answer)
+        return available(answer)
 
     async def models(self) -> tuple[list[WorkloadEntry], object]:
         """Every model workload in the cluster, following the inventory's pages, and what
@@ -169,15 +170,6 @@ class Inventory:
         self._serial += 1
         self._parsed[(subject, request)] = (message.data, reply, self._serial)
         return reply, self._serial
-
-
-def _available(status: StatusReply) -> StatusReply:
-    """no cluster to reach is the seed's 403; a cluster not synced yet is a 503."""
-    if not status.in_cluster:
-        raise NotInClusterError
-    if not status.connected:
-        raise InventoryUnavailableError("the inventory has not synced with the cluster yet")
-    return status
 
 
 def _unasked(subject: str) -> InventoryUnavailableError:

@@ -26,6 +26,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, 
 from services.api.adapters.group_commit import GroupCommit
 from services.api.adapters.registry_view import RegistryView
 from services.api.documents import delete_entry
+from services.api.identifiers import PublicIdCollisionError
 from services.api.lifecycle import Status
 from services.api.listing import NO_FILTER, ModelFilter
 from shared.errors import ModelNameTakenError
@@ -50,10 +51,6 @@ _LIST: Final = {
 }
 _COUNTER_ID: Final = "models"
 _ID_BLOCK: Final = 50
-
-
-class PublicIdCollisionError(Exception):
-    pass
 
 
 class CounterUnavailableError(RuntimeError):
