@@ -1,13 +1,11 @@
 """The path one model event takes through the api, on fakes (no server): the consumer
-reads the model once, the lifecycle plans once, the registry writes once, the message is
+reads the model once, `settling.plan` judges once, the registry writes once, the message is
 acked; a repair is kicked with the outbox entry just written, nothing re-read."""
 
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pytest
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 
 from services.api import settling
 from services.api.adapters.status_consumer import StatusConsumer
@@ -21,68 +19,19 @@ from shared.events import (
     RunningData,
 )
 from shared.records import Document
-from tests.api.test_relay import model_document
+from tests.api.fakes import (
+    FakeJetStream,
+    FakeMetadata,
+    FakeMsg,
+    FakeNats,
+    FakePullSubscription,
+    FakeRegistry,
+    FakeRelay,
+    FakeSequence,
+    model_document,
+)
 
 SOURCE = "/jan-models/inventory"
-
-
-@dataclass
-class FakeRegistry:
-    """The registry's status side in memory, with its guards: a write holds only for the
-    model as it was read."""
-
-    calls: list[str]
-    models: dict[str, Document] = field(default_factory=dict)
-
-    async def by_public_ids(self, public_ids: list[str]) -> dict[str, Document]:
-        self.calls.append("registry.by_public_ids")
-        return {p: dict(self.models[p]) for p in public_ids if p in self.models}
-
-    async def write_all(self, writes: list[tuple[Document, Document | None]]) -> bool:
-        self.calls.append("registry.write_all")
-        held = True
-        for read, changes in writes:
-            stored = self.models.get(read["public_id"])
-            if stored is None or stored != read:
-                held = False
-            elif changes is None:
-                del self.models[read["public_id"]]
-            else:
-                stored.update(changes)
-        return held
-
-
-@dataclass
-class FakeRelay:
-    calls: list[str]
-    kicked: list[dict[str, Any]] = field(default_factory=list)
-
-    def kick(self, document_id: Any, outbox: dict[str, Any]) -> None:
-        self.calls.append("relay.kick")
-        self.kicked.append(outbox)
-
-
-@dataclass
-class FakeSequence:
-    stream: int
-
-
-@dataclass
-class FakeMetadata:
-    sequence: FakeSequence
-
-
-@dataclass
-class FakeMsg:
-    calls: list[str]
-    data: bytes
-    metadata: FakeMetadata
-
-    async def ack(self) -> None:
-        self.calls.append("msg.ack")
-
-    async def nak(self, delay: float | None = None) -> None:
-        self.calls.append("msg.nak")
 
 
 def stored_model(status: str) -> Document:
@@ -105,7 +54,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     real_plan = settling.plan
 
     def plan(*args: Any, **kwargs: Any) -> dict[str, settling.ModelPlan]:
-        recorded.append("lifecycle.plan")
+        recorded.append("settling.plan")
         return real_plan(*args, **kwargs)
 
     monkeypatch.setattr(settling, "plan", plan)
@@ -115,28 +64,37 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 async def deliver(
     calls: list[str], registry: FakeRegistry, relay: FakeRelay, *events: CloudEvent
 ) -> None:
-    consumer = StatusConsumer(registry=registry, nats=cast(Client, None), relay=relay)
+    """Through the consumer's own loop: one fetch brings `events`, the next finds none."""
     messages = [
         FakeMsg(calls, event.model_dump_json().encode(), FakeMetadata(FakeSequence(seq)))
         for seq, event in enumerate(events, 1)
     ]
-    await consumer._process_batch(cast(list[Msg], messages))
+    js = FakeJetStream()
+    consumer = StatusConsumer(registry=registry, nats=cast(Client, FakeNats(js)), relay=relay)
+    js.subscription = FakePullSubscription([messages], drained=consumer.stop)
+    await consumer.run()
+
+
+def holding(calls: list[str], model: Document) -> FakeRegistry:
+    registry = FakeRegistry(calls)
+    registry.put(model)
+    return registry
 
 
 async def test_one_event_reads_plans_and_writes_once_then_acks(calls: list[str]) -> None:
     model = stored_model("deploying")
-    registry, relay = FakeRegistry(calls, {model["public_id"]: model}), FakeRelay(calls)
+    registry, relay = holding(calls, model), FakeRelay(calls)
     event = ModelRunning.of(RunningData(**ref(model), replicas=1, ready_replicas=1), source=SOURCE)
 
     await deliver(calls, registry, relay, event)
 
-    assert calls == ["registry.by_public_ids", "lifecycle.plan", "registry.write_all", "msg.ack"]
-    assert registry.models[model["public_id"]]["status"] == "running"
+    assert calls == ["registry.by_public_ids", "settling.plan", "registry.write_all", "msg.ack"]
+    assert registry.stored(model["public_id"])["status"] == "running"
 
 
 async def test_a_drift_is_repaired_with_the_outbox_entry_just_written(calls: list[str]) -> None:
     model = stored_model("running")
-    registry, relay = FakeRegistry(calls, {model["public_id"]: model}), FakeRelay(calls)
+    registry, relay = holding(calls, model), FakeRelay(calls)
     missing = [ObjectRef(api_version="v1", kind="Service", name=model["name"])]
     event = ModelDrifted.of(DriftedData(**ref(model), missing=missing), source=SOURCE)
 
@@ -144,23 +102,23 @@ async def test_a_drift_is_repaired_with_the_outbox_entry_just_written(calls: lis
 
     assert calls == [
         "registry.by_public_ids",
-        "lifecycle.plan",
+        "settling.plan",
         "registry.write_all",
         "relay.kick",
         "msg.ack",
     ]
-    assert relay.kicked == [registry.models[model["public_id"]]["outbox"]]
+    assert relay.kicked == [registry.stored(model["public_id"])["outbox"]]
 
 
 async def test_a_lost_guard_plans_the_batch_again_from_a_fresh_read(calls: list[str]) -> None:
     model = stored_model("deploying")
-    registry, relay = FakeRegistry(calls, {model["public_id"]: model}), FakeRelay(calls)
+    registry, relay = holding(calls, model), FakeRelay(calls)
     real_read = registry.by_public_ids
 
     async def read_then_someone_writes(public_ids: list[str]) -> dict[str, Document]:
         found = await real_read(public_ids)
         if calls.count("registry.by_public_ids") == 1:  # a delete lands between read and write
-            registry.models[model["public_id"]]["status"] = "deleting"
+            registry.stored(model["public_id"])["status"] = "deleting"
         return found
 
     registry.by_public_ids = read_then_someone_writes  # type: ignore[method-assign]  # a race, staged
@@ -170,13 +128,13 @@ async def test_a_lost_guard_plans_the_batch_again_from_a_fresh_read(calls: list[
 
     assert calls == [
         "registry.by_public_ids",
-        "lifecycle.plan",
+        "settling.plan",
         "registry.write_all",
         "registry.by_public_ids",
-        "lifecycle.plan",
+        "settling.plan",
         "msg.ack",  # nothing left to write
     ]
-    assert registry.models[model["public_id"]]["status"] == "deleting"  # running is ignored
+    assert registry.stored(model["public_id"])["status"] == "deleting"  # running is ignored
 
 
 def test_the_log_says_removed_only_for_a_removal(caplog: pytest.LogCaptureFixture) -> None:
@@ -190,7 +148,7 @@ def test_the_log_says_removed_only_for_a_removal(caplog: pytest.LogCaptureFixtur
         ),
     }
     consumer = StatusConsumer(
-        registry=FakeRegistry([]), nats=cast(Client, None), relay=FakeRelay([])
+        registry=FakeRegistry(), nats=cast(Client, FakeNats()), relay=FakeRelay()
     )
     with caplog.at_level("INFO", logger="services.api.adapters.status_consumer"):
         consumer._report(plans)
