@@ -29,6 +29,9 @@ class ModelRegistry(Protocol):
     async def get(self, organization_id: int, model: int | str) -> Document | None:
         """The model as the api shows it; None when it is not the organization's."""
 
+    async def details(self, organization_id: int, model: int | str) -> Document | None:
+        """`get`'s model with its desired deployment config (which holds no secret)."""
+
     async def editable(self, organization_id: int, model: int | str) -> Document | None:
         """The whole stored model, what a change is judged against and guarded by."""
 
@@ -56,8 +59,8 @@ class GpuAdmissions(Protocol):
         cluster: Callable[[], Awaitable[StatusReply]],
         min_vram_bytes: int,
     ) -> Document:
-        """The stored model, built by `build` from its plan; `GpuQuotaExceededError` (403),
-        `InsufficientResourcesError` (400) or `ModelNameTakenError` (409) store nothing."""
+        """Store the model `build` makes of its plan, or refuse and store nothing: over the
+        quota (403), no node fits (400), a taken name (409)."""
 
     async def readmit(
         self,

@@ -44,8 +44,9 @@ from shared.records import Document
 from shared.secrets import TokenCipher
 from tests.api.conftest import synced_status
 
-_NOT_SHOWN = ("_id", "outbox", "hf_token_encrypted", "secret_env_encrypted", "deployment_config")
-"""What the registry's `get` leaves out of a model."""
+_NOT_IN_DETAILS = ("_id", "outbox", "hf_token_encrypted", "secret_env_encrypted")
+"""What the registry's `details` leave out of a model; `get` leaves out its config too."""
+_NOT_SHOWN = (*_NOT_IN_DETAILS, "deployment_config")
 
 
 def model_document(*, grace_passed: bool = True) -> Document:
@@ -134,10 +135,19 @@ class FakeRegistry:
 
     async def get(self, organization_id: int, model: int | str) -> Document | None:
         self.calls.append("registry.get")
+        return self._shown(organization_id, model, leaving_out=_NOT_SHOWN)
+
+    async def details(self, organization_id: int, model: int | str) -> Document | None:
+        self.calls.append("registry.details")
+        return self._shown(organization_id, model, leaving_out=_NOT_IN_DETAILS)
+
+    def _shown(
+        self, organization_id: int, model: int | str, *, leaving_out: tuple[str, ...]
+    ) -> Document | None:
         found = self._find(organization_id, model)
         if found is None:
             return None
-        return {key: copy.deepcopy(value) for key, value in found.items() if key not in _NOT_SHOWN}
+        return {k: copy.deepcopy(v) for k, v in found.items() if k not in leaving_out}
 
     async def editable(self, organization_id: int, model: int | str) -> Document | None:
         self.calls.append("registry.editable")

@@ -404,6 +404,39 @@ async def test_three_public_ids_all_taken_give_up(
     assert api.calls.count("registry.insert") == 4
 
 
+# --- reads ------------------------------------------------------------------------------------
+
+
+async def test_a_model_is_read_by_its_public_id_or_its_id_without_secrets_or_outbox(
+    api: FakeApi,
+) -> None:
+    created = await api.models.create(seed(), organization_id=ORG)
+
+    by_public_id = await api.models.get(created["public_id"], organization_id=ORG)
+    by_id = await api.models.get(str(created["id"]), organization_id=ORG)
+    details = await api.models.details(created["public_id"], organization_id=ORG)
+
+    assert by_public_id == by_id
+    hidden = {"_id", "outbox", "hf_token_encrypted", "secret_env_encrypted"}
+    assert not hidden & (by_public_id.keys() | details.keys())
+    assert "deployment_config" not in by_public_id
+    assert details["deployment_config"]["has_hugging_face_token"] is True
+
+
+@pytest.mark.parametrize("organization_id", [ORG, 999])
+async def test_reading_an_unknown_or_another_organizations_model_is_404(
+    api: FakeApi, organization_id: int
+) -> None:
+    created = await api.models.create(seed(), organization_id=ORG)
+    raw_id = "mdl_000000000000" if organization_id == ORG else created["public_id"]
+
+    for read in (api.models.get, api.models.details):
+        assert await refusal(read(raw_id, organization_id=organization_id)) == (
+            404,
+            f"model '{raw_id}' not found",
+        )
+
+
 # --- delete -----------------------------------------------------------------------------------
 
 
