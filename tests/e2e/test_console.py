@@ -220,6 +220,12 @@ _RECORD_STATUSES = """() => {
 }"""
 
 
+_SHOWN_UPDATING_THEN_RUNNING = """() => {
+  const seen = window.statusesSeen;
+  return seen.length >= 2 && seen[seen.length - 2] === "updating" && seen[seen.length - 1] === "running";
+}"""
+
+
 async def statuses_seen(page: Page) -> list[str]:
     seen: list[str] = await page.evaluate("window.statusesSeen")
     return seen
@@ -287,7 +293,10 @@ async def test_day_two_on_a_models_page(
     await expect(page.locator("#model-notice")).to_have_text(
         f"Restarting: generation {generation + 1} replaces the pods."
     )
-    await expect(page.locator("#model-status")).to_have_text("running", timeout=60_000)
+    # The notice is written with the answer, the status on the next frame: wait for the
+    # page to have shown `updating` then `running`, not for a `running` still on screen.
+    await page.wait_for_function(_SHOWN_UPDATING_THEN_RUNNING, timeout=60_000)
+    await expect(page.locator("#model-status")).to_have_text("running")
     seen = await statuses_seen(page)
     assert seen[-2:] == ["updating", "running"], seen
     await expect(page.locator("#model-events li", has_text="restart").first).to_be_visible()
