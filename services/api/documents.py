@@ -22,7 +22,7 @@ from shared.events import (
     UpdatedData,
 )
 from shared.labels import SERVE_PORT
-from shared.model_spec import DeploymentConfig, Requirements
+from shared.model_spec import DeploymentConfig, Requirements, is_secret_env_name
 from shared.names import DEFAULT_NAMESPACE
 from shared.records import Document
 
@@ -194,3 +194,17 @@ def outbox_entry(
         "due_at": due_at,
         "attempts": 0,
     }
+
+
+def secret_env_apart(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored deployment config whose secret-named `extra_env` entries (an older version
+    stored them in clear) are named in `secret_env_names` only, never kept by value."""
+    extra_env = config.get("extra_env")
+    if not isinstance(extra_env, list):
+        return config
+    secret = [e for e in extra_env if is_secret_env_name(str(e.get("name", "")))]
+    if not secret:
+        return config
+    names = set(config.get("secret_env_names") or []) | {str(e["name"]) for e in secret}
+    kept = [e for e in extra_env if e not in secret]
+    return {**config, "extra_env": kept, "secret_env_names": sorted(names)}

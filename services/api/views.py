@@ -5,8 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.api.conditions import conditions_of
-from services.api.documents import stored_config
-from shared.model_spec import is_secret_env_name
+from services.api.documents import secret_env_apart, stored_config
 from shared.queries import WorkloadEntry
 from shared.records import Document
 
@@ -89,12 +88,9 @@ def deployment_config_view(document: Document) -> dict[str, Any]:
     hold one in `extra_env`: it is shown by name too, never by value."""
     stored = document.get("deployment_config") or {}
     config = stored_config(document).model_dump(mode="json")
-    secret_names = set(stored.get("secret_env_names") or [])
-    secret_names |= {e["name"] for e in config["extra_env"] if is_secret_env_name(e["name"])}
-    config["extra_env"] = [e for e in config["extra_env"] if not is_secret_env_name(e["name"])]
     config["has_hugging_face_token"] = bool(stored.get("has_hugging_face_token"))
-    config["secret_env_names"] = sorted(secret_names)
-    return config
+    config["secret_env_names"] = sorted(stored.get("secret_env_names") or [])
+    return secret_env_apart(config)
 
 
 def observed_state(document: Document) -> dict[str, Any]:

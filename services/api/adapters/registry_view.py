@@ -26,8 +26,8 @@ import orjson
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
+from services.api.documents import secret_env_apart
 from services.api.listing import NO_FILTER, ModelFilter
-from shared.model_spec import is_secret_env_name
 from shared.records import Document
 
 log = logging.getLogger(__name__)
@@ -44,16 +44,8 @@ def public_fields(document: Document) -> Document:
 
 
 def config_bytes(config: dict[str, Any]) -> bytes:
-    """A stored deployment config as the view keeps it: JSON, a secret-named `extra_env`
-    entry (stored in clear by an older version) by its name in `secret_env_names` only."""
-    extra_env = config.get("extra_env")
-    if isinstance(extra_env, list):
-        secret = [e for e in extra_env if is_secret_env_name(str(e.get("name", "")))]
-        if secret:
-            names = set(config.get("secret_env_names") or []) | {str(e["name"]) for e in secret}
-            kept = [e for e in extra_env if e not in secret]
-            config = {**config, "extra_env": kept, "secret_env_names": sorted(names)}
-    return orjson.dumps(config)
+    """A stored deployment config as the view keeps it: JSON, without a secret value."""
+    return orjson.dumps(secret_env_apart(config))
 
 
 class RegistryView:
