@@ -4,8 +4,8 @@
 same bodies as the api, but compute them on every request from fresh lists read from the
 Kubernetes API server with kubernetes-asyncio: nodes, pods, the four required CRDs (read
 by name) and the storage classes; model Deployments and their pods. The answer is
-computed by the inventory's own pure code (`ClusterView`), so only the way of getting
-the facts differs. The baseline is given every advantage: the lists run concurrently,
+computed by the inventory's own pure code (`ClusterView`, `ReplyCache`), so only the way
+of getting the facts differs. The baseline is given every advantage: the lists run concurrently,
 the JSON is read raw with orjson (not through the client's generated models), and it
 checks no API key and reads no registry.
 
@@ -39,6 +39,7 @@ from starlette.responses import Response
 
 from services.inventory.cluster import ClusterView, Kind
 from services.inventory.health import HealthPolicy
+from services.inventory.reply_cache import ReplyCache
 from shared import crds, labels
 from shared.kubernetes import load_api_client
 
@@ -89,12 +90,14 @@ async def cluster_status(client: ApiClient) -> Raw:
         _crds(ext),
     )
     view = ClusterView(policy=HealthPolicy())
+    replies = ReplyCache(view)
+    view.subscribe(replies)
     view.replace(Kind.NODES, nodes)
     view.replace(Kind.PODS, pods)
     view.replace(Kind.STORAGE_CLASSES, classes)
     view.replace(Kind.CRDS, found)
     view.replace(Kind.WORKLOADS, [])
-    status: Raw = orjson.loads(view.status_reply())["cluster_status"]
+    status: Raw = orjson.loads(replies.status_reply())["cluster_status"]
     return status
 
 

@@ -2,8 +2,8 @@
 settings, before anything runs.
 
 `build` gives an `InventoryRuntime` (see `runtime`) whose collaborators all exist: the
-cluster view with one change feed per consumer subscribed to it, the lifecycle tracker,
-the projection writer, the model memories, the event publisher, the query responder and
+cluster view with one change feed per consumer subscribed to it (the projection writer's,
+the lifecycle tracker's, the reply cache), the lifecycle tracker, the projection writer, the model memories, the event publisher, the query responder and
 the probe server (FastStream `AsgiFastStream` under uvicorn). `running` runs it in-process
 (tests, benchmarks); `run` runs it as its own process, for `jan-models inventory` and
 `python -m services.inventory`.
@@ -28,6 +28,7 @@ from services.inventory.changes import ModelBacklog, ProjectionBacklog
 from services.inventory.cluster import ClusterView
 from services.inventory.exposition import CLUSTER_METRICS
 from services.inventory.health import HealthPolicy
+from services.inventory.reply_cache import ReplyCache
 from services.inventory.runtime import Clients, InventoryRuntime
 from services.inventory.settings import InventorySettings
 from services.inventory.tracker import ModelTracker
@@ -112,6 +113,8 @@ def assemble(settings: InventorySettings, clients: Clients) -> InventoryRuntime:
     view.subscribe(projection_backlog)
     model_backlog = ModelBacklog()
     view.subscribe(model_backlog)
+    reply_cache = ReplyCache(view)
+    view.subscribe(reply_cache)
     transactions = TransactionSessions(clients.db, service="inventory")
     return InventoryRuntime(
         settings=settings,
@@ -138,7 +141,7 @@ def assemble(settings: InventorySettings, clients: Clients) -> InventoryRuntime:
         ),
         memories=MemoryStore(clients.db, transactions=transactions),
         publisher=EventPublisher(clients.nats.jetstream()),
-        responder=QueryResponder(view),
+        responder=QueryResponder(reply_cache),
         probes=ProbeServer(settings, ready=lambda: view.connected),
     )
 

@@ -13,8 +13,8 @@ its work puts back what it took.
   changed: themselves, their pods, what Kubernetes said of their pods, a timer), the
   ones that vanished, and the models whose other objects appeared, vanished or changed
   generation.
-
-The reply cache is the view's own (it is what the view answers with), not a consumer.
+- `reply_cache.ReplyCache` (the query replies): drops the one node's or Deployment's
+  cached fragment a change names, and moves the reply versions.
 """
 
 from __future__ import annotations
@@ -47,6 +47,14 @@ class ChangeFeed:
 
     def owned_touched(self, public_id: str) -> None:
         """One of the model's other objects appeared, vanished or changed generation."""
+
+    def node_touched(self, name: str) -> None:
+        """A node, or the GPUs its pods hold, changed (also for a node not seen yet)."""
+
+    def cluster_touched(self) -> None:
+        """Something else the cluster's status tells changed: whether the watches have
+        synced or there is a cluster at all, the CRDs, the storage classes, the names
+        no model owns."""
 
 
 class ProjectionBacklog(ChangeFeed):

@@ -1,21 +1,20 @@
-"""The in-memory view of the cluster: the projections' cache, and what queries read.
+"""The in-memory store of the cluster: the objects the watches show, and their indexes.
 
 Watches feed it (`apply` for one event, `replace` for a fresh list); it keeps derived
-facts incrementally (GPUs allocated per node, pods per model), invalidates its own reply
-fragments, and tells the feeds subscribed to it what changed (see `changes`: the
-projection writer's and the lifecycle tracker's). It is rebuilt from fresh lists on
-every start.
+facts incrementally (GPUs allocated per node, pods per model, each Deployment's
+assessment) and tells the feeds subscribed to it what changed (see `changes`: the
+projection writer's, the lifecycle tracker's and the reply cache's). Its consumers read
+it through the read-only API below and never change it. It is rebuilt from fresh lists
+on every start.
 """
 
-import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from services.inventory import replies
 from services.inventory.changes import ChangeFeed
 from services.inventory.health import Assessment, HealthPolicy, assess
 from services.inventory.objects import (
@@ -41,7 +40,6 @@ from services.inventory.objects import (
 from services.inventory.pod_reports import PodReport, PodWarning, log_tail
 from services.inventory.resource_version import as_int, is_stale
 from shared.names import DEFAULT_NAMESPACE
-from shared.queries import CapacityQuery, CapacityReply
 
 View = NodeView | PodView | WorkloadView | CrdView | StorageClassView | AutoscalerView | OwnedView
 
@@ -115,61 +113,80 @@ class ClusterView:
     def __init__(self, *, policy: HealthPolicy, clock: Callable[[], datetime] = utcnow) -> None:
         self.policy = policy
         self.clock = clock
-        self.objects: dict[Kind, dict[str, Any]] = {kind: {} for kind in Kind}
-        self.allocated: dict[str, int] = defaultdict(int)
-        self.bound_by_model: dict[str, dict[str, int]] = {}  # public id -> node -> GPUs
-        self.in_cluster = True  # False: no kubeconfig and not in a pod, nothing to watch
-        self.pods_by_model: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self.workloads_by_model: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self.synced: set[Kind] = set()
-        self.synced_at: datetime | None = None
+        self._objects: dict[Kind, dict[str, Any]] = {kind: {} for kind in Kind}
+        self._allocated: dict[str, int] = defaultdict(int)
+        self._bound_by_model: dict[str, dict[str, int]] = {}  # public id -> node -> GPUs
+        self._in_cluster = True  # False: no kubeconfig and not in a pod, nothing to watch
+        self._pods_by_model: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._workloads_by_model: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._synced: set[Kind] = set()
+        self._synced_at: datetime | None = None
         self._feeds: list[ChangeFeed] = []
-        self.owned: dict[str, set[tuple[Kind, str]]] = {}
+        self._owned: dict[str, set[tuple[Kind, str]]] = {}
         """Public id -> (kind, key) of each object the model owns besides its Deployment."""
-        self.foreign: dict[str, set[str]] = {}
+        self._foreign: dict[str, set[str]] = {}
         """Kind -> names of objects in the models' namespace that carry no model id."""
-        self._status: bytes | None = None
-        self._node_fragments: dict[str, bytes] = {}
         self._assessments: dict[str, Assessment] = {}
-        self.pod_reports: dict[str, PodReport] = {}
+        self._pod_reports: dict[str, PodReport] = {}
         """What Kubernetes said about each pod (Warning Events, a crash's log), by pod key."""
         # Only assessments waiting on a timer: `recheck` runs every second and must not
         # walk 10,000 workloads to find the few with a pending pod.
         self._timed: dict[str, datetime] = {}
-        self._workload_fragments: dict[str, bytes] = {}
-        self._sorted_workloads: list[str] | None = None
-        self._models_page: dict[tuple[int, int | None, int], bytes] = {}
-        # Reply versions: the epoch tells this process's counters from another's (a
-        # restarted inventory, a second replica), the counters move on every change.
-        self._epoch = secrets.token_hex(4)
-        self._status_serial = 0
-        self._models_serial = 0
 
-    # --- typed access ---------------------------------------------------------------
+    # --- reading --------------------------------------------------------------------
 
     @property
-    def nodes(self) -> dict[str, NodeView]:
-        return self.objects[Kind.NODES]
+    def objects(self) -> Mapping[Kind, Mapping[str, Any]]:
+        return self._objects
 
     @property
-    def pods(self) -> dict[str, PodView]:
-        return self.objects[Kind.PODS]
+    def nodes(self) -> Mapping[str, NodeView]:
+        return self._objects[Kind.NODES]
 
     @property
-    def workloads(self) -> dict[str, WorkloadView]:
-        return self.objects[Kind.WORKLOADS]
+    def pods(self) -> Mapping[str, PodView]:
+        return self._objects[Kind.PODS]
 
     @property
-    def crds(self) -> dict[str, CrdView]:
-        return self.objects[Kind.CRDS]
+    def workloads(self) -> Mapping[str, WorkloadView]:
+        return self._objects[Kind.WORKLOADS]
 
     @property
-    def storage_classes(self) -> dict[str, StorageClassView]:
-        return self.objects[Kind.STORAGE_CLASSES]
+    def crds(self) -> Mapping[str, CrdView]:
+        return self._objects[Kind.CRDS]
+
+    @property
+    def storage_classes(self) -> Mapping[str, StorageClassView]:
+        return self._objects[Kind.STORAGE_CLASSES]
+
+    @property
+    def allocated(self) -> Mapping[str, int]:
+        """GPUs held by the bound, non-terminated pods of each node, by node name."""
+        return self._allocated
+
+    @property
+    def bound_by_model(self) -> Mapping[str, Mapping[str, int]]:
+        """GPUs held by each model's bound pods: public id -> node name -> GPUs."""
+        return self._bound_by_model
+
+    @property
+    def synced(self) -> Set[Kind]:
+        """The kinds whose first list has been taken in (and not forgotten since)."""
+        return self._synced
+
+    @property
+    def synced_at(self) -> datetime | None:
+        """When every required kind was first synced."""
+        return self._synced_at
+
+    @property
+    def in_cluster(self) -> bool:
+        """False when there is no kubeconfig and no pod's service account: nothing to watch."""
+        return self._in_cluster
 
     @property
     def connected(self) -> bool:
-        return all(kind in self.synced for kind in REQUIRED_KINDS)
+        return all(kind in self._synced for kind in REQUIRED_KINDS)
 
     # --- feeding --------------------------------------------------------------------
 
@@ -180,7 +197,7 @@ class ClusterView:
     def apply(self, kind: Kind, event_type: str, raw: Raw) -> bool:
         """One watch event; False when it is stale (an older version than the one held)."""
         key = object_key(raw)
-        held = self.objects[kind].get(key)
+        held = self._objects[kind].get(key)
         if event_type == "DELETED":
             if held is None:
                 return False
@@ -198,10 +215,10 @@ class ClusterView:
     def replace(self, kind: Kind, raws: Iterable[Raw]) -> None:
         """A fresh list: it is the truth, so what it lacks vanished (reconcile)."""
         fresh = {view.key: view for view in map(PARSERS[kind], raws)}
-        for key in [k for k in self.objects[kind] if k not in fresh]:
+        for key in [k for k in self._objects[kind] if k not in fresh]:
             self._remove(kind, key)
         for key, view in fresh.items():
-            held = self.objects[kind].get(key)
+            held = self._objects[kind].get(key)
             if held is None or held.resource_version != view.resource_version or held != view:
                 self._set(kind, view)
         if kind in PROJECTED_KINDS:
@@ -211,33 +228,33 @@ class ClusterView:
 
     def mark_synced(self, kind: Kind) -> None:
         was_connected = self.connected
-        self.synced.add(kind)
+        self._synced.add(kind)
         if self.connected and not was_connected:
-            self.synced_at = self.clock()
-            self._status_changed()  # `connected` and `synced_at` are in the reply
+            self._synced_at = self.clock()
+            self._cluster_changed()  # `connected` and `synced_at` are in the status
 
     def set_no_cluster(self) -> None:
         """Nothing to watch: queries answer that there is no cluster, not that it is syncing."""
-        self.in_cluster = False
-        self._status_changed()
+        self._in_cluster = False
+        self._cluster_changed()
 
     def forget(self, kind: Kind) -> None:
         """A kind stops being watched (its CRD was removed): drop what it held."""
-        for key in list(self.objects[kind]):
+        for key in list(self._objects[kind]):
             self._remove(kind, key)
-        self.synced.discard(kind)
+        self._synced.discard(kind)
         if kind in PROJECTED_KINDS:
             for feed in self._feeds:
                 feed.relisted(kind)
-        self._status_changed()  # `connected` may have changed
+        self._cluster_changed()  # `connected` may have changed
 
     def _set(self, kind: Kind, view: Any) -> None:
-        old = self.objects[kind].get(view.key)
-        self.objects[kind][view.key] = view
+        old = self._objects[kind].get(view.key)
+        self._objects[kind][view.key] = view
         self._after_change(kind, old, view)
 
     def _remove(self, kind: Kind, key: str) -> None:
-        old = self.objects[kind].pop(key)
+        old = self._objects[kind].pop(key)
         self._after_change(kind, old, None)
 
     def _after_change(self, kind: Kind, old: Any, new: Any) -> None:
@@ -252,7 +269,7 @@ class ClusterView:
         elif kind is Kind.WORKLOADS:
             self._workload_changed(old, new)
         elif kind in (Kind.CRDS, Kind.STORAGE_CLASSES):
-            self._status_changed()
+            self._cluster_changed()
 
     def _owned_changed(self, kind: Kind, old: Any, new: Any) -> None:
         same = (
@@ -262,34 +279,34 @@ class ClusterView:
         )
         if same:
             return
-        foreign_before = set(self.foreign.get(OWNED_KINDS[kind][1], ()))
+        foreign_before = set(self._foreign.get(OWNED_KINDS[kind][1], ()))
         for view, sign in ((old, -1), (new, 1)):
             if view is None:
                 continue
             if view.public_id:
-                members = self.owned.setdefault(view.public_id, set())
+                members = self._owned.setdefault(view.public_id, set())
                 if sign > 0:
                     members.add((kind, view.key))
                 else:
                     members.discard((kind, view.key))
                     if not members:
-                        del self.owned[view.public_id]
+                        del self._owned[view.public_id]
                 for feed in self._feeds:
                     feed.owned_touched(view.public_id)
             elif view.namespace == DEFAULT_NAMESPACE:
-                names = self.foreign.setdefault(OWNED_KINDS[kind][1], set())
+                names = self._foreign.setdefault(OWNED_KINDS[kind][1], set())
                 if sign > 0:
                     names.add(view.name)
                 else:
                     names.discard(view.name)
-        if self.foreign.get(OWNED_KINDS[kind][1], set()) != foreign_before:
-            self._status_changed()
+        if self._foreign.get(OWNED_KINDS[kind][1], set()) != foreign_before:
+            self._cluster_changed()
 
     def owned_refs(self, public_id: str) -> list[OwnedRef]:
         """What the model owns besides its Deployment, as the watches show it now."""
         refs = []
-        for kind, key in self.owned.get(public_id, ()):
-            view = self.objects[kind][key]
+        for kind, key in self._owned.get(public_id, ()):
+            view = self._objects[kind][key]
             api_version, kind_name = OWNED_KINDS[kind]
             refs.append(OwnedRef(kind_name, view.name, api_version, view.generation or 0))
         return refs
@@ -297,14 +314,18 @@ class ClusterView:
     @property
     def owned_kinds_known(self) -> frozenset[str]:
         """The owned kinds whose watches have synced: only those can show an object missing."""
-        return frozenset(name for kind, (_, name) in OWNED_KINDS.items() if kind in self.synced)
+        return frozenset(name for kind, (_, name) in OWNED_KINDS.items() if kind in self._synced)
 
     def foreign_objects(self) -> dict[str, list[str]]:
-        return {kind: sorted(names) for kind, names in sorted(self.foreign.items()) if names}
+        return {kind: sorted(names) for kind, names in sorted(self._foreign.items()) if names}
 
     def _node_changed(self, name: str) -> None:
-        self._node_fragments.pop(name, None)
-        self._status_changed()
+        for feed in self._feeds:
+            feed.node_touched(name)
+
+    def _cluster_changed(self) -> None:
+        for feed in self._feeds:
+            feed.cluster_touched()
 
     def _pod_changed(self, old: PodView | None, new: PodView | None) -> None:
         # A pod going Running keeps its node and GPUs: the status (and its version) stays.
@@ -313,56 +334,53 @@ class ClusterView:
             if pod is None:
                 continue
             if pod.allocated_gpus and not held:
-                self.allocated[pod.node_name] += sign * pod.allocated_gpus
+                self._allocated[pod.node_name] += sign * pod.allocated_gpus
                 if pod.public_id:
                     self._count_bound(pod, sign)
                 if pod.node_name in self.nodes:  # its projection holds the GPUs allocated
                     self._projected_changed(Kind.NODES, pod.node_name)
                 self._node_changed(pod.node_name)
             if pod.model_key is not None:
-                members = self.pods_by_model[pod.model_key]
+                members = self._pods_by_model[pod.model_key]
                 if sign > 0:
                     members.add(pod.key)
                 else:
                     members.discard(pod.key)
                     if new is None:
-                        self.pod_reports.pop(pod.key, None)
+                        self._pod_reports.pop(pod.key, None)
                     if not members:
-                        del self.pods_by_model[pod.model_key]
-                for workload_key in self.workloads_by_model.get(pod.model_key, ()):
+                        del self._pods_by_model[pod.model_key]
+                for workload_key in self._workloads_by_model.get(pod.model_key, ()):
                     self._workload_invalidated(workload_key)
 
     def _count_bound(self, pod: PodView, sign: int) -> None:
-        nodes = self.bound_by_model.setdefault(pod.public_id, {})
+        nodes = self._bound_by_model.setdefault(pod.public_id, {})
         nodes[pod.node_name] = nodes.get(pod.node_name, 0) + sign * pod.allocated_gpus
         if nodes[pod.node_name] <= 0:
             del nodes[pod.node_name]
         if not nodes:
-            del self.bound_by_model[pod.public_id]
+            del self._bound_by_model[pod.public_id]
 
     def _workload_changed(self, old: WorkloadView | None, new: WorkloadView | None) -> None:
         key = (new or old).key  # type: ignore[union-attr]
         if old is not None and (new is None or old.model_key != new.model_key):
-            members = self.workloads_by_model[old.model_key]
+            members = self._workloads_by_model[old.model_key]
             members.discard(key)
             if not members:
-                del self.workloads_by_model[old.model_key]
+                del self._workloads_by_model[old.model_key]
         if new is not None:
-            self.workloads_by_model[new.model_key].add(key)
-            for feed in self._feeds:
-                feed.workload_appeared(key)
+            self._workloads_by_model[new.model_key].add(key)
+            if old is None:
+                for feed in self._feeds:
+                    feed.workload_appeared(key)
         elif old is not None:
             for feed in self._feeds:
                 feed.workload_vanished(key, old)
-        if old is None or new is None:
-            self._sorted_workloads = None
         self._workload_invalidated(key)
 
     def _workload_invalidated(self, key: str) -> None:
         self._assessments.pop(key, None)
         self._timed.pop(key, None)
-        self._workload_fragments.pop(key, None)
-        self._models_changed()
         self._projected_changed(Kind.WORKLOADS, key)
         for feed in self._feeds:
             feed.workload_touched(key)
@@ -373,22 +391,22 @@ class ClusterView:
 
     def note_warning(self, warning: PodWarning) -> None:
         """A Warning Event about a pod: re-judge its model with it."""
-        report = self.pod_reports.get(warning.pod_key, PodReport())
+        report = self._pod_reports.get(warning.pod_key, PodReport())
         self._report(warning.pod_key, report.warned(warning.reason, warning.message))
 
     def note_crash_log(self, pod_key: str, text: str) -> None:
         """The last lines a pod's crashed container printed."""
-        report = self.pod_reports.get(pod_key, PodReport())
+        report = self._pod_reports.get(pod_key, PodReport())
         self._report(pod_key, replace(report, crash_log=log_tail(text)))
 
     def _report(self, pod_key: str, report: PodReport) -> None:
         pod = self.pods.get(pod_key)
         if pod is None or pod.model_key is None:
             return  # not a model's pod (or not seen yet): nothing to explain
-        if self.pod_reports.get(pod_key) == report:
+        if self._pod_reports.get(pod_key) == report:
             return
-        self.pod_reports[pod_key] = report
-        for workload_key in self.workloads_by_model.get(pod.model_key, ()):
+        self._pod_reports[pod_key] = report
+        for workload_key in self._workloads_by_model.get(pod.model_key, ()):
             self._workload_invalidated(workload_key)
 
     def recheck(self, now: datetime) -> None:
@@ -400,7 +418,8 @@ class ClusterView:
     # --- derived facts --------------------------------------------------------------
 
     def pods_of(self, workload: WorkloadView) -> list[PodView]:
-        return [self.pods[k] for k in self.pods_by_model.get(workload.model_key, ())]
+        pods = self._objects[Kind.PODS]
+        return [pods[k] for k in self._pods_by_model.get(workload.model_key, ())]
 
     def assessment(self, key: str) -> Assessment:
         cached = self._assessments.get(key)
@@ -411,7 +430,7 @@ class ClusterView:
                 self.pods_of(workload),
                 now=self.clock(),
                 policy=self.policy,
-                reports=self.pod_reports,
+                reports=self._pod_reports,
             )
             self._assessments[key] = cached
             if cached.next_check is not None:
@@ -419,89 +438,4 @@ class ClusterView:
         return cached
 
     def gpu_nodes(self) -> list[tuple[NodeView, int]]:
-        return [(n, self.allocated.get(n.name, 0)) for n in self.nodes.values() if n.gpu_count]
-
-    # --- replies --------------------------------------------------------------------
-
-    def _status_changed(self) -> None:
-        self._status = None
-        self._status_serial += 1
-
-    def _models_changed(self) -> None:
-        self._models_page.clear()
-        self._models_serial += 1
-
-    @property
-    def status_version(self) -> str:
-        """Names the status reply's content: it changes whenever the reply may."""
-        return f"{self._epoch}-{self._status_serial}"
-
-    @property
-    def models_version(self) -> str:
-        """Names the whole models list (every page): it changes whenever a page may."""
-        return f"{self._epoch}-{self._models_serial}"
-
-    def status_reply(self) -> bytes:
-        if self._status is None:
-            fragments = []
-            total_gpus = 0
-            for name in sorted(self.nodes):
-                node = self.nodes[name]
-                if not node.gpu_count:
-                    continue
-                total_gpus += node.gpu_count
-                fragment = self._node_fragments.get(name)
-                if fragment is None:
-                    fragment = replies.gpu_node_fragment(
-                        node, allocated=self.allocated.get(name, 0)
-                    )
-                    self._node_fragments[name] = fragment
-                fragments.append(fragment)
-            self._status = replies.status_reply_bytes(
-                connected=self.connected,
-                in_cluster=self.in_cluster,
-                placement=[
-                    replies.node_gpus(node, allocated=self.allocated.get(node.name, 0))
-                    for name, node in sorted(self.nodes.items())
-                    if node.gpu_count
-                ],
-                bound_gpus=self.bound_by_model,
-                total_nodes=len(self.nodes),
-                total_gpus=total_gpus,
-                gpu_node_fragments=fragments,
-                crd_names=set(self.crds),
-                storage_classes=self.storage_classes.values(),
-                synced_at=self.synced_at,
-                version=self.status_version,
-                foreign_objects=self.foreign_objects(),
-            )
-        return self._status
-
-    def models_reply(self, *, offset: int, limit: int | None, max_bytes: int) -> bytes:
-        cache_key = (offset, limit, max_bytes)
-        page = self._models_page.get(cache_key)
-        if page is None:
-            if self._sorted_workloads is None:
-                self._sorted_workloads = sorted(self.workloads)
-            fragments = [self.workload_fragment(key) for key in self._sorted_workloads]
-            page = replies.models_reply_bytes(
-                fragments,
-                offset=offset,
-                limit=limit,
-                max_bytes=max_bytes,
-                version=self.models_version,
-            )
-            self._models_page[cache_key] = page
-        return page
-
-    def workload_fragment(self, key: str) -> bytes:
-        fragment = self._workload_fragments.get(key)
-        if fragment is None:
-            fragment = replies.workload_fragment(
-                self.workloads[key], assessment=self.assessment(key)
-            )
-            self._workload_fragments[key] = fragment
-        return fragment
-
-    def capacity(self, query: CapacityQuery) -> CapacityReply:
-        return replies.capacity_reply(query, self.gpu_nodes())
+        return [(n, self._allocated.get(n.name, 0)) for n in self.nodes.values() if n.gpu_count]

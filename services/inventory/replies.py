@@ -1,12 +1,14 @@
-"""Query replies computed from the in-memory view, serialized once and spliced.
+"""Query replies computed from the in-memory store, serialized once and spliced.
 
 A reply is the pydantic model's own JSON, but the long lists (one entry per GPU node,
 one per model workload) are kept as cached per-entry fragments and joined into the
-envelope, so a change to one node or one Deployment does not re-serialize thousands.
+envelope, so a change to one node or one Deployment does not re-serialize thousands
+(`reply_cache` keeps the fragments and the replies between changes).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import cast
 
 from services.inventory.health import Assessment
 from services.inventory.objects import NodeView, StorageClassView, WorkloadView
@@ -67,7 +69,7 @@ def status_reply_bytes(
     connected: bool,
     in_cluster: bool = True,
     placement: list[NodeGpus] | None = None,
-    bound_gpus: dict[str, dict[str, int]] | None = None,
+    bound_gpus: Mapping[str, Mapping[str, int]] | None = None,
     total_nodes: int,
     total_gpus: int,
     gpu_node_fragments: list[bytes],
@@ -104,7 +106,8 @@ def status_reply_bytes(
         version=version,
         in_cluster=in_cluster,
         placement=placement or [],
-        bound_gpus=bound_gpus or {},
+        # Validation copies it into the reply: the store's mapping is read, never kept.
+        bound_gpus=cast(dict[str, dict[str, int]], bound_gpus or {}),
         foreign_objects=foreign_objects or {},
     )
     envelope = reply.model_dump_json().encode()

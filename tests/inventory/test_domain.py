@@ -9,6 +9,7 @@ from services.inventory.cluster import REQUIRED_KINDS, ClusterView, Kind
 from services.inventory.health import HealthPolicy
 from services.inventory.objects import parse_pod
 from services.inventory.replies import models_reply_bytes
+from services.inventory.reply_cache import ReplyCache
 from services.inventory.resource_version import is_stale
 from services.inventory.tracker import ModelTracker
 from shared import labels
@@ -111,6 +112,13 @@ def tracked(view: ClusterView, *, seconds: int) -> tuple[ClusterView, ModelTrack
     return view, ModelTracker(drift_grace=timedelta(seconds=seconds), changes=changes)
 
 
+def answering(view: ClusterView) -> ReplyCache:
+    """The reply cache the queries are answered from, subscribed as the service wires it."""
+    replies = ReplyCache(view)
+    view.subscribe(replies)
+    return replies
+
+
 def synced_view(clock: Clock | None = None) -> ClusterView:
     view = ClusterView(
         policy=HealthPolicy(
@@ -169,10 +177,11 @@ def test_a_fresh_list_removes_what_vanished() -> None:
 
 def test_status_reply_is_the_pydantic_model_with_vram_from_free_gpus() -> None:
     view = synced_view()
+    replies = answering(view)
     view.replace(Kind.NODES, [node("n1", gpus=2), node("cpu", gpus=0)])
     view.apply(Kind.PODS, "ADDED", pod("a", node_name="n1", gpus=1, rv="2"))
 
-    reply = STATUS_ANSWER.validate_json(view.status_reply())
+    reply = STATUS_ANSWER.validate_json(replies.status_reply())
 
     assert isinstance(reply, StatusReply)
     assert reply.cluster_status.total_nodes == 2
@@ -215,12 +224,13 @@ def test_models_reply_pages_within_the_byte_budget() -> None:
 
 def test_capacity_checks_free_gpus_per_gpu_memory_and_type() -> None:
     view = synced_view()
+    replies = answering(view)
     view.replace(Kind.NODES, [node("n1", gpus=2)])
-    assert view.capacity(CapacityQuery(min_gpus=2, min_vram="80Gi")).node_name == "n1"
-    assert not view.capacity(CapacityQuery(min_gpus=1, min_vram="48Gi")).fits
-    assert not view.capacity(CapacityQuery(min_gpus=1, gpu_type="NVIDIA-L4")).fits
+    assert replies.capacity(CapacityQuery(min_gpus=2, min_vram="80Gi")).node_name == "n1"
+    assert not replies.capacity(CapacityQuery(min_gpus=1, min_vram="48Gi")).fits
+    assert not replies.capacity(CapacityQuery(min_gpus=1, gpu_type="NVIDIA-L4")).fits
     view.apply(Kind.PODS, "ADDED", pod("a", node_name="n1", gpus=1, rv="2"))
-    reply = view.capacity(CapacityQuery(min_gpus=2, min_vram="48Gi"))
+    reply = replies.capacity(CapacityQuery(min_gpus=2, min_vram="48Gi"))
     assert reply.message == "no GPU node can satisfy the requirements: min 2 GPUs with 48Gi VRAM"
 
 
@@ -424,9 +434,10 @@ def test_only_ready_uncordoned_untainted_nodes_are_eligible_and_gpus_come_from_a
     short = node("short", gpus=4)
     short["status"]["allocatable"] = {labels.GPU_RESOURCE: "1"}
     view = synced_view()
+    replies = answering(view)
     view.replace(Kind.NODES, [cordoned, not_ready, tainted, gpu_tainted, soft, short])
 
-    reply = STATUS_ANSWER.validate_json(view.status_reply())
+    reply = STATUS_ANSWER.validate_json(replies.status_reply())
     assert isinstance(reply, StatusReply)
     nodes = {n.node_name: n for n in reply.cluster_status.gpu_nodes}
     assert {name: n.unschedulable_reason for name, n in nodes.items()} == {
@@ -440,24 +451,25 @@ def test_only_ready_uncordoned_untainted_nodes_are_eligible_and_gpus_come_from_a
     assert [n.free_gpus for n in (nodes["cordoned"], nodes["short"], nodes["soft"])] == [0, 1, 2]
     assert not nodes["tainted"].schedulable
     assert nodes["gpu-tainted"].schedulable
-    assert view.capacity(CapacityQuery(min_gpus=2)).node_name in {"gpu-tainted", "soft"}
-    assert not view.capacity(CapacityQuery(min_gpus=3)).fits  # `short` has 4, 1 allocatable
+    assert replies.capacity(CapacityQuery(min_gpus=2)).node_name in {"gpu-tainted", "soft"}
+    assert not replies.capacity(CapacityQuery(min_gpus=3)).fits  # `short` has 4, 1 allocatable
 
     restored = node("cordoned", gpus=2, rv="2")
     view.apply(Kind.NODES, "MODIFIED", restored)
-    reply = STATUS_ANSWER.validate_json(view.status_reply())
+    reply = STATUS_ANSWER.validate_json(replies.status_reply())
     assert isinstance(reply, StatusReply)
     assert next(n for n in reply.cluster_status.gpu_nodes if n.node_name == "cordoned").schedulable
 
 
 def test_capacity_needs_per_gpu_memory_of_min_vram_over_the_ask() -> None:
     view = synced_view()
+    replies = answering(view)
     small, large = node("small", gpus=1), node("large", gpus=1)
     large["metadata"]["labels"][labels.GPU_MEMORY_LABEL] = "81920"
     small["metadata"]["labels"][labels.GPU_MEMORY_LABEL] = "24576"
     view.replace(Kind.NODES, [small, large])
-    assert view.capacity(CapacityQuery(min_gpus=1, min_vram="40Gi")).node_name == "large"
-    assert view.capacity(CapacityQuery(min_gpus=1, min_vram="24Gi")).fits
+    assert replies.capacity(CapacityQuery(min_gpus=1, min_vram="40Gi")).node_name == "large"
+    assert replies.capacity(CapacityQuery(min_gpus=1, min_vram="24Gi")).fits
 
 
 def rolling(*, ready: int, updated: int, pods: int, generation: int, rv: str) -> Any:

@@ -1,7 +1,7 @@
-"""Answers `inventory.query.*` over core NATS request-reply, from the in-memory view.
+"""Answers `inventory.query.*` over core NATS request-reply, from the reply cache.
 
-nats-py subscriptions with prebuilt reply bytes: the status reply is cached in the view
-and only rebuilt after a change, so a query costs a dictionary read and a publish. A
+nats-py subscriptions with prebuilt reply bytes: the status reply is kept by the reply
+cache (`reply_cache`) and only rebuilt after a change, so a query costs a dictionary read and a publish. A
 query that names the version it already holds (`if_none_match`) gets a small `Unchanged`
 while that version is current. A request that does not parse gets a `QueryError` reply,
 never silence.
@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ValidationError
 
-from services.inventory.cluster import ClusterView
+from services.inventory.reply_cache import ReplyCache
 from shared.names import CAPACITY_QUERY_SUBJECT, MODELS_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
 from shared.queries import CapacityQuery, ModelsQuery, QueryError, StatusQuery, Unchanged
 
@@ -43,27 +43,29 @@ def error_reply(exc: ValidationError) -> bytes:
 
 
 class QueryResponder:
-    def __init__(self, view: ClusterView) -> None:
-        self.view = view
+    def __init__(self, replies: ReplyCache) -> None:
+        self.replies = replies
         self.subscriptions: list[Subscription] = []
 
     def answer_status(self, data: bytes) -> bytes:
         query = parse_query(StatusQuery, data)
-        version = self.view.status_version
+        version = self.replies.status_version
         if query.if_none_match == version:
             return unchanged_reply(version)
-        return self.view.status_reply()
+        return self.replies.status_reply()
 
     def answer_models(self, data: bytes, *, max_bytes: int) -> bytes:
         query = parse_query(ModelsQuery, data)
-        version = self.view.models_version
+        version = self.replies.models_version
         if query.if_none_match == version:
             return unchanged_reply(version)
-        return self.view.models_reply(offset=query.offset, limit=query.limit, max_bytes=max_bytes)
+        return self.replies.models_reply(
+            offset=query.offset, limit=query.limit, max_bytes=max_bytes
+        )
 
     def answer_capacity(self, data: bytes) -> bytes:
         query = parse_query(CapacityQuery, data)
-        return self.view.capacity(query).model_dump_json().encode()
+        return self.replies.capacity(query).model_dump_json().encode()
 
     async def start(self, nc: Client) -> None:
         handlers: dict[str, Callable[[bytes], bytes]] = {
