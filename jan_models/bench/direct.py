@@ -4,7 +4,7 @@
 same bodies as the api, but compute them on every request from fresh lists read from the
 Kubernetes API server with kubernetes-asyncio: nodes, pods, the four required CRDs (read
 by name) and the storage classes; model Deployments and their pods. The answer is
-computed by the inventory's own pure code (`ClusterView`, `ReplyCache`), so only the way
+computed by the inventory's own pure code (`ClusterStore`, `ReplyCache`), so only the way
 of getting the facts differs. The baseline is given every advantage: the lists run concurrently,
 the JSON is read raw with orjson (not through the client's generated models), and it
 checks no API key and reads no registry.
@@ -37,9 +37,9 @@ from kubernetes_asyncio.client import (
 from kubernetes_asyncio.client.exceptions import ApiException
 from starlette.responses import Response
 
-from services.inventory.cluster import ClusterView, Kind
 from services.inventory.health import HealthPolicy
 from services.inventory.reply_cache import ReplyCache
+from services.inventory.store import ClusterStore, Watched
 from shared import crds, labels
 from shared.kubernetes import load_api_client
 
@@ -89,14 +89,14 @@ async def cluster_status(client: ApiClient) -> Raw:
         _items(storage.list_storage_class),
         _crds(ext),
     )
-    view = ClusterView(policy=HealthPolicy())
-    replies = ReplyCache(view)
-    view.subscribe(replies)
-    view.replace(Kind.NODES, nodes)
-    view.replace(Kind.PODS, pods)
-    view.replace(Kind.STORAGE_CLASSES, classes)
-    view.replace(Kind.CRDS, found)
-    view.replace(Kind.WORKLOADS, [])
+    store = ClusterStore(policy=HealthPolicy())
+    replies = ReplyCache(store)
+    store.subscribe(replies)
+    store.replace(Watched.NODES, nodes)
+    store.replace(Watched.PODS, pods)
+    store.replace(Watched.STORAGE_CLASSES, classes)
+    store.replace(Watched.CRDS, found)
+    store.replace(Watched.WORKLOADS, [])
     status: Raw = orjson.loads(replies.status_reply())["cluster_status"]
     return status
 
@@ -108,18 +108,18 @@ async def all_models(client: ApiClient) -> list[Raw]:
         _items(apps.list_deployment_for_all_namespaces, label_selector=labels.MODEL_NAME),
         _items(core.list_pod_for_all_namespaces, label_selector=labels.MODEL_NAME),
     )
-    view = ClusterView(policy=HealthPolicy())
-    view.replace(Kind.PODS, pods)
-    view.replace(Kind.WORKLOADS, workloads)
+    store = ClusterStore(policy=HealthPolicy())
+    store.replace(Watched.PODS, pods)
+    store.replace(Watched.WORKLOADS, workloads)
     entries = []
-    for key in sorted(view.workloads):
-        workload = view.workloads[key]
+    for key in sorted(store.workloads):
+        workload = store.workloads[key]
         entries.append(
             {
                 "name": workload.name,
                 "namespace": workload.namespace,
                 "is_managed": workload.managed,
-                "status": view.assessment(key).phase,
+                "status": store.assessment(key).phase,
                 "replicas": workload.replicas,
                 "created_at": workload.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
                 if workload.created_at

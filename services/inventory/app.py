@@ -2,9 +2,10 @@
 settings, before anything runs.
 
 `build` gives an `InventoryRuntime` (see `runtime`) whose collaborators all exist: the
-cluster view with one change feed per consumer subscribed to it (the projection writer's,
-the lifecycle tracker's, the reply cache), the lifecycle tracker, the projection writer, the model memories, the event publisher, the query responder and
-the probe server (FastStream `AsgiFastStream` under uvicorn). `running` runs it in-process
+cluster store with one change feed per consumer subscribed to it (the projection
+writer's, the lifecycle tracker's, the reply cache), the lifecycle tracker, the
+projection writer, the model memories, the event publisher, the query responder and the
+probe server (FastStream `AsgiFastStream` under uvicorn). `running` runs it in-process
 (tests, benchmarks); `run` runs it as its own process, for `jan-models inventory` and
 `python -m services.inventory`.
 """
@@ -25,12 +26,12 @@ from services.inventory.adapters.model_events import EventPublisher
 from services.inventory.adapters.projections import ProjectionWriter
 from services.inventory.adapters.queries import QueryResponder
 from services.inventory.changes import ModelBacklog, ProjectionBacklog
-from services.inventory.cluster import ClusterView
 from services.inventory.exposition import CLUSTER_METRICS
 from services.inventory.health import HealthPolicy
 from services.inventory.reply_cache import ReplyCache
 from services.inventory.runtime import Clients, InventoryRuntime
 from services.inventory.settings import InventorySettings
+from services.inventory.store import ClusterStore
 from services.inventory.tracker import ModelTracker
 from shared import database, messaging
 from shared.kubernetes import has_cluster, load_api_client
@@ -43,7 +44,7 @@ SERVICE_NAME = "jan-models-inventory"
 
 class ProbeServer:
     """The probe port: health from a FastStream broker's connection, readiness from the
-    view, and the metrics registry plus the inventory's cluster gauges."""
+    store, and the metrics registry plus the inventory's cluster gauges."""
 
     def __init__(self, settings: InventorySettings, *, ready: Callable[[], bool]) -> None:
         self._broker = NatsBroker(messaging.server_urls(settings.nats_url))
@@ -99,9 +100,9 @@ async def connect(settings: InventorySettings) -> Clients:
 
 
 def assemble(settings: InventorySettings, clients: Clients) -> InventoryRuntime:
-    """Every part, wired; each consumer of the view's changes subscribes to a feed of its
+    """Every part, wired; each consumer of the store's changes subscribes to a feed of its
     own here, before any watch runs (see `changes`)."""
-    view = ClusterView(
+    store = ClusterStore(
         policy=HealthPolicy(
             crashloop_restart_threshold=settings.inventory_crashloop_restart_threshold,
             unschedulable_timeout=timedelta(
@@ -110,16 +111,16 @@ def assemble(settings: InventorySettings, clients: Clients) -> InventoryRuntime:
         )
     )
     projection_backlog = ProjectionBacklog()
-    view.subscribe(projection_backlog)
+    store.subscribe(projection_backlog)
     model_backlog = ModelBacklog()
-    view.subscribe(model_backlog)
-    reply_cache = ReplyCache(view)
-    view.subscribe(reply_cache)
+    store.subscribe(model_backlog)
+    reply_cache = ReplyCache(store)
+    store.subscribe(reply_cache)
     transactions = TransactionSessions(clients.db, service="inventory")
     return InventoryRuntime(
         settings=settings,
         clients=clients,
-        view=view,
+        store=store,
         projection_backlog=projection_backlog,
         tracker=ModelTracker(
             drift_grace=timedelta(seconds=settings.inventory_drift_grace_seconds),
@@ -134,7 +135,7 @@ def assemble(settings: InventorySettings, clients: Clients) -> InventoryRuntime:
         transactions=transactions,
         writer=ProjectionWriter(
             clients.db,
-            view,
+            store,
             backlog=projection_backlog,
             sessions=transactions,
             batch_size=settings.inventory_write_batch_size,
@@ -142,7 +143,7 @@ def assemble(settings: InventorySettings, clients: Clients) -> InventoryRuntime:
         memories=MemoryStore(clients.db, transactions=transactions),
         publisher=EventPublisher(clients.nats.jetstream()),
         responder=QueryResponder(reply_cache),
-        probes=ProbeServer(settings, ready=lambda: view.connected),
+        probes=ProbeServer(settings, ready=lambda: store.connected),
     )
 
 

@@ -1,8 +1,8 @@
-"""The cluster view's change feed: what each of its consumers has not dealt with yet.
+"""The cluster store's change feed: what each of its consumers has not dealt with yet.
 
-The view (`cluster.ClusterView`) holds the objects and their indexes; it knows nothing of
-who reads its changes. Each consumer owns a feed and subscribes it to the view once, when
-the service is wired, before any watch runs; the view tells every subscribed feed what
+The store (`store.ClusterStore`) holds the objects and their indexes; it knows nothing of
+who reads its changes. Each consumer owns a feed and subscribes it to the store once, when
+the service is wired, before any watch runs; the store tells every subscribed feed what
 changed, and the consumer takes from its own feed alone. So the projection writer never
 reads the tracker's backlog, nor the tracker the writer's; a feed that fails to finish
 its work puts back what it took.
@@ -23,23 +23,23 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from services.inventory.cluster import Kind
-    from services.inventory.objects import WorkloadView
+    from services.inventory.objects import ObservedWorkload
+    from services.inventory.store import Watched
 
 
 class ChangeFeed:
-    """What the view tells a subscriber; a subscriber overrides what it cares about."""
+    """What the store tells a subscriber; a subscriber overrides what it cares about."""
 
-    def object_changed(self, kind: Kind, key: str) -> None:
+    def object_changed(self, kind: Watched, key: str) -> None:
         """An object of a projected kind was added, changed or removed."""
 
-    def relisted(self, kind: Kind) -> None:
+    def relisted(self, kind: Watched) -> None:
         """A fresh list (or a kind no longer watched) replaced everything of `kind`."""
 
     def workload_touched(self, key: str) -> None:
         """A model Deployment, or something its state is judged from, changed."""
 
-    def workload_vanished(self, key: str, last: WorkloadView) -> None:
+    def workload_vanished(self, key: str, last: ObservedWorkload) -> None:
         """A model Deployment was removed; `last` is how it was last seen."""
 
     def workload_appeared(self, key: str) -> None:
@@ -59,35 +59,35 @@ class ChangeFeed:
 
 class ProjectionBacklog(ChangeFeed):
     def __init__(self) -> None:
-        self._keys: defaultdict[Kind, set[str]] = defaultdict(set)
-        self._relisted: set[Kind] = set()
-        self._received: dict[tuple[Kind, str], float] = {}
+        self._keys: defaultdict[Watched, set[str]] = defaultdict(set)
+        self._relisted: set[Watched] = set()
+        self._received: dict[tuple[Watched, str], float] = {}
 
-    def note_received(self, kind: Kind, key: str, at: float) -> None:
+    def note_received(self, kind: Watched, key: str, at: float) -> None:
         """When the watch event behind a change arrived (the first one not written yet)."""
         self._received.setdefault((kind, key), at)
 
-    def received_at(self, kind: Kind, key: str) -> float | None:
+    def received_at(self, kind: Watched, key: str) -> float | None:
         """When the change just written arrived, if it was noted; forgets it."""
         return self._received.pop((kind, key), None)
 
-    def object_changed(self, kind: Kind, key: str) -> None:
+    def object_changed(self, kind: Watched, key: str) -> None:
         self._keys[kind].add(key)
 
-    def relisted(self, kind: Kind) -> None:
+    def relisted(self, kind: Watched) -> None:
         self._relisted.add(kind)
 
     def pending(self) -> bool:
         return bool(self._relisted) or any(self._keys.values())
 
-    def take(self, kind: Kind) -> tuple[set[str], bool]:
+    def take(self, kind: Watched) -> tuple[set[str], bool]:
         """The keys of `kind` to write, and whether the kind was relisted since."""
         relisted = kind in self._relisted
         self._relisted.discard(kind)
         keys = self._keys.pop(kind, set())
         return keys, relisted
 
-    def put_back(self, kind: Kind, keys: set[str], *, relisted: bool) -> None:
+    def put_back(self, kind: Watched, keys: set[str], *, relisted: bool) -> None:
         """What a failed write took: written by the next flush."""
         self._keys[kind] |= keys
         if relisted:
@@ -97,13 +97,13 @@ class ProjectionBacklog(ChangeFeed):
 class ModelBacklog(ChangeFeed):
     def __init__(self) -> None:
         self._touched: set[str] = set()
-        self._vanished: dict[str, WorkloadView] = {}
+        self._vanished: dict[str, ObservedWorkload] = {}
         self._owned: set[str] = set()
 
     def workload_touched(self, key: str) -> None:
         self._touched.add(key)
 
-    def workload_vanished(self, key: str, last: WorkloadView) -> None:
+    def workload_vanished(self, key: str, last: ObservedWorkload) -> None:
         self._vanished[key] = last
 
     def workload_appeared(self, key: str) -> None:
@@ -117,7 +117,7 @@ class ModelBacklog(ChangeFeed):
         """The Deployments touched and not yet taken."""
         return frozenset(self._touched)
 
-    def take_workloads(self) -> tuple[set[str], dict[str, WorkloadView]]:
+    def take_workloads(self) -> tuple[set[str], dict[str, ObservedWorkload]]:
         """The Deployments touched, and the ones that vanished, since the last take."""
         touched, self._touched = self._touched, set()
         vanished, self._vanished = self._vanished, {}

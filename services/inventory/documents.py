@@ -2,12 +2,12 @@
 
 from services.inventory.health import Assessment
 from services.inventory.objects import (
-    AutoscalerView,
-    CrdView,
-    NodeView,
-    PodView,
-    StorageClassView,
-    WorkloadView,
+    ObservedAutoscaler,
+    ObservedCrd,
+    ObservedNode,
+    ObservedPod,
+    ObservedStorageClass,
+    ObservedWorkload,
 )
 from services.inventory.resource_version import as_int
 from shared.records import Document
@@ -17,7 +17,7 @@ def _base(key: str, resource_version: str) -> Document:
     return {"_id": key, "resource_version": resource_version, "rv": as_int(resource_version)}
 
 
-def node_document(node: NodeView, *, allocated: int) -> Document:
+def node_document(node: ObservedNode, *, allocated: int) -> Document:
     return {
         **_base(node.key, node.resource_version),
         "name": node.name,
@@ -31,7 +31,7 @@ def node_document(node: NodeView, *, allocated: int) -> Document:
     }
 
 
-def pod_document(pod: PodView) -> Document:
+def pod_document(pod: ObservedPod) -> Document:
     return {
         **_base(pod.key, pod.resource_version),
         "name": pod.name,
@@ -47,7 +47,7 @@ def pod_document(pod: PodView) -> Document:
     }
 
 
-def workload_document(workload: WorkloadView, *, assessment: Assessment) -> Document:
+def workload_document(workload: ObservedWorkload, *, assessment: Assessment) -> Document:
     return {
         **_base(workload.key, workload.resource_version),
         "name": workload.name,
@@ -64,11 +64,11 @@ def workload_document(workload: WorkloadView, *, assessment: Assessment) -> Docu
     }
 
 
-def crd_document(crd: CrdView) -> Document:
+def crd_document(crd: ObservedCrd) -> Document:
     return {**_base(crd.key, crd.resource_version), "name": crd.name, "present": True}
 
 
-def storage_class_document(storage_class: StorageClassView) -> Document:
+def storage_class_document(storage_class: ObservedStorageClass) -> Document:
     return {
         **_base(storage_class.key, storage_class.resource_version),
         "name": storage_class.name,
@@ -77,7 +77,7 @@ def storage_class_document(storage_class: StorageClassView) -> Document:
     }
 
 
-def autoscaler_document(autoscaler: AutoscalerView) -> Document:
+def autoscaler_document(autoscaler: ObservedAutoscaler) -> Document:
     return {
         **_base(autoscaler.key, autoscaler.resource_version),
         "name": autoscaler.name,

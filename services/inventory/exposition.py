@@ -1,6 +1,6 @@
-"""The cluster as Prometheus sees it: gauges read from the in-memory view at scrape time.
+"""The cluster as Prometheus sees it: gauges read from the in-memory store at scrape time.
 
-Nothing is pushed on change: a scrape walks the view once (nodes, then workloads), so
+Nothing is pushed on change: a scrape walks the store once (nodes, then workloads), so
 what it reports is exact at that moment and costs nothing between scrapes. Every family
 is written even when it has no sample, so dashboards and alerts can tell "none" from
 "not exported".
@@ -18,7 +18,7 @@ fixed sets for CRDs and watched kinds.
 from collections import Counter
 from typing import Final
 
-from services.inventory.cluster import REQUIRED_KINDS, ClusterView
+from services.inventory.store import REQUIRED_WATCHES, ClusterStore
 from shared.crds import WATCHED_CRDS
 from shared.exposition import Followed
 
@@ -50,13 +50,13 @@ def _escape(value: str) -> str:
     return value
 
 
-class ClusterMetrics(Followed[ClusterView]):
+class ClusterMetrics(Followed[ClusterStore]):
     def render(self) -> bytes:
         lines: dict[str, list[str]] = {name: [] for name in HELP}
-        for view in self.views:
-            _nodes(view, lines)
-            _workloads(view, lines)
-            _watch_state(view, lines)
+        for store in self.views:
+            _nodes(store, lines)
+            _workloads(store, lines)
+            _watch_state(store, lines)
         text = []
         for name, samples in lines.items():
             text.append(f"# HELP {name} {HELP[name]}\n# TYPE {name} gauge\n")
@@ -64,7 +64,7 @@ class ClusterMetrics(Followed[ClusterView]):
         return "".join(text).encode()
 
 
-def _nodes(view: ClusterView, lines: dict[str, list[str]]) -> None:
+def _nodes(store: ClusterStore, lines: dict[str, list[str]]) -> None:
     schedulable = lines["jan_models_node_schedulable"]
     allocatable, allocated_lines = (
         lines["jan_models_gpu_allocatable"],
@@ -72,7 +72,7 @@ def _nodes(view: ClusterView, lines: dict[str, list[str]]) -> None:
     )
     reserved_lines, free = lines["jan_models_gpu_reserved"], lines["jan_models_gpu_free"]
     memory = lines["jan_models_gpu_memory_mib"]
-    for node in view.nodes.values():
+    for node in store.nodes.values():
         name = _escape(node.name)
         reason = node.unschedulable_reason
         schedulable.append(
@@ -81,7 +81,7 @@ def _nodes(view: ClusterView, lines: dict[str, list[str]]) -> None:
         )
         if not node.gpu_count:
             continue
-        allocated = view.allocated.get(node.name, 0)
+        allocated = store.allocated.get(node.name, 0)
         # Reservations live in the api's admission; until the inventory learns which
         # reserved models it has seen bound, none are known here.
         reserved = 0
@@ -95,12 +95,12 @@ def _nodes(view: ClusterView, lines: dict[str, list[str]]) -> None:
         memory.append(f"jan_models_gpu_memory_mib{labels} {node.gpu_memory_mib}\n")
 
 
-def _workloads(view: ClusterView, lines: dict[str, list[str]]) -> None:
+def _workloads(store: ClusterStore, lines: dict[str, list[str]]) -> None:
     replicas = lines["jan_models_model_replicas"]
     counts: Counter[tuple[str, str, str]] = Counter()
     failures: Counter[tuple[str, str]] = Counter()
-    for key, workload in view.workloads.items():
-        assessment = view.assessment(key)
+    for key, workload in store.workloads.items():
+        assessment = store.assessment(key)
         counts[(workload.namespace, "true" if workload.managed else "false", assessment.phase)] += 1
         if assessment.failure is not None:
             failures[(workload.namespace, assessment.failure.reason)] += 1
@@ -123,14 +123,14 @@ def _workloads(view: ClusterView, lines: dict[str, list[str]]) -> None:
     )
 
 
-def _watch_state(view: ClusterView, lines: dict[str, list[str]]) -> None:
+def _watch_state(store: ClusterStore, lines: dict[str, list[str]]) -> None:
     lines["jan_models_inventory_crd_present"].extend(
-        f'jan_models_inventory_crd_present{{crd="{name}"}} {1 if name in view.crds else 0}\n'
+        f'jan_models_inventory_crd_present{{crd="{name}"}} {1 if name in store.crds else 0}\n'
         for name in WATCHED_CRDS
     )
     lines["jan_models_inventory_watch_synced"].extend(
-        f'jan_models_inventory_watch_synced{{kind="{kind.value}"}} {1 if kind in view.synced else 0}\n'
-        for kind in REQUIRED_KINDS
+        f'jan_models_inventory_watch_synced{{kind="{kind.value}"}} {1 if kind in store.synced else 0}\n'
+        for kind in REQUIRED_WATCHES
     )
 
 

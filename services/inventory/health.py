@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.inventory.objects import Phase, PodView, Problem, WorkloadView
+from services.inventory.objects import ObservedPod, ObservedWorkload, Phase, Problem
 from services.inventory.pod_reports import (
     CRASH_LOOP,
     IMAGE_PULL_REASONS,
@@ -34,8 +34,8 @@ class Assessment:
 
 
 def assess(
-    workload: WorkloadView,
-    pods: Iterable[PodView],
+    workload: ObservedWorkload,
+    pods: Iterable[ObservedPod],
     *,
     now: datetime,
     policy: HealthPolicy,

@@ -101,7 +101,7 @@ def last_write_time(raw: Raw) -> datetime | None:
 
 
 @dataclass(frozen=True, slots=True)
-class NodeView:
+class ObservedNode:
     name: str
     resource_version: str
     gpu_count: int
@@ -129,13 +129,13 @@ def _gpus(resources: object) -> int:
     )
 
 
-def parse_node(raw: Raw) -> NodeView:
+def parse_node(raw: Raw) -> ObservedNode:
     meta = _metadata(raw)
     node_labels = _str_map(meta.get("labels"))
     status = _section(raw, "status")
     gpus = _gpus(status.get("capacity"))
     allocatable = status.get("allocatable")
-    return NodeView(
+    return ObservedNode(
         name=str(meta.get("name", "")),
         resource_version=str(meta.get("resourceVersion", "")),
         gpu_count=gpus,
@@ -147,7 +147,7 @@ def parse_node(raw: Raw) -> NodeView:
 
 
 @dataclass(frozen=True, slots=True)
-class PodView:
+class ObservedPod:
     namespace: str
     name: str
     resource_version: str
@@ -202,7 +202,7 @@ def pod_gpu_request(spec: Raw) -> int:
     return max(0, int(max(total, largest_init)))
 
 
-def parse_pod(raw: Raw) -> PodView:
+def parse_pod(raw: Raw) -> ObservedPod:
     meta = _metadata(raw)
     pod_labels = _str_map(meta.get("labels"))
     spec, status = _section(raw, "spec"), _section(raw, "status")
@@ -234,7 +234,7 @@ def parse_pod(raw: Raw) -> PodView:
     owner = ""
     if isinstance(owners, list) and owners and isinstance(owners[0], dict):
         owner = f"{owners[0].get('kind', '')}/{owners[0].get('name', '')}"
-    return PodView(
+    return ObservedPod(
         namespace=str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),
         resource_version=str(meta.get("resourceVersion", "")),
@@ -252,7 +252,7 @@ def parse_pod(raw: Raw) -> PodView:
 
 
 @dataclass(frozen=True, slots=True)
-class WorkloadView:
+class ObservedWorkload:
     """A Deployment carrying `model.aibrix.ai/name`, managed by jan-models or not."""
 
     namespace: str
@@ -313,12 +313,12 @@ def _rolled_out(meta: Raw, spec: Raw, status: Raw) -> bool:
     )
 
 
-def parse_workload(raw: Raw) -> WorkloadView:
+def parse_workload(raw: Raw) -> ObservedWorkload:
     meta = _metadata(raw)
     workload_labels = _str_map(meta.get("labels"))
     annotations = _str_map(meta.get("annotations"))
     spec, status = _section(raw, "spec"), _section(raw, "status")
-    return WorkloadView(
+    return ObservedWorkload(
         namespace=str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),
         resource_version=str(meta.get("resourceVersion", "")),
@@ -339,7 +339,7 @@ def parse_workload(raw: Raw) -> WorkloadView:
 
 
 @dataclass(frozen=True, slots=True)
-class CrdView:
+class ObservedCrd:
     name: str
     resource_version: str
 
@@ -348,12 +348,12 @@ class CrdView:
         return self.name
 
 
-def parse_crd(raw: Raw) -> CrdView:
-    return CrdView(name=object_key(raw), resource_version=resource_version_of(raw))
+def parse_crd(raw: Raw) -> ObservedCrd:
+    return ObservedCrd(name=object_key(raw), resource_version=resource_version_of(raw))
 
 
 @dataclass(frozen=True, slots=True)
-class StorageClassView:
+class ObservedStorageClass:
     name: str
     resource_version: str
     provisioner: str
@@ -364,9 +364,9 @@ class StorageClassView:
         return self.name
 
 
-def parse_storage_class(raw: Raw) -> StorageClassView:
+def parse_storage_class(raw: Raw) -> ObservedStorageClass:
     annotations = _str_map(_metadata(raw).get("annotations"))
-    return StorageClassView(
+    return ObservedStorageClass(
         name=object_key(raw),
         resource_version=resource_version_of(raw),
         provisioner=str(raw.get("provisioner", "")),
@@ -375,7 +375,7 @@ def parse_storage_class(raw: Raw) -> StorageClassView:
 
 
 @dataclass(frozen=True, slots=True)
-class AutoscalerView:
+class ObservedAutoscaler:
     namespace: str
     name: str
     resource_version: str
@@ -390,12 +390,12 @@ class AutoscalerView:
         return f"{self.namespace}/{self.name}"
 
 
-def parse_autoscaler(raw: Raw) -> AutoscalerView:
+def parse_autoscaler(raw: Raw) -> ObservedAutoscaler:
     meta = _metadata(raw)
     spec = _section(raw, "spec")
     target = spec.get("scaleTargetRef")
     minimum = spec.get("minReplicas")
-    return AutoscalerView(
+    return ObservedAutoscaler(
         namespace=str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),
         resource_version=str(meta.get("resourceVersion", "")),
@@ -412,7 +412,7 @@ def _generation(meta: Raw) -> int | None:
 
 
 @dataclass(frozen=True, slots=True)
-class OwnedView:
+class ObservedOwned:
     """An object of a kind a model owns (Service, Secret, PVC, ServiceMonitor, or a
     Deployment that is not a model's), as its metadata tells: whose it is and of which
     generation. Nothing else is kept; a Secret is only ever read as metadata."""
@@ -428,9 +428,9 @@ class OwnedView:
         return f"{self.namespace}/{self.name}"
 
 
-def parse_owned(raw: Raw) -> OwnedView:
+def parse_owned(raw: Raw) -> ObservedOwned:
     meta = _metadata(raw)
-    return OwnedView(
+    return ObservedOwned(
         namespace=str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),
         resource_version=str(meta.get("resourceVersion", "")),

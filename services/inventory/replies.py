@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import cast
 
 from services.inventory.health import Assessment
-from services.inventory.objects import NodeView, StorageClassView, WorkloadView
+from services.inventory.objects import ObservedNode, ObservedStorageClass, ObservedWorkload
 from shared import crds
 from shared.errors import insufficient_resources_message
 from shared.quantity import MIB, parse_quantity, whole_gi
@@ -32,11 +32,11 @@ _EMPTY_GPU_NODES = b'"gpu_nodes":[]'
 _EMPTY_MODELS = b'"models":[]'
 
 
-def gpu_node_fragment(node: NodeView, *, allocated: int) -> bytes:
+def gpu_node_fragment(node: ObservedNode, *, allocated: int) -> bytes:
     return gpu_node(node, allocated=allocated, reserved=0).model_dump_json().encode()
 
 
-def gpu_node(node: NodeView, *, allocated: int, reserved: int) -> GpuNode:
+def gpu_node(node: ObservedNode, *, allocated: int, reserved: int) -> GpuNode:
     """free = allocatable - allocated - reserved on a schedulable node, else 0."""
     free = max(0, node.gpu_allocatable - allocated - reserved) if node.schedulable else 0
     return GpuNode(
@@ -53,7 +53,7 @@ def gpu_node(node: NodeView, *, allocated: int, reserved: int) -> GpuNode:
     )
 
 
-def node_gpus(node: NodeView, *, allocated: int) -> NodeGpus:
+def node_gpus(node: ObservedNode, *, allocated: int) -> NodeGpus:
     return NodeGpus(
         node_name=node.name,
         gpu_type=node.gpu_product,
@@ -74,7 +74,7 @@ def status_reply_bytes(
     total_gpus: int,
     gpu_node_fragments: list[bytes],
     crd_names: set[str],
-    storage_classes: Iterable[StorageClassView],
+    storage_classes: Iterable[ObservedStorageClass],
     synced_at: datetime | None,
     version: str | None = None,
     foreign_objects: dict[str, list[str]] | None = None,
@@ -115,7 +115,7 @@ def status_reply_bytes(
     return envelope.replace(_EMPTY_GPU_NODES, nodes, 1)
 
 
-def workload_fragment(workload: WorkloadView, *, assessment: Assessment) -> bytes:
+def workload_fragment(workload: ObservedWorkload, *, assessment: Assessment) -> bytes:
     entry = WorkloadEntry(
         name=workload.name,
         namespace=workload.namespace,
@@ -156,7 +156,9 @@ def models_reply_bytes(
     return envelope.encode().replace(_EMPTY_MODELS, page, 1)
 
 
-def capacity_reply(query: CapacityQuery, nodes: Iterable[tuple[NodeView, int]]) -> CapacityReply:
+def capacity_reply(
+    query: CapacityQuery, nodes: Iterable[tuple[ObservedNode, int]]
+) -> CapacityReply:
     """an eligible node with enough free allocatable GPUs, each with the memory
     the Deployment's node affinity requires (ceil(min_vram / GPUs asked))."""
     min_vram = int(parse_quantity(query.min_vram)) if query.min_vram else 0

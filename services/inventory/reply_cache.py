@@ -16,13 +16,13 @@ import secrets
 
 from services.inventory import replies
 from services.inventory.changes import ChangeFeed
-from services.inventory.cluster import ClusterView
-from services.inventory.objects import WorkloadView
+from services.inventory.objects import ObservedWorkload
+from services.inventory.store import ClusterStore
 from shared.queries import CapacityQuery, CapacityReply
 
 
 class ReplyCache(ChangeFeed):
-    def __init__(self, store: ClusterView) -> None:
+    def __init__(self, store: ClusterStore) -> None:
         self._store = store
         self._status: bytes | None = None
         self._node_fragments: dict[str, bytes] = {}
@@ -51,7 +51,7 @@ class ReplyCache(ChangeFeed):
     def workload_appeared(self, key: str) -> None:
         self._sorted_workloads = None
 
-    def workload_vanished(self, key: str, last: WorkloadView) -> None:
+    def workload_vanished(self, key: str, last: ObservedWorkload) -> None:
         self._sorted_workloads = None
 
     # --- the replies ----------------------------------------------------------------

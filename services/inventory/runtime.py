@@ -2,7 +2,7 @@
 together.
 
 Everything it uses is built and handed to it by `services.inventory.app` before `start`:
-the connections, the cluster view with the change feeds its consumers subscribed to, the
+the connections, the cluster store with the change feeds its consumers subscribed to, the
 projection writer, the model memories, the event publisher, the query responder and the
 probe server. `start` declares the streams and indexes, answers queries, watches every
 kind, takes or waits for the lead and opens the probe port; `stop` undoes all of it and
@@ -37,12 +37,12 @@ from services.inventory.adapters.model_events import EventPublisher, consume_del
 from services.inventory.adapters.projections import ProjectionWriter
 from services.inventory.adapters.queries import QueryResponder
 from services.inventory.changes import ProjectionBacklog
-from services.inventory.cluster import PROJECTED_KINDS, ClusterView, Kind, utcnow
+from services.inventory.emissions import ModelMemory
 from services.inventory.exposition import CLUSTER_METRICS
-from services.inventory.lifecycle import ModelMemory
-from services.inventory.objects import PodView, Raw, object_key
+from services.inventory.objects import ObservedPod, Raw, object_key
 from services.inventory.pod_reports import pod_warning
 from services.inventory.settings import InventorySettings
+from services.inventory.store import PROJECTED_WATCHES, ClusterStore, Watched, utcnow
 from services.inventory.timings import TimeToRunning
 from services.inventory.tracker import ModelTracker
 from shared import database, messaging
@@ -93,7 +93,7 @@ class ProbePort(Protocol):
 class InventoryRuntime:
     settings: InventorySettings
     clients: Clients
-    view: ClusterView
+    store: ClusterStore
     projection_backlog: ProjectionBacklog
     tracker: ModelTracker
     timing: WatchTiming
@@ -132,54 +132,54 @@ class InventoryRuntime:
 
     @property
     def ready(self) -> bool:
-        return self.view.connected
+        return self.store.connected
 
     # --- the watch sink -------------------------------------------------------------
 
-    def listed(self, kind: Kind, items: list[Raw]) -> None:
-        if kind is Kind.POD_EVENTS:
+    def listed(self, kind: Watched, items: list[Raw]) -> None:
+        if kind is Watched.POD_EVENTS:
             for item in items:
                 self._pod_event(item)
             return
-        self.view.replace(kind, items)
+        self.store.replace(kind, items)
         self._after(kind)
-        if kind is Kind.PODS:
-            for pod in self.view.pods.values():
+        if kind is Watched.PODS:
+            for pod in self.store.pods.values():
                 self._pod_seen(pod)
 
-    def event(self, kind: Kind, event_type: str, obj: Raw, *, received: float) -> None:
-        if kind is Kind.POD_EVENTS:
+    def event(self, kind: Watched, event_type: str, obj: Raw, *, received: float) -> None:
+        if kind is Watched.POD_EVENTS:
             if event_type != "DELETED":  # an expired Event: what it said still holds
                 self._pod_event(obj)
             return
-        if self.view.apply(kind, event_type, obj):
+        if self.store.apply(kind, event_type, obj):
             key = object_key(obj)
-            if kind is Kind.PODS:
-                self._pod_seen(self.view.pods.get(key))
+            if kind is Watched.PODS:
+                self._pod_seen(self.store.pods.get(key))
                 if event_type == "DELETED" and self.crash_logs is not None:
                     self.crash_logs.forget(key)
-            if kind in PROJECTED_KINDS:  # the others are never written: nothing to time
+            if kind in PROJECTED_WATCHES:  # the others are never written: nothing to time
                 self.projection_backlog.note_received(kind, key, received)
             self._after(kind)
 
     def _pod_event(self, raw: Raw) -> None:
         warning = pod_warning(raw)
         if warning is not None:
-            self.view.note_warning(warning)
-            self._after(Kind.POD_EVENTS)
+            self.store.note_warning(warning)
+            self._after(Watched.POD_EVENTS)
 
-    def _pod_seen(self, pod: PodView | None) -> None:
+    def _pod_seen(self, pod: ObservedPod | None) -> None:
         if pod is not None and self.crash_logs is not None:
             self.crash_logs.consider(pod)
 
     def _crash_log_found(self, pod_key: str, text: str) -> None:
-        self.view.note_crash_log(pod_key, text)
-        self._after(Kind.POD_EVENTS)
+        self.store.note_crash_log(pod_key, text)
+        self._after(Watched.POD_EVENTS)
 
-    def _after(self, kind: Kind) -> None:
+    def _after(self, kind: Watched) -> None:
         self._mark_changed()
         self._lifecycle_wake.set()
-        if kind is Kind.CRDS:
+        if kind is Watched.CRDS:
             self._follow_optional_crds()
 
     def _mark_changed(self) -> None:
@@ -189,7 +189,7 @@ class InventoryRuntime:
 
     def _follow_optional_crds(self) -> None:
         for crd, target in OPTIONAL_TARGETS.items():
-            present = crd in self.view.crds
+            present = crd in self.store.crds
             task = self.optional_tasks.get(crd)
             if present and task is None and self.clients.kube is not None:
                 self.optional_tasks[crd] = self._spawn(self._watch(target), target.kind)
@@ -197,7 +197,7 @@ class InventoryRuntime:
                 task.cancel()
                 self.tasks.remove(task)
                 del self.optional_tasks[crd]
-                self.view.forget(target.kind)
+                self.store.forget(target.kind)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -209,13 +209,13 @@ class InventoryRuntime:
         self._sessions_begun = True
         await self.transactions.start()
         await self.responder.start(self.clients.nats)
-        CLUSTER_METRICS.follow(self.view)
+        CLUSTER_METRICS.follow(self.store)
         if self.clients.kube is not None:
             for target in (*REQUIRED_TARGETS, POD_EVENTS_TARGET):
                 self._spawn(self._watch(target), target.kind)
         else:
             log.warning("no kubeconfig and not in a pod: reporting no cluster")
-            self.view.set_no_cluster()
+            self.store.set_no_cluster()
         if settings.inventory_leader_lease_seconds is None:
             await self._lead()
         else:
@@ -232,7 +232,7 @@ class InventoryRuntime:
         log.info("inventory started", extra={"http_port": self.http_port})
 
     async def stop(self) -> None:
-        CLUSTER_METRICS.forget(self.view)
+        CLUSTER_METRICS.forget(self.store)
         self.probes.exit()
         for task in self.tasks:
             task.cancel()
@@ -314,14 +314,14 @@ class InventoryRuntime:
                 now = utcnow()
                 if time.monotonic() - last_recheck >= TICK_SECONDS:  # timers, once a second
                     last_recheck = time.monotonic()
-                    self.view.recheck(now)
-                outcome = self.tracker.process(self.view, now=now)
-                self._unsaved.update((m.public_id, m) for m in outcome.memories)
+                    self.store.recheck(now)
+                findings = self.tracker.process(self.store, now=now)
+                self._unsaved.update((m.public_id, m) for m in findings.memories)
                 self.time_to_running.observe(
-                    (emission.event for emission in outcome.events), self.view.workloads, now=now
+                    (emission.event for emission in findings.events), self.store.workloads, now=now
                 )
-                if outcome.events or self.publisher.queue:
-                    await self.publisher.publish(outcome.events)
+                if findings.events or self.publisher.queue:
+                    await self.publisher.publish(findings.events)
                 if self._unsaved and not self.publisher.queue:
                     # Saved only once every event is acknowledged: a memory saved ahead of
                     # its event would let a restart forget an event NATS never took.

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from prometheus_client import Histogram
 
-from services.inventory.objects import WorkloadView
+from services.inventory.objects import ObservedWorkload
 from shared.events import CloudEvent, ModelRunning
 
 TIME_TO_RUNNING = Histogram(
@@ -26,7 +26,11 @@ class TimeToRunning:
         self._observed: dict[str, datetime] = {}  # workload key -> creation already timed
 
     def observe(
-        self, events: Iterable[CloudEvent], workloads: Mapping[str, WorkloadView], *, now: datetime
+        self,
+        events: Iterable[CloudEvent],
+        workloads: Mapping[str, ObservedWorkload],
+        *,
+        now: datetime,
     ) -> None:
         for event in events:
             if not isinstance(event, ModelRunning):

@@ -19,7 +19,7 @@ from jan_models.monitoring import EmbeddedPrometheus
 from jan_models.ops.alerts import AlertSettings
 from jan_models.ops.dashboards import DASHBOARDS
 from jan_models.stack import SERVICES, LocalStack, StackConfig
-from services.inventory.cluster import REQUIRED_KINDS
+from services.inventory.store import REQUIRED_WATCHES
 from shared.crds import WATCHED_CRDS
 from shared.names import DEFAULT_NAMESPACE
 from tests.e2e.test_walkthrough import MODELS, body, follow_status
@@ -159,7 +159,7 @@ EXPECTED: dict[str, Callable[[Series], bool]] = {
     "Apply latency p95 by verb": has(key(verb="create")),
     # every watch the inventory cannot do without, and any optional one, reports synced
     "Watches synced": lambda s: (
-        {key(kind=kind.value) for kind in REQUIRED_KINDS} <= set(s) and set(s.values()) == {1}
+        {key(kind=kind.value) for kind in REQUIRED_WATCHES} <= set(s) and set(s.values()) == {1}
     ),
     # kubesim's controllers write pods without managedFields: no write time, no lag sample
     "Watch lag p99 by kind": has(key(kind="nodes"), key(kind="workloads")),

@@ -1,16 +1,16 @@
-"""Unit tests of the inventory's pure logic: parsing, the view, health, lifecycle, replies."""
+"""Unit tests of the inventory's pure logic: parsing, the store, health, lifecycle, replies."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.inventory.adapters.kube_watch import WatchTiming
 from services.inventory.changes import ModelBacklog, ProjectionBacklog
-from services.inventory.cluster import REQUIRED_KINDS, ClusterView, Kind
 from services.inventory.health import HealthPolicy
 from services.inventory.objects import parse_pod
 from services.inventory.replies import models_reply_bytes
 from services.inventory.reply_cache import ReplyCache
 from services.inventory.resource_version import is_stale
+from services.inventory.store import REQUIRED_WATCHES, ClusterStore, Watched
 from services.inventory.tracker import ModelTracker
 from shared import labels
 from shared.events import ModelDegraded, ModelDrifted, ModelFailed, ModelRunning, ModelScaled
@@ -105,30 +105,30 @@ def workload(*, ready: int, replicas: int = 1, rv: str = "1", generation: int = 
     return raw
 
 
-def tracked(view: ClusterView, *, seconds: int) -> tuple[ClusterView, ModelTracker]:
-    """The view, and a tracker following its changes (subscribed as the service wires it)."""
+def tracked(store: ClusterStore, *, seconds: int) -> tuple[ClusterStore, ModelTracker]:
+    """The store, and a tracker following its changes (subscribed as the service wires it)."""
     changes = ModelBacklog()
-    view.subscribe(changes)
-    return view, ModelTracker(drift_grace=timedelta(seconds=seconds), changes=changes)
+    store.subscribe(changes)
+    return store, ModelTracker(drift_grace=timedelta(seconds=seconds), changes=changes)
 
 
-def answering(view: ClusterView) -> ReplyCache:
+def answering(store: ClusterStore) -> ReplyCache:
     """The reply cache the queries are answered from, subscribed as the service wires it."""
-    replies = ReplyCache(view)
-    view.subscribe(replies)
+    replies = ReplyCache(store)
+    store.subscribe(replies)
     return replies
 
 
-def synced_view(clock: Clock | None = None) -> ClusterView:
-    view = ClusterView(
+def synced_store(clock: Clock | None = None) -> ClusterStore:
+    store = ClusterStore(
         policy=HealthPolicy(
             crashloop_restart_threshold=3, unschedulable_timeout=timedelta(minutes=1)
         ),
         clock=clock or Clock(),
     )
-    for kind in REQUIRED_KINDS:
-        view.replace(kind, [])
-    return view
+    for kind in REQUIRED_WATCHES:
+        store.replace(kind, [])
+    return store
 
 
 def test_resource_versions_compare_as_integers_when_both_parse() -> None:
@@ -145,41 +145,43 @@ def test_pod_gpu_request_takes_limits_and_the_larger_init_container() -> None:
 
 
 def test_gpus_are_allocated_only_to_bound_non_terminated_pods() -> None:
-    view = synced_view()
-    view.replace(Kind.NODES, [node("n1", gpus=4)])
-    view.apply(Kind.PODS, "ADDED", pod("a", node_name="n1", gpus=2, rv="2"))
-    view.apply(Kind.PODS, "ADDED", pod("pending", gpus=1, rv="3"))
-    assert view.allocated["n1"] == 2
+    store = synced_store()
+    store.replace(Watched.NODES, [node("n1", gpus=4)])
+    store.apply(Watched.PODS, "ADDED", pod("a", node_name="n1", gpus=2, rv="2"))
+    store.apply(Watched.PODS, "ADDED", pod("pending", gpus=1, rv="3"))
+    assert store.allocated["n1"] == 2
 
-    view.apply(Kind.PODS, "MODIFIED", pod("a", node_name="n1", gpus=2, rv="4", phase="Succeeded"))
-    assert view.allocated["n1"] == 0
-    view.apply(Kind.PODS, "MODIFIED", pod("pending", node_name="n1", gpus=1, rv="5"))
-    view.apply(Kind.PODS, "DELETED", pod("a", node_name="n1", rv="6", phase="Succeeded"))
-    assert view.allocated["n1"] == 1
+    store.apply(
+        Watched.PODS, "MODIFIED", pod("a", node_name="n1", gpus=2, rv="4", phase="Succeeded")
+    )
+    assert store.allocated["n1"] == 0
+    store.apply(Watched.PODS, "MODIFIED", pod("pending", node_name="n1", gpus=1, rv="5"))
+    store.apply(Watched.PODS, "DELETED", pod("a", node_name="n1", rv="6", phase="Succeeded"))
+    assert store.allocated["n1"] == 1
 
 
 def test_a_stale_event_never_overwrites_a_newer_object() -> None:
-    view = synced_view()
-    view.apply(Kind.NODES, "ADDED", node("n1", gpus=4, rv="10"))
-    assert view.apply(Kind.NODES, "MODIFIED", node("n1", gpus=1, rv="9")) is False
-    assert view.nodes["n1"].gpu_count == 4
+    store = synced_store()
+    store.apply(Watched.NODES, "ADDED", node("n1", gpus=4, rv="10"))
+    assert store.apply(Watched.NODES, "MODIFIED", node("n1", gpus=1, rv="9")) is False
+    assert store.nodes["n1"].gpu_count == 4
 
 
 def test_a_fresh_list_removes_what_vanished() -> None:
-    view, backlog = synced_view(), ProjectionBacklog()
-    view.subscribe(backlog)
-    view.replace(Kind.NODES, [node("n1", gpus=1), node("n2", gpus=2)])
-    assert backlog.take(Kind.NODES) == ({"n1", "n2"}, True)
-    view.replace(Kind.NODES, [node("n2", gpus=2)])
-    assert set(view.nodes) == {"n2"}
-    assert backlog.take(Kind.NODES) == ({"n1"}, True)  # removed from the projection too
+    store, backlog = synced_store(), ProjectionBacklog()
+    store.subscribe(backlog)
+    store.replace(Watched.NODES, [node("n1", gpus=1), node("n2", gpus=2)])
+    assert backlog.take(Watched.NODES) == ({"n1", "n2"}, True)
+    store.replace(Watched.NODES, [node("n2", gpus=2)])
+    assert set(store.nodes) == {"n2"}
+    assert backlog.take(Watched.NODES) == ({"n1"}, True)  # removed from the projection too
 
 
 def test_status_reply_is_the_pydantic_model_with_vram_from_free_gpus() -> None:
-    view = synced_view()
-    replies = answering(view)
-    view.replace(Kind.NODES, [node("n1", gpus=2), node("cpu", gpus=0)])
-    view.apply(Kind.PODS, "ADDED", pod("a", node_name="n1", gpus=1, rv="2"))
+    store = synced_store()
+    replies = answering(store)
+    store.replace(Watched.NODES, [node("n1", gpus=2), node("cpu", gpus=0)])
+    store.apply(Watched.PODS, "ADDED", pod("a", node_name="n1", gpus=1, rv="2"))
 
     reply = STATUS_ANSWER.validate_json(replies.status_reply())
 
@@ -223,33 +225,33 @@ def test_models_reply_pages_within_the_byte_budget() -> None:
 
 
 def test_capacity_checks_free_gpus_per_gpu_memory_and_type() -> None:
-    view = synced_view()
-    replies = answering(view)
-    view.replace(Kind.NODES, [node("n1", gpus=2)])
+    store = synced_store()
+    replies = answering(store)
+    store.replace(Watched.NODES, [node("n1", gpus=2)])
     assert replies.capacity(CapacityQuery(min_gpus=2, min_vram="80Gi")).node_name == "n1"
     assert not replies.capacity(CapacityQuery(min_gpus=1, min_vram="48Gi")).fits
     assert not replies.capacity(CapacityQuery(min_gpus=1, gpu_type="NVIDIA-L4")).fits
-    view.apply(Kind.PODS, "ADDED", pod("a", node_name="n1", gpus=1, rv="2"))
+    store.apply(Watched.PODS, "ADDED", pod("a", node_name="n1", gpus=1, rv="2"))
     reply = replies.capacity(CapacityQuery(min_gpus=2, min_vram="48Gi"))
     assert reply.message == "no GPU node can satisfy the requirements: min 2 GPUs with 48Gi VRAM"
 
 
-def process(view: ClusterView, tracker: ModelTracker, now: datetime = NOW) -> list[Any]:
-    return [emission.event for emission in tracker.process(view, now=now).events]
+def process(store: ClusterStore, tracker: ModelTracker, now: datetime = NOW) -> list[Any]:
+    return [emission.event for emission in tracker.process(store, now=now).events]
 
 
 def test_events_fire_on_transitions_only() -> None:
-    view, tracker = tracked(synced_view(), seconds=2)
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=0, rv="2"))
-    assert process(view, tracker) == []
+    store, tracker = tracked(synced_store(), seconds=2)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=0, rv="2"))
+    assert process(store, tracker) == []
 
-    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, rv="3"))
-    assert [type(e) for e in process(view, tracker)] == [ModelRunning]
-    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, rv="4"))
-    assert process(view, tracker) == []
+    store.apply(Watched.WORKLOADS, "MODIFIED", workload(ready=1, rv="3"))
+    assert [type(e) for e in process(store, tracker)] == [ModelRunning]
+    store.apply(Watched.WORKLOADS, "MODIFIED", workload(ready=1, rv="4"))
+    assert process(store, tracker) == []
 
-    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=0, replicas=2, rv="5"))
-    emitted = process(view, tracker)
+    store.apply(Watched.WORKLOADS, "MODIFIED", workload(ready=0, replicas=2, rv="5"))
+    emitted = process(store, tracker)
     assert [type(e) for e in emitted] == [ModelScaled, ModelDegraded]
     assert emitted[0].data.previous_replicas == 1
     assert emitted[1].data.reason == "NoReadyReplica"
@@ -257,132 +259,134 @@ def test_events_fire_on_transitions_only() -> None:
 
 def test_a_running_models_ready_count_that_moves_alone_is_told_as_scaled() -> None:
     """A scale-up's new pod becomes ready after `running` of its generation was told."""
-    view, tracker = tracked(synced_view(), seconds=2)
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
-    process(view, tracker)
-    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, replicas=2, rv="3", generation=2))
-    assert [(type(e), e.data.ready_replicas) for e in process(view, tracker)] == [
+    store, tracker = tracked(synced_store(), seconds=2)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    process(store, tracker)
+    store.apply(Watched.WORKLOADS, "MODIFIED", workload(ready=1, replicas=2, rv="3", generation=2))
+    assert [(type(e), e.data.ready_replicas) for e in process(store, tracker)] == [
         (ModelScaled, 1),
         (ModelRunning, 1),
     ]
 
-    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=2, replicas=2, rv="4", generation=2))
-    [scaled] = process(view, tracker)
+    store.apply(Watched.WORKLOADS, "MODIFIED", workload(ready=2, replicas=2, rv="4", generation=2))
+    [scaled] = process(store, tracker)
     assert isinstance(scaled, ModelScaled)
     assert (scaled.data.replicas, scaled.data.ready_replicas, scaled.data.previous_replicas) == (
         2,
         2,
         2,
     )
-    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=2, replicas=2, rv="5", generation=2))
-    assert process(view, tracker) == []
+    store.apply(Watched.WORKLOADS, "MODIFIED", workload(ready=2, replicas=2, rv="5", generation=2))
+    assert process(store, tracker) == []
 
 
 def test_ready_counts_move_silently_until_the_model_runs() -> None:
-    view, tracker = tracked(synced_view(), seconds=2)
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=0, replicas=3, rv="2"))
-    process(view, tracker)
-    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, replicas=3, rv="3"))
-    assert [type(e) for e in process(view, tracker)] == [ModelRunning]
-    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=0, replicas=3, rv="4"))
-    assert [type(e) for e in process(view, tracker)] == [ModelDegraded]
-    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=0, replicas=3, rv="5"))
-    assert process(view, tracker) == []
+    store, tracker = tracked(synced_store(), seconds=2)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=0, replicas=3, rv="2"))
+    process(store, tracker)
+    store.apply(Watched.WORKLOADS, "MODIFIED", workload(ready=1, replicas=3, rv="3"))
+    assert [type(e) for e in process(store, tracker)] == [ModelRunning]
+    store.apply(Watched.WORKLOADS, "MODIFIED", workload(ready=0, replicas=3, rv="4"))
+    assert [type(e) for e in process(store, tracker)] == [ModelDegraded]
+    store.apply(Watched.WORKLOADS, "MODIFIED", workload(ready=0, replicas=3, rv="5"))
+    assert process(store, tracker) == []
 
 
 def test_restart_with_persisted_memory_does_not_emit_again() -> None:
-    view, tracker = tracked(synced_view(), seconds=2)
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
-    memories = tracker.process(view, now=NOW).memories
+    store, tracker = tracked(synced_store(), seconds=2)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    memories = tracker.process(store, now=NOW).memories
 
-    restarted_view, restarted = tracked(synced_view(), seconds=2)
+    restarted_view, restarted = tracked(synced_store(), seconds=2)
     restarted.load(memories)
-    restarted_view.replace(Kind.WORKLOADS, [workload(ready=1, rv="2")])
+    restarted_view.replace(Watched.WORKLOADS, [workload(ready=1, rv="2")])
     assert process(restarted_view, restarted) == []
 
 
 def test_a_new_generation_hears_running_again() -> None:
-    view, tracker = tracked(synced_view(), seconds=2)
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
-    process(view, tracker)
-    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=1, rv="3", generation=2))
-    emitted = process(view, tracker)
+    store, tracker = tracked(synced_store(), seconds=2)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    process(store, tracker)
+    store.apply(Watched.WORKLOADS, "MODIFIED", workload(ready=1, rv="3", generation=2))
+    emitted = process(store, tracker)
     assert [(type(e), e.data.generation) for e in emitted] == [(ModelRunning, 2)]
 
 
 def test_crash_loop_past_the_threshold_fails_below_it_degrades() -> None:
-    view, tracker = tracked(synced_view(), seconds=2)
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
-    process(view, tracker)
-    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=0, rv="3"))
-    view.apply(
-        Kind.PODS, "ADDED", pod("p", node_name="n1", rv="4", waiting="CrashLoopBackOff", restarts=1)
+    store, tracker = tracked(synced_store(), seconds=2)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    process(store, tracker)
+    store.apply(Watched.WORKLOADS, "MODIFIED", workload(ready=0, rv="3"))
+    store.apply(
+        Watched.PODS,
+        "ADDED",
+        pod("p", node_name="n1", rv="4", waiting="CrashLoopBackOff", restarts=1),
     )
-    assert [e.data.reason for e in process(view, tracker)] == ["CrashLoopBackOff"]
+    assert [e.data.reason for e in process(store, tracker)] == ["CrashLoopBackOff"]
 
-    view.apply(
-        Kind.PODS,
+    store.apply(
+        Watched.PODS,
         "MODIFIED",
         pod("p", node_name="n1", rv="5", waiting="CrashLoopBackOff", restarts=3),
     )
-    failed = process(view, tracker)
+    failed = process(store, tracker)
     assert [type(e) for e in failed] == [ModelFailed]
     assert (failed[0].data.stage, failed[0].data.reason) == ("runtime", "CrashLoopBackOff")
 
 
 def test_unschedulable_fails_only_after_the_timeout() -> None:
     clock = Clock()
-    view, tracker = tracked(synced_view(clock), seconds=2)
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=0, rv="2"))
-    view.apply(Kind.PODS, "ADDED", pod("p", rv="3", unschedulable_since=NOW))
-    assert process(view, tracker) == []
+    store, tracker = tracked(synced_store(clock), seconds=2)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=0, rv="2"))
+    store.apply(Watched.PODS, "ADDED", pod("p", rv="3", unschedulable_since=NOW))
+    assert process(store, tracker) == []
 
     clock.now = NOW + timedelta(minutes=2)
-    view.recheck(clock.now)
-    failed = process(view, tracker, clock.now)
+    store.recheck(clock.now)
+    failed = process(store, tracker, clock.now)
     assert [(type(e), e.data.reason) for e in failed] == [(ModelFailed, "Unschedulable")]
 
 
 def test_recheck_rejudges_a_workload_only_once_its_timer_is_due() -> None:
     clock = Clock()
-    view, tracker = tracked(synced_view(clock), seconds=2)
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=0, rv="2"))
-    view.apply(Kind.PODS, "ADDED", pod("p", rv="3", unschedulable_since=NOW))
-    process(view, tracker)
+    store, tracker = tracked(synced_store(clock), seconds=2)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=0, rv="2"))
+    store.apply(Watched.PODS, "ADDED", pod("p", rv="3", unschedulable_since=NOW))
+    process(store, tracker)
 
-    view.recheck(NOW + timedelta(seconds=30))
+    store.recheck(NOW + timedelta(seconds=30))
     assert tracker.changes.touched == set()
-    view.recheck(NOW + timedelta(minutes=2))
-    assert tracker.changes.touched == set(view.workloads)
+    store.recheck(NOW + timedelta(minutes=2))
+    assert tracker.changes.touched == set(store.workloads)
 
     clock.now = NOW + timedelta(minutes=2)
-    process(view, tracker, clock.now)  # judged Failed: no timer left
-    view.recheck(NOW + timedelta(minutes=10))
+    process(store, tracker, clock.now)  # judged Failed: no timer left
+    store.recheck(NOW + timedelta(minutes=10))
     assert tracker.changes.touched == set()
 
 
 def test_vanished_deployment_is_drift_after_the_grace_unless_deleting() -> None:
-    view, tracker = tracked(synced_view(), seconds=2)
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
-    process(view, tracker)
-    view.apply(Kind.WORKLOADS, "DELETED", workload(ready=1, rv="3"))
-    assert process(view, tracker) == []
-    assert [type(e) for e in process(view, tracker, NOW + timedelta(seconds=3))] == [ModelDrifted]
+    store, tracker = tracked(synced_store(), seconds=2)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    process(store, tracker)
+    store.apply(Watched.WORKLOADS, "DELETED", workload(ready=1, rv="3"))
+    assert process(store, tracker) == []
+    assert [type(e) for e in process(store, tracker, NOW + timedelta(seconds=3))] == [ModelDrifted]
 
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="4"))
-    process(view, tracker)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=1, rv="4"))
+    process(store, tracker)
     tracker.deleting(PUBLIC_ID)
-    view.apply(Kind.WORKLOADS, "DELETED", workload(ready=1, rv="5"))
-    assert process(view, tracker, NOW + timedelta(seconds=10)) == []
+    store.apply(Watched.WORKLOADS, "DELETED", workload(ready=1, rv="5"))
+    assert process(store, tracker, NOW + timedelta(seconds=10)) == []
     assert tracker.memories[PUBLIC_ID].present is False
 
 
 def test_restart_notices_a_deployment_that_vanished_while_down() -> None:
-    view, tracker = tracked(synced_view(), seconds=0)
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
-    memories = tracker.process(view, now=NOW).memories
+    store, tracker = tracked(synced_store(), seconds=0)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    memories = tracker.process(store, now=NOW).memories
 
-    restarted_view, restarted = tracked(synced_view(), seconds=0)
+    restarted_view, restarted = tracked(synced_store(), seconds=0)
     restarted.load(memories)
     assert [type(e) for e in process(restarted_view, restarted)] == [ModelDrifted]
 
@@ -395,11 +399,11 @@ def test_backoff_is_jittered_and_capped() -> None:
 
 
 def test_each_transition_has_a_message_id_of_its_own_and_a_re_derived_one_the_same() -> None:
-    view, tracker = tracked(synced_view(), seconds=2)
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
-    [running] = tracker.process(view, now=NOW).events
-    view.apply(Kind.WORKLOADS, "MODIFIED", workload(ready=0, replicas=2, rv="3"))
-    scaled, degraded = tracker.process(view, now=NOW).events
+    store, tracker = tracked(synced_store(), seconds=2)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    [running] = tracker.process(store, now=NOW).events
+    store.apply(Watched.WORKLOADS, "MODIFIED", workload(ready=0, replicas=2, rv="3"))
+    scaled, degraded = tracker.process(store, now=NOW).events
 
     public_id = running.event.subject
     assert [e.msg_id for e in (running, scaled, degraded)] == [
@@ -410,8 +414,8 @@ def test_each_transition_has_a_message_id_of_its_own_and_a_re_derived_one_the_sa
     assert len({e.event.id for e in (running, scaled, degraded)}) == 3
     # A restart from the memory as it was before `running` went out: the same transition
     # is derived again, with the same ids, so JetStream drops it if it has it already.
-    again_view, again = tracked(synced_view(), seconds=2)
-    again_view.replace(Kind.WORKLOADS, [workload(ready=1, rv="2")])
+    again_view, again = tracked(synced_store(), seconds=2)
+    again_view.replace(Watched.WORKLOADS, [workload(ready=1, rv="2")])
     [rederived] = again.process(again_view, now=NOW).events
     assert (rederived.msg_id, rederived.event.id) == (running.msg_id, running.event.id)
 
@@ -433,9 +437,9 @@ def test_only_ready_uncordoned_untainted_nodes_are_eligible_and_gpus_come_from_a
     }
     short = node("short", gpus=4)
     short["status"]["allocatable"] = {labels.GPU_RESOURCE: "1"}
-    view = synced_view()
-    replies = answering(view)
-    view.replace(Kind.NODES, [cordoned, not_ready, tainted, gpu_tainted, soft, short])
+    store = synced_store()
+    replies = answering(store)
+    store.replace(Watched.NODES, [cordoned, not_ready, tainted, gpu_tainted, soft, short])
 
     reply = STATUS_ANSWER.validate_json(replies.status_reply())
     assert isinstance(reply, StatusReply)
@@ -455,19 +459,19 @@ def test_only_ready_uncordoned_untainted_nodes_are_eligible_and_gpus_come_from_a
     assert not replies.capacity(CapacityQuery(min_gpus=3)).fits  # `short` has 4, 1 allocatable
 
     restored = node("cordoned", gpus=2, rv="2")
-    view.apply(Kind.NODES, "MODIFIED", restored)
+    store.apply(Watched.NODES, "MODIFIED", restored)
     reply = STATUS_ANSWER.validate_json(replies.status_reply())
     assert isinstance(reply, StatusReply)
     assert next(n for n in reply.cluster_status.gpu_nodes if n.node_name == "cordoned").schedulable
 
 
 def test_capacity_needs_per_gpu_memory_of_min_vram_over_the_ask() -> None:
-    view = synced_view()
-    replies = answering(view)
+    store = synced_store()
+    replies = answering(store)
     small, large = node("small", gpus=1), node("large", gpus=1)
     large["metadata"]["labels"][labels.GPU_MEMORY_LABEL] = "81920"
     small["metadata"]["labels"][labels.GPU_MEMORY_LABEL] = "24576"
-    view.replace(Kind.NODES, [small, large])
+    store.replace(Watched.NODES, [small, large])
     assert replies.capacity(CapacityQuery(min_gpus=1, min_vram="40Gi")).node_name == "large"
     assert replies.capacity(CapacityQuery(min_gpus=1, min_vram="24Gi")).fits
 
@@ -482,59 +486,63 @@ def rolling(*, ready: int, updated: int, pods: int, generation: int, rv: str) ->
 
 
 def test_a_new_generation_runs_only_once_no_old_pod_is_left() -> None:
-    view, tracker = tracked(synced_view(), seconds=2)
-    view.apply(Kind.WORKLOADS, "ADDED", rolling(ready=1, updated=1, pods=1, generation=1, rv="2"))
-    assert [type(e) for e in process(view, tracker)] == [ModelRunning]
+    store, tracker = tracked(synced_store(), seconds=2)
+    store.apply(
+        Watched.WORKLOADS, "ADDED", rolling(ready=1, updated=1, pods=1, generation=1, rv="2")
+    )
+    assert [type(e) for e in process(store, tracker)] == [ModelRunning]
 
     # generation 2 surges a new pod beside the old, still-ready one
-    view.apply(
-        Kind.WORKLOADS, "MODIFIED", rolling(ready=1, updated=1, pods=2, generation=2, rv="3")
+    store.apply(
+        Watched.WORKLOADS, "MODIFIED", rolling(ready=1, updated=1, pods=2, generation=2, rv="3")
     )
-    assert process(view, tracker) == []
-    view.apply(
-        Kind.WORKLOADS, "MODIFIED", rolling(ready=1, updated=1, pods=1, generation=2, rv="4")
+    assert process(store, tracker) == []
+    store.apply(
+        Watched.WORKLOADS, "MODIFIED", rolling(ready=1, updated=1, pods=1, generation=2, rv="4")
     )
-    emitted = process(view, tracker)
+    emitted = process(store, tracker)
     assert [type(e) for e in emitted] == [ModelRunning]
     assert emitted[0].data.generation == 2
 
 
 def test_a_new_generation_that_cannot_pull_fails_while_old_pods_serve() -> None:
-    view, tracker = tracked(synced_view(), seconds=2)
-    view.apply(Kind.WORKLOADS, "ADDED", rolling(ready=1, updated=1, pods=1, generation=1, rv="2"))
-    process(view, tracker)
-    view.apply(
-        Kind.WORKLOADS, "MODIFIED", rolling(ready=1, updated=1, pods=2, generation=2, rv="3")
+    store, tracker = tracked(synced_store(), seconds=2)
+    store.apply(
+        Watched.WORKLOADS, "ADDED", rolling(ready=1, updated=1, pods=1, generation=1, rv="2")
+    )
+    process(store, tracker)
+    store.apply(
+        Watched.WORKLOADS, "MODIFIED", rolling(ready=1, updated=1, pods=2, generation=2, rv="3")
     )
     stuck = pod("qwen3-new", node_name="n1", gpus=0, phase="Pending", waiting="ImagePullBackOff")
-    view.apply(Kind.PODS, "ADDED", stuck)
-    emitted = process(view, tracker)
+    store.apply(Watched.PODS, "ADDED", stuck)
+    emitted = process(store, tracker)
     assert [type(e) for e in emitted] == [ModelFailed]
     assert (emitted[0].data.generation, emitted[0].data.reason) == (2, "ImagePullBackOff")
 
 
 def test_each_consumer_takes_from_its_own_feed_and_puts_back_what_it_failed() -> None:
-    view, tracker = tracked(synced_view(), seconds=2)
+    store, tracker = tracked(synced_store(), seconds=2)
     projection = ProjectionBacklog()
-    view.subscribe(projection)
-    view.apply(Kind.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
-    key = next(iter(view.workloads))
+    store.subscribe(projection)
+    store.apply(Watched.WORKLOADS, "ADDED", workload(ready=1, rv="2"))
+    key = next(iter(store.workloads))
 
     # the writer taking its keys leaves the tracker's untouched, and the other way round
-    keys, relisted = projection.take(Kind.WORKLOADS)
+    keys, relisted = projection.take(Watched.WORKLOADS)
     assert (keys, relisted) == ({key}, False)
     assert tracker.changes.touched == {key}
-    assert [type(e) for e in process(view, tracker)] == [ModelRunning]
+    assert [type(e) for e in process(store, tracker)] == [ModelRunning]
     assert tracker.changes.touched == set()
 
     # a failed write puts back what it took; the next flush finds it
-    projection.put_back(Kind.WORKLOADS, keys, relisted=True)
+    projection.put_back(Watched.WORKLOADS, keys, relisted=True)
     assert projection.pending()
-    assert projection.take(Kind.WORKLOADS) == ({key}, True)
+    assert projection.take(Watched.WORKLOADS) == ({key}, True)
     assert not projection.pending()
 
     # a Deployment removed: the writer deletes its document, the tracker hears it vanish
-    view.apply(Kind.WORKLOADS, "DELETED", workload(ready=1, rv="3"))
-    assert projection.take(Kind.WORKLOADS) == ({key}, False)
+    store.apply(Watched.WORKLOADS, "DELETED", workload(ready=1, rv="3"))
+    assert projection.take(Watched.WORKLOADS) == ({key}, False)
     touched, vanished = tracker.changes.take_workloads()
     assert (touched, set(vanished)) == ({key}, {key})

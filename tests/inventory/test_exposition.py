@@ -1,14 +1,14 @@
-"""The inventory's scrape-time metrics, read from a view fed like the watches feed it."""
+"""The inventory's scrape-time metrics, read from a store fed like the watches feed it."""
 
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.inventory.cluster import ClusterView, Kind
 from services.inventory.exposition import ClusterMetrics
 from services.inventory.schedulability import unschedulable_reason
+from services.inventory.store import ClusterStore, Watched
 from shared.crds import WATCHED_CRDS
-from tests.inventory.test_domain import NOW, node, pod, synced_view, workload
+from tests.inventory.test_domain import NOW, node, pod, synced_store, workload
 
 Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
 CONTRACT_FAMILIES = (
@@ -26,10 +26,10 @@ CONTRACT_FAMILIES = (
 )
 
 
-def scrape(*views: ClusterView) -> tuple[Samples, str]:
+def scrape(*stores: ClusterStore) -> tuple[Samples, str]:
     metrics = ClusterMetrics()
-    for view in views:
-        metrics.follow(view)
+    for store in stores:
+        metrics.follow(store)
     text = metrics.render().decode()
     samples: Samples = {}
     for family in text_string_to_metric_families(text):
@@ -58,24 +58,24 @@ def test_every_family_is_exported_when_nothing_is_followed() -> None:
 
 
 def test_gpus_per_node_count_bound_pods_and_free_the_rest() -> None:
-    view = synced_view()
-    view.replace(
-        Kind.NODES,
+    store = synced_store()
+    store.replace(
+        Watched.NODES,
         [
             ready(node("a1", gpus=4)),
             ready(node("l4", gpus=1, product="NVIDIA-L4")),
             ready(node("cpu", gpus=0)),
         ],
     )
-    view.replace(
-        Kind.PODS,
+    store.replace(
+        Watched.PODS,
         [
             pod("p1", node_name="a1", gpus=3),
             pod("p2", node_name="a1", gpus=1, phase="Succeeded"),
             pod("pending", gpus=1),
         ],
     )
-    samples, _ = scrape(view)
+    samples, _ = scrape(store)
     a1 = (("node", "a1"), ("product", "NVIDIA-A100-SXM4-40GB"))
     l4 = (("node", "l4"), ("product", "NVIDIA-L4"))
     assert samples["jan_models_gpu_allocatable"] == {a1: 4, l4: 1}
@@ -91,13 +91,13 @@ def test_gpus_per_node_count_bound_pods_and_free_the_rest() -> None:
 
 
 def test_schedulability_reports_why_a_node_cannot_take_pods() -> None:
-    view = synced_view()
+    store = synced_store()
     tainted = ready(node("t", gpus=2), taints=[{"key": "maintenance", "effect": "NoExecute"}])
     gpu_tainted = ready(
         node("g", gpus=2), taints=[{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]
     )
-    view.replace(
-        Kind.NODES,
+    store.replace(
+        Watched.NODES,
         [
             down(node("down", gpus=2)),
             ready(node("c", gpus=2), unschedulable=True),
@@ -105,7 +105,7 @@ def test_schedulability_reports_why_a_node_cannot_take_pods() -> None:
             gpu_tainted,
         ],
     )
-    samples, _ = scrape(view)
+    samples, _ = scrape(store)
     assert samples["jan_models_node_schedulable"] == {
         (("node", "down"), ("reason", "not_ready")): 0,
         (("node", "c"), ("reason", "cordoned")): 0,
@@ -127,12 +127,12 @@ def test_a_cordoned_node_that_is_also_down_reports_not_ready_first() -> None:
 
 
 def test_workloads_by_managed_flag_and_phase_and_replicas_per_model() -> None:
-    view = synced_view()
+    store = synced_store()
     unmanaged = workload(ready=0)
     unmanaged["metadata"] |= {"name": "other", "labels": {"model.aibrix.ai/name": "other"}}
-    view.replace(Kind.WORKLOADS, [workload(ready=0, replicas=2), unmanaged])
-    view.replace(Kind.PODS, [pod("q-1", waiting="ImagePullBackOff")])
-    samples, _ = scrape(view)
+    store.replace(Watched.WORKLOADS, [workload(ready=0, replicas=2), unmanaged])
+    store.replace(Watched.PODS, [pod("q-1", waiting="ImagePullBackOff")])
+    samples, _ = scrape(store)
     assert samples["jan_models_workloads"] == {
         (("managed", "true"), ("namespace", "default"), ("status", "Failed")): 1,
         (("managed", "false"), ("namespace", "default"), ("status", "Pending")): 1,
@@ -149,10 +149,10 @@ def test_workloads_by_managed_flag_and_phase_and_replicas_per_model() -> None:
 
 
 def test_crd_presence_and_watch_sync_follow_the_view() -> None:
-    view = ClusterView(policy=synced_view().policy, clock=lambda: NOW)
-    view.replace(Kind.NODES, [])
-    view.replace(Kind.CRDS, [{"metadata": {"name": WATCHED_CRDS[0], "resourceVersion": "1"}}])
-    samples, _ = scrape(view)
+    store = ClusterStore(policy=synced_store().policy, clock=lambda: NOW)
+    store.replace(Watched.NODES, [])
+    store.replace(Watched.CRDS, [{"metadata": {"name": WATCHED_CRDS[0], "resourceVersion": "1"}}])
+    samples, _ = scrape(store)
     assert samples["jan_models_inventory_crd_present"][(("crd", WATCHED_CRDS[0]),)] == 1
     assert samples["jan_models_inventory_crd_present"][(("crd", WATCHED_CRDS[1]),)] == 0
     synced = samples["jan_models_inventory_watch_synced"]
@@ -163,19 +163,19 @@ def test_crd_presence_and_watch_sync_follow_the_view() -> None:
 
 def test_a_forgotten_view_stops_contributing() -> None:
     metrics = ClusterMetrics()
-    view = synced_view()
-    view.replace(Kind.NODES, [ready(node("a1", gpus=4))])
-    metrics.follow(view)
-    metrics.forget(view)
+    store = synced_store()
+    store.replace(Watched.NODES, [ready(node("a1", gpus=4))])
+    metrics.follow(store)
+    metrics.forget(store)
     families = text_string_to_metric_families(metrics.render().decode())
     assert all(not family.samples for family in families)
 
 
 def test_label_values_are_escaped_as_the_text_format_requires() -> None:
-    view = synced_view()
+    store = synced_store()
     raw = ready(node("a1", gpus=2, product='odd "GPU"\\n'))
-    view.replace(Kind.NODES, [raw])
-    samples, _ = scrape(view)
+    store.replace(Watched.NODES, [raw])
+    samples, _ = scrape(store)
     assert samples["jan_models_gpu_allocatable"] == {
         (("node", "a1"), ("product", 'odd "GPU"\\n')): 2
     }

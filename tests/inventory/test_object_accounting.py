@@ -3,7 +3,7 @@
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from services.inventory.lifecycle import ModelIdentity, ModelMemory, account_objects
+from services.inventory.emissions import ModelIdentity, ModelMemory, account_objects
 from services.inventory.objects import OwnedRef
 from shared.events import ModelDrifted
 

@@ -16,8 +16,8 @@ from nats.aio.client import Client
 from kubesim import KubeSim
 from services.inventory.adapters.kinds import REQUIRED_TARGETS
 from services.inventory.adapters.kube_watch import KubeWatch, WatchTiming
-from services.inventory.cluster import Kind
 from services.inventory.runtime import InventoryRuntime
+from services.inventory.store import Watched
 from shared import labels
 from shared.events import ModelDrifted, ModelRunning
 from shared.names import DEFAULT_NAMESPACE, STATUS_QUERY_SUBJECT
@@ -113,7 +113,7 @@ async def test_an_owned_object_deleted_by_hand_is_drift_and_running_is_told_agai
         await poll(lambda: log.of(ModelRunning), until=_count(number + 1))
 
     # the Secret was listed, watched, deleted and made again: its value never came in
-    held = repr(inventory.view.objects) + repr(inventory.tracker.memories) + caplog.text
+    held = repr(inventory.store.objects) + repr(inventory.tracker.memories) + caplog.text
     for collection_name in await inventory.writer.db.list_collection_names():
         held += repr(await inventory.writer.db[collection_name].find({}).to_list(None))
     assert TOKEN not in held
@@ -171,10 +171,12 @@ class RawSink:
     def __init__(self) -> None:
         self.raw: list[dict[str, Any]] = []
 
-    def listed(self, kind: Kind, items: list[dict[str, Any]]) -> None:
+    def listed(self, kind: Watched, items: list[dict[str, Any]]) -> None:
         self.raw.extend(items)
 
-    def event(self, kind: Kind, event_type: str, obj: dict[str, Any], *, received: float) -> None:
+    def event(
+        self, kind: Watched, event_type: str, obj: dict[str, Any], *, received: float
+    ) -> None:
         self.raw.append(obj)
 
 
@@ -183,7 +185,7 @@ async def test_secrets_arrive_as_metadata_only_in_lists_and_watches(
 ) -> None:
     collection, body = OBJECTS["Secret"]
     assert (await kube_http.post(collection, json=body)).status_code == 201
-    [target] = [t for t in REQUIRED_TARGETS if t.kind is Kind.SECRETS]
+    [target] = [t for t in REQUIRED_TARGETS if t.kind is Watched.SECRETS]
     sink = RawSink()
     watch = KubeWatch(client=kube, target=target, sink=sink, timing=WatchTiming(timeout_seconds=5))
     version = await watch.list()

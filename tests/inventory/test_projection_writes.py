@@ -14,8 +14,8 @@ from pymongo.errors import PyMongoError
 
 from services.inventory.adapters.projections import ProjectionWriter
 from services.inventory.changes import ProjectionBacklog
-from services.inventory.cluster import ClusterView, Kind
 from services.inventory.health import HealthPolicy
+from services.inventory.store import ClusterStore, Watched
 from shared.names import Collection
 from shared.records import Document
 from shared.transactions import TransactionSessions
@@ -26,8 +26,8 @@ HEARTBEAT = 0.2
 LEASE = 1.0
 
 
-def view() -> ClusterView:
-    return ClusterView(
+def store() -> ClusterStore:
+    return ClusterStore(
         policy=HealthPolicy(crashloop_restart_threshold=3, unschedulable_timeout=timedelta(0))
     )
 
@@ -38,10 +38,10 @@ def workload(name: str, *, rv: int, replicas: int = 1) -> dict[str, Any]:
     return raw
 
 
-def changed(cluster: ClusterView, *raws: dict[str, Any]) -> None:
+def changed(cluster: ClusterStore, *raws: dict[str, Any]) -> None:
     """Watch events (guarded writes), as the inventory applies them."""
     for raw in raws:
-        assert cluster.apply(Kind.WORKLOADS, "MODIFIED", raw)
+        assert cluster.apply(Watched.WORKLOADS, "MODIFIED", raw)
 
 
 @asynccontextmanager
@@ -52,7 +52,7 @@ async def projection_writer(db: AsyncDatabase[Document]) -> AsyncIterator[Projec
     )
     await sessions.start()
     try:
-        cluster, backlog = view(), ProjectionBacklog()
+        cluster, backlog = store(), ProjectionBacklog()
         cluster.subscribe(backlog)
         yield ProjectionWriter(db, cluster, backlog=backlog, sessions=sessions, batch_size=1000)
     finally:
@@ -72,9 +72,9 @@ async def stored(db: AsyncDatabase[Document], key: str) -> Document | None:
 async def test_a_batch_is_one_transaction_and_a_newer_write_replaces_an_older_one(
     writer: ProjectionWriter, mongo_db: AsyncDatabase[Document]
 ) -> None:
-    changed(writer.view, workload("a", rv=3), workload("b", rv=4))
+    changed(writer.store, workload("a", rv=3), workload("b", rv=4))
     assert await writer.flush() == 2
-    changed(writer.view, workload("a", rv=5, replicas=2))
+    changed(writer.store, workload("a", rv=5, replicas=2))
     await writer.flush()
 
     a, b = await stored(mongo_db, "default/a"), await stored(mongo_db, "default/b")
@@ -90,7 +90,7 @@ async def test_a_stale_write_loses_and_the_rest_of_its_transaction_is_written(
 ) -> None:
     newer = {"_id": "default/a", "resource_version": "9", "rv": 9, "replicas": 7}
     await mongo_db[Collection.INVENTORY_WORKLOADS].insert_one(newer)
-    changed(writer.view, workload("a", rv=5), workload("b", rv=5), workload("c", rv=6))
+    changed(writer.store, workload("a", rv=5), workload("b", rv=5), workload("c", rv=6))
 
     await writer.flush()
 
@@ -113,7 +113,7 @@ async def test_a_killed_writers_open_transaction_stops_blocking_within_its_lease
     )
 
     async with projection_writer(mongo_db) as successor:
-        changed(successor.view, workload("a", rv=2))
+        changed(successor.store, workload("a", rv=2))
 
         async def flush_until_written() -> None:
             while True:  # as the inventory's write loop does: a failed flush is tried again
@@ -136,8 +136,8 @@ async def test_flushes_at_the_same_time_take_turns(
     writer: ProjectionWriter, mongo_db: AsyncDatabase[Document]
 ) -> None:
     node = {"metadata": {"name": "gpu-1", "resourceVersion": "3"}, "status": {}}
-    assert writer.view.apply(Kind.NODES, "MODIFIED", node)
-    changed(writer.view, workload("a", rv=4))
+    assert writer.store.apply(Watched.NODES, "MODIFIED", node)
+    changed(writer.store, workload("a", rv=4))
 
     # The second starts while the first is inside its nodes transaction, and finds the
     # workloads still to write: one session runs one transaction at a time.

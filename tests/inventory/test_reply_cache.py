@@ -6,13 +6,13 @@ from typing import Any
 import pytest
 
 from services.inventory import replies
-from services.inventory.cluster import Kind
 from services.inventory.health import Assessment
-from services.inventory.objects import NodeView, WorkloadView
+from services.inventory.objects import ObservedNode, ObservedWorkload
 from services.inventory.reply_cache import ReplyCache
+from services.inventory.store import Watched
 from shared.queries import MODELS_ANSWER, STATUS_ANSWER, ModelsReply, StatusReply
 from tests.inventory.support import deployment
-from tests.inventory.test_domain import NOW, Clock, answering, node, pod, synced_view
+from tests.inventory.test_domain import NOW, Clock, answering, node, pod, synced_store
 
 MAX_BYTES = 1024 * 1024
 
@@ -25,11 +25,13 @@ class Built:
         self.workloads: list[str] = []
         node_fragment, workload_fragment = replies.gpu_node_fragment, replies.workload_fragment
 
-        def gpu_node_fragment(node: NodeView, *, allocated: int) -> bytes:
+        def gpu_node_fragment(node: ObservedNode, *, allocated: int) -> bytes:
             self.nodes.append(node.name)
             return node_fragment(node, allocated=allocated)
 
-        def counted_workload_fragment(workload: WorkloadView, *, assessment: Assessment) -> bytes:
+        def counted_workload_fragment(
+            workload: ObservedWorkload, *, assessment: Assessment
+        ) -> bytes:
             self.workloads.append(workload.key)
             return workload_fragment(workload, assessment=assessment)
 
@@ -68,10 +70,10 @@ def models(cache: ReplyCache) -> ModelsReply:
 
 
 def test_replies_are_the_same_bytes_until_something_changes(built: Built) -> None:
-    view = synced_view()
-    cache = answering(view)
-    view.replace(Kind.NODES, [node("n1", gpus=2)])
-    view.apply(Kind.WORKLOADS, "ADDED", model("a", rv="2"))
+    store = synced_store()
+    cache = answering(store)
+    store.replace(Watched.NODES, [node("n1", gpus=2)])
+    store.apply(Watched.WORKLOADS, "ADDED", model("a", rv="2"))
 
     first_status, first_page = (
         cache.status_reply(),
@@ -85,14 +87,14 @@ def test_replies_are_the_same_bytes_until_something_changes(built: Built) -> Non
 
 
 def test_a_node_change_rebuilds_that_nodes_fragment_only(built: Built) -> None:
-    view = synced_view()
-    cache = answering(view)
-    view.replace(Kind.NODES, [node(f"n{i}", gpus=2) for i in range(5)])
+    store = synced_store()
+    cache = answering(store)
+    store.replace(Watched.NODES, [node(f"n{i}", gpus=2) for i in range(5)])
     before = status(cache)
     assert sorted(built.nodes) == [f"n{i}" for i in range(5)]
     built.clear()
 
-    view.apply(Kind.NODES, "MODIFIED", node("n3", gpus=4, rv="2"))
+    store.apply(Watched.NODES, "MODIFIED", node("n3", gpus=4, rv="2"))
     after = status(cache)
 
     assert built.nodes == ["n3"]
@@ -103,33 +105,35 @@ def test_a_node_change_rebuilds_that_nodes_fragment_only(built: Built) -> None:
 def test_a_pod_bound_to_a_node_rebuilds_that_nodes_fragment_and_a_running_one_nothing(
     built: Built,
 ) -> None:
-    view = synced_view()
-    cache = answering(view)
-    view.replace(Kind.NODES, [node("n1", gpus=2), node("n2", gpus=2)])
-    view.apply(Kind.PODS, "ADDED", pod("p", gpus=1, phase="Pending", rv="2"))
+    store = synced_store()
+    cache = answering(store)
+    store.replace(Watched.NODES, [node("n1", gpus=2), node("n2", gpus=2)])
+    store.apply(Watched.PODS, "ADDED", pod("p", gpus=1, phase="Pending", rv="2"))
     unbound = status(cache)
     built.clear()
 
-    view.apply(Kind.PODS, "MODIFIED", pod("p", node_name="n2", gpus=1, phase="Pending", rv="3"))
+    store.apply(Watched.PODS, "MODIFIED", pod("p", node_name="n2", gpus=1, phase="Pending", rv="3"))
     bound = status(cache)
     assert built.nodes == ["n2"]
     assert bound.version != unbound.version
     assert [n.allocated_gpus for n in bound.cluster_status.gpu_nodes] == [0, 1]
     built.clear()
 
-    view.apply(Kind.PODS, "MODIFIED", pod("p", node_name="n2", gpus=1, rv="4"))  # Running
+    store.apply(Watched.PODS, "MODIFIED", pod("p", node_name="n2", gpus=1, rv="4"))  # Running
     assert status(cache).version == bound.version
     assert built.nodes == []
 
 
 def test_a_cluster_change_moves_the_status_version_and_rebuilds_no_node(built: Built) -> None:
-    view = synced_view()
-    cache = answering(view)
-    view.replace(Kind.NODES, [node("n1", gpus=2)])
+    store = synced_store()
+    cache = answering(store)
+    store.replace(Watched.NODES, [node("n1", gpus=2)])
     before = status(cache)
     built.clear()
 
-    view.replace(Kind.STORAGE_CLASSES, [{"metadata": {"name": "standard", "resourceVersion": "1"}}])
+    store.replace(
+        Watched.STORAGE_CLASSES, [{"metadata": {"name": "standard", "resourceVersion": "1"}}]
+    )
     after = status(cache)
 
     assert after.version != before.version
@@ -140,13 +144,13 @@ def test_a_cluster_change_moves_the_status_version_and_rebuilds_no_node(built: B
 def test_a_workload_change_moves_the_models_version_and_rebuilds_its_fragment_only(
     built: Built,
 ) -> None:
-    view = synced_view()
-    cache = answering(view)
-    view.replace(Kind.WORKLOADS, [model(name, rv="1") for name in ("a", "b", "c")])
+    store = synced_store()
+    cache = answering(store)
+    store.replace(Watched.WORKLOADS, [model(name, rv="1") for name in ("a", "b", "c")])
     before, status_before = models(cache), status(cache)
     built.clear()
 
-    view.apply(Kind.WORKLOADS, "MODIFIED", model("b", rv="2", ready=0))
+    store.apply(Watched.WORKLOADS, "MODIFIED", model("b", rv="2", ready=0))
     after = models(cache)
 
     assert built.workloads == ["default/b"]
@@ -160,30 +164,30 @@ def test_a_workload_change_moves_the_models_version_and_rebuilds_its_fragment_on
 
 
 def test_a_workload_added_or_removed_is_in_the_next_page(built: Built) -> None:
-    view = synced_view()
-    cache = answering(view)
-    view.replace(Kind.WORKLOADS, [model("b", rv="1")])
+    store = synced_store()
+    cache = answering(store)
+    store.replace(Watched.WORKLOADS, [model("b", rv="1")])
     assert models(cache).total == 1
     built.clear()
 
-    view.apply(Kind.WORKLOADS, "ADDED", model("a", rv="2"))
+    store.apply(Watched.WORKLOADS, "ADDED", model("a", rv="2"))
     assert [m.name for m in models(cache).models] == ["a", "b"]
     assert built.workloads == ["default/a"]
     built.clear()
 
-    view.apply(Kind.WORKLOADS, "DELETED", model("b", rv="3"))
+    store.apply(Watched.WORKLOADS, "DELETED", model("b", rv="3"))
     assert [m.name for m in models(cache).models] == ["a"]
     assert built.workloads == []
 
 
 def test_a_pods_change_rebuilds_its_models_fragment(built: Built) -> None:
-    view = synced_view()
-    cache = answering(view)
-    view.replace(Kind.WORKLOADS, [model("a", rv="1"), model("qwen3", rv="1", ready=0)])
+    store = synced_store()
+    cache = answering(store)
+    store.replace(Watched.WORKLOADS, [model("a", rv="1"), model("qwen3", rv="1", ready=0)])
     before = models(cache)
     built.clear()
 
-    view.apply(Kind.PODS, "ADDED", pod("p", rv="2", waiting="ImagePullBackOff"))
+    store.apply(Watched.PODS, "ADDED", pod("p", rv="2", waiting="ImagePullBackOff"))
 
     after = models(cache)
     assert built.workloads == ["default/qwen3"]
@@ -193,20 +197,20 @@ def test_a_pods_change_rebuilds_its_models_fragment(built: Built) -> None:
 
 def test_a_due_timer_rejudges_its_workload_in_the_models_reply(built: Built) -> None:
     clock = Clock()
-    view = synced_view(clock)
-    cache = answering(view)
-    view.apply(Kind.WORKLOADS, "ADDED", model("qwen3", rv="2", ready=0))
-    view.apply(Kind.PODS, "ADDED", pod("p", rv="3", unschedulable_since=NOW))
+    store = synced_store(clock)
+    cache = answering(store)
+    store.apply(Watched.WORKLOADS, "ADDED", model("qwen3", rv="2", ready=0))
+    store.apply(Watched.PODS, "ADDED", pod("p", rv="3", unschedulable_since=NOW))
     pending = models(cache)
     assert pending.models[0].status == "Pending"
 
     clock.now = NOW + timedelta(seconds=30)
-    view.recheck(clock.now)  # not due yet: the page stays
+    store.recheck(clock.now)  # not due yet: the page stays
     assert models(cache).version == pending.version
     built.clear()
 
     clock.now = NOW + timedelta(minutes=2)
-    view.recheck(clock.now)
+    store.recheck(clock.now)
     failed = models(cache)
     assert failed.version != pending.version
     assert failed.models[0].status == "Failed"

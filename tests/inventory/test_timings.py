@@ -4,11 +4,11 @@ from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Histogram
 
-from services.inventory.cluster import ClusterView, Kind
+from services.inventory.store import ClusterStore, Watched
 from services.inventory.timings import TimeToRunning
 from shared.commands import ModelRef
 from shared.events import DegradedData, ModelDegraded, ModelRunning, RunningData
-from tests.inventory.test_domain import MANAGED, synced_view, workload
+from tests.inventory.test_domain import MANAGED, synced_store, workload
 
 REF = ModelRef.model_validate({**MANAGED, "name": "qwen3", "namespace": "default"}).model_dump()
 
@@ -17,43 +17,43 @@ def running() -> ModelRunning:
     return ModelRunning.of(RunningData(**REF, replicas=1, ready_replicas=1), source="/test")
 
 
-def timed() -> tuple[TimeToRunning, CollectorRegistry, ClusterView, datetime]:
-    """A timer on its own registry, and a view holding one Deployment, with its creation."""
+def timed() -> tuple[TimeToRunning, CollectorRegistry, ClusterStore, datetime]:
+    """A timer on its own registry, and a store holding one Deployment, with its creation."""
     registry = CollectorRegistry()
     histogram = Histogram("t", "t", buckets=(60, 3600, 86400 * 365), registry=registry)
-    view = synced_view()
-    view.replace(Kind.WORKLOADS, [workload(ready=1)])
-    created = view.workloads["default/qwen3"].created_at
+    store = synced_store()
+    store.replace(Watched.WORKLOADS, [workload(ready=1)])
+    created = store.workloads["default/qwen3"].created_at
     assert created is not None
-    return TimeToRunning(histogram), registry, view, created
+    return TimeToRunning(histogram), registry, store, created
 
 
 def test_the_first_running_of_a_deployment_is_timed_from_its_creation_and_only_once() -> None:
-    timings, registry, view, created = timed()
+    timings, registry, store, created = timed()
     degraded = ModelDegraded.of(
         DegradedData(**REF, replicas=1, ready_replicas=0, reason="NoReadyReplica"), source="/t"
     )
 
-    timings.observe([degraded], view.workloads, now=created + timedelta(seconds=30))
+    timings.observe([degraded], store.workloads, now=created + timedelta(seconds=30))
     assert registry.get_sample_value("t_count") == 0
-    timings.observe([running()], view.workloads, now=created + timedelta(seconds=30))
-    timings.observe([running()], view.workloads, now=created + timedelta(hours=2))
+    timings.observe([running()], store.workloads, now=created + timedelta(seconds=30))
+    timings.observe([running()], store.workloads, now=created + timedelta(hours=2))
 
     assert registry.get_sample_value("t_count") == 1
     assert registry.get_sample_value("t_sum") == 30
 
 
 def test_a_recreated_deployment_is_timed_again_and_a_vanished_one_forgotten() -> None:
-    timings, registry, view, created = timed()
-    timings.observe([running()], view.workloads, now=created + timedelta(seconds=10))
+    timings, registry, store, created = timed()
+    timings.observe([running()], store.workloads, now=created + timedelta(seconds=10))
 
     again = workload(ready=1, rv="2")
     again["metadata"]["creationTimestamp"] = "2025-01-01T11:00:00Z"  # an hour after the first
-    view.replace(Kind.WORKLOADS, [again])
-    timings.observe([running()], view.workloads, now=created + timedelta(hours=1, seconds=5))
+    store.replace(Watched.WORKLOADS, [again])
+    timings.observe([running()], store.workloads, now=created + timedelta(hours=1, seconds=5))
     assert registry.get_sample_value("t_count") == 2
     assert registry.get_sample_value("t_sum") == 15
 
-    view.replace(Kind.WORKLOADS, [])
-    timings.observe([running()], view.workloads, now=created)  # unknown Deployment: nothing
+    store.replace(Watched.WORKLOADS, [])
+    timings.observe([running()], store.workloads, now=created)  # unknown Deployment: nothing
     assert registry.get_sample_value("t_count") == 2

@@ -12,7 +12,7 @@ from typing import Final
 
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
-from services.inventory.objects import PodView
+from services.inventory.objects import ObservedPod
 from shared.labels import MODEL_CONTAINER
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class CrashLogs:
         self._asked: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def consider(self, pod: PodView) -> None:
+    def consider(self, pod: ObservedPod) -> None:
         """Fetch the pod's previous log if it is a model's pod that crashed, once."""
         if not pod.public_id or pod.restart_count < 1 or pod.key in self._asked:
             return
@@ -40,7 +40,7 @@ class CrashLogs:
     def forget(self, pod_key: str) -> None:
         self._asked.discard(pod_key)
 
-    async def _fetch(self, pod: PodView) -> None:
+    async def _fetch(self, pod: ObservedPod) -> None:
         try:
             text = await self._core.read_namespaced_pod_log(
                 pod.name,

@@ -36,9 +36,9 @@ import orjson
 from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from services.inventory.cluster import Kind
 from services.inventory.metrics import BAD_OBJECTS, WATCH_EVENTS, WATCH_LAG, WATCH_RESTARTS
 from services.inventory.objects import Raw, last_write_time
+from services.inventory.store import Watched
 
 log = logging.getLogger(__name__)
 GONE: Final = 410
@@ -65,7 +65,7 @@ class StreamDroppedError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class WatchTarget:
-    kind: Kind
+    kind: Watched
     path: str
     label_selector: str | None = None
     field_selector: str | None = None
@@ -73,9 +73,9 @@ class WatchTarget:
 
 
 class WatchSink(Protocol):
-    def listed(self, kind: Kind, items: list[Raw]) -> None: ...
+    def listed(self, kind: Watched, items: list[Raw]) -> None: ...
 
-    def event(self, kind: Kind, event_type: str, obj: Raw, *, received: float) -> None: ...
+    def event(self, kind: Watched, event_type: str, obj: Raw, *, received: float) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

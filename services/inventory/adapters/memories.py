@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.inventory.lifecycle import ModelIdentity, ModelMemory
+from services.inventory.emissions import ModelIdentity, ModelMemory
 from services.inventory.objects import OwnedRef
 from shared.names import Collection
 from shared.records import Document

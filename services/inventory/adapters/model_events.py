@@ -15,7 +15,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 from pydantic import ValidationError
 
-from services.inventory.lifecycle import Emission
+from services.inventory.emissions import Emission
 from services.inventory.metrics import EVENTS_PUBLISHED, MODEL_DRIFTS
 from shared.events import ModelDeleted, ModelDeleting, ModelDrifted, parse_event
 from shared.messaging import publish_event

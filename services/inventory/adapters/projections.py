@@ -1,4 +1,4 @@
-"""Writes the in-memory view's changes to the `inventory_*` collections.
+"""Writes the in-memory store's changes to the `inventory_*` collections.
 
 Only this service writes them. Changes are coalesced (a key is written once per flush
 with its latest state) and sent as unordered `bulk_write` batches of `UpdateOne` upserts.
@@ -37,37 +37,37 @@ from pymongo.errors import BulkWriteError
 
 from services.inventory import documents
 from services.inventory.changes import ProjectionBacklog
-from services.inventory.cluster import ClusterView, Kind
 from services.inventory.metrics import PROJECTION_LAG, PROJECTION_SIZE
+from services.inventory.store import ClusterStore, Watched
 from shared.names import Collection
 from shared.records import DUPLICATE_KEY_CODES, Document
 from shared.transactions import TransactionSessions, bulk_write_in_one_commit
 
 log = logging.getLogger(__name__)
 
-COLLECTIONS: Final[dict[Kind, Collection]] = {
-    Kind.NODES: Collection.INVENTORY_NODES,
-    Kind.PODS: Collection.INVENTORY_PODS,
-    Kind.CRDS: Collection.INVENTORY_CRDS,
-    Kind.STORAGE_CLASSES: Collection.INVENTORY_STORAGE_CLASSES,
-    Kind.WORKLOADS: Collection.INVENTORY_WORKLOADS,
-    Kind.AUTOSCALERS: Collection.INVENTORY_AUTOSCALERS,
+COLLECTIONS: Final[dict[Watched, Collection]] = {
+    Watched.NODES: Collection.INVENTORY_NODES,
+    Watched.PODS: Collection.INVENTORY_PODS,
+    Watched.CRDS: Collection.INVENTORY_CRDS,
+    Watched.STORAGE_CLASSES: Collection.INVENTORY_STORAGE_CLASSES,
+    Watched.WORKLOADS: Collection.INVENTORY_WORKLOADS,
+    Watched.AUTOSCALERS: Collection.INVENTORY_AUTOSCALERS,
 }
 
 
-def _document(view: ClusterView, kind: Kind, key: str) -> Document | None:
-    obj = view.objects[kind].get(key)
+def _document(store: ClusterStore, kind: Watched, key: str) -> Document | None:
+    obj = store.objects[kind].get(key)
     if obj is None:
         return None
-    if kind is Kind.NODES:
-        return documents.node_document(obj, allocated=view.allocated.get(key, 0))
-    if kind is Kind.PODS:
+    if kind is Watched.NODES:
+        return documents.node_document(obj, allocated=store.allocated.get(key, 0))
+    if kind is Watched.PODS:
         return documents.pod_document(obj)
-    if kind is Kind.WORKLOADS:
-        return documents.workload_document(obj, assessment=view.assessment(key))
-    if kind is Kind.CRDS:
+    if kind is Watched.WORKLOADS:
+        return documents.workload_document(obj, assessment=store.assessment(key))
+    if kind is Watched.CRDS:
         return documents.crd_document(obj)
-    if kind is Kind.STORAGE_CLASSES:
+    if kind is Watched.STORAGE_CLASSES:
         return documents.storage_class_document(obj)
     return documents.autoscaler_document(obj)
 
@@ -83,7 +83,7 @@ class ProjectionWriter:
     def __init__(
         self,
         db: AsyncDatabase[Document],
-        view: ClusterView,
+        store: ClusterStore,
         *,
         backlog: ProjectionBacklog,
         sessions: TransactionSessions,
@@ -91,7 +91,7 @@ class ProjectionWriter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
-        self.view = view
+        self.store = store
         self.backlog = backlog
         self.sessions = sessions
         self.batch_size = batch_size
@@ -121,13 +121,13 @@ class ProjectionWriter:
             except Exception:
                 self.backlog.put_back(kind, keys, relisted=relisted)
                 raise
-            PROJECTION_SIZE.labels(kind=kind).set(len(self.view.objects[kind]))
+            PROJECTION_SIZE.labels(kind=kind).set(len(self.store.objects[kind]))
         self.flushes += 1
         return written
 
-    async def _reconcile(self, kind: Kind) -> int:
+    async def _reconcile(self, kind: Watched) -> int:
         collection = self.db[COLLECTIONS[kind]]
-        held = set(self.view.objects[kind])
+        held = set(self.store.objects[kind])
         stale = [
             doc["_id"] async for doc in collection.find({}, {"_id": 1}) if doc["_id"] not in held
         ]
@@ -141,14 +141,14 @@ class ProjectionWriter:
             log.info("projection reconciled", extra={"kind": kind, "removed": len(stale)})
         return len(stale)
 
-    async def _write(self, kind: Kind, keys: set[str], *, guarded: bool) -> int:
+    async def _write(self, kind: Watched, keys: set[str], *, guarded: bool) -> int:
         collection = self.db[COLLECTIONS[kind]]
         # Upserts and removals in transactions of their own: one command per transaction
         # (see `bulk_write_in_one_commit`).
         upserts: list[UpdateOne | DeleteOne] = []
         removals: list[UpdateOne | DeleteOne] = []
         for key in keys:
-            document = _document(self.view, kind, key)
+            document = _document(self.store, kind, key)
             if document is None:
                 removals.append(DeleteOne({"_id": key}))
             else:

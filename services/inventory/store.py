@@ -18,15 +18,15 @@ from typing import Any, Final
 from services.inventory.changes import ChangeFeed
 from services.inventory.health import Assessment, HealthPolicy, assess
 from services.inventory.objects import (
-    AutoscalerView,
-    CrdView,
-    NodeView,
+    ObservedAutoscaler,
+    ObservedCrd,
+    ObservedNode,
+    ObservedOwned,
+    ObservedPod,
+    ObservedStorageClass,
+    ObservedWorkload,
     OwnedRef,
-    OwnedView,
-    PodView,
     Raw,
-    StorageClassView,
-    WorkloadView,
     object_key,
     parse_autoscaler,
     parse_crd,
@@ -41,10 +41,23 @@ from services.inventory.pod_reports import PodReport, PodWarning, log_tail
 from services.inventory.resource_version import as_int, is_stale
 from shared.names import DEFAULT_NAMESPACE
 
-View = NodeView | PodView | WorkloadView | CrdView | StorageClassView | AutoscalerView | OwnedView
+Observed = (
+    ObservedNode
+    | ObservedPod
+    | ObservedWorkload
+    | ObservedCrd
+    | ObservedStorageClass
+    | ObservedAutoscaler
+    | ObservedOwned
+)
+"""What the store keeps of one watched object (see `objects`)."""
 
 
-class Kind(StrEnum):
+class Watched(StrEnum):
+    """The collections the inventory watches, each kept apart in the store. Most are one
+    Kubernetes kind; two are not: `POD_EVENTS` (Events about pods) and
+    `FOREIGN_WORKLOADS` (Deployments that are no model's)."""
+
     NODES = "nodes"
     PODS = "pods"
     CRDS = "crds"
@@ -61,43 +74,50 @@ class Kind(StrEnum):
     """Deployments in the models' namespace that carry no model id: names a model cannot take."""
 
 
-REQUIRED_KINDS: Final = (
-    Kind.NODES,
-    Kind.PODS,
-    Kind.CRDS,
-    Kind.STORAGE_CLASSES,
-    Kind.WORKLOADS,
-    Kind.SERVICES,
-    Kind.SECRETS,
-    Kind.CLAIMS,
-    Kind.FOREIGN_WORKLOADS,
+REQUIRED_WATCHES: Final = (
+    Watched.NODES,
+    Watched.PODS,
+    Watched.CRDS,
+    Watched.STORAGE_CLASSES,
+    Watched.WORKLOADS,
+    Watched.SERVICES,
+    Watched.SECRETS,
+    Watched.CLAIMS,
+    Watched.FOREIGN_WORKLOADS,
 )
-OWNED_KINDS: Final[dict[Kind, tuple[str, str]]] = {
-    Kind.SECRETS: ("v1", "Secret"),
-    Kind.CLAIMS: ("v1", "PersistentVolumeClaim"),
-    Kind.SERVICES: ("v1", "Service"),
-    Kind.FOREIGN_WORKLOADS: ("apps/v1", "Deployment"),
-    Kind.SERVICE_MONITORS: ("monitoring.coreos.com/v1", "ServiceMonitor"),
-    Kind.AUTOSCALERS: ("autoscaling.aibrix.ai/v1alpha1", "PodAutoscaler"),
+OWNED_KINDS: Final[dict[Watched, tuple[str, str]]] = {
+    Watched.SECRETS: ("v1", "Secret"),
+    Watched.CLAIMS: ("v1", "PersistentVolumeClaim"),
+    Watched.SERVICES: ("v1", "Service"),
+    Watched.FOREIGN_WORKLOADS: ("apps/v1", "Deployment"),
+    Watched.SERVICE_MONITORS: ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    Watched.AUTOSCALERS: ("autoscaling.aibrix.ai/v1alpha1", "PodAutoscaler"),
 }
 """Kinds of object a model owns besides its Deployment (and foreign Deployments), as
 (apiVersion, kind), in the deployer's apply order."""
-PROJECTED_KINDS: Final = frozenset(
-    {Kind.NODES, Kind.PODS, Kind.CRDS, Kind.STORAGE_CLASSES, Kind.WORKLOADS, Kind.AUTOSCALERS}
+PROJECTED_WATCHES: Final = frozenset(
+    {
+        Watched.NODES,
+        Watched.PODS,
+        Watched.CRDS,
+        Watched.STORAGE_CLASSES,
+        Watched.WORKLOADS,
+        Watched.AUTOSCALERS,
+    }
 )
 """Kinds written to MongoDB; the others live in memory only (a Secret's name included)."""
-PARSERS: Final[dict[Kind, Callable[[Raw], View]]] = {
-    Kind.NODES: parse_node,
-    Kind.PODS: parse_pod,
-    Kind.CRDS: parse_crd,
-    Kind.STORAGE_CLASSES: parse_storage_class,
-    Kind.WORKLOADS: parse_workload,
-    Kind.AUTOSCALERS: parse_autoscaler,
-    Kind.SERVICES: parse_owned,
-    Kind.SECRETS: parse_owned,
-    Kind.CLAIMS: parse_owned,
-    Kind.SERVICE_MONITORS: parse_owned,
-    Kind.FOREIGN_WORKLOADS: parse_owned,
+PARSERS: Final[dict[Watched, Callable[[Raw], Observed]]] = {
+    Watched.NODES: parse_node,
+    Watched.PODS: parse_pod,
+    Watched.CRDS: parse_crd,
+    Watched.STORAGE_CLASSES: parse_storage_class,
+    Watched.WORKLOADS: parse_workload,
+    Watched.AUTOSCALERS: parse_autoscaler,
+    Watched.SERVICES: parse_owned,
+    Watched.SECRETS: parse_owned,
+    Watched.CLAIMS: parse_owned,
+    Watched.SERVICE_MONITORS: parse_owned,
+    Watched.FOREIGN_WORKLOADS: parse_owned,
 }
 
 
@@ -105,27 +125,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _allocation(pod: PodView) -> tuple[str, int, str]:
+def _allocation(pod: ObservedPod) -> tuple[str, int, str]:
     return (pod.node_name, pod.allocated_gpus, pod.public_id)
 
 
-class ClusterView:
+class ClusterStore:
     def __init__(self, *, policy: HealthPolicy, clock: Callable[[], datetime] = utcnow) -> None:
         self.policy = policy
         self.clock = clock
-        self._objects: dict[Kind, dict[str, Any]] = {kind: {} for kind in Kind}
+        self._objects: dict[Watched, dict[str, Any]] = {kind: {} for kind in Watched}
         self._allocated: dict[str, int] = defaultdict(int)
         self._bound_by_model: dict[str, dict[str, int]] = {}  # public id -> node -> GPUs
         self._in_cluster = True  # False: no kubeconfig and not in a pod, nothing to watch
         self._pods_by_model: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._workloads_by_model: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self._synced: set[Kind] = set()
+        self._synced: set[Watched] = set()
         self._synced_at: datetime | None = None
         self._feeds: list[ChangeFeed] = []
-        self._owned: dict[str, set[tuple[Kind, str]]] = {}
+        self._owned: dict[str, set[tuple[Watched, str]]] = {}
         """Public id -> (kind, key) of each object the model owns besides its Deployment."""
         self._foreign: dict[str, set[str]] = {}
-        """Kind -> names of objects in the models' namespace that carry no model id."""
+        """Kubernetes kind -> names of objects in the models' namespace that carry no model id."""
         self._assessments: dict[str, Assessment] = {}
         self._pod_reports: dict[str, PodReport] = {}
         """What Kubernetes said about each pod (Warning Events, a crash's log), by pod key."""
@@ -136,28 +156,28 @@ class ClusterView:
     # --- reading --------------------------------------------------------------------
 
     @property
-    def objects(self) -> Mapping[Kind, Mapping[str, Any]]:
+    def objects(self) -> Mapping[Watched, Mapping[str, Any]]:
         return self._objects
 
     @property
-    def nodes(self) -> Mapping[str, NodeView]:
-        return self._objects[Kind.NODES]
+    def nodes(self) -> Mapping[str, ObservedNode]:
+        return self._objects[Watched.NODES]
 
     @property
-    def pods(self) -> Mapping[str, PodView]:
-        return self._objects[Kind.PODS]
+    def pods(self) -> Mapping[str, ObservedPod]:
+        return self._objects[Watched.PODS]
 
     @property
-    def workloads(self) -> Mapping[str, WorkloadView]:
-        return self._objects[Kind.WORKLOADS]
+    def workloads(self) -> Mapping[str, ObservedWorkload]:
+        return self._objects[Watched.WORKLOADS]
 
     @property
-    def crds(self) -> Mapping[str, CrdView]:
-        return self._objects[Kind.CRDS]
+    def crds(self) -> Mapping[str, ObservedCrd]:
+        return self._objects[Watched.CRDS]
 
     @property
-    def storage_classes(self) -> Mapping[str, StorageClassView]:
-        return self._objects[Kind.STORAGE_CLASSES]
+    def storage_classes(self) -> Mapping[str, ObservedStorageClass]:
+        return self._objects[Watched.STORAGE_CLASSES]
 
     @property
     def allocated(self) -> Mapping[str, int]:
@@ -170,7 +190,7 @@ class ClusterView:
         return self._bound_by_model
 
     @property
-    def synced(self) -> Set[Kind]:
+    def synced(self) -> Set[Watched]:
         """The kinds whose first list has been taken in (and not forgotten since)."""
         return self._synced
 
@@ -186,7 +206,7 @@ class ClusterView:
 
     @property
     def connected(self) -> bool:
-        return all(kind in self._synced for kind in REQUIRED_KINDS)
+        return all(kind in self._synced for kind in REQUIRED_WATCHES)
 
     # --- feeding --------------------------------------------------------------------
 
@@ -194,7 +214,7 @@ class ClusterView:
         """`feed` is told every change from now on (subscribe before the watches run)."""
         self._feeds.append(feed)
 
-    def apply(self, kind: Kind, event_type: str, raw: Raw) -> bool:
+    def apply(self, kind: Watched, event_type: str, raw: Raw) -> bool:
         """One watch event; False when it is stale (an older version than the one held)."""
         key = object_key(raw)
         held = self._objects[kind].get(key)
@@ -206,27 +226,31 @@ class ClusterView:
                 return False
             self._remove(kind, key)
             return True
-        view = PARSERS[kind](raw)
-        if held is not None and is_stale(view.resource_version, held.resource_version):
+        observed = PARSERS[kind](raw)
+        if held is not None and is_stale(observed.resource_version, held.resource_version):
             return False
-        self._set(kind, view)
+        self._set(kind, observed)
         return True
 
-    def replace(self, kind: Kind, raws: Iterable[Raw]) -> None:
+    def replace(self, kind: Watched, raws: Iterable[Raw]) -> None:
         """A fresh list: it is the truth, so what it lacks vanished (reconcile)."""
-        fresh = {view.key: view for view in map(PARSERS[kind], raws)}
+        fresh = {observed.key: observed for observed in map(PARSERS[kind], raws)}
         for key in [k for k in self._objects[kind] if k not in fresh]:
             self._remove(kind, key)
-        for key, view in fresh.items():
+        for key, observed in fresh.items():
             held = self._objects[kind].get(key)
-            if held is None or held.resource_version != view.resource_version or held != view:
-                self._set(kind, view)
-        if kind in PROJECTED_KINDS:
+            if (
+                held is None
+                or held.resource_version != observed.resource_version
+                or held != observed
+            ):
+                self._set(kind, observed)
+        if kind in PROJECTED_WATCHES:
             for feed in self._feeds:
                 feed.relisted(kind)
         self.mark_synced(kind)
 
-    def mark_synced(self, kind: Kind) -> None:
+    def mark_synced(self, kind: Watched) -> None:
         was_connected = self.connected
         self._synced.add(kind)
         if self.connected and not was_connected:
@@ -238,40 +262,40 @@ class ClusterView:
         self._in_cluster = False
         self._cluster_changed()
 
-    def forget(self, kind: Kind) -> None:
+    def forget(self, kind: Watched) -> None:
         """A kind stops being watched (its CRD was removed): drop what it held."""
         for key in list(self._objects[kind]):
             self._remove(kind, key)
         self._synced.discard(kind)
-        if kind in PROJECTED_KINDS:
+        if kind in PROJECTED_WATCHES:
             for feed in self._feeds:
                 feed.relisted(kind)
         self._cluster_changed()  # `connected` may have changed
 
-    def _set(self, kind: Kind, view: Any) -> None:
-        old = self._objects[kind].get(view.key)
-        self._objects[kind][view.key] = view
-        self._after_change(kind, old, view)
+    def _set(self, kind: Watched, observed: Any) -> None:
+        old = self._objects[kind].get(observed.key)
+        self._objects[kind][observed.key] = observed
+        self._after_change(kind, old, observed)
 
-    def _remove(self, kind: Kind, key: str) -> None:
+    def _remove(self, kind: Watched, key: str) -> None:
         old = self._objects[kind].pop(key)
         self._after_change(kind, old, None)
 
-    def _after_change(self, kind: Kind, old: Any, new: Any) -> None:
-        if kind in PROJECTED_KINDS:
+    def _after_change(self, kind: Watched, old: Any, new: Any) -> None:
+        if kind in PROJECTED_WATCHES:
             self._projected_changed(kind, (new or old).key)
         if kind in OWNED_KINDS:
             self._owned_changed(kind, old, new)
-        if kind is Kind.NODES:
+        if kind is Watched.NODES:
             self._node_changed((new or old).key)
-        elif kind is Kind.PODS:
+        elif kind is Watched.PODS:
             self._pod_changed(old, new)
-        elif kind is Kind.WORKLOADS:
+        elif kind is Watched.WORKLOADS:
             self._workload_changed(old, new)
-        elif kind in (Kind.CRDS, Kind.STORAGE_CLASSES):
+        elif kind in (Watched.CRDS, Watched.STORAGE_CLASSES):
             self._cluster_changed()
 
-    def _owned_changed(self, kind: Kind, old: Any, new: Any) -> None:
+    def _owned_changed(self, kind: Watched, old: Any, new: Any) -> None:
         same = (
             old is not None
             and new is not None
@@ -280,25 +304,25 @@ class ClusterView:
         if same:
             return
         foreign_before = set(self._foreign.get(OWNED_KINDS[kind][1], ()))
-        for view, sign in ((old, -1), (new, 1)):
-            if view is None:
+        for observed, sign in ((old, -1), (new, 1)):
+            if observed is None:
                 continue
-            if view.public_id:
-                members = self._owned.setdefault(view.public_id, set())
+            if observed.public_id:
+                members = self._owned.setdefault(observed.public_id, set())
                 if sign > 0:
-                    members.add((kind, view.key))
+                    members.add((kind, observed.key))
                 else:
-                    members.discard((kind, view.key))
+                    members.discard((kind, observed.key))
                     if not members:
-                        del self._owned[view.public_id]
+                        del self._owned[observed.public_id]
                 for feed in self._feeds:
-                    feed.owned_touched(view.public_id)
-            elif view.namespace == DEFAULT_NAMESPACE:
+                    feed.owned_touched(observed.public_id)
+            elif observed.namespace == DEFAULT_NAMESPACE:
                 names = self._foreign.setdefault(OWNED_KINDS[kind][1], set())
                 if sign > 0:
-                    names.add(view.name)
+                    names.add(observed.name)
                 else:
-                    names.discard(view.name)
+                    names.discard(observed.name)
         if self._foreign.get(OWNED_KINDS[kind][1], set()) != foreign_before:
             self._cluster_changed()
 
@@ -306,9 +330,9 @@ class ClusterView:
         """What the model owns besides its Deployment, as the watches show it now."""
         refs = []
         for kind, key in self._owned.get(public_id, ()):
-            view = self._objects[kind][key]
+            observed = self._objects[kind][key]
             api_version, kind_name = OWNED_KINDS[kind]
-            refs.append(OwnedRef(kind_name, view.name, api_version, view.generation or 0))
+            refs.append(OwnedRef(kind_name, observed.name, api_version, observed.generation or 0))
         return refs
 
     @property
@@ -327,7 +351,7 @@ class ClusterView:
         for feed in self._feeds:
             feed.cluster_touched()
 
-    def _pod_changed(self, old: PodView | None, new: PodView | None) -> None:
+    def _pod_changed(self, old: ObservedPod | None, new: ObservedPod | None) -> None:
         # A pod going Running keeps its node and GPUs: the status (and its version) stays.
         held = old is not None and new is not None and _allocation(old) == _allocation(new)
         for pod, sign in ((old, -1), (new, 1)):
@@ -338,7 +362,7 @@ class ClusterView:
                 if pod.public_id:
                     self._count_bound(pod, sign)
                 if pod.node_name in self.nodes:  # its projection holds the GPUs allocated
-                    self._projected_changed(Kind.NODES, pod.node_name)
+                    self._projected_changed(Watched.NODES, pod.node_name)
                 self._node_changed(pod.node_name)
             if pod.model_key is not None:
                 members = self._pods_by_model[pod.model_key]
@@ -353,7 +377,7 @@ class ClusterView:
                 for workload_key in self._workloads_by_model.get(pod.model_key, ()):
                     self._workload_invalidated(workload_key)
 
-    def _count_bound(self, pod: PodView, sign: int) -> None:
+    def _count_bound(self, pod: ObservedPod, sign: int) -> None:
         nodes = self._bound_by_model.setdefault(pod.public_id, {})
         nodes[pod.node_name] = nodes.get(pod.node_name, 0) + sign * pod.allocated_gpus
         if nodes[pod.node_name] <= 0:
@@ -361,7 +385,7 @@ class ClusterView:
         if not nodes:
             del self._bound_by_model[pod.public_id]
 
-    def _workload_changed(self, old: WorkloadView | None, new: WorkloadView | None) -> None:
+    def _workload_changed(self, old: ObservedWorkload | None, new: ObservedWorkload | None) -> None:
         key = (new or old).key  # type: ignore[union-attr]
         if old is not None and (new is None or old.model_key != new.model_key):
             members = self._workloads_by_model[old.model_key]
@@ -381,11 +405,11 @@ class ClusterView:
     def _workload_invalidated(self, key: str) -> None:
         self._assessments.pop(key, None)
         self._timed.pop(key, None)
-        self._projected_changed(Kind.WORKLOADS, key)
+        self._projected_changed(Watched.WORKLOADS, key)
         for feed in self._feeds:
             feed.workload_touched(key)
 
-    def _projected_changed(self, kind: Kind, key: str) -> None:
+    def _projected_changed(self, kind: Watched, key: str) -> None:
         for feed in self._feeds:
             feed.object_changed(kind, key)
 
@@ -417,8 +441,8 @@ class ClusterView:
 
     # --- derived facts --------------------------------------------------------------
 
-    def pods_of(self, workload: WorkloadView) -> list[PodView]:
-        pods = self._objects[Kind.PODS]
+    def pods_of(self, workload: ObservedWorkload) -> list[ObservedPod]:
+        pods = self._objects[Watched.PODS]
         return [pods[k] for k in self._pods_by_model.get(workload.model_key, ())]
 
     def assessment(self, key: str) -> Assessment:
@@ -437,5 +461,5 @@ class ClusterView:
                 self._timed[key] = cached.next_check
         return cached
 
-    def gpu_nodes(self) -> list[tuple[NodeView, int]]:
+    def gpu_nodes(self) -> list[tuple[ObservedNode, int]]:
         return [(n, self._allocated.get(n.name, 0)) for n in self.nodes.values() if n.gpu_count]

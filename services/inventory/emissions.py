@@ -29,7 +29,7 @@ from typing import Literal
 from uuid import NAMESPACE_URL, uuid5
 
 from services.inventory.health import Assessment
-from services.inventory.objects import OwnedRef, WorkloadView
+from services.inventory.objects import ObservedWorkload, OwnedRef
 from shared.events import (
     CloudEvent,
     DegradedData,
@@ -70,7 +70,7 @@ class ModelIdentity:
         }
 
 
-def identity_of(workload: WorkloadView) -> ModelIdentity | None:
+def identity_of(workload: ObservedWorkload) -> ModelIdentity | None:
     """The model a managed Deployment belongs to; None when a label or annotation is missing."""
     if (
         workload.organization_id is None
@@ -120,7 +120,7 @@ class Decision:
 def observe(
     memory: ModelMemory,
     *,
-    workload: WorkloadView,
+    workload: ObservedWorkload,
     identity: ModelIdentity,
     assessment: Assessment,
 ) -> Decision:
