@@ -4,8 +4,8 @@ The cache is one of the store's change feeds (see `changes`). It reads the store
 through its read-only API only, and keeps what it built until the feed names a change:
 a node's change drops that node's status fragment and the status reply, a Deployment's
 (or its pods', or a timer's) drops that Deployment's fragment and every models page.
-So a query between changes costs a dictionary read, and one change rebuilds one
-fragment, never thousands (the splicing is `replies`').
+So a query between changes costs a dictionary read, and one change re-serializes one
+fragment, never thousands: `replies` splices the cached fragments into the envelope.
 
 Each reply carries a version that names its content: an epoch that tells this process's
 counters from another's (a restarted inventory, a second replica), and a counter that

@@ -9,7 +9,8 @@ from services.inventory import replies
 from services.inventory.health import Assessment
 from services.inventory.objects import ObservedNode, ObservedWorkload
 from services.inventory.reply_cache import ReplyCache
-from services.inventory.store import Watched
+from services.inventory.store import REQUIRED_WATCHES, ClusterStore, Watched
+from shared import labels
 from shared.queries import MODELS_ANSWER, STATUS_ANSWER, ModelsReply, StatusReply
 from tests.inventory.support import deployment
 from tests.inventory.test_domain import NOW, Clock, answering, node, pod, synced_store
@@ -215,3 +216,36 @@ def test_a_due_timer_rejudges_its_workload_in_the_models_reply(built: Built) -> 
     assert failed.version != pending.version
     assert failed.models[0].status == "Failed"
     assert built.workloads == ["default/qwen3"]
+
+
+def test_syncing_and_having_no_cluster_move_the_status_version() -> None:
+    store = ClusterStore(policy=synced_store().policy, clock=Clock())
+    cache = answering(store)
+    syncing = status(cache)
+    assert not syncing.connected
+
+    for kind in REQUIRED_WATCHES:
+        store.replace(kind, [])
+    synced = status(cache)
+    assert synced.connected
+    assert synced.synced_at == NOW
+    assert synced.version != syncing.version
+
+    store.set_no_cluster()
+    alone = status(cache)
+    assert alone.in_cluster is False
+    assert alone.version != synced.version
+
+
+def test_gpus_bound_on_a_node_not_seen_yet_move_the_status_version() -> None:
+    store = synced_store()
+    cache = answering(store)
+    before = status(cache)
+    bound = pod("p", node_name="later", gpus=2, rv="2")
+    bound["metadata"]["labels"][labels.MODEL_ID] = "mdl_abc123def456"
+
+    store.apply(Watched.PODS, "ADDED", bound)
+
+    after = status(cache)
+    assert after.version != before.version
+    assert after.bound_gpus == {"mdl_abc123def456": {"later": 2}}
