@@ -12,7 +12,7 @@ from importlib.metadata import version as installed_version
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
@@ -22,7 +22,6 @@ from services.api.settings import ApiSettings
 from services.api.web.compression import GzipLayer
 from services.api.web.console import router as console_router
 from services.api.web.contract import contract_document
-from services.api.web.dependencies import RuntimeDep
 from services.api.web.docs import router as docs_router
 from services.api.web.errors import install_error_handlers
 from services.api.web.event_stream import router as event_stream_router
@@ -45,6 +44,8 @@ def build(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await ApiRuntime.start(settings)
         app.state.runtime = runtime
+        app.state.models = runtime.models
+        app.state.keys = runtime.keys
         ops = OpsServer(host=settings.api_ops_host, port=settings.api_ops_port)
         try:
             await ops.start()
@@ -91,8 +92,9 @@ def build(settings: ApiSettings) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz(runtime: RuntimeDep) -> JsonResponse:
+    async def readyz(request: Request) -> JsonResponse:
         """Ready while the api's own MongoDB and NATS answer; the inventory is reported."""
+        runtime: ApiRuntime = request.app.state.runtime
         inventory = await runtime.inventory_state()
         if await runtime.ready():
             return JsonResponse({"status": "ready", "inventory": inventory})

@@ -48,6 +48,16 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelPage:
+    """A page of `GET /models`: the models shown (their list fields), how many match in
+    all, and where the next page starts (None on the last)."""
+
+    models: list[Document]
+    total: int
+    next_offset: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class ModelFilter:
     status: str | None = None
     model_type: str | None = None

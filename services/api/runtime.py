@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.adapters.admissions import Admissions, QuotaLimits
 from services.api.adapters.api_keys import ApiKeys
+from services.api.adapters.event_feed import JetStreamFeeds
 from services.api.adapters.event_history import EventHistory
 from services.api.adapters.inventory import Inventory
 from services.api.adapters.registry import Registry
@@ -51,17 +52,11 @@ class ApiRuntime:
     relay: OutboxRelay
     """The adapters `models` was built with, as this runtime runs and stops them."""
     consumer: StatusConsumer
-    buckets: TokenBuckets
     view: RegistryView
     transactions: TransactionSessions
-    history: EventHistory
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     metered: tuple[RegistryView, QuotaLimits] | None = None
     """What the metrics collector reads of this api (its view and quota limits)."""
-    cluster_models: ClusterModels = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.cluster_models = ClusterModels(inventory=self.inventory, registry=self.registry)
 
     @classmethod
     async def start(cls, settings: ApiSettings) -> "ApiRuntime":
@@ -98,15 +93,23 @@ class ApiRuntime:
                 inventory=inventory,
                 relay=relay,
                 cipher=TokenCipher(settings.encryption_key),
+                creates=TokenBuckets(
+                    rate=settings.api_create_rate, burst=settings.api_create_burst
+                ),
+                cluster_models=ClusterModels(inventory=inventory, registry=registry),
+                history=EventHistory(nats),
+                feeds=JetStreamFeeds(
+                    nats,
+                    capacity=settings.api_events_buffer,
+                    idle_seconds=settings.api_events_keepalive_seconds,
+                ),
             ),
             registry=registry,
             inventory=inventory,
             relay=relay,
             consumer=StatusConsumer(registry=registry, nats=nats, relay=relay),
-            buckets=TokenBuckets(rate=settings.api_create_rate, burst=settings.api_create_burst),
             view=view,
             transactions=transactions,
-            history=EventHistory(nats),
         )
         runtime.metered = (view, QuotaLimits(db))
         COLLECTOR.follow(runtime.metered)
