@@ -26,7 +26,7 @@ from services.api.adapters.event_feed import JetStreamFeeds
 from services.api.adapters.event_history import EventHistory
 from services.api.adapters.inventory import Inventory
 from services.api.adapters.registry import Registry
-from services.api.adapters.registry_view import RegistryView
+from services.api.adapters.registry_cache import RegistryCache
 from services.api.adapters.relay import OutboxRelay
 from services.api.adapters.status_consumer import StatusConsumer
 from services.api.cluster_models import ClusterModels
@@ -77,8 +77,8 @@ def assemble(settings: ApiSettings, clients: Clients) -> ApiRuntime:
     """Every part, wired: `Models` on its ports' adapters, and what runs beside it."""
     nats, db = clients.nats, clients.db
     transactions = TransactionSessions(db, service="api", size=API_TRANSACTIONS)
-    view = RegistryView(db[Collection.MODELS])
-    registry = Registry(db, view=view, transactions=transactions)
+    cache = RegistryCache(db[Collection.MODELS])
+    registry = Registry(db, cache=cache, transactions=transactions)
     relay = OutboxRelay(
         registry=registry,
         nats=nats,
@@ -113,7 +113,7 @@ def assemble(settings: ApiSettings, clients: Clients) -> ApiRuntime:
         keys=ApiKeys(db, cache_seconds=settings.api_key_cache_seconds),
         inventory=inventory,
         transactions=transactions,
-        view=view,
+        cache=cache,
         relay=relay,
         consumer=StatusConsumer(registry=registry, nats=nats, relay=relay),
         quota_limits=QuotaLimits(db),

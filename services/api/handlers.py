@@ -41,7 +41,6 @@ from services.api.documents import new_model_document, stored_config, update_ent
 from services.api.gates import check_cluster, check_names_free
 from services.api.history import FeedFilter, HistoryPage
 from services.api.identifiers import PublicIdCollisionError, new_public_id, parse_model_id
-from services.api.lifecycle import Status
 from services.api.listing import ModelFilter, ModelPage, WorkloadFilter
 from services.api.ports import (
     ClusterInventory,
@@ -55,6 +54,7 @@ from services.api.ports import (
 from services.api.ratelimit import TokenBuckets
 from services.api.requests import CreateModelRequest, DeploymentConfigRequest
 from services.api.rules import check_served_model_name
+from services.api.transitions import Status
 from shared import tracing
 from shared.errors import (
     CrdMissingError,

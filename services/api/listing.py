@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from services.api.lifecycle import Status
+from services.api.transitions import Status
 from shared.errors import InvalidRequestError
 from shared.records import Document
 

@@ -1,5 +1,5 @@
 """One running api: its connections, and the background work its adapters do (the outbox
-relay, the `api-status` consumer, the registry view, the quota limits the metrics read),
+relay, the `api-status` consumer, the registry cache, the quota limits the metrics read),
 started and stopped together by the app's lifespan (and by `app.running` in tests).
 
 Everything it runs is built and handed to it by `services.api.app` before `start`: the
@@ -21,7 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.api.adapters.admissions import QuotaLimits
 from services.api.adapters.api_keys import ApiKeys
 from services.api.adapters.inventory import Inventory
-from services.api.adapters.registry_view import RegistryView
+from services.api.adapters.registry_cache import RegistryCache
 from services.api.adapters.relay import OutboxRelay
 from services.api.adapters.status_consumer import StatusConsumer
 from services.api.exposition import COLLECTOR, Metered
@@ -57,7 +57,7 @@ class ApiRuntime:
     inventory: Inventory
     """`/readyz` reports on it."""
     transactions: TransactionSessions
-    view: RegistryView
+    cache: RegistryCache
     relay: OutboxRelay
     consumer: StatusConsumer
     quota_limits: QuotaLimits
@@ -75,13 +75,13 @@ class ApiRuntime:
         )
         self._sessions_begun = True
         await self.transactions.start()
-        self._metered = (self.view, self.quota_limits)
+        self._metered = (self.cache, self.quota_limits)
         COLLECTOR.follow(self._metered)
         self.tasks = [
             asyncio.create_task(self.quota_limits.run(), name="quota-limits"),
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(self.consumer.run(), name="status-consumer"),
-            asyncio.create_task(self.view.run(), name="registry-view"),
+            asyncio.create_task(self.cache.run(), name="registry-cache"),
         ]
         log.info("api started", extra={"database": self.settings.mongodb_database})
 
@@ -111,7 +111,7 @@ class ApiRuntime:
             COLLECTOR.forget(self._metered)
         self.consumer.stop()
         self.relay.stop()
-        self.view.stop()
+        self.cache.stop()
         for task in self.tasks:
             task.cancel()
         if self.tasks:

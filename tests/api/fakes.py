@@ -38,10 +38,10 @@ from services.api.gates import available
 from services.api.handlers import Models
 from services.api.history import FeedEvent, FeedFilter, FeedOverflowedError, HistoryPage
 from services.api.identifiers import PublicIdCollisionError
-from services.api.lifecycle import Status
 from services.api.listing import ModelFilter
 from services.api.ratelimit import TokenBuckets
 from services.api.requests import CreateModelRequest
+from services.api.transitions import Status
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.errors import (
     HistoryUnavailableError,
