@@ -7,10 +7,14 @@ hand back is each CloudEvent exactly as published, never parsed into another sha
 """
 
 from dataclasses import dataclass
+from typing import Final
 
 import orjson
 
 from shared.names import EVENTS_PREFIX
+
+LAST_SEQUENCE: Final = 2**64 - 1
+"""A stream sequence is unsigned 64-bit: a page or a feed starts after a sequence below it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+from services.api.history import LAST_SEQUENCE
 from services.api.transitions import Status
 from shared.errors import InvalidRequestError
 from shared.records import Document
@@ -203,4 +204,6 @@ def history_page(*, limit: int, after: int | None) -> tuple[int, int | None]:
         raise InvalidRequestError(f"limit: must be between 1 and {MAX_LIMIT}, got {limit}")
     if after is not None and after < 0:
         raise InvalidRequestError(f"after: must not be negative, got {after}")
+    if after is not None and after >= LAST_SEQUENCE:
+        raise InvalidRequestError(f"after: must be below {LAST_SEQUENCE}, got {after}")
     return limit, after

@@ -928,6 +928,7 @@ async def test_another_organizations_models_events_are_404_and_not_read(api: Fak
     [
         (0, None, "limit: must be between 1 and 1000, got 0"),
         (10, -1, "after: must not be negative, got -1"),
+        (10, 2**64 - 1, f"after: must be below {2**64 - 1}, got {2**64 - 1}"),
     ],
 )
 async def test_an_events_page_outside_the_bounds_is_400_before_the_model_is_read(

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from services.api.history import FeedEvent, FeedOverflowedError
+from services.api.history import LAST_SEQUENCE, FeedEvent, FeedOverflowedError
 from services.api.web.contract import model_id_schema, refusal
 from services.api.web.dependencies import CallerDep, ModelsDep
 from shared.errors import InvalidRequestError
@@ -50,7 +50,7 @@ def _sequence(last_event_id: str | None) -> int | None:
     if last_event_id is None:
         return None
     text = last_event_id.strip()
-    if not text.isdigit() or len(text) > 20:
+    if not (text.isascii() and text.isdigit()) or len(text) > 20 or int(text) >= LAST_SEQUENCE:
         raise InvalidRequestError(
             f"Last-Event-ID: must be a stream sequence (a non-negative integer), "
             f"got {last_event_id[:40]!r}"
