@@ -1,9 +1,10 @@
 """`/all`: every model Deployment the inventory sees, with the caller's own registry fields.
 
 A body is rendered once per change and kept per organization with its entity tag: what
-it was built from (the inventory's page versions, the registry view's version, the filter
-and the page) is its key, so a repeated or conditional `/all` costs a comparison. While
-the registry view is not ready (reads go to MongoDB) nothing is kept.
+it was built from (the inventory's page versions, the registry's read version, the
+filter and the page) is its key, so a repeated or conditional `/all` costs a comparison.
+While the registry has no read version (its in-memory copy is not ready, reads go to
+MongoDB) nothing is kept. Both reach the outside world through ports.
 """
 
 from dataclasses import dataclass
@@ -11,9 +12,8 @@ from typing import Final
 
 import orjson
 
-from services.api.adapters.inventory import Inventory
-from services.api.adapters.registry import Registry
 from services.api.listing import Page, WorkloadFilter
+from services.api.ports import ClusterInventory, ModelRegistry
 from services.api.views import all_entry, entity_tag
 
 ORGANIZATIONS_KEPT: Final = 256
@@ -26,7 +26,7 @@ class Rendered:
 
 
 class ClusterModels:
-    def __init__(self, *, inventory: Inventory, registry: Registry) -> None:
+    def __init__(self, *, inventory: ClusterInventory, registry: ModelRegistry) -> None:
         self.inventory = inventory
         self.registry = registry
         self._rendered: dict[int, tuple[object, Rendered]] = {}

@@ -8,8 +8,8 @@ at write time so a re-publish carries the same `Nats-Msg-Id` and the same event 
 from datetime import datetime
 from typing import Any, Literal
 
-from services.api.lifecycle import Status
 from services.api.requests import CreateModelRequest
+from services.api.transitions import Status
 from shared import tracing
 from shared.commands import CreateModel, DeleteModel, ModelRef
 from shared.events import (

@@ -1,4 +1,4 @@
-"""The registry as Prometheus sees it: gauges read from the registry view at scrape time.
+"""The registry as Prometheus sees it: gauges read from the registry cache at scrape time.
 
 Cardinality is bounded by organizations x statuses (eight lifecycle statuses), never by
 requests. Every family is yielded even when empty.
@@ -13,12 +13,12 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
 from services.api.adapters.admissions import QuotaLimits
-from services.api.adapters.registry_view import RegistryView
+from services.api.adapters.registry_cache import RegistryCache
 from services.api.admission import quota_gpus, reserved_gpus
 from shared.exposition import Followed
 
-Metered = tuple[RegistryView, QuotaLimits]
-"""What one api contributes: its registry view and the quota limits it last read."""
+Metered = tuple[RegistryCache, QuotaLimits]
+"""What one api contributes: its registry cache and the quota limits it last read."""
 
 
 class RegistryCollector(Followed[Metered], Collector):
@@ -46,13 +46,13 @@ class RegistryCollector(Followed[Metered], Collector):
         reserved: Counter[int] = Counter()
         limits: dict[int, int] = {}
         waiting: list[datetime] = []
-        for view, quota_limits in self.views:
-            for document in view.documents():
+        for cache, quota_limits in self.views:
+            for document in cache.documents():
                 organization = int(document["organization_id"])
                 counts[(str(organization), str(document["status"]))] += 1
                 used[organization] += quota_gpus(document)
                 reserved[organization] += reserved_gpus(document, now=now)
-            waiting.extend(view.pending_since.values())
+            waiting.extend(cache.pending_since.values())
             limits.update(quota_limits.limits)
         for labels, count in sorted(counts.items()):
             models.add_metric(list(labels), count)

@@ -8,6 +8,10 @@ model that asks for GPUs is admitted in one transaction with its organization's 
 (`adapters/admissions.py`); a model without GPUs is one plain insert. The unique index
 on (namespace, name) answers a taken name (409) with no extra read, also for two creates
 racing. The relay publishes without the caller waiting on NATS.
+
+`Models` is the one object every route calls: besides the writes it rate-limits creates
+per API key, pages the registry, renders `/all`, pages a model's history and opens an
+event feed, each through a port (`services.api.ports`).
 """
 
 import logging
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from services.api import listing
 from services.api.admission import Ask, Plan, reservation_fields, reserved_by_node
 from services.api.changes import (
     Patched,
@@ -31,13 +36,25 @@ from services.api.changes import (
     secrets_paths,
     touches_cluster,
 )
+from services.api.cluster_models import ClusterModels, Rendered
 from services.api.documents import new_model_document, stored_config, update_entry
 from services.api.gates import check_cluster, check_names_free
+from services.api.history import FeedFilter, HistoryPage
 from services.api.identifiers import PublicIdCollisionError, new_public_id, parse_model_id
-from services.api.lifecycle import Status
-from services.api.ports import ClusterInventory, GpuAdmissions, ModelRegistry, Outbox
+from services.api.listing import ModelFilter, ModelPage, WorkloadFilter
+from services.api.ports import (
+    ClusterInventory,
+    EventFeed,
+    EventFeeds,
+    GpuAdmissions,
+    ModelHistory,
+    ModelRegistry,
+    Outbox,
+)
+from services.api.ratelimit import TokenBuckets
 from services.api.requests import CreateModelRequest, DeploymentConfigRequest
 from services.api.rules import check_served_model_name
+from services.api.transitions import Status
 from shared import tracing
 from shared.errors import (
     CrdMissingError,
@@ -50,6 +67,7 @@ from shared.errors import (
     ModelNotFoundError,
     NotInClusterError,
     ObjectNotOursError,
+    RateLimitedError,
 )
 from shared.model_spec import Requirements
 from shared.names import DEFAULT_NAMESPACE
@@ -85,8 +103,18 @@ class Models:
     inventory: ClusterInventory
     relay: Outbox
     cipher: TokenCipher
+    creates: TokenBuckets
+    """Each API key's creates: beyond the rate, 429 with `Retry-After`."""
+    cluster_models: ClusterModels
+    history: ModelHistory
+    feeds: EventFeeds
 
-    async def create(self, request: CreateModelRequest, *, organization_id: int) -> Document:
+    async def create(
+        self, request: CreateModelRequest, *, organization_id: int, key_id: str
+    ) -> Document:
+        retry_after = self.creates.take(key_id)
+        if retry_after:
+            raise RateLimitedError(retry_after_seconds=retry_after)
         config = request.deployment_config
         check_served_model_name(name=request.name, config=config)
         gpus = gpus_per_replica(request.requirements, config)  # a 400 when it contradicts itself
@@ -210,6 +238,57 @@ class Models:
                     node["free_gpus"] * memory.get(node["node_name"], 0)
                 )
         return cluster, quota
+
+    async def page(
+        self, *, organization_id: int, where: ModelFilter, limit: int, offset: int
+    ) -> ModelPage:
+        """`GET /models`: a page of the organization's models `where` admits, by id;
+        a `limit` outside 0..1000 or a negative `offset` is a 400."""
+        window = listing.page(limit=limit, offset=offset)
+        models, total = await self.registry.page(
+            organization_id, limit=limit, offset=offset, where=where
+        )
+        return ModelPage(models, total, window.next_offset(shown=len(models), total=total))
+
+    async def all_models(
+        self, *, organization_id: int, where: WorkloadFilter, limit: int | None, offset: int
+    ) -> Rendered:
+        """`/all`'s body and entity tag: every model Deployment (or a page of them: no
+        `limit`, all from `offset`), the caller's own with their registry fields."""
+        window = listing.page(limit=limit, offset=offset, required=False)
+        return await self.cluster_models.render(organization_id, where=where, window=window)
+
+    async def events(
+        self, raw_id: str, *, organization_id: int, limit: int, after: int | None
+    ) -> HistoryPage:
+        """A page of the model's events, oldest first: `limit` (1..1000) of them after
+        stream sequence `after` (none: from the first). 404 when it is not theirs."""
+        limit, after = listing.history_page(limit=limit, after=after)
+        document = await self.get(raw_id, organization_id=organization_id)
+        return await self.history.page(
+            organization_id=document["organization_id"],
+            name=document["name"],
+            public_id=document["public_id"],
+            created_at=document["created_at"],
+            after=after,
+            limit=limit,
+        )
+
+    async def open_feed(
+        self, *, organization_id: int, model: str | None, after: int | None
+    ) -> EventFeed:
+        """A feed of the organization's new events, or of one model's (404 when it is not
+        theirs), after sequence `after`. Subscribed before it returns, so a stream that
+        answers 200 afterwards misses nothing published after that."""
+        which = FeedFilter(organization_id=organization_id)
+        if model is not None:
+            document = await self.get(model, organization_id=organization_id)
+            which = FeedFilter(
+                organization_id=organization_id,
+                model_name=document["name"],
+                public_id=document["public_id"],
+            )
+        return await self.feeds.open(which, after=after)
 
     async def get(self, raw_id: str, *, organization_id: int) -> Document:
         return await self._found(raw_id, organization_id=organization_id, read=self.registry.get)

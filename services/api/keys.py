@@ -11,6 +11,14 @@ DISPLAY_PREFIX_LENGTH: Final = len(KEY_PREFIX) + 8
 
 
 @dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a request's key belongs to: its organization, and the key (rate limits)."""
+
+    organization_id: int
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewKey:
     key: str
     key_hash: str

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from services.api.lifecycle import Status
+from services.api.history import LAST_SEQUENCE
+from services.api.transitions import Status
 from shared.errors import InvalidRequestError
 from shared.records import Document
 
@@ -45,6 +46,16 @@ class Page:
         """Where the next page starts; None when this one reaches the end."""
         following = self.offset + shown
         return following if shown and following < total else None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPage:
+    """A page of `GET /models`: the models shown (their list fields), how many match in
+    all, and where the next page starts (None on the last)."""
+
+    models: list[Document]
+    total: int
+    next_offset: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,4 +204,6 @@ def history_page(*, limit: int, after: int | None) -> tuple[int, int | None]:
         raise InvalidRequestError(f"limit: must be between 1 and {MAX_LIMIT}, got {limit}")
     if after is not None and after < 0:
         raise InvalidRequestError(f"after: must not be negative, got {after}")
+    if after is not None and after >= LAST_SEQUENCE:
+        raise InvalidRequestError(f"after: must be below {LAST_SEQUENCE}, got {after}")
     return limit, after

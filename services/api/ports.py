@@ -8,7 +8,10 @@ from typing import Any, Protocol
 import orjson
 
 from services.api.admission import Ask, Plan, Reservation
-from shared.queries import StatusReply
+from services.api.history import FeedEvent, FeedFilter, HistoryPage
+from services.api.keys import Caller
+from services.api.listing import ModelFilter
+from shared.queries import StatusReply, WorkloadEntry
 from shared.records import Document
 
 
@@ -31,6 +34,20 @@ class ModelRegistry(Protocol):
 
     async def details(self, organization_id: int, model: int | str) -> Document | None:
         """`get`'s model with its desired deployment config (which holds no secret)."""
+
+    async def page(
+        self, organization_id: int, *, limit: int, offset: int, where: ModelFilter
+    ) -> tuple[list[Document], int]:
+        """The organization's models `where` admits, sorted by id, from `offset`: at most
+        `limit` of them (their list fields), and how many there are in all."""
+
+    async def own_models(self, organization_id: int, public_ids: list[str]) -> dict[str, Document]:
+        """The fields `/all` shows of the organization's own models, by public id."""
+
+    @property
+    def read_version(self) -> int | None:
+        """Changes whenever what reads return may have changed; None while it cannot tell
+        (then nothing derived from a read may be kept)."""
 
     async def editable(self, organization_id: int, model: int | str) -> Document | None:
         """The whole stored model, what a change is judged against and guarded by."""
@@ -90,6 +107,56 @@ class ClusterInventory(Protocol):
 
     def cluster_status_json(self, reply: StatusReply) -> orjson.Fragment:
         """`reply.cluster_status` as JSON."""
+
+    async def models(self) -> tuple[list[WorkloadEntry], object]:
+        """Every model workload in the cluster, and what identifies their content: an
+        equal second value means equal entries. `status`'s refusals first."""
+
+
+class ModelHistory(Protocol):
+    """A model's past events (MODEL_EVENTS)."""
+
+    async def page(
+        self,
+        *,
+        organization_id: int,
+        name: str,
+        public_id: str,
+        created_at: datetime,
+        after: int | None,
+        limit: int,
+    ) -> HistoryPage:
+        """Up to `limit` of the model's events after sequence `after` (from its creation
+        when None), oldest first. `HistoryUnavailableError` (503) without an answer."""
+
+
+class EventFeed(Protocol):
+    """One stream client's feed of new events, in stream order."""
+
+    @property
+    def after(self) -> int:
+        """The sequence the feed starts after."""
+
+    @property
+    def capacity(self) -> int:
+        """How many events the client may fall behind by."""
+
+    async def next(self) -> FeedEvent | None:
+        """The next event, or None after a quiet while (time for a keep-alive).
+        `FeedOverflowedError` once the client has fallen `capacity` events behind."""
+
+    async def close(self) -> None: ...
+
+
+class EventFeeds(Protocol):
+    async def open(self, which: FeedFilter, *, after: int | None) -> EventFeed:
+        """A feed of the events `which` admits after sequence `after` (after the last one
+        published when None), subscribed before it returns."""
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, key: str) -> Caller | None:
+        """The caller an API key belongs to; None for an unknown or revoked key."""
 
 
 class StatusStore(Protocol):

@@ -1,5 +1,13 @@
-"""Everything one running api holds: clients, adapters and background tasks, started and
-stopped together by the app's lifespan (and by `app.running` in tests)."""
+"""One running api: its connections, and the background work its adapters do (the outbox
+relay, the `api-status` consumer, the registry cache, the quota limits the metrics read),
+started and stopped together by the app's lifespan (and by `app.running` in tests).
+
+Everything it runs is built and handed to it by `services.api.app` before `start`: the
+connections (`connect`) and every adapter with the port it implements (`assemble`).
+`start` declares the indexes and streams, registers the transaction sessions, starts the
+loops and has the metrics follow this api; `stop` undoes all of it and closes the
+connections. It serves no HTTP: the routes are wired in `app.py` and call `models`.
+"""
 
 import asyncio
 import contextlib
@@ -10,120 +18,78 @@ from nats.aio.client import Client
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.api.adapters.admissions import Admissions, QuotaLimits
+from services.api.adapters.admissions import QuotaLimits
 from services.api.adapters.api_keys import ApiKeys
-from services.api.adapters.event_history import EventHistory
 from services.api.adapters.inventory import Inventory
-from services.api.adapters.registry import Registry
-from services.api.adapters.registry_view import RegistryView
+from services.api.adapters.registry_cache import RegistryCache
 from services.api.adapters.relay import OutboxRelay
 from services.api.adapters.status_consumer import StatusConsumer
-from services.api.cluster_models import ClusterModels
-from services.api.exposition import COLLECTOR
+from services.api.exposition import COLLECTOR, Metered
 from services.api.handlers import Models
-from services.api.ratelimit import TokenBuckets
 from services.api.settings import ApiSettings
 from shared import database, messaging
 from shared.errors import InventoryUnavailableError, NotInClusterError
 from shared.names import Collection
 from shared.records import Document
-from shared.secrets import TokenCipher
 from shared.transactions import TransactionSessions
 
 log = logging.getLogger(__name__)
-SERVICE_NAME = "jan-models-api"
 STOP_TIMEOUT = 3.0
 INVENTORY_PROBE = 1.0
-API_TRANSACTIONS = 4
-"""Transactions the api runs at once: every write to its models is one."""
 
 
-@dataclass
-class ApiRuntime:
-    settings: ApiSettings
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """The connections the api works through, opened before anything is built."""
+
+    nats: Client
     mongo: AsyncMongoClient[Document]
     db: AsyncDatabase[Document]
-    nats: Client
-    keys: ApiKeys
+
+
+@dataclass(kw_only=True, eq=False)
+class ApiRuntime:
+    settings: ApiSettings
+    clients: Clients
     models: Models
-    registry: Registry
+    """The application service the routes call, built on the adapters below."""
+    keys: ApiKeys
     inventory: Inventory
-    relay: OutboxRelay
-    """The adapters `models` was built with, as this runtime runs and stops them."""
-    consumer: StatusConsumer
-    buckets: TokenBuckets
-    view: RegistryView
+    """`/readyz` reports on it."""
     transactions: TransactionSessions
-    history: EventHistory
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    metered: tuple[RegistryView, QuotaLimits] | None = None
-    """What the metrics collector reads of this api (its view and quota limits)."""
-    cluster_models: ClusterModels = field(init=False)
+    cache: RegistryCache
+    relay: OutboxRelay
+    consumer: StatusConsumer
+    quota_limits: QuotaLimits
+    tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+    _sessions_begun: bool = field(init=False, default=False)
+    """Whether `start` got as far as the transaction sessions (so `stop` ends them)."""
+    _metered: Metered | None = field(init=False, default=None)
+    """What the metrics collector follows of this api, once it does."""
 
-    def __post_init__(self) -> None:
-        self.cluster_models = ClusterModels(inventory=self.inventory, registry=self.registry)
-
-    @classmethod
-    async def start(cls, settings: ApiSettings) -> "ApiRuntime":
-        mongo = database.connect(settings.mongodb_url, app_name=SERVICE_NAME)
-        db = mongo[settings.mongodb_database]
+    async def start(self) -> None:
+        db = self.clients.db
         await database.ensure_indexes(db, (Collection.MODELS, Collection.API_KEYS))
-        nats = await messaging.connect(settings.nats_url, name=SERVICE_NAME)
-        await messaging.ensure_streams(nats.jetstream(), replicas=settings.stream_replicas)
-        transactions = TransactionSessions(db, service="api", size=API_TRANSACTIONS)
-        await transactions.start()
-        view = RegistryView(db[Collection.MODELS])
-        registry = Registry(db, view=view, transactions=transactions)
-        relay = OutboxRelay(
-            registry=registry,
-            nats=nats,
-            interval=settings.api_outbox_interval,
-            grace=settings.api_outbox_grace,
-            safety_interval=settings.api_outbox_sweep_seconds,
+        await messaging.ensure_streams(
+            self.clients.nats.jetstream(), replicas=self.settings.stream_replicas
         )
-        inventory = Inventory(
-            nats,
-            timeout=settings.api_inventory_timeout,
-            status_cache_seconds=settings.api_status_cache_seconds,
-        )
-        runtime = cls(
-            settings=settings,
-            mongo=mongo,
-            db=db,
-            nats=nats,
-            keys=ApiKeys(db, cache_seconds=settings.api_key_cache_seconds),
-            models=Models(
-                registry=registry,
-                admissions=Admissions(db, transactions=transactions),
-                inventory=inventory,
-                relay=relay,
-                cipher=TokenCipher(settings.encryption_key),
-            ),
-            registry=registry,
-            inventory=inventory,
-            relay=relay,
-            consumer=StatusConsumer(registry=registry, nats=nats, relay=relay),
-            buckets=TokenBuckets(rate=settings.api_create_rate, burst=settings.api_create_burst),
-            view=view,
-            transactions=transactions,
-            history=EventHistory(nats),
-        )
-        runtime.metered = (view, QuotaLimits(db))
-        COLLECTOR.follow(runtime.metered)
-        runtime.tasks = [
-            asyncio.create_task(runtime.metered[1].run(), name="quota-limits"),
-            asyncio.create_task(relay.run(), name="outbox-relay"),
-            asyncio.create_task(runtime.consumer.run(), name="status-consumer"),
-            asyncio.create_task(view.run(), name="registry-view"),
+        self._sessions_begun = True
+        await self.transactions.start()
+        self._metered = (self.cache, self.quota_limits)
+        COLLECTOR.follow(self._metered)
+        self.tasks = [
+            asyncio.create_task(self.quota_limits.run(), name="quota-limits"),
+            asyncio.create_task(self.relay.run(), name="outbox-relay"),
+            asyncio.create_task(self.consumer.run(), name="status-consumer"),
+            asyncio.create_task(self.cache.run(), name="registry-cache"),
         ]
-        log.info("api started", extra={"database": settings.mongodb_database})
-        return runtime
+        log.info("api started", extra={"database": self.settings.mongodb_database})
 
     async def ready(self) -> bool:
-        if not self.nats.is_connected:
+        if not self.clients.nats.is_connected:
             return False
         try:
-            await asyncio.wait_for(self.db.command("ping"), timeout=1.0)
+            await asyncio.wait_for(self.clients.db.command("ping"), timeout=1.0)
         except Exception:
             return False
         return True
@@ -141,17 +107,18 @@ class ApiRuntime:
         return "available"
 
     async def stop(self) -> None:
-        if self.metered is not None:
-            COLLECTOR.forget(self.metered)
+        if self._metered is not None:
+            COLLECTOR.forget(self._metered)
         self.consumer.stop()
         self.relay.stop()
-        self.view.stop()
+        self.cache.stop()
         for task in self.tasks:
             task.cancel()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=STOP_TIMEOUT)
         await self.relay.drain()
-        await self.transactions.close()
+        if self._sessions_begun:
+            await self.transactions.close()
         with contextlib.suppress(Exception):
-            await self.nats.close()
-        await self.mongo.close()
+            await self.clients.nats.close()
+        await self.clients.mongo.close()

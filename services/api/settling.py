@@ -2,7 +2,7 @@
 
 The status consumer fetches events, reads every model they name, and asks `plan` what to
 write; it writes every model's combined changes under the guard of the model as read.
-Each event is judged by `lifecycle.next_state` against its model as the earlier events
+Each event is judged by `transitions.next_state` against its model as the earlier events
 of the batch left it (stream order), and what it says of conditions (`conditions.derive`)
 goes with it. A single event is a batch of one: there is no other path.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from services.api.conditions import derive
 from services.api.documents import repair_entry
-from services.api.lifecycle import (
+from services.api.transitions import (
     Action,
     ModelState,
     ObservedEvent,
@@ -26,7 +26,7 @@ from shared.records import Document
 
 
 def observe(event: ModelEvent, *, sequence: int) -> ObservedEvent:
-    """What the lifecycle reads of an event."""
+    """What `transitions.next_state` reads of an event."""
     data = event.data
     reason = message = ""
     if isinstance(data, DegradedData | FailedData):

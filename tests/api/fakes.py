@@ -1,7 +1,8 @@
 """Small fakes of the api's ports and of the NATS it talks to: an in-memory registry with
 MongoDB's unique indexes and the adapter's guards, admissions decided by the adapter's
-own pure rules, a settable inventory, a relay that records its kicks, and the JetStream,
-client and message the relay and the status consumer use.
+own pure rules, a settable inventory, a relay that records its kicks, a model history
+and event feeds served from a list of published events, and the JetStream, client and
+message the relay and the status consumer use.
 
 Every fake appends what is called on it to `calls` ("registry.insert"), so a test that
 shares one list between them reads the path a request takes, in order."""
@@ -31,15 +32,24 @@ from services.api.admission import (
     reserved_by_node,
     reserved_gpus,
 )
+from services.api.cluster_models import ClusterModels
 from services.api.documents import delete_entry, new_model_document
 from services.api.gates import available
 from services.api.handlers import Models
+from services.api.history import FeedEvent, FeedFilter, FeedOverflowedError, HistoryPage
 from services.api.identifiers import PublicIdCollisionError
-from services.api.lifecycle import Status
+from services.api.listing import ModelFilter
+from services.api.ratelimit import TokenBuckets
 from services.api.requests import CreateModelRequest
+from services.api.transitions import Status
 from services.api.web.examples import SEED_CREATE_REQUEST
-from shared.errors import InsufficientResourcesError, InventoryUnavailableError, ModelNameTakenError
-from shared.queries import StatusReply
+from shared.errors import (
+    HistoryUnavailableError,
+    InsufficientResourcesError,
+    InventoryUnavailableError,
+    ModelNameTakenError,
+)
+from shared.queries import StatusReply, WorkloadEntry
 from shared.records import Document
 from shared.secrets import TokenCipher
 from tests.api.conftest import synced_status
@@ -75,6 +85,9 @@ class FakeRegistry:
     models: dict[ObjectId, Document] = field(default_factory=dict)
     remembered: list[Document] = field(default_factory=list)
     last_id: int = 0
+    version: int | None = 0
+    """The read version, bumped by every write; None: as a registry whose in-memory copy
+    is not ready (it cannot tell)."""
 
     # --- for tests: state as stored --------------------------------------------------------
 
@@ -91,7 +104,12 @@ class FakeRegistry:
                 raise ModelNameTakenError(name=document["name"], namespace=document["namespace"])
         document.setdefault("_id", ObjectId())
         self.models[document["_id"]] = copy.deepcopy(document)
+        self._changed()
         return document
+
+    def _changed(self) -> None:
+        if self.version is not None:
+            self.version += 1
 
     def stored(self, public_id: str) -> Document:
         """The stored model itself (not a copy): a test may change it behind the api's back."""
@@ -107,6 +125,7 @@ class FakeRegistry:
         ):
             return None
         stored.update(copy.deepcopy(changes))
+        self._changed()
         return copy.deepcopy(stored)
 
     def _find(self, organization_id: int, model: int | str) -> Document | None:
@@ -145,9 +164,39 @@ class FakeRegistry:
         self, organization_id: int, model: int | str, *, leaving_out: tuple[str, ...]
     ) -> Document | None:
         found = self._find(organization_id, model)
-        if found is None:
-            return None
-        return {k: copy.deepcopy(v) for k, v in found.items() if k not in leaving_out}
+        return None if found is None else self._public(found, leaving_out=leaving_out)
+
+    @staticmethod
+    def _public(model: Document, *, leaving_out: tuple[str, ...]) -> Document:
+        return {k: copy.deepcopy(v) for k, v in model.items() if k not in leaving_out}
+
+    async def page(
+        self, organization_id: int, *, limit: int, offset: int, where: ModelFilter
+    ) -> tuple[list[Document], int]:
+        """As the adapter's in-memory copy: the public fields, by id."""
+        self.calls.append("registry.page")
+        found = sorted(
+            (
+                m
+                for m in self.models.values()
+                if m["organization_id"] == organization_id and where.matches(m)
+            ),
+            key=lambda model: model["id"],
+        )
+        shown = found[offset : offset + limit] if limit > 0 else []
+        return [self._public(model, leaving_out=_NOT_SHOWN) for model in shown], len(found)
+
+    async def own_models(self, organization_id: int, public_ids: list[str]) -> dict[str, Document]:
+        self.calls.append("registry.own_models")
+        return {
+            model["public_id"]: self._public(model, leaving_out=_NOT_SHOWN)
+            for model in self.models.values()
+            if model["organization_id"] == organization_id and model["public_id"] in public_ids
+        }
+
+    @property
+    def read_version(self) -> int | None:
+        return self.version
 
     async def editable(self, organization_id: int, model: int | str) -> Document | None:
         self.calls.append("registry.editable")
@@ -181,6 +230,7 @@ class FakeRegistry:
             updated_at=now,
             outbox=delete_entry(stored, generation=generation, now=now),
         )
+        self._changed()
         return copy.deepcopy(stored)
 
     # --- StatusStore ------------------------------------------------------------------------
@@ -212,6 +262,7 @@ class FakeRegistry:
                 stored.update(copy.deepcopy(changes))
             else:
                 held = False
+        self._changed()
         return held
 
     # --- the relay's side -------------------------------------------------------------------
@@ -337,6 +388,9 @@ class FakeInventory:
     reply: StatusReply = field(default_factory=synced_status)
     unavailable: bool = False
     calls: list[str] = field(default_factory=list)
+    workloads: list[WorkloadEntry] = field(default_factory=list)
+    workloads_version: object = 0
+    """What identifies `workloads`: a test changing them bumps it, as the inventory would."""
 
     async def status(self, *, fresh: bool = True) -> StatusReply:
         self.calls.append("inventory.status")
@@ -346,6 +400,110 @@ class FakeInventory:
 
     def cluster_status_json(self, reply: StatusReply) -> orjson.Fragment:
         return orjson.Fragment(orjson.dumps(reply.cluster_status.model_dump(mode="json")))
+
+    async def models(self) -> tuple[list[WorkloadEntry], object]:
+        """As the adapter: the status's refusals first (unsynced, no cluster, silent)."""
+        self.calls.append("inventory.models")
+        if self.unavailable:
+            raise InventoryUnavailableError("no answer in time")
+        available(self.reply)
+        return self.workloads, self.workloads_version
+
+
+@dataclass
+class FakeHistory:
+    """MODEL_EVENTS as a list of (sequence, CloudEvent): a page holds the events after
+    `after` whose subject is the model's, up to `limit`; `unavailable` makes it silent."""
+
+    events: list[tuple[int, bytes]] = field(default_factory=list)
+    unavailable: bool = False
+    calls: list[str] = field(default_factory=list)
+    asked: list[dict[str, Any]] = field(default_factory=list)
+
+    async def page(
+        self,
+        *,
+        organization_id: int,
+        name: str,
+        public_id: str,
+        created_at: datetime,
+        after: int | None,
+        limit: int,
+    ) -> HistoryPage:
+        self.calls.append("history.page")
+        self.asked.append(
+            {"organization_id": organization_id, "name": name, "public_id": public_id}
+        )
+        if self.unavailable:
+            raise HistoryUnavailableError("direct get timed out")
+        found = [
+            (sequence, data)
+            for sequence, data in self.events
+            if sequence > (after or 0) and orjson.loads(data)["subject"] == public_id
+        ]
+        shown = found[:limit]
+        next_after = shown[-1][0] if len(found) > limit else None
+        return HistoryPage([orjson.Fragment(data) for _, data in shown], next_after)
+
+
+@dataclass
+class FakeFeed:
+    """An open feed of the events published after it opened (or after `after`) that its
+    filter admits; more than `capacity` unread is an overflow."""
+
+    which: FeedFilter
+    after: int
+    capacity: int
+    queued: list[FeedEvent] = field(default_factory=list)
+    overflowed: bool = False
+    closed: bool = False
+
+    def offer(self, event: FeedEvent) -> None:
+        if self.closed or self.overflowed or event.sequence <= self.after:
+            return
+        if not self.which.admits(event.data):
+            return
+        if len(self.queued) == self.capacity:
+            self.overflowed = True
+            return
+        self.queued.append(event)
+
+    async def next(self) -> FeedEvent | None:
+        if self.overflowed:
+            raise FeedOverflowedError
+        return self.queued.pop(0) if self.queued else None
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class FakeFeeds:
+    """Opens feeds on a shared list of published events; `publish` hands each open feed
+    the events of its subject, as JetStream's subject filter would."""
+
+    capacity: int = 4
+    last_sequence: int = 0
+    opened: list[FakeFeed] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+
+    async def open(self, which: FeedFilter, *, after: int | None) -> FakeFeed:
+        self.calls.append("feeds.open")
+        feed = FakeFeed(
+            which, after=self.last_sequence if after is None else after, capacity=self.capacity
+        )
+        self.opened.append(feed)
+        return feed
+
+    def publish(self, subject: str, event: Document) -> None:
+        self.last_sequence += 1
+        published = FeedEvent(self.last_sequence, orjson.dumps(event))
+        for feed in self.opened:
+            pattern = feed.which.subject.split(".")
+            if len(pattern) == len(parts := subject.split(".")) and all(
+                want in ("*", part) for want, part in zip(pattern, parts, strict=True)
+            ):
+                feed.offer(published)
 
 
 @dataclass
@@ -362,6 +520,16 @@ class FakeRelay:
 
 
 @dataclass
+class FakeClock:
+    """Seconds that pass only when a test says so (the create rate's clock)."""
+
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
 class FakeApi:
     """`Models` on fakes that share one `calls` list."""
 
@@ -370,20 +538,35 @@ class FakeApi:
     admissions: FakeAdmissions
     inventory: FakeInventory
     relay: FakeRelay
+    history: FakeHistory
+    feeds: FakeFeeds
+    clock: FakeClock
     models: Models
 
 
-def fake_api(*, limits: dict[int, int] | None = None) -> FakeApi:
+def fake_api(
+    *, limits: dict[int, int] | None = None, create_rate: float = 1.0, create_burst: int = 100
+) -> FakeApi:
     calls: list[str] = []
     registry = FakeRegistry(calls)
     admissions = FakeAdmissions(registry, dict(limits or {}), calls)
     inventory = FakeInventory(calls=calls)
     relay = FakeRelay(calls)
-    cipher = TokenCipher(SecretStr(Fernet.generate_key().decode()))
+    history = FakeHistory(calls=calls)
+    feeds = FakeFeeds(calls=calls)
+    clock = FakeClock()
     models = Models(
-        registry=registry, admissions=admissions, inventory=inventory, relay=relay, cipher=cipher
+        registry=registry,
+        admissions=admissions,
+        inventory=inventory,
+        relay=relay,
+        cipher=TokenCipher(SecretStr(Fernet.generate_key().decode())),
+        creates=TokenBuckets(rate=create_rate, burst=create_burst, clock=clock),
+        cluster_models=ClusterModels(inventory=inventory, registry=registry),
+        history=history,
+        feeds=feeds,
     )
-    return FakeApi(calls, registry, admissions, inventory, relay, models)
+    return FakeApi(calls, registry, admissions, inventory, relay, history, feeds, clock, models)
 
 
 # --- NATS ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.api.adapters.admissions import QuotaLimits
-from services.api.adapters.registry_view import RegistryView
+from services.api.adapters.registry_cache import RegistryCache
 from services.api.exposition import Metered, RegistryCollector
 from shared.records import Document
 
@@ -33,10 +33,10 @@ def document(model_id: int, *, org: int, status: str, issued: datetime | None = 
     return doc
 
 
-def metered(view: RegistryView, limits: dict[int, int] | None = None) -> Metered:
+def metered(cache: RegistryCache, limits: dict[int, int] | None = None) -> Metered:
     quota_limits = QuotaLimits(cast(Any, {"organization_quotas": None}))
     quota_limits.limits = limits or {}
-    return view, quota_limits
+    return cache, quota_limits
 
 
 def scrape(collector: RegistryCollector) -> tuple[dict[str, dict[Any, float]], str]:
@@ -57,16 +57,16 @@ def test_every_family_is_exported_before_any_view_follows() -> None:
 
 
 def test_models_are_counted_by_organization_and_status() -> None:
-    view = RegistryView(cast(Any, None))
+    cache = RegistryCache(cast(Any, None))
     for model_id, org, status in [
         (1, 1, "running"),
         (2, 1, "running"),
         (3, 1, "failed"),
         (4, 2, "running"),
     ]:
-        view.put(document(model_id, org=org, status=status))
+        cache.put(document(model_id, org=org, status=status))
     collector = RegistryCollector()
-    collector.follow(metered(view))
+    collector.follow(metered(cache))
     samples, _ = scrape(collector)
     assert samples["jan_models_models"] == {
         (("organization_id", "1"), ("status", "running")): 2,
@@ -77,21 +77,21 @@ def test_models_are_counted_by_organization_and_status() -> None:
 
 
 def test_the_outbox_counts_pending_commands_and_ages_the_oldest() -> None:
-    view = RegistryView(cast(Any, None))
+    cache = RegistryCache(cast(Any, None))
     now = datetime.now(UTC)
     old = document(1, org=1, status="creating", issued=now - timedelta(minutes=5))
-    view.put(old)
-    view.put(document(2, org=1, status="creating", issued=now - timedelta(seconds=1)))
-    view.put(document(3, org=1, status="running"))
+    cache.put(old)
+    cache.put(document(2, org=1, status="creating", issued=now - timedelta(seconds=1)))
+    cache.put(document(3, org=1, status="running"))
     collector = RegistryCollector()
-    followed = metered(view)
+    followed = metered(cache)
     collector.follow(followed)
     samples, _ = scrape(collector)
     assert samples["jan_models_api_outbox_pending"] == {(): 2}
     assert 300 <= samples["jan_models_api_outbox_oldest_seconds"][()] < 360
 
-    view.put({key: value for key, value in old.items() if key != "outbox"})  # published
-    view.discard(ObjectId())  # an unknown document changes nothing
+    cache.put({key: value for key, value in old.items() if key != "outbox"})  # published
+    cache.discard(ObjectId())  # an unknown document changes nothing
     samples, _ = scrape(collector)
     assert samples["jan_models_api_outbox_pending"] == {(): 1}
     assert samples["jan_models_api_outbox_oldest_seconds"][()] < 60
@@ -101,17 +101,17 @@ def test_the_outbox_counts_pending_commands_and_ages_the_oldest() -> None:
 
 
 def test_quota_limit_use_and_reservations_per_organization() -> None:
-    view = RegistryView(cast(Any, None))
+    cache = RegistryCache(cast(Any, None))
     now = datetime.now(UTC)
     reserved = {"reserved": True, "reservation": [{"node": "gpu-1", "gpus": 2}], "quota_gpus": 2}
-    view.put({**document(1, org=1, status="creating"), **reserved})
+    cache.put({**document(1, org=1, status="creating"), **reserved})
     released = {**reserved, "released_at": now - timedelta(seconds=1)}
-    view.put({**document(2, org=1, status="running"), **released})
-    view.put({**document(3, org=1, status="failed"), **reserved})  # a failed model holds none
-    view.put({**document(4, org=2, status="running"), "quota_gpus": 1})
-    view.put(document(5, org=3, status="running"))  # no GPU, no quota: no series
+    cache.put({**document(2, org=1, status="running"), **released})
+    cache.put({**document(3, org=1, status="failed"), **reserved})  # a failed model holds none
+    cache.put({**document(4, org=2, status="running"), "quota_gpus": 1})
+    cache.put(document(5, org=3, status="running"))  # no GPU, no quota: no series
     collector = RegistryCollector()
-    collector.follow(metered(view, {1: 8, 4: 2}))
+    collector.follow(metered(cache, {1: 8, 4: 2}))
 
     samples, _ = scrape(collector)
 

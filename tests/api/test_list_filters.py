@@ -2,7 +2,7 @@
 
 What each filter should answer is computed here from the seeded documents with plain
 Python, independently of `services.api.listing`; the api answers from its in-memory
-view, and the MongoDB query it falls back on (before the view is ready) is held to the
+cache, and the MongoDB query it falls back on (before the cache is ready) is held to the
 same answers.
 """
 
@@ -94,7 +94,7 @@ async def seeded_http(
 
 async def _view_ready(app: FastAPI) -> None:
     async def ready() -> bool:
-        return bool(app.state.runtime.view.ready)
+        return bool(app.state.runtime.cache.ready)
 
     await eventually(ready, within=120)
 
@@ -166,7 +166,7 @@ async def test_each_filter_of_the_list_answers_exactly_its_models(
 async def test_the_mongodb_fallback_answers_what_the_view_answers(
     seeded: AsyncDatabase[Document],
 ) -> None:
-    registry = Registry(seeded)  # no view: every read is a MongoDB query
+    registry = Registry(seeded)  # no cache: every read is a MongoDB query
     for params, keep in CASES:
         tags = params.get("tag")
         where = model_filter(

@@ -1,11 +1,15 @@
-"""Identifiers, keys, the token bucket and timestamps."""
+"""Identifiers, keys, the token bucket, timestamps and the event stream's Last-Event-ID."""
 
 from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
 
 from services.api.identifiers import PUBLIC_ID, new_public_id, parse_model_id
 from services.api.keys import generate_key, hash_key, hashes_match
 from services.api.ratelimit import TokenBuckets
 from services.api.views import timestamp
+from services.api.web.event_stream import _sequence
+from shared.errors import InvalidRequestError
 
 
 def test_public_ids_have_the_designed_shape_and_differ() -> None:
@@ -49,3 +53,15 @@ def test_timestamps_use_the_seed_form_in_utc() -> None:
     assert timestamp(moment) == "2025-01-01T10:00:00Z"
     assert timestamp(datetime(2025, 1, 1, 10, tzinfo=UTC)) == "2025-01-01T10:00:00Z"
     assert timestamp(None) is None
+
+
+def test_last_event_id_is_a_stream_sequence_below_2_to_the_64() -> None:
+    assert [_sequence(None), _sequence("0"), _sequence(" 7 "), _sequence(str(2**64 - 2))] == [
+        None,
+        0,
+        7,
+        2**64 - 2,
+    ]
+    for bad in ("x1", "-1", "1.5", "²", "١٢", str(2**64 - 1), "9" * 20, "9" * 21):
+        with pytest.raises(InvalidRequestError, match=r"^Last-Event-ID: must be a stream sequence"):
+            _sequence(bad)

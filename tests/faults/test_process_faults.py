@@ -153,7 +153,7 @@ async def test_every_command_converges_while_kubesim_fails_a_tenth_of_requests(
 
 
 async def registry_statuses(stack: LocalStack, public_ids: list[str]) -> dict[str, str]:
-    """What MongoDB holds, beside what the API tells (which reads its registry view)."""
+    """What MongoDB holds, beside what the API tells (which reads its registry cache)."""
     client = database.connect(stack.mongodb_url, app_name="tests")
     try:
         models = client[DEFAULT_DATABASE][Collection.MODELS]

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.keys import (
     KEY_PREFIX,
+    Caller,
     NewKey,
     generate_key,
     hash_key,
@@ -19,12 +20,6 @@ from shared.names import Collection
 from shared.records import Document
 
 _CACHE_LIMIT: Final = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    organization_id: int
-    key_id: str
 
 
 @dataclass(frozen=True, slots=True)

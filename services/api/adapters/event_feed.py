@@ -11,16 +11,15 @@ the client is behind anyway), and the client resumes from the last sequence it r
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from typing import Final
 
-import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from shared.names import EVENTS_PREFIX, EVENTS_STREAM
+from services.api.history import FeedEvent, FeedFilter, FeedOverflowedError
+from shared.names import EVENTS_STREAM
 
 log = logging.getLogger(__name__)
 
@@ -28,49 +27,42 @@ INACTIVE_THRESHOLD_SECONDS: Final = 30.0
 """The server removes a consumer whose client vanished (the api crashed) after this long."""
 
 
-class FeedOverflowedError(Exception):
-    """The client fell `capacity` events behind; its feed has stopped."""
+class JetStreamFeeds:
+    """Opens one feed per stream client (the `EventFeeds` port), each queueing at most
+    `capacity` events and telling the client of `idle_seconds` without one."""
+
+    def __init__(self, nats: Client, *, capacity: int, idle_seconds: float) -> None:
+        self._nats = nats
+        self._capacity = capacity
+        self._idle_seconds = idle_seconds
+
+    async def open(self, which: FeedFilter, *, after: int | None) -> "JetStreamFeed":
+        feed = JetStreamFeed(
+            self._nats,
+            which=which,
+            after=after,
+            capacity=self._capacity,
+            idle_seconds=self._idle_seconds,
+        )
+        await feed.open()
+        return feed
 
 
-@dataclass(frozen=True, slots=True)
-class FeedEvent:
-    sequence: int
-    data: bytes
-    """The CloudEvent exactly as published."""
-
-
-@dataclass(frozen=True, slots=True)
-class FeedFilter:
-    """Which events a client sees: its organization's, or one model's of it."""
-
-    organization_id: int
-    model_name: str | None = None
-    public_id: str | None = None
-
-    @property
-    def subject(self) -> str:
-        model = self.model_name or "*"
-        return f"{EVENTS_PREFIX}.{self.organization_id}.{model}.*"
-
-    def admits(self, data: bytes) -> bool:
-        """A name outlives its model (deleted, then taken again): one model's feed also
-        checks the event's subject, its public id."""
-        if self.public_id is None:
-            return True
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return False
-        return isinstance(event, dict) and event.get("subject") == self.public_id
-
-
-class EventFeed:
+class JetStreamFeed:
     def __init__(
-        self, nats: Client, *, which: FeedFilter, after: int | None, capacity: int
+        self,
+        nats: Client,
+        *,
+        which: FeedFilter,
+        after: int | None,
+        capacity: int,
+        idle_seconds: float,
     ) -> None:
         self._nats = nats
         self._which = which
         self._after = after
+        self.capacity = capacity
+        self._idle_seconds = idle_seconds
         self._queue: asyncio.Queue[FeedEvent] = asyncio.Queue(maxsize=capacity)
         self._overflowed = asyncio.Event()
         self._subscription: JetStreamContext.PushSubscription | None = None
@@ -134,8 +126,8 @@ class EventFeed:
             with contextlib.suppress(Exception):
                 await self._nats.jetstream().delete_consumer(EVENTS_STREAM, self._consumer)
 
-    async def next(self, *, wait: float) -> FeedEvent | None:
-        """The next event, or None after `wait` seconds without one.
+    async def next(self) -> FeedEvent | None:
+        """The next event, or None after `idle_seconds` without one.
 
         Raises FeedOverflowedError once the client has fallen `capacity` events behind."""
         if self._overflowed.is_set():
@@ -145,7 +137,9 @@ class EventFeed:
         getting = asyncio.ensure_future(self._queue.get())
         overflowing = asyncio.ensure_future(self._overflowed.wait())
         try:
-            await asyncio.wait({getting, overflowing}, timeout=wait, return_when="FIRST_COMPLETED")
+            await asyncio.wait(
+                {getting, overflowing}, timeout=self._idle_seconds, return_when="FIRST_COMPLETED"
+            )
         finally:
             overflowing.cancel()
             if not getting.done():

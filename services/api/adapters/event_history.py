@@ -22,19 +22,13 @@ import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from services.api.history import HistoryPage
 from shared.errors import HistoryUnavailableError
 from shared.names import EVENTS_PREFIX, EVENTS_STREAM
 
 CLOCK_MARGIN: Final = timedelta(minutes=1)
 _ROUNDS: Final = 20
 _DIRECT_GET: Final = f"$JS.API.DIRECT.GET.{EVENTS_STREAM}"
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryPage:
-    events: list[orjson.Fragment]
-    """Each CloudEvent exactly as published."""
-    next_after: int | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,11 +24,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, WriteError
 
 from services.api.adapters.group_commit import GroupCommit
-from services.api.adapters.registry_view import RegistryView
+from services.api.adapters.registry_cache import RegistryCache
 from services.api.documents import delete_entry
 from services.api.identifiers import PublicIdCollisionError
-from services.api.lifecycle import Status
 from services.api.listing import NO_FILTER, ModelFilter
+from services.api.transitions import Status
 from shared.errors import ModelNameTakenError
 from shared.names import Collection
 from shared.records import DUPLICATE_KEY_CODES, WRITE_CONFLICT_CODES, Document
@@ -77,20 +77,20 @@ _T = TypeVar("_T")
 
 
 class Registry:
-    """Writes go to MongoDB; reads come from the in-memory `view` once it has loaded,
-    from MongoDB before that (or for a model the view has not seen yet)."""
+    """Writes go to MongoDB; reads come from the in-memory `cache` once it has loaded,
+    from MongoDB before that (or for a model the cache has not seen yet)."""
 
     def __init__(
         self,
         db: AsyncDatabase[Document],
         *,
-        view: RegistryView | None = None,
+        cache: RegistryCache | None = None,
         transactions: TransactionSessions | None = None,
     ) -> None:
         self._models = db[Collection.MODELS]
         self._transactions = transactions
         self._counters = db[Collection.COUNTERS]
-        self._view = view
+        self._cache = cache
         self._id_lock = asyncio.Lock()
         self._reserved_ids: Iterator[int] = iter(())
         self._counter_exists = False
@@ -137,8 +137,8 @@ class Registry:
 
     def remember(self, document: Document) -> None:
         """A model stored by another writer (admission's transaction): read your writes."""
-        if (view := self._ready_view()) is not None:
-            view.put(document)
+        if (cache := self._ready_cache()) is not None:
+            cache.put(document)
 
     async def insert(self, document: Document) -> None:
         """Stores a new model with its outbox entry; returns once MongoDB acknowledged it.
@@ -146,8 +146,8 @@ class Registry:
         Concurrent inserts go out as one unordered `insert_many` (group commit): each
         caller still gets its own answer, a taken name only for the document that has it."""
         await self._inserts.submit(document)
-        if (view := self._ready_view()) is not None:
-            view.put(document)  # read-your-writes, before the change stream brings it
+        if (cache := self._ready_cache()) is not None:
+            cache.put(document)  # read-your-writes, before the change stream brings it
 
     async def _insert_many(self, documents: list[Document]) -> list[BaseException | None]:
         """One transaction for the batch. In a transaction the first failing document
@@ -194,23 +194,23 @@ class Registry:
     @property
     def read_version(self) -> int | None:
         """Changes whenever what reads return may have changed; None while reads go to MongoDB."""
-        view = self._ready_view()
-        return None if view is None else view.version
+        cache = self._ready_cache()
+        return None if cache is None else cache.version
 
-    def _ready_view(self) -> RegistryView | None:
-        return self._view if self._view is not None and self._view.ready else None
+    def _ready_cache(self) -> RegistryCache | None:
+        return self._cache if self._cache is not None and self._cache.ready else None
 
     async def get(self, organization_id: int, model: int | str) -> Document | None:
-        if (view := self._ready_view()) is not None and (found := view.get(model)) is not None:
+        if (cache := self._ready_cache()) is not None and (found := cache.get(model)) is not None:
             return _theirs(found, organization_id)
         return _theirs(await self._models.find_one(_id_filter(model), _PUBLIC), organization_id)
 
     async def details(self, organization_id: int, model: int | str) -> Document | None:
         """The model with its desired deployment config (which holds no secret): from the
-        view, which keeps the config as bytes beside the public fields; from MongoDB
-        before the view is ready or for a model it has not seen yet."""
-        if (view := self._ready_view()) is not None and (found := view.get(model)) is not None:
-            config = view.deployment_config(found["public_id"])
+        cache, which keeps the config as bytes beside the public fields; from MongoDB
+        before the cache is ready or for a model it has not seen yet."""
+        if (cache := self._ready_cache()) is not None and (found := cache.get(model)) is not None:
+            config = cache.deployment_config(found["public_id"])
             if config is not None:
                 return _theirs(found | {"deployment_config": config}, organization_id)
         return _theirs(await self._models.find_one(_id_filter(model), _DETAILS), organization_id)
@@ -223,8 +223,8 @@ class Registry:
         offset: int,
         where: ModelFilter = NO_FILTER,
     ) -> tuple[list[Document], int]:
-        if (view := self._ready_view()) is not None:
-            return view.page(organization_id, limit=limit, offset=offset, where=where)
+        if (cache := self._ready_cache()) is not None:
+            return cache.page(organization_id, limit=limit, offset=offset, where=where)
         query = where.mongo_query(organization_id)
         models: list[Document] = []
         if limit > 0:  # MongoDB reads limit(0) as "no limit"; `?limit=0` asks for the total only
@@ -235,8 +235,8 @@ class Registry:
         return models, await self._models.count_documents(query)
 
     async def own_models(self, organization_id: int, public_ids: list[str]) -> dict[str, Document]:
-        if (view := self._ready_view()) is not None:
-            return view.own(organization_id, public_ids)
+        if (cache := self._ready_cache()) is not None:
+            return cache.own(organization_id, public_ids)
         cursor = self._models.find(
             {"organization_id": organization_id, "public_id": {"$in": public_ids}},
             {"_id": 0, "public_id": 1, "model_type": 1, "display_name": 1, "description": 1},

@@ -17,9 +17,9 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
-from services.api.adapters.event_feed import EventFeed, FeedEvent, FeedFilter, FeedOverflowedError
+from services.api.history import LAST_SEQUENCE, FeedEvent, FeedOverflowedError
 from services.api.web.contract import model_id_schema, refusal
-from services.api.web.dependencies import CallerDep, RuntimeDep
+from services.api.web.dependencies import CallerDep, ModelsDep
 from shared.errors import InvalidRequestError
 
 MEDIA_TYPE: Final = "text/event-stream"
@@ -50,7 +50,7 @@ def _sequence(last_event_id: str | None) -> int | None:
     if last_event_id is None:
         return None
     text = last_event_id.strip()
-    if not text.isdigit() or len(text) > 20:
+    if not (text.isascii() and text.isdigit()) or len(text) > 20 or int(text) >= LAST_SEQUENCE:
         raise InvalidRequestError(
             f"Last-Event-ID: must be a stream sequence (a non-negative integer), "
             f"got {last_event_id[:40]!r}"
@@ -78,7 +78,7 @@ def _sequence(last_event_id: str | None) -> int | None:
 )
 async def event_stream(
     caller: CallerDep,
-    runtime: RuntimeDep,
+    models: ModelsDep,
     model: Annotated[
         str | None, Query(description="Only this model's events", json_schema_extra=model_id_schema)
     ] = None,
@@ -87,17 +87,8 @@ async def event_stream(
     """Every event of the caller's organization, or of one of its models with `?model=`
     (its id or public id). Resume with `Last-Event-ID`; `0` replays the stream."""
     after = _sequence(last_event_id)
-    which = FeedFilter(organization_id=caller.organization_id)
-    if model is not None:
-        document = await runtime.models.get(model, organization_id=caller.organization_id)
-        which = FeedFilter(
-            organization_id=caller.organization_id,
-            model_name=document["name"],
-            public_id=document["public_id"],
-        )
-    settings = runtime.settings
-    feed = EventFeed(runtime.nats, which=which, after=after, capacity=settings.api_events_buffer)
-    await feed.open()  # subscribed before the 200, so nothing published after it is missed
+    # subscribed before the 200, so nothing published after it is missed
+    feed = await models.open_feed(organization_id=caller.organization_id, model=model, after=after)
 
     async def messages() -> AsyncIterator[bytes]:
         last = feed.after
@@ -106,9 +97,9 @@ async def event_stream(
             yield b"retry: %d\nid: %d\n: connected\n\n" % (RETRY_MILLISECONDS, last)
             while True:
                 try:
-                    event = await feed.next(wait=settings.api_events_keepalive_seconds)
+                    event = await feed.next()
                 except FeedOverflowedError:
-                    yield overflow_message(last_sequence=last, capacity=settings.api_events_buffer)
+                    yield overflow_message(last_sequence=last, capacity=feed.capacity)
                     return
                 if event is None:
                     yield b": keep-alive\n\n"

@@ -28,7 +28,7 @@ from services.api.web.contract import (
     refusal,
     tags_schema,
 )
-from services.api.web.dependencies import CallerDep, ModelsDep, RuntimeDep
+from services.api.web.dependencies import CallerDep, ModelsDep
 from services.api.web.errors import describe
 from services.api.web.examples import (
     PATCH_EXAMPLE,
@@ -136,7 +136,7 @@ async def cluster_status(
 )
 async def all_models(
     caller: CallerDep,
-    runtime: RuntimeDep,
+    models: ModelsDep,
     managed: Annotated[str | None, Boolean] = None,
     namespace: Annotated[
         str | None,
@@ -163,9 +163,8 @@ async def all_models(
     where = listing.workload_filter(
         managed=managed, namespace=namespace, status=status, organization=organization
     )
-    window = listing.page(limit=limit, offset=offset, required=False)
-    rendered = await runtime.cluster_models.render(
-        caller.organization_id, where=where, window=window
+    rendered = await models.all_models(
+        organization_id=caller.organization_id, where=where, limit=limit, offset=offset
     )
     return conditional(rendered.body, etag=rendered.etag, if_none_match=if_none_match)
 
@@ -220,13 +219,12 @@ async def create_model(
         ),
     ],
     caller: CallerDep,
-    runtime: RuntimeDep,
+    models: ModelsDep,
     request: Request,
 ) -> JsonResponse:
-    retry_after = runtime.buckets.take(caller.key_id)
-    if retry_after:
-        raise RateLimitedError(retry_after_seconds=retry_after)
-    document = await runtime.models.create(body, organization_id=caller.organization_id)
+    document = await models.create(
+        body, organization_id=caller.organization_id, key_id=caller.key_id
+    )
     location = request.scope.get("root_path", "") + f"{PREFIX}/{document['public_id']}"
     return JsonResponse(created_view(document), status_code=201, headers={"Location": location})
 
@@ -244,7 +242,7 @@ async def create_model(
 )
 async def list_models(
     caller: CallerDep,
-    runtime: RuntimeDep,
+    models: ModelsDep,
     status: Annotated[
         str | None, Query(json_schema_extra={"enum": list(listing.MODEL_STATUSES)})
     ] = None,
@@ -270,13 +268,15 @@ async def list_models(
     where = listing.model_filter(
         status=status, model_type=model_type, tags=tag, is_public=is_public, q=q
     )
-    window = listing.page(limit=limit, offset=offset)
-    models, total = await runtime.registry.page(
-        caller.organization_id, limit=limit, offset=offset, where=where
+    page = await models.page(
+        organization_id=caller.organization_id, where=where, limit=limit, offset=offset
     )
-    next_offset = window.next_offset(shown=len(models), total=total)
     body = orjson.dumps(
-        {"models": [list_entry(m) for m in models], "total": total, "next_offset": next_offset}
+        {
+            "models": [list_entry(m) for m in page.models],
+            "total": page.total,
+            "next_offset": page.next_offset,
+        }
     )
     return conditional(body, etag=entity_tag(body), if_none_match=if_none_match)
 
@@ -413,7 +413,7 @@ async def delete_model(model_id: ModelId, caller: CallerDep, models: ModelsDep) 
 async def model_events(
     model_id: ModelId,
     caller: CallerDep,
-    runtime: RuntimeDep,
+    models: ModelsDep,
     limit: Annotated[
         int, Query(json_schema_extra={"minimum": 1, "maximum": listing.MAX_LIMIT})
     ] = listing.DEFAULT_LIMIT,
@@ -422,15 +422,8 @@ async def model_events(
         Query(description="The `next_after` of the last page", json_schema_extra={"minimum": 0}),
     ] = None,
 ) -> Response:
-    limit, after = listing.history_page(limit=limit, after=after)
-    document = await runtime.models.get(model_id, organization_id=caller.organization_id)
-    page = await runtime.history.page(
-        organization_id=document["organization_id"],
-        name=document["name"],
-        public_id=document["public_id"],
-        created_at=document["created_at"],
-        after=after,
-        limit=limit,
+    page = await models.events(
+        model_id, organization_id=caller.organization_id, limit=limit, after=after
     )
     body = orjson.dumps({"events": page.events, "next_after": page.next_after})
     return Response(body, media_type="application/json")

@@ -433,7 +433,7 @@ function applyEvent(event) {
 
 function eventKind(event) { return String(event.type || "").split(".").pop(); }
 
-// How an event moves a model's status, as the api's lifecycle (services/api/lifecycle.py)
+// How an event moves a model's status, as the api's transitions (services/api/transitions.py)
 // decides: forward only, an event of an older generation is stale; `updated` starts a new
 // generation (`updating`) that its `running` or `failed` ends; while updating, `degraded`
 // (Recreate takes the old pods away first) moves only the replica counts; a model being

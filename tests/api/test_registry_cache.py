@@ -1,4 +1,4 @@
-"""The registry view follows the models collection through a change stream, and stays secret-free."""
+"""The registry cache follows the models collection through a change stream, and stays secret-free."""
 
 import asyncio
 import time
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.api.adapters.registry_view import RegistryView
+from services.api.adapters.registry_cache import RegistryCache
 from shared.names import Collection
 from shared.records import Document
 
@@ -33,7 +33,7 @@ def model(model_id: int, *, organization_id: int = 1) -> Document:
 async def until(condition: object, *, within: float = 10.0) -> None:
     deadline = time.monotonic() + within
     while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "the view did not catch up"
+        assert time.monotonic() < deadline, "the cache did not catch up"
         await asyncio.sleep(0.02)
 
 
@@ -42,39 +42,39 @@ async def test_the_view_loads_then_follows_inserts_updates_and_deletes(
 ) -> None:
     models = mongo_db[Collection.MODELS]
     await models.insert_many([model(1), model(2, organization_id=2), model(3)])
-    view = RegistryView(models)
-    task = asyncio.create_task(view.run())
+    cache = RegistryCache(models)
+    task = asyncio.create_task(cache.run())
     try:
-        await until(lambda: view.ready)
-        assert [m["id"] for m in view.page(1, limit=10, offset=0)[0]] == [1, 3]
+        await until(lambda: cache.ready)
+        assert [m["id"] for m in cache.page(1, limit=10, offset=0)[0]] == [1, 3]
 
         await models.insert_one(model(4))
         await models.update_one({"id": 1}, {"$set": {"status": "running"}})
         await models.delete_one({"id": 3})
         await until(
             lambda: (
-                view.page(1, limit=10, offset=0)[1] == 2
-                and (view.get(1) or {}).get("status") == "running"
+                cache.page(1, limit=10, offset=0)[1] == 2
+                and (cache.get(1) or {}).get("status") == "running"
             )
         )
 
-        page, total = view.page(1, limit=1, offset=1)
+        page, total = cache.page(1, limit=1, offset=1)
         assert ([m["id"] for m in page], total) == ([4], 2)
-        assert view.get("mdl_000000000003") is None
-        assert view.own(1, ["mdl_000000000001", "mdl_000000000002"]).keys() == {"mdl_000000000001"}
+        assert cache.get("mdl_000000000003") is None
+        assert cache.own(1, ["mdl_000000000001", "mdl_000000000002"]).keys() == {"mdl_000000000001"}
         for public_id in ("mdl_000000000001", "mdl_000000000004"):
-            stored = view.get(public_id)
+            stored = cache.get(public_id)
             assert stored is not None
             assert not {"hf_token_encrypted", "outbox", "deployment_config", "_id"} & stored.keys()
         # The deployment config apart, as bytes, followed like the rest and gone with the model
-        assert view.deployment_config("mdl_000000000001") == {"image": "vllm"}
-        assert view.deployment_config("mdl_000000000003") is None
+        assert cache.deployment_config("mdl_000000000001") == {"image": "vllm"}
+        assert cache.deployment_config("mdl_000000000003") is None
         await models.update_one({"id": 4}, {"$set": {"deployment_config.image": "vllm:2"}})
         await until(
-            lambda: (view.deployment_config("mdl_000000000004") or {}).get("image") == "vllm:2"
+            lambda: (cache.deployment_config("mdl_000000000004") or {}).get("image") == "vllm:2"
         )
     finally:
-        view.stop()
+        cache.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -82,17 +82,17 @@ async def test_the_view_loads_then_follows_inserts_updates_and_deletes(
 async def test_a_dropped_collection_rebuilds_the_view(mongo_db: AsyncDatabase[Document]) -> None:
     models = mongo_db[Collection.MODELS]
     await models.insert_one(model(1))
-    view = RegistryView(models)
-    task = asyncio.create_task(view.run())
+    cache = RegistryCache(models)
+    task = asyncio.create_task(cache.run())
     try:
-        await until(lambda: view.ready)
+        await until(lambda: cache.ready)
         await models.drop()
         await models.insert_one(model(7))
         await until(
-            lambda: view.ready and view.get(7) is not None and view.get(1) is None, within=15
+            lambda: cache.ready and cache.get(7) is not None and cache.get(1) is None, within=15
         )
     finally:
-        view.stop()
+        cache.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -105,38 +105,38 @@ async def test_the_view_knows_which_commands_wait_in_the_outbox_and_since_when(
     waiting = model(1) | {"outbox": {"msg_id": "x", "command": {"issued_at": issued.isoformat()}}}
     published = {key: value for key, value in model(2).items() if key != "outbox"}
     await models.insert_many([waiting, published])
-    view = RegistryView(models)
-    task = asyncio.create_task(view.run())
+    cache = RegistryCache(models)
+    task = asyncio.create_task(cache.run())
     try:
-        await until(lambda: view.ready)
-        assert view.pending_since == {"mdl_000000000001": issued}
+        await until(lambda: cache.ready)
+        assert cache.pending_since == {"mdl_000000000001": issued}
         await models.update_one({"id": 1}, {"$unset": {"outbox": ""}})
-        await until(lambda: not view.pending_since)
+        await until(lambda: not cache.pending_since)
         later = issued + timedelta(minutes=1)
         await models.update_one(
             {"id": 2}, {"$set": {"outbox": {"msg_id": "y", "command": {"issued_at": later}}}}
         )
-        await until(lambda: view.pending_since == {"mdl_000000000002": later})
+        await until(lambda: cache.pending_since == {"mdl_000000000002": later})
     finally:
-        view.stop()
+        cache.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
 
 def test_a_secret_named_entry_an_older_version_stored_is_kept_by_name_only() -> None:
-    view = RegistryView(None)  # type: ignore[arg-type]  # put() reads no collection
+    cache = RegistryCache(None)  # type: ignore[arg-type]  # put() reads no collection
     in_clear = "hf_in_clear_" + "k" * 16
     config = {
         "image": "vllm",
         "extra_env": [{"name": "HF_TOKEN", "value": in_clear}, {"name": "LOG", "value": "1"}],
         "secret_env_names": ["API_KEY"],
     }
-    view.put(model(1) | {"deployment_config": config})
+    cache.put(model(1) | {"deployment_config": config})
 
-    kept = view.deployment_config("mdl_000000000001")
+    kept = cache.deployment_config("mdl_000000000001")
     assert kept == {
         "image": "vllm",
         "extra_env": [{"name": "LOG", "value": "1"}],
         "secret_env_names": ["API_KEY", "HF_TOKEN"],
     }
-    assert in_clear.encode() not in b"".join(view._configs.values())
+    assert in_clear.encode() not in b"".join(cache._configs.values())

@@ -3,13 +3,13 @@
 Why: `GET /models` pages an organization sorted by id, and `/all` marks the caller's own
 models. Asking MongoDB each time costs an index scan, a fetch and a sort per request; on
 the embedded MongoDB-compatible server that is hundreds of milliseconds at 10,000
-models. The api reads this view instead, as the inventory answers from its projection.
+models. The api reads this cache instead, as the inventory answers from its projection.
 
 How it stays right: the change stream is opened *before* the initial load, so nothing
 written meanwhile is missed; events then arrive in write order and each carries the
-document as it is now (`updateLookup`), so the view converges on the collection even
+document as it is now (`updateLookup`), so the cache converges on the collection even
 when the load already saw a newer version than an early event. Any stream error drops
-the view (`ready` goes false, reads fall back to MongoDB) and it is rebuilt from a fresh
+the cache (`ready` goes false, reads fall back to MongoDB) and it is rebuilt from a fresh
 load. Secrets never enter it: the token and the outbox are left out, and each model's
 deployment config (which the registry stores without a secret) is kept as compact JSON
 bytes without any secret-named `extra_env` entry an older version may have stored: about
@@ -44,11 +44,11 @@ def public_fields(document: Document) -> Document:
 
 
 def config_bytes(config: dict[str, Any]) -> bytes:
-    """A stored deployment config as the view keeps it: JSON, without a secret value."""
+    """A stored deployment config as the cache keeps it: JSON, without a secret value."""
     return orjson.dumps(secret_env_apart(config))
 
 
-class RegistryView:
+class RegistryCache:
     def __init__(self, models: AsyncCollection[Document]) -> None:
         self._models = models
         self._stopping = False
@@ -82,7 +82,7 @@ class RegistryView:
         return [self._by_public_id[self._public_id_of_id[i]] for i in chosen], len(found)
 
     def _matching(self, organization_id: int, where: ModelFilter, ids: list[int]) -> list[int]:
-        """The organization's ids that `where` keeps, remembered until the view changes:
+        """The organization's ids that `where` keeps, remembered until the cache changes:
         a client paging a filter (or many asking the same) scans 10,000 models once."""
         key = (organization_id, where)
         held = self._filtered.get(key)
@@ -100,7 +100,7 @@ class RegistryView:
         return found
 
     def deployment_config(self, public_id: str) -> dict[str, Any] | None:
-        """The model's stored deployment config (see `config_bytes`), if the view has it."""
+        """The model's stored deployment config (see `config_bytes`), if the cache has it."""
         held = self._configs.get(public_id)
         return None if held is None else orjson.loads(held)
 
@@ -175,7 +175,7 @@ class RegistryView:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("registry view lost its change stream", extra={"error": repr(exc)})
+                log.warning("registry cache lost its change stream", extra={"error": repr(exc)})
             self._clear()
             if not self._stopping:
                 await asyncio.sleep(RETRY_SECONDS)
@@ -195,7 +195,7 @@ class RegistryView:
                 if entry["public_id"] in self._by_public_id:
                     self._note_outbox(entry["public_id"], entry["outbox"])
             self.ready = True
-            log.info("registry view ready", extra={"models": len(self._by_public_id)})
+            log.info("registry cache ready", extra={"models": len(self._by_public_id)})
             while not self._stopping:
                 change = await stream.try_next()
                 if change is not None:

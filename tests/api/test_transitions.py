@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.api.lifecycle import Action, ModelState, ObservedEvent, Status, next_state
+from services.api.transitions import Action, ModelState, ObservedEvent, Status, next_state
 from shared.names import EventType
 
 
