@@ -24,23 +24,20 @@ from shared.names import COMMANDS_STREAM, DEPLOYER_DURABLE
 log = logging.getLogger(__name__)
 
 
+Accept = Callable[[list[Msg]], Awaitable[None]]
+
+
 class CommandPuller:
-    def __init__(
-        self,
-        js: JetStreamContext,
-        *,
-        accept: Callable[[list[Msg]], Awaitable[None]],
-        batch_size: int,
-        idle_timeout: float = 1.0,
-    ) -> None:
+    def __init__(self, js: JetStreamContext, *, batch_size: int, idle_timeout: float = 1.0) -> None:
         self._js = js
-        self._accept = accept
         self._batch_size = batch_size
         self._idle_timeout = idle_timeout
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="deployer-fetch")
+    def start(self, accept: Accept) -> None:
+        """Fetch until `stop`, handing each batch to `accept` (the runtime's, which knows
+        whether it still takes commands)."""
+        self._task = asyncio.create_task(self._run(accept), name="deployer-fetch")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -49,7 +46,7 @@ class CommandPuller:
                 await self._task
             self._task = None
 
-    async def _run(self) -> None:
+    async def _run(self, accept: Accept) -> None:
         subscription = await self._js.pull_subscribe_bind(
             durable=DEPLOYER_DURABLE, stream=COMMANDS_STREAM
         )
@@ -69,7 +66,7 @@ class CommandPuller:
                     log.exception("fetch failed; retrying")
                     await asyncio.sleep(self._idle_timeout)
                     continue
-                await self._accept(messages)
+                await accept(messages)
         finally:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
