@@ -1,12 +1,23 @@
 """The fetch loop of the `deployer` pull consumer.
 
-FastStream 0.7.8's pull subscriber catches `nats.errors.TimeoutError` around `fetch`,
-but nats-py 2.16 raises a plain `asyncio.TimeoutError` from a batch fetch whose time ran
-out; the fetch task then dies and is restarted by FastStream's supervisor, leaving pull
-requests behind that swallow commands for a while. This loop catches the builtin
-`TimeoutError` (both are subclasses of it) and fetches with a long poll: a fetch
-returns as soon as at least one message is there, so an idle deployer makes one request
-per `idle_timeout` and a busy one gets whole batches.
+Not a FastStream `PullSub` subscriber, for two reasons (FastStream 0.7.8, nats-py 2.16):
+- FastStream's pull loop suppresses `nats.errors.TimeoutError` around `fetch`, but
+  nats-py's batch fetch raises the builtin `TimeoutError` when its no-wait probe is
+  answered after the deadline; the fetch task then dies, FastStream's supervisor logs
+  the error and starts another. `scripts/faststream_pull_timeout.py` shows it against a
+  real nats-server; run it again after an upgrade. With a 5 ms fetch timeout on a
+  loaded two-core machine, 3 to 80 of 1,000 plain fetches raised the builtin error and
+  the subscriber's task was restarted 3 to 118 times in 5 to 10 idle seconds (messages
+  published afterwards still arrived, in 76 ms at the slowest); with the deployer's 1 s
+  timeout it takes a probe answered more than a second late (none in a short run).
+- FastStream handles a fetched batch in a task group and fetches again only once all of
+  it is handled, so one slow apply would hold up every other model's commands (with
+  `max_workers`, a shared pool takes the messages, in no order per model); here a batch
+  goes to the dispatcher's per-model queues and fetching goes on, up to the consumer's
+  `max_ack_pending`.
+This loop catches the builtin `TimeoutError` (nats-py's is a subclass of it) and fetches
+with a long poll: a fetch returns as soon as at least one message is there, so an idle
+deployer makes one request per `idle_timeout` and a busy one gets whole batches.
 """
 
 import asyncio
