@@ -111,12 +111,13 @@ class DeployerRuntime:
         let go of the rest, which JetStream redelivers (called before the broker stops and
         drains the connection, so whatever settles is still acknowledged over it)."""
         self._stopping.set()
+        if self._parts is not None:
+            await self._parts.puller.stop()
         if self._backlog_task is not None:
             await asyncio.gather(self._backlog_task, return_exceptions=True)
             self._backlog_task = None
         if self._parts is None:
             return
-        await self._parts.puller.stop()
         try:
             await asyncio.wait_for(self._parts.dispatcher.wait_idle(), DRAIN_SECONDS)
         except TimeoutError:

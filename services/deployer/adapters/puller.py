@@ -44,13 +44,19 @@ class CommandPuller:
         self._batch_size = batch_size
         self._idle_timeout = idle_timeout
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self, accept: Accept) -> None:
         """Fetch until `stop`, handing each batch to `accept` (the runtime's, which knows
         whether it still takes commands)."""
+        self._stopping = False
         self._task = asyncio.create_task(self._run(accept), name="deployer-fetch")
 
     async def stop(self) -> None:
+        """Cancel the fetch; the flag ends the loop should the cancel be swallowed (a
+        cancel landing as a fetched message arrives can be, by `asyncio.wait_for` in
+        nats-py on Python 3.11): then within one `idle_timeout`."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -62,7 +68,7 @@ class CommandPuller:
             durable=DEPLOYER_DURABLE, stream=COMMANDS_STREAM
         )
         try:
-            while True:
+            while not self._stopping:
                 try:
                     messages = await subscription.fetch(
                         self._batch_size, timeout=self._idle_timeout
