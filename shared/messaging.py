@@ -66,15 +66,23 @@ def server_urls(url: str) -> list[str]:
     return servers
 
 
+#: every connection of the project reconnects forever, to any server of the cluster: a
+#: restarted nats-server is not the service's end (`shared.brokers` builds the services'
+#: brokers with the same options)
+MAX_RECONNECT_ATTEMPTS: Final = -1
+RECONNECT_TIME_WAIT: Final = 0.5
+CONNECT_TIMEOUT: Final = 5
+
+
 async def connect(url: str, *, name: str) -> Client:
-    """A connection that reconnects forever, to any server of the cluster: a restarted
-    nats-server is not the service's end."""
+    """A connection of its own (the api, tools and tests; the deployer and the inventory
+    work on their broker's, see `shared.brokers`)."""
     return await nats.connect(
         server_urls(url),
         name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
+        max_reconnect_attempts=MAX_RECONNECT_ATTEMPTS,
+        reconnect_time_wait=RECONNECT_TIME_WAIT,
+        connect_timeout=CONNECT_TIMEOUT,
     )
 
 

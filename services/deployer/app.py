@@ -1,7 +1,14 @@
-"""Composition root: the deployer's FastStream app, built from settings alone.
+"""Composition root: the deployer's FastStream app and every part of it, built from
+settings alone.
 
-The broker gives the app its NATS health check and lifecycle; the runtime declares the
-streams and the `deployer` consumer, fetches commands and applies them.
+The broker holds the deployer's one NATS connection: `assemble` builds the parts on it
+(the `deployer` consumer and the streams declared, the turns bucket, the Kubernetes
+client, the command processor, the dispatcher and the fetch loop), so `/healthz` pings
+the connection that does the work. The runtime (`runtime.py`) runs them between the
+broker's start and stop. Commands are fetched by `CommandPuller`, not by a FastStream
+subscriber: see `services/deployer/adapters/puller.py` and
+`scripts/faststream_pull_timeout.py` for why.
+
 `build` gives the app; `run` serves it as its own process (health and metrics on the
 small HTTP port, the broker started by its lifespan) for `jan-models deployer` and
 `python -m services.deployer`; `running` runs the same app in-process without HTTP, for
@@ -9,19 +16,33 @@ tests and benchmarks.
 """
 
 import asyncio
-import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Final
 
 from faststream.asgi import AsgiFastStream
 from faststream.nats import NatsBroker
+from nats.aio.client import Client
 
-from services.deployer.runtime import DeployerRuntime
+from services.deployer.adapters.jetstream import JetStreamEvents, consumer_config, ensure_consumer
+from services.deployer.adapters.kubernetes import KubernetesCluster
+from services.deployer.adapters.puller import CommandPuller
+from services.deployer.adapters.turns import KvModelTurns, open_bucket
+from services.deployer.ordering import KeyedDispatcher
+from services.deployer.processing import CommandProcessor, RetryPolicy
+from services.deployer.runtime import DeployerParts, DeployerRuntime
 from services.deployer.settings import DeployerSettings
 from shared import messaging
+from shared.brokers import nats_broker
+from shared.kubernetes import load_api_client
 from shared.logs import configure_logging
 from shared.probes import probe_routes
+from shared.secrets import TokenCipher
+
+SERVICE_NAME: Final = "jan-models-deployer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,20 +52,66 @@ class DeployerApp:
     runtime: DeployerRuntime
 
 
-def build_broker(settings: DeployerSettings) -> NatsBroker:
-    """The broker behind `/healthz`; commands are fetched by `CommandPuller` (see there why)."""
-    return NatsBroker(
-        messaging.server_urls(settings.nats_url),
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=1,
-        graceful_timeout=5.0,
-        log_level=logging.DEBUG,  # one line per fetched batch is noise at 200 commands a second
+def replica_name() -> str:
+    """Who holds a model's turn: the pod's name in a cluster (its hostname), and the
+    process id, so two replicas on one machine are told apart."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def assemble(settings: DeployerSettings, nats: Client) -> DeployerParts:
+    """Every part, on `nats`. What lives in NATS is declared and opened first, so a failure
+    there leaves no cluster client behind."""
+    js = nats.jetstream()
+    await messaging.ensure_streams(js, replicas=settings.stream_replicas)
+    await ensure_consumer(
+        js,
+        consumer_config(
+            ack_wait=settings.deployer_ack_wait,
+            max_ack_pending=settings.deployer_max_ack_pending,
+        ),
+    )
+    turns = KvModelTurns(
+        await open_bucket(js, replicas=settings.stream_replicas),
+        me=replica_name(),
+        lease=settings.deployer_ack_wait,
+    )
+    cluster = KubernetesCluster(
+        await load_api_client(settings.kubeconfig),
+        request_timeout=settings.deployer_request_timeout,
+        crd_cache_seconds=settings.deployer_crd_cache_seconds,
+    )
+    processor = CommandProcessor(
+        cluster=cluster,
+        events=JetStreamEvents(js),
+        cipher=TokenCipher(settings.encryption_key),
+        turns=turns,
+        policy=RetryPolicy(
+            max_attempts=settings.deployer_max_attempts,
+            base=settings.deployer_retry_base,
+            ceiling=settings.deployer_retry_max,
+            keepalive_interval=settings.deployer_ack_wait / 3,
+        ),
+    )
+    return DeployerParts(
+        nats=nats,
+        cluster=cluster,
+        dispatcher=KeyedDispatcher(
+            handle=processor.process,  # type: ignore[arg-type]  # items are what read_command returns
+            concurrency=settings.deployer_concurrency,
+            capacity=settings.deployer_max_ack_pending,
+            hold_grace=settings.deployer_ack_wait,
+        ),
+        puller=CommandPuller(js, batch_size=settings.deployer_batch_size),
     )
 
 
 def build(settings: DeployerSettings) -> DeployerApp:
-    runtime = DeployerRuntime(settings)
-    broker = build_broker(settings)
+    broker = nats_broker(settings.nats_url, name=SERVICE_NAME)
+
+    async def parts() -> DeployerParts:
+        return await assemble(settings, await broker.connect())
+
+    runtime = DeployerRuntime(settings, assemble=parts)
     app = AsgiFastStream(
         broker,
         asgi_routes=probe_routes(broker, ready=lambda: runtime.ready),

@@ -3,11 +3,18 @@ settings, before anything runs.
 
 `build` gives an `InventoryRuntime` (see `runtime`) whose collaborators all exist: the
 cluster store with one change feed per consumer subscribed to it (the projection
-writer's, the lifecycle tracker's, the reply cache), the lifecycle tracker, the
-projection writer, the model memories, the event publisher, the query responder and the
-probe server (FastStream `AsgiFastStream` under uvicorn). `running` runs it in-process
-(tests, benchmarks); `run` runs it as its own process, for `jan-models inventory` and
-`python -m services.inventory`.
+writer's, the lifecycle tracker's, the reply cache), the lifecycle tracker, the projection
+writer, the model memories, the event publisher, the query responder and
+the probe server (FastStream `AsgiFastStream` under uvicorn). The inventory's one NATS
+connection is its FastStream broker's: queries, events and deletions go over it, and
+`/healthz` pings it. `running` runs it in-process (tests, benchmarks); `run` runs it as
+its own process, for `jan-models inventory` and `python -m services.inventory`.
+
+The query responders stay nats-py subscriptions with prebuilt reply bytes rather than
+FastStream subscribers, and events are published with nats-py rather than a FastStream
+publisher: measured, FastStream's per-message path costs more than a query can spare, and
+its publisher stamps headers of its own onto every stored event (the figures are in
+`adapters/queries.py` and `adapters/model_events.py`).
 """
 
 import asyncio
@@ -33,7 +40,8 @@ from services.inventory.runtime import Clients, InventoryRuntime
 from services.inventory.settings import InventorySettings
 from services.inventory.store import ClusterStore
 from services.inventory.tracker import ModelTracker
-from shared import database, messaging
+from shared import database
+from shared.brokers import nats_broker
 from shared.kubernetes import has_cluster, load_api_client
 from shared.logs import configure_logging
 from shared.probes import probe_routes
@@ -43,16 +51,17 @@ SERVICE_NAME = "jan-models-inventory"
 
 
 class ProbeServer:
-    """The probe port: health from a FastStream broker's connection, readiness from the
-    store, and the metrics registry plus the inventory's cluster gauges."""
+    """The probe port: health from the broker's connection (the one the inventory works
+    on), readiness from the store, and the metrics registry plus the inventory's cluster
+    gauges."""
 
-    def __init__(self, settings: InventorySettings, *, ready: Callable[[], bool]) -> None:
-        self._broker = NatsBroker(messaging.server_urls(settings.nats_url))
+    def __init__(
+        self, settings: InventorySettings, broker: NatsBroker, *, ready: Callable[[], bool]
+    ) -> None:
+        self.broker = broker
         app = AsgiFastStream(
-            self._broker,
-            asgi_routes=probe_routes(
-                self._broker, ready=ready, extra_metrics=CLUSTER_METRICS.render
-            ),
+            broker,
+            asgi_routes=probe_routes(broker, ready=ready, extra_metrics=CLUSTER_METRICS.render),
         )
         config = uvicorn.Config(
             app,
@@ -66,7 +75,7 @@ class ProbeServer:
         self.port: int | None = None
 
     async def open(self) -> None:
-        await self._broker.start()
+        await self.broker.start()
 
     async def serve(self) -> None:
         await self._server.serve()
@@ -81,14 +90,15 @@ class ProbeServer:
         self._server.should_exit = True
 
     async def close(self) -> None:
-        await self._broker.stop()
+        """Stop the broker, which drains the connection (the runtime has unsubscribed)."""
+        await self.broker.stop()
 
 
-async def connect(settings: InventorySettings) -> Clients:
-    """NATS, MongoDB and (when there is one) the cluster; what was opened before a failure
-    is closed again."""
+async def connect(settings: InventorySettings, broker: NatsBroker) -> Clients:
+    """NATS (the broker's connection), MongoDB and (when there is one) the cluster; what
+    was opened before a failure is closed again."""
     async with contextlib.AsyncExitStack() as opened:
-        nats = await messaging.connect(settings.nats_url, name=SERVICE_NAME)
+        nats = await broker.connect()
         opened.push_async_callback(nats.close)
         mongo = database.connect(settings.mongodb_url, app_name=SERVICE_NAME)
         opened.push_async_callback(mongo.close)
@@ -99,7 +109,7 @@ async def connect(settings: InventorySettings) -> Clients:
     return Clients(nats=nats, mongo=mongo, db=mongo[settings.mongodb_database], kube=kube)
 
 
-def assemble(settings: InventorySettings, clients: Clients) -> InventoryRuntime:
+def assemble(settings: InventorySettings, clients: Clients, broker: NatsBroker) -> InventoryRuntime:
     """Every part, wired; each consumer of the store's changes subscribes to a feed of its
     own here, before any watch runs (see `changes`)."""
     store = ClusterStore(
@@ -143,12 +153,13 @@ def assemble(settings: InventorySettings, clients: Clients) -> InventoryRuntime:
         memories=MemoryStore(clients.db, transactions=transactions),
         publisher=EventPublisher(clients.nats.jetstream()),
         responder=QueryResponder(reply_cache),
-        probes=ProbeServer(settings, ready=lambda: store.connected),
+        probes=ProbeServer(settings, broker, ready=lambda: store.connected),
     )
 
 
 async def build(settings: InventorySettings) -> InventoryRuntime:
-    return assemble(settings, await connect(settings))
+    broker = nats_broker(settings.nats_url, name=SERVICE_NAME)
+    return assemble(settings, await connect(settings, broker), broker)
 
 
 @contextlib.asynccontextmanager

@@ -62,6 +62,7 @@ class Clients:
     """The connections the inventory works through, opened before anything is built."""
 
     nats: Client
+    """The FastStream broker's connection, the one `/healthz` pings."""
     mongo: AsyncMongoClient[Document]
     db: AsyncDatabase[Document]
     kube: ApiClient | None
@@ -74,7 +75,8 @@ class ProbePort(Protocol):
     port: int | None
 
     async def open(self) -> None:
-        """Connect what health is judged by; raises when it cannot."""
+        """Start what health is judged by (the broker whose connection `clients.nats`
+        is); raises when it cannot."""
 
     async def serve(self) -> None:
         """Serve until `exit` (run as one of the runtime's tasks)."""
@@ -86,7 +88,7 @@ class ProbePort(Protocol):
         """Ask the server to stop serving."""
 
     async def close(self) -> None:
-        """Disconnect what `open` connected."""
+        """Stop what `open` started, draining the NATS connection."""
 
 
 @dataclass(kw_only=True, eq=False)
@@ -257,6 +259,8 @@ class InventoryRuntime:
             await self.probes.close()
         if self.clients.kube is not None:
             await self.clients.kube.close()
+        # The probes' broker drained the connection; one that could not drain (NATS down)
+        # is closed here.
         with contextlib.suppress(Exception):
             await self.clients.nats.flush(timeout=2)
         with contextlib.suppress(Exception):

@@ -10,15 +10,18 @@ import pytest
 from nats.js import JetStreamContext
 from pydantic import SecretStr
 
+from jan_models.embedded import EmbeddedNats
 from kubesim import KubeSim
 from services.deployer import metrics
-from services.deployer.app import DeployerApp
+from services.deployer.app import DeployerApp, running
+from services.deployer.settings import DeployerSettings
 from shared import messaging
 from shared.commands import CreateModel
 from shared.messaging import MSG_ID_HEADER
 from shared.model_spec import Requirements
 from shared.names import CREATE_SUBJECT
 from tests.deployer.conftest import CIPHER, EventLog
+from tests.plugins.servers import health_through_an_outage
 from tests.shared.examples import seed_create_command, seed_delete_command
 from tests.waiting import eventually
 
@@ -248,6 +251,34 @@ async def test_health_readiness_and_metrics_are_served(deployer: DeployerApp) ->
         body = (await client.get("/metrics")).text
     assert "jan_models_deployer_commands_total" in body
     assert "jan_models_deployer_apply_seconds" in body
+
+
+async def test_health_is_that_of_the_connection_commands_and_events_go_over(
+    deployer_settings: DeployerSettings, own_nats: EmbeddedNats
+) -> None:
+    settings = deployer_settings.model_copy(update={"nats_url": own_nats.url})
+    async with (
+        running(settings) as deployer,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=deployer.app), base_url="http://deployer"
+        ) as client,
+    ):
+
+        async def health(expected: int) -> bool:
+            return (await client.get("/healthz")).status_code == expected
+
+        # one connection: the runtime works on the broker's, which /healthz pings
+        assert deployer.runtime.parts.nats is deployer.broker.connection
+        await health_through_an_outage(own_nats, health)
+        # ...and that connection, reconnected, still carries commands and events
+        nats = await messaging.connect(own_nats.url, name="tests")
+        try:
+            events = EventLog(nats.jetstream())
+            await messaging.publish_command(nats.jetstream(), other_model("health"))
+            await events.wait_for("mdl_health000000", "applied", timeout=30)
+            await events.close()
+        finally:
+            await nats.close()
 
 
 FOREIGN = {

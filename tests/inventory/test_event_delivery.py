@@ -10,7 +10,6 @@ own store), MongoDB-compatible server and kubesim.
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from kubernetes_asyncio.client import ApiClient, AppsV1Api
 from nats.js.errors import NotFoundError
 from pymongo.asynchronous.database import AsyncDatabase
 
-from jan_models.embedded import EmbeddedNats, free_port
+from jan_models.embedded import EmbeddedNats
 from services.inventory.app import running, wait_ready
 from services.inventory.runtime import InventoryRuntime
 from services.inventory.settings import InventorySettings
@@ -38,19 +37,6 @@ MODEL: dict[str, Any] = {
     "generation": 1,
 }
 RUNNING_SUBJECT = "model.events.123.outage.running"
-
-
-@pytest.fixture
-async def nats(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
-    server = EmbeddedNats(
-        name="outage-nats",
-        port=free_port(),
-        log_path=tmp_path / "nats.log",
-        store_dir=tmp_path / "js",
-    )
-    await server.astart()
-    yield server
-    await server.astop()
 
 
 @asynccontextmanager
@@ -89,13 +75,13 @@ async def stored_state(db: AsyncDatabase[Document]) -> str | None:
 
 
 async def test_an_inventory_stopped_while_nats_is_down_publishes_the_event_after_restart(
-    nats: EmbeddedNats,
+    own_nats: EmbeddedNats,
     inventory_settings: InventorySettings,
     mongo_db: AsyncDatabase[Document],
     kube: ApiClient,
 ) -> None:
-    async with inventory_on(inventory_settings, nats) as inventory:
-        await nats.astop()
+    async with inventory_on(inventory_settings, own_nats) as inventory:
+        await own_nats.astop()
         await AppsV1Api(kube).create_namespaced_deployment(
             "default",
             deployment("outage", managed=MODEL),  # type: ignore[arg-type]
@@ -112,31 +98,31 @@ async def test_an_inventory_stopped_while_nats_is_down_publishes_the_event_after
         # ...and the memory that would say "already emitted" is not saved ahead of it.
         assert await stored_state(mongo_db) != "running"
 
-    await nats.astart()
-    async with inventory_on(inventory_settings, nats):
-        await poll(lambda: running_events(nats), until=bool, timeout=30)
+    await own_nats.astart()
+    async with inventory_on(inventory_settings, own_nats):
+        await poll(lambda: running_events(own_nats), until=bool, timeout=30)
         await poll(lambda: stored_state(mongo_db), until=lambda s: s == "running", timeout=30)
 
-    assert len(await running_events(nats)) == 1
+    assert len(await running_events(own_nats)) == 1
 
 
 async def test_an_event_re_derived_after_a_lost_memory_is_not_published_twice(
-    nats: EmbeddedNats,
+    own_nats: EmbeddedNats,
     inventory_settings: InventorySettings,
     mongo_db: AsyncDatabase[Document],
     kube: ApiClient,
 ) -> None:
-    async with inventory_on(inventory_settings, nats):
+    async with inventory_on(inventory_settings, own_nats):
         await AppsV1Api(kube).create_namespaced_deployment(
             "default",
             deployment("outage", managed=MODEL),  # type: ignore[arg-type]
         )
-        [first] = await poll(lambda: running_events(nats), until=bool, timeout=30)
+        [first] = await poll(lambda: running_events(own_nats), until=bool, timeout=30)
         await poll(lambda: stored_state(mongo_db), until=lambda s: s == "running", timeout=30)
     # The process died after the publish and before its memory was saved.
     await mongo_db[Collection.INVENTORY_MODELS].delete_one({"_id": MODEL["public_id"]})
 
-    async with inventory_on(inventory_settings, nats):
+    async with inventory_on(inventory_settings, own_nats):
         await poll(lambda: stored_state(mongo_db), until=lambda s: s == "running", timeout=30)
 
-    assert await running_events(nats) == [first]
+    assert await running_events(own_nats) == [first]

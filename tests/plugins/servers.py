@@ -8,7 +8,7 @@ its own database, so tests never see each other's messages or documents.
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack, suppress
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from shared import messaging
 from shared.database import connect as connect_mongo
 from shared.names import COMMANDS_STREAM, EVENTS_STREAM
 from shared.records import Document
+from tests.waiting import eventually
 
 
 def docker_engine_answers() -> bool:
@@ -107,6 +108,33 @@ def mongodb_url(servers_dir: Path) -> Iterator[str]:
         )
         stack.enter_context(server)
         yield server.url
+
+
+@pytest.fixture
+async def own_nats(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
+    """A nats-server of the test's own, which it may stop and start again (on the same
+    store, so its streams survive)."""
+    server = EmbeddedNats(
+        name="own-nats",
+        port=free_port(),
+        log_path=tmp_path / "own-nats.log",
+        store_dir=tmp_path / "own-jetstream",
+    )
+    await server.astart()
+    yield server
+    await server.astop()
+
+
+async def health_through_an_outage(
+    server: EmbeddedNats, health: Callable[[int], Awaitable[bool]]
+) -> None:
+    """`health(status)` tells whether `/healthz` answers `status`: healthy (204) first,
+    unhealthy (500) once `server` is stopped, healthy again once it is started."""
+    assert await health(204)
+    await server.astop()
+    await eventually(lambda: health(500), within=15)
+    await server.astart()
+    await eventually(lambda: health(204), within=30)
 
 
 @pytest.fixture

@@ -1,10 +1,15 @@
 """JetStream: the `deployer` pull consumer's configuration, its messages, and event publishing.
 
 The consumer is created (or brought to this configuration) here at start-up, before
-FastStream binds to it, so its settings are ours and not FastStream's defaults: explicit
-acks, `ack_wait` long enough for a slow apply (extended with in-progress beats), and
+the fetch loop (`puller`) binds to it, so its settings are ours: explicit acks,
+`ack_wait` long enough for a slow apply (extended with in-progress beats), and
 `max_ack_pending` bounding how many commands one deployer holds at once. It filters on
 both command subjects of the work-queue stream.
+
+Events go out through `shared.messaging.publish_event` on the broker's connection, not a
+FastStream publisher, which would store `content-type`, `correlation_id` and
+`Nats-Expected-Stream` headers with every event and took 3 to 17 % longer a publish
+(measured for the inventory's events: `services/inventory/adapters/model_events.py`).
 """
 
 from nats.aio.msg import Msg

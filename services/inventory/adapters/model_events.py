@@ -3,9 +3,17 @@
 The durable `inventory` pull consumer survives restarts; a message is acknowledged only
 after its deletion mark is persisted. Events that fail to publish stay queued and are
 retried on the next round, in order.
+
+Events go out through `shared.messaging.publish_event` (nats-py's JetStream publish) on
+the broker's connection, not through a FastStream publisher: measured with FastStream
+0.7.8 against a real nats-server (3,000 publishes of a 1 KB event, three rounds back to
+back), its publisher took 256-334 µs p50 against 249-285 µs (+3 to +17 %), and it stores
+`content-type`, `correlation_id` and `Nats-Expected-Stream` headers with every event,
+which would change what the stream holds for every subscriber.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -68,26 +76,33 @@ async def consume_deletions(js: JetStreamContext, on_deleting: DeletionHandler) 
             ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=30
         ),
     )
-    while True:
-        try:
-            messages = await subscription.fetch(FETCH_BATCH, timeout=1.0)
-        except (FetchTimeoutError, TimeoutError):
-            continue
-        except Exception as exc:
-            log.warning("event fetch failed", extra={"error": repr(exc)})
-            await asyncio.sleep(0.5)
-            continue
-        for message in messages:
+    try:
+        while True:
             try:
-                event = parse_event(message.data)
-            except ValidationError:
-                log.warning("not a model event; skipped", extra={"subject": message.subject})
-                await message.ack()
+                messages = await subscription.fetch(FETCH_BATCH, timeout=1.0)
+            except (FetchTimeoutError, TimeoutError):
                 continue
-            if isinstance(event, ModelDeleting | ModelDeleted):
-                await on_deleting(event.data.public_id)
-                log.info(
-                    "model marked as being deleted",
-                    extra={"public_id": event.data.public_id, "event_id": event.id},
-                )
-            await message.ack()
+            except Exception as exc:
+                log.warning("event fetch failed", extra={"error": repr(exc)})
+                await asyncio.sleep(0.5)
+                continue
+            for message in messages:
+                try:
+                    event = parse_event(message.data)
+                except ValidationError:
+                    log.warning("not a model event; skipped", extra={"subject": message.subject})
+                    await message.ack()
+                    continue
+                if isinstance(event, ModelDeleting | ModelDeleted):
+                    await on_deleting(event.data.public_id)
+                    log.info(
+                        "model marked as being deleted",
+                        extra={"public_id": event.data.public_id, "event_id": event.id},
+                    )
+                await message.ack()
+    finally:
+        # Before the broker drains the connection: nats-py's fetch takes messages off a
+        # pull subscription's queue without marking them done, so a drain would wait on
+        # one left behind for its whole timeout.
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()

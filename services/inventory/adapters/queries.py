@@ -4,7 +4,17 @@ nats-py subscriptions with prebuilt reply bytes: the status reply is kept by the
 cache (`reply_cache`) and only rebuilt after a change, so a query costs a dictionary read and a publish. A
 query that names the version it already holds (`if_none_match`) gets a small `Unchanged`
 while that version is current. A request that does not parse gets a `QueryError` reply,
-never silence.
+never silence. The subscriptions are on the broker's connection (see `app`).
+
+Why not FastStream subscribers (`@broker.subscriber(subject, queue=...)` returning the
+bytes): measured with FastStream 0.7.8 against a real nats-server, the status query as
+the api asks it (`if_none_match` current) took 410-450 µs p50 from a requester in its
+own process with these subscriptions, and 510-575 µs with FastStream subscribers at
+their lightest (no argument injection, no logger, an async decoder that hands the bytes
+through): +17 to +40 % in three back-to-back rounds of 5,000 requests; with 32 requests
+in flight the responder answered 8,700-12,000 a second against 4,500-6,000. Every reply
+also gains `content-type` and `correlation_id` headers. FastStream's per-message path
+(its message object, context, middlewares, the reply through its producer) is the cost.
 """
 
 import logging
