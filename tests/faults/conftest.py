@@ -196,13 +196,26 @@ async def statuses(api: httpx.AsyncClient) -> dict[str, str]:
             return found
 
 
-async def create_all(api: httpx.AsyncClient, names: list[str], *, parallel: int = 16) -> list[str]:
-    """POST every body with bounded concurrency; the public ids of the 201s, in order."""
+UNAVAILABLE_RETRIES = 5
+
+
+async def create_all(
+    api: httpx.AsyncClient, names: list[str], *, parallel: int = 16, outage: bool = False
+) -> list[str]:
+    """POST every body with bounded concurrency; the public ids of the 201s, in order.
+
+    `outage`: a part of the stack is being taken down meanwhile, so a create may be told
+    503 with `Retry-After` (refused before anything is stored); it is sent again after
+    that wait, as a client does, a few times at most."""
     gate = asyncio.Semaphore(parallel)
 
     async def one(name: str) -> str:
-        async with gate:
-            response = await api.post(MODELS, json=light_body(name))
+        for _ in range(UNAVAILABLE_RETRIES if outage else 1):
+            async with gate:
+                response = await api.post(MODELS, json=light_body(name))
+            if not (outage and response.status_code == 503):
+                break
+            await asyncio.sleep(float(response.headers["Retry-After"]))
         assert response.status_code == 201, response.text
         public_id: str = response.json()["model"]["public_id"]
         return public_id

@@ -85,7 +85,7 @@ async def test_a_node_killed_during_200_creates_loses_nothing_and_duplicates_not
     }
 
     names = [f"r3-{i}" for i in range(200)]
-    creating = asyncio.create_task(create_all(api, names, parallel=8))
+    creating = asyncio.create_task(create_all(api, names, parallel=8, outage=True))
 
     async def some_applied() -> bool:
         return len(await cluster.managed_deployments(org)) >= 20
