@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from services.api import listing
 from services.api.changes import IF_MATCH_PATTERN
+from services.api.history import LAST_SEQUENCE
 from services.api.requests import CreateModelRequest
 from services.api.views import created_view, detail_view, entity_tag, etag, list_entry
 from services.api.web.conditional import IfNoneMatchHeader, conditional
@@ -419,7 +420,10 @@ async def model_events(
     ] = listing.DEFAULT_LIMIT,
     after: Annotated[
         int | None,
-        Query(description="The `next_after` of the last page", json_schema_extra={"minimum": 0}),
+        Query(
+            description="The `next_after` of the last page",
+            json_schema_extra={"minimum": 0, "maximum": LAST_SEQUENCE - 1},
+        ),
     ] = None,
 ) -> Response:
     page = await models.events(
