@@ -17,6 +17,8 @@ from services.api.adapters.registry import Registry
 from services.api.documents import new_model_document
 from services.api.identifiers import new_public_id
 from services.api.requests import CreateModelRequest
+from services.deployer.failures import retry_delay
+from services.deployer.settings import DeployerSettings
 from shared import database
 from shared.names import (
     COMMANDS_STREAM,
@@ -127,9 +129,26 @@ async def test_mongodb_restarted_loses_no_acknowledged_create(
     await converged(api, cluster, org=org, public_ids=acknowledged, within=90)
 
 
+def longest_retry_wait() -> float:
+    """How long the deployer may wait between a command's first delivery and its last,
+    retrying with its own backoff (the stack runs it with the settings' defaults)."""
+    settings = DeployerSettings()
+    return sum(
+        retry_delay(
+            attempt=attempt, base=settings.deployer_retry_base, ceiling=settings.deployer_retry_max
+        )
+        for attempt in range(1, settings.deployer_max_attempts)
+    )
+
+
 async def test_every_command_converges_while_kubesim_fails_a_tenth_of_requests(
     api: httpx.AsyncClient, cluster: Cluster, org: int, stack: LocalStack
 ) -> None:
+    """Each attempt at a create writes several objects, so about half of them meet an
+    error, and a model can draw eight or nine failures in a row (about 0.3% each, a few
+    percent of runs for 20 models): its backoff then reaches the 30 s ceiling, and the
+    test waits for as long as the deployer may retry (181.5 s at the defaults) before it
+    calls a model lost."""
     await cluster.set_faults(latency=0.02, error_rate=0.1, error_codes=[500, 429])
     public_ids = await create_all(api, [f"flaky-{i}" for i in range(20)])
     doomed = public_ids[:5]
@@ -141,7 +160,7 @@ async def test_every_command_converges_while_kubesim_fails_a_tenth_of_requests(
         return set(told) == set(public_ids[5:]) and set(told.values()) == {"running"}
 
     try:
-        await eventually(settled, within=120, every=0.5)
+        await eventually(settled, within=longest_retry_wait() + 60, every=0.5)
     except AssertionError as exc:
         told, stored = await statuses(api), await registry_statuses(stack, public_ids)
         apart = {
