@@ -124,14 +124,24 @@ def quota_gpus(model: Mapping[str, Any]) -> int:
 
 
 def reserved_gpus(model: Mapping[str, Any], *, now: datetime) -> int:
-    """The GPUs a registry document's reservation may still hold: planned, the model not
-    failed, and not released (the same rule as the admission's reservations query)."""
-    if not model.get("reserved") or model.get("status") == "failed":
-        return 0
-    released_at = model.get("released_at")
-    if released_at is not None and _aware(released_at) < now:
-        return 0
-    return sum(int(entry["gpus"]) for entry in model.get("reservation") or [])
+    """The GPUs a registry document's reservation may still hold (see `holds_gpus`)."""
+    holds = holds_gpus(
+        reserved=bool(model.get("reserved")),
+        status=model.get("status"),
+        released_at=model.get("released_at"),
+        now=now,
+    )
+    return sum(int(entry["gpus"]) for entry in model.get("reservation") or []) if holds else 0
+
+
+def holds_gpus(
+    *, reserved: bool, status: object, released_at: datetime | None, now: datetime
+) -> bool:
+    """Whether a reservation may still hold its GPUs: planned, the model not failed, and
+    not released (the same rule as the admission's reservations query)."""
+    if not reserved or status == "failed":
+        return False
+    return released_at is None or _aware(released_at) >= now
 
 
 def _aware(moment: datetime) -> datetime:

@@ -50,10 +50,8 @@ _OBSERVING: Final = frozenset(
 )
 
 
-def initial(document: Document) -> list[Condition]:
+def initial(*, created: datetime | None, generation: int) -> list[Condition]:
     """Before any event: accepted at creation, nothing known yet about the rest."""
-    created = document.get("created_at")
-    generation = document.get("generation", 1)
     conditions = [_condition(t, "Unknown", "Pending", "", created) for t in TYPES]
     conditions[0] = _condition(
         "Accepted", "True", "Accepted", f"generation {generation} accepted", created
@@ -63,7 +61,9 @@ def initial(document: Document) -> list[Condition]:
 
 def conditions_of(document: Document) -> list[Condition]:
     stored = document.get("conditions")
-    return stored if isinstance(stored, list) and stored else initial(document)
+    if isinstance(stored, list) and stored:
+        return stored
+    return initial(created=document.get("created_at"), generation=document.get("generation", 1))
 
 
 def derive(document: Document, event: ModelEvent, *, sequence: int) -> dict[str, Any]:

@@ -151,7 +151,11 @@ def update_entry(
 def stored_config(document: Document) -> DeploymentConfig:
     """The desired deployment config as the registry holds it, with the defaults of fields
     a model stored by an older version lacks (`replicas`, `rollout`) filled in."""
-    config = document.get("deployment_config") or {}
+    return parsed_config(document.get("deployment_config") or {})
+
+
+def parsed_config(config: dict[str, Any]) -> DeploymentConfig:
+    """A stored `deployment_config` (see `stored_config`) without its registry-only fields."""
     return DeploymentConfig.model_validate(
         {key: value for key, value in config.items() if key not in REGISTRY_ONLY_FIELDS}
     )

@@ -14,7 +14,7 @@ from prometheus_client.registry import REGISTRY, Collector
 
 from services.api.adapters.admissions import QuotaLimits
 from services.api.adapters.registry_cache import RegistryCache
-from services.api.admission import quota_gpus, reserved_gpus
+from services.api.admission import holds_gpus
 from shared.exposition import Followed
 
 Metered = tuple[RegistryCache, QuotaLimits]
@@ -47,11 +47,17 @@ class RegistryCollector(Followed[Metered], Collector):
         limits: dict[int, int] = {}
         waiting: list[datetime] = []
         for cache, quota_limits in self.views:
-            for document in cache.documents():
-                organization = int(document["organization_id"])
-                counts[(str(organization), str(document["status"]))] += 1
-                used[organization] += quota_gpus(document)
-                reserved[organization] += reserved_gpus(document, now=now)
+            for model in cache.records():
+                organization = model.organization_id
+                counts[(str(organization), model.status)] += 1
+                used[organization] += model.quota_gpus
+                if holds_gpus(
+                    reserved=model.reserved,
+                    status=model.status,
+                    released_at=model.released_at,
+                    now=now,
+                ):
+                    reserved[organization] += sum(entry.gpus for entry in model.reservation)
             waiting.extend(cache.pending_since.values())
             limits.update(quota_limits.limits)
         for labels, count in sorted(counts.items()):

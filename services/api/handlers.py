@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from services.api import listing
 from services.api.admission import Ask, Plan, reservation_fields, reserved_by_node
@@ -52,6 +52,7 @@ from services.api.ports import (
     Outbox,
 )
 from services.api.ratelimit import TokenBuckets
+from services.api.records import ModelDetails, ModelRecord
 from services.api.requests import CreateModelRequest, DeploymentConfigRequest
 from services.api.rules import check_served_model_name
 from services.api.transitions import Status
@@ -84,6 +85,7 @@ from shared.records import Document
 from shared.secrets import TokenCipher
 
 log = logging.getLogger(__name__)
+_Read = TypeVar("_Read", ModelRecord, ModelDetails, Document)
 _PUBLIC_ID_ATTEMPTS = 3
 REFUSALS_AFTER_A_TAKEN_NAME = (
     ObjectNotOursError,
@@ -111,7 +113,7 @@ class Models:
 
     async def create(
         self, request: CreateModelRequest, *, organization_id: int, key_id: str
-    ) -> Document:
+    ) -> ModelRecord:
         retry_after = self.creates.take(key_id)
         if retry_after:
             raise RateLimitedError(retry_after_seconds=retry_after)
@@ -178,7 +180,7 @@ class Models:
             },
         )
         self.relay.kick(document["_id"], document["outbox"])
-        return document
+        return ModelRecord.from_document(document)
 
     async def _admit(
         self,
@@ -264,12 +266,13 @@ class Models:
         """A page of the model's events, oldest first: `limit` (1..1000) of them after
         stream sequence `after` (none: from the first). 404 when it is not theirs."""
         limit, after = listing.history_page(limit=limit, after=after)
-        document = await self.get(raw_id, organization_id=organization_id)
+        model = await self.get(raw_id, organization_id=organization_id)
+        assert model.created_at is not None  # every writer sets it
         return await self.history.page(
-            organization_id=document["organization_id"],
-            name=document["name"],
-            public_id=document["public_id"],
-            created_at=document["created_at"],
+            organization_id=model.organization_id,
+            name=model.name,
+            public_id=model.public_id,
+            created_at=model.created_at,
             after=after,
             limit=limit,
         )
@@ -282,18 +285,16 @@ class Models:
         answers 200 afterwards misses nothing published after that."""
         which = FeedFilter(organization_id=organization_id)
         if model is not None:
-            document = await self.get(model, organization_id=organization_id)
+            found = await self.get(model, organization_id=organization_id)
             which = FeedFilter(
-                organization_id=organization_id,
-                model_name=document["name"],
-                public_id=document["public_id"],
+                organization_id=organization_id, model_name=found.name, public_id=found.public_id
             )
         return await self.feeds.open(which, after=after)
 
-    async def get(self, raw_id: str, *, organization_id: int) -> Document:
+    async def get(self, raw_id: str, *, organization_id: int) -> ModelRecord:
         return await self._found(raw_id, organization_id=organization_id, read=self.registry.get)
 
-    async def details(self, raw_id: str, *, organization_id: int) -> Document:
+    async def details(self, raw_id: str, *, organization_id: int) -> ModelDetails:
         """The model with its desired deployment config, as its details show it."""
         return await self._found(
             raw_id, organization_id=organization_id, read=self.registry.details
@@ -304,14 +305,14 @@ class Models:
         raw_id: str,
         *,
         organization_id: int,
-        read: Callable[[int, int | str], Awaitable[Document | None]],
-    ) -> Document:
+        read: Callable[[int, int | str], Awaitable[_Read | None]],
+    ) -> _Read:
         """The model `read` finds by its id or public id, else 404."""
         model = parse_model_id(raw_id)
-        document = None if model is None else await read(organization_id, model)
-        if document is None:
+        found = None if model is None else await read(organization_id, model)
+        if found is None:
             raise ModelNotFoundError(raw_id)
-        return document
+        return found
 
     # --- day two: change and restart ----------------------------------------------------
 
@@ -322,10 +323,18 @@ class Models:
         *,
         organization_id: int,
         if_match: str | None = None,
-    ) -> Document:
+    ) -> ModelDetails:
         """A merge patch over the create body: the create rules for the result, then one
         guarded write. Metadata alone keeps the generation and reaches no cluster object;
         anything else is a new generation, `updating`, applied through the outbox."""
+        updated = await self._update(
+            raw_id, patch, organization_id=organization_id, if_match=if_match
+        )
+        return ModelDetails.from_document(updated)
+
+    async def _update(
+        self, raw_id: str, patch: object, *, organization_id: int, if_match: str | None
+    ) -> Document:
         document = await self._changeable(raw_id, organization_id, if_match)
         patched = apply_patch(document, patch)
         request = CreateModelRequest.model_validate(patched.body)  # a 400 per create rule
@@ -367,7 +376,7 @@ class Models:
         }
         return await self._new_generation(document, fields, changed=changed, now=now)
 
-    async def restart(self, raw_id: str, *, organization_id: int) -> Document:
+    async def restart(self, raw_id: str, *, organization_id: int) -> ModelDetails:
         """A new generation whose pods carry a new `jan-models/restarted-at`: the pods
         roll, and a `failed` model is tried again."""
         document = await self._changeable(raw_id, organization_id, None)
@@ -376,7 +385,8 @@ class Models:
         # the one this generation applies, or each of them would roll the pods again
         stamp = now.replace(microsecond=now.microsecond - now.microsecond % 1000)
         fields = {"restarted_at": stamp, "updated_at": now}
-        return await self._new_generation(document, fields, changed=["restart"], now=now)
+        updated = await self._new_generation(document, fields, changed=["restart"], now=now)
+        return ModelDetails.from_document(updated)
 
     async def _changeable(
         self, raw_id: str, organization_id: int, if_match: str | None

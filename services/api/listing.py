@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from services.api.history import LAST_SEQUENCE
+from services.api.records import ModelRecord
 from services.api.transitions import Status
 from shared.errors import InvalidRequestError
 from shared.records import Document
@@ -53,7 +54,7 @@ class ModelPage:
     """A page of `GET /models`: the models shown (their list fields), how many match in
     all, and where the next page starts (None on the last)."""
 
-    models: list[Document]
+    models: list[ModelRecord]
     total: int
     next_offset: int | None
 
@@ -71,19 +72,18 @@ class ModelFilter:
     def empty(self) -> bool:
         return self == NO_FILTER
 
-    def matches(self, document: Document) -> bool:
-        if self.status is not None and document.get("status") != self.status:
+    def matches(self, model: ModelRecord) -> bool:
+        if self.status is not None and model.status != self.status:
             return False
-        if self.model_type is not None and document.get("model_type") != self.model_type:
+        if self.model_type is not None and model.model_type != self.model_type:
             return False
-        if self.is_public is not None and bool(document.get("is_public")) != self.is_public:
+        if self.is_public is not None and bool(model.is_public) != self.is_public:
             return False
-        if self.tags and not set(self.tags).issubset(document.get("tags") or ()):
+        if self.tags and not set(self.tags).issubset(model.tags or ()):
             return False
         if self.q is not None:
-            name = str(document.get("name") or "")
-            display_name = str(document.get("display_name") or "")
-            return self.q in name.lower() or self.q in display_name.lower()
+            display_name = model.display_name or ""
+            return self.q in model.name.lower() or self.q in display_name.lower()
         return True
 
     def mongo_query(self, organization_id: int) -> Document:

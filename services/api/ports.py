@@ -11,6 +11,7 @@ from services.api.admission import Ask, Plan, Reservation
 from services.api.history import FeedEvent, FeedFilter, HistoryPage
 from services.api.keys import Caller
 from services.api.listing import ModelFilter
+from services.api.records import ModelDetails, ModelRecord
 from shared.queries import StatusReply, WorkloadEntry
 from shared.records import Document
 
@@ -29,19 +30,21 @@ class ModelRegistry(Protocol):
 
     async def name_taken(self, *, namespace: str, name: str) -> bool: ...
 
-    async def get(self, organization_id: int, model: int | str) -> Document | None:
+    async def get(self, organization_id: int, model: int | str) -> ModelRecord | None:
         """The model as the api shows it; None when it is not the organization's."""
 
-    async def details(self, organization_id: int, model: int | str) -> Document | None:
+    async def details(self, organization_id: int, model: int | str) -> ModelDetails | None:
         """`get`'s model with its desired deployment config (which holds no secret)."""
 
     async def page(
         self, organization_id: int, *, limit: int, offset: int, where: ModelFilter
-    ) -> tuple[list[Document], int]:
+    ) -> tuple[list[ModelRecord], int]:
         """The organization's models `where` admits, sorted by id, from `offset`: at most
         `limit` of them (their list fields), and how many there are in all."""
 
-    async def own_models(self, organization_id: int, public_ids: list[str]) -> dict[str, Document]:
+    async def own_models(
+        self, organization_id: int, public_ids: list[str]
+    ) -> dict[str, ModelRecord]:
         """The fields `/all` shows of the organization's own models, by public id."""
 
     @property

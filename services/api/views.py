@@ -1,49 +1,13 @@
-"""Registry documents as the seed's response bodies, field for field."""
+"""Model records as the seed's response bodies, field for field."""
 
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from services.api.conditions import conditions_of
-from services.api.documents import secret_env_apart, stored_config
+from services.api.conditions import initial
+from services.api.documents import parsed_config, secret_env_apart
+from services.api.records import ModelDetails, ModelRecord
 from shared.queries import WorkloadEntry
-from shared.records import Document
-
-CREATED_FIELDS = (
-    "id",
-    "public_id",
-    "organization_id",
-    "name",
-    "display_name",
-    "model_type",
-    "status",
-    "huggingface_id",
-    "namespace",
-    "created_at",
-)
-LIST_FIELDS = ("id", "public_id", "name", "display_name", "status", "model_type")
-DETAIL_FIELDS = (
-    "id",
-    "public_id",
-    "organization_id",
-    "name",
-    "display_name",
-    "description",
-    "model_type",
-    "status",
-    "huggingface_id",
-    "namespace",
-    "deployment_name",
-    "service_name",
-    "endpoint_url",
-    "requirements",
-    "tags",
-    "is_public",
-    "created_at",
-    "updated_at",
-    "generation",
-)
-REGISTRY_ALL_FIELDS = ("public_id", "model_type", "display_name", "description")
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -56,61 +20,92 @@ def timestamp(value: datetime | None) -> str | None:
     return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
-def _pick(document: Document, fields: tuple[str, ...]) -> dict[str, Any]:
-    view = {field: document.get(field) for field in fields}
-    for field in ("created_at", "updated_at"):
-        if field in view:
-            view[field] = timestamp(view[field])
-    return view
+def created_view(model: ModelRecord) -> dict[str, Any]:
+    return {
+        "model": {
+            "id": model.id,
+            "public_id": model.public_id,
+            "organization_id": model.organization_id,
+            "name": model.name,
+            "display_name": model.display_name,
+            "model_type": model.model_type,
+            "status": model.status,
+            "huggingface_id": model.huggingface_id,
+            "namespace": model.namespace,
+            "created_at": timestamp(model.created_at),
+        }
+    }
 
 
-def created_view(document: Document) -> dict[str, Any]:
-    return {"model": _pick(document, CREATED_FIELDS)}
+def list_entry(model: ModelRecord) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "public_id": model.public_id,
+        "name": model.name,
+        "display_name": model.display_name,
+        "status": model.status,
+        "model_type": model.model_type,
+    }
 
 
-def list_entry(document: Document) -> dict[str, Any]:
-    return _pick(document, LIST_FIELDS)
-
-
-def detail_view(document: Document) -> dict[str, Any]:
-    view = _pick(document, DETAIL_FIELDS)
-    if document.get("status_reason"):
-        view["status_reason"] = document["status_reason"]
-    view["deployment_config"] = deployment_config_view(document)
-    view.update(observed_state(document))
+def detail_view(details: ModelDetails) -> dict[str, Any]:
+    model = details.model
+    view: dict[str, Any] = {
+        "id": model.id,
+        "public_id": model.public_id,
+        "organization_id": model.organization_id,
+        "name": model.name,
+        "display_name": model.display_name,
+        "description": model.description,
+        "model_type": model.model_type,
+        "status": model.status,
+        "huggingface_id": model.huggingface_id,
+        "namespace": model.namespace,
+        "deployment_name": model.deployment_name,
+        "service_name": model.service_name,
+        "endpoint_url": model.endpoint_url,
+        "requirements": model.requirements,
+        "tags": None if model.tags is None else list(model.tags),
+        "is_public": model.is_public,
+        "created_at": timestamp(model.created_at),
+        "updated_at": timestamp(model.updated_at),
+        "generation": model.generation,
+    }
+    if model.status_reason:
+        view["status_reason"] = model.status_reason
+    view["deployment_config"] = deployment_config_view(details.deployment_config)
+    view.update(observed_state(model))
     return {"model": view}
 
 
-def deployment_config_view(document: Document) -> dict[str, Any]:
+def deployment_config_view(stored: dict[str, Any]) -> dict[str, Any]:
     """The desired deployment config as stored: every field (defaults for those a model
     stored by an older version lacks), whether a token is held, and the secret `extra_env`
-    entries by name only. A model stored before secret entries were kept apart may still
-    hold one in `extra_env`: it is shown by name too, never by value."""
-    stored = document.get("deployment_config") or {}
-    config = stored_config(document).model_dump(mode="json")
+    entries by name only (the record names any an older version stored in clear)."""
+    config = parsed_config(stored).model_dump(mode="json")
     config["has_hugging_face_token"] = bool(stored.get("has_hugging_face_token"))
     config["secret_env_names"] = sorted(stored.get("secret_env_names") or [])
     return secret_env_apart(config)
 
 
-def observed_state(document: Document) -> dict[str, Any]:
+def observed_state(model: ModelRecord) -> dict[str, Any]:
     """Day two's details: what the cluster made of the model, as its events told."""
+    stored = model.conditions or initial(created=model.created_at, generation=model.generation)
     conditions = [
-        {**c, "last_transition_time": timestamp(c["last_transition_time"])}
-        for c in conditions_of(document)
+        {**c, "last_transition_time": timestamp(c["last_transition_time"])} for c in stored
     ]
     return {
-        "observed_generation": document.get("observed_generation", 0),
-        "replicas": document.get("replicas", 0),
-        "ready_replicas": document.get("ready_replicas", 0),
-        "updated_replicas": document.get("updated_replicas", 0),
+        "observed_generation": model.observed_generation,
+        "replicas": model.replicas,
+        "ready_replicas": model.ready_replicas,
+        "updated_replicas": model.updated_replicas,
         "conditions": conditions,
     }
 
 
-def etag(document: Document) -> str:
+def etag(details: ModelDetails) -> str:
     """The details' entity tag: the generation, which `If-Match` on a PATCH names."""
-    return f'"{document.get("generation", 1)}"'
+    return f'"{details.model.generation}"'
 
 
 def entity_tag(body: bytes) -> str:
@@ -119,7 +114,7 @@ def entity_tag(body: bytes) -> str:
 
 
 def all_entry(
-    entry: WorkloadEntry, *, organization_id: int, own: dict[str, Document]
+    entry: WorkloadEntry, *, organization_id: int, own: dict[str, ModelRecord]
 ) -> dict[str, Any]:
     """One `/all` entry; the caller's own managed models carry `is_own` and registry fields."""
     view: dict[str, Any] = {
@@ -132,10 +127,10 @@ def all_entry(
     }
     if not entry.is_managed:
         return view
-    document = own.get(entry.public_id or "")
-    view["is_own"] = document is not None and entry.organization_id == organization_id
-    if view["is_own"] and document is not None:
-        view["model_type"] = document.get("model_type")
-        view["display_name"] = document.get("display_name")
-        view["description"] = document.get("description")
+    model = own.get(entry.public_id or "")
+    view["is_own"] = model is not None and entry.organization_id == organization_id
+    if view["is_own"] and model is not None:
+        view["model_type"] = model.model_type
+        view["display_name"] = model.display_name
+        view["description"] = model.description
     return view

@@ -40,6 +40,7 @@ from services.api.history import FeedEvent, FeedFilter, FeedOverflowedError, His
 from services.api.identifiers import PublicIdCollisionError
 from services.api.listing import ModelFilter
 from services.api.ratelimit import TokenBuckets
+from services.api.records import ModelDetails, ModelRecord
 from services.api.requests import CreateModelRequest
 from services.api.transitions import Status
 from services.api.web.examples import SEED_CREATE_REQUEST
@@ -53,10 +54,6 @@ from shared.queries import StatusReply, WorkloadEntry
 from shared.records import Document
 from shared.secrets import TokenCipher
 from tests.api.conftest import synced_status
-
-_NOT_IN_DETAILS = ("_id", "outbox", "hf_token_encrypted", "secret_env_encrypted")
-"""What the registry's `details` leave out of a model; `get` leaves out its config too."""
-_NOT_SHOWN = (*_NOT_IN_DETAILS, "deployment_config")
 
 
 def model_document(*, grace_passed: bool = True) -> Document:
@@ -152,44 +149,34 @@ class FakeRegistry:
         self.calls.append("registry.name_taken")
         return any((m["namespace"], m["name"]) == (namespace, name) for m in self.models.values())
 
-    async def get(self, organization_id: int, model: int | str) -> Document | None:
+    async def get(self, organization_id: int, model: int | str) -> ModelRecord | None:
         self.calls.append("registry.get")
-        return self._shown(organization_id, model, leaving_out=_NOT_SHOWN)
-
-    async def details(self, organization_id: int, model: int | str) -> Document | None:
-        self.calls.append("registry.details")
-        return self._shown(organization_id, model, leaving_out=_NOT_IN_DETAILS)
-
-    def _shown(
-        self, organization_id: int, model: int | str, *, leaving_out: tuple[str, ...]
-    ) -> Document | None:
         found = self._find(organization_id, model)
-        return None if found is None else self._public(found, leaving_out=leaving_out)
+        return None if found is None else ModelRecord.from_document(found)
 
-    @staticmethod
-    def _public(model: Document, *, leaving_out: tuple[str, ...]) -> Document:
-        return {k: copy.deepcopy(v) for k, v in model.items() if k not in leaving_out}
+    async def details(self, organization_id: int, model: int | str) -> ModelDetails | None:
+        self.calls.append("registry.details")
+        found = self._find(organization_id, model)
+        return None if found is None else ModelDetails.from_document(found)
 
     async def page(
         self, organization_id: int, *, limit: int, offset: int, where: ModelFilter
-    ) -> tuple[list[Document], int]:
-        """As the adapter's in-memory copy: the public fields, by id."""
+    ) -> tuple[list[ModelRecord], int]:
+        """As the adapter's in-memory copy: the records, by id."""
         self.calls.append("registry.page")
+        records = (ModelRecord.from_document(m) for m in self.models.values())
         found = sorted(
-            (
-                m
-                for m in self.models.values()
-                if m["organization_id"] == organization_id and where.matches(m)
-            ),
-            key=lambda model: model["id"],
+            (m for m in records if m.organization_id == organization_id and where.matches(m)),
+            key=lambda model: model.id,
         )
-        shown = found[offset : offset + limit] if limit > 0 else []
-        return [self._public(model, leaving_out=_NOT_SHOWN) for model in shown], len(found)
+        return (found[offset : offset + limit] if limit > 0 else []), len(found)
 
-    async def own_models(self, organization_id: int, public_ids: list[str]) -> dict[str, Document]:
+    async def own_models(
+        self, organization_id: int, public_ids: list[str]
+    ) -> dict[str, ModelRecord]:
         self.calls.append("registry.own_models")
         return {
-            model["public_id"]: self._public(model, leaving_out=_NOT_SHOWN)
+            model["public_id"]: ModelRecord.from_document(model)
             for model in self.models.values()
             if model["organization_id"] == organization_id and model["public_id"] in public_ids
         }

@@ -26,6 +26,8 @@ def document(model_id: int, *, org: int, status: str, issued: datetime | None = 
         "id": model_id,
         "public_id": f"mdl_{model_id:012d}",
         "organization_id": org,
+        "name": f"m{model_id}",
+        "namespace": "jan-models",
         "status": status,
     }
     if issued is not None:

@@ -179,7 +179,7 @@ async def test_the_mongodb_fallback_answers_what_the_view_answers(
         want = expected(keep)
         models, total = await registry.page(ORG, limit=50, offset=20, where=where)
         assert total == len(want), params
-        assert [m["public_id"] for m in models] == want[20:70], params
+        assert [m.public_id for m in models] == want[20:70], params
 
 
 async def test_an_unknown_filter_value_is_a_400_that_names_it(

@@ -6,6 +6,7 @@ answer it becomes (the web layer's one table from error kind to status)."""
 
 import copy
 from collections.abc import Awaitable
+from dataclasses import fields
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from services.api.cluster_models import Rendered
 from services.api.history import FeedFilter, HistoryPage
 from services.api.identifiers import PublicIdCollisionError
 from services.api.listing import NO_FILTER, ModelFilter, WorkloadFilter
+from services.api.records import ModelRecord
 from services.api.requests import CreateModelRequest
 from services.api.views import entity_tag
 from services.api.web.errors import STATUS
@@ -84,7 +86,7 @@ def two_quota_gpus() -> CreateModelRequest:
 
 def create(
     api: FakeApi, request: CreateModelRequest, *, organization_id: int = ORG
-) -> Awaitable[Document]:
+) -> Awaitable[ModelRecord]:
     """`Models.create` as the route calls it: the caller's organization and its key."""
     return api.models.create(request, organization_id=organization_id, key_id=KEY)
 
@@ -224,7 +226,7 @@ async def test_a_missing_gpu_operator_refuses_only_a_model_with_gpus(api: FakeAp
 
     assert await refusal(create(api, seed())) == (403, NO_GPU_OPERATOR)
     created = await create(api, cpu_only())
-    assert created["status"] == "creating"
+    assert created.status == "creating"
 
 
 async def test_over_the_quota_is_403_with_the_designs_text(api: FakeApi) -> None:
@@ -242,7 +244,7 @@ async def test_exactly_the_quota_is_admitted(api: FakeApi) -> None:
 
     created = await create(api, seed_config(enable_autoscaling=False))
 
-    assert created["quota_gpus"] == 1
+    assert created.quota_gpus == 1
 
 
 async def test_no_gpu_node_that_fits_is_400_with_the_seed_text(api: FakeApi) -> None:
@@ -354,9 +356,9 @@ async def test_a_model_with_gpus_is_admitted_then_remembered_then_kicked_once(
         "registry.remember",
         "relay.kick",
     ]
-    stored = api.registry.stored(created["public_id"])
+    stored = api.registry.stored(created.public_id)
     assert api.relay.kicked == [stored["outbox"]]
-    assert stored["outbox"]["msg_id"] == f"{created['public_id']}:create:1"
+    assert stored["outbox"]["msg_id"] == f"{created.public_id}:create:1"
     assert (stored["planned_nodes"], stored["reservation"], stored["reserved"]) == (
         ["gpu-a100-1"],
         [{"node": "gpu-a100-1", "gpus": 1}],
@@ -370,7 +372,7 @@ async def test_a_model_without_gpus_is_one_plain_insert(api: FakeApi) -> None:
     created = await create(api, cpu_only())
 
     assert api.calls == ["inventory.status", "registry.next_id", "registry.insert", "relay.kick"]
-    stored = api.registry.stored(created["public_id"])
+    stored = api.registry.stored(created.public_id)
     assert (stored["planned_nodes"], stored["reserved"], stored["quota_gpus"]) == ([], False, 0)
     assert api.relay.kicked == [stored["outbox"]]
 
@@ -378,14 +380,14 @@ async def test_a_model_without_gpus_is_one_plain_insert(api: FakeApi) -> None:
 async def test_the_outbox_is_due_after_the_relays_grace(api: FakeApi) -> None:
     created = await create(api, cpu_only())
 
-    outbox = api.registry.stored(created["public_id"])["outbox"]
-    assert outbox["due_at"] - created["created_at"] == api.relay.grace
+    outbox = api.registry.stored(created.public_id)["outbox"]
+    assert outbox["due_at"] - created.created_at == api.relay.grace
 
 
 async def test_the_token_is_stored_encrypted_only(api: FakeApi) -> None:
     created = await create(api, seed())
 
-    stored = api.registry.stored(created["public_id"])
+    stored = api.registry.stored(created.public_id)
     assert "hf_your_token_here" not in repr(stored)
     token = api.models.cipher.decrypt(stored["hf_token_encrypted"])
     assert token.get_secret_value() == "hf_your_token_here"
@@ -402,7 +404,7 @@ async def test_a_public_id_drawn_twice_is_drawn_again(
 
     created = await create(api, request)
 
-    assert created["public_id"] == "mdl_bbbbbbbbbbbb"
+    assert created.public_id == "mdl_bbbbbbbbbbbb"
     assert api.registry.stored("mdl_bbbbbbbbbbbb")["name"] == NAME
     assert api.calls.count("relay.kick") == 2  # once per stored model
 
@@ -426,15 +428,15 @@ async def test_a_model_is_read_by_its_public_id_or_its_id_without_secrets_or_out
 ) -> None:
     created = await create(api, seed())
 
-    by_public_id = await api.models.get(created["public_id"], organization_id=ORG)
-    by_id = await api.models.get(str(created["id"]), organization_id=ORG)
-    details = await api.models.details(created["public_id"], organization_id=ORG)
+    by_public_id = await api.models.get(created.public_id, organization_id=ORG)
+    by_id = await api.models.get(str(created.id), organization_id=ORG)
+    details = await api.models.details(created.public_id, organization_id=ORG)
 
     assert by_public_id == by_id
     hidden = {"_id", "outbox", "hf_token_encrypted", "secret_env_encrypted"}
-    assert not hidden & (by_public_id.keys() | details.keys())
-    assert "deployment_config" not in by_public_id
-    assert details["deployment_config"]["has_hugging_face_token"] is True
+    assert not hidden & {field.name for field in (*fields(ModelRecord), *fields(details))}
+    assert "deployment_config" not in {field.name for field in fields(by_public_id)}
+    assert details.deployment_config["has_hugging_face_token"] is True
 
 
 @pytest.mark.parametrize("organization_id", [ORG, 999])
@@ -442,7 +444,7 @@ async def test_reading_an_unknown_or_another_organizations_model_is_404(
     api: FakeApi, organization_id: int
 ) -> None:
     created = await create(api, seed())
-    raw_id = "mdl_000000000000" if organization_id == ORG else created["public_id"]
+    raw_id = "mdl_000000000000" if organization_id == ORG else created.public_id
 
     for read in (api.models.get, api.models.details):
         assert await refusal(read(raw_id, organization_id=organization_id)) == (
@@ -465,7 +467,7 @@ async def test_deleting_an_unknown_model_is_404(api: FakeApi, raw_id: str) -> No
 
 async def test_another_organizations_model_is_404_and_stays(api: FakeApi) -> None:
     created = await create(api, seed())
-    public_id = created["public_id"]
+    public_id = created.public_id
 
     assert await refusal(api.models.delete(public_id, organization_id=999)) == (
         404,
@@ -479,17 +481,17 @@ async def test_a_delete_marks_the_model_deleting_and_kicks_the_relay(api: FakeAp
     created = await create(api, seed())
     api.relay.kicked.clear()
 
-    await api.models.delete(str(created[by]), organization_id=ORG)
+    await api.models.delete(str(getattr(created, by)), organization_id=ORG)
 
-    stored = api.registry.stored(created["public_id"])
+    stored = api.registry.stored(created.public_id)
     assert (stored["status"], stored["generation"]) == ("deleting", 2)
-    assert stored["outbox"]["msg_id"] == f"{created['public_id']}:delete:2"
+    assert stored["outbox"]["msg_id"] == f"{created.public_id}:delete:2"
     assert api.relay.kicked == [stored["outbox"]]
 
 
 async def test_deleting_a_deleting_model_kicks_its_pending_command_again(api: FakeApi) -> None:
     created = await create(api, seed())
-    public_id = created["public_id"]
+    public_id = created.public_id
     await api.models.delete(public_id, organization_id=ORG)
 
     await api.models.delete(public_id, organization_id=ORG)
@@ -503,7 +505,7 @@ async def test_deleting_a_deleting_model_whose_command_went_out_sends_the_next_a
     api: FakeApi,
 ) -> None:
     created = await create(api, seed())
-    public_id = created["public_id"]
+    public_id = created.public_id
     await api.models.delete(public_id, organization_id=ORG)
     del api.registry.stored(public_id)["outbox"]  # the relay published it
 
@@ -520,7 +522,7 @@ async def created_model(api: FakeApi) -> str:
     created = await create(api, seed())
     api.calls.clear()
     api.relay.kicked.clear()
-    return str(created["public_id"])
+    return str(created.public_id)
 
 
 async def test_an_if_match_of_another_generation_is_412(api: FakeApi) -> None:
@@ -538,7 +540,7 @@ async def test_a_current_if_match_is_accepted(api: FakeApi) -> None:
         public_id, {"display_name": "Renamed"}, organization_id=ORG, if_match='"1"'
     )
 
-    assert updated["display_name"] == "Renamed"
+    assert updated.model.display_name == "Renamed"
 
 
 async def test_changing_a_deleting_model_is_409(api: FakeApi) -> None:
@@ -580,7 +582,7 @@ async def test_metadata_alone_keeps_the_generation_and_kicks_nothing(api: FakeAp
     )
 
     stored = api.registry.stored(public_id)
-    assert (updated["generation"], updated["status"]) == (1, "creating")
+    assert (updated.model.generation, updated.model.status) == (1, "creating")
     assert (stored["display_name"], stored["tags"], stored["outbox"]) == ("Renamed", ["x"], outbox)
     assert api.calls == ["registry.editable", "registry.change"]
 
@@ -602,7 +604,7 @@ async def test_a_cluster_change_is_a_new_generation_updating_and_kicked(api: Fak
     )
 
     stored = api.registry.stored(public_id)
-    assert (updated["generation"], updated["status"]) == (2, "updating")
+    assert (updated.model.generation, updated.model.status) == (2, "updating")
     assert stored["deployment_config"]["image"] == image
     command = stored["outbox"]["command"]
     assert (command["generation"], command["cause"]) == (2, "update")
@@ -633,7 +635,7 @@ async def test_a_change_that_adds_gpus_counts_against_the_quota_for_what_it_adds
 ) -> None:
     api.admissions.limits[55] = 9
     created = await create(api, seed(), organization_id=55)  # 1 GPU x max_replicas 8
-    public_id = created["public_id"]
+    public_id = created.public_id
 
     over = {"deployment_config": {"autoscaling_config": {"max_replicas": 10}}}
     assert await refusal(api.models.update(public_id, over, organization_id=55)) == (
@@ -643,7 +645,7 @@ async def test_a_change_that_adds_gpus_counts_against_the_quota_for_what_it_adds
     assert api.registry.stored(public_id)["generation"] == 1
     within = {"deployment_config": {"autoscaling_config": {"max_replicas": 9}}}
     updated = await api.models.update(public_id, within, organization_id=55)
-    assert (updated["generation"], updated["quota_gpus"]) == (2, 9)
+    assert (updated.model.generation, updated.model.quota_gpus) == (2, 9)
     assert api.calls[-2:] == ["registry.remember", "relay.kick"]
 
 
@@ -669,7 +671,7 @@ async def test_restart_is_a_new_generation_with_its_restart_stamp(api: FakeApi) 
     restarted = await api.models.restart(public_id, organization_id=ORG)
 
     stored = api.registry.stored(public_id)
-    assert (restarted["generation"], restarted["status"]) == (2, "updating")
+    assert (restarted.model.generation, restarted.model.status) == (2, "updating")
     stamp = stored["restarted_at"]
     assert stamp.microsecond % 1000 == 0  # what MongoDB keeps, re-applied as is
     command = stored["outbox"]["command"]
@@ -752,10 +754,10 @@ async def test_a_page_of_the_organizations_models_by_id_with_its_total_and_next_
     last = await api.models.page(organization_id=ORG, where=NO_FILTER, limit=2, offset=3)
     counted = await api.models.page(organization_id=ORG, where=NO_FILTER, limit=0, offset=0)
 
-    assert ([m["id"] for m in first.models], first.total, first.next_offset) == ([2, 3], 5, 3)
-    assert ([m["id"] for m in last.models], last.total, last.next_offset) == ([4, 5], 5, None)
+    assert ([m.id for m in first.models], first.total, first.next_offset) == ([2, 3], 5, 3)
+    assert ([m.id for m in last.models], last.total, last.next_offset) == ([4, 5], 5, None)
     assert (counted.models, counted.total, counted.next_offset) == ([], 5, None)
-    assert all("outbox" not in m and "hf_token_encrypted" not in m for m in first.models)
+    assert all(isinstance(m, ModelRecord) for m in first.models)  # no field for a secret
 
 
 async def test_a_page_counts_only_the_models_its_filter_admits(api: FakeApi) -> None:
@@ -767,7 +769,7 @@ async def test_a_page_counts_only_the_models_its_filter_admits(api: FakeApi) -> 
         organization_id=ORG, where=ModelFilter(status="running"), limit=1, offset=0
     )
 
-    assert ([m["id"] for m in page.models], page.total, page.next_offset) == ([1], 2, 1)
+    assert ([m.id for m in page.models], page.total, page.next_offset) == ([1], 2, 1)
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,13 @@
 
 import asyncio
 import time
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.api.adapters.registry import Registry
 from services.api.adapters.registry_cache import RegistryCache
 from shared.names import Collection
 from shared.records import Document
@@ -46,7 +48,7 @@ async def test_the_view_loads_then_follows_inserts_updates_and_deletes(
     task = asyncio.create_task(cache.run())
     try:
         await until(lambda: cache.ready)
-        assert [m["id"] for m in cache.page(1, limit=10, offset=0)[0]] == [1, 3]
+        assert [m.id for m in cache.page(1, limit=10, offset=0)[0]] == [1, 3]
 
         await models.insert_one(model(4))
         await models.update_one({"id": 1}, {"$set": {"status": "running"}})
@@ -54,18 +56,19 @@ async def test_the_view_loads_then_follows_inserts_updates_and_deletes(
         await until(
             lambda: (
                 cache.page(1, limit=10, offset=0)[1] == 2
-                and (cache.get(1) or {}).get("status") == "running"
+                and getattr(cache.get(1), "status", None) == "running"
             )
         )
 
         page, total = cache.page(1, limit=1, offset=1)
-        assert ([m["id"] for m in page], total) == ([4], 2)
+        assert ([m.id for m in page], total) == ([4], 2)
         assert cache.get("mdl_000000000003") is None
         assert cache.own(1, ["mdl_000000000001", "mdl_000000000002"]).keys() == {"mdl_000000000001"}
         for public_id in ("mdl_000000000001", "mdl_000000000004"):
             stored = cache.get(public_id)
             assert stored is not None
-            assert not {"hf_token_encrypted", "outbox", "deployment_config", "_id"} & stored.keys()
+            held = {field.name for field in fields(stored) if getattr(stored, field.name)}
+            assert not {"hf_token_encrypted", "outbox", "deployment_config", "_id"} & held
         # The deployment config apart, as bytes, followed like the rest and gone with the model
         assert cache.deployment_config("mdl_000000000001") == {"image": "vllm"}
         assert cache.deployment_config("mdl_000000000003") is None
@@ -140,3 +143,40 @@ def test_a_secret_named_entry_an_older_version_stored_is_kept_by_name_only() -> 
         "secret_env_names": ["API_KEY", "HF_TOKEN"],
     }
     assert in_clear.encode() not in b"".join(cache._configs.values())
+
+
+async def test_reads_from_mongodb_and_from_the_cache_give_the_same_records(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    models = mongo_db[Collection.MODELS]
+    stored = model(1) | {"display_name": "One", "description": "d", "model_type": "chat"}
+    await models.insert_many([stored, model(2)])
+    cache = RegistryCache(models)
+    task = asyncio.create_task(cache.run())
+    try:
+        await until(lambda: cache.ready)
+        cached, direct = Registry(mongo_db, cache=cache), Registry(mongo_db)
+        for registry in (cached, direct):
+            assert await registry.get(2, "mdl_000000000001") is None  # not theirs
+        for read in ("get", "details"):
+            from_cache = await getattr(cached, read)(1, "mdl_000000000001")
+            assert from_cache is not None
+            assert from_cache == await getattr(direct, read)(1, 1), read
+        page = await cached.page(1, limit=10, offset=0)
+        assert [m.id for m in page[0]] == [1, 2]
+        from_mongodb = await direct.page(1, limit=10, offset=0)
+        assert [(m.public_id, m.name, m.status) for m in from_mongodb[0]] == [
+            (m.public_id, m.name, m.status) for m in page[0]
+        ]
+        shown = [
+            {key: (m.model_type, m.display_name, m.description) for key, m in own.items()}
+            for own in (
+                await direct.own_models(1, ["mdl_000000000001", "mdl_000000000003"]),
+                await cached.own_models(1, ["mdl_000000000001", "mdl_000000000003"]),
+            )
+        ]
+        assert shown == [{"mdl_000000000001": ("chat", "One", "d")}] * 2
+    finally:
+        cache.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

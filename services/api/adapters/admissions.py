@@ -42,6 +42,7 @@ from services.api.admission import (
     reserved_by_node,
     reserved_gpus,
 )
+from services.api.admission import quota_gpus as counted_gpus
 from shared.errors import AdmissionBusyError, InsufficientResourcesError, JanModelsError
 from shared.names import Collection
 from shared.queries import StatusReply
@@ -349,7 +350,7 @@ class Admissions:
         quota_gpus: int,
     ) -> Plan | None:
         organization_id, public_id = document["organization_id"], document["public_id"]
-        added = quota_gpus - int(document.get("quota_gpus") or 0)
+        added = quota_gpus - counted_gpus(document)
         if added > 0:
             limit = await self._limit(organization_id, session)
             if limit is not None:

@@ -28,6 +28,7 @@ from services.api.adapters.registry_cache import RegistryCache
 from services.api.documents import delete_entry
 from services.api.identifiers import PublicIdCollisionError
 from services.api.listing import NO_FILTER, ModelFilter
+from services.api.records import ModelDetails, ModelRecord
 from services.api.transitions import Status
 from shared.errors import ModelNameTakenError
 from shared.names import Collection
@@ -40,15 +41,18 @@ from shared.transactions import (
 
 _DETAILS: Final = {"_id": 0, "outbox": 0, "hf_token_encrypted": 0, "secret_env_encrypted": 0}
 _PUBLIC: Final = {**_DETAILS, "deployment_config": 0}
-_LIST: Final = {
+_IDENTITY: Final = {
     "_id": 0,
     "id": 1,
     "public_id": 1,
+    "organization_id": 1,
     "name": 1,
-    "display_name": 1,
+    "namespace": 1,
     "status": 1,
-    "model_type": 1,
 }
+"""What every `ModelRecord` holds, so a projection's makes one."""
+_LIST: Final = {**_IDENTITY, "display_name": 1, "model_type": 1}
+_OWN: Final = {**_IDENTITY, "model_type": 1, "display_name": 1, "description": 1}
 _COUNTER_ID: Final = "models"
 _ID_BLOCK: Final = 50
 
@@ -71,6 +75,15 @@ def _theirs(document: Document | None, organization_id: int) -> Document | None:
     if document is None or document.get("organization_id") != organization_id:
         return None
     return document
+
+
+def _record(document: Document | None, organization_id: int) -> ModelRecord | None:
+    theirs = _theirs(document, organization_id)
+    return None if theirs is None else ModelRecord.from_document(theirs)
+
+
+def _their_record(record: ModelRecord, organization_id: int) -> ModelRecord | None:
+    return record if record.organization_id == organization_id else None
 
 
 _T = TypeVar("_T")
@@ -200,20 +213,24 @@ class Registry:
     def _ready_cache(self) -> RegistryCache | None:
         return self._cache if self._cache is not None and self._cache.ready else None
 
-    async def get(self, organization_id: int, model: int | str) -> Document | None:
+    async def get(self, organization_id: int, model: int | str) -> ModelRecord | None:
         if (cache := self._ready_cache()) is not None and (found := cache.get(model)) is not None:
-            return _theirs(found, organization_id)
-        return _theirs(await self._models.find_one(_id_filter(model), _PUBLIC), organization_id)
+            return _their_record(found, organization_id)
+        return _record(await self._models.find_one(_id_filter(model), _PUBLIC), organization_id)
 
-    async def details(self, organization_id: int, model: int | str) -> Document | None:
+    async def details(self, organization_id: int, model: int | str) -> ModelDetails | None:
         """The model with its desired deployment config (which holds no secret): from the
-        cache, which keeps the config as bytes beside the public fields; from MongoDB
-        before the cache is ready or for a model it has not seen yet."""
+        cache, which keeps the config as bytes beside the record; from MongoDB before the
+        cache is ready or for a model it has not seen yet."""
         if (cache := self._ready_cache()) is not None and (found := cache.get(model)) is not None:
-            config = cache.deployment_config(found["public_id"])
+            config = cache.deployment_config(found.public_id)
             if config is not None:
-                return _theirs(found | {"deployment_config": config}, organization_id)
-        return _theirs(await self._models.find_one(_id_filter(model), _DETAILS), organization_id)
+                theirs = _their_record(found, organization_id)
+                return None if theirs is None else ModelDetails(theirs, config)
+        found_details = _theirs(
+            await self._models.find_one(_id_filter(model), _DETAILS), organization_id
+        )
+        return None if found_details is None else ModelDetails.from_document(found_details)
 
     async def page(
         self,
@@ -222,26 +239,30 @@ class Registry:
         limit: int,
         offset: int,
         where: ModelFilter = NO_FILTER,
-    ) -> tuple[list[Document], int]:
+    ) -> tuple[list[ModelRecord], int]:
         if (cache := self._ready_cache()) is not None:
             return cache.page(organization_id, limit=limit, offset=offset, where=where)
         query = where.mongo_query(organization_id)
-        models: list[Document] = []
+        models: list[ModelRecord] = []
         if limit > 0:  # MongoDB reads limit(0) as "no limit"; `?limit=0` asks for the total only
             cursor = self._models.find(query, _LIST).sort("id", ASCENDING).skip(offset)
-            models = await cursor.limit(limit).to_list(length=limit)
+            found = await cursor.limit(limit).to_list(length=limit)
+            models = [ModelRecord.from_document(document) for document in found]
             if len(models) < limit and (models or offset == 0):
                 return models, offset + len(models)  # the last page tells the total itself
         return models, await self._models.count_documents(query)
 
-    async def own_models(self, organization_id: int, public_ids: list[str]) -> dict[str, Document]:
+    async def own_models(
+        self, organization_id: int, public_ids: list[str]
+    ) -> dict[str, ModelRecord]:
         if (cache := self._ready_cache()) is not None:
             return cache.own(organization_id, public_ids)
         cursor = self._models.find(
-            {"organization_id": organization_id, "public_id": {"$in": public_ids}},
-            {"_id": 0, "public_id": 1, "model_type": 1, "display_name": 1, "description": 1},
+            {"organization_id": organization_id, "public_id": {"$in": public_ids}}, _OWN
         )
-        return {document["public_id"]: document async for document in cursor}
+        return {
+            document["public_id"]: ModelRecord.from_document(document) async for document in cursor
+        }
 
     async def mark_deleting(
         self, organization_id: int, model: int | str, *, now: datetime

@@ -1,4 +1,4 @@
-"""An in-memory copy of the registry's public fields, kept current by a change stream.
+"""An in-memory copy of the registry's models as records, kept current by a change stream.
 
 Why: `GET /models` pages an organization sorted by id, and `/all` marks the caller's own
 models. Asking MongoDB each time costs an index scan, a fetch and a sort per request; on
@@ -10,10 +10,11 @@ written meanwhile is missed; events then arrive in write order and each carries 
 document as it is now (`updateLookup`), so the cache converges on the collection even
 when the load already saw a newer version than an early event. Any stream error drops
 the cache (`ready` goes false, reads fall back to MongoDB) and it is rebuilt from a fresh
-load. Secrets never enter it: the token and the outbox are left out, and each model's
-deployment config (which the registry stores without a secret) is kept as compact JSON
-bytes without any secret-named `extra_env` entry an older version may have stored: about
-a kilobyte a model, where the decoded dict is about four.
+load. Each document becomes a `ModelRecord` once, when it arrives (not on every read).
+Secrets never enter it: the record has no field for the token or the outbox, and each
+model's deployment config (which the registry stores without a secret) is kept apart as
+compact JSON bytes without any secret-named `extra_env` entry an older version may have
+stored: about a kilobyte a model, where the decoded dict is about four.
 """
 
 import asyncio
@@ -28,19 +29,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from services.api.documents import secret_env_apart
 from services.api.listing import NO_FILTER, ModelFilter
+from services.api.records import ModelRecord
 from shared.records import Document
 
 log = logging.getLogger(__name__)
 
-HIDDEN: Final = frozenset(
-    {"_id", "outbox", "hf_token_encrypted", "secret_env_encrypted", "deployment_config"}
-)
 RETRY_SECONDS: Final = 1.0
 _REMEMBERED_FILTERS: Final = 64
-
-
-def public_fields(document: Document) -> Document:
-    return {key: value for key, value in document.items() if key not in HIDDEN}
 
 
 def config_bytes(config: dict[str, Any]) -> bytes:
@@ -55,7 +50,7 @@ class RegistryCache:
         self.ready = False
         self.version = 0
         """Bumped on every change, so a reader can tell whether what it derived is still current."""
-        self._by_public_id: dict[str, Document] = {}
+        self._by_public_id: dict[str, ModelRecord] = {}
         self._public_id_of_id: dict[int, str] = {}
         self._public_id_of_oid: dict[ObjectId, str] = {}
         self._ids_of_org: dict[int, list[int]] = {}
@@ -66,13 +61,13 @@ class RegistryCache:
 
     # --- reads --------------------------------------------------------------------------
 
-    def get(self, model: int | str) -> Document | None:
+    def get(self, model: int | str) -> ModelRecord | None:
         public_id = self._public_id_of_id.get(model) if isinstance(model, int) else model
         return None if public_id is None else self._by_public_id.get(public_id)
 
     def page(
         self, organization_id: int, *, limit: int, offset: int, where: ModelFilter = NO_FILTER
-    ) -> tuple[list[Document], int]:
+    ) -> tuple[list[ModelRecord], int]:
         ids = self._ids_of_org.get(organization_id, [])
         if where.empty:
             chosen = ids[offset : offset + limit] if limit > 0 else []
@@ -104,15 +99,15 @@ class RegistryCache:
         held = self._configs.get(public_id)
         return None if held is None else orjson.loads(held)
 
-    def documents(self) -> list[Document]:
+    def records(self) -> list[ModelRecord]:
         return list(self._by_public_id.values())
 
-    def own(self, organization_id: int, public_ids: list[str]) -> dict[str, Document]:
+    def own(self, organization_id: int, public_ids: list[str]) -> dict[str, ModelRecord]:
         found = (self._by_public_id.get(public_id) for public_id in public_ids)
         return {
-            document["public_id"]: document
-            for document in found
-            if document is not None and document["organization_id"] == organization_id
+            record.public_id: record
+            for record in found
+            if record is not None and record.organization_id == organization_id
         }
 
     # --- writes -------------------------------------------------------------------------
@@ -120,15 +115,15 @@ class RegistryCache:
     def put(self, document: Document) -> None:
         """Add or replace a model (from the stream, the load, or this api's own insert)."""
         self.version += 1
-        public_id = document["public_id"]
-        previous = self._by_public_id.get(public_id)
-        if previous is None:
-            ids = self._ids_of_org.setdefault(document["organization_id"], [])
-            bisect.insort(ids, document["id"])
-            self._public_id_of_id[document["id"]] = public_id
+        record = ModelRecord.from_document(document)
+        public_id = record.public_id
+        if public_id not in self._by_public_id:
+            ids = self._ids_of_org.setdefault(record.organization_id, [])
+            bisect.insort(ids, record.id)
+            self._public_id_of_id[record.id] = public_id
         if "_id" in document:
             self._public_id_of_oid[document["_id"]] = public_id
-        self._by_public_id[public_id] = public_fields(document)
+        self._by_public_id[public_id] = record
         config = document.get("deployment_config")
         if isinstance(config, dict):
             self._configs[public_id] = config_bytes(config)
@@ -145,15 +140,15 @@ class RegistryCache:
     def discard(self, object_id: ObjectId) -> None:
         self.version += 1
         public_id = self._public_id_of_oid.pop(object_id, None)
-        document = None if public_id is None else self._by_public_id.pop(public_id, None)
-        if document is None:
+        record = None if public_id is None else self._by_public_id.pop(public_id, None)
+        if record is None:
             return
-        self.pending_since.pop(document["public_id"], None)
-        self._configs.pop(document["public_id"], None)
-        del self._public_id_of_id[document["id"]]
-        ids = self._ids_of_org.get(document["organization_id"], [])
-        position = bisect.bisect_left(ids, document["id"])
-        if position < len(ids) and ids[position] == document["id"]:
+        self.pending_since.pop(record.public_id, None)
+        self._configs.pop(record.public_id, None)
+        del self._public_id_of_id[record.id]
+        ids = self._ids_of_org.get(record.organization_id, [])
+        position = bisect.bisect_left(ids, record.id)
+        if position < len(ids) and ids[position] == record.id:
             del ids[position]
 
     def _clear(self) -> None:

@@ -223,11 +223,11 @@ async def create_model(
     models: ModelsDep,
     request: Request,
 ) -> JsonResponse:
-    document = await models.create(
+    created = await models.create(
         body, organization_id=caller.organization_id, key_id=caller.key_id
     )
-    location = request.scope.get("root_path", "") + f"{PREFIX}/{document['public_id']}"
-    return JsonResponse(created_view(document), status_code=201, headers={"Location": location})
+    location = request.scope.get("root_path", "") + f"{PREFIX}/{created.public_id}"
+    return JsonResponse(created_view(created), status_code=201, headers={"Location": location})
 
 
 @router.get(
@@ -293,8 +293,8 @@ async def list_models(
     },
 )
 async def get_model(model_id: ModelId, caller: CallerDep, models: ModelsDep) -> JsonResponse:
-    document = await models.details(model_id, organization_id=caller.organization_id)
-    return JsonResponse(detail_view(document), headers={"ETag": etag(document)})
+    details = await models.details(model_id, organization_id=caller.organization_id)
+    return JsonResponse(detail_view(details), headers={"ETag": etag(details)})
 
 
 # --- day two: change (JSON merge patch, If-Match on the generation) and restart -------
@@ -357,12 +357,12 @@ async def update_model(
     except orjson.JSONDecodeError as exc:
         raise InvalidRequestError("request body is not valid JSON") from exc
     try:
-        document = await models.update(
+        details = await models.update(
             model_id, patch, organization_id=caller.organization_id, if_match=if_match
         )
     except ValidationError as exc:
         raise InvalidRequestError(describe(exc.errors())) from exc
-    return JsonResponse(detail_view(document), headers={"ETag": etag(document)})
+    return JsonResponse(detail_view(details), headers={"ETag": etag(details)})
 
 
 @router.post(
@@ -376,8 +376,8 @@ async def update_model(
     },
 )
 async def restart_model(model_id: ModelId, caller: CallerDep, models: ModelsDep) -> JsonResponse:
-    document = await models.restart(model_id, organization_id=caller.organization_id)
-    return JsonResponse(detail_view(document), status_code=202, headers={"ETag": etag(document)})
+    details = await models.restart(model_id, organization_id=caller.organization_id)
+    return JsonResponse(detail_view(details), status_code=202, headers={"ETag": etag(details)})
 
 
 @router.delete(

@@ -1,6 +1,6 @@
 """The response bodies as the OpenAPI document declares them, one pydantic model each.
 
-The routes render their bodies with orjson from the registry's documents (`/all` can be
+The routes render their bodies with orjson from the registry's records (`/all` can be
 megabytes); these models are the contract those bodies keep, declared per status code so
 a generated client types them, and checked against real responses by the api's tests.
 """
