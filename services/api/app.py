@@ -93,7 +93,7 @@ def assemble(settings: ApiSettings, clients: Clients) -> ApiRuntime:
     )
     models = Models(
         registry=registry,
-        admissions=Admissions(db, transactions=transactions),
+        admissions=Admissions(db, transactions=transactions, cache=cache),
         inventory=inventory,
         relay=relay,
         cipher=TokenCipher(settings.encryption_key),

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.api.adapters.admissions import Admissions
 from services.api.adapters.registry import Registry
 from services.api.adapters.registry_cache import RegistryCache
 from shared.names import Collection
@@ -176,6 +177,77 @@ async def test_reads_from_mongodb_and_from_the_cache_give_the_same_records(
             )
         ]
         assert shown == [{"mdl_000000000001": ("chat", "One", "d")}] * 2
+    finally:
+        cache.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def counted(model_id: int, *, organization_id: int = 1, gpus: int = 0) -> Document:
+    """A model counting `gpus` against its quota, reserved on node-a while it does."""
+    return {
+        **model(model_id, organization_id=organization_id),
+        "quota_gpus": gpus,
+        "reserved": gpus > 0,
+        "reservation": [{"node": "node-a", "gpus": gpus}] if gpus else [],
+    }
+
+
+def test_the_cache_keeps_each_organizations_quota_count_and_the_reservations() -> None:
+    cache = RegistryCache(None)  # type: ignore[arg-type]  # fed by hand: no collection read
+    cache.put({**counted(1, gpus=2), "_id": "o1"})
+    cache.put({**counted(2, gpus=1), "_id": "o2"})
+    cache.put({**counted(3, organization_id=2, gpus=4), "_id": "o3"})
+    cache.put({**counted(4), "_id": "o4"})
+    assert (cache.quota_used(1), cache.quota_used(2), cache.quota_used(3)) == (3, 4, 0)
+    assert sorted(r.id for r in cache.reserving()) == [1, 2, 3]
+
+    # a change replaces what the model counted; a released reservation leaves the index
+    cache.put({**counted(1, gpus=3), "_id": "o1"})
+    cache.put({**counted(2, gpus=1), "reserved": False, "_id": "o2"})
+    assert cache.quota_used(1) == 4
+    assert sorted(r.id for r in cache.reserving()) == [1, 3]
+
+    cache.discard("o1")  # type: ignore[arg-type]  # any key the cache was given
+    cache.discard("o3")  # type: ignore[arg-type]
+    assert (cache.quota_used(1), cache.quota_used(2)) == (1, 0)
+    assert cache.reserving() == []
+
+
+async def test_status_reads_the_quota_and_reservations_from_the_cache_as_mongodb_counts_them(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    models = mongo_db[Collection.MODELS]
+    await models.insert_many(
+        [
+            counted(1, gpus=2),
+            counted(2, gpus=1) | {"status": "failed"},  # a failed model's reservation is free
+            counted(3, gpus=1) | {"released_at": NOW},  # released long ago
+            counted(4, organization_id=2, gpus=4),
+            counted(5),
+        ]
+    )
+    await mongo_db[Collection.ORGANIZATION_QUOTAS].insert_one({"_id": 1, "gpus": 8})
+    cache = RegistryCache(models)
+    from_mongodb, from_cache = Admissions(mongo_db), Admissions(mongo_db, cache=cache)
+    task = asyncio.create_task(cache.run())
+    try:
+        await until(lambda: cache.ready)
+        for organization_id in (1, 2, 3):
+            assert await from_cache.usage(organization_id) == await from_mongodb.usage(
+                organization_id
+            )
+        assert await from_cache.usage(1) == (8, 4)
+        assert sorted(r.public_id for r in await from_cache.reserved()) == sorted(
+            r.public_id for r in await from_mongodb.reserved()
+        )
+        assert [r.plan for r in await from_cache.reserved() if r.public_id.endswith("1")] == [
+            [("node-a", 2)]
+        ]
+
+        await models.delete_one({"id": 1})
+        await until(lambda: cache.quota_used(1) == 2)
+        assert await from_cache.usage(1) == await from_mongodb.usage(1) == (8, 2)
     finally:
         cache.stop()
         task.cancel()

@@ -58,6 +58,10 @@ class RegistryCache:
         """Models whose outbox holds a command not yet published, and when it was issued."""
         self._filtered: dict[tuple[int, ModelFilter], tuple[int, list[int]]] = {}
         self._configs: dict[str, bytes] = {}
+        self._quota_used: dict[int, int] = {}
+        """Organization id -> the GPUs its models count against its quota."""
+        self._reserving: dict[str, ModelRecord] = {}
+        """The models whose reservation is still in the `reserved` index, by public id."""
 
     # --- reads --------------------------------------------------------------------------
 
@@ -102,6 +106,14 @@ class RegistryCache:
     def records(self) -> list[ModelRecord]:
         return list(self._by_public_id.values())
 
+    def quota_used(self, organization_id: int) -> int:
+        """The GPUs the organization's models count against its quota (`quota_gpus`)."""
+        return self._quota_used.get(organization_id, 0)
+
+    def reserving(self) -> list[ModelRecord]:
+        """The models marked `reserved`: what the admission's `reserved` index holds."""
+        return list(self._reserving.values())
+
     def own(self, organization_id: int, public_ids: list[str]) -> dict[str, ModelRecord]:
         found = (self._by_public_id.get(public_id) for public_id in public_ids)
         return {
@@ -117,10 +129,14 @@ class RegistryCache:
         self.version += 1
         record = ModelRecord.from_document(document)
         public_id = record.public_id
-        if public_id not in self._by_public_id:
+        before = self._by_public_id.get(public_id)
+        if before is None:
             ids = self._ids_of_org.setdefault(record.organization_id, [])
             bisect.insort(ids, record.id)
             self._public_id_of_id[record.id] = public_id
+        else:
+            self._count_out(before)
+        self._count_in(record)
         if "_id" in document:
             self._public_id_of_oid[document["_id"]] = public_id
         self._by_public_id[public_id] = record
@@ -145,15 +161,36 @@ class RegistryCache:
             return
         self.pending_since.pop(record.public_id, None)
         self._configs.pop(record.public_id, None)
+        self._count_out(record)
         del self._public_id_of_id[record.id]
         ids = self._ids_of_org.get(record.organization_id, [])
         position = bisect.bisect_left(ids, record.id)
         if position < len(ids) and ids[position] == record.id:
             del ids[position]
 
+    def _count_in(self, record: ModelRecord) -> None:
+        if record.quota_gpus:
+            used = self._quota_used.get(record.organization_id, 0)
+            self._quota_used[record.organization_id] = used + record.quota_gpus
+        if record.reserved:
+            self._reserving[record.public_id] = record
+        else:
+            self._reserving.pop(record.public_id, None)
+
+    def _count_out(self, record: ModelRecord) -> None:
+        if record.quota_gpus:
+            used = self._quota_used[record.organization_id] - record.quota_gpus
+            if used:
+                self._quota_used[record.organization_id] = used
+            else:
+                del self._quota_used[record.organization_id]
+        self._reserving.pop(record.public_id, None)
+
     def _clear(self) -> None:
         self.ready = False
         self.version += 1
+        self._quota_used.clear()
+        self._reserving.clear()
         self._by_public_id.clear()
         self._public_id_of_id.clear()
         self._public_id_of_oid.clear()
