@@ -1,6 +1,6 @@
 """A PATCH as data: the merge patch over the model's create body, and what it changes.
 
-Pure. The registry document is turned back into the create body it came from (without
+Pure. The stored model is turned back into the create body it came from (without
 `name`, which cannot change, and without any secret: the token and the secret
 `extra_env` values are never stored in clear, so they enter a patch only as new values).
 The patch is merged into it by RFC 7386; once the merged body has passed the create
@@ -12,15 +12,17 @@ the change in place at all.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
 from services.api.admission import Ask
 from services.api.documents import stored_config
+from services.api.records import StoredModel
 from services.api.requests import CreateModelRequest
 from shared.errors import InvalidRequestError, NameImmutableError, NotInPlaceError
 from shared.model_spec import DeploymentConfig, Requirements
-from shared.placement import gpu_type, per_gpu_memory_mib, starting_replicas
+from shared.placement import gpu_type, most_replicas, per_gpu_memory_mib, starting_replicas
 from shared.quantity import parse_quantity
 from shared.records import Document
 
@@ -66,17 +68,18 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return merged
 
 
-def current_body(document: Document) -> JsonObject:
+def current_body(model: StoredModel) -> JsonObject:
     """The create body the model runs with now, minus `name` and minus every secret."""
+    record = model.record
     return {
-        "display_name": document.get("display_name") or "",
-        "description": document.get("description") or "",
-        "model_type": document.get("model_type") or "completion",
-        "huggingface_id": document.get("huggingface_id") or "",
-        "requirements": document.get("requirements") or {},
-        "deployment_config": stored_config(document).model_dump(mode="json"),
-        "tags": list(document.get("tags") or []),
-        "is_public": bool(document.get("is_public")),
+        "display_name": record.display_name or "",
+        "description": record.description or "",
+        "model_type": record.model_type or "completion",
+        "huggingface_id": record.huggingface_id or "",
+        "requirements": record.requirements or {},
+        "deployment_config": stored_config(model).model_dump(mode="json"),
+        "tags": list(record.tags or []),
+        "is_public": bool(record.is_public),
     }
 
 
@@ -104,7 +107,7 @@ class Patched:
     """`extra_env` was in the patch: its secret entries replace the stored ones."""
 
 
-def apply_patch(document: Document, patch: Any) -> Patched:
+def apply_patch(model: StoredModel, patch: Any) -> Patched:
     """The merged body; 400 for a `name` or a patch that is not an object."""
     if not isinstance(patch, Mapping):
         raise InvalidRequestError("request body: a merge patch must be a JSON object")
@@ -118,8 +121,50 @@ def apply_patch(document: Document, patch: Any) -> Patched:
     if "hugging_face_token" in config_patch:
         given = config_patch["hugging_face_token"]
         token = TokenChange.DROP if given in (None, "") else TokenChange.SET
-    body = {"name": document["name"], **merge_patch(current_body(document), patch)}
+    body = {"name": model.record.name, **merge_patch(current_body(model), patch)}
     return Patched(body=body, token=token, extra_env_given="extra_env" in config_patch)
+
+
+def metadata_changes(request: CreateModelRequest, *, now: datetime) -> JsonObject:
+    """The registry fields every stored change sets (as `$set`): the metadata as the
+    validated request has it, and `updated_at`."""
+    return {
+        "display_name": request.effective_display_name,
+        "description": request.description,
+        "model_type": request.model_type,
+        "tags": list(request.tags),
+        "is_public": request.is_public,
+        "updated_at": now,
+    }
+
+
+def desired_changes(
+    model: StoredModel,
+    request: CreateModelRequest,
+    patched: Patched,
+    *,
+    secrets: JsonObject,
+    gpus: int,
+) -> JsonObject:
+    """The fields a new generation sets besides the metadata: the encrypted secrets that
+    changed, and the desired state the validated request asks for (`gpus` per replica),
+    its stored config saying which secrets it has in place of their values."""
+    config = request.deployment_config
+    deployment_config = config.spec().model_dump(mode="json")
+    token_stored = secrets.get("hf_token_encrypted", model.hf_token_encrypted)
+    deployment_config["has_hugging_face_token"] = token_stored is not None
+    deployment_config["secret_env_names"] = (
+        sorted(config.secret_env())
+        if patched.extra_env_given
+        else model.deployment_config.get("secret_env_names", [])
+    )
+    return secrets | {
+        "huggingface_id": request.huggingface_id,
+        "requirements": request.requirements.model_dump(mode="json", exclude_unset=True),
+        "deployment_config": deployment_config,
+        "gpus_per_replica": gpus,
+        "quota_gpus": gpus * most_replicas(config),
+    }
 
 
 def changed_paths(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -198,11 +243,13 @@ def rolls_pods(changed: list[str]) -> bool:
     )
 
 
-def gpu_readmission(old: Document, new: Document, *, changed: list[str]) -> Readmission | None:
+def gpu_readmission(
+    old: StoredModel, new: StoredModel, *, changed: list[str]
+) -> Readmission | None:
     """What a change asks of admission, or None when it adds no GPU: none per replica,
     no more per replica, no more starting replicas, no higher quota count, and no surge
     pod. Fewer GPUs are simply given back as the old pods go."""
-    gpus = int(new.get("gpus_per_replica") or 0)
+    gpus = new.record.gpus_per_replica
     if gpus == 0:
         return None
     old_config, new_config = stored_config(old), stored_config(new)
@@ -210,14 +257,14 @@ def gpu_readmission(old: Document, new: Document, *, changed: list[str]) -> Read
     surge = new_config.rollout.surge if rolls else 0
     replicas = starting_replicas(new_config)
     adds = (
-        gpus > int(old.get("gpus_per_replica") or 0)
+        gpus > old.record.gpus_per_replica
         or replicas > starting_replicas(old_config)
-        or int(new.get("quota_gpus") or 0) > int(old.get("quota_gpus") or 0)
+        or new.record.quota_gpus > old.record.quota_gpus
         or surge > 0
     )
     if not adds:
         return None
-    requirements = Requirements.model_validate(new.get("requirements") or {})
+    requirements = Requirements.model_validate(new.record.requirements or {})
     ask = Ask(
         gpus=gpus,
         replicas=replicas,

@@ -8,6 +8,7 @@ at write time so a re-publish carries the same `Nats-Msg-Id` and the same event 
 from datetime import datetime
 from typing import Any, Literal
 
+from services.api.records import ModelRecord, StoredModel
 from services.api.requests import CreateModelRequest
 from services.api.transitions import Status
 from shared import tracing
@@ -22,7 +23,7 @@ from shared.events import (
     UpdatedData,
 )
 from shared.labels import SERVE_PORT
-from shared.model_spec import DeploymentConfig, Requirements, is_secret_env_name
+from shared.model_spec import DeploymentConfig, Requirements
 from shared.names import DEFAULT_NAMESPACE
 from shared.records import Document
 
@@ -107,22 +108,22 @@ def new_model_document(
     }
 
 
-def model_ref(document: Document, *, generation: int) -> ModelRef:
+def model_ref(model: ModelRecord, *, generation: int) -> ModelRef:
     return ModelRef(
-        organization_id=document["organization_id"],
-        model_id=document["id"],
-        public_id=document["public_id"],
-        name=document["name"],
-        namespace=document["namespace"],
+        organization_id=model.organization_id,
+        model_id=model.id,
+        public_id=model.public_id,
+        name=model.name,
+        namespace=model.namespace,
         generation=generation,
     )
 
 
 def delete_entry(
-    document: Document, *, generation: int, now: datetime, attempt: int = 0
+    model: StoredModel, *, generation: int, now: datetime, attempt: int = 0
 ) -> dict[str, Any]:
     """The delete command, with the `deleting` event for the first attempt only."""
-    ref = model_ref(document, generation=generation)
+    ref = model_ref(model.record, generation=generation)
     command = DeleteModel(**ref.model_dump(), attempt=attempt, issued_at=now)
     event = ModelDeleting.of(DeletingData(**ref.model_dump()), source=EVENT_SOURCE)
     return outbox_entry(command, None if attempt else event, now)
@@ -133,25 +134,26 @@ def repair_entry(
 ) -> dict[str, Any]:
     """Re-apply the registry's desired state of the same generation (a repair changes
     nothing that runs); the deployer answers with applied + repaired."""
-    command = apply_command(document, generation=generation, cause="repair", now=now)
+    model = StoredModel.from_document(document)
+    command = apply_command(model, generation=generation, cause="repair", now=now)
     return outbox_entry(command.model_copy(update={"attempt": attempt}), None, now)
 
 
 def update_entry(
-    document: Document, *, generation: int, changed: list[str], now: datetime, due_at: datetime
+    model: StoredModel, *, generation: int, changed: list[str], now: datetime, due_at: datetime
 ) -> dict[str, Any]:
-    """Apply the desired state `document` now holds as generation `generation`, announced
+    """Apply the desired state `model` now holds as generation `generation`, announced
     by `updated` (the api accepted it)."""
-    command = apply_command(document, generation=generation, cause="update", now=now)
-    ref = model_ref(document, generation=generation)
+    command = apply_command(model, generation=generation, cause="update", now=now)
+    ref = model_ref(model.record, generation=generation)
     event = ModelUpdated.of(UpdatedData(**ref.model_dump(), changed=changed), source=EVENT_SOURCE)
     return outbox_entry(command, event, due_at)
 
 
-def stored_config(document: Document) -> DeploymentConfig:
+def stored_config(model: StoredModel) -> DeploymentConfig:
     """The desired deployment config as the registry holds it, with the defaults of fields
     a model stored by an older version lacks (`replicas`, `rollout`) filled in."""
-    return parsed_config(document.get("deployment_config") or {})
+    return parsed_config(model.deployment_config)
 
 
 def parsed_config(config: dict[str, Any]) -> DeploymentConfig:
@@ -162,19 +164,20 @@ def parsed_config(config: dict[str, Any]) -> DeploymentConfig:
 
 
 def apply_command(
-    document: Document, *, generation: int, cause: Literal["update", "repair"], now: datetime
+    model: StoredModel, *, generation: int, cause: Literal["update", "repair"], now: datetime
 ) -> CreateModel:
     """The command that applies the registry's desired state of the model."""
+    record = model.record
     return CreateModel(
-        **model_ref(document, generation=generation).model_dump(),
-        huggingface_id=document.get("huggingface_id", ""),
-        requirements=Requirements.model_validate(document.get("requirements") or {}),
-        deployment_config=stored_config(document),
+        **model_ref(record, generation=generation).model_dump(),
+        huggingface_id=record.huggingface_id or "",
+        requirements=Requirements.model_validate(record.requirements or {}),
+        deployment_config=stored_config(model),
         cause=cause,
-        hf_token_encrypted=document.get("hf_token_encrypted"),
-        secret_env_encrypted=document.get("secret_env_encrypted"),
-        planned_nodes=document.get("planned_nodes") or [],
-        restarted_at=document.get("restarted_at"),
+        hf_token_encrypted=model.hf_token_encrypted,
+        secret_env_encrypted=model.secret_env_encrypted,
+        planned_nodes=list(model.planned_nodes),
+        restarted_at=model.restarted_at,
         issued_at=now,
     )
 
@@ -198,17 +201,3 @@ def outbox_entry(
         "due_at": due_at,
         "attempts": 0,
     }
-
-
-def secret_env_apart(config: dict[str, Any]) -> dict[str, Any]:
-    """A stored deployment config whose secret-named `extra_env` entries (an older version
-    stored them in clear) are named in `secret_env_names` only, never kept by value."""
-    extra_env = config.get("extra_env")
-    if not isinstance(extra_env, list):
-        return config
-    secret = [e for e in extra_env if is_secret_env_name(str(e.get("name", "")))]
-    if not secret:
-        return config
-    names = set(config.get("secret_env_names") or []) | {str(e["name"]) for e in secret}
-    kept = [e for e in extra_env if e not in secret]
-    return {**config, "extra_env": kept, "secret_env_names": sorted(names)}

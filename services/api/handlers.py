@@ -29,9 +29,11 @@ from services.api.changes import (
     changed_paths,
     check_in_place,
     current_body,
+    desired_changes,
     generation_matches,
     gpu_readmission,
     if_match_tags,
+    metadata_changes,
     request_body,
     secrets_paths,
     touches_cluster,
@@ -52,7 +54,7 @@ from services.api.ports import (
     Outbox,
 )
 from services.api.ratelimit import TokenBuckets
-from services.api.records import ModelDetails, ModelRecord
+from services.api.records import ModelDetails, ModelRecord, StoredModel
 from services.api.requests import CreateModelRequest, DeploymentConfigRequest
 from services.api.rules import check_served_model_name
 from services.api.transitions import Status
@@ -85,7 +87,7 @@ from shared.records import Document
 from shared.secrets import TokenCipher
 
 log = logging.getLogger(__name__)
-_Read = TypeVar("_Read", ModelRecord, ModelDetails, Document)
+_Read = TypeVar("_Read", ModelRecord, ModelDetails, StoredModel)
 _PUBLIC_ID_ATTEMPTS = 3
 REFUSALS_AFTER_A_TAKEN_NAME = (
     ObjectNotOursError,
@@ -161,26 +163,26 @@ class Models:
 
             try:
                 if gpus == 0:
-                    document = build([])
-                    await self.registry.insert(document)
+                    stored = await self.registry.insert(build([]))
                 else:
-                    document = await self._admit(build, request, organization_id, gpus)
+                    stored = await self._admit(build, request, organization_id, gpus)
             except PublicIdCollisionError:
                 if attempt + 1 == _PUBLIC_ID_ATTEMPTS:
                     raise
                 continue
             break
+        outbox = _pending(stored)
         log.info(
             "model accepted",
             extra={
-                "public_id": document["public_id"],
+                "public_id": stored.record.public_id,
                 "organization_id": organization_id,
-                "msg_id": document["outbox"]["msg_id"],
-                "planned_nodes": document["planned_nodes"],
+                "msg_id": outbox["msg_id"],
+                "planned_nodes": list(stored.planned_nodes),
             },
         )
-        self.relay.kick(document["_id"], document["outbox"])
-        return ModelRecord.from_document(document)
+        self.relay.kick(stored.document_id, outbox)
+        return stored.record
 
     async def _admit(
         self,
@@ -188,7 +190,7 @@ class Models:
         request: CreateModelRequest,
         organization_id: int,
         gpus: int,
-    ) -> Document:
+    ) -> StoredModel:
         """Quota, placement and reservation with the insert, in one transaction."""
         config, requirements = request.deployment_config, request.requirements
         ask = Ask(
@@ -198,7 +200,7 @@ class Models:
             gpu_type=gpu_type(requirements),
         )
         try:
-            document = await self.admissions.admit(
+            stored = await self.admissions.admit(
                 build,
                 organization_id=organization_id,
                 ask=ask,
@@ -209,8 +211,8 @@ class Models:
         except REFUSALS_AFTER_A_TAKEN_NAME:
             await self._refuse_a_taken_name(request)
             raise
-        self.registry.remember(document)
-        return document
+        self.registry.remember(stored)
+        return stored
 
     async def _refuse_a_taken_name(self, request: CreateModelRequest) -> None:
         """The order of checks: a taken name (409) comes before someone else's object of
@@ -330,83 +332,63 @@ class Models:
         updated = await self._update(
             raw_id, patch, organization_id=organization_id, if_match=if_match
         )
-        return ModelDetails.from_document(updated)
+        return updated.details()
 
     async def _update(
         self, raw_id: str, patch: object, *, organization_id: int, if_match: str | None
-    ) -> Document:
-        document = await self._changeable(raw_id, organization_id, if_match)
-        patched = apply_patch(document, patch)
+    ) -> StoredModel:
+        model = await self._changeable(raw_id, organization_id, if_match)
+        patched = apply_patch(model, patch)
         request = CreateModelRequest.model_validate(patched.body)  # a 400 per create rule
         config = request.deployment_config
         check_served_model_name(name=request.name, config=config)
         gpus = gpus_per_replica(request.requirements, config)
-        check_in_place(stored_config(document), config.spec())
-        changed = changed_paths(current_body(document), request_body(request))
-        secrets = self._secret_changes(document, patched, config)
+        check_in_place(stored_config(model), config.spec())
+        changed = changed_paths(current_body(model), request_body(request))
+        secrets = self._secret_changes(model, patched, config)
         changed += [path for path in secrets_paths(secrets) if path not in changed]
         if not changed:
-            return document
+            return model
         now = datetime.now(UTC)
-        fields: Document = {
-            "display_name": request.effective_display_name,
-            "description": request.description,
-            "model_type": request.model_type,
-            "tags": list(request.tags),
-            "is_public": request.is_public,
-            "updated_at": now,
-        }
+        fields = metadata_changes(request, now=now)
         if not touches_cluster(changed):
-            return await self._store(document, fields)
+            return await self._store(model, fields)
         check_cluster(await self.inventory.status(fresh=False), request)
-        deployment_config = config.spec().model_dump(mode="json")
-        token_stored = secrets.get("hf_token_encrypted", document.get("hf_token_encrypted"))
-        deployment_config["has_hugging_face_token"] = token_stored is not None
-        deployment_config["secret_env_names"] = (
-            sorted(config.secret_env())
-            if patched.extra_env_given
-            else (document.get("deployment_config") or {}).get("secret_env_names", [])
-        )
-        fields |= secrets | {
-            "huggingface_id": request.huggingface_id,
-            "requirements": request.requirements.model_dump(mode="json", exclude_unset=True),
-            "deployment_config": deployment_config,
-            "gpus_per_replica": gpus,
-            "quota_gpus": gpus * most_replicas(config),
-        }
-        return await self._new_generation(document, fields, changed=changed, now=now)
+        fields |= desired_changes(model, request, patched, secrets=secrets, gpus=gpus)
+        return await self._new_generation(model, fields, changed=changed, now=now)
 
     async def restart(self, raw_id: str, *, organization_id: int) -> ModelDetails:
         """A new generation whose pods carry a new `jan-models/restarted-at`: the pods
         roll, and a `failed` model is tried again."""
-        document = await self._changeable(raw_id, organization_id, None)
+        model = await self._changeable(raw_id, organization_id, None)
         now = datetime.now(UTC)
         # MongoDB keeps milliseconds: the stamp every later generation re-applies must be
         # the one this generation applies, or each of them would roll the pods again
         stamp = now.replace(microsecond=now.microsecond - now.microsecond % 1000)
         fields = {"restarted_at": stamp, "updated_at": now}
-        updated = await self._new_generation(document, fields, changed=["restart"], now=now)
-        return ModelDetails.from_document(updated)
+        updated = await self._new_generation(model, fields, changed=["restart"], now=now)
+        return updated.details()
 
     async def _changeable(
         self, raw_id: str, organization_id: int, if_match: str | None
-    ) -> Document:
+    ) -> StoredModel:
         tags = None if if_match is None else if_match_tags(if_match)
-        document = await self._found(
+        model = await self._found(
             raw_id, organization_id=organization_id, read=self.registry.editable
         )
-        if document["status"] == Status.DELETING:
+        generation = model.record.generation
+        if model.record.status == Status.DELETING:
             raise ModelBeingDeletedError
-        if tags is not None and not generation_matches(tags, document["generation"]):
-            raise GenerationMismatchError(generation=document["generation"])
-        return document
+        if tags is not None and not generation_matches(tags, generation):
+            raise GenerationMismatchError(generation=generation)
+        return model
 
     def _secret_changes(
-        self, document: Document, patched: Patched, config: DeploymentConfigRequest
+        self, model: StoredModel, patched: Patched, config: DeploymentConfigRequest
     ) -> Document:
         """The encrypted fields to store: only those whose clear value really changed."""
         changes: Document = {}
-        stored_token = document.get("hf_token_encrypted")
+        stored_token = model.hf_token_encrypted
         if patched.token is TokenChange.DROP and stored_token is not None:
             changes["hf_token_encrypted"] = None
         token = config.hugging_face_token
@@ -415,7 +397,7 @@ class Models:
             if not same:
                 changes["hf_token_encrypted"] = self.cipher.encrypt(token)
         if patched.extra_env_given:
-            stored_env = document.get("secret_env_encrypted")
+            stored_env = model.secret_env_encrypted
             old = self.cipher.decrypt_values(stored_env) if stored_env else {}
             new = config.secret_env()
             if old != new:
@@ -423,12 +405,12 @@ class Models:
         return changes
 
     async def _new_generation(
-        self, document: Document, fields: Document, *, changed: list[str], now: datetime
-    ) -> Document:
+        self, model: StoredModel, fields: Document, *, changed: list[str], now: datetime
+    ) -> StoredModel:
         """Bump the generation, set `updating` and the apply command in one guarded write;
         readmitted in the admission's transaction when the change adds GPUs."""
-        generation = document["generation"] + 1
-        after = document | fields
+        generation = model.record.generation + 1
+        after = model.changed(fields)
         changes = fields | {
             "generation": generation,
             "status": Status.UPDATING.value,
@@ -441,9 +423,9 @@ class Models:
                 due_at=now + self.relay.grace,
             ),
         }
-        readmission = gpu_readmission(document, after, changed=changed)
+        readmission = gpu_readmission(model, after, changed=changed)
         if readmission is None:
-            updated = await self.registry.change(document, changes)
+            updated = await self.registry.change(model, changes)
         else:
 
             def with_plan(plan: Plan) -> Document:
@@ -451,7 +433,7 @@ class Models:
                 if not readmission.rolls:
                     placed.pop("planned_nodes")  # the pods stay: their affinity too
                 entry = update_entry(
-                    after | placed,
+                    after.changed(placed),
                     generation=generation,
                     changed=changed,
                     now=now,
@@ -459,66 +441,75 @@ class Models:
                 )
                 return changes | placed | {"outbox": entry}
 
-            requirements = Requirements.model_validate(after.get("requirements") or {})
+            requirements = Requirements.model_validate(after.record.requirements or {})
             updated = await self.admissions.readmit(
-                document,
+                model,
                 with_plan,
                 ask=readmission.ask,
                 surge=readmission.surge,
-                quota_gpus=int(after.get("quota_gpus") or 0),
+                quota_gpus=after.record.quota_gpus,
                 cluster=self.inventory.status,
                 min_vram_bytes=min_vram_bytes(requirements),
             )
             if updated is not None:
                 self.registry.remember(updated)
         if updated is None:
-            await self._changed_meanwhile(document)
+            await self._changed_meanwhile(model)
         assert updated is not None
+        outbox = _pending(updated)
         log.info(
             "model updating",
             extra={
-                "public_id": updated["public_id"],
+                "public_id": updated.record.public_id,
                 "generation": generation,
                 "changed": changed,
-                "msg_id": updated["outbox"]["msg_id"],
+                "msg_id": outbox["msg_id"],
             },
         )
-        self.relay.kick(updated["_id"], updated["outbox"])
+        self.relay.kick(updated.document_id, outbox)
         return updated
 
-    async def _store(self, document: Document, fields: Document) -> Document:
-        updated = await self.registry.change(document, fields)
+    async def _store(self, model: StoredModel, fields: Document) -> StoredModel:
+        updated = await self.registry.change(model, fields)
         if updated is None:
-            await self._changed_meanwhile(document)
+            await self._changed_meanwhile(model)
         assert updated is not None
         return updated
 
-    async def _changed_meanwhile(self, document: Document) -> NoReturn:
+    async def _changed_meanwhile(self, model: StoredModel) -> NoReturn:
         """A guarded change found the model changed since it was read: say how."""
-        current = await self.registry.editable(document["organization_id"], document["id"])
+        record = model.record
+        current = await self.registry.editable(record.organization_id, record.id)
         if current is None:
-            raise ModelNotFoundError(document["public_id"])
-        if current["status"] == Status.DELETING:
+            raise ModelNotFoundError(record.public_id)
+        if current.record.status == Status.DELETING:
             raise ModelBeingDeletedError
-        raise GenerationMismatchError(generation=current["generation"])
+        raise GenerationMismatchError(generation=current.record.generation)
 
     async def delete(self, raw_id: str, *, organization_id: int) -> None:
         model = parse_model_id(raw_id)
         now = datetime.now(UTC)
-        document = (
+        deleting = (
             None
             if model is None
             else await self.registry.mark_deleting(organization_id, model, now=now)
         )
-        if document is None:
+        if deleting is None:
             raise ModelNotFoundError(raw_id)
-        outbox = document.get("outbox")
+        outbox = deleting.outbox
         log.info(
             "model deleting",
             extra={
-                "public_id": document["public_id"],
+                "public_id": deleting.record.public_id,
                 "msg_id": outbox["msg_id"] if outbox else None,
             },
         )
         if outbox:
-            self.relay.kick(document["_id"], outbox)
+            self.relay.kick(deleting.document_id, outbox)
+
+
+def _pending(model: StoredModel) -> Document:
+    """The outbox entry a write just stored with the model (every create and new
+    generation stores one)."""
+    assert model.outbox is not None
+    return model.outbox

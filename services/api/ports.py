@@ -11,7 +11,7 @@ from services.api.admission import Ask, Plan, Reservation
 from services.api.history import FeedEvent, FeedFilter, HistoryPage
 from services.api.keys import Caller
 from services.api.listing import ModelFilter
-from services.api.records import ModelDetails, ModelRecord
+from services.api.records import ModelDetails, ModelRecord, StoredModel
 from shared.queries import StatusReply, WorkloadEntry
 from shared.records import Document
 
@@ -21,11 +21,12 @@ class ModelRegistry(Protocol):
 
     async def next_id(self) -> int: ...
 
-    async def insert(self, document: Document) -> None:
-        """Store a new model with its outbox entry: `ModelNameTakenError` for a taken
-        (namespace, name), `PublicIdCollisionError` for a public id another model holds."""
+    async def insert(self, document: Document) -> StoredModel:
+        """Store a new model with its outbox entry, and return it as stored:
+        `ModelNameTakenError` for a taken (namespace, name), `PublicIdCollisionError` for a
+        public id another model holds."""
 
-    def remember(self, document: Document) -> None:
+    def remember(self, model: StoredModel) -> None:
         """A model stored by another writer (admission's transaction): read your writes."""
 
     async def name_taken(self, *, namespace: str, name: str) -> bool: ...
@@ -52,16 +53,16 @@ class ModelRegistry(Protocol):
         """Changes whenever what reads return may have changed; None while it cannot tell
         (then nothing derived from a read may be kept)."""
 
-    async def editable(self, organization_id: int, model: int | str) -> Document | None:
+    async def editable(self, organization_id: int, model: int | str) -> StoredModel | None:
         """The whole stored model, what a change is judged against and guarded by."""
 
-    async def change(self, document: Document, changes: Document) -> Document | None:
-        """Set `changes` on the model as read (its generation, not being deleted); the
-        model after, or None when someone changed it meanwhile."""
+    async def change(self, model: StoredModel, changes: Document) -> StoredModel | None:
+        """Set `changes` (registry fields) on the model as read (its generation, not being
+        deleted); the model after, or None when someone changed it meanwhile."""
 
     async def mark_deleting(
         self, organization_id: int, model: int | str, *, now: datetime
-    ) -> Document | None:
+    ) -> StoredModel | None:
         """The model, now `deleting` with its delete command pending; None when it is not
         theirs. A model already `deleting` whose command went out gets it again."""
 
@@ -78,13 +79,13 @@ class GpuAdmissions(Protocol):
         quota_gpus: int,
         cluster: Callable[[], Awaitable[StatusReply]],
         min_vram_bytes: int,
-    ) -> Document:
+    ) -> StoredModel:
         """Store the model `build` makes of its plan, or refuse and store nothing: over the
         quota (403), no node fits (400), a taken name (409)."""
 
     async def readmit(
         self,
-        document: Document,
+        model: StoredModel,
         changes_for: Callable[[Plan], Document],
         *,
         ask: Ask,
@@ -92,7 +93,7 @@ class GpuAdmissions(Protocol):
         quota_gpus: int,
         cluster: Callable[[], Awaitable[StatusReply]],
         min_vram_bytes: int,
-    ) -> Document | None:
+    ) -> StoredModel | None:
         """A change that adds GPUs, judged as a create is and stored with its plan; the
         model after, or None when it changed meanwhile."""
 

@@ -13,12 +13,12 @@ projection) may lack take the value the views have always shown for them. Fields
 api does not read are not kept.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from services.api.documents import secret_env_apart
+from shared.model_spec import is_secret_env_name
 
 Json = dict[str, Any]
 """A JSON object as stored (the create body's `requirements`, a stored config)."""
@@ -76,9 +76,6 @@ class ModelRecord:
         """The record of a registry document (whole or projected); its secrets, outbox,
         deployment config and unknown fields stay behind."""
         get = document.get
-        tags = get("tags")
-        conditions = get("conditions")
-        reservation = get("reservation")
         return cls(
             id=document["id"],
             public_id=document["public_id"],
@@ -90,7 +87,7 @@ class ModelRecord:
             display_name=get("display_name"),
             description=get("description"),
             model_type=get("model_type"),
-            tags=None if tags is None else tuple(tags),
+            tags=_tags(get("tags")),
             is_public=get("is_public"),
             huggingface_id=get("huggingface_id"),
             deployment_name=get("deployment_name"),
@@ -99,16 +96,16 @@ class ModelRecord:
             created_at=get("created_at"),
             updated_at=get("updated_at"),
             requirements=get("requirements"),
-            gpus_per_replica=get("gpus_per_replica") or 0,
-            quota_gpus=int(get("quota_gpus") or 0),
+            gpus_per_replica=_gpus(get("gpus_per_replica")),
+            quota_gpus=_quota(get("quota_gpus")),
             status_reason=get("status_reason"),
             observed_generation=get("observed_generation", 0),
             replicas=get("replicas", 0),
             ready_replicas=get("ready_replicas", 0),
             updated_replicas=get("updated_replicas", 0),
-            conditions=tuple(conditions) if isinstance(conditions, list) else (),
+            conditions=_conditions(get("conditions")),
             reserved=bool(get("reserved")),
-            reservation=tuple(Reserved(e["node"], int(e["gpus"])) for e in reservation or ()),
+            reservation=_reservation(get("reservation")),
             released_at=get("released_at"),
         )
 
@@ -128,3 +125,140 @@ class ModelDetails:
             ModelRecord.from_document(document),
             secret_env_apart(config) if isinstance(config, dict) else {},
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredModel:
+    """A model as a write judges it: its record, and what the registry keeps beside it to
+    apply, guard and publish a change — the document's key, the whole desired deployment
+    config, the encrypted secrets (they stay encrypted here, and only a command carries
+    them on), the pending outbox entry and the admission's planned nodes.
+
+    Made by the registry adapter from the stored document (`editable`, `change`,
+    `mark_deleting`, an insert or an admission); nothing past the writes reads one:
+    routes get its `record` or its `details()`."""
+
+    record: ModelRecord
+    document_id: Any
+    """The document's `_id`, opaque here: what a guarded write names the model by."""
+    deployment_config: Json = field(repr=False)
+    """As stored (with its registry-only fields, and any secret `extra_env` value an older
+    version stored in clear); empty for a model stored without one."""
+    hf_token_encrypted: str | None = field(default=None, repr=False)
+    secret_env_encrypted: str | None = field(default=None, repr=False)
+    outbox: Json | None = field(default=None, repr=False)
+    """The command (and event) waiting for the relay; None once it went out. It carries
+    the encrypted secrets on: like them and the config, it is left out of the `repr`, so
+    a stored model logged by mistake shows no secret."""
+    delete_attempt: int = 0
+    planned_nodes: tuple[str, ...] = ()
+    """Where the admission planned the replicas: the Deployment's preferred affinity."""
+    restarted_at: datetime | None = None
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> "StoredModel":
+        """The stored model of a registry document (whole, or a projection with its
+        identity and `_id`)."""
+        get = document.get
+        return cls(
+            record=ModelRecord.from_document(document),
+            document_id=get("_id"),
+            deployment_config=_config(get("deployment_config")),
+            hf_token_encrypted=get("hf_token_encrypted"),
+            secret_env_encrypted=get("secret_env_encrypted"),
+            outbox=_outbox(get("outbox")),
+            delete_attempt=get("delete_attempt", 0),
+            planned_nodes=_nodes(get("planned_nodes")),
+            restarted_at=get("restarted_at"),
+        )
+
+    def changed(self, changes: Mapping[str, Any]) -> "StoredModel":
+        """The model as a `$set` of `changes` (registry fields, as a write stores them)
+        leaves it; a field neither a record nor a stored model holds is a `KeyError`."""
+        on_record: dict[str, Any] = {}
+        own: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key in _RECORD_FIELDS:
+                on_record[key] = _RECORD_VALUE.get(key, _as_is)(value)
+            elif key in _STORED_FIELDS:
+                own[key] = _STORED_VALUE.get(key, _as_is)(value)
+            else:
+                raise KeyError(key)
+        record = replace(self.record, **on_record) if on_record else self.record
+        return replace(self, record=record, **own)
+
+    def details(self) -> ModelDetails:
+        """The model as its details show it (no secret value)."""
+        return ModelDetails(self.record, secret_env_apart(self.deployment_config))
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _tags(tags: Any) -> tuple[str, ...] | None:
+    return None if tags is None else tuple(tags)
+
+
+def _gpus(gpus: int | None) -> int:
+    return gpus or 0
+
+
+def _quota(gpus: Any) -> int:
+    return int(gpus or 0)
+
+
+def _conditions(conditions: Any) -> tuple[Json, ...]:
+    return tuple(conditions) if isinstance(conditions, list) else ()
+
+
+def _reservation(plan: Any) -> tuple[Reserved, ...]:
+    return tuple(Reserved(entry["node"], int(entry["gpus"])) for entry in plan or ())
+
+
+def _config(config: Json | None) -> Json:
+    return config or {}
+
+
+def _outbox(outbox: Json | None) -> Json | None:
+    return outbox or None
+
+
+def _nodes(nodes: Any) -> tuple[str, ...]:
+    return tuple(nodes or ())
+
+
+_RECORD_FIELDS: Final = frozenset(each.name for each in fields(ModelRecord))
+_STORED_FIELDS: Final = frozenset(each.name for each in fields(StoredModel)) - {
+    "record",
+    "document_id",
+}
+_RECORD_VALUE: Final[dict[str, Callable[[Any], Any]]] = {
+    "tags": _tags,
+    "gpus_per_replica": _gpus,
+    "quota_gpus": _quota,
+    "conditions": _conditions,
+    "reserved": bool,
+    "reservation": _reservation,
+}
+"""How `from_document` types a stored value, where that is not as is (so `changed` types
+a change the same way)."""
+_STORED_VALUE: Final[dict[str, Callable[[Any], Any]]] = {
+    "deployment_config": _config,
+    "outbox": _outbox,
+    "planned_nodes": _nodes,
+}
+
+
+def secret_env_apart(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored deployment config whose secret-named `extra_env` entries (an older version
+    stored them in clear) are named in `secret_env_names` only, never kept by value."""
+    extra_env = config.get("extra_env")
+    if not isinstance(extra_env, list):
+        return config
+    secret = [e for e in extra_env if is_secret_env_name(str(e.get("name", "")))]
+    if not secret:
+        return config
+    names = set(config.get("secret_env_names") or []) | {str(e["name"]) for e in secret}
+    kept = [e for e in extra_env if e not in secret]
+    return {**config, "extra_env": kept, "secret_env_names": sorted(names)}

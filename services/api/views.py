@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.api.conditions import initial
-from services.api.documents import parsed_config, secret_env_apart
-from services.api.records import ModelDetails, ModelRecord
+from services.api.documents import parsed_config
+from services.api.records import ModelDetails, ModelRecord, secret_env_apart
 from shared.queries import WorkloadEntry
 
 

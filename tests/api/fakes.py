@@ -40,7 +40,7 @@ from services.api.history import FeedEvent, FeedFilter, FeedOverflowedError, His
 from services.api.identifiers import PublicIdCollisionError
 from services.api.listing import ModelFilter
 from services.api.ratelimit import TokenBuckets
-from services.api.records import ModelDetails, ModelRecord
+from services.api.records import ModelDetails, ModelRecord, StoredModel
 from services.api.requests import CreateModelRequest
 from services.api.transitions import Status
 from services.api.web.examples import SEED_CREATE_REQUEST
@@ -80,7 +80,7 @@ class FakeRegistry:
 
     calls: list[str] = field(default_factory=list)
     models: dict[ObjectId, Document] = field(default_factory=dict)
-    remembered: list[Document] = field(default_factory=list)
+    remembered: list[StoredModel] = field(default_factory=list)
     last_id: int = 0
     version: int | None = 0
     """The read version, bumped by every write; None: as a registry whose in-memory copy
@@ -112,18 +112,18 @@ class FakeRegistry:
         """The stored model itself (not a copy): a test may change it behind the api's back."""
         return next(model for model in self.models.values() if model["public_id"] == public_id)
 
-    def set_if_unchanged(self, document: Document, changes: Document) -> Document | None:
+    def set_if_unchanged(self, model: StoredModel, changes: Document) -> StoredModel | None:
         """`change_guard`: the model at the generation read, not being deleted."""
-        stored = self.models.get(document["_id"])
+        stored = self.models.get(model.document_id)
         if (
             stored is None
-            or stored["generation"] != document["generation"]
+            or stored["generation"] != model.record.generation
             or stored["status"] == Status.DELETING
         ):
             return None
         stored.update(copy.deepcopy(changes))
         self._changed()
-        return copy.deepcopy(stored)
+        return StoredModel.from_document(copy.deepcopy(stored))
 
     def _find(self, organization_id: int, model: int | str) -> Document | None:
         key = "id" if isinstance(model, int) else "public_id"
@@ -137,13 +137,13 @@ class FakeRegistry:
         self.last_id += 1
         return self.last_id
 
-    async def insert(self, document: Document) -> None:
+    async def insert(self, document: Document) -> StoredModel:
         self.calls.append("registry.insert")
-        self.put(document)
+        return StoredModel.from_document(copy.deepcopy(self.put(document)))
 
-    def remember(self, document: Document) -> None:
+    def remember(self, model: StoredModel) -> None:
         self.calls.append("registry.remember")
-        self.remembered.append(copy.deepcopy(document))
+        self.remembered.append(model)
 
     async def name_taken(self, *, namespace: str, name: str) -> bool:
         self.calls.append("registry.name_taken")
@@ -185,40 +185,42 @@ class FakeRegistry:
     def read_version(self) -> int | None:
         return self.version
 
-    async def editable(self, organization_id: int, model: int | str) -> Document | None:
+    async def editable(self, organization_id: int, model: int | str) -> StoredModel | None:
         self.calls.append("registry.editable")
-        return copy.deepcopy(self._find(organization_id, model))
+        found = self._find(organization_id, model)
+        return None if found is None else StoredModel.from_document(copy.deepcopy(found))
 
-    async def change(self, document: Document, changes: Document) -> Document | None:
+    async def change(self, model: StoredModel, changes: Document) -> StoredModel | None:
         self.calls.append("registry.change")
-        return self.set_if_unchanged(document, changes)
+        return self.set_if_unchanged(model, changes)
 
     async def mark_deleting(
         self, organization_id: int, model: int | str, *, now: datetime
-    ) -> Document | None:
+    ) -> StoredModel | None:
         """As the adapter: `deleting` with a delete command and a new generation; a model
         already deleting whose command went out gets it again with the next attempt."""
         self.calls.append("registry.mark_deleting")
         stored = self._find(organization_id, model)
         if stored is None:
             return None
+        read = StoredModel.from_document(stored)
         if stored["status"] == Status.DELETING:
             if not stored.get("outbox"):
                 attempt = stored.get("delete_attempt", 0) + 1
                 entry = delete_entry(
-                    stored, generation=stored["generation"], now=now, attempt=attempt
+                    read, generation=stored["generation"], now=now, attempt=attempt
                 )
                 stored.update(delete_attempt=attempt, updated_at=now, outbox=entry)
-            return copy.deepcopy(stored)
+            return StoredModel.from_document(copy.deepcopy(stored))
         generation = stored["generation"] + 1
         stored.update(
             status=Status.DELETING.value,
             generation=generation,
             updated_at=now,
-            outbox=delete_entry(stored, generation=generation, now=now),
+            outbox=delete_entry(read, generation=generation, now=now),
         )
         self._changed()
-        return copy.deepcopy(stored)
+        return StoredModel.from_document(copy.deepcopy(stored))
 
     # --- StatusStore ------------------------------------------------------------------------
 
@@ -295,7 +297,7 @@ class FakeAdmissions:
         quota_gpus: int,
         cluster: Callable[[], Awaitable[StatusReply]],
         min_vram_bytes: int,
-    ) -> Document:
+    ) -> StoredModel:
         self.calls.append("admissions.admit")
         status = await cluster()
         limit, used = self._usage(organization_id)
@@ -304,11 +306,11 @@ class FakeAdmissions:
         plan = place(ask, status.placement, free_by_node(status.placement, reserved))
         if plan is None:
             raise InsufficientResourcesError(min_gpus=ask.gpus, min_vram_bytes=min_vram_bytes)
-        return self.registry.put(build(plan))
+        return StoredModel.from_document(copy.deepcopy(self.registry.put(build(plan))))
 
     async def readmit(
         self,
-        document: Document,
+        model: StoredModel,
         changes_for: Callable[[Plan], Document],
         *,
         ask: Ask,
@@ -316,13 +318,13 @@ class FakeAdmissions:
         quota_gpus: int,
         cluster: Callable[[], Awaitable[StatusReply]],
         min_vram_bytes: int,
-    ) -> Document | None:
+    ) -> StoredModel | None:
         """The quota for what the change adds; its surge pods on what is free, its replicas
         on what is free plus what its own bound pods hold."""
         self.calls.append("admissions.readmit")
         status = await cluster()
-        organization_id, public_id = document["organization_id"], document["public_id"]
-        added = quota_gpus - admission.quota_gpus(document)
+        organization_id, public_id = model.record.organization_id, model.record.public_id
+        added = quota_gpus - model.record.quota_gpus
         limit, used = self._usage(organization_id)
         if added > 0:
             check_quota(organization_id=organization_id, limit=limit, used=used, requested=added)
@@ -338,7 +340,7 @@ class FakeAdmissions:
             plan = place(ask, status.placement, free)
         if plan is None or surge_plan is None:
             raise InsufficientResourcesError(min_gpus=ask.gpus, min_vram_bytes=min_vram_bytes)
-        return self.registry.set_if_unchanged(document, changes_for([*plan, *surge_plan]))
+        return self.registry.set_if_unchanged(model, changes_for([*plan, *surge_plan]))
 
     async def reserved(self) -> list[Reservation]:
         self.calls.append("admissions.reserved")

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.api.adapters.admissions import Admissions
 from services.api.admission import Ask, Plan, reservation_fields
 from services.api.documents import new_model_document
+from services.api.records import ModelRecord, StoredModel
 from services.api.requests import CreateModelRequest
 from shared import database
 from shared.errors import GpuQuotaExceededError, InsufficientResourcesError, ModelNameTakenError
@@ -61,7 +62,7 @@ def builder(name: str, organization_id: int) -> Callable[[Plan], Document]:
 
 async def race(
     admissions: Admissions, status: StatusReply, creates: list[tuple[str, int]]
-) -> list[Document | BaseException]:
+) -> list[StoredModel | BaseException]:
     """All of `creates` (name, organization) at once, each asking one GPU."""
 
     async def cluster() -> StatusReply:
@@ -84,8 +85,8 @@ async def race(
     return list(outcomes)
 
 
-def stored(outcomes: list[Document | BaseException]) -> list[Document]:
-    return [outcome for outcome in outcomes if isinstance(outcome, dict)]
+def stored(outcomes: list[StoredModel | BaseException]) -> list[ModelRecord]:
+    return [outcome.record for outcome in outcomes if isinstance(outcome, StoredModel)]
 
 
 async def reserved_on(db: AsyncDatabase[Document]) -> dict[str, int]:
@@ -103,7 +104,7 @@ async def test_racing_creates_share_transactions_and_admit_exactly_the_free_gpus
     outcomes = await race(admissions, status, [(f"racer-{n}", 1 + n % 2) for n in range(12)])
 
     assert len(stored(outcomes)) == 5
-    refused = [outcome for outcome in outcomes if not isinstance(outcome, dict)]
+    refused = [outcome for outcome in outcomes if not isinstance(outcome, StoredModel)]
     assert len(refused) == 7
     assert all(isinstance(outcome, InsufficientResourcesError) for outcome in refused)
     assert admissions.batches == 1  # all arrived before the first transaction began
@@ -123,7 +124,7 @@ async def test_a_batch_never_takes_an_organization_past_its_quota(
     outcomes = await race(admissions, status, creates)
 
     admitted = stored(outcomes)
-    by_org = {org: sum(1 for d in admitted if d["organization_id"] == org) for org in (4, 5)}
+    by_org = {org: sum(1 for d in admitted if d.organization_id == org) for org in (4, 5)}
     assert by_org == {4: 3, 5: 4}
     over = [outcome for outcome in outcomes if isinstance(outcome, GpuQuotaExceededError)]
     assert len(over) == 4
@@ -139,7 +140,7 @@ async def test_a_taken_name_refuses_that_create_alone_and_the_rest_of_its_batch_
 
     taken = [outcome for outcome in outcomes if isinstance(outcome, ModelNameTakenError)]
     assert len(taken) == 1
-    names = sorted(document["name"] for document in stored(outcomes))
+    names = sorted(record.name for record in stored(outcomes))
     assert names == ["solo-1", "solo-2", "solo-3", "twin"]
     # The refused twin reserved nothing: exactly the four stored models hold GPUs.
     assert await reserved_on(mongo_db) == {"gpu-a100-1": 4}
@@ -153,7 +154,7 @@ async def test_reservations_bound_past_their_grace_or_failed_leave_the_reserved_
     models = mongo_db[Collection.MODELS]
     status = synced_status(placement=gpu_placement(allocatable=4))
     first = stored(await race(admissions, status, [("bound", 1), ("failing", 1), ("pending", 1)]))
-    by_name = {document["name"]: document["public_id"] for document in first}
+    by_name = {record.name: record.public_id for record in first}
     bound_status = synced_status(
         placement=gpu_placement(allocatable=4, allocated=1),
         bound_gpus={by_name["bound"]: {"gpu-a100-1": 1}},
@@ -170,7 +171,7 @@ async def test_reservations_bound_past_their_grace_or_failed_leave_the_reserved_
     await models.update_one({"name": "failing"}, {"$set": {"status": "failed"}})
     # 4 GPUs: "bound"'s pod holds one, "pending" and "next" one each; the failed one's is free.
     again = await race(admissions, bound_status, [("again", 1), ("over", 1)])
-    assert [d["name"] for d in stored(again)] == ["again"]
+    assert [record.name for record in stored(again)] == ["again"]
 
     held = sorted([d["name"] async for d in models.find({"reserved": True})])
     assert held == ["again", "next", "pending"]

@@ -18,6 +18,7 @@ from services.api.changes import (
     rolls_pods,
     touches_cluster,
 )
+from services.api.records import StoredModel
 from services.api.requests import CreateModelRequest
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.errors import InvalidRequestError, NameImmutableError, NotInPlaceError
@@ -26,11 +27,16 @@ from shared.model_spec import DeploymentConfig
 SPEC = CreateModelRequest.model_validate(SEED_CREATE_REQUEST)
 
 
-def stored(**changes: Any) -> dict[str, Any]:
+def stored(**changes: Any) -> StoredModel:
     """The seed's model as the registry stores it (secrets encrypted, never in clear)."""
     config = SPEC.deployment_config.spec().model_dump(mode="json")
     config |= {"has_hugging_face_token": True, "secret_env_names": []}
     document = {
+        "id": 1,
+        "public_id": "mdl_abc123def456",
+        "organization_id": 123,
+        "namespace": "default",
+        "status": "running",
         "name": SPEC.name,
         "display_name": SPEC.display_name,
         "description": SPEC.description,
@@ -44,7 +50,7 @@ def stored(**changes: Any) -> dict[str, Any]:
         "gpus_per_replica": 1,
         "quota_gpus": 8,
     }
-    return document | changes
+    return StoredModel.from_document(document | changes)
 
 
 def test_merge_patch_follows_rfc_7386_examples() -> None:
@@ -149,7 +155,7 @@ def test_an_if_match_that_names_no_entity_tag_is_a_400(if_match: str) -> None:
 
 def test_readmission_asks_only_for_what_a_change_adds() -> None:
     old = stored()
-    same = stored(deployment_config=old["deployment_config"] | {"image": "other"})
+    same = stored(deployment_config=old.deployment_config | {"image": "other"})
     assert gpu_readmission(old, same, changed=["deployment_config.image"]) is None
 
     more = stored(gpus_per_replica=2, quota_gpus=16)
@@ -158,7 +164,7 @@ def test_readmission_asks_only_for_what_a_change_adds() -> None:
     assert (readmission.ask.gpus, readmission.ask.replicas, readmission.surge) == (2, 1, 0)
 
     rolling = {"strategy": "RollingUpdate", "max_surge": 1, "max_unavailable": 0}
-    surging = stored(deployment_config=old["deployment_config"] | {"rollout": rolling})
+    surging = stored(deployment_config=old.deployment_config | {"rollout": rolling})
     readmission = gpu_readmission(old, surging, changed=["deployment_config.image"])
     assert readmission is not None
     assert readmission.surge == 1

@@ -13,6 +13,7 @@ from services.api.adapters.group_commit import GroupCommit
 from services.api.adapters.registry import Registry
 from services.api.documents import new_model_document
 from services.api.identifiers import PublicIdCollisionError
+from services.api.records import StoredModel
 from services.api.requests import CreateModelRequest
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared import database
@@ -124,7 +125,7 @@ async def test_concurrent_inserts_answer_per_document_on_the_real_server(
         *(registry.insert(d) for d in documents), return_exceptions=True
     )
 
-    assert outcomes[:20] == [None] * 20
+    assert outcomes[:20] == [StoredModel.from_document(d) for d in documents[:20]]  # as stored
     assert isinstance(outcomes[20], ModelNameTakenError)
     assert outcomes[20].message == (
         "a model named 'model-3' already exists in namespace 'jan-models'"

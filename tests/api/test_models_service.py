@@ -17,7 +17,7 @@ from services.api.cluster_models import Rendered
 from services.api.history import FeedFilter, HistoryPage
 from services.api.identifiers import PublicIdCollisionError
 from services.api.listing import NO_FILTER, ModelFilter, WorkloadFilter
-from services.api.records import ModelRecord
+from services.api.records import ModelRecord, StoredModel
 from services.api.requests import CreateModelRequest
 from services.api.views import entity_tag
 from services.api.web.errors import STATUS
@@ -365,7 +365,7 @@ async def test_a_model_with_gpus_is_admitted_then_remembered_then_kicked_once(
         True,
     )
     assert (stored["gpus_per_replica"], stored["quota_gpus"]) == (1, 8)
-    assert api.registry.remembered == [stored]
+    assert api.registry.remembered == [StoredModel.from_document(stored)]
 
 
 async def test_a_model_without_gpus_is_one_plain_insert(api: FakeApi) -> None:

@@ -1,14 +1,17 @@
 """A registry document becomes a `ModelRecord` field for field, and leaves its secrets behind;
-`ModelDetails` adds its deployment config without a secret value."""
+`ModelDetails` adds its deployment config without a secret value; a `StoredModel` keeps
+what a write needs (secrets still encrypted), and a change to it is what a `$set` of the
+same fields makes of the document."""
 
 from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from bson import ObjectId
 
 from services.api.documents import new_model_document
-from services.api.records import ModelDetails, ModelRecord, Reserved
+from services.api.records import ModelDetails, ModelRecord, Reserved, StoredModel
 from services.api.requests import CreateModelRequest
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.records import Document
@@ -58,6 +61,7 @@ def stored_model() -> Document:
         "conditions_sequence": 40,
         "gpus_per_replica": 1,
         "quota_gpus": 2,
+        "planned_nodes": ["node-a"],
         "reserved": True,
         "reservation": [{"node": "node-a", "gpus": 1}],
         "released_at": NOW,
@@ -125,3 +129,51 @@ def test_fields_an_older_model_lacks_take_what_the_views_show_for_them() -> None
     assert (record.tags, record.conditions, record.reservation) == (None, (), ())
     assert (record.quota_gpus, record.reserved) == (0, False)
     assert ModelDetails.from_document(oldest).deployment_config == {}
+
+
+def test_a_stored_model_keeps_what_a_write_needs_with_its_secrets_encrypted() -> None:
+    document = stored_model()
+
+    model = StoredModel.from_document(document)
+
+    assert model.record == ModelRecord.from_document(document)
+    assert (model.document_id, model.deployment_config, model.outbox) == (
+        document["_id"],
+        document["deployment_config"],
+        document["outbox"],
+    )
+    assert (model.hf_token_encrypted, model.secret_env_encrypted) == ("gAAAA-token", "gAAAA-env")
+    assert (model.planned_nodes, model.delete_attempt, model.restarted_at) == (("node-a",), 0, None)
+    assert model.details() == ModelDetails.from_document(document)
+    for secret in ("s3cret", "gAAAA-token", "gAAAA-env"):
+        assert secret not in repr(model)
+        assert secret not in repr(model.details())
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"display_name": "Renamed", "tags": ["x"], "is_public": True, "updated_at": NOW},
+        {"tags": None, "description": None, "model_type": "embedding"},
+        {"gpus_per_replica": 2, "quota_gpus": 16, "requirements": {"gpu": {"min_gpus": 2}}},
+        {"gpus_per_replica": None, "quota_gpus": None},
+        {"deployment_config": {"image": "other"}, "huggingface_id": "org/other"},
+        {"hf_token_encrypted": None, "secret_env_encrypted": "gAAAA-new"},
+        {"restarted_at": NOW, "delete_attempt": 2, "outbox": None},
+        {"generation": 3, "status": "updating", "status_reason": None},
+        {"planned_nodes": ["node-b"], "reservation": [{"node": "node-b", "gpus": 2}]},
+        {"reserved": False, "released_at": NOW + timedelta(seconds=60)},
+        {"conditions": [], "replicas": 0, "ready_replicas": 0, "observed_generation": 3},
+    ],
+)
+def test_a_change_makes_what_the_same_set_makes_of_the_document(changes: Document) -> None:
+    document = stored_model()
+
+    changed = StoredModel.from_document(document).changed(changes)
+
+    assert changed == StoredModel.from_document(document | changes)
+
+
+def test_a_change_to_a_field_no_model_holds_is_refused() -> None:
+    with pytest.raises(KeyError, match="unknown_field"):
+        StoredModel.from_document(stored_model()).changed({"unknown_field": 1})

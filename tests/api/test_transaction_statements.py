@@ -32,6 +32,7 @@ from jan_models.embedded import EmbeddedMongo, free_port
 from services.api.adapters.admissions import Admissions
 from services.api.adapters.registry import Registry
 from services.api.admission import Ask, Plan, reservation_fields
+from services.api.records import StoredModel
 from shared import database
 from shared.names import Collection
 from shared.records import Document
@@ -178,12 +179,12 @@ async def test_an_admission_and_the_release_of_bound_reservations_write_the_mode
         admissions = Admissions(db, transactions=sessions)
         status = synced_status(placement=gpu_placement(allocatable=4))
         first = stored(await race(admissions, status, [("bound", 1), ("failing", 1)]))
-        by_name = {document["name"]: document for document in first}
+        by_name = {record.name: record for record in first}
         await db[Collection.MODELS].update_one({"name": "failing"}, {"$set": {"status": "failed"}})
         statements.plain.clear()  # the test's own
         bound = synced_status(
             placement=gpu_placement(allocatable=4, allocated=1),
-            bound_gpus={by_name["bound"]["public_id"]: {"gpu-a100-1": 1}},
+            bound_gpus={by_name["bound"].public_id: {"gpu-a100-1": 1}},
         )
         # One admission that releases "bound" (its pod is bound) and takes "failing" out
         # of the reserved index, besides storing its own model.
@@ -198,15 +199,16 @@ async def test_an_admission_and_the_release_of_bound_reservations_write_the_mode
         # A readmission (a change that adds GPUs) too.
         document = await db[Collection.MODELS].find_one({"name": "next"})
         assert document is not None
+        model = StoredModel.from_document(document)
 
         def changes_for(plan: Plan) -> Document:
-            return reservation_fields(plan) | {"generation": document["generation"] + 1}
+            return reservation_fields(plan) | {"generation": model.record.generation + 1}
 
         async def cluster() -> Any:
             return bound
 
         changed = await admissions.readmit(
-            document,
+            model,
             changes_for,
             ask=Ask(gpus=2, replicas=1),
             surge=0,
@@ -215,7 +217,7 @@ async def test_an_admission_and_the_release_of_bound_reservations_write_the_mode
             min_vram_bytes=0,
         )
         assert changed is not None
-        assert changed["generation"] == document["generation"] + 1
+        assert changed.record.generation == model.record.generation + 1
     finally:
         await sessions.close()
 
@@ -286,10 +288,10 @@ async def test_every_write_of_the_registry_is_a_transaction(
             *(registry.insert(document) for document in created), return_exceptions=True
         )
         assert [type(outcome).__name__ for outcome in outcomes] == [
-            "NoneType",
+            "StoredModel",
             "ModelNameTakenError",  # the twin's: the rest of its batch is stored
-            "NoneType",
-            "NoneType",
+            "StoredModel",
+            "StoredModel",
         ]
         stored = {d["public_id"]: d async for d in models.find({})}
         assert sorted(stored) == [ref(0), ref(2), ref(3)]
@@ -297,11 +299,14 @@ async def test_every_write_of_the_registry_is_a_transaction(
         await registry.postpone(stored[ref(2)]["_id"], f"{ref(2)}-1", due_at=now)
         deleting = await registry.mark_deleting(1, ref(3), now=now)
         assert deleting is not None
-        assert deleting["status"] == "deleting"
-        changed = await registry.change(stored[ref(0)], {"display_name": "zero"})
+        assert deleting.record.status == "deleting"
+        read = StoredModel.from_document(stored[ref(0)])
+        changed = await registry.change(read, {"display_name": "zero"})
         assert changed is not None
-        assert changed["display_name"] == "zero"
-        assert await registry.write_all([(changed, {"status": "running"})])
+        assert changed.record.display_name == "zero"
+        as_changed = await models.find_one({"public_id": ref(0)})
+        assert as_changed is not None
+        assert await registry.write_all([(as_changed, {"status": "running"})])
     finally:
         await sessions.close()
 

@@ -44,7 +44,7 @@ from services.api.admission import (
     reserved_by_node,
     reserved_gpus,
 )
-from services.api.admission import quota_gpus as counted_gpus
+from services.api.records import StoredModel
 from shared.errors import AdmissionBusyError, InsufficientResourcesError, JanModelsError
 from shared.names import Collection
 from shared.queries import StatusReply
@@ -116,7 +116,7 @@ class _Judged:
     """What one transaction decided for its batch: an outcome per request, in order (a
     stored model, or the refusal for that request alone), and the reservations it read."""
 
-    outcomes: list[Document | BaseException]
+    outcomes: list[StoredModel | BaseException]
     reservations: _Outstanding
 
 
@@ -154,7 +154,7 @@ class Admissions:
         self._quotas = db[Collection.ORGANIZATION_QUOTAS]
         self._transactions = transactions
         self._ledger_exists = False
-        self._batches: GroupCommit[_Request, Document] = GroupCommit(
+        self._batches: GroupCommit[_Request, StoredModel] = GroupCommit(
             self._admit_batch, max_batch=max_batch
         )
 
@@ -172,7 +172,7 @@ class Admissions:
         quota_gpus: int,
         cluster: Callable[[], Awaitable[StatusReply]],
         min_vram_bytes: int,
-    ) -> Document:
+    ) -> StoredModel:
         """The stored model, built by `build` from its plan; `GpuQuotaExceededError` (403),
         `InsufficientResourcesError` (400) or `ModelNameTakenError` (409) store nothing.
 
@@ -183,11 +183,11 @@ class Admissions:
         request = _Request(build, organization_id, ask, quota_gpus, cluster, min_vram_bytes)
         return await self._batches.submit(request)
 
-    async def _admit_batch(self, requests: list[_Request]) -> list[Document | BaseException]:
+    async def _admit_batch(self, requests: list[_Request]) -> list[StoredModel | BaseException]:
         """One outcome per request. A request whose insert fails alone is answered and the
         rest judged again; a conflict (another replica's admission) judges them all again."""
         await self._ensure_ledger()
-        outcomes: dict[int, Document | BaseException] = {}
+        outcomes: dict[int, StoredModel | BaseException] = {}
         waiting = list(range(len(requests)))
         began = time.monotonic()
         deadline = began + CONFLICT_PATIENCE
@@ -254,7 +254,15 @@ class Admissions:
                 outcomes.append(document)
                 stored.append((index, document))
             await self._insert(session, stored)  # the last statement: see `_release_bound`
-        return _Judged(outcomes, reservations)
+        return _Judged(
+            [
+                outcome
+                if isinstance(outcome, BaseException)
+                else StoredModel.from_document(outcome)
+                for outcome in outcomes  # each inserted document now has its `_id`
+            ],
+            reservations,
+        )
 
     def _judge(
         self,
@@ -299,7 +307,7 @@ class Admissions:
 
     async def readmit(
         self,
-        document: Document,
+        model: StoredModel,
         changes_for: Callable[[Plan], Document],
         *,
         ask: Ask,
@@ -307,7 +315,7 @@ class Admissions:
         quota_gpus: int,
         cluster: Callable[[], Awaitable[StatusReply]],
         min_vram_bytes: int,
-    ) -> Document | None:
+    ) -> StoredModel | None:
         """A change that adds GPUs (more per replica, more replicas, a higher maximum, or
         a rollout's surge pod), judged as a create is and stored in the same transaction:
         the quota for what it adds, then a plan of its replicas on what is free plus the
@@ -325,18 +333,19 @@ class Admissions:
                             {"_id": _LEDGER_ID}, {"$inc": {"seq": 1}}, session=session
                         )
                         plan = await self._replan(
-                            document, session, status, ask=ask, surge=surge, quota_gpus=quota_gpus
+                            model, session, status, ask=ask, surge=surge, quota_gpus=quota_gpus
                         )
                         if plan is None:
                             raise InsufficientResourcesError(
                                 min_gpus=ask.gpus, min_vram_bytes=min_vram_bytes
                             )
-                        return await self._models.find_one_and_update(
-                            change_guard(document),
+                        updated = await self._models.find_one_and_update(
+                            change_guard(model),
                             {"$set": changes_for(plan)},
                             return_document=ReturnDocument.AFTER,
                             session=session,
                         )
+                return None if updated is None else StoredModel.from_document(updated)
             except OperationFailure as exc:
                 if not _conflict(exc):
                     raise
@@ -347,7 +356,7 @@ class Admissions:
 
     async def _replan(
         self,
-        document: Document,
+        model: StoredModel,
         session: AsyncClientSession,
         status: StatusReply,
         *,
@@ -355,8 +364,8 @@ class Admissions:
         surge: int,
         quota_gpus: int,
     ) -> Plan | None:
-        organization_id, public_id = document["organization_id"], document["public_id"]
-        added = quota_gpus - counted_gpus(document)
+        organization_id, public_id = model.record.organization_id, model.record.public_id
+        added = quota_gpus - model.record.quota_gpus
         if added > 0:
             limit = await self._limit(organization_id, session)
             if limit is not None:

@@ -28,7 +28,7 @@ from services.api.adapters.registry_cache import RegistryCache
 from services.api.documents import delete_entry
 from services.api.identifiers import PublicIdCollisionError
 from services.api.listing import NO_FILTER, ModelFilter
-from services.api.records import ModelDetails, ModelRecord
+from services.api.records import ModelDetails, ModelRecord, StoredModel
 from services.api.transitions import Status
 from shared.errors import ModelNameTakenError
 from shared.names import Collection
@@ -53,6 +53,19 @@ _IDENTITY: Final = {
 """What every `ModelRecord` holds, so a projection's makes one."""
 _LIST: Final = {**_IDENTITY, "display_name": 1, "model_type": 1}
 _OWN: Final = {**_IDENTITY, "model_type": 1, "display_name": 1, "description": 1}
+_DELETING: Final = {
+    "_id": 1,
+    "status": 1,
+    "generation": 1,
+    "outbox": 1,
+    "delete_attempt": 1,
+    "organization_id": 1,
+    "id": 1,
+    "public_id": 1,
+    "name": 1,
+    "namespace": 1,
+}
+"""What a delete reads and answers with: the identity, the generation and the outbox."""
 _COUNTER_ID: Final = "models"
 _ID_BLOCK: Final = 50
 
@@ -148,19 +161,21 @@ class Registry:
         found = await self._models.find_one({"namespace": namespace, "name": name}, {"_id": 1})
         return found is not None
 
-    def remember(self, document: Document) -> None:
+    def remember(self, model: StoredModel) -> None:
         """A model stored by another writer (admission's transaction): read your writes."""
         if (cache := self._ready_cache()) is not None:
-            cache.put(document)
+            cache.put_model(model)
 
-    async def insert(self, document: Document) -> None:
-        """Stores a new model with its outbox entry; returns once MongoDB acknowledged it.
+    async def insert(self, document: Document) -> StoredModel:
+        """Stores a new model with its outbox entry; returns it as stored once MongoDB
+        acknowledged it.
 
         Concurrent inserts go out as one unordered `insert_many` (group commit): each
         caller still gets its own answer, a taken name only for the document that has it."""
         await self._inserts.submit(document)
-        if (cache := self._ready_cache()) is not None:
-            cache.put(document)  # read-your-writes, before the change stream brings it
+        stored = StoredModel.from_document(document)  # the driver gave it its `_id`
+        self.remember(stored)  # read-your-writes, before the change stream brings it
+        return stored
 
     async def _insert_many(self, documents: list[Document]) -> list[BaseException | None]:
         """One transaction for the batch. In a transaction the first failing document
@@ -188,12 +203,13 @@ class Registry:
         )
 
     async def _set_if(self, guard: Document, changes: Document) -> Document | None:
-        """`$set` the model that matches `guard`; its references and outbox after, or None."""
+        """`$set` the model that matches `guard`; what `_DELETING` projects of it after,
+        or None."""
         return await self._in_transaction(
             lambda session: self._models.find_one_and_update(
                 guard,
                 {"$set": changes},
-                projection={"_id": 1, "outbox": 1, "status": 1, **_ref_fields()},
+                projection=_DELETING,
                 return_document=ReturnDocument.AFTER,
                 session=session,
             )
@@ -266,87 +282,69 @@ class Registry:
 
     async def mark_deleting(
         self, organization_id: int, model: int | str, *, now: datetime
-    ) -> Document | None:
+    ) -> StoredModel | None:
         """The model, now `deleting` with its delete command pending; None when it is not theirs.
 
         A model already `deleting` whose command went out gets it again with the next
         attempt number (a new `Nats-Msg-Id`): a user's second DELETE is how a delete that
         seems stuck is pushed, and it must reach the deployer, not JetStream's dedup."""
         for _ in range(5):
-            document = _theirs(
-                await self._models.find_one(
-                    _id_filter(model),
-                    {
-                        "_id": 1,
-                        "status": 1,
-                        "generation": 1,
-                        "outbox": 1,
-                        "delete_attempt": 1,
-                        **_ref_fields(),
-                    },
-                ),
-                organization_id,
+            found = _theirs(
+                await self._models.find_one(_id_filter(model), _DELETING), organization_id
             )
-            if document is None or (
-                document["status"] == Status.DELETING and document.get("outbox")
-            ):
-                return document
-            if document["status"] == Status.DELETING:
-                attempt = document.get("delete_attempt", 0) + 1
-                entry = delete_entry(
-                    document, generation=document["generation"], now=now, attempt=attempt
-                )
+            if found is None:
+                return None
+            read = StoredModel.from_document(found)
+            status, generation = read.record.status, read.record.generation
+            if status == Status.DELETING and read.outbox:
+                return read
+            if status == Status.DELETING:
+                attempt = read.delete_attempt + 1
+                entry = delete_entry(read, generation=generation, now=now, attempt=attempt)
                 again = await self._set_if(
-                    {"_id": document["_id"], "generation": document["generation"], "outbox": None},
+                    {"_id": read.document_id, "generation": generation, "outbox": None},
                     {"delete_attempt": attempt, "updated_at": now, "outbox": entry},
                 )
                 if again is not None:
-                    return again
+                    return StoredModel.from_document(again)
                 continue
-            generation = document["generation"] + 1
             deleting = {
                 "status": Status.DELETING.value,
-                "generation": generation,
+                "generation": generation + 1,
                 "updated_at": now,
-                "outbox": delete_entry(document, generation=generation, now=now),
+                "outbox": delete_entry(read, generation=generation + 1, now=now),
             }
             updated = await self._set_if(
-                {"_id": document["_id"], "generation": document["generation"]}, deleting
+                {"_id": read.document_id, "generation": generation}, deleting
             )
             if updated is not None:
-                return updated
+                return StoredModel.from_document(updated)
         return None
 
     # --- day two -----------------------------------------------------------------------
 
-    async def editable(self, organization_id: int, model: int | str) -> Document | None:
+    async def editable(self, organization_id: int, model: int | str) -> StoredModel | None:
         """The whole stored model (desired state, encrypted secrets, reservation), from
         MongoDB: what a change is judged against and guarded by."""
-        return _theirs(await self._models.find_one(_id_filter(model)), organization_id)
+        found = _theirs(await self._models.find_one(_id_filter(model)), organization_id)
+        return None if found is None else StoredModel.from_document(found)
 
-    async def change(
-        self,
-        document: Document,
-        changes: Document,
-        *,
-        session: AsyncClientSession | None = None,
-    ) -> Document | None:
+    async def change(self, model: StoredModel, changes: Document) -> StoredModel | None:
         """Set `changes` on the model as it was read (its generation, not being deleted);
         the model after, or None when someone changed it meanwhile."""
-
-        def write(session: AsyncClientSession | None) -> Awaitable[Document | None]:
-            return self._models.find_one_and_update(
-                change_guard(document),
+        updated = await self._in_transaction(
+            lambda session: self._models.find_one_and_update(
+                change_guard(model),
                 {"$set": changes},
                 return_document=ReturnDocument.AFTER,
                 session=session,
             )
-
-        # In the caller's transaction when it has one (a readmission's); else its own.
-        updated = await (write(session) if session is not None else self._in_transaction(write))
-        if updated is not None and session is None:
-            self.remember(updated)
-        return updated
+        )
+        if updated is None:
+            return None
+        stored = StoredModel.from_document(updated)
+        self.remember(stored)
+        return stored
 
     # --- outbox -------------------------------------------------------------------------
 
@@ -457,12 +455,12 @@ def _guard(document: Document) -> Document:
     }
 
 
-def change_guard(document: Document) -> Document:
+def change_guard(model: StoredModel) -> Document:
     """Matches the model at the generation a change was judged on, unless it is being
     deleted; events may have moved its status meanwhile (they never change a generation)."""
     return {
-        "_id": document["_id"],
-        "generation": document["generation"],
+        "_id": model.document_id,
+        "generation": model.record.generation,
         "status": {"$ne": Status.DELETING.value},
     }
 
@@ -496,7 +494,3 @@ def insert_error(document: Document, error: Document) -> BaseException:
     ):
         return PublicIdCollisionError()
     return ModelNameTakenError(name=document["name"], namespace=document["namespace"])
-
-
-def _ref_fields() -> dict[str, int]:
-    return {"organization_id": 1, "id": 1, "public_id": 1, "name": 1, "namespace": 1}

@@ -27,9 +27,8 @@ import orjson
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.api.documents import secret_env_apart
 from services.api.listing import NO_FILTER, ModelFilter
-from services.api.records import ModelRecord
+from services.api.records import ModelRecord, StoredModel, secret_env_apart
 from shared.records import Document
 
 log = logging.getLogger(__name__)
@@ -125,9 +124,24 @@ class RegistryCache:
     # --- writes -------------------------------------------------------------------------
 
     def put(self, document: Document) -> None:
-        """Add or replace a model (from the stream, the load, or this api's own insert)."""
+        """Add or replace a model (from the stream or the load)."""
+        config = document.get("deployment_config")
+        self._put(
+            ModelRecord.from_document(document),
+            document.get("_id"),
+            config if isinstance(config, dict) else None,
+            document.get("outbox"),
+        )
+
+    def put_model(self, model: StoredModel) -> None:
+        """Add or replace a model this api wrote, as the write returned it (its record is
+        the one kept: no second conversion)."""
+        self._put(model.record, model.document_id, model.deployment_config, model.outbox)
+
+    def _put(
+        self, record: ModelRecord, object_id: Any, config: dict[str, Any] | None, outbox: object
+    ) -> None:
         self.version += 1
-        record = ModelRecord.from_document(document)
         public_id = record.public_id
         before = self._by_public_id.get(public_id)
         if before is None:
@@ -137,13 +151,12 @@ class RegistryCache:
         else:
             self._count_out(before)
         self._count_in(record)
-        if "_id" in document:
-            self._public_id_of_oid[document["_id"]] = public_id
+        if object_id is not None:
+            self._public_id_of_oid[object_id] = public_id
         self._by_public_id[public_id] = record
-        config = document.get("deployment_config")
-        if isinstance(config, dict):
+        if config is not None:
             self._configs[public_id] = config_bytes(config)
-        self._note_outbox(public_id, document.get("outbox"))
+        self._note_outbox(public_id, outbox)
 
     def _note_outbox(self, public_id: str, outbox: object) -> None:
         if not isinstance(outbox, dict):
