@@ -25,7 +25,7 @@ other receives its delete, or a redelivery after a crash). Each model therefore 
 The decision is pure (`decide`); the adapter only reads and compare-and-sets the record.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from shared.commands import CreateModel, DeleteModel
@@ -56,6 +56,8 @@ class Granted:
     msg_id: str = ""
     applied: bool = False
     """This very message's cluster writes were made by an earlier delivery."""
+    until: float = field(default=0.0, compare=False)
+    """When the lease runs out (0: no lease, a deployer known to be alone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +102,9 @@ def decide(
     applied = bool(msg_id) and current.applied == msg_id
     if applied and rank == current.done:
         return Repeated(msg_id=msg_id), None
-    return Granted(public_id=public_id, rank=rank, msg_id=msg_id, applied=applied), TurnRecord(
-        done=current.done, holder=me, until=now + lease, applied=current.applied
-    )
+    until = now + lease
+    granted = Granted(public_id=public_id, rank=rank, msg_id=msg_id, applied=applied, until=until)
+    return granted, TurnRecord(done=current.done, holder=me, until=until, applied=current.applied)
 
 
 def given_back(

@@ -4,10 +4,13 @@ processor obeying it, and the NATS KV record under real concurrency."""
 import asyncio
 import itertools
 from contextlib import suppress
+from typing import cast
 
+import nats.errors
 import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from nats.js.kv import KeyValue
 from pydantic import SecretStr
 
 from services.deployer.adapters.turns import BUCKET, KvModelTurns, open_bucket
@@ -267,3 +270,90 @@ async def test_a_create_whose_event_did_not_get_out_is_written_once_whoever_rede
     await replica("a").process(repair, read_command(raw))
     assert repair.verdict == "ack"
     assert len(cluster.applied) == 2 * writes
+
+
+class LosingWrites:
+    """A bucket whose next `lost` writes go unanswered, as while the node leading it is
+    killed and the others elect a new leader (reads and later writes reach the server)."""
+
+    def __init__(self, kv: KeyValue, lost: int) -> None:
+        self._kv = kv
+        self.lost = lost
+
+    async def get(self, key: str) -> KeyValue.Entry:
+        return await self._kv.get(key)
+
+    async def create(self, key: str, value: bytes) -> int:
+        self._lose()
+        return await self._kv.create(key, value)
+
+    async def update(self, key: str, value: bytes, last: int | None = None) -> int:
+        self._lose()
+        return await self._kv.update(key, value, last=last)
+
+    def _lose(self) -> None:
+        if self.lost:
+            self.lost -= 1
+            raise nats.errors.TimeoutError
+
+
+@pytest.mark.integration
+async def test_a_create_whose_event_and_turn_record_both_miss_an_outage_is_written_once(
+    kv_js: JetStreamContext,
+) -> None:
+    """The node lost refuses the `applied` event and the first writes of the turn record
+    too: the record is written once NATS answers again (within the lease), so the
+    redelivery publishes the event and writes nothing."""
+    kv = await open_bucket(kv_js, replicas=1)
+    cluster, events = FakeCluster(), FakeEvents(fail=1)
+    data = seed_create_command().model_copy(update={"hf_token_encrypted": None})
+    raw = data.model_dump_json().encode()
+    losing = LosingWrites(kv, lost=0)
+
+    def replica(me: str, bucket: KeyValue | LosingWrites) -> CommandProcessor:
+        return CommandProcessor(
+            cluster=cluster,
+            events=events,
+            cipher=TokenCipher(SecretStr(DEV_ENCRYPTION_KEY)),
+            policy=POLICY,
+            turns=KvModelTurns(cast(KeyValue, bucket), me=me, lease=30.0),
+        )
+
+    first = FakeDelivery(data=raw, msg_id="cmd-9")
+    a = replica("a", losing)
+
+    async def lose_after_take() -> None:
+        # the take's write gets through; everything after it is lost four times
+        while not cluster.applied:
+            await asyncio.sleep(0.001)
+        losing.lost = 4
+
+    losing_task = asyncio.create_task(lose_after_take())
+    await a.process(first, read_command(raw))
+    await losing_task
+    assert first.verdict == "nak"
+    assert losing.lost == 0  # every lost write was tried again
+    writes = len(cluster.applied)
+
+    second = FakeDelivery(data=raw, msg_id="cmd-9", attempt=2)
+    await replica("b", kv).process(second, read_command(raw))
+    assert second.verdict == "ack"
+    assert len(cluster.applied) == writes
+    assert events.types == ["applied"]
+
+
+@pytest.mark.integration
+async def test_a_turn_record_nats_never_takes_is_given_up_when_the_lease_runs_out(
+    kv_js: JetStreamContext,
+) -> None:
+    kv = await open_bucket(kv_js, replicas=1)
+    losing = LosingWrites(kv, lost=0)
+    turns = KvModelTurns(cast(KeyValue, losing), me="a", lease=0.5)
+    turn = await turns.take("mdl_lost", CREATE_1)
+    assert isinstance(turn, Granted)
+    losing.lost = 10_000
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(nats.errors.TimeoutError):
+        await turns.give_back(turn, done=True, applied=True)
+    assert asyncio.get_running_loop().time() - started < 0.5
+    assert losing.lost < 10_000 - 1  # tried more than once

@@ -6,6 +6,7 @@ a record for `RECORD_TTL` after its last write: long enough that a command canno
 be waiting in the stream when its model's record goes.
 """
 
+import asyncio
 import json
 import logging
 import time
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 BUCKET: Final = "jan_models_deployer_turns"
 RECORD_TTL: Final = timedelta(days=7)
 _CAS_TRIES: Final = 8
+_GIVE_BACK_FIRST_WAIT: Final = 0.05
+_GIVE_BACK_LONGEST_WAIT: Final = 2.0
 
 
 async def open_bucket(js: JetStreamContext, *, replicas: int) -> KeyValue:
@@ -97,11 +100,36 @@ class KvModelTurns:
         return Busy(holder="", retry_in=0.2)
 
     async def give_back(self, turn: Granted, *, done: bool, applied: bool = False) -> None:
-        for _ in range(_CAS_TRIES):
-            record, revision = await self._read(turn.public_id)
-            new = given_back(record, turn, me=self._me, done=done, applied=applied)
-            if await self._write(turn.public_id, new, revision):
-                return
+        """End the turn, recording what it carried out.
+
+        A write NATS does not answer (the node leading the bucket lost, an election under
+        way) is tried again until the lease runs out, not given up: this record is what
+        keeps the command's redelivery from writing its objects a second time, and it is
+        most needed in exactly the outage that also refused the command's event. Waiting
+        is safe: while the lease holds no other replica acts on the model, and in this
+        one the model's next command waits for this one to end (`ordering`).
+        """
+        wait = _GIVE_BACK_FIRST_WAIT
+        conflicts = 0
+        while True:
+            try:
+                record, revision = await self._read(turn.public_id)
+                new = given_back(record, turn, me=self._me, done=done, applied=applied)
+                if await self._write(turn.public_id, new, revision):
+                    return
+            except Exception as exc:
+                if self._clock() + wait >= turn.until:
+                    raise
+                log.warning(
+                    "could not give back a model's turn; trying again",
+                    extra={"public_id": turn.public_id, "error": repr(exc), "retry_in": wait},
+                )
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, _GIVE_BACK_LONGEST_WAIT)
+                continue
+            conflicts += 1
+            if conflicts >= _CAS_TRIES:
+                break
         log.warning(
             "could not give back a model's turn; its lease will run out",
             extra={"public_id": turn.public_id},
