@@ -91,9 +91,10 @@ def assemble(settings: ApiSettings, clients: Clients) -> ApiRuntime:
         timeout=settings.api_inventory_timeout,
         status_cache_seconds=settings.api_status_cache_seconds,
     )
+    quota_limits = QuotaLimits(db)
     models = Models(
         registry=registry,
-        admissions=Admissions(db, transactions=transactions, cache=cache),
+        admissions=Admissions(db, transactions=transactions, cache=cache, limits=quota_limits),
         inventory=inventory,
         relay=relay,
         cipher=TokenCipher(settings.encryption_key),
@@ -116,7 +117,7 @@ def assemble(settings: ApiSettings, clients: Clients) -> ApiRuntime:
         cache=cache,
         relay=relay,
         consumer=StatusConsumer(registry=registry, nats=nats, relay=relay),
-        quota_limits=QuotaLimits(db),
+        quota_limits=quota_limits,
     )
 
 

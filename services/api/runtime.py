@@ -112,6 +112,7 @@ class ApiRuntime:
         self.consumer.stop()
         self.relay.stop()
         self.cache.stop()
+        self.quota_limits.stop()
         for task in self.tasks:
             task.cancel()
         if self.tasks:

@@ -64,27 +64,64 @@ MAX_BATCH: Final = 100
 
 
 class QuotaLimits:
-    """Every organization's GPU limit, read again every `interval` seconds, for metrics
-    (a scrape cannot wait on MongoDB). Admission itself always reads the limit afresh."""
+    """Every organization's GPU limit in memory, kept current by a change stream on the
+    quotas: what `/status` and the metrics read (a scrape cannot wait on MongoDB, and a
+    read by key was the one database round trip left on every `/status`). Admission
+    itself always reads the limit afresh, in its transaction.
 
-    def __init__(self, db: AsyncDatabase[Document], *, interval: float = 10.0) -> None:
+    As the registry cache does, the stream is opened before the load, so a limit set
+    meanwhile is not missed; any stream error empties it (`ready` goes false, readers
+    fall back to MongoDB) and it is loaded again after `interval` seconds."""
+
+    def __init__(self, db: AsyncDatabase[Document], *, interval: float = 1.0) -> None:
         self._quotas = db[Collection.ORGANIZATION_QUOTAS]
         self.interval = interval
         self.limits: dict[int, int] = {}
+        self.ready = False
+        self._stopping = False
 
-    async def refresh(self) -> None:
-        self.limits = {
-            int(document["_id"]): int(document["gpus"])
-            async for document in self._quotas.find({}, {"gpus": 1})
-        }
+    def limit(self, organization_id: int) -> int | None:
+        """The organization's limit; None: unlimited. Only meaningful while `ready`."""
+        return self.limits.get(organization_id)
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
-                await self.refresh()
-            except PyMongoError as exc:
-                log.warning("quota limits not read", extra={"error": str(exc)})
-            await asyncio.sleep(self.interval)
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("quota limits lost their change stream", extra={"error": repr(exc)})
+            self.ready = False
+            self.limits = {}
+            if not self._stopping:
+                await asyncio.sleep(self.interval)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def _follow(self) -> None:
+        async with await self._quotas.watch(full_document="updateLookup") as stream:
+            self.limits = {
+                int(document["_id"]): int(document["gpus"])
+                async for document in self._quotas.find({}, {"gpus": 1})
+            }
+            self.ready = True
+            while not self._stopping:
+                change = await stream.try_next()
+                if change is not None:
+                    self._apply(change)
+
+    def _apply(self, change: Document) -> None:
+        operation = change["operationType"]
+        if operation in ("insert", "update", "replace"):
+            document = change.get("fullDocument")
+            if document is not None:  # None: deleted since; its delete event follows
+                self.limits[int(document["_id"])] = int(document["gpus"])
+        elif operation == "delete":
+            self.limits.pop(int(change["documentKey"]["_id"]), None)
+        elif operation in ("drop", "dropDatabase", "rename", "invalidate"):
+            raise RuntimeError(f"the quotas collection saw {operation}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +181,12 @@ class Admissions:
         transactions: TransactionSessions | None = None,
         max_batch: int = MAX_BATCH,
         cache: RegistryCache | None = None,
+        limits: QuotaLimits | None = None,
     ) -> None:
         self._client = db.client
         self._cache = cache
-        """What `/status` reads while it is ready: the admissions themselves always read
+        self._limits = limits
+        """What `/status` reads while they are ready: the admissions themselves always read
         MongoDB, in their transaction."""
         self._models = db[Collection.MODELS]
         self._ledger = db[Collection.ADMISSIONS]
@@ -416,12 +455,16 @@ class Admissions:
 
     async def usage(self, organization_id: int) -> tuple[int | None, int]:
         """The organization's GPU limit (None: unlimited) and the GPUs its models count:
-        the limit read by its key, the count from the registry cache while it is ready.
-        Summing it in MongoDB scans every model of the organization on the embedded
-        server (about 60 ms a `/status` at 1,000 models; the cache keeps the sum)."""
+        from memory while the registry cache and the quota limits are ready (no database
+        round trip), else from MongoDB. Summing the count in MongoDB scans every model of
+        the organization on the embedded server (about 60 ms a `/status` at 1,000 models;
+        the cache keeps the sum)."""
         if self._cache is None or not self._cache.ready:
             return await self._quota(organization_id, None)
-        return await self._limit(organization_id, None), self._cache.quota_used(organization_id)
+        used = self._cache.quota_used(organization_id)
+        if self._limits is not None and self._limits.ready:
+            return self._limits.limit(organization_id), used
+        return await self._limit(organization_id, None), used
 
     async def _reservations(self, session: AsyncClientSession | None) -> _Outstanding:
         """The reservations that may still hold GPUs, read through the `reserved` index
