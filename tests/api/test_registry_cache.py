@@ -293,7 +293,7 @@ async def test_the_quota_limits_follow_the_quotas_and_status_asks_mongodb_nothin
         mongodb_url, tz_aware=True, event_listeners=[sent]
     )
     db = listened[mongo_db.name]
-    cache, limits = RegistryCache(db[Collection.MODELS]), QuotaLimits(db, interval=0.05)
+    cache, limits = RegistryCache(db[Collection.MODELS]), QuotaLimits(db, retry_seconds=0.05)
     admissions = Admissions(db, cache=cache, limits=limits)
     tasks = [asyncio.create_task(cache.run()), asyncio.create_task(limits.run())]
     try:

@@ -30,6 +30,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
+from services.api.adapters.following import Follower
 from services.api.adapters.group_commit import GroupCommit
 from services.api.adapters.registry import change_guard, refused_insert
 from services.api.adapters.registry_cache import RegistryCache
@@ -63,42 +64,29 @@ MAX_BATCH: Final = 100
 """Creates judged in one transaction at most."""
 
 
-class QuotaLimits:
+class QuotaLimits(Follower):
     """Every organization's GPU limit in memory, kept current by a change stream on the
     quotas: what `/status` and the metrics read (a scrape cannot wait on MongoDB, and a
     read by key was the one database round trip left on every `/status`). Admission
     itself always reads the limit afresh, in its transaction.
 
-    As the registry cache does, the stream is opened before the load, so a limit set
-    meanwhile is not missed; any stream error empties it (`ready` goes false, readers
-    fall back to MongoDB) and it is loaded again after `interval` seconds."""
+    Followed as the registry cache is (`following`): a limit set while the copy loads is
+    not missed, and a lost stream sends readers to MongoDB until it is loaded again."""
 
-    def __init__(self, db: AsyncDatabase[Document], *, interval: float = 1.0) -> None:
+    what = "quota limits"
+
+    def __init__(self, db: AsyncDatabase[Document], *, retry_seconds: float = 1.0) -> None:
+        super().__init__(retry_seconds=retry_seconds)
         self._quotas = db[Collection.ORGANIZATION_QUOTAS]
-        self.interval = interval
         self.limits: dict[int, int] = {}
-        self.ready = False
-        self._stopping = False
 
     def limit(self, organization_id: int) -> int | None:
         """The organization's limit; None: unlimited. Only meaningful while `ready`."""
         return self.limits.get(organization_id)
 
-    async def run(self) -> None:
-        while not self._stopping:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("quota limits lost their change stream", extra={"error": repr(exc)})
-            self.ready = False
-            self.limits = {}
-            if not self._stopping:
-                await asyncio.sleep(self.interval)
-
-    def stop(self) -> None:
-        self._stopping = True
+    def _clear(self) -> None:
+        self.ready = False
+        self.limits = {}
 
     async def _follow(self) -> None:
         async with await self._quotas.watch(full_document="updateLookup") as stream:
@@ -107,21 +95,13 @@ class QuotaLimits:
                 async for document in self._quotas.find({}, {"gpus": 1})
             }
             self.ready = True
-            while not self._stopping:
-                change = await stream.try_next()
-                if change is not None:
-                    self._apply(change)
+            await self._apply(stream, self._put, self._discard, "quotas")
 
-    def _apply(self, change: Document) -> None:
-        operation = change["operationType"]
-        if operation in ("insert", "update", "replace"):
-            document = change.get("fullDocument")
-            if document is not None:  # None: deleted since; its delete event follows
-                self.limits[int(document["_id"])] = int(document["gpus"])
-        elif operation == "delete":
-            self.limits.pop(int(change["documentKey"]["_id"]), None)
-        elif operation in ("drop", "dropDatabase", "rename", "invalidate"):
-            raise RuntimeError(f"the quotas collection saw {operation}")
+    def _put(self, document: Document) -> None:
+        self.limits[int(document["_id"])] = int(document["gpus"])
+
+    def _discard(self, organization_id: object) -> None:
+        self.limits.pop(int(str(organization_id)), None)
 
 
 @dataclass(frozen=True, slots=True)
