@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes_asyncio import client
+from kubernetes_asyncio import client, config
 
 from kubesim import KubeSim, Scenario, cron
 from kubesim.controllers.jobs import SCHEDULED_AT
 from kubesim.scenario import NodeSpec
-from tests.kubesim.conftest import kubectl
+from tests.kubesim.conftest import kubectl, official_client
 from tests.plugins.kubesim import SimFactory
 from tests.waiting import eventually, poll
 
@@ -487,8 +488,6 @@ async def test_auth_can_i_is_answered_from_the_rbac_objects(
     assert await can("delete", "nodes") == "yes"  # the default identity is an admin
     # a client whose token is alice's is alice, without impersonation (kubectl sends no
     # bearer token to a plain-http server, so the official client asks here)
-    from kubernetes_asyncio import config
-
     alice = kubesim.write_kubeconfig(tmp_path / "alice", token="alice")
     async with await config.new_client_from_config(config_file=str(alice)) as as_alice:
         reviews = client.AuthorizationV1Api(as_alice)
@@ -560,3 +559,209 @@ async def test_the_stored_kinds_take_kubectl_apply_with_validation(
     autoscaling = client.AutoscalingV2Api(api)
     listed = await autoscaling.list_namespaced_horizontal_pod_autoscaler("default")
     assert [h.metadata.name for h in listed.items] == ["web"]
+
+
+async def test_the_client_creates_and_reads_rbac_objects_with_their_defaults(api: Any) -> None:
+    rbac: Any = client.RbacAuthorizationV1Api(api)
+    rule = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}
+    role = await rbac.create_namespaced_role(
+        "default", {"metadata": {"name": "cm-reader"}, "rules": [rule]}
+    )
+    cluster_role = await rbac.create_cluster_role(
+        {"metadata": {"name": "cm-reader-everywhere"}, "rules": [rule]}
+    )
+    subjects = [
+        {"kind": "User", "name": "bob"},
+        {"kind": "Group", "name": "readers"},
+        {"kind": "ServiceAccount", "name": "default", "namespace": "default"},
+    ]
+    binding = await rbac.create_namespaced_role_binding(
+        "default",
+        {
+            "metadata": {"name": "cm-readers"},
+            "roleRef": {"kind": "Role", "name": "cm-reader"},
+            "subjects": subjects,
+        },
+    )
+    cluster_binding = await rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": "cm-readers-everywhere"},
+            "roleRef": {"kind": "ClusterRole", "name": "cm-reader-everywhere"},
+            "subjects": subjects,
+        }
+    )
+    read = (
+        await rbac.read_namespaced_role("cm-reader", "default"),
+        await rbac.read_cluster_role("cm-reader-everywhere"),
+        await rbac.read_namespaced_role_binding("cm-readers", "default"),
+        await rbac.read_cluster_role_binding("cm-readers-everywhere"),
+    )
+    for made, got in zip((role, cluster_role, binding, cluster_binding), read, strict=True):
+        assert got.metadata.uid == made.metadata.uid
+        assert got.metadata.resource_version == made.metadata.resource_version
+    assert read[0].rules[0].verbs == ["get", "list"]
+    assert read[1].rules[0].resources == ["configmaps"]
+    # the apiserver fills in the groups left out: roleRef's, and User and Group subjects'
+    for bound in read[2:]:
+        assert bound.role_ref.api_group == "rbac.authorization.k8s.io"
+        assert [(s.kind, s.api_group) for s in bound.subjects] == [
+            ("User", "rbac.authorization.k8s.io"),
+            ("Group", "rbac.authorization.k8s.io"),
+            ("ServiceAccount", ""),
+        ]
+    listed = await rbac.list_role_binding_for_all_namespaces()
+    assert "cm-readers" in [b.metadata.name for b in listed.items]
+    # a binding with no role to refer to is refused, as the apiserver refuses it
+    with pytest.raises(client.ApiException) as refused:
+        await rbac.create_namespaced_role_binding(
+            "default", {"metadata": {"name": "nothing"}, "subjects": subjects}
+        )
+    assert refused.value.status == 422
+    causes = json.loads(refused.value.body or "{}")["details"]["causes"]
+    assert [c["field"] for c in causes] == ["roleRef.kind", "roleRef.name"]
+
+
+async def test_the_client_creates_a_replication_controller_stored_with_its_defaults(
+    api: Any,
+) -> None:
+    core: Any = client.CoreV1Api(api)
+    created = await core.create_namespaced_replication_controller(
+        "default",
+        {
+            "metadata": {"name": "old-web"},
+            "spec": {
+                "template": {
+                    "metadata": {"labels": {"app": "old-web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+                }
+            },
+        },
+    )
+    rc = await core.read_namespaced_replication_controller("old-web", "default")
+    assert rc.metadata.uid == created.metadata.uid
+    # the selector and the labels come from the template's labels; one replica
+    assert rc.spec.selector == {"app": "old-web"}
+    assert rc.metadata.labels == {"app": "old-web"}
+    assert rc.spec.replicas == 1
+    assert rc.spec.template.spec.restart_policy == "Always"
+    assert rc.spec.template.spec.containers[0].termination_message_path == "/dev/termination-log"
+    listed = await core.list_replication_controller_for_all_namespaces()
+    assert [r.metadata.name for r in listed.items] == ["old-web"]
+
+
+async def test_the_client_creates_and_reads_an_api_service(api: Any) -> None:
+    registration: Any = client.ApiregistrationV1Api(api)
+    created = await registration.create_api_service(
+        {
+            "metadata": {"name": "v1beta1.custom.metrics.k8s.io"},
+            "spec": {
+                "group": "custom.metrics.k8s.io",
+                "version": "v1beta1",
+                "groupPriorityMinimum": 100,
+                "versionPriority": 100,
+                "insecureSkipTLSVerify": True,
+                "service": {"namespace": "monitoring", "name": "adapter"},
+            },
+        }
+    )
+    read = await registration.read_api_service("v1beta1.custom.metrics.k8s.io")
+    assert read.metadata.uid == created.metadata.uid
+    assert read.metadata.resource_version == created.metadata.resource_version
+    assert read.spec.service.name == "adapter"
+    assert read.spec.service.port == 443  # defaulted
+    assert read.spec.group_priority_minimum == 100
+    listed = await registration.list_api_service()
+    assert "v1beta1.custom.metrics.k8s.io" in [a.metadata.name for a in listed.items]
+
+
+# -- create-from-yaml ------------------------------------------------------------------
+
+#: one of each kind, as a multi-document manifest
+ALL_KINDS = Path(__file__).parent.parent / "data" / "kubesim_all_kinds.yaml"
+
+
+def _create_from_yaml_and_read_back(kubeconfig: Path, manifest: Path) -> dict[str, Any]:
+    """`kubernetes.utils.create_from_yaml` with the sync client, then each object read
+    back through its typed API: kind -> (created, read) as plain dicts."""
+    from kubernetes import client as sync_client
+    from kubernetes import utils
+
+    api = official_client(kubeconfig)
+    create_from_yaml: Any = utils.create_from_yaml
+    created = [obj for group in create_from_yaml(api, str(manifest)) for obj in group]
+    batch: Any = sync_client.BatchV1Api(api)
+    apps: Any = sync_client.AppsV1Api(api)
+    core: Any = sync_client.CoreV1Api(api)
+    rbac: Any = sync_client.RbacAuthorizationV1Api(api)
+    autoscaling: Any = sync_client.AutoscalingV2Api(api)
+    registration: Any = sync_client.ApiregistrationV1Api(api)
+    readers: dict[str, Callable[[], Any]] = {
+        "Job": lambda: batch.read_namespaced_job("y-job", "default"),
+        "CronJob": lambda: batch.read_namespaced_cron_job("y-cron", "default"),
+        "DaemonSet": lambda: apps.read_namespaced_daemon_set("y-ds", "default"),
+        "StatefulSet": lambda: apps.read_namespaced_stateful_set("y-sts", "default"),
+        "ServiceAccount": lambda: core.read_namespaced_service_account("y-sa", "default"),
+        "Role": lambda: rbac.read_namespaced_role("y-role", "default"),
+        "RoleBinding": lambda: rbac.read_namespaced_role_binding("y-rb", "default"),
+        "ClusterRole": lambda: rbac.read_cluster_role("y-cr"),
+        "ClusterRoleBinding": lambda: rbac.read_cluster_role_binding("y-crb"),
+        "HorizontalPodAutoscaler": lambda: autoscaling.read_namespaced_horizontal_pod_autoscaler(
+            "y-hpa", "default"
+        ),
+        "ReplicationController": lambda: core.read_namespaced_replication_controller(
+            "y-rc", "default"
+        ),
+        "APIService": lambda: registration.read_api_service("v1beta1.y.example.com"),
+    }
+    assert [obj.kind for obj in created] == list(readers)
+    return {
+        obj.kind: (api.sanitize_for_serialization(obj), api.sanitize_for_serialization(read()))
+        for obj, read in zip(created, readers.values(), strict=True)
+    }
+
+
+async def test_create_from_yaml_creates_every_kind_and_reads_each_back(
+    kubeconfig_path: Path,
+) -> None:
+    objects = await asyncio.to_thread(_create_from_yaml_and_read_back, kubeconfig_path, ALL_KINDS)
+    for kind, (created, read) in objects.items():
+        assert read["metadata"]["uid"] == created["metadata"]["uid"], kind
+        assert read["metadata"]["name"].startswith(("y-", "v1beta1.y.")), kind
+    # stored as the apiserver stores them: defaulted
+    assert objects["Job"][1]["spec"]["backoffLimit"] == 6
+    assert objects["CronJob"][1]["spec"]["successfulJobsHistoryLimit"] == 3
+    assert objects["StatefulSet"][1]["spec"]["podManagementPolicy"] == "OrderedReady"
+    hpa = objects["HorizontalPodAutoscaler"][1]["spec"]
+    assert hpa["minReplicas"] == 1
+    assert hpa["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 80},
+            },
+        }
+    ]
+    assert objects["ReplicationController"][1]["spec"]["selector"] == {"app": "y-rc"}
+    crb = objects["ClusterRoleBinding"][1]
+    assert crb["roleRef"]["apiGroup"] == "rbac.authorization.k8s.io"
+    assert crb["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "carol"}
+    ]
+    assert objects["APIService"][1]["spec"]["service"]["port"] == 443
+    # and the workloads run: the Job completes, the sets make their pods
+    async with await config.new_client_from_config(config_file=str(kubeconfig_path)) as api:
+        batch: Any = client.BatchV1Api(api)
+        apps: Any = client.AppsV1Api(api)
+        await poll(
+            lambda: batch.read_namespaced_job("y-job", "default"),
+            until=lambda j: j.status.succeeded == 1,
+        )
+        await poll(
+            lambda: apps.read_namespaced_stateful_set("y-sts", "default"),
+            until=lambda s: s.status.ready_replicas == 2,
+        )
+        await poll(
+            lambda: apps.read_namespaced_daemon_set("y-ds", "default"),
+            until=lambda d: 0 < d.status.desired_number_scheduled == (d.status.number_ready or 0),
+        )
