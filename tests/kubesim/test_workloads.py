@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes_asyncio import client, config
+from kubernetes_asyncio import client, config, watch
 
 from kubesim import KubeSim, Scenario, cron
 from kubesim.controllers.jobs import SCHEDULED_AT
@@ -85,6 +85,27 @@ async def test_every_namespace_has_a_default_service_account(kubeconfig_path: Pa
     await _kubectl(kubeconfig_path, "create", "serviceaccount", "builder", "-n", "team-a")
     names = await _json(kubeconfig_path, "sa", "-n", "team-a")
     assert sorted(i["metadata"]["name"] for i in names["items"]) == ["builder", "default"]
+
+
+async def test_a_new_namespace_gets_its_default_service_account_through_the_client(
+    api: Any,
+) -> None:
+    core: Any = client.CoreV1Api(api)
+    await core.create_namespace({"metadata": {"name": "team-c"}})
+
+    async def read() -> Any:
+        try:
+            return await core.read_namespaced_service_account("default", "team-c")
+        except client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    account = await poll(read, until=lambda a: a is not None)
+    assert account.metadata.namespace == "team-c"
+    assert account.metadata.uid
+    listed = await core.list_namespaced_service_account("team-c")
+    assert [a.metadata.name for a in listed.items] == ["default"]
 
 
 # -- Jobs ------------------------------------------------------------------------------
@@ -177,6 +198,53 @@ async def test_parallel_completions_and_the_backoff_limit(api: Any) -> None:
     assert 'Unsupported value: "Always"' in json.loads(exc.value.body or "{}")["message"]
 
 
+async def test_kubectl_shows_a_job_stopped_at_its_backoff_limit(
+    kubeconfig_path: Path, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "job.json"
+    manifest.write_text(
+        json.dumps(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": "flaky"},
+                "spec": {
+                    "backoffLimit": 1,
+                    "template": {
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "containers": [
+                                {"name": "w", "image": "busybox", "command": ["sh", "-c", "exit 2"]}
+                            ],
+                        }
+                    },
+                },
+            }
+        )
+    )
+    assert "job.batch/flaky created" in await _kubectl(
+        kubeconfig_path, "create", "-f", str(manifest)
+    )
+    job = await poll(
+        lambda: _json(kubeconfig_path, "job", "flaky"),
+        until=lambda j: _condition(j, "Failed") is not None,
+    )
+    assert _condition(job, "Failed")["reason"] == "BackoffLimitExceeded"
+    assert _condition(job, "Complete") is None
+    assert job["status"]["failed"] == 2  # the first try and one retry, then no more
+    assert "active" not in job["status"]
+    pods = await _json(kubeconfig_path, "pods", "-l", "job-name=flaky")
+    assert sorted(p["status"]["phase"] for p in pods["items"]) == ["Failed", "Failed"]
+    # no third pod comes later: the Job has stopped for good
+    await asyncio.sleep(1.0)
+    assert len((await _json(kubeconfig_path, "pods", "-l", "job-name=flaky"))["items"]) == 2
+    row = (await _kubectl(kubeconfig_path, "get", "job", "flaky", "--no-headers")).split()
+    assert row[:3] == ["flaky", "Failed", "0/1"]
+    described = await _kubectl(kubeconfig_path, "describe", "job", "flaky")
+    assert "BackoffLimitExceeded" in described
+    assert "Job has reached the specified backoff limit" in described
+
+
 async def test_deleting_a_job_deletes_its_pods(kubeconfig_path: Path) -> None:
     await _kubectl(
         kubeconfig_path, "create", "job", "long", "--image=busybox", "--", "sleep", "600"
@@ -233,7 +301,7 @@ async def test_a_cron_job_creates_jobs_when_its_schedule_fires(
     )
 
 
-async def test_forbid_skips_a_run_while_the_last_is_active_and_history_is_trimmed(
+async def test_forbid_skips_a_run_while_the_last_is_active(
     kubesim: KubeSim, kubeconfig_path: Path, api: Any
 ) -> None:
     clock = {"now": datetime.now(UTC)}
@@ -265,6 +333,69 @@ async def test_forbid_skips_a_run_while_the_last_is_active_and_history_is_trimme
         kubeconfig_path, "create", "cronjob", "bad", "--image=x", "--schedule=61 * * * *", ok=False
     )
     assert "minute out of range" in refused
+
+
+async def test_finished_jobs_beyond_the_history_limits_are_deleted(
+    kubesim: KubeSim, kubeconfig_path: Path, api: Any
+) -> None:
+    start = datetime.now(UTC)
+    clock = {"now": start}
+    kubesim.controllers.cron_jobs.clock = lambda: clock["now"]
+    batch: Any = client.BatchV1Api(api)
+
+    def cron_job(name: str, command: list[str], **limits: int) -> Any:
+        container = {"name": "w", "image": "busybox", "command": command}
+        pod = {"spec": {"restartPolicy": "Never", "containers": [container]}}
+        return {
+            "metadata": {"name": name},
+            "spec": {
+                "schedule": "* * * * *",
+                "jobTemplate": {"spec": {"backoffLimit": 0, "template": pod}},
+                **limits,
+            },
+        }
+
+    await batch.create_namespaced_cron_job(
+        "default", cron_job("ok", ["true"], successfulJobsHistoryLimit=2)
+    )
+    await batch.create_namespaced_cron_job(
+        "default",
+        cron_job("bad", ["sh", "-c", "exit 1"]),  # failedJobsHistoryLimit: 1
+    )
+    created = await batch.read_namespaced_cron_job("ok", "default")
+    assert created.spec.failed_jobs_history_limit == 1  # defaulted
+
+    async def jobs_of(owner: str) -> list[str]:
+        listed = await batch.list_namespaced_job("default")
+        return sorted(
+            j.metadata.name
+            for j in listed.items
+            if j.metadata.owner_references[0].name == owner
+            and any(c.type in ("Complete", "Failed") for c in j.status.conditions or [])
+        )
+
+    async def finished_are(owner: str, expected: list[str]) -> None:
+        await poll(lambda: jobs_of(owner), until=lambda names: names == expected)
+
+    first = cron.parse("* * * * *").next_after(start)
+    fired = [first + timedelta(minutes=m) for m in range(4)]
+    names = [int(t.timestamp() // 60) for t in fired]
+    for count, moment in enumerate(fired, start=1):
+        clock["now"] = moment + timedelta(seconds=1)
+        # the newest finished Jobs, up to the limit: the older ones are gone
+        await finished_are("ok", [f"ok-{n}" for n in names[:count][-2:]])
+        await finished_are("bad", [f"bad-{names[count - 1]}"])
+    # and their pods with them
+    core: Any = client.CoreV1Api(api)
+    await poll(
+        lambda: core.list_namespaced_pod("default"),
+        until=lambda pods: (
+            sorted(p.metadata.labels["job-name"] for p in pods.items)
+            == sorted([f"ok-{names[2]}", f"ok-{names[3]}", f"bad-{names[3]}"])
+        ),
+    )
+    status = (await batch.read_namespaced_cron_job("ok", "default")).status
+    assert status.last_schedule_time == fired[3]
 
 
 # -- DaemonSets and StatefulSets -------------------------------------------------------
@@ -341,6 +472,24 @@ async def test_a_daemon_set_runs_a_pod_on_each_node_that_should_run_it(
         assert "disk=ssd" in table
 
 
+def _stateful_set(name: str, image: str, **spec: Any) -> Any:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 3,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": image}]},
+            },
+            **spec,
+        },
+    }
+
+
 async def test_a_stateful_set_makes_ordered_pods_with_stable_names_and_claims(
     kubesim_factory: SimFactory, tmp_path: Path
 ) -> None:
@@ -364,29 +513,14 @@ async def test_a_stateful_set_makes_ordered_pods_with_stable_names_and_claims(
                 seen.append((meta["name"], "ready"))
 
         sim.storage.add_listener(record)
-        sts = {
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": {"name": "db"},
+        claim = {
+            "metadata": {"name": "data"},
             "spec": {
-                "replicas": 3,
-                "serviceName": "db",
-                "selector": {"matchLabels": {"app": "db"}},
-                "template": {
-                    "metadata": {"labels": {"app": "db"}},
-                    "spec": {"containers": [{"name": "db", "image": "postgres:17"}]},
-                },
-                "volumeClaimTemplates": [
-                    {
-                        "metadata": {"name": "data"},
-                        "spec": {
-                            "accessModes": ["ReadWriteOnce"],
-                            "resources": {"requests": {"storage": "1Gi"}},
-                        },
-                    }
-                ],
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
             },
         }
+        sts = _stateful_set("db", "postgres:17", volumeClaimTemplates=[claim])
         manifest = tmp_path / "sts.json"
         manifest.write_text(json.dumps(sts))
         await _kubectl(kubeconfig, "apply", "-f", str(manifest))
@@ -425,6 +559,95 @@ async def test_a_stateful_set_makes_ordered_pods_with_stable_names_and_claims(
         status = (await _json(kubeconfig, "sts", "db"))["status"]
         assert status["replicas"] == 1
         assert status["currentRevision"] == status["updateRevision"]
+
+
+async def test_the_client_creates_a_daemon_set_and_gets_a_pod_per_eligible_node(
+    kubesim_factory: SimFactory, tmp_path: Path
+) -> None:
+    async with kubesim_factory(NODES) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+        async with await config.new_client_from_config(config_file=str(kubeconfig)) as api:
+            apps: Any = client.AppsV1Api(api)
+            core: Any = client.CoreV1Api(api)
+            created = await apps.create_namespaced_daemon_set("default", _daemon_set("logs"))
+            assert created.spec.update_strategy.type == "RollingUpdate"  # defaulted
+            ds = await poll(
+                lambda: apps.read_namespaced_daemon_set("logs", "default"),
+                until=lambda d: d.status.number_ready == 3,
+            )
+            assert ds.status.desired_number_scheduled == 3
+            assert ds.status.current_number_scheduled == 3
+            pods = await core.list_namespaced_pod("default", label_selector="app=logs")
+            # one each on n1, n2 (cordoned) and n3; none on n4, whose taint it does not bear
+            assert sorted(p.spec.node_name for p in pods.items) == ["n1", "n2", "n3"]
+            for pod in pods.items:
+                (owner,) = pod.metadata.owner_references
+                assert (owner.kind, owner.name, owner.controller) == ("DaemonSet", "logs", True)
+
+
+async def test_the_client_creates_a_stateful_set_whose_pods_come_in_order_with_stable_names(
+    kubesim_factory: SimFactory, tmp_path: Path
+) -> None:
+    async with kubesim_factory(ready_delay=0.3) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+        async with await config.new_client_from_config(config_file=str(kubeconfig)) as api:
+            apps: Any = client.AppsV1Api(api)
+            core: Any = client.CoreV1Api(api)
+            seen: list[tuple[str, str]] = []  # (pod, "added" | "ready"), as a watch tells it
+
+            # from the revision of a list made before the set: every pod event is seen
+            listed = await core.list_namespaced_pod("default", label_selector="app=web")
+
+            async def follow() -> None:
+                stream = watch.Watch().stream(
+                    core.list_namespaced_pod,
+                    "default",
+                    label_selector="app=web",
+                    resource_version=listed.metadata.resource_version,
+                    timeout_seconds=30,
+                )
+                async for event in stream:
+                    pod = event["object"]
+                    name = pod.metadata.name
+                    ready = any(
+                        c.type == "Ready" and c.status == "True"
+                        for c in (pod.status.conditions or [])
+                    )
+                    if event["type"] == "ADDED":
+                        seen.append((name, "added"))
+                    elif ready and (name, "ready") not in seen:
+                        seen.append((name, "ready"))
+                    if ("web-2", "ready") in seen:
+                        return
+
+            following = asyncio.create_task(follow())
+            await apps.create_namespaced_stateful_set("default", _stateful_set("web", "nginx:1.27"))
+            await asyncio.wait_for(following, 30)
+            # each pod is made only once the one before it is ready
+            assert seen == [
+                ("web-0", "added"),
+                ("web-0", "ready"),
+                ("web-1", "added"),
+                ("web-1", "ready"),
+                ("web-2", "added"),
+                ("web-2", "ready"),
+            ]
+            sts = await apps.read_namespaced_stateful_set("web", "default")
+            assert sts.spec.pod_management_policy == "OrderedReady"  # defaulted
+            # a deleted pod comes back under the same name, a new pod
+            old = await core.read_namespaced_pod("web-1", "default")
+            await core.delete_namespaced_pod("web-1", "default", grace_period_seconds=0)
+            again = await poll(
+                lambda: core.list_namespaced_pod("default", label_selector="app=web"),
+                until=lambda pods: any(
+                    p.metadata.name == "web-1" and p.metadata.uid != old.metadata.uid
+                    for p in pods.items
+                ),
+            )
+            assert sorted(p.metadata.name for p in again.items) == ["web-0", "web-1", "web-2"]
+            web_1 = next(p for p in again.items if p.metadata.name == "web-1")
+            assert web_1.spec.hostname == "web-1"
+            assert web_1.metadata.labels["statefulset.kubernetes.io/pod-name"] == "web-1"
 
 
 # -- RBAC and the stored kinds ---------------------------------------------------------
