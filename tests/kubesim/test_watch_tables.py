@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from kubesim import KubeSim
-from tests.kubesim.conftest import KUBECTL, deployment, official_client
+from tests.kubesim.conftest import deployment, kubectl_binary, official_client
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -153,12 +153,13 @@ async def test_a_plain_watch_still_sends_objects(kubesim: KubeSim) -> None:
     assert (line["type"], line["object"]["kind"]) == ("ADDED", "Deployment")
 
 
+@pytest.mark.kubectl
 async def test_kubectl_get_w_keeps_its_columns_after_the_first_row(
     kubesim: KubeSim, kubeconfig_path: Path
 ) -> None:
     kubesim.store.create(deployment("cols"), namespace="default")
     proc = await asyncio.create_subprocess_exec(
-        KUBECTL, "--kubeconfig", str(kubeconfig_path), "get", "deployments", "-w",
+        kubectl_binary(), "--kubeconfig", str(kubeconfig_path), "get", "deployments", "-w",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:

@@ -72,6 +72,7 @@ def test_bad_cron_schedules_are_refused(expression: str, error: str) -> None:
 # -- ServiceAccounts -------------------------------------------------------------------
 
 
+@pytest.mark.kubectl
 async def test_every_namespace_has_a_default_service_account(kubeconfig_path: Path) -> None:
     await _kubectl(kubeconfig_path, "create", "namespace", "team-a")
 
@@ -117,6 +118,7 @@ def _condition(obj: Any, type_: str) -> Any:
     )
 
 
+@pytest.mark.kubectl
 async def test_a_job_runs_its_pods_to_completion(kubeconfig_path: Path) -> None:
     await _kubectl(
         kubeconfig_path, "create", "job", "once", "--image=busybox", "--", "sh", "-c", "sleep 0.2"
@@ -198,6 +200,7 @@ async def test_parallel_completions_and_the_backoff_limit(api: Any) -> None:
     assert 'Unsupported value: "Always"' in json.loads(exc.value.body or "{}")["message"]
 
 
+@pytest.mark.kubectl
 async def test_kubectl_shows_a_job_stopped_at_its_backoff_limit(
     kubeconfig_path: Path, tmp_path: Path
 ) -> None:
@@ -245,6 +248,7 @@ async def test_kubectl_shows_a_job_stopped_at_its_backoff_limit(
     assert "Job has reached the specified backoff limit" in described
 
 
+@pytest.mark.kubectl
 async def test_deleting_a_job_deletes_its_pods(kubeconfig_path: Path) -> None:
     await _kubectl(
         kubeconfig_path, "create", "job", "long", "--image=busybox", "--", "sleep", "600"
@@ -263,6 +267,7 @@ async def test_deleting_a_job_deletes_its_pods(kubeconfig_path: Path) -> None:
 # -- CronJobs --------------------------------------------------------------------------
 
 
+@pytest.mark.kubectl
 async def test_a_cron_job_creates_jobs_when_its_schedule_fires(
     kubesim: KubeSim, kubeconfig_path: Path
 ) -> None:
@@ -301,6 +306,7 @@ async def test_a_cron_job_creates_jobs_when_its_schedule_fires(
     )
 
 
+@pytest.mark.kubectl
 async def test_forbid_skips_a_run_while_the_last_is_active(
     kubesim: KubeSim, kubeconfig_path: Path, api: Any
 ) -> None:
@@ -426,6 +432,7 @@ def _daemon_set(name: str, **pod_spec: Any) -> Any:
     }
 
 
+@pytest.mark.kubectl
 async def test_a_daemon_set_runs_a_pod_on_each_node_that_should_run_it(
     kubesim_factory: SimFactory, tmp_path: Path
 ) -> None:
@@ -490,6 +497,7 @@ def _stateful_set(name: str, image: str, **spec: Any) -> Any:
     }
 
 
+@pytest.mark.kubectl
 async def test_a_stateful_set_makes_ordered_pods_with_stable_names_and_claims(
     kubesim_factory: SimFactory, tmp_path: Path
 ) -> None:
@@ -653,6 +661,7 @@ async def test_the_client_creates_a_stateful_set_whose_pods_come_in_order_with_s
 # -- RBAC and the stored kinds ---------------------------------------------------------
 
 
+@pytest.mark.kubectl
 async def test_auth_can_i_is_answered_from_the_rbac_objects(
     kubesim: KubeSim, kubeconfig_path: Path, tmp_path: Path
 ) -> None:
@@ -731,6 +740,7 @@ async def test_auth_can_i_is_answered_from_the_rbac_objects(
     assert "MethodNotAllowed" in listed or "not allow" in listed
 
 
+@pytest.mark.kubectl
 async def test_the_stored_kinds_take_kubectl_apply_with_validation(
     kubeconfig_path: Path, tmp_path: Path, api: Any
 ) -> None:
