@@ -9,12 +9,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: dev test install lint typecheck imports unit check bench clean prometheus chromium
+.PHONY: dev test install lint typecheck imports unit check bench clean prometheus chromium kubectl
 
 dev: $(VENV)/.installed
 	$(BIN)/jan-models dev
 
-test: $(VENV)/.installed lint typecheck imports prometheus chromium
+test: $(VENV)/.installed lint typecheck imports prometheus chromium kubectl
 	$(BIN)/pytest
 
 # The alert and dashboard tests run a real Prometheus (Debian's package brings promtool too).
@@ -27,6 +27,17 @@ prometheus:
 # The console's browser tests drive Debian's chromium (never `playwright install`).
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+# kubesim's tests drive the real kubectl (tests marked `kubectl`); they fail, never skip,
+# without it. Debian's own archive has none recent enough (kubernetes-client is 1.20): the
+# apt package `kubectl` comes from an apt source that provides it (this machine image has
+# it installed from the Google Cloud SDK's). Without one, stop and say what is missing.
+kubectl:
+	@command -v kubectl >/dev/null || { \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kubectl; } || { \
+		echo "make: kubectl is not installed and apt could not install it (no apt source provides the"; \
+		echo "      'kubectl' package here). Add one (Kubernetes' or the Google Cloud SDK's) or put a"; \
+		echo "      kubectl binary on PATH, then run make test again."; exit 1; } >&2
 
 install: $(VENV)/.installed
 

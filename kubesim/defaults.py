@@ -1,7 +1,8 @@
 """Server-side defaulting, applied on every write as the apiserver's defaulters do.
 
 Only defaults that clients observe are set (replicas, strategy, pod-spec policies,
-Service cluster IPs and ports, Namespace phase, Secret `stringData`). Each function edits
+Service cluster IPs and ports, Namespace phase, Secret `stringData`, the groups of an RBAC
+binding's role and subjects, an APIService's port, an HPA's CPU metric). Each function edits
 a private copy in place and is idempotent.
 """
 
@@ -219,7 +220,43 @@ def _replication_controller(obj: Obj) -> None:
 
 
 def _horizontal_pod_autoscaler(obj: Obj) -> None:
-    obj.setdefault("spec", {}).setdefault("minReplicas", 1)
+    """autoscaling/v2: one replica at least, and with no metrics, 80% average CPU."""
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("minReplicas", 1)
+    if not spec.get("metrics"):
+        spec["metrics"] = [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 80},
+                },
+            }
+        ]
+
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def _role_binding(obj: Obj) -> None:
+    """A binding's roleRef is in the RBAC group unless it says otherwise, as are its User
+    and Group subjects; a ServiceAccount subject is in the core group ("")."""
+    role_ref = obj.setdefault("roleRef", {})  # a struct, not a pointer: always there
+    if isinstance(role_ref, dict) and not role_ref.get("apiGroup"):
+        role_ref["apiGroup"] = RBAC_GROUP
+    for subject in obj.get("subjects") or ():
+        if isinstance(subject, dict) and not subject.get("apiGroup"):
+            if subject.get("kind") in ("User", "Group"):
+                subject["apiGroup"] = RBAC_GROUP
+            elif subject.get("kind") == "ServiceAccount":
+                subject["apiGroup"] = ""
+
+
+def _api_service(obj: Obj) -> None:
+    """An APIService's service is reached on port 443 unless it names another."""
+    service = (obj.get("spec") or {}).get("service")
+    if isinstance(service, dict):
+        service.setdefault("port", 443)
 
 
 DEFAULTERS = {
@@ -236,6 +273,9 @@ DEFAULTERS = {
     "apps/statefulsets": _stateful_set,
     "/replicationcontrollers": _replication_controller,
     "autoscaling/horizontalpodautoscalers": _horizontal_pod_autoscaler,
+    f"{RBAC_GROUP}/rolebindings": _role_binding,
+    f"{RBAC_GROUP}/clusterrolebindings": _role_binding,
+    "apiregistration.k8s.io/apiservices": _api_service,
 }
 #: defaults that need the object's uid (set after validation, as the strategies do)
 IDENTITY_DEFAULTERS = {"batch/jobs": job_identity}

@@ -2,16 +2,18 @@
 
 Covers object names, label keys and values, container resources (quantities; extended
 resources such as `nvidia.com/gpu` need equal requests and limits), Deployment selectors
-against template labels, and Service ports. Field paths use the apiserver's notation,
+against template labels, Service ports, and what an RBAC binding refers to. Field paths use the apiserver's notation,
 e.g. `spec.template.spec.containers[0].resources.requests[cpu]`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from kubesim.cron import CronError, parse
+from kubesim.defaults import RBAC_GROUP
 from kubesim.errors import invalid
 from kubesim.quantity import is_quantity, parse_quantity
 from kubesim.resources import ResourceType
@@ -25,6 +27,7 @@ _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _QUALIFIED = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_SUBJECT_KINDS = ("ServiceAccount", "User", "Group")
 _STANDARD_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage", "storage"})
 
 SUBDOMAIN_MSG = (
@@ -227,6 +230,35 @@ def _service(obj: Obj, causes: Causes) -> None:
             )
 
 
+def _unsupported(value: object, supported: tuple[str, ...]) -> str:
+    listed = ", ".join(f'"{s}"' for s in supported)
+    return f'Unsupported value: "{value or ""}": supported values: {listed}'
+
+
+def _binding(role_kinds: tuple[str, ...]) -> Callable[[Obj, Causes], None]:
+    """RoleBinding (to a Role or ClusterRole) or ClusterRoleBinding (to a ClusterRole):
+    the roleRef's group, kind and name, and each subject's kind and name."""
+
+    def check(obj: Obj, causes: Causes) -> None:
+        ref: Obj = obj["roleRef"] if isinstance(obj.get("roleRef"), dict) else {}
+        if ref.get("apiGroup") != RBAC_GROUP:
+            causes.append(("roleRef.apiGroup", _unsupported(ref.get("apiGroup"), (RBAC_GROUP,))))
+        if ref.get("kind") not in role_kinds:
+            causes.append(("roleRef.kind", _unsupported(ref.get("kind"), role_kinds)))
+        if not ref.get("name"):
+            causes.append(("roleRef.name", "Required value"))
+        for i, given in enumerate(obj.get("subjects") or []):
+            subject: Obj = given if isinstance(given, dict) else {}
+            if not subject.get("name"):
+                causes.append((f"subjects[{i}].name", "Required value"))
+            if subject.get("kind") not in _SUBJECT_KINDS:
+                causes.append(
+                    (f"subjects[{i}].kind", _unsupported(subject.get("kind"), _SUBJECT_KINDS))
+                )
+
+    return check
+
+
 def _crd(obj: Obj, causes: Causes) -> None:
     spec = obj.get("spec") or {}
     names = spec.get("names") or {}
@@ -256,6 +288,8 @@ _KIND_CHECKS = {
     "/pods": lambda obj, causes: _pod_spec(obj.get("spec"), "spec", causes),
     "/services": _service,
     "apiextensions.k8s.io/customresourcedefinitions": _crd,
+    f"{RBAC_GROUP}/rolebindings": _binding(("Role", "ClusterRole")),
+    f"{RBAC_GROUP}/clusterrolebindings": _binding(("ClusterRole",)),
 }
 
 

@@ -14,7 +14,7 @@ import secrets
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -77,8 +77,8 @@ def dev(
     prometheus_port: Annotated[int, typer.Option(envvar="JAN_MODELS_DEV_PROMETHEUS_PORT")] = 9090,
 ) -> None:
     """Run everything locally: NATS, MongoDB, a simulated GPU cluster and the three services."""
-    config = StackConfig(
-        data_dir=data_dir.resolve(),
+    config = dev_stack_config(
+        data_dir,
         api_host=api_host,
         api_port=api_port,
         nats_port=nats_port,
@@ -88,7 +88,6 @@ def dev(
         kubeconfig=kubeconfig,
         scenario=scenario,
         ready_delay=ready_delay,
-        keep_cluster=True,
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -114,6 +113,15 @@ def dev(
         stop.wait()
         typer.echo("stopping ...")
     typer.echo("stopped.")
+
+
+def dev_stack_config(data_dir: Path, **options: Any) -> StackConfig:
+    """The stack `jan-models dev` runs on `data_dir`: kubesim keeps its cluster there
+    (`keep_cluster`), as NATS and MongoDB keep theirs, so a second `dev` on the same
+    directory finds the models running in the objects the first left, rather than an
+    empty cluster that drift repair fills again. `options` are the other StackConfig
+    fields (ports, scenario, ready delay, ...)."""
+    return StackConfig(data_dir=data_dir.resolve(), keep_cluster=True, **options)
 
 
 def _summary(stack: LocalStack, *, key: str, org_id: int, prometheus_url: str | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +63,32 @@ def deployment(
     }
 
 
-KUBECTL = shutil.which("kubectl") or "kubectl"
+#: whether the test running now carries `@pytest.mark.kubectl` (tests run one at a time)
+_running_marked = {"kubectl": False}
+
+
+@pytest.fixture(autouse=True)
+def _kubectl_marker(request: pytest.FixtureRequest) -> Iterator[None]:
+    _running_marked["kubectl"] = request.node.get_closest_marker("kubectl") is not None
+    yield
+    _running_marked["kubectl"] = False
+
+
+def kubectl_binary() -> str:
+    """The kubectl on PATH, for a test marked `kubectl` (so `-m kubectl` selects every test
+    that runs it). A missing kubectl fails the test, never skips it: `make test` installs
+    it first (`make kubectl`)."""
+    assert _running_marked["kubectl"], "a test that runs kubectl carries @pytest.mark.kubectl"
+    found = shutil.which("kubectl")
+    if found is None:
+        pytest.fail("kubectl is not on PATH: `make kubectl` installs it (apt package `kubectl`)")
+    return found
 
 
 def kubectl(kubeconfig: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the real kubectl against kubesim (blocking: call it through `asyncio.to_thread`)."""
     done = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(kubeconfig), *args],
+        [kubectl_binary(), "--kubeconfig", str(kubeconfig), *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -31,6 +31,7 @@ def _service(name: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.kubectl
 async def test_service_names_are_dns_1035_labels(kubeconfig_path: Path, tmp_path: Path) -> None:
     def attempt() -> tuple[int, dict[str, Any], Any]:
         from kubernetes import client

@@ -66,6 +66,7 @@ async def test_a_rule_fails_only_its_requests_for_its_count(
         assert await control.fault_rules() == []
 
 
+@pytest.mark.kubectl
 async def test_a_timed_rule_ends_and_kubectl_shows_its_answer(
     kubesim: KubeSim, kubeconfig_path: Path
 ) -> None:
@@ -90,6 +91,7 @@ async def test_a_timed_rule_ends_and_kubectl_shows_its_answer(
             await control.add_fault_rule(code=500, verbs="get")
 
 
+@pytest.mark.kubectl
 async def test_the_audit_log_orders_writes_with_their_identity_and_versions(
     kubesim: KubeSim, kubeconfig_path: Path, tmp_path: Path
 ) -> None:

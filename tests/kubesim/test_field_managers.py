@@ -43,6 +43,7 @@ async def _apply(
     )
 
 
+@pytest.mark.kubectl
 async def test_apply_conflicts_with_fields_an_update_wrote(
     kubesim: KubeSim, kubeconfig_path: Path, tmp_path: Path
 ) -> None:
@@ -100,6 +101,7 @@ async def test_apply_conflicts_with_fields_an_update_wrote(
     assert ("autoscaler", "Update", "") not in managers
 
 
+@pytest.mark.kubectl
 async def test_scale_and_label_record_their_managers_and_conflicts_list_every_manager(
     kubesim: KubeSim, kubeconfig_path: Path, tmp_path: Path
 ) -> None:

@@ -30,6 +30,7 @@ def _reasons(found: list[Any]) -> list[str]:
     return [e.reason for e in found]
 
 
+@pytest.mark.kubectl
 async def test_a_started_pod_tells_its_pull_create_and_start(
     kubeconfig_path: Path,
 ) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from kubesim import KubeSim
 from kubesim.scenario import LogSpec, default_scenario
-from tests.kubesim.conftest import KUBECTL, deployment, kubectl
+from tests.kubesim.conftest import deployment, kubectl, kubectl_binary
 from tests.kubesim.test_rollouts import Cluster
 from tests.plugins.kubesim import SimFactory
 from tests.waiting import poll
@@ -110,7 +110,7 @@ async def test_follow_ends_when_the_pod_goes(kubeconfig_path: Path) -> None:
     await cluster.create(_vllm("follow"))
     pod = await _running_pod(cluster, "follow")
     process = await asyncio.create_subprocess_exec(
-        KUBECTL,
+        kubectl_binary(),
         "--kubeconfig",
         str(kubeconfig_path),
         "logs",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client, utils
 
 from jan_models.embedded import EmbeddedServerError, free_port
 from jan_models.stack import ChildProcess
@@ -27,6 +27,10 @@ from tests.waiting import eventually
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 Key = tuple[str, str, str]
+#: a restart after a clean stop and after a crash
+STOPPED_BY = pytest.mark.parametrize(
+    "how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"]
+)
 #: the official client, loosely typed: these tests hand it plain dicts, as JSON goes out
 k8s: Any = client
 
@@ -89,12 +93,13 @@ def _raw(call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     return body
 
 
-def cluster_state(api: Any) -> tuple[dict[Key, tuple[str, str]], int]:
+def cluster_state(api: Any, *, more: bool = False) -> tuple[dict[Key, tuple[str, str]], int]:
     """(kind, namespace, name) -> (uid, resourceVersion) of every object of the kinds a
-    restart could disturb (Events included), and the revision of the last list."""
+    restart could disturb (Events included), and the revision of the last list; `more`
+    adds the workload, RBAC and stored kinds a developer may create beside the models."""
     core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
     custom = k8s.CustomObjectsApi(api)
-    listers = {
+    listers: dict[str, Any] = {
         "Node": core.list_node,
         "Namespace": core.list_namespace,
         "Pod": core.list_pod_for_all_namespaces,
@@ -109,6 +114,24 @@ def cluster_state(api: Any) -> tuple[dict[Key, tuple[str, str]], int]:
             "autoscaling.aibrix.ai", "v1alpha1", "podautoscalers", **kw
         ),
     }
+    if more:
+        batch, rbac = k8s.BatchV1Api(api), k8s.RbacAuthorizationV1Api(api)
+        listers |= {
+            "Job": batch.list_job_for_all_namespaces,
+            "CronJob": batch.list_cron_job_for_all_namespaces,
+            "DaemonSet": apps.list_daemon_set_for_all_namespaces,
+            "StatefulSet": apps.list_stateful_set_for_all_namespaces,
+            "PersistentVolumeClaim": core.list_persistent_volume_claim_for_all_namespaces,
+            "Role": rbac.list_role_for_all_namespaces,
+            "RoleBinding": rbac.list_role_binding_for_all_namespaces,
+            "ClusterRole": rbac.list_cluster_role,
+            "ClusterRoleBinding": rbac.list_cluster_role_binding,
+            "HorizontalPodAutoscaler": k8s.AutoscalingV2Api(
+                api
+            ).list_horizontal_pod_autoscaler_for_all_namespaces,
+            "ReplicationController": core.list_replication_controller_for_all_namespaces,
+            "APIService": k8s.ApiregistrationV1Api(api).list_api_service,
+        }
     state: dict[Key, tuple[str, str]] = {}
     revision = 0
     for kind, lister in listers.items():
@@ -198,7 +221,7 @@ def _config_map(name: str) -> dict[str, Any]:
 
 
 @pytest.mark.kubectl
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+@STOPPED_BY
 async def test_a_restarted_kubesim_serves_the_cluster_it_was_left_with(
     sim: Kubesim, how: signal.Signals
 ) -> None:
@@ -300,3 +323,70 @@ async def test_a_second_kubesim_on_the_same_directory_refuses_to_start(
     # and the first one was not disturbed
     core = k8s.CoreV1Api(sim.client())
     assert _raw(core.list_node)["items"]
+
+
+#: one of each kind kubesim keeps beside the models' (a Job, a CronJob, sets, RBAC, ...)
+ALL_KINDS = Path(__file__).parent.parent / "data" / "kubesim_all_kinds.yaml"
+
+
+def _create_all_kinds(api: Any) -> None:
+    create_from_yaml: Any = utils.create_from_yaml
+    create_from_yaml(api, str(ALL_KINDS))
+
+
+def _all_kinds_settled(api: Any) -> bool:
+    """The Job has completed, the StatefulSet runs its two pods and the DaemonSet one
+    on every node, all ready."""
+    batch, apps = k8s.BatchV1Api(api), k8s.AppsV1Api(api)
+    job = _raw(batch.read_namespaced_job, "y-job", "default").get("status") or {}
+    sts = _raw(apps.read_namespaced_stateful_set, "y-sts", "default").get("status") or {}
+    ds = _raw(apps.read_namespaced_daemon_set, "y-ds", "default").get("status") or {}
+    return (
+        job.get("succeeded") == 1
+        and sts.get("readyReplicas") == 2
+        and 0 < ds.get("desiredNumberScheduled", 0) == ds.get("numberReady")
+    )
+
+
+def _pods(api: Any) -> dict[str, tuple[str, str, list[int]]]:
+    """name -> (uid, phase, restart counts) of the pods in `default`."""
+    return {
+        p["metadata"]["name"]: (
+            p["metadata"]["uid"],
+            p["status"]["phase"],
+            [cs["restartCount"] for cs in p["status"].get("containerStatuses", [])],
+        )
+        for p in _raw(k8s.CoreV1Api(api).list_namespaced_pod, "default")["items"]
+    }
+
+
+@STOPPED_BY
+async def test_the_workload_rbac_and_stored_kinds_survive_a_restart_and_nothing_runs_again(
+    sim: Kubesim, how: signal.Signals
+) -> None:
+    await sim.started()
+    api = sim.client()
+    await asyncio.to_thread(_create_all_kinds, api)
+    await eventually(lambda: asyncio.to_thread(_all_kinds_settled, api), within=60)
+    state, revision = await asyncio.to_thread(cluster_state, api, more=True)
+    kinds = {kind for kind, _, _ in state}
+    assert {"Job", "CronJob", "DaemonSet", "StatefulSet", "ClusterRoleBinding"} <= kinds
+    assert {"HorizontalPodAutoscaler", "ReplicationController", "APIService"} <= kinds
+    pods = await asyncio.to_thread(_pods, api)
+    job_pods = [name for name in pods if name.startswith("y-job-")]
+    assert [pods[name][1] for name in job_pods] == ["Succeeded"]
+    assert {"y-sts-0", "y-sts-1"} <= set(pods)
+
+    await asyncio.to_thread(sim.stop, how)
+    await sim.started()
+    api = sim.client()
+
+    # every object as it was (uid and resourceVersion), and nothing written since: the
+    # Job is not run again, the sets' pods are not made again, no Event is recorded
+    after, revision_after = await asyncio.to_thread(cluster_state, api, more=True)
+    assert after == state
+    assert revision_after == revision
+    assert await asyncio.to_thread(_pods, api) == pods
+    # and it stays so once the controllers have had time to act on what they found
+    await asyncio.sleep(1.5)  # a CronJob clock tick and a kubelet pass
+    assert await asyncio.to_thread(cluster_state, api, more=True) == (state, revision)

@@ -168,6 +168,7 @@ def _subset_mismatches(wanted: Any, got: Any, path: str = "") -> list[str]:
     return [] if wanted == got else [f"{path}: {got!r} != {wanted!r}"]
 
 
+@pytest.mark.kubectl
 async def test_kubectl_create_generators_send_protobuf_and_kubesim_stores_their_objects(
     kubeconfig_path: Path,
 ) -> None:

@@ -109,6 +109,7 @@ def scalings(events: list[Any]) -> list[tuple[str, str, int, int]]:
     return found
 
 
+@pytest.mark.kubectl
 async def test_deployment_owns_replica_set_owns_pods(kubeconfig_path: Path) -> None:
     cluster = Cluster(kubeconfig_path)
     await cluster.create(rolling("web", replicas=3, surge=1, unavailable=0))
@@ -154,6 +155,7 @@ async def test_deployment_owns_replica_set_owns_pods(kubeconfig_path: Path) -> N
     }
 
 
+@pytest.mark.kubectl
 async def test_rolling_update_stays_within_surge_and_unavailable(kubeconfig_path: Path) -> None:
     cluster = Cluster(kubeconfig_path)
     await cluster.create(rolling("roll", replicas=4, surge=1, unavailable=1))
@@ -175,6 +177,7 @@ async def test_rolling_update_stays_within_surge_and_unavailable(kubeconfig_path
     assert any(name == old.metadata.name and way == "down" for way, name, _b, _a in steps)
 
 
+@pytest.mark.kubectl
 async def test_recreate_scales_old_to_zero_before_new(kubeconfig_path: Path) -> None:
     cluster = Cluster(kubeconfig_path)
     await cluster.create(deployment("rec", replicas=2))
@@ -194,6 +197,7 @@ async def test_recreate_scales_old_to_zero_before_new(kubeconfig_path: Path) -> 
     assert [e.reason for e in deleted].count("SuccessfulDelete") == 2
 
 
+@pytest.mark.kubectl
 async def test_revision_history_limit_deletes_idle_sets(kubeconfig_path: Path) -> None:
     cluster = Cluster(kubeconfig_path)
     body = rolling("hist", replicas=1, surge=1, unavailable=0)
@@ -208,6 +212,7 @@ async def test_revision_history_limit_deletes_idle_sets(kubeconfig_path: Path) -
     assert [rs.spec.replicas for rs in sets] == [0, 1]
 
 
+@pytest.mark.kubectl
 async def test_progress_deadline_exceeded(kubeconfig_path: Path) -> None:
     cluster = Cluster(kubeconfig_path)
     body = deployment("stuck", image="registry/does-not-exist:1")
@@ -281,6 +286,7 @@ async def test_kubectl_rollout_history_and_undo(kubeconfig_path: Path, tmp_path:
     assert " 3 " in await asyncio.to_thread(run, "get", first.strip())
 
 
+@pytest.mark.kubectl
 def test_a_simulator_settled_outside_an_event_loop_reaches_steady_state(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

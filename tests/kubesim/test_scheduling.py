@@ -68,6 +68,7 @@ def _node_of(sim: KubeSim, name: str) -> str | None:
     return None if pod is None else pod["spec"].get("nodeName")
 
 
+@pytest.mark.kubectl
 async def test_affinity_taints_and_the_failed_scheduling_message(
     zones: KubeSim, tmp_path: Path
 ) -> None:
@@ -162,6 +163,7 @@ async def test_affinity_taints_and_the_failed_scheduling_message(
     assert "0/5 nodes are available: 1 Insufficient cpu" in described.stdout
 
 
+@pytest.mark.kubectl
 async def test_cordon_uncordon_and_drain_with_kubectl(zones: KubeSim, tmp_path: Path) -> None:
     config = zones.write_kubeconfig(tmp_path / "kubeconfig")
 
@@ -223,6 +225,7 @@ async def _is(probe: Any, wanted: Any) -> bool:
     return bool(probe() == wanted)
 
 
+@pytest.mark.kubectl
 async def test_not_ready_taints_evict_after_toleration_seconds(
     zones: KubeSim, tmp_path: Path
 ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kubesim.conftest import KUBECTL, kubectl
+from tests.kubesim.conftest import kubectl, kubectl_binary
 
 pytestmark = [pytest.mark.integration, pytest.mark.kubectl]
 
@@ -61,7 +61,7 @@ async def test_a_working_day(kubeconfig_path: Path, tmp_path: Path) -> None:
     )
 
     watch = await asyncio.create_subprocess_exec(
-        KUBECTL, "--kubeconfig", str(kubeconfig_path), "get", "pods", "-l", "app=day",
+        kubectl_binary(), "--kubeconfig", str(kubeconfig_path), "get", "pods", "-l", "app=day",
         "-w", "--output-watch-events", "--no-headers",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

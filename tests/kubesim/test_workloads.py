@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes_asyncio import client
+from kubernetes_asyncio import client, config, watch
 
 from kubesim import KubeSim, Scenario, cron
 from kubesim.controllers.jobs import SCHEDULED_AT
 from kubesim.scenario import NodeSpec
-from tests.kubesim.conftest import kubectl
+from tests.kubesim.conftest import kubectl, official_client
 from tests.plugins.kubesim import SimFactory
 from tests.waiting import eventually, poll
 
@@ -71,6 +72,7 @@ def test_bad_cron_schedules_are_refused(expression: str, error: str) -> None:
 # -- ServiceAccounts -------------------------------------------------------------------
 
 
+@pytest.mark.kubectl
 async def test_every_namespace_has_a_default_service_account(kubeconfig_path: Path) -> None:
     await _kubectl(kubeconfig_path, "create", "namespace", "team-a")
 
@@ -86,6 +88,27 @@ async def test_every_namespace_has_a_default_service_account(kubeconfig_path: Pa
     assert sorted(i["metadata"]["name"] for i in names["items"]) == ["builder", "default"]
 
 
+async def test_a_new_namespace_gets_its_default_service_account_through_the_client(
+    api: Any,
+) -> None:
+    core: Any = client.CoreV1Api(api)
+    await core.create_namespace({"metadata": {"name": "team-c"}})
+
+    async def read() -> Any:
+        try:
+            return await core.read_namespaced_service_account("default", "team-c")
+        except client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    account = await poll(read, until=lambda a: a is not None)
+    assert account.metadata.namespace == "team-c"
+    assert account.metadata.uid
+    listed = await core.list_namespaced_service_account("team-c")
+    assert [a.metadata.name for a in listed.items] == ["default"]
+
+
 # -- Jobs ------------------------------------------------------------------------------
 
 
@@ -95,6 +118,7 @@ def _condition(obj: Any, type_: str) -> Any:
     )
 
 
+@pytest.mark.kubectl
 async def test_a_job_runs_its_pods_to_completion(kubeconfig_path: Path) -> None:
     await _kubectl(
         kubeconfig_path, "create", "job", "once", "--image=busybox", "--", "sh", "-c", "sleep 0.2"
@@ -176,6 +200,55 @@ async def test_parallel_completions_and_the_backoff_limit(api: Any) -> None:
     assert 'Unsupported value: "Always"' in json.loads(exc.value.body or "{}")["message"]
 
 
+@pytest.mark.kubectl
+async def test_kubectl_shows_a_job_stopped_at_its_backoff_limit(
+    kubeconfig_path: Path, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "job.json"
+    manifest.write_text(
+        json.dumps(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": "flaky"},
+                "spec": {
+                    "backoffLimit": 1,
+                    "template": {
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "containers": [
+                                {"name": "w", "image": "busybox", "command": ["sh", "-c", "exit 2"]}
+                            ],
+                        }
+                    },
+                },
+            }
+        )
+    )
+    assert "job.batch/flaky created" in await _kubectl(
+        kubeconfig_path, "create", "-f", str(manifest)
+    )
+    job = await poll(
+        lambda: _json(kubeconfig_path, "job", "flaky"),
+        until=lambda j: _condition(j, "Failed") is not None,
+    )
+    assert _condition(job, "Failed")["reason"] == "BackoffLimitExceeded"
+    assert _condition(job, "Complete") is None
+    assert job["status"]["failed"] == 2  # the first try and one retry, then no more
+    assert "active" not in job["status"]
+    pods = await _json(kubeconfig_path, "pods", "-l", "job-name=flaky")
+    assert sorted(p["status"]["phase"] for p in pods["items"]) == ["Failed", "Failed"]
+    # no third pod comes later: the Job has stopped for good
+    await asyncio.sleep(1.0)
+    assert len((await _json(kubeconfig_path, "pods", "-l", "job-name=flaky"))["items"]) == 2
+    row = (await _kubectl(kubeconfig_path, "get", "job", "flaky", "--no-headers")).split()
+    assert row[:3] == ["flaky", "Failed", "0/1"]
+    described = await _kubectl(kubeconfig_path, "describe", "job", "flaky")
+    assert "BackoffLimitExceeded" in described
+    assert "Job has reached the specified backoff limit" in described
+
+
+@pytest.mark.kubectl
 async def test_deleting_a_job_deletes_its_pods(kubeconfig_path: Path) -> None:
     await _kubectl(
         kubeconfig_path, "create", "job", "long", "--image=busybox", "--", "sleep", "600"
@@ -194,6 +267,7 @@ async def test_deleting_a_job_deletes_its_pods(kubeconfig_path: Path) -> None:
 # -- CronJobs --------------------------------------------------------------------------
 
 
+@pytest.mark.kubectl
 async def test_a_cron_job_creates_jobs_when_its_schedule_fires(
     kubesim: KubeSim, kubeconfig_path: Path
 ) -> None:
@@ -232,7 +306,8 @@ async def test_a_cron_job_creates_jobs_when_its_schedule_fires(
     )
 
 
-async def test_forbid_skips_a_run_while_the_last_is_active_and_history_is_trimmed(
+@pytest.mark.kubectl
+async def test_forbid_skips_a_run_while_the_last_is_active(
     kubesim: KubeSim, kubeconfig_path: Path, api: Any
 ) -> None:
     clock = {"now": datetime.now(UTC)}
@@ -266,6 +341,69 @@ async def test_forbid_skips_a_run_while_the_last_is_active_and_history_is_trimme
     assert "minute out of range" in refused
 
 
+async def test_finished_jobs_beyond_the_history_limits_are_deleted(
+    kubesim: KubeSim, kubeconfig_path: Path, api: Any
+) -> None:
+    start = datetime.now(UTC)
+    clock = {"now": start}
+    kubesim.controllers.cron_jobs.clock = lambda: clock["now"]
+    batch: Any = client.BatchV1Api(api)
+
+    def cron_job(name: str, command: list[str], **limits: int) -> Any:
+        container = {"name": "w", "image": "busybox", "command": command}
+        pod = {"spec": {"restartPolicy": "Never", "containers": [container]}}
+        return {
+            "metadata": {"name": name},
+            "spec": {
+                "schedule": "* * * * *",
+                "jobTemplate": {"spec": {"backoffLimit": 0, "template": pod}},
+                **limits,
+            },
+        }
+
+    await batch.create_namespaced_cron_job(
+        "default", cron_job("ok", ["true"], successfulJobsHistoryLimit=2)
+    )
+    await batch.create_namespaced_cron_job(
+        "default",
+        cron_job("bad", ["sh", "-c", "exit 1"]),  # failedJobsHistoryLimit: 1
+    )
+    created = await batch.read_namespaced_cron_job("ok", "default")
+    assert created.spec.failed_jobs_history_limit == 1  # defaulted
+
+    async def jobs_of(owner: str) -> list[str]:
+        listed = await batch.list_namespaced_job("default")
+        return sorted(
+            j.metadata.name
+            for j in listed.items
+            if j.metadata.owner_references[0].name == owner
+            and any(c.type in ("Complete", "Failed") for c in j.status.conditions or [])
+        )
+
+    async def finished_are(owner: str, expected: list[str]) -> None:
+        await poll(lambda: jobs_of(owner), until=lambda names: names == expected)
+
+    first = cron.parse("* * * * *").next_after(start)
+    fired = [first + timedelta(minutes=m) for m in range(4)]
+    names = [int(t.timestamp() // 60) for t in fired]
+    for count, moment in enumerate(fired, start=1):
+        clock["now"] = moment + timedelta(seconds=1)
+        # the newest finished Jobs, up to the limit: the older ones are gone
+        await finished_are("ok", [f"ok-{n}" for n in names[:count][-2:]])
+        await finished_are("bad", [f"bad-{names[count - 1]}"])
+    # and their pods with them
+    core: Any = client.CoreV1Api(api)
+    await poll(
+        lambda: core.list_namespaced_pod("default"),
+        until=lambda pods: (
+            sorted(p.metadata.labels["job-name"] for p in pods.items)
+            == sorted([f"ok-{names[2]}", f"ok-{names[3]}", f"bad-{names[3]}"])
+        ),
+    )
+    status = (await batch.read_namespaced_cron_job("ok", "default")).status
+    assert status.last_schedule_time == fired[3]
+
+
 # -- DaemonSets and StatefulSets -------------------------------------------------------
 
 NODES = Scenario(
@@ -294,6 +432,7 @@ def _daemon_set(name: str, **pod_spec: Any) -> Any:
     }
 
 
+@pytest.mark.kubectl
 async def test_a_daemon_set_runs_a_pod_on_each_node_that_should_run_it(
     kubesim_factory: SimFactory, tmp_path: Path
 ) -> None:
@@ -340,6 +479,25 @@ async def test_a_daemon_set_runs_a_pod_on_each_node_that_should_run_it(
         assert "disk=ssd" in table
 
 
+def _stateful_set(name: str, image: str, **spec: Any) -> Any:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 3,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": image}]},
+            },
+            **spec,
+        },
+    }
+
+
+@pytest.mark.kubectl
 async def test_a_stateful_set_makes_ordered_pods_with_stable_names_and_claims(
     kubesim_factory: SimFactory, tmp_path: Path
 ) -> None:
@@ -363,29 +521,14 @@ async def test_a_stateful_set_makes_ordered_pods_with_stable_names_and_claims(
                 seen.append((meta["name"], "ready"))
 
         sim.storage.add_listener(record)
-        sts = {
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": {"name": "db"},
+        claim = {
+            "metadata": {"name": "data"},
             "spec": {
-                "replicas": 3,
-                "serviceName": "db",
-                "selector": {"matchLabels": {"app": "db"}},
-                "template": {
-                    "metadata": {"labels": {"app": "db"}},
-                    "spec": {"containers": [{"name": "db", "image": "postgres:17"}]},
-                },
-                "volumeClaimTemplates": [
-                    {
-                        "metadata": {"name": "data"},
-                        "spec": {
-                            "accessModes": ["ReadWriteOnce"],
-                            "resources": {"requests": {"storage": "1Gi"}},
-                        },
-                    }
-                ],
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
             },
         }
+        sts = _stateful_set("db", "postgres:17", volumeClaimTemplates=[claim])
         manifest = tmp_path / "sts.json"
         manifest.write_text(json.dumps(sts))
         await _kubectl(kubeconfig, "apply", "-f", str(manifest))
@@ -426,9 +569,99 @@ async def test_a_stateful_set_makes_ordered_pods_with_stable_names_and_claims(
         assert status["currentRevision"] == status["updateRevision"]
 
 
+async def test_the_client_creates_a_daemon_set_and_gets_a_pod_per_eligible_node(
+    kubesim_factory: SimFactory, tmp_path: Path
+) -> None:
+    async with kubesim_factory(NODES) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+        async with await config.new_client_from_config(config_file=str(kubeconfig)) as api:
+            apps: Any = client.AppsV1Api(api)
+            core: Any = client.CoreV1Api(api)
+            created = await apps.create_namespaced_daemon_set("default", _daemon_set("logs"))
+            assert created.spec.update_strategy.type == "RollingUpdate"  # defaulted
+            ds = await poll(
+                lambda: apps.read_namespaced_daemon_set("logs", "default"),
+                until=lambda d: d.status.number_ready == 3,
+            )
+            assert ds.status.desired_number_scheduled == 3
+            assert ds.status.current_number_scheduled == 3
+            pods = await core.list_namespaced_pod("default", label_selector="app=logs")
+            # one each on n1, n2 (cordoned) and n3; none on n4, whose taint it does not bear
+            assert sorted(p.spec.node_name for p in pods.items) == ["n1", "n2", "n3"]
+            for pod in pods.items:
+                (owner,) = pod.metadata.owner_references
+                assert (owner.kind, owner.name, owner.controller) == ("DaemonSet", "logs", True)
+
+
+async def test_the_client_creates_a_stateful_set_whose_pods_come_in_order_with_stable_names(
+    kubesim_factory: SimFactory, tmp_path: Path
+) -> None:
+    async with kubesim_factory(ready_delay=0.3) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
+        async with await config.new_client_from_config(config_file=str(kubeconfig)) as api:
+            apps: Any = client.AppsV1Api(api)
+            core: Any = client.CoreV1Api(api)
+            seen: list[tuple[str, str]] = []  # (pod, "added" | "ready"), as a watch tells it
+
+            # from the revision of a list made before the set: every pod event is seen
+            listed = await core.list_namespaced_pod("default", label_selector="app=web")
+
+            async def follow() -> None:
+                stream = watch.Watch().stream(
+                    core.list_namespaced_pod,
+                    "default",
+                    label_selector="app=web",
+                    resource_version=listed.metadata.resource_version,
+                    timeout_seconds=30,
+                )
+                async for event in stream:
+                    pod = event["object"]
+                    name = pod.metadata.name
+                    ready = any(
+                        c.type == "Ready" and c.status == "True"
+                        for c in (pod.status.conditions or [])
+                    )
+                    if event["type"] == "ADDED":
+                        seen.append((name, "added"))
+                    elif ready and (name, "ready") not in seen:
+                        seen.append((name, "ready"))
+                    if ("web-2", "ready") in seen:
+                        return
+
+            following = asyncio.create_task(follow())
+            await apps.create_namespaced_stateful_set("default", _stateful_set("web", "nginx:1.27"))
+            await asyncio.wait_for(following, 30)
+            # each pod is made only once the one before it is ready
+            assert seen == [
+                ("web-0", "added"),
+                ("web-0", "ready"),
+                ("web-1", "added"),
+                ("web-1", "ready"),
+                ("web-2", "added"),
+                ("web-2", "ready"),
+            ]
+            sts = await apps.read_namespaced_stateful_set("web", "default")
+            assert sts.spec.pod_management_policy == "OrderedReady"  # defaulted
+            # a deleted pod comes back under the same name, a new pod
+            old = await core.read_namespaced_pod("web-1", "default")
+            await core.delete_namespaced_pod("web-1", "default", grace_period_seconds=0)
+            again = await poll(
+                lambda: core.list_namespaced_pod("default", label_selector="app=web"),
+                until=lambda pods: any(
+                    p.metadata.name == "web-1" and p.metadata.uid != old.metadata.uid
+                    for p in pods.items
+                ),
+            )
+            assert sorted(p.metadata.name for p in again.items) == ["web-0", "web-1", "web-2"]
+            web_1 = next(p for p in again.items if p.metadata.name == "web-1")
+            assert web_1.spec.hostname == "web-1"
+            assert web_1.metadata.labels["statefulset.kubernetes.io/pod-name"] == "web-1"
+
+
 # -- RBAC and the stored kinds ---------------------------------------------------------
 
 
+@pytest.mark.kubectl
 async def test_auth_can_i_is_answered_from_the_rbac_objects(
     kubesim: KubeSim, kubeconfig_path: Path, tmp_path: Path
 ) -> None:
@@ -487,8 +720,6 @@ async def test_auth_can_i_is_answered_from_the_rbac_objects(
     assert await can("delete", "nodes") == "yes"  # the default identity is an admin
     # a client whose token is alice's is alice, without impersonation (kubectl sends no
     # bearer token to a plain-http server, so the official client asks here)
-    from kubernetes_asyncio import config
-
     alice = kubesim.write_kubeconfig(tmp_path / "alice", token="alice")
     async with await config.new_client_from_config(config_file=str(alice)) as as_alice:
         reviews = client.AuthorizationV1Api(as_alice)
@@ -509,6 +740,7 @@ async def test_auth_can_i_is_answered_from_the_rbac_objects(
     assert "MethodNotAllowed" in listed or "not allow" in listed
 
 
+@pytest.mark.kubectl
 async def test_the_stored_kinds_take_kubectl_apply_with_validation(
     kubeconfig_path: Path, tmp_path: Path, api: Any
 ) -> None:
@@ -560,3 +792,209 @@ async def test_the_stored_kinds_take_kubectl_apply_with_validation(
     autoscaling = client.AutoscalingV2Api(api)
     listed = await autoscaling.list_namespaced_horizontal_pod_autoscaler("default")
     assert [h.metadata.name for h in listed.items] == ["web"]
+
+
+async def test_the_client_creates_and_reads_rbac_objects_with_their_defaults(api: Any) -> None:
+    rbac: Any = client.RbacAuthorizationV1Api(api)
+    rule = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}
+    role = await rbac.create_namespaced_role(
+        "default", {"metadata": {"name": "cm-reader"}, "rules": [rule]}
+    )
+    cluster_role = await rbac.create_cluster_role(
+        {"metadata": {"name": "cm-reader-everywhere"}, "rules": [rule]}
+    )
+    subjects = [
+        {"kind": "User", "name": "bob"},
+        {"kind": "Group", "name": "readers"},
+        {"kind": "ServiceAccount", "name": "default", "namespace": "default"},
+    ]
+    binding = await rbac.create_namespaced_role_binding(
+        "default",
+        {
+            "metadata": {"name": "cm-readers"},
+            "roleRef": {"kind": "Role", "name": "cm-reader"},
+            "subjects": subjects,
+        },
+    )
+    cluster_binding = await rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": "cm-readers-everywhere"},
+            "roleRef": {"kind": "ClusterRole", "name": "cm-reader-everywhere"},
+            "subjects": subjects,
+        }
+    )
+    read = (
+        await rbac.read_namespaced_role("cm-reader", "default"),
+        await rbac.read_cluster_role("cm-reader-everywhere"),
+        await rbac.read_namespaced_role_binding("cm-readers", "default"),
+        await rbac.read_cluster_role_binding("cm-readers-everywhere"),
+    )
+    for made, got in zip((role, cluster_role, binding, cluster_binding), read, strict=True):
+        assert got.metadata.uid == made.metadata.uid
+        assert got.metadata.resource_version == made.metadata.resource_version
+    assert read[0].rules[0].verbs == ["get", "list"]
+    assert read[1].rules[0].resources == ["configmaps"]
+    # the apiserver fills in the groups left out: roleRef's, and User and Group subjects'
+    for bound in read[2:]:
+        assert bound.role_ref.api_group == "rbac.authorization.k8s.io"
+        assert [(s.kind, s.api_group) for s in bound.subjects] == [
+            ("User", "rbac.authorization.k8s.io"),
+            ("Group", "rbac.authorization.k8s.io"),
+            ("ServiceAccount", ""),
+        ]
+    listed = await rbac.list_role_binding_for_all_namespaces()
+    assert "cm-readers" in [b.metadata.name for b in listed.items]
+    # a binding with no role to refer to is refused, as the apiserver refuses it
+    with pytest.raises(client.ApiException) as refused:
+        await rbac.create_namespaced_role_binding(
+            "default", {"metadata": {"name": "nothing"}, "subjects": subjects}
+        )
+    assert refused.value.status == 422
+    causes = json.loads(refused.value.body or "{}")["details"]["causes"]
+    assert [c["field"] for c in causes] == ["roleRef.kind", "roleRef.name"]
+
+
+async def test_the_client_creates_a_replication_controller_stored_with_its_defaults(
+    api: Any,
+) -> None:
+    core: Any = client.CoreV1Api(api)
+    created = await core.create_namespaced_replication_controller(
+        "default",
+        {
+            "metadata": {"name": "old-web"},
+            "spec": {
+                "template": {
+                    "metadata": {"labels": {"app": "old-web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+                }
+            },
+        },
+    )
+    rc = await core.read_namespaced_replication_controller("old-web", "default")
+    assert rc.metadata.uid == created.metadata.uid
+    # the selector and the labels come from the template's labels; one replica
+    assert rc.spec.selector == {"app": "old-web"}
+    assert rc.metadata.labels == {"app": "old-web"}
+    assert rc.spec.replicas == 1
+    assert rc.spec.template.spec.restart_policy == "Always"
+    assert rc.spec.template.spec.containers[0].termination_message_path == "/dev/termination-log"
+    listed = await core.list_replication_controller_for_all_namespaces()
+    assert [r.metadata.name for r in listed.items] == ["old-web"]
+
+
+async def test_the_client_creates_and_reads_an_api_service(api: Any) -> None:
+    registration: Any = client.ApiregistrationV1Api(api)
+    created = await registration.create_api_service(
+        {
+            "metadata": {"name": "v1beta1.custom.metrics.k8s.io"},
+            "spec": {
+                "group": "custom.metrics.k8s.io",
+                "version": "v1beta1",
+                "groupPriorityMinimum": 100,
+                "versionPriority": 100,
+                "insecureSkipTLSVerify": True,
+                "service": {"namespace": "monitoring", "name": "adapter"},
+            },
+        }
+    )
+    read = await registration.read_api_service("v1beta1.custom.metrics.k8s.io")
+    assert read.metadata.uid == created.metadata.uid
+    assert read.metadata.resource_version == created.metadata.resource_version
+    assert read.spec.service.name == "adapter"
+    assert read.spec.service.port == 443  # defaulted
+    assert read.spec.group_priority_minimum == 100
+    listed = await registration.list_api_service()
+    assert "v1beta1.custom.metrics.k8s.io" in [a.metadata.name for a in listed.items]
+
+
+# -- create-from-yaml ------------------------------------------------------------------
+
+#: one of each kind, as a multi-document manifest
+ALL_KINDS = Path(__file__).parent.parent / "data" / "kubesim_all_kinds.yaml"
+
+
+def _create_from_yaml_and_read_back(kubeconfig: Path, manifest: Path) -> dict[str, Any]:
+    """`kubernetes.utils.create_from_yaml` with the sync client, then each object read
+    back through its typed API: kind -> (created, read) as plain dicts."""
+    from kubernetes import client as sync_client
+    from kubernetes import utils
+
+    api = official_client(kubeconfig)
+    create_from_yaml: Any = utils.create_from_yaml
+    created = [obj for group in create_from_yaml(api, str(manifest)) for obj in group]
+    batch: Any = sync_client.BatchV1Api(api)
+    apps: Any = sync_client.AppsV1Api(api)
+    core: Any = sync_client.CoreV1Api(api)
+    rbac: Any = sync_client.RbacAuthorizationV1Api(api)
+    autoscaling: Any = sync_client.AutoscalingV2Api(api)
+    registration: Any = sync_client.ApiregistrationV1Api(api)
+    readers: dict[str, Callable[[], Any]] = {
+        "Job": lambda: batch.read_namespaced_job("y-job", "default"),
+        "CronJob": lambda: batch.read_namespaced_cron_job("y-cron", "default"),
+        "DaemonSet": lambda: apps.read_namespaced_daemon_set("y-ds", "default"),
+        "StatefulSet": lambda: apps.read_namespaced_stateful_set("y-sts", "default"),
+        "ServiceAccount": lambda: core.read_namespaced_service_account("y-sa", "default"),
+        "Role": lambda: rbac.read_namespaced_role("y-role", "default"),
+        "RoleBinding": lambda: rbac.read_namespaced_role_binding("y-rb", "default"),
+        "ClusterRole": lambda: rbac.read_cluster_role("y-cr"),
+        "ClusterRoleBinding": lambda: rbac.read_cluster_role_binding("y-crb"),
+        "HorizontalPodAutoscaler": lambda: autoscaling.read_namespaced_horizontal_pod_autoscaler(
+            "y-hpa", "default"
+        ),
+        "ReplicationController": lambda: core.read_namespaced_replication_controller(
+            "y-rc", "default"
+        ),
+        "APIService": lambda: registration.read_api_service("v1beta1.y.example.com"),
+    }
+    assert [obj.kind for obj in created] == list(readers)
+    return {
+        obj.kind: (api.sanitize_for_serialization(obj), api.sanitize_for_serialization(read()))
+        for obj, read in zip(created, readers.values(), strict=True)
+    }
+
+
+async def test_create_from_yaml_creates_every_kind_and_reads_each_back(
+    kubeconfig_path: Path,
+) -> None:
+    objects = await asyncio.to_thread(_create_from_yaml_and_read_back, kubeconfig_path, ALL_KINDS)
+    for kind, (created, read) in objects.items():
+        assert read["metadata"]["uid"] == created["metadata"]["uid"], kind
+        assert read["metadata"]["name"].startswith(("y-", "v1beta1.y.")), kind
+    # stored as the apiserver stores them: defaulted
+    assert objects["Job"][1]["spec"]["backoffLimit"] == 6
+    assert objects["CronJob"][1]["spec"]["successfulJobsHistoryLimit"] == 3
+    assert objects["StatefulSet"][1]["spec"]["podManagementPolicy"] == "OrderedReady"
+    hpa = objects["HorizontalPodAutoscaler"][1]["spec"]
+    assert hpa["minReplicas"] == 1
+    assert hpa["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 80},
+            },
+        }
+    ]
+    assert objects["ReplicationController"][1]["spec"]["selector"] == {"app": "y-rc"}
+    crb = objects["ClusterRoleBinding"][1]
+    assert crb["roleRef"]["apiGroup"] == "rbac.authorization.k8s.io"
+    assert crb["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "carol"}
+    ]
+    assert objects["APIService"][1]["spec"]["service"]["port"] == 443
+    # and the workloads run: the Job completes, the sets make their pods
+    async with await config.new_client_from_config(config_file=str(kubeconfig_path)) as api:
+        batch: Any = client.BatchV1Api(api)
+        apps: Any = client.AppsV1Api(api)
+        await poll(
+            lambda: batch.read_namespaced_job("y-job", "default"),
+            until=lambda j: j.status.succeeded == 1,
+        )
+        await poll(
+            lambda: apps.read_namespaced_stateful_set("y-sts", "default"),
+            until=lambda s: s.status.ready_replicas == 2,
+        )
+        await poll(
+            lambda: apps.read_namespaced_daemon_set("y-ds", "default"),
+            until=lambda d: 0 < d.status.desired_number_scheduled == (d.status.number_ready or 0),
+        )
