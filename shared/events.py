@@ -58,6 +58,14 @@ class FailedData(ModelEventData):
     )
     reason: str = Field(examples=["Invalid", "ImagePullBackOff", "Unschedulable"])
     message: str = ""
+    replicas: int | None = Field(
+        default=None, ge=0, description="Desired replicas, when the running pods failed"
+    )
+    ready_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        description="Pods still ready when the running pods failed (old ones under RollingUpdate)",
+    )
 
 
 class DeletingData(ModelEventData):

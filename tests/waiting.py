@@ -39,3 +39,13 @@ async def poll(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
         await asyncio.sleep(0.02)
+
+
+async def throughout(check: Callable[[], Awaitable[None]], *, seconds: float) -> None:
+    """`check()` (which asserts) keeps holding for `seconds`: nothing happens that should not."""
+    deadline = time.monotonic() + seconds
+    while True:
+        await check()
+        if time.monotonic() > deadline:
+            return
+        await asyncio.sleep(0.1)

@@ -250,6 +250,10 @@ class DeploymentController:
         all_total = sum(_replicas(rs) for rs in old) + _replicas(new)
         new_unavailable = _replicas(new) - _status(new, "availableReplicas")
         budget = all_total - min_available - new_unavailable
+        if budget <= 0:
+            # as the real controller: nothing may go while the sets' sizes leave no room;
+            # an old set's status may still count pods just scaled away as available
+            return new
         for i, rs in enumerate(old):  # unhealthy pods of old sets go first
             unhealthy = _replicas(rs) - _status(rs, "availableReplicas")
             if budget <= 0:
@@ -259,7 +263,7 @@ class DeploymentController:
                 old[i] = self._scale(d, rs, _replicas(rs) - down)
                 budget -= down
         available = sum(_status(rs, "availableReplicas") for rs in [*old, new])
-        remaining = available - min_available
+        remaining = min(available - min_available, budget)
         for i, rs in enumerate(old):
             if remaining <= 0:
                 break

@@ -7,7 +7,7 @@ Kubernetes-style conditions (`type`, `status` True/False/Unknown, `reason`, `mes
 - `Applied`: the deployer applied its objects (`applied`, `repaired`), or could not
   (`failed` at the command or the apply), or they vanished (`drifted`).
 - `Available`: at least one replica is ready (`running`), or none is (`degraded`, and a
-  `failed` while none was available).
+  `failed` that counts no ready replica or comes while none was available).
 - `Progressing`: a generation is on its way (True, `NewGeneration`/`Applied`), got there
   (True, `NewReplicaSetAvailable`), or cannot (False, the failure's reason).
 - `Degraded`: something is wrong with what runs (`degraded`, `failed` at run time,
@@ -109,7 +109,7 @@ def derive(document: Document, event: ModelEvent, *, sequence: int) -> dict[str,
             elif data.stage == "runtime":
                 put("Progressing", "False", data.reason, data.message)
                 put("Degraded", "True", data.reason, data.message)
-                if after["Available"]["status"] != "True":
+                if data.ready_replicas == 0 or after["Available"]["status"] != "True":
                     put("Available", "False", data.reason, data.message)
         case EventType.SCALED if isinstance(data, ReplicaCounts) and data.ready_replicas > 0:
             put("Available", "True", "MinimumReplicasAvailable", _counts(data))

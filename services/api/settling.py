@@ -34,7 +34,7 @@ def observe(event: ModelEvent, *, sequence: int) -> ObservedEvent:
     elif isinstance(data, DriftedData):
         missing = ", ".join(f"{ref.kind}/{ref.name}" for ref in data.missing)
         reason, message = data.reason, missing
-    counts = data if isinstance(data, ReplicaCounts) else None
+    counts = data if isinstance(data, ReplicaCounts | FailedData) else None
     return ObservedEvent(
         type=event.event_type,
         generation=data.generation,

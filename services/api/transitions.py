@@ -82,23 +82,11 @@ def next_state(state: ModelState, event: ObservedEvent) -> Transition:
         case EventType.APPLIED if state.status is Status.CREATING:
             return Transition(Action.UPDATE, status=Status.DEPLOYING, status_reason="")
         case EventType.RUNNING:
-            return Transition(
-                Action.UPDATE,
-                status=Status.RUNNING,
-                status_reason="",
-                replicas=event.replicas,
-                ready_replicas=event.ready_replicas,
-            )
+            return _counted(event, Status.RUNNING, "")
         case EventType.DEGRADED if state.status in _DEGRADABLE:
-            return Transition(
-                Action.UPDATE,
-                status=Status.DEGRADED,
-                status_reason=_reason(event),
-                replicas=event.replicas,
-                ready_replicas=event.ready_replicas,
-            )
-        case EventType.FAILED:
-            return Transition(Action.UPDATE, status=Status.FAILED, status_reason=_reason(event))
+            return _counted(event, Status.DEGRADED, _reason(event))
+        case EventType.FAILED:  # the running pods' failure says how many are still ready
+            return _counted(event, Status.FAILED, _reason(event))
         case EventType.SCALED | EventType.DEGRADED:
             return Transition(
                 Action.UPDATE, replicas=event.replicas, ready_replicas=event.ready_replicas
@@ -114,6 +102,17 @@ def next_state(state: ModelState, event: ObservedEvent) -> Transition:
             # write at all. Skipping its sequence is safe: events arrive in stream order and
             # this one changed nothing a later comparison could depend on.
             return IGNORE
+
+
+def _counted(event: ObservedEvent, status: Status, reason: str) -> Transition:
+    """A new status and reason, with the replica counts the event carries (if any)."""
+    return Transition(
+        Action.UPDATE,
+        status=status,
+        status_reason=reason,
+        replicas=event.replicas,
+        ready_replicas=event.ready_replicas,
+    )
 
 
 def _is_stale(state: ModelState, event: ObservedEvent) -> bool:

@@ -170,6 +170,8 @@ def observe(
                     FailedData.model_validate(
                         {
                             **data,
+                            "replicas": workload.replicas,
+                            "ready_replicas": workload.ready_replicas,
                             "stage": "runtime",
                             "reason": failure.reason,
                             "message": failure.message,
