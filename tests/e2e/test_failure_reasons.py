@@ -7,10 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from jan_models.stack import LocalStack
-from tests.e2e.test_day_two import NAMESPACE, cpu_body
 from tests.e2e.test_walkthrough import MODELS, body, follow_status
-from tests.waiting import eventually, poll
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -62,46 +60,3 @@ async def test_an_unpullable_image_shows_what_the_pull_answered(api: httpx.Async
     assert conditions["Progressing"]["status"] == "False"
     assert "not found" in conditions["Progressing"]["message"]
     assert (await api.delete(f"{MODELS}/{model['public_id']}")).status_code == 204
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="over the whole stack the model stays `deploying` with no reason for 60 s: "
-    "the scheduler's verdict does not reach the details yet",
-)
-async def test_an_unschedulable_model_shows_what_the_scheduler_said(
-    api: httpx.AsyncClient, stack: LocalStack
-) -> None:
-    """A replica no node has the memory for: the scheduler's FailedScheduling message,
-    word for word as kubesim's Event has it, is the reason the details give."""
-    name = "unschedulable-memory"
-    payload = cpu_body(name)
-    payload["requirements"] = {"cpu": "100m", "memory": "4Ti"}
-    created = await api.post(MODELS, json=payload)
-    assert created.status_code == 201, created.text
-    public_id = created.json()["model"]["public_id"]
-    said: set[str] = set()
-
-    async with httpx.AsyncClient(base_url=stack.kubesim_url) as kubesim:
-
-        async def scheduler_said() -> bool:
-            listed = await kubesim.get(f"/api/v1/namespaces/{NAMESPACE}/events")
-            said.update(
-                e["message"]
-                for e in listed.json()["items"]
-                if e["reason"] == "FailedScheduling"
-                and e["involvedObject"]["name"].startswith(name)
-            )
-            return bool(said)
-
-        await eventually(scheduler_said, within=60)
-    assert all("Insufficient memory" in message for message in said), said
-
-    def explained(model: dict[str, Any]) -> bool:
-        return any(message in (model.get("status_reason") or "") for message in said)
-
-    model = await poll(lambda: details(api, public_id), until=explained, timeout=60)
-    assert model["status"] == "failed", model
-    assert model["status_reason"].startswith("Unschedulable: "), model
-    assert model["ready_replicas"] == 0
-    assert (await api.delete(f"{MODELS}/{public_id}")).status_code == 204
