@@ -11,6 +11,7 @@ from bson import ObjectId
 
 from services.api import settling
 from services.api.documents import new_model_document
+from services.api.records import StoredModel
 from services.api.requests import CreateModelRequest
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared.events import (
@@ -187,9 +188,9 @@ class Conditions:
         ]
 
 
-def read(document: Document) -> Any:
+def read(document: Document) -> StoredModel:
     """The model as `by_public_ids` reads it."""
-    return dict(document)
+    return StoredModel.from_document(document)
 
 
 def judge(document: Document, *events: Delivered) -> settling.ModelPlan:
@@ -216,6 +217,8 @@ def written(document: Document, model: settling.ModelPlan) -> Document | None:
     assert model.write[0] is model.read  # guarded by the model as read
     changes = model.write[1]
     assert changes is not None
+    # what the next event was judged against is what the next batch reads of the write
+    assert model.state == settling.state_of(model.read.changed(changes))
     document.update(changes)
     return changes
 
@@ -482,7 +485,7 @@ def test_a_batch_of_several_models_writes_each_what_its_own_events_write() -> No
     assert list(plans) == [one["public_id"], two["public_id"], three["public_id"]]
     for document in (one, two, three):
         own = [event for event in batch if event[0].data.public_id == document["public_id"]]
-        alone = judge(dict(document), *own)
+        alone = judge(document, *own)
         model = plans[document["public_id"]]
         assert (model.changes, model.repair) == (alone.changes, alone.repair)
         assert [judged.status for judged in model.judged] == [
