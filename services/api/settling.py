@@ -30,7 +30,8 @@ from shared.events import DegradedData, DriftedData, FailedData, ModelEvent, Rep
 
 
 def observe(event: ModelEvent, *, sequence: int) -> ObservedEvent:
-    """What `transitions.next_state` reads of an event."""
+    """What `transitions.next_state` reads of an event. Made once per event, so
+    positionally (in `ObservedEvent`'s field order), as `moved` makes a state."""
     data = event.data
     reason = message = ""
     if isinstance(data, DegradedData | FailedData):
@@ -40,13 +41,13 @@ def observe(event: ModelEvent, *, sequence: int) -> ObservedEvent:
         reason, message = data.reason, missing
     counts = data if isinstance(data, ReplicaCounts) else None
     return ObservedEvent(
-        type=event.event_type,
-        generation=data.generation,
-        sequence=sequence,
-        reason=reason,
-        message=message,
-        replicas=counts.replicas if counts else None,
-        ready_replicas=counts.ready_replicas if counts else None,
+        event.event_type,
+        data.generation,
+        sequence,
+        reason,
+        message,
+        counts.replicas if counts else None,
+        counts.ready_replicas if counts else None,
     )
 
 
