@@ -23,6 +23,7 @@ inventory reported on.
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from services.api import transitions
 from shared.events import (
     AppliedData,
     DegradedData,
@@ -32,7 +33,6 @@ from shared.events import (
     ReplicaCounts,
 )
 from shared.names import EventType
-from shared.records import Document
 
 TYPES: Final = ("Accepted", "Applied", "Available", "Progressing", "Degraded")
 Status = Literal["True", "False", "Unknown"]
@@ -59,22 +59,21 @@ def initial(*, created: datetime | None, generation: int) -> list[Condition]:
     return conditions
 
 
-def conditions_of(document: Document) -> list[Condition]:
-    stored = document.get("conditions")
-    if isinstance(stored, list) and stored:
-        return stored
-    return initial(created=document.get("created_at"), generation=document.get("generation", 1))
+def conditions_of(model: transitions.ModelState) -> list[Condition]:
+    if model.conditions:
+        return list(model.conditions)
+    return initial(created=model.created_at, generation=model.generation)
 
 
-def derive(document: Document, event: ModelEvent, *, sequence: int) -> dict[str, Any]:
+def derive(model: transitions.ModelState, event: ModelEvent, *, sequence: int) -> dict[str, Any]:
     """The fields to set on the model for `event` (empty when it changes nothing)."""
     data = event.data
-    if document.get("status") == "deleting" or sequence <= document.get("conditions_sequence", 0):
+    if model.status is transitions.Status.DELETING or sequence <= model.conditions_sequence:
         return {}
-    if data.generation < document.get("generation", 1):
+    if data.generation < model.generation:
         return {}
     at = event.time
-    before = conditions_of(document)
+    before = conditions_of(model)
     after = {c["type"]: c for c in before}
 
     def put(kind: str, status: Status, reason: str, message: str = "") -> None:
@@ -126,11 +125,10 @@ def derive(document: Document, event: ModelEvent, *, sequence: int) -> dict[str,
     conditions = [after[t] for t in TYPES]
     if conditions != before:
         changes["conditions"] = conditions
-    observed = document.get("observed_generation", 0)
-    if event.event_type in _OBSERVING and generation > observed:
+    if event.event_type in _OBSERVING and generation > model.observed_generation:
         changes["observed_generation"] = generation
     updated = data.updated_replicas if isinstance(data, ReplicaCounts) else None
-    if updated is not None and updated != document.get("updated_replicas"):
+    if updated is not None and updated != model.updated_replicas:
         changes["updated_replicas"] = updated
     if changes:
         changes["conditions_sequence"] = sequence

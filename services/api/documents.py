@@ -130,11 +130,10 @@ def delete_entry(
 
 
 def repair_entry(
-    document: Document, *, generation: int, now: datetime, attempt: int
+    model: StoredModel, *, generation: int, now: datetime, attempt: int
 ) -> dict[str, Any]:
     """Re-apply the registry's desired state of the same generation (a repair changes
     nothing that runs); the deployer answers with applied + repaired."""
-    model = StoredModel.from_document(document)
     command = apply_command(model, generation=generation, cause="repair", now=now)
     return outbox_entry(command.model_copy(update={"attempt": attempt}), None, now)
 

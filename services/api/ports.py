@@ -166,12 +166,13 @@ class Authenticator(Protocol):
 class StatusStore(Protocol):
     """The registry as the status consumer uses it."""
 
-    async def by_public_ids(self, public_ids: list[str]) -> dict[str, Document]:
+    async def by_public_ids(self, public_ids: list[str]) -> dict[str, StoredModel]:
         """The models with these public ids that still exist."""
 
-    async def write_all(self, writes: list[tuple[Document, Document | None]]) -> bool:
+    async def write_all(self, writes: list[tuple[StoredModel, Document | None]]) -> bool:
         """Per model as read: the fields to set (None: remove it), each guarded by the
-        model as read, in one commit; False when any model had changed meanwhile."""
+        model as read (its status, generation and event sequence; a removal by its still
+        being deleted), in one commit; False when any model had changed meanwhile."""
 
 
 class RepairKicker(Protocol):

@@ -63,7 +63,9 @@ class ModelRecord:
     observed_generation: int = 0
     replicas: int = 0
     ready_replicas: int = 0
-    updated_replicas: int = 0
+    updated_replicas: int | None = None
+    """None until an event reported it (the views show 0), so that a first report of 0 is
+    still a change to store."""
     conditions: tuple[Json, ...] = ()
     """As stored; empty before the first event that changed one."""
     # the admission's reservation, as `/metrics` counts it
@@ -102,7 +104,7 @@ class ModelRecord:
             observed_generation=get("observed_generation", 0),
             replicas=get("replicas", 0),
             ready_replicas=get("ready_replicas", 0),
-            updated_replicas=get("updated_replicas", 0),
+            updated_replicas=get("updated_replicas"),
             conditions=_conditions(get("conditions")),
             reserved=bool(get("reserved")),
             reservation=_reservation(get("reservation")),
@@ -135,8 +137,9 @@ class StoredModel:
     them on), the pending outbox entry and the admission's planned nodes.
 
     Made by the registry adapter from the stored document (`editable`, `change`,
-    `mark_deleting`, an insert or an admission); nothing past the writes reads one:
-    routes get its `record` or its `details()`."""
+    `mark_deleting`, an insert or an admission, and `by_public_ids` for the status
+    consumer); nothing past the writes reads one: routes get its `record` or its
+    `details()`."""
 
     record: ModelRecord
     document_id: Any
@@ -154,6 +157,18 @@ class StoredModel:
     planned_nodes: tuple[str, ...] = ()
     """Where the admission planned the replicas: the Deployment's preferred affinity."""
     restarted_at: datetime | None = None
+    # how far the model's events have been applied: what the status consumer judges and
+    # guards by, and no view shows
+    event_generation: int = 0
+    """The generation of the last event that changed the model."""
+    event_sequence: int = 0
+    """That event's stream sequence: an event of the same generation at or before it is
+    stale, and a status write holds only while it is still the one read."""
+    conditions_sequence: int = 0
+    """The stream sequence of the last event that changed the conditions, the observed
+    generation or the updated replicas: one at or before it changes none of them again."""
+    repair_attempt: int = 0
+    """How many repairs were asked for: the next one's command is a new message."""
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> "StoredModel":
@@ -170,6 +185,10 @@ class StoredModel:
             delete_attempt=get("delete_attempt", 0),
             planned_nodes=_nodes(get("planned_nodes")),
             restarted_at=get("restarted_at"),
+            event_generation=get("event_generation", 0),
+            event_sequence=get("event_sequence", 0),
+            conditions_sequence=get("conditions_sequence", 0),
+            repair_attempt=get("repair_attempt", 0),
         )
 
     def changed(self, changes: Mapping[str, Any]) -> "StoredModel":

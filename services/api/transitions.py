@@ -14,7 +14,9 @@ the inventory tells the model's state again once the objects are back.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from shared.names import EventType
 
@@ -38,10 +40,26 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ModelState:
+    """A model as the judging of its events reads and moves it: what `next_state` reads
+    (its status, generation and how far its events were applied), and what
+    `conditions.derive` reads and the next event's judging may move (conditions, counts,
+    repairs). Small on purpose: settling makes one from the model as read, and another
+    for each event that changes it, where copying the whole model would cost more than
+    judging the event."""
+
     status: Status
     generation: int
     event_generation: int = 0
     event_sequence: int = 0
+    created_at: datetime | None = None
+    """When the conditions start, before any event set one."""
+    conditions: tuple[dict[str, Any], ...] = ()
+    """As stored; empty before the first event that changed one."""
+    conditions_sequence: int = 0
+    observed_generation: int = 0
+    updated_replicas: int | None = None
+    """None while no event reported it (a first report of 0 is a change)."""
+    repair_attempt: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,7 @@ def observed_state(model: ModelRecord) -> dict[str, Any]:
         "observed_generation": model.observed_generation,
         "replicas": model.replicas,
         "ready_replicas": model.ready_replicas,
-        "updated_replicas": model.updated_replicas,
+        "updated_replicas": model.updated_replicas or 0,
         "conditions": conditions,
     }
 

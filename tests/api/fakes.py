@@ -224,29 +224,30 @@ class FakeRegistry:
 
     # --- StatusStore ------------------------------------------------------------------------
 
-    async def by_public_ids(self, public_ids: list[str]) -> dict[str, Document]:
+    async def by_public_ids(self, public_ids: list[str]) -> dict[str, StoredModel]:
         self.calls.append("registry.by_public_ids")
         wanted = set(public_ids)
         return {
-            model["public_id"]: copy.deepcopy(model)
+            model["public_id"]: StoredModel.from_document(copy.deepcopy(model))
             for model in self.models.values()
             if model["public_id"] in wanted
         }
 
-    async def write_all(self, writes: list[tuple[Document, Document | None]]) -> bool:
+    async def write_all(self, writes: list[tuple[StoredModel, Document | None]]) -> bool:
         """Each write holds only for the model as read (the adapter's `_guard`); a removal
         only for a model still deleting."""
         self.calls.append("registry.write_all")
         held = True
         for read, changes in writes:
-            stored = self.models.get(read["_id"])
-            guarded = ("generation", "status", "event_sequence")
+            stored = self.models.get(read.document_id)
+            as_read = (read.record.generation, read.record.status, read.event_sequence)
             if changes is None and stored is not None and stored["status"] == Status.DELETING:
-                del self.models[read["_id"]]
+                del self.models[read.document_id]
             elif (
                 changes is not None
                 and stored is not None
-                and all(stored.get(key, 0) == read.get(key, 0) for key in guarded)
+                and (stored["generation"], stored["status"], stored.get("event_sequence", 0))
+                == as_read
             ):
                 stored.update(copy.deepcopy(changes))
             else:

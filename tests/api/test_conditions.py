@@ -4,6 +4,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.api.conditions import TYPES, conditions_of, derive
+from services.api.records import StoredModel
+from services.api.settling import state_of
+from services.api.transitions import ModelState
 from shared.commands import ModelRef
 from shared.events import (
     AcceptedData,
@@ -39,19 +42,25 @@ def model() -> Document:
     return {"status": "creating", "generation": 1, "created_at": CREATED}
 
 
+def state(document: Document) -> ModelState:
+    """What `derive` reads of the model as `document` holds it."""
+    identity = {"id": 1, "public_id": "mdl_abcdefabcdef", "organization_id": 1, "name": "m"}
+    return state_of(StoredModel.from_document(identity | {"namespace": "n"} | document))
+
+
 def feed(document: Document, *events: CloudEvent) -> Document:
     for event in events:
         sequence = document.get("conditions_sequence", 0) + 1
-        document = document | derive(document, event, sequence=sequence)  # type: ignore[arg-type]
+        document = document | derive(state(document), event, sequence=sequence)  # type: ignore[arg-type]
     return document
 
 
 def by_type(document: Document) -> dict[str, dict[str, Any]]:
-    return {c["type"]: c for c in conditions_of(document)}
+    return {c["type"]: c for c in conditions_of(state(document))}
 
 
 def test_a_new_model_is_accepted_and_the_rest_unknown() -> None:
-    conditions = conditions_of(model())
+    conditions = conditions_of(state(model()))
     assert [c["type"] for c in conditions] == list(TYPES)
     assert [c["status"] for c in conditions] == ["True", "Unknown", "Unknown", "Unknown", "Unknown"]
     assert conditions[0]["last_transition_time"] == CREATED
@@ -108,17 +117,17 @@ def test_an_apply_failure_is_applied_false() -> None:
 def test_stale_events_change_nothing() -> None:
     running = ModelRunning.of(RunningData(**ref(), replicas=1, ready_replicas=1), source="i")
     document = feed(model(), running)
-    assert derive(document, running, sequence=document["conditions_sequence"]) == {}
+    assert derive(state(document), running, sequence=document["conditions_sequence"]) == {}
     newer = document | {"generation": 2}
     old = ModelFailed.of(FailedData(**ref(1), stage="runtime", reason="X"), source="i")
-    assert derive(newer, old, sequence=99) == {}
-    assert derive(document | {"status": "deleting"}, old, sequence=99) == {}
+    assert derive(state(newer), old, sequence=99) == {}
+    assert derive(state(document | {"status": "deleting"}), old, sequence=99) == {}
 
 
 def test_a_newer_generation_is_observed_and_updated_replicas_kept() -> None:
     document = model() | {"generation": 2}
     running = RunningData(**ref(2), replicas=2, ready_replicas=2, updated_replicas=2)
-    changes = derive(document, ModelRunning.of(running, source="i"), sequence=5)
+    changes = derive(state(document), ModelRunning.of(running, source="i"), sequence=5)
     assert changes["observed_generation"] == 2
     assert changes["updated_replicas"] == 2
     assert changes["conditions_sequence"] == 5

@@ -59,6 +59,9 @@ def stored_model() -> Document:
         "updated_replicas": 1,
         "conditions": [condition],
         "conditions_sequence": 40,
+        "event_generation": 2,
+        "event_sequence": 41,
+        "repair_attempt": 1,
         "gpus_per_replica": 1,
         "quota_gpus": 2,
         "planned_nodes": ["node-a"],
@@ -127,7 +130,7 @@ def test_fields_an_older_model_lacks_take_what_the_views_show_for_them() -> None
     )
     assert (record.generation, record.observed_generation, record.replicas) == (1, 0, 0)
     assert (record.tags, record.conditions, record.reservation) == (None, (), ())
-    assert (record.quota_gpus, record.reserved) == (0, False)
+    assert (record.quota_gpus, record.reserved, record.updated_replicas) == (0, False, None)
     assert ModelDetails.from_document(oldest).deployment_config == {}
 
 
@@ -144,6 +147,8 @@ def test_a_stored_model_keeps_what_a_write_needs_with_its_secrets_encrypted() ->
     )
     assert (model.hf_token_encrypted, model.secret_env_encrypted) == ("gAAAA-token", "gAAAA-env")
     assert (model.planned_nodes, model.delete_attempt, model.restarted_at) == (("node-a",), 0, None)
+    assert (model.event_generation, model.event_sequence, model.conditions_sequence) == (2, 41, 40)
+    assert model.repair_attempt == 1
     assert model.details() == ModelDetails.from_document(document)
     for secret in ("s3cret", "gAAAA-token", "gAAAA-env"):
         assert secret not in repr(model)
@@ -164,6 +169,8 @@ def test_a_stored_model_keeps_what_a_write_needs_with_its_secrets_encrypted() ->
         {"planned_nodes": ["node-b"], "reservation": [{"node": "node-b", "gpus": 2}]},
         {"reserved": False, "released_at": NOW + timedelta(seconds=60)},
         {"conditions": [], "replicas": 0, "ready_replicas": 0, "observed_generation": 3},
+        {"event_generation": 3, "event_sequence": 57, "conditions_sequence": 57},
+        {"repair_attempt": 2, "updated_replicas": 0},
     ],
 )
 def test_a_change_makes_what_the_same_set_makes_of_the_document(changes: Document) -> None:

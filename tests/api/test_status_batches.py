@@ -16,6 +16,7 @@ from services.api.adapters.registry import Registry
 from services.api.adapters.relay import OutboxRelay
 from services.api.adapters.status_consumer import StatusConsumer
 from services.api.documents import new_model_document
+from services.api.records import StoredModel
 from services.api.requests import CreateModelRequest
 from services.api.web.examples import SEED_CREATE_REQUEST
 from shared import database
@@ -51,7 +52,7 @@ class CountingRegistry(Registry):
         self.calls: list[str] = []
         self.meanwhile: Any = None
 
-    async def by_public_ids(self, public_ids: list[str]) -> dict[str, Document]:
+    async def by_public_ids(self, public_ids: list[str]) -> dict[str, StoredModel]:
         self.calls.append("by_public_ids")
         found = await super().by_public_ids(public_ids)
         if self.meanwhile is not None:  # another writer, between our read and our write
@@ -59,7 +60,7 @@ class CountingRegistry(Registry):
             await action()
         return found
 
-    async def write_all(self, writes: list[tuple[Document, Document | None]]) -> bool:
+    async def write_all(self, writes: list[tuple[StoredModel, Document | None]]) -> bool:
         self.calls.append("write_all")
         return await super().write_all(writes)
 

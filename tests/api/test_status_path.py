@@ -9,6 +9,7 @@ from nats.aio.client import Client
 
 from services.api import settling
 from services.api.adapters.status_consumer import StatusConsumer
+from services.api.records import StoredModel
 from shared.commands import ModelRef
 from shared.events import (
     CloudEvent,
@@ -115,7 +116,7 @@ async def test_a_lost_guard_plans_the_batch_again_from_a_fresh_read(calls: list[
     registry, relay = holding(calls, model), FakeRelay(calls)
     real_read = registry.by_public_ids
 
-    async def read_then_someone_writes(public_ids: list[str]) -> dict[str, Document]:
+    async def read_then_someone_writes(public_ids: list[str]) -> dict[str, StoredModel]:
         found = await real_read(public_ids)
         if calls.count("registry.by_public_ids") == 1:  # a delete lands between read and write
             registry.stored(model["public_id"])["status"] = "deleting"
@@ -141,10 +142,12 @@ def test_the_log_says_removed_only_for_a_removal(caplog: pytest.LogCaptureFixtur
     """A conditions-only update sets no status: it is "model updated", never "removed"."""
     model = stored_model("deploying")
     event = ModelRunning.of(RunningData(**ref(model), replicas=1, ready_replicas=1), source=SOURCE)
+    read = StoredModel.from_document(model)
+    state = settling.state_of(read)
     plans = {
-        "a": settling.ModelPlan(read=model, current=model, judged=[settling.Judged(event, None)]),
+        "a": settling.ModelPlan(read=read, state=state, judged=[settling.Judged(event, None)]),
         "b": settling.ModelPlan(
-            read=model, current=model, judged=[settling.Judged(event, None, removed=True)]
+            read=read, state=state, judged=[settling.Judged(event, None, removed=True)]
         ),
     }
     consumer = StatusConsumer(

@@ -243,7 +243,10 @@ async def test_a_status_batch_of_updates_and_removals_writes_each_in_a_command_o
     try:
         registry = Registry(db, transactions=sessions)
         writes = [
-            (document, None if document["status"] == "deleting" else {"status": "running"})
+            (
+                StoredModel.from_document(document),
+                None if document["status"] == "deleting" else {"status": "running"},
+            )
             for document in documents
         ]
         assert await registry.write_all(writes)
@@ -304,9 +307,7 @@ async def test_every_write_of_the_registry_is_a_transaction(
         changed = await registry.change(read, {"display_name": "zero"})
         assert changed is not None
         assert changed.record.display_name == "zero"
-        as_changed = await models.find_one({"public_id": ref(0)})
-        assert as_changed is not None
-        assert await registry.write_all([(as_changed, {"status": "running"})])
+        assert await registry.write_all([(changed, {"status": "running"})])
     finally:
         await sessions.close()
 

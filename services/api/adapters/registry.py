@@ -388,11 +388,15 @@ class Registry:
 
     # --- status from events -------------------------------------------------------------
 
-    async def by_public_ids(self, public_ids: list[str]) -> dict[str, Document]:
+    async def by_public_ids(self, public_ids: list[str]) -> dict[str, StoredModel]:
+        """The whole stored models, from MongoDB: what their events are judged against and
+        their writes guarded by."""
         cursor = self._models.find({"public_id": {"$in": public_ids}})
-        return {document["public_id"]: document async for document in cursor}
+        return {
+            document["public_id"]: StoredModel.from_document(document) async for document in cursor
+        }
 
-    async def write_all(self, writes: list[tuple[Document, Document | None]]) -> bool:
+    async def write_all(self, writes: list[tuple[StoredModel, Document | None]]) -> bool:
         """Per model as read: the changes to `$set` (None: remove it), each guarded by the
         model as read (no delete, event or repair since). True when every guard held;
         False when some model changed meanwhile (the counts do not say which: re-read).
@@ -412,12 +416,12 @@ class Registry:
         held = [await self._write_in_one_commit(group) for group in (updates, removals) if group]
         return all(held)
 
-    async def _write_in_one_commit(self, writes: list[tuple[Document, Document | None]]) -> bool:
+    async def _write_in_one_commit(self, writes: list[tuple[StoredModel, Document | None]]) -> bool:
         operations: list[UpdateOne | DeleteOne] = [
-            DeleteOne(_removal_guard(document))
+            DeleteOne(_removal_guard(model))
             if changes is None
-            else UpdateOne(_guard(document), {"$set": changes})
-            for document, changes in writes
+            else UpdateOne(_guard(model), {"$set": changes})
+            for model, changes in writes
         ]
         try:
             result = await bulk_write_in_one_commit(self._models, operations, self._transactions)
@@ -427,31 +431,31 @@ class Registry:
             # Another transaction (an admission) holds one of them and nothing was written:
             # each model alone then, as its own guarded write, rather than a transaction
             # that would keep meeting it.
-            held = [await self._write_one(document, changes) for document, changes in writes]
+            held = [await self._write_one(model, changes) for model, changes in writes]
             return all(held)
         return result.matched_count + result.deleted_count == len(writes)
 
-    async def _write_one(self, document: Document, changes: Document | None) -> bool:
+    async def _write_one(self, model: StoredModel, changes: Document | None) -> bool:
         if changes is None:
             removed = await self._in_transaction(
-                lambda session: self._models.delete_one(_removal_guard(document), session=session)
+                lambda session: self._models.delete_one(_removal_guard(model), session=session)
             )
             return removed.deleted_count == 1
         updated = await self._in_transaction(
             lambda session: self._models.update_one(
-                _guard(document), {"$set": changes}, session=session
+                _guard(model), {"$set": changes}, session=session
             )
         )
         return updated.matched_count == 1
 
 
-def _guard(document: Document) -> Document:
+def _guard(model: StoredModel) -> Document:
     """Matches the model only as it was read: no delete, event or repair since."""
     return {
-        "_id": document["_id"],
-        "generation": document["generation"],
-        "status": document["status"],
-        "event_sequence": document.get("event_sequence", 0),
+        "_id": model.document_id,
+        "generation": model.record.generation,
+        "status": model.record.status,
+        "event_sequence": model.event_sequence,
     }
 
 
@@ -465,8 +469,8 @@ def change_guard(model: StoredModel) -> Document:
     }
 
 
-def _removal_guard(document: Document) -> Document:
-    return {"_id": document["_id"], "status": Status.DELETING.value}
+def _removal_guard(model: StoredModel) -> Document:
+    return {"_id": model.document_id, "status": Status.DELETING.value}
 
 
 def refused_insert(

@@ -101,8 +101,8 @@ class StatusConsumer:
         if not public_ids:
             return True
         for _ in range(_ATTEMPTS):
-            documents = await self._registry.by_public_ids(public_ids)
-            plans = settling.plan(documents, events, now=datetime.now(UTC))
+            models = await self._registry.by_public_ids(public_ids)
+            plans = settling.plan(models, events, now=datetime.now(UTC))
             writes = [model.write for model in plans.values() if model.write is not None]
             if not writes or await self._registry.write_all(writes):
                 self._report(plans)
@@ -122,5 +122,5 @@ class StatusConsumer:
                     log.info("model updated", extra=extra)  # conditions or counts only
                 else:
                     log.info("status updated", extra={**extra, "status": judged.status})
-            if model.repair and model.current.get("outbox"):
-                self._relay.kick(model.current["_id"], model.current["outbox"])
+            if model.repair:
+                self._relay.kick(model.read.document_id, model.changes["outbox"])
