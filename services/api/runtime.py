@@ -112,7 +112,6 @@ class ApiRuntime:
         self.consumer.stop()
         self.relay.stop()
         self.cache.stop()
-        self.quota_limits.stop()
         for task in self.tasks:
             task.cancel()
         if self.tasks:

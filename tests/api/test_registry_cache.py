@@ -282,8 +282,8 @@ async def test_the_quota_limits_follow_the_quotas_and_status_asks_mongodb_nothin
     mongo_db: AsyncDatabase[Document], mongodb_url: str
 ) -> None:
     """A limit set, changed or cleared (as `jan-models quota` does it) is what `/status`
-    shows moments later, read from memory: with both followers ready, `usage` sends
-    MongoDB no command at all."""
+    shows within an interval, read from memory: with the cache and the limits ready,
+    `usage` sends MongoDB no command at all; limits not read lately are not trusted."""
     models = mongo_db[Collection.MODELS]
     await models.insert_many([counted(1, gpus=2), counted(2, organization_id=2, gpus=1)])
     quotas = OrganizationQuotas(mongo_db)
@@ -293,12 +293,12 @@ async def test_the_quota_limits_follow_the_quotas_and_status_asks_mongodb_nothin
         mongodb_url, tz_aware=True, event_listeners=[sent]
     )
     db = listened[mongo_db.name]
-    cache, limits = RegistryCache(db[Collection.MODELS]), QuotaLimits(db, retry_seconds=0.05)
+    cache, limits = RegistryCache(db[Collection.MODELS]), QuotaLimits(mongo_db, interval=0.05)
     admissions = Admissions(db, cache=cache, limits=limits)
     tasks = [asyncio.create_task(cache.run()), asyncio.create_task(limits.run())]
     try:
         await until(lambda: cache.ready and limits.ready)
-        await asyncio.sleep(0.2)  # the followers' first getMores are out
+        await asyncio.sleep(0.2)  # the cache's first getMores are out
         before = [name for name in sent.commands if name != "getMore"]
         assert await admissions.usage(1) == (8, 2)
         assert await admissions.usage(2) == (None, 1)
@@ -312,9 +312,14 @@ async def test_the_quota_limits_follow_the_quotas_and_status_asks_mongodb_nothin
         await until(lambda: limits.limit(1) is None)
         assert await admissions.usage(1) == (None, 2)
         assert limits.limits == {2: 4}
+
+        tasks[1].cancel()  # the limits stop being read: usage asks MongoDB again
+        await asyncio.gather(tasks[1], return_exceptions=True)
+        await until(lambda: not limits.ready)
+        await quotas.set(1, gpus=5)
+        assert await admissions.usage(1) == (5, 2)
     finally:
         cache.stop()
-        limits.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
