@@ -91,10 +91,9 @@ def assemble(settings: ApiSettings, clients: Clients) -> ApiRuntime:
         timeout=settings.api_inventory_timeout,
         status_cache_seconds=settings.api_status_cache_seconds,
     )
-    quota_limits = QuotaLimits(db)
     models = Models(
         registry=registry,
-        admissions=Admissions(db, transactions=transactions, cache=cache, limits=quota_limits),
+        admissions=Admissions(db, transactions=transactions, cache=cache),
         inventory=inventory,
         relay=relay,
         cipher=TokenCipher(settings.encryption_key),
@@ -117,7 +116,7 @@ def assemble(settings: ApiSettings, clients: Clients) -> ApiRuntime:
         cache=cache,
         relay=relay,
         consumer=StatusConsumer(registry=registry, nats=nats, relay=relay),
-        quota_limits=quota_limits,
+        quota_limits=QuotaLimits(db),
     )
 
 

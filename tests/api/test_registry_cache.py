@@ -6,17 +6,9 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.monitoring import (
-    CommandFailedEvent,
-    CommandListener,
-    CommandStartedEvent,
-    CommandSucceededEvent,
-)
 
-from services.api.adapters.admissions import Admissions, QuotaLimits
-from services.api.adapters.quotas import OrganizationQuotas
+from services.api.adapters.admissions import Admissions
 from services.api.adapters.registry import Registry
 from services.api.adapters.registry_cache import RegistryCache
 from shared.names import Collection
@@ -260,67 +252,3 @@ async def test_status_reads_the_quota_and_reservations_from_the_cache_as_mongodb
         cache.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
-
-class Sent(CommandListener):
-    """The name of every command a client sends."""
-
-    def __init__(self) -> None:
-        self.commands: list[str] = []
-
-    def started(self, event: CommandStartedEvent) -> None:
-        self.commands.append(event.command_name)
-
-    def succeeded(self, event: CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: CommandFailedEvent) -> None:
-        pass
-
-
-async def test_the_quota_limits_follow_the_quotas_and_status_asks_mongodb_nothing(
-    mongo_db: AsyncDatabase[Document], mongodb_url: str
-) -> None:
-    """A limit set, changed or cleared (as `jan-models quota` does it) is what `/status`
-    shows within an interval, read from memory: with the cache and the limits ready,
-    `usage` sends MongoDB no command at all; limits not read lately are not trusted."""
-    models = mongo_db[Collection.MODELS]
-    await models.insert_many([counted(1, gpus=2), counted(2, organization_id=2, gpus=1)])
-    quotas = OrganizationQuotas(mongo_db)
-    await quotas.set(1, gpus=8)
-    sent = Sent()
-    listened: AsyncMongoClient[Document] = AsyncMongoClient(
-        mongodb_url, tz_aware=True, event_listeners=[sent]
-    )
-    db = listened[mongo_db.name]
-    cache, limits = RegistryCache(db[Collection.MODELS]), QuotaLimits(mongo_db, interval=0.05)
-    admissions = Admissions(db, cache=cache, limits=limits)
-    tasks = [asyncio.create_task(cache.run()), asyncio.create_task(limits.run())]
-    try:
-        await until(lambda: cache.ready and limits.ready)
-        await asyncio.sleep(0.2)  # the cache's first getMores are out
-        before = [name for name in sent.commands if name != "getMore"]
-        assert await admissions.usage(1) == (8, 2)
-        assert await admissions.usage(2) == (None, 1)
-        assert [name for name in sent.commands if name != "getMore"] == before
-
-        await quotas.set(2, gpus=4)
-        await quotas.set(1, gpus=3)
-        await until(lambda: limits.limit(2) == 4 and limits.limit(1) == 3)
-        assert await admissions.usage(1) == (3, 2)
-        assert await quotas.clear(1)
-        await until(lambda: limits.limit(1) is None)
-        assert await admissions.usage(1) == (None, 2)
-        assert limits.limits == {2: 4}
-
-        tasks[1].cancel()  # the limits stop being read: usage asks MongoDB again
-        await asyncio.gather(tasks[1], return_exceptions=True)
-        await until(lambda: not limits.ready)
-        await quotas.set(1, gpus=5)
-        assert await admissions.usage(1) == (5, 2)
-    finally:
-        cache.stop()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await listened.close()

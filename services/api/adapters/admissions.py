@@ -64,39 +64,19 @@ MAX_BATCH: Final = 100
 
 
 class QuotaLimits:
-    """Every organization's GPU limit in memory, read again every `interval` seconds: what
-    `/status` and the metrics read (a scrape cannot wait on MongoDB, and a read by key was
-    the one database round trip left on every `/status`). So a limit set or cleared shows
-    in `/status` within about `interval`; admission itself always reads it afresh, in its
-    transaction.
+    """Every organization's GPU limit, read again every `interval` seconds, for metrics
+    (a scrape cannot wait on MongoDB). Admission itself always reads the limit afresh."""
 
-    Polled, not followed by a change stream as the registry cache is: on the embedded
-    server every write anywhere ends an idle stream's getMore, so a stream on a collection
-    that almost never changes was asked again after each of a create's dozen writes
-    (getMores per create doubled, 9.3 -> 19.7, and the server spent about 7 ms more a
-    create); one read a second costs nothing a create pays for."""
-
-    def __init__(self, db: AsyncDatabase[Document], *, interval: float = 1.0) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, interval: float = 10.0) -> None:
         self._quotas = db[Collection.ORGANIZATION_QUOTAS]
         self.interval = interval
         self.limits: dict[int, int] = {}
-        self._read_at: float | None = None
-
-    @property
-    def ready(self) -> bool:
-        """The limits were read within the last three intervals."""
-        return self._read_at is not None and time.monotonic() - self._read_at < 3 * self.interval
-
-    def limit(self, organization_id: int) -> int | None:
-        """The organization's limit; None: unlimited. Only meaningful while `ready`."""
-        return self.limits.get(organization_id)
 
     async def refresh(self) -> None:
         self.limits = {
             int(document["_id"]): int(document["gpus"])
             async for document in self._quotas.find({}, {"gpus": 1})
         }
-        self._read_at = time.monotonic()
 
     async def run(self) -> None:
         while True:
@@ -164,12 +144,10 @@ class Admissions:
         transactions: TransactionSessions | None = None,
         max_batch: int = MAX_BATCH,
         cache: RegistryCache | None = None,
-        limits: QuotaLimits | None = None,
     ) -> None:
         self._client = db.client
         self._cache = cache
-        self._limits = limits
-        """What `/status` reads while they are ready: the admissions themselves always read
+        """What `/status` reads while it is ready: the admissions themselves always read
         MongoDB, in their transaction."""
         self._models = db[Collection.MODELS]
         self._ledger = db[Collection.ADMISSIONS]
@@ -438,16 +416,12 @@ class Admissions:
 
     async def usage(self, organization_id: int) -> tuple[int | None, int]:
         """The organization's GPU limit (None: unlimited) and the GPUs its models count:
-        from memory while the registry cache and the quota limits are ready (no database
-        round trip), else from MongoDB. Summing the count in MongoDB scans every model of
-        the organization on the embedded server (about 60 ms a `/status` at 1,000 models;
-        the cache keeps the sum)."""
+        the limit read by its key, the count from the registry cache while it is ready.
+        Summing it in MongoDB scans every model of the organization on the embedded
+        server (about 60 ms a `/status` at 1,000 models; the cache keeps the sum)."""
         if self._cache is None or not self._cache.ready:
             return await self._quota(organization_id, None)
-        used = self._cache.quota_used(organization_id)
-        if self._limits is not None and self._limits.ready:
-            return self._limits.limit(organization_id), used
-        return await self._limit(organization_id, None), used
+        return await self._limit(organization_id, None), self._cache.quota_used(organization_id)
 
     async def _reservations(self, session: AsyncClientSession | None) -> _Outstanding:
         """The reservations that may still hold GPUs, read through the `reserved` index

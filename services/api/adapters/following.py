@@ -1,5 +1,8 @@
-"""A collection kept in memory by a change stream: the loop both of the api's copies run
-(the registry cache of the models, the quota limits).
+"""A collection kept in memory by a change stream: the loop the registry cache runs.
+
+Only for a collection written as often as it is read: on the embedded server every write
+anywhere ends an idle stream's getMore, so a stream on a collection that rarely changes
+(the quotas, tried and measured) is asked again after each of a create's dozen writes.
 
 The stream is opened *before* the copy is loaded, so nothing written meanwhile is missed;
 changes then arrive in write order, each with the document as it is now (`updateLookup`),
