@@ -5,15 +5,19 @@ models. Asking MongoDB each time costs an index scan, a fetch and a sort per req
 the embedded MongoDB-compatible server that is hundreds of milliseconds at 10,000
 models. The api reads this cache instead, as the inventory answers from its projection.
 
-How it stays right is `following`'s: the change stream is opened before the load, each
-change carries the document as it is now, and a lost stream sends reads to MongoDB until
-the cache is loaded again. Each document becomes a `ModelRecord` once, when it arrives (not on every read).
+How it stays right: the change stream is opened *before* the initial load, so nothing
+written meanwhile is missed; events then arrive in write order and each carries the
+document as it is now (`updateLookup`), so the cache converges on the collection even
+when the load already saw a newer version than an early event. Any stream error drops
+the cache (`ready` goes false, reads fall back to MongoDB) and it is rebuilt from a fresh
+load. Each document becomes a `ModelRecord` once, when it arrives (not on every read).
 Secrets never enter it: the record has no field for the token or the outbox, and each
 model's deployment config (which the registry stores without a secret) is kept apart as
 compact JSON bytes without any secret-named `extra_env` entry an older version may have
 stored: about a kilobyte a model, where the decoded dict is about four.
 """
 
+import asyncio
 import bisect
 import logging
 from datetime import UTC, datetime
@@ -23,7 +27,6 @@ import orjson
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.api.adapters.following import Follower
 from services.api.listing import NO_FILTER, ModelFilter
 from services.api.records import ModelRecord, StoredModel, secret_env_apart
 from shared.records import Document
@@ -39,12 +42,11 @@ def config_bytes(config: dict[str, Any]) -> bytes:
     return orjson.dumps(secret_env_apart(config))
 
 
-class RegistryCache(Follower):
-    what = "registry cache"
-
+class RegistryCache:
     def __init__(self, models: AsyncCollection[Document]) -> None:
-        super().__init__(retry_seconds=RETRY_SECONDS)
         self._models = models
+        self._stopping = False
+        self.ready = False
         self.version = 0
         """Bumped on every change, so a reader can tell whether what it derived is still current."""
         self._by_public_id: dict[str, ModelRecord] = {}
@@ -211,6 +213,21 @@ class RegistryCache(Follower):
 
     # --- following the collection -------------------------------------------------------
 
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("registry cache lost its change stream", extra={"error": repr(exc)})
+            self._clear()
+            if not self._stopping:
+                await asyncio.sleep(RETRY_SECONDS)
+
+    def stop(self) -> None:
+        self._stopping = True
+
     async def _follow(self) -> None:
         async with await self._models.watch(full_document="updateLookup") as stream:
             self._clear()
@@ -224,7 +241,21 @@ class RegistryCache(Follower):
                     self._note_outbox(entry["public_id"], entry["outbox"])
             self.ready = True
             log.info("registry cache ready", extra={"models": len(self._by_public_id)})
-            await self._apply(stream, self.put, self.discard, "models")
+            while not self._stopping:
+                change = await stream.try_next()
+                if change is not None:
+                    self._apply(change)
+
+    def _apply(self, change: Document) -> None:
+        operation = change["operationType"]
+        if operation in ("insert", "update", "replace"):
+            document = change.get("fullDocument")
+            if document is not None:  # None: deleted since; its delete event follows
+                self.put(document)
+        elif operation == "delete":
+            self.discard(change["documentKey"]["_id"])
+        elif operation in ("drop", "dropDatabase", "rename", "invalidate"):
+            raise RuntimeError(f"the models collection saw {operation}")
 
 
 def _as_time(value: object) -> datetime:
