@@ -87,6 +87,7 @@ from pymongo.results import BulkWriteResult
 
 from shared.names import Collection
 from shared.records import ILLEGAL_OPERATION, WRITE_CONFLICT_CODES, Document
+from shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 Write = InsertOne[Any] | UpdateOne | UpdateMany | ReplaceOne[Any] | DeleteOne | DeleteMany
@@ -150,9 +151,7 @@ class TransactionSessions:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
         sessions, self._sessions = self._sessions, []
         for _ in sessions:  # each once its transaction is over

@@ -31,6 +31,7 @@ from shared import database, messaging
 from shared.errors import InventoryUnavailableError, NotInClusterError
 from shared.names import Collection
 from shared.records import Document
+from shared.tasks import cancel_and_wait
 from shared.transactions import TransactionSessions
 
 log = logging.getLogger(__name__)
@@ -112,10 +113,7 @@ class ApiRuntime:
         self.consumer.stop()
         self.relay.stop()
         self.cache.stop()
-        for task in self.tasks:
-            task.cancel()
-        if self.tasks:
-            await asyncio.wait(self.tasks, timeout=STOP_TIMEOUT)
+        await cancel_and_wait(self.tasks, deadline=STOP_TIMEOUT)
         await self.relay.drain()
         if self._sessions_begun:
             await self.transactions.close()

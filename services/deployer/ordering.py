@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 
 from services.deployer.delivery import Delivery
 from services.deployer.processing import Outcome, Verdict
+from shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,7 @@ class KeyedDispatcher(Generic[T]):
 
     async def close(self) -> None:
         """Stop draining; unsettled messages are redelivered by JetStream after ack_wait."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))
 
     async def _drain(self, key: str, queue: _Queue[T]) -> None:
         try:

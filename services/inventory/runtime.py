@@ -49,6 +49,7 @@ from shared import database, messaging
 from shared.leadership import Lease, open_election
 from shared.names import Collection
 from shared.records import Document
+from shared.tasks import cancel_and_wait
 from shared.transactions import TransactionSessions
 
 log = logging.getLogger(__name__)
@@ -236,9 +237,7 @@ class InventoryRuntime:
     async def stop(self) -> None:
         CLUSTER_METRICS.forget(self.store)
         self.probes.exit()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await cancel_and_wait(self.tasks)
         self.tasks.clear()
         if self.crash_logs is not None:
             await self.crash_logs.stop()
@@ -311,8 +310,9 @@ class InventoryRuntime:
     async def _lifecycle_loop(self) -> None:
         last_recheck = time.monotonic()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lifecycle_wake.wait(), TICK_SECONDS)
+            with contextlib.suppress(TimeoutError):  # not wait_for: see shared.tasks
+                async with asyncio.timeout(TICK_SECONDS):
+                    await self._lifecycle_wake.wait()
             self._lifecycle_wake.clear()
             try:
                 now = utcnow()
@@ -360,9 +360,7 @@ class InventoryRuntime:
         self.leading = False
         metrics.LEADING.set(0)
         tasks, self._leader_tasks = self._leader_tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
         for task in tasks:
             with contextlib.suppress(ValueError):
                 self.tasks.remove(task)

@@ -31,6 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import ServiceUnavailableError
 
 from shared.names import COMMANDS_STREAM, DEPLOYER_DURABLE
+from shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,7 @@ class CommandPuller:
         nats-py on Python 3.11): then within one `idle_timeout`."""
         self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
 
     async def _run(self, accept: Accept) -> None:

@@ -14,6 +14,7 @@ from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 from services.inventory.objects import ObservedPod
 from shared.labels import MODEL_CONTAINER
+from shared.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,4 @@ class CrashLogs:
         self._found(pod.key, str(text))
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))
