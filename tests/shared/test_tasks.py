@@ -1,6 +1,7 @@
 """A stop ends even when a loop drops a cancellation (Python 3.11's `asyncio.wait_for`)."""
 
 import asyncio
+import contextlib
 import logging
 import sys
 
@@ -14,10 +15,8 @@ def tick_loop(wake: asyncio.Event) -> asyncio.Task[None]:
 
     async def loop() -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), 5)
-            except TimeoutError:
-                pass
             wake.clear()
 
     return asyncio.create_task(loop(), name="tick-loop")
