@@ -2,6 +2,7 @@
 registry can be seeded before the services read it), then `LocalStack` with every other
 part as its own process, on free ports, kubesim's readiness delay 0."""
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,7 +41,9 @@ async def bench_stack(
             mongodb_url=mongo.url,
             scenario=write_scenario(scenario, work / "scenario.yaml"),
             ready_delay=0,
-            extra_env={"JAN_MODELS_LOG_LEVEL": "WARNING"},
+            extra_env={
+                "JAN_MODELS_LOG_LEVEL": os.environ.get("JAN_MODELS_BENCH_LOG_LEVEL", "WARNING")
+            },
             kubesim_ready_timeout=start_timeout,
             service_ready_timeout=start_timeout,
             replicas=replicas or {},
