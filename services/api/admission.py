@@ -137,11 +137,17 @@ def reserved_gpus(model: Mapping[str, Any], *, now: datetime) -> int:
 def holds_gpus(
     *, reserved: bool, status: object, released_at: datetime | None, now: datetime
 ) -> bool:
-    """Whether a reservation may still hold its GPUs: planned, the model not failed, and
-    not released (the same rule as the admission's reservations query)."""
-    if not reserved or status == "failed":
+    """Whether a reservation may still hold its GPUs: the model not failed, and either not
+    released yet (`reserved`) or released less than the grace ago (`released_at` is the
+    grace's end). A release takes the model out of the `reserved` index at once (one
+    write); through its grace it counts wherever the status does not show its pods bound.
+    A document released before this rule (still `reserved`, `released_at` set) is judged
+    by its `released_at` too."""
+    if status == "failed":
         return False
-    return released_at is None or _aware(released_at) >= now
+    if released_at is not None:
+        return _aware(released_at) >= now
+    return reserved
 
 
 def _aware(moment: datetime) -> datetime:

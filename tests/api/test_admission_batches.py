@@ -11,6 +11,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.adapters.admissions import Admissions
+from services.api.adapters.registry_cache import RegistryCache
 from services.api.admission import Ask, Plan, reservation_fields
 from services.api.documents import new_model_document
 from services.api.records import ModelRecord, StoredModel
@@ -20,6 +21,7 @@ from shared.errors import GpuQuotaExceededError, InsufficientResourcesError, Mod
 from shared.names import Collection
 from shared.queries import StatusReply
 from shared.records import Document
+from shared.tasks import cancel_and_wait
 from shared.transactions import TransactionSessions
 from tests.api.conftest import gpu_placement, synced_status
 from tests.api.test_group_commit import body
@@ -89,6 +91,21 @@ def stored(outcomes: list[StoredModel | BaseException]) -> list[ModelRecord]:
     return [outcome.record for outcome in outcomes if isinstance(outcome, StoredModel)]
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def until_cache_shows(
+    admissions: Admissions, public_id: str, shown: Callable[[ModelRecord], bool]
+) -> None:
+    """Until the admissions' registry cache (if they have one) shows the model so."""
+    cache = admissions._cache
+    if cache is not None:
+        await until(lambda: (record := cache.get(public_id)) is not None and shown(record))
+
+
 async def reserved_on(db: AsyncDatabase[Document]) -> dict[str, int]:
     totals: dict[str, int] = {}
     async for model in db[Collection.MODELS].find({"reserved": True}):
@@ -148,9 +165,32 @@ async def test_a_taken_name_refuses_that_create_alone_and_the_rest_of_its_batch_
     assert sorted(stored_names) == names
 
 
-async def test_reservations_bound_past_their_grace_or_failed_leave_the_reserved_index(
-    mongo_db: AsyncDatabase[Document], admissions: Admissions
+@pytest.fixture(params=["cache", "no cache"])
+async def admissions_either_way(
+    request: pytest.FixtureRequest, mongo_db: AsyncDatabase[Document]
+) -> AsyncIterator[Admissions]:
+    """Admissions that find the released reservations in a registry cache following the
+    models, or (no cache, or not ready yet) by scanning `released_at`."""
+    await database.ensure_indexes(mongo_db, (Collection.MODELS,))
+    sessions = TransactionSessions(mongo_db, service="api")
+    await sessions.start()
+    cache = RegistryCache(mongo_db[Collection.MODELS]) if request.param == "cache" else None
+    task = None if cache is None else asyncio.create_task(cache.run())
+    try:
+        if cache is not None:
+            await until(lambda: cache.ready)
+        yield Admissions(mongo_db, transactions=sessions, cache=cache)
+    finally:
+        if cache is not None and task is not None:
+            cache.stop()
+            await cancel_and_wait([task])
+        await sessions.close()
+
+
+async def test_a_release_leaves_the_reserved_index_at_once_and_counts_through_its_grace(
+    mongo_db: AsyncDatabase[Document], admissions_either_way: Admissions
 ) -> None:
+    admissions = admissions_either_way
     models = mongo_db[Collection.MODELS]
     status = synced_status(placement=gpu_placement(allocatable=4))
     first = stored(await race(admissions, status, [("bound", 1), ("failing", 1), ("pending", 1)]))
@@ -159,16 +199,24 @@ async def test_reservations_bound_past_their_grace_or_failed_leave_the_reserved_
         placement=gpu_placement(allocatable=4, allocated=1),
         bound_gpus={by_name["bound"]: {"gpu-a100-1": 1}},
     )
-    # The next admission sees "bound" bound: released after the grace, zero meanwhile.
+    # The next admission sees "bound" bound: released with one write, out of the index.
     assert stored(await race(admissions, bound_status, [("next", 1)]))
     bound = await models.find_one({"name": "bound"})
     assert bound is not None
     assert bound["released_at"] > datetime.now(UTC)
-    assert bound["reserved"] is True
+    assert bound["reserved"] is False
+    # Its pod vanishes within the grace (a status from a lagging replica looks the same):
+    # the released reservation still holds its GPU, so nothing is free.
+    await until_cache_shows(admissions, by_name["bound"], lambda m: m.released_at is not None)
+    unbound_status = synced_status(placement=gpu_placement(allocatable=4))
+    sneaky = await race(admissions, unbound_status, [("sneaky", 1)])
+    assert isinstance(sneaky[0], InsufficientResourcesError)
+    assert by_name["bound"] in {r.public_id for r in await admissions.reserved()}
     # The grace runs out (moved back rather than waited for) and "failing" fails.
     past = datetime.now(UTC) - timedelta(seconds=1)
     await models.update_one({"name": "bound"}, {"$set": {"released_at": past}})
     await models.update_one({"name": "failing"}, {"$set": {"status": "failed"}})
+    await until_cache_shows(admissions, by_name["failing"], lambda m: m.status == "failed")
     # 4 GPUs: "bound"'s pod holds one, "pending" and "next" one each; the failed one's is free.
     again = await race(admissions, bound_status, [("again", 1), ("over", 1)])
     assert [record.name for record in stored(again)] == ["again"]

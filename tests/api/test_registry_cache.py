@@ -16,6 +16,7 @@ from shared.records import Document
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+GRACE = timedelta(seconds=60)
 
 
 def model(model_id: int, *, organization_id: int = 1) -> Document:
@@ -200,18 +201,23 @@ def test_the_cache_keeps_each_organizations_quota_count_and_the_reservations() -
     cache.put({**counted(3, organization_id=2, gpus=4), "_id": "o3"})
     cache.put({**counted(4), "_id": "o4"})
     assert (cache.quota_used(1), cache.quota_used(2), cache.quota_used(3)) == (3, 4, 0)
-    assert sorted(r.id for r in cache.reserving()) == [1, 2, 3]
+    now = datetime.now(UTC)
+    assert sorted(r.id for r in cache.reserving(now)) == [1, 2, 3]
 
-    # a change replaces what the model counted; a released reservation leaves the index
+    # a change replaces what the model counted; a released reservation holds through its
+    # grace (`released_at`, its end), then is forgotten
     cache.put({**counted(1, gpus=3), "_id": "o1"})
-    cache.put({**counted(2, gpus=1), "reserved": False, "_id": "o2"})
+    grace_end = now + timedelta(seconds=60)
+    cache.put({**counted(2, gpus=1), "reserved": False, "released_at": grace_end, "_id": "o2"})
     assert cache.quota_used(1) == 4
-    assert sorted(r.id for r in cache.reserving()) == [1, 3]
+    assert sorted(r.id for r in cache.reserving(now)) == [1, 2, 3]
+    assert sorted(r.id for r in cache.reserving(grace_end + timedelta(seconds=1))) == [1, 3]
+    assert sorted(r.id for r in cache.reserving(now)) == [1, 3]
 
     cache.discard("o1")  # type: ignore[arg-type]  # any key the cache was given
     cache.discard("o3")  # type: ignore[arg-type]
     assert (cache.quota_used(1), cache.quota_used(2)) == (1, 0)
-    assert cache.reserving() == []
+    assert cache.reserving(now) == []
 
 
 async def test_status_reads_the_quota_and_reservations_from_the_cache_as_mongodb_counts_them(
@@ -223,6 +229,8 @@ async def test_status_reads_the_quota_and_reservations_from_the_cache_as_mongodb
             counted(1, gpus=2),
             counted(2, gpus=1) | {"status": "failed"},  # a failed model's reservation is free
             counted(3, gpus=1) | {"released_at": NOW},  # released long ago
+            # released a moment ago: out of the index, holding through its grace
+            counted(6, gpus=2) | {"reserved": False, "released_at": datetime.now(UTC) + GRACE},
             counted(4, organization_id=2, gpus=4),
             counted(5),
         ]
@@ -237,17 +245,18 @@ async def test_status_reads_the_quota_and_reservations_from_the_cache_as_mongodb
             assert await from_cache.usage(organization_id) == await from_mongodb.usage(
                 organization_id
             )
-        assert await from_cache.usage(1) == (8, 4)
+        assert await from_cache.usage(1) == (8, 6)
         assert sorted(r.public_id for r in await from_cache.reserved()) == sorted(
             r.public_id for r in await from_mongodb.reserved()
         )
+        assert sorted(r.public_id[-1] for r in await from_cache.reserved()) == ["1", "4", "6"]
         assert [r.plan for r in await from_cache.reserved() if r.public_id.endswith("1")] == [
             [("node-a", 2)]
         ]
 
         await models.delete_one({"id": 1})
-        await until(lambda: cache.quota_used(1) == 2)
-        assert await from_cache.usage(1) == await from_mongodb.usage(1) == (8, 2)
+        await until(lambda: cache.quota_used(1) == 4)
+        assert await from_cache.usage(1) == await from_mongodb.usage(1) == (8, 4)
     finally:
         cache.stop()
         task.cancel()

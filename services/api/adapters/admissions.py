@@ -39,7 +39,6 @@ from services.api.admission import (
     Reservation,
     check_quota,
     free_by_node,
-    holds_gpus,
     place,
     reserved_by_node,
     reserved_gpus,
@@ -410,13 +409,7 @@ class Admissions:
                 public_id=record.public_id,
                 plan=[(entry.node, entry.gpus) for entry in record.reservation],
             )
-            for record in self._cache.reserving()
-            if holds_gpus(
-                reserved=record.reserved,
-                status=record.status,
-                released_at=record.released_at,
-                now=now,
-            )
+            for record in self._cache.reserving(now)
         ]
 
     async def usage(self, organization_id: int) -> tuple[int | None, int]:
@@ -429,10 +422,14 @@ class Admissions:
         return await self._limit(organization_id, None), self._cache.quota_used(organization_id)
 
     async def _reservations(self, session: AsyncClientSession | None) -> _Outstanding:
-        """The reservations that may still hold GPUs, read through the `reserved` index
-        alone (a filter on more fields makes the embedded server scan every model); the
-        rule (`reserved_gpus`) is applied here, and what it rules out is noted for
-        `_release_bound` to take out of the index."""
+        """The reservations that may still hold GPUs. The ones not yet released are read
+        in the admission's transaction through the `reserved` index alone (a filter on
+        more fields makes the embedded server scan every model); the rule
+        (`reserved_gpus`) is applied here, and what it rules out (a failed model's, or a
+        reservation released before releases left the index, its grace over) is noted
+        for `_release_bound` to take out of the index. The released ones still in their
+        grace are added by `_released`, so the read grows with the models not yet bound,
+        not with every model admitted in the last `RELEASE_GRACE`."""
         now = datetime.now(UTC)
         outstanding = _Outstanding()
         cursor = self._models.find(
@@ -441,16 +438,49 @@ class Admissions:
             | {"released_at": 1, "generation": 1},
             session=session,
         )
+        read: set[str] = set()
         async for document in cursor:
             public_id = document["public_id"]
+            read.add(public_id)
             if not reserved_gpus(document, now=now):
                 outstanding.over.append(_as_read(document))
                 continue
-            plan = [(entry["node"], int(entry["gpus"])) for entry in document["reservation"]]
-            outstanding.reservations.append(Reservation(public_id=public_id, plan=plan))
+            outstanding.reservations.append(Reservation(public_id, _plan(document)))
             if document.get("released_at") is None:
                 outstanding.unreleased[public_id] = _as_read(document)
+        outstanding.reservations += await self._released(now, read, session)
         return outstanding
+
+    async def _released(
+        self, now: datetime, read: set[str], session: AsyncClientSession | None
+    ) -> list[Reservation]:
+        """The reservations released less than `RELEASE_GRACE` ago and not in `read`.
+
+        From the registry cache while it is ready: a release changes no plan and frees
+        nothing a racing admission could take (it counts only where the status does not
+        show the pods bound), so it need not be read in the transaction. A model the
+        cache still shows unreleased that the transaction did not read was released (or
+        failed) a moment ago, and counts until the cache catches up: on the safe side.
+        Until the cache is ready, by a scan of `released_at` (no index: only then)."""
+        if self._cache is not None and self._cache.ready:
+            return [
+                Reservation(
+                    record.public_id, [(entry.node, entry.gpus) for entry in record.reservation]
+                )
+                for record in self._cache.reserving(now)
+                if record.public_id not in read
+            ]
+        cursor = self._models.find(
+            {"released_at": {"$gte": now}},
+            {"_id": 0, "public_id": 1, "reserved": 1, "reservation": 1, "status": 1}
+            | {"released_at": 1},
+            session=session,
+        )
+        return [
+            Reservation(document["public_id"], _plan(document))
+            async for document in cursor
+            if document["public_id"] not in read and reserved_gpus(document, now=now)
+        ]
 
     async def _quota(
         self, organization_id: int, session: AsyncClientSession | None
@@ -474,14 +504,14 @@ class Admissions:
 
     async def _release_bound(self, outstanding: _Outstanding, status: StatusReply) -> None:
         """Release the reservations whose pods are all bound, so that admissions stop
-        reading them: after `RELEASE_GRACE`, when no admission can still be planning with
-        a status from before the inventory saw them bound (each reads its status in its
-        own turn). Until then they count as zero wherever the status shows them bound.
-        Those past their grace, or of a failed model, leave the `reserved` index, so each
-        admission reads only the few reservations still outstanding, not every model
-        ever admitted. Only the ones not yet released are written, each guarded by the
-        model as the admission read it (a change since, such as a readmission, keeps its
-        new reservation).
+        reading them: one write marks each no longer `reserved` (out of the index the
+        admissions read) and gives it `released_at`, the end of its `RELEASE_GRACE`.
+        Through the grace it still counts wherever the status does not show its pods
+        bound, for an admission planning with a status from before the inventory saw them
+        bound (each reads its status in its own turn); `_released` finds it. The ones a
+        failed model holds leave the index the same way. Only the ones not yet released
+        are written, each guarded by the model as the admission read it (a change since,
+        such as a readmission, keeps its new reservation).
 
         After the admission's commit, in a transaction of its own whose one command is
         its only write to the models: never a further statement of the admission's. A
@@ -494,7 +524,7 @@ class Admissions:
         now = datetime.now(UTC)
         held = {reservation.public_id: reservation for reservation in outstanding.reservations}
         writes = [
-            UpdateOne(guard, {"$set": {"released_at": now + RELEASE_GRACE}})
+            UpdateOne(guard, {"$set": {"released_at": now + RELEASE_GRACE, "reserved": False}})
             for public_id, guard in outstanding.unreleased.items()
             if not reserved_by_node([held[public_id]], status.bound_gpus)
         ]
@@ -531,6 +561,10 @@ class Admissions:
 
 def _conflict(exc: OperationFailure) -> bool:
     return exc.has_error_label("TransientTransactionError") or exc.code in WRITE_CONFLICT_CODES
+
+
+def _plan(document: Document) -> Plan:
+    return [(entry["node"], int(entry["gpus"])) for entry in document["reservation"]]
 
 
 def _as_read(document: Document) -> Document:

@@ -27,6 +27,7 @@ import orjson
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
+from services.api.admission import holds_gpus
 from services.api.listing import NO_FILTER, ModelFilter
 from services.api.records import ModelRecord, StoredModel, secret_env_apart
 from shared.records import Document
@@ -109,9 +110,17 @@ class RegistryCache:
         """The GPUs the organization's models count against its quota (`quota_gpus`)."""
         return self._quota_used.get(organization_id, 0)
 
-    def reserving(self) -> list[ModelRecord]:
-        """The models marked `reserved`: what the admission's `reserved` index holds."""
-        return list(self._reserving.values())
+    def reserving(self, now: datetime) -> list[ModelRecord]:
+        """The models whose reservation may hold GPUs at `now` (`holds_gpus`): not yet
+        released, or released and still in their grace. The ones past it are forgotten as
+        they are met."""
+        held = []
+        for public_id, record in list(self._reserving.items()):
+            if _holds(record, now):
+                held.append(record)
+            else:
+                del self._reserving[public_id]
+        return held
 
     def own(self, organization_id: int, public_ids: list[str]) -> dict[str, ModelRecord]:
         found = (self._by_public_id.get(public_id) for public_id in public_ids)
@@ -185,7 +194,7 @@ class RegistryCache:
         if record.quota_gpus:
             used = self._quota_used.get(record.organization_id, 0)
             self._quota_used[record.organization_id] = used + record.quota_gpus
-        if record.reserved:
+        if _holds(record, datetime.now(UTC)):
             self._reserving[record.public_id] = record
         else:
             self._reserving.pop(record.public_id, None)
@@ -268,3 +277,9 @@ def _as_time(value: object) -> datetime:
         except ValueError:
             pass
     return datetime.now(UTC)
+
+
+def _holds(record: ModelRecord, now: datetime) -> bool:
+    return holds_gpus(
+        reserved=record.reserved, status=record.status, released_at=record.released_at, now=now
+    )
