@@ -13,14 +13,18 @@ the plan) on the other planned nodes.
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 from shared.errors import GpuQuotaExceededError
 from shared.queries import NodeGpus
 
 Plan = list[tuple[str, int]]
 """(node name, GPUs) for each planned replica."""
+RELEASE_GRACE: Final = timedelta(seconds=60)
+"""How long a released reservation still counts wherever the status does not show its
+pods bound: longer than any status an admission plans with can be older than the one
+that showed them bound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +156,9 @@ def holds_gpus(
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def release_fields(*, now: datetime) -> dict[str, Any]:
+    """What releases a reservation, in one write: out of the `reserved` index the
+    admissions read, and still counted (where unbound) until `released_at`."""
+    return {"reserved": False, "released_at": now + RELEASE_GRACE}

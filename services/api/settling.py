@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from services.api.admission import release_fields
 from services.api.conditions import derive
 from services.api.documents import repair_entry
 from services.api.records import StoredModel
@@ -202,4 +203,31 @@ def plan(
         model.changes.update(changes)
         model.repair = model.repair or transition.action is Action.REPAIR
         model.judged.append(Judged(event, transition.status))
+    for model in plans.values():
+        if model.changes:
+            model.changes.update(released(model, now=now))
     return plans
+
+
+def released(model: ModelPlan, *, now: datetime) -> dict[str, Any]:
+    """What releases the model's reservation with the batch's write, when its events
+    show that it holds nothing any more: running at its current generation with every
+    replica ready (so every pod it planned for is bound; a rollout's surge pod is gone),
+    or failed (a failed model's reservation counts nothing; this takes it out of the
+    index). Otherwise the admissions release it once the status shows its pods bound."""
+    record = model.read.record
+    if not record.reserved or record.released_at is not None:
+        return {}
+    state, changes = model.state, model.changes
+    if state.status is Status.FAILED:
+        return {"reserved": False}
+    ready, replicas = changes.get("ready_replicas"), changes.get("replicas")
+    if (
+        state.status is Status.RUNNING
+        and state.event_generation == state.generation
+        and ready is not None
+        and replicas is not None
+        and ready >= replicas
+    ):
+        return release_fields(now=now)
+    return {}

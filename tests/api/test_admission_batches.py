@@ -196,11 +196,18 @@ async def test_a_release_leaves_the_reserved_index_at_once_and_counts_through_it
     first = stored(await race(admissions, status, [("bound", 1), ("failing", 1), ("pending", 1)]))
     by_name = {record.name: record.public_id for record in first}
     bound_status = synced_status(
-        placement=gpu_placement(allocatable=4, allocated=1),
-        bound_gpus={by_name["bound"]: {"gpu-a100-1": 1}},
+        placement=gpu_placement(allocatable=4, allocated=2),
+        bound_gpus={by_name[name]: {"gpu-a100-1": 1} for name in ("bound", "pending")},
     )
-    # The next admission sees "bound" bound: released with one write, out of the index.
+    # "bound" runs with a replica not ready yet, so its status write did not release it:
+    # the next admission sees it bound and releases it with one write, out of the index.
+    # "pending", bound too but still creating, is left to the status write that sets it
+    # running.
+    await models.update_one({"name": "bound"}, {"$set": {"status": "running"}})
     assert stored(await race(admissions, bound_status, [("next", 1)]))
+    pending = await models.find_one({"name": "pending"})
+    assert pending is not None
+    assert (pending["reserved"], pending.get("released_at")) == (True, None)
     bound = await models.find_one({"name": "bound"})
     assert bound is not None
     assert bound["released_at"] > datetime.now(UTC)
@@ -217,7 +224,7 @@ async def test_a_release_leaves_the_reserved_index_at_once_and_counts_through_it
     await models.update_one({"name": "bound"}, {"$set": {"released_at": past}})
     await models.update_one({"name": "failing"}, {"$set": {"status": "failed"}})
     await until_cache_shows(admissions, by_name["failing"], lambda m: m.status == "failed")
-    # 4 GPUs: "bound"'s pod holds one, "pending" and "next" one each; the failed one's is free.
+    # 4 GPUs: the pods of "bound" and "pending" hold two, "next" one; the failed one's is free.
     again = await race(admissions, bound_status, [("again", 1), ("over", 1)])
     assert [record.name for record in stored(again)] == ["again"]
 

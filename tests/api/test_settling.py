@@ -10,6 +10,7 @@ import pytest
 from bson import ObjectId
 
 from services.api import settling
+from services.api.admission import RELEASE_GRACE
 from services.api.documents import new_model_document
 from services.api.records import StoredModel
 from services.api.requests import CreateModelRequest
@@ -44,6 +45,8 @@ NOW = CREATED + timedelta(hours=1)
 """When the batches are judged: what `updated_at` and a repair's command say."""
 DEPLOYMENT = ObjectRef(api_version="apps/v1", kind="Deployment", name="m")
 SOURCE = "/jan-models/deployer"
+RELEASED: Final = {"reserved": False, "released_at": NOW + RELEASE_GRACE}
+"""What releases the admission's reservation with the write (`settling.released`)."""
 Counts = tuple[int, int, int]
 """replicas, ready replicas, updated replicas"""
 
@@ -268,6 +271,8 @@ def test_a_model_s_life_writes_exactly_these_fields() -> None:
         ),
         "updated_replicas": 0,
         "conditions_sequence": 3,
+        # every replica ready, so every planned pod bound: the reservation is released
+        **RELEASED,
     }
     # redelivered: stale by its sequence, nothing judged
     assert ignored(model, first_running)
@@ -416,6 +421,7 @@ def test_a_failure_to_apply_is_written_with_its_reason(
         ),
         "observed_generation": 1,
         "conditions_sequence": 5,
+        "reserved": False,  # a failed model's reservation holds nothing: out of the index
     }
 
 
@@ -458,6 +464,7 @@ def test_a_model_an_older_version_stored_is_judged_with_its_defaults() -> None:
         "observed_generation": 1,
         "updated_replicas": 0,
         "conditions_sequence": 1,
+        **RELEASED,
     }
 
 
@@ -494,3 +501,27 @@ def test_a_batch_of_several_models_writes_each_what_its_own_events_write() -> No
     assert plans[three["public_id"]].repair
     assert plans[one["public_id"]].changes["event_sequence"] == 10
     assert plans[two["public_id"]].changes["status"] == "failed"
+
+
+def test_the_reservation_is_released_by_the_write_that_shows_every_replica_ready() -> None:
+    """Running with a replica not ready keeps it (the admissions release it once its pods
+    show bound); the counts reaching every replica release it; released once."""
+    model = created(status="deploying", replicas=2)
+    partly = settle(model, running(model, 1, (2, 1, 2)))
+    assert partly is not None
+    assert "reserved" not in partly
+    assert settle(model, scaled(model, 2, (2, 2, 2)))
+    assert (model["reserved"], model["released_at"]) == (False, NOW + RELEASE_GRACE)
+    again = settle(model, degraded(model, 3, (2, 1, 2), "Unhealthy"), running(model, 4, (2, 2, 2)))
+    assert again is not None
+    assert "released_at" not in again
+
+
+def test_a_readmitted_model_keeps_its_new_reservation_until_its_generation_runs() -> None:
+    """A change that adds GPUs plans anew at generation 2: the old generation's pods all
+    ready say nothing of the new plan's; generation 2 running with every replica does."""
+    model = created(status="updating", generation=2, event_generation=1, event_sequence=4)
+    assert ignored(model, running(model, 5, (1, 1, 1), generation=1))
+    changes = settle(model, running(model, 6, (2, 2, 2), generation=2))
+    assert changes is not None
+    assert (changes["status"], changes["reserved"]) == ("running", False)

@@ -181,6 +181,8 @@ async def test_an_admission_and_the_release_of_bound_reservations_write_the_mode
         first = stored(await race(admissions, status, [("bound", 1), ("failing", 1)]))
         by_name = {record.name: record for record in first}
         await db[Collection.MODELS].update_one({"name": "failing"}, {"$set": {"status": "failed"}})
+        # running with a replica not ready yet: its release is the admissions'
+        await db[Collection.MODELS].update_one({"name": "bound"}, {"$set": {"status": "running"}})
         statements.plain.clear()  # the test's own
         bound = synced_status(
             placement=gpu_placement(allocatable=4, allocated=1),

@@ -22,7 +22,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final
 
 from pymongo import ReturnDocument, UpdateOne
@@ -40,6 +40,7 @@ from services.api.admission import (
     check_quota,
     free_by_node,
     place,
+    release_fields,
     reserved_by_node,
     reserved_gpus,
 )
@@ -57,7 +58,10 @@ from shared.transactions import (
 
 log = logging.getLogger(__name__)
 _LEDGER_ID: Final = "gpus"
-RELEASE_GRACE: Final = timedelta(seconds=60)
+_RELEASED_ON_RUNNING: Final = frozenset({"creating", "deploying"})
+"""A new model's reservation is released by the status write that sets it running with
+every replica ready (`settling`); the admissions release it only if that write did not
+(running with some replicas not ready yet, or after a readmission)."""
 MAX_BATCH: Final = 100
 """Creates judged in one transaction at most."""
 
@@ -521,12 +525,13 @@ class Admissions:
         every insert with them, for good: the server does not reap a transaction while
         one of its statements waits (`tests/api/test_transaction_statements.py`). A
         release that fails is left to the next admission."""
-        now = datetime.now(UTC)
         held = {reservation.public_id: reservation for reservation in outstanding.reservations}
+        release = {"$set": release_fields(now=datetime.now(UTC))}
         writes = [
-            UpdateOne(guard, {"$set": {"released_at": now + RELEASE_GRACE, "reserved": False}})
+            UpdateOne(guard, release)
             for public_id, guard in outstanding.unreleased.items()
-            if not reserved_by_node([held[public_id]], status.bound_gpus)
+            if guard["status"] not in _RELEASED_ON_RUNNING
+            and not reserved_by_node([held[public_id]], status.bound_gpus)
         ]
         writes += [UpdateOne(guard, {"$set": {"reserved": False}}) for guard in outstanding.over]
         if not writes:
