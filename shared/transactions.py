@@ -109,6 +109,8 @@ lives (a lease and a heartbeat)."""
 _without_transactions: "weakref.WeakSet[Any]" = weakref.WeakSet()
 HEARTBEAT_SECONDS: Final = 3.0
 LEASE_SECONDS: Final = 15.0
+CLOSE_SECONDS: Final = 10.0
+"""How long `close` waits for the sessions in use to come back before it ends them."""
 
 
 class TransactionSessions:
@@ -154,8 +156,13 @@ class TransactionSessions:
             await cancel_and_wait([self._task])
             self._task = None
         sessions, self._sessions = self._sessions, []
-        for _ in sessions:  # each once its transaction is over
-            session = await self._free.get()
+        try:
+            async with asyncio.timeout(CLOSE_SECONDS):
+                for _ in sessions:  # each once its transaction is over
+                    await self._free.get()
+        except TimeoutError:  # a task that outlived its stop still holds one: end it anyway
+            log.warning("ending transaction sessions still in use")
+        for session in sessions:
             with contextlib.suppress(PyMongoError):
                 await session.end_session()
         with contextlib.suppress(PyMongoError):

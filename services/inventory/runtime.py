@@ -362,8 +362,9 @@ class InventoryRuntime:
         tasks, self._leader_tasks = self._leader_tasks, []
         await cancel_and_wait(tasks)
         for task in tasks:
-            with contextlib.suppress(ValueError):
-                self.tasks.remove(task)
+            if task.done():  # one still running stays, so that `stop` cancels it again
+                with contextlib.suppress(ValueError):
+                    self.tasks.remove(task)
         self._unsaved.clear()
         self.publisher.queue.clear()
 

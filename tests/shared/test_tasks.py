@@ -31,7 +31,7 @@ async def test_a_cancel_landing_as_a_wake_arrives_is_retried_until_the_loop_ends
         for _ in range(spins):
             await asyncio.sleep(0)
 
-        left = await cancel_and_wait([task], deadline=2)
+        left = await cancel_and_wait([task], deadline=3, recancel_after=0.1)
 
         assert left == set()
         assert task.cancelled()
@@ -49,7 +49,7 @@ async def test_the_race_is_real_so_a_single_cancel_would_hang() -> None:
     try:
         assert bool(done) is (sys.version_info >= (3, 12))
     finally:
-        await cancel_and_wait([task])
+        await cancel_and_wait([task], recancel_after=0)
 
 
 async def test_a_task_that_will_not_end_is_named_and_left_after_the_deadline(
@@ -84,3 +84,22 @@ async def test_done_and_ordinary_tasks_end_at_once() -> None:
     assert await cancel_and_wait([finished, sleeping]) == set()
     assert sleeping.cancelled()
     assert await cancel_and_wait([]) == set()
+
+
+async def test_a_task_s_cleanup_after_the_cancel_is_not_cut_short() -> None:
+    """What a task does once cancelled (give back a turn, abort a transaction) finishes:
+    the second cancel comes only after `recancel_after`."""
+    cleaned: list[str] = []
+
+    async def holds_a_turn() -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            await asyncio.sleep(0.3)  # a NATS round trip on a slow day
+            cleaned.append("given back")
+
+    task = asyncio.create_task(holds_a_turn())
+    await asyncio.sleep(0)
+
+    assert await cancel_and_wait([task], recancel_after=2) == set()
+    assert cleaned == ["given back"]

@@ -137,3 +137,27 @@ async def test_several_sessions_run_transactions_at_once(mongo_db: AsyncDatabase
 async def _take(sessions: TransactionSessions) -> None:
     async with sessions.session():
         pass
+
+
+async def test_close_ends_a_session_a_task_still_holds_after_its_wait(
+    mongo_db: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task that outlived its service's stop keeps its session: `close` waits for it
+    `CLOSE_SECONDS`, then ends it anyway and removes the record (a stop stays bounded)."""
+    monkeypatch.setattr("shared.transactions.CLOSE_SECONDS", 0.3)
+    sessions = TransactionSessions(mongo_db, service="test", size=1)
+    await sessions.start()
+    holding = asyncio.Event()
+
+    async def holds() -> None:
+        async with sessions.session():
+            holding.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(holds())
+    await holding.wait()
+    async with asyncio.timeout(5):
+        await sessions.close()
+    assert await records(mongo_db) == []
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
