@@ -211,23 +211,27 @@ def plan(
 
 def released(model: ModelPlan, *, now: datetime) -> dict[str, Any]:
     """What releases the model's reservation with the batch's write, when its events
-    show that it holds nothing any more: running at its current generation with every
-    replica ready (so every pod it planned for is bound; a rollout's surge pod is gone),
-    or failed (a failed model's reservation counts nothing; this takes it out of the
-    index). Otherwise the admissions release it once the status shows its pods bound."""
+    show that it holds nothing any more: running at its current generation with as many
+    replicas ready as the reservation planned (one entry a replica), so every pod it
+    planned for is bound; or failed (a failed model's reservation counts nothing; this
+    takes it out of the index). Otherwise the admissions release it once the status
+    shows its pods bound.
+
+    Planned, not the Deployment's `replicas`: an autoscaled model's Deployment starts at
+    one replica and its autoscaler owns the count, so `ready >= replicas` can hold before
+    the replicas the admission planned exist."""
     record = model.read.record
     if not record.reserved or record.released_at is not None:
         return {}
     state, changes = model.state, model.changes
     if state.status is Status.FAILED:
         return {"reserved": False}
-    ready, replicas = changes.get("ready_replicas"), changes.get("replicas")
+    ready = changes.get("ready_replicas")
     if (
         state.status is Status.RUNNING
         and state.event_generation == state.generation
         and ready is not None
-        and replicas is not None
-        and ready >= replicas
+        and ready >= len(record.reservation)
     ):
         return release_fields(now=now)
     return {}

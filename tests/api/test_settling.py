@@ -47,6 +47,8 @@ DEPLOYMENT = ObjectRef(api_version="apps/v1", kind="Deployment", name="m")
 SOURCE = "/jan-models/deployer"
 RELEASED: Final = {"reserved": False, "released_at": NOW + RELEASE_GRACE}
 """What releases the admission's reservation with the write (`settling.released`)."""
+ON_NODE_A: Final = {"node": "node-a", "gpus": 1}
+"""One replica's entry in a reservation."""
 Counts = tuple[int, int, int]
 """replicas, ready replicas, updated replicas"""
 
@@ -506,7 +508,7 @@ def test_a_batch_of_several_models_writes_each_what_its_own_events_write() -> No
 def test_the_reservation_is_released_by_the_write_that_shows_every_replica_ready() -> None:
     """Running with a replica not ready keeps it (the admissions release it once its pods
     show bound); the counts reaching every replica release it; released once."""
-    model = created(status="deploying", replicas=2)
+    model = created(status="deploying", replicas=2, reservation=[ON_NODE_A, ON_NODE_A])
     partly = settle(model, running(model, 1, (2, 1, 2)))
     assert partly is not None
     assert "reserved" not in partly
@@ -525,3 +527,15 @@ def test_a_readmitted_model_keeps_its_new_reservation_until_its_generation_runs(
     changes = settle(model, running(model, 6, (2, 2, 2), generation=2))
     assert changes is not None
     assert (changes["status"], changes["reserved"]) == ("running", False)
+
+
+def test_an_autoscaled_model_keeps_its_reservation_until_the_planned_replicas_are_ready() -> None:
+    """Its Deployment starts at one replica (the autoscaler owns the count): one of one
+    ready is not the two replicas the admission planned."""
+    model = created(status="deploying", reservation=[ON_NODE_A, ON_NODE_A])
+    first = settle(model, running(model, 1, (1, 1, 1)))
+    assert first is not None
+    assert "reserved" not in first
+    scaled_up = settle(model, scaled(model, 2, (2, 2, 2)))
+    assert scaled_up is not None
+    assert scaled_up["reserved"] is False
