@@ -103,12 +103,18 @@ def place(ask: Ask, nodes: Iterable[NodeGpus], free: Mapping[str, int]) -> Plan 
     return plan
 
 
-def reservation_fields(plan: Plan) -> dict[str, Any]:
+def reservation_fields(plan: Plan, *, surge: int = 0) -> dict[str, Any]:
     """The model document's part of a plan: `planned_nodes` stays (the Deployment's
-    preferred affinity must not change on a repair), `reservation` is released."""
+    preferred affinity must not change on a repair), `reservation` is released. The last
+    `surge` entries are a rollout's extra pods (marked: the replicas the model runs with
+    once rolled out are the others)."""
+    first_surge = len(plan) - surge
     return {
         "planned_nodes": sorted({node for node, _ in plan}),
-        "reservation": [{"node": node, "gpus": gpus} for node, gpus in plan],
+        "reservation": [
+            {"node": node, "gpus": gpus} | ({"surge": True} if index >= first_surge else {})
+            for index, (node, gpus) in enumerate(plan)
+        ],
         "reserved": bool(plan),
     }
 

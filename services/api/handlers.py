@@ -429,7 +429,8 @@ class Models:
         else:
 
             def with_plan(plan: Plan) -> Document:
-                placed = reservation_fields(plan) | {"released_at": None}
+                placed = reservation_fields(plan, surge=readmission.surge)
+                placed["released_at"] = None
                 if not readmission.rolls:
                     placed.pop("planned_nodes")  # the pods stay: their affinity too
                 entry = update_entry(

@@ -30,6 +30,8 @@ class Reserved:
 
     node: str
     gpus: int
+    surge: bool = False
+    """A rollout's extra pod, gone once the model runs at its generation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +234,10 @@ def _conditions(conditions: Any) -> tuple[Json, ...]:
 
 
 def _reservation(plan: Any) -> tuple[Reserved, ...]:
-    return tuple(Reserved(entry["node"], int(entry["gpus"])) for entry in plan or ())
+    return tuple(
+        Reserved(entry["node"], int(entry["gpus"]), bool(entry.get("surge")))
+        for entry in plan or ()
+    )
 
 
 def _config(config: Json | None) -> Json:

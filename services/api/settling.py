@@ -212,8 +212,8 @@ def plan(
 def released(model: ModelPlan, *, now: datetime) -> dict[str, Any]:
     """What releases the model's reservation with the batch's write, when its events
     show that it holds nothing any more: running at its current generation with as many
-    replicas ready as the reservation planned (one entry a replica), so every pod it
-    planned for is bound; or failed (a failed model's reservation counts nothing; this
+    replicas ready as the reservation planned (one entry a replica; a rollout's surge
+    pod, marked, is gone by then), so every pod it planned for is bound; or failed (a failed model's reservation counts nothing; this
     takes it out of the index). Otherwise the admissions release it once the status
     shows its pods bound.
 
@@ -231,7 +231,7 @@ def released(model: ModelPlan, *, now: datetime) -> dict[str, Any]:
         state.status is Status.RUNNING
         and state.event_generation == state.generation
         and ready is not None
-        and ready >= len(record.reservation)
+        and ready >= sum(1 for entry in record.reservation if not entry.surge)
     ):
         return release_fields(now=now)
     return {}

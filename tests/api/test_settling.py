@@ -10,7 +10,7 @@ import pytest
 from bson import ObjectId
 
 from services.api import settling
-from services.api.admission import RELEASE_GRACE
+from services.api.admission import RELEASE_GRACE, reservation_fields
 from services.api.documents import new_model_document
 from services.api.records import StoredModel
 from services.api.requests import CreateModelRequest
@@ -539,3 +539,14 @@ def test_an_autoscaled_model_keeps_its_reservation_until_the_planned_replicas_ar
     scaled_up = settle(model, scaled(model, 2, (2, 2, 2)))
     assert scaled_up is not None
     assert scaled_up["reserved"] is False
+
+
+def test_a_rollout_s_surge_pod_does_not_keep_the_reservation_once_its_generation_runs() -> None:
+    """A readmission that rolls plans the replicas and one surge pod (marked); running at
+    that generation with every replica ready, the surge pod is gone: released."""
+    fields = reservation_fields([("node-a", 1), ("node-a", 1)], surge=1)
+    assert fields["reservation"] == [ON_NODE_A, ON_NODE_A | {"surge": True}]
+    model = created(status="updating", generation=2, event_generation=1, event_sequence=4, **fields)
+    changes = settle(model, running(model, 5, (1, 1, 1), generation=2))
+    assert changes is not None
+    assert (changes["reserved"], changes["released_at"]) == (False, NOW + RELEASE_GRACE)
