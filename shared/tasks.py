@@ -5,9 +5,9 @@ when the task is cancelled just as the awaited thing completes (fixed in 3.12, w
 `wait_for` is built on `asyncio.timeout`). nats-py calls `wait_for` inside `fetch`,
 `request` and `publish`, so a `while True` loop around one of them can miss a single
 `cancel()` and go on for ever; a stop that then gathers its tasks without a bound hangs
-with it. `cancel_and_wait` cancels again (once a task's own cleanup has had its time) until every
-task has ended, and gives up on (and names) any that outlive the deadline, so a stop is
-bounded whatever the loops do.
+with it. `cancel_and_wait` cancels again (once a task's own cleanup has had its time)
+until every task has ended, and gives up on (and names) any that outlive the deadline, so
+a stop is bounded whatever the loops do.
 """
 
 import asyncio

@@ -14,7 +14,6 @@ from prometheus_client.registry import REGISTRY, Collector
 
 from services.api.adapters.admissions import QuotaLimits
 from services.api.adapters.registry_cache import RegistryCache
-from services.api.admission import holds_gpus
 from shared.exposition import Followed
 
 Metered = tuple[RegistryCache, QuotaLimits]
@@ -51,13 +50,8 @@ class RegistryCollector(Followed[Metered], Collector):
                 organization = model.organization_id
                 counts[(str(organization), model.status)] += 1
                 used[organization] += model.quota_gpus
-                if holds_gpus(
-                    reserved=model.reserved,
-                    status=model.status,
-                    released_at=model.released_at,
-                    now=now,
-                ):
-                    reserved[organization] += sum(entry.gpus for entry in model.reservation)
+            for model in cache.reserving(now):
+                reserved[model.organization_id] += sum(entry.gpus for entry in model.reservation)
             waiting.extend(cache.pending_since.values())
             limits.update(quota_limits.limits)
         for labels, count in sorted(counts.items()):

@@ -213,9 +213,9 @@ def released(model: ModelPlan, *, now: datetime) -> dict[str, Any]:
     """What releases the model's reservation with the batch's write, when its events
     show that it holds nothing any more: running at its current generation with as many
     replicas ready as the reservation planned (one entry a replica; a rollout's surge
-    pod, marked, is gone by then), so every pod it planned for is bound; or failed (a failed model's reservation counts nothing; this
-    takes it out of the index). Otherwise the admissions release it once the status
-    shows its pods bound.
+    pod, marked, is gone by then), so every pod it planned for is bound; or failed (a
+    failed model's reservation counts nothing; this takes it out of the index).
+    Otherwise the admissions release it once the status shows its pods bound.
 
     Planned, not the Deployment's `replicas`: an autoscaled model's Deployment starts at
     one replica and its autoscaler owns the count, so `ready >= replicas` can hold before

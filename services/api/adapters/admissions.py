@@ -62,6 +62,16 @@ _RELEASED_ON_RUNNING: Final = frozenset({"creating", "deploying"})
 """A new model's reservation is released by the status write that sets it running with
 every replica ready (`settling`); the admissions release it only if that write did not
 (running with some replicas not ready yet, or after a readmission)."""
+_RESERVATION_FIELDS: Final = {
+    "_id": 0,
+    "public_id": 1,
+    "reserved": 1,
+    "reservation": 1,
+    "status": 1,
+    "released_at": 1,
+    "generation": 1,
+}
+"""What the admissions read of a model's reservation (the generation: `_as_read`'s guard)."""
 MAX_BATCH: Final = 100
 """Creates judged in one transaction at most."""
 
@@ -407,14 +417,7 @@ class Admissions:
         cache while it is ready, by the same rule as the admission's query."""
         if self._cache is None or not self._cache.ready:
             return (await self._reservations(None)).reservations
-        now = datetime.now(UTC)
-        return [
-            Reservation(
-                public_id=record.public_id,
-                plan=[(entry.node, entry.gpus) for entry in record.reservation],
-            )
-            for record in self._cache.reserving(now)
-        ]
+        return _cached(self._cache, datetime.now(UTC), read=set())
 
     async def usage(self, organization_id: int) -> tuple[int | None, int]:
         """The organization's GPU limit (None: unlimited) and the GPUs its models count:
@@ -438,8 +441,7 @@ class Admissions:
         outstanding = _Outstanding()
         cursor = self._models.find(
             {"reserved": True},
-            {"_id": 0, "public_id": 1, "reserved": 1, "reservation": 1, "status": 1}
-            | {"released_at": 1, "generation": 1},
+            _RESERVATION_FIELDS,
             session=session,
         )
         read: set[str] = set()
@@ -467,17 +469,10 @@ class Admissions:
         failed) a moment ago, and counts until the cache catches up: on the safe side.
         Until the cache is ready, by a scan of `released_at` (no index: only then)."""
         if self._cache is not None and self._cache.ready:
-            return [
-                Reservation(
-                    record.public_id, [(entry.node, entry.gpus) for entry in record.reservation]
-                )
-                for record in self._cache.reserving(now)
-                if record.public_id not in read
-            ]
+            return _cached(self._cache, now, read)
         cursor = self._models.find(
             {"released_at": {"$gte": now}},
-            {"_id": 0, "public_id": 1, "reserved": 1, "reservation": 1, "status": 1}
-            | {"released_at": 1},
+            _RESERVATION_FIELDS,
             session=session,
         )
         return [
@@ -566,6 +561,15 @@ class Admissions:
 
 def _conflict(exc: OperationFailure) -> bool:
     return exc.has_error_label("TransientTransactionError") or exc.code in WRITE_CONFLICT_CODES
+
+
+def _cached(cache: RegistryCache, now: datetime, read: set[str]) -> list[Reservation]:
+    """The registry cache's reservations that may hold GPUs at `now`, but those in `read`."""
+    return [
+        Reservation(record.public_id, [(entry.node, entry.gpus) for entry in record.reservation])
+        for record in cache.reserving(now)
+        if record.public_id not in read
+    ]
 
 
 def _plan(document: Document) -> Plan:
