@@ -30,6 +30,7 @@ from shared.names import (
     MODELS_QUERY_SUBJECT,
     STATUS_QUERY_SUBJECT,
     EventType,
+    replica_models_subject,
 )
 from shared.queries import (
     CapacityQuery,
@@ -205,6 +206,18 @@ def build_document(*, version: str | None = None) -> dict[str, Any]:
             ],
         }
         operations[f"ask{name.removesuffix('Query')}"] = operation
+    channels["inventoryModelsPages"] = {
+        "address": replica_models_subject("{replica}"),
+        "description": (
+            "Core NATS request-reply, one inventory replica alone: the pages after a list's "
+            "first, asked where its `pages_subject` says."
+        ),
+        "parameters": {"replica": {"description": "The replica that answered the first page"}},
+        "messages": {"ModelsQuery": _ref("components/messages", "ModelsQuery")},
+    }
+    pages = _operation("send", "inventoryModelsPages", ["ModelsQuery"], "api asks, one replica")
+    pages["reply"] = operations["askModels"]["reply"]
+    operations["askModelsPage"] = pages
 
     return {
         "asyncapi": ASYNCAPI_VERSION,

@@ -24,6 +24,13 @@ STATUS_QUERY_SUBJECT: Final = "inventory.query.status"
 MODELS_QUERY_SUBJECT: Final = "inventory.query.models"
 CAPACITY_QUERY_SUBJECT: Final = "inventory.query.capacity"
 
+
+def replica_models_subject(replica: str) -> str:
+    """Where one inventory replica alone answers models queries: a list's pages after the
+    first are asked there, since each replica numbers its own list versions."""
+    return f"{MODELS_QUERY_SUBJECT}.{replica}"
+
+
 DEFAULT_DATABASE: Final = "jan_models"
 DEFAULT_NAMESPACE: Final = "jan-models"
 FIELD_MANAGER: Final = "jan-models"

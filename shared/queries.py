@@ -160,6 +160,11 @@ class ModelsReply(Message):
         default=None,
         description=f"{VERSION_DESCRIPTION}; of the whole list, so pages of one version agree",
     )
+    pages_subject: str | None = Field(
+        default=None,
+        description="Where to ask this list's other pages: the replica that answered this "
+        "one (each replica numbers its own versions; the shared subject may reach another)",
+    )
 
 
 # --- inventory.query.capacity -----------------------------------------------------------

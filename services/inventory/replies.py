@@ -137,11 +137,11 @@ def models_reply_bytes(
     limit: int | None,
     max_bytes: int,
     version: str | None = None,
-    foreign_objects: dict[str, list[str]] | None = None,
+    pages_subject: str | None = None,
 ) -> bytes:
     """One page: at most `limit` entries, and never more bytes than `max_bytes` allows."""
     total = len(fragments)
-    budget = max_bytes - 256  # the envelope: total, next_offset, version
+    budget = max_bytes - 256  # the envelope: total, next_offset, version, pages_subject
     end = offset
     size = 0
     stop = total if limit is None else min(total, offset + limit)
@@ -150,7 +150,11 @@ def models_reply_bytes(
         end += 1
     next_offset = end if end < total else None
     envelope = ModelsReply(
-        models=[], total=total, next_offset=next_offset, version=version
+        models=[],
+        total=total,
+        next_offset=next_offset,
+        version=version,
+        pages_subject=pages_subject,
     ).model_dump_json()
     page = b'"models":[' + b",".join(fragments[offset:end]) + b"]"
     return envelope.encode().replace(_EMPTY_MODELS, page, 1)

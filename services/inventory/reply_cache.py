@@ -18,6 +18,7 @@ from services.inventory import replies
 from services.inventory.changes import ChangeFeed
 from services.inventory.objects import ObservedWorkload
 from services.inventory.store import ClusterStore
+from shared.names import replica_models_subject
 from shared.queries import CapacityQuery, CapacityReply
 
 
@@ -55,6 +56,11 @@ class ReplyCache(ChangeFeed):
         self._sorted_workloads = None
 
     # --- the replies ----------------------------------------------------------------
+
+    @property
+    def replica(self) -> str:
+        """This process among the inventory's replicas (the versions' epoch)."""
+        return self._epoch
 
     @property
     def status_version(self) -> str:
@@ -111,6 +117,7 @@ class ReplyCache(ChangeFeed):
                 limit=limit,
                 max_bytes=max_bytes,
                 version=self.models_version,
+                pages_subject=replica_models_subject(self.replica),
             )
             self._models_pages[cache_key] = page
         return page

@@ -86,6 +86,8 @@ class FakeInventory:
         default_factory=lambda: ModelsReply(models=[], total=0)
     )
     models_page_size: int | None = None
+    pages_subject: str | None = None
+    """Named in each models page, as an inventory replica names its own subject."""
     capacity_queries: list[CapacityQuery] = field(default_factory=list)
     # Every answer sent, by kind ("StatusReply", "Unchanged", ...); and a hook run after
     # each models page is sent, to change the list between two pages.
@@ -123,6 +125,7 @@ class FakeInventory:
                 total=reply.total,
                 next_offset=end if end < len(reply.models) else None,
                 version=reply.version,
+                pages_subject=self.pages_subject,
             )
         await self._answer(msg, reply)
         if self.after_models_page is not None:

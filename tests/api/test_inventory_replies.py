@@ -1,14 +1,20 @@
 """The api parses an inventory reply once per distinct content, never serves a stale one."""
 
+import nats
 import orjson
 import pytest
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from services.api.adapters.inventory import Inventory
+from shared.names import MODELS_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
 from shared.queries import ModelsReply, StatusReply, WorkloadEntry
 from tests.api.conftest import FakeInventory, cluster_status
 
 pytestmark = pytest.mark.integration
+
+QUEUE = "inventory"  # the inventory replicas' queue group
 
 
 async def test_an_unchanged_reply_is_reused_and_a_changed_one_is_read(
@@ -74,3 +80,66 @@ async def test_the_models_list_is_read_again_when_it_changes_between_pages(
     again, same = await client.models()
     assert (again, same) == (entries, "m-2")
     assert inventory.sent == ["StatusReply", "Unchanged"]  # is it synced, then the list
+
+
+async def test_a_query_taken_by_a_replica_killed_with_it_is_asked_again_in_time(
+    nats_url: str, nats_client: Client
+) -> None:
+    """A SIGKILLed inventory replica takes the queries NATS already handed it to its grave
+    (the queue group gives each to one replica): each is asked again within the same
+    deadline, and the replica left answers it, instead of a 503."""
+    live = FakeInventory()
+    doomed = await nats.connect(nats_url)
+    taken: list[bytes] = []
+
+    async def killed_holding_it(msg: Msg) -> None:
+        taken.append(msg.data)
+        live_subscription.append(
+            await nats_client.subscribe(STATUS_QUERY_SUBJECT, queue=QUEUE, cb=live.on_status)
+        )
+        await nats_client.flush()
+        await doomed.close()  # gone without answering, its subscription with it
+
+    live_subscription: list[Subscription] = []
+    await doomed.subscribe(STATUS_QUERY_SUBJECT, queue=QUEUE, cb=killed_holding_it)
+    await doomed.flush()
+    client = Inventory(nats_client, timeout=2.0, status_cache_seconds=0.0)
+    try:
+        reply = await client.status()
+    finally:
+        for subscription in live_subscription:
+            await subscription.unsubscribe()
+        await doomed.close()
+    assert len(taken) == 1
+    assert live.sent == ["StatusReply"]
+    assert reply.connected
+
+
+async def test_a_lists_pages_come_from_the_replica_that_answered_its_first(
+    nats_client: Client,
+) -> None:
+    """Two replicas number their versions apart: pages asked of either at random would
+    never agree (a list of ten pages would be a 503 nearly every time)."""
+    status = FakeInventory()
+    subscriptions = [await nats_client.subscribe(STATUS_QUERY_SUBJECT, cb=status.on_status)]
+    replicas = [FakeInventory(pages_subject=f"{MODELS_QUERY_SUBJECT}.{name}") for name in "ab"]
+    for name, replica in zip("ab", replicas, strict=True):
+        replica.models = ModelsReply(models=workloads(*"cdefghijkl"), total=10, version=name)
+        replica.models_page_size = 1
+        assert replica.pages_subject is not None
+        subscriptions += [
+            await nats_client.subscribe(MODELS_QUERY_SUBJECT, queue=QUEUE, cb=replica.on_models),
+            await nats_client.subscribe(replica.pages_subject, cb=replica.on_models),
+        ]
+    try:
+        for _ in range(6):
+            client = Inventory(nats_client, timeout=2.0, status_cache_seconds=0.0)
+            entries, identity = await client.models()
+            assert [e.name for e in entries] == list("cdefghijkl")
+            assert identity in ("a", "b")
+    finally:
+        for subscription in subscriptions:
+            await subscription.unsubscribe()
+    # every list a replica began, it finished: ten pages each, none asked elsewhere
+    assert [len(replica.sent) % 10 for replica in replicas] == [0, 0]
+    assert sum(len(replica.sent) for replica in replicas) == 60

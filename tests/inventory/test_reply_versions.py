@@ -49,9 +49,11 @@ async def settled_status(nc: Client) -> StatusReply:
     return reply
 
 
-async def models(nc: Client, **query: object) -> ModelsReply | Unchanged:
+async def models(
+    nc: Client, subject: str = MODELS_QUERY_SUBJECT, **query: object
+) -> ModelsReply | Unchanged:
     body = ModelsQuery.model_validate(query).model_dump_json().encode()
-    reply = await ask(nc, MODELS_QUERY_SUBJECT, MODELS_ANSWER, body)
+    reply = await ask(nc, subject, MODELS_ANSWER, body)
     assert isinstance(reply, ModelsReply | Unchanged)
     return reply
 
@@ -112,6 +114,10 @@ async def test_models_pages_share_the_lists_version_until_it_changes(
         assert page.next_offset == 1
         assert page.total >= 2
         assert isinstance(second, ModelsReply)
+        # the replica's own subject, where a client asks the pages after the first
+        assert page.pages_subject == f"{MODELS_QUERY_SUBJECT}.{inventory.responder.replies.replica}"
+        pinned = await models(nats_client, page.pages_subject, offset=1, limit=1)
+        assert pinned == second
         assert await models(nats_client, if_none_match=page.version) == Unchanged(
             version=page.version
         )

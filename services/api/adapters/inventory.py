@@ -1,7 +1,8 @@
 """Questions to the inventory over NATS request-reply, with a deadline and a short cache.
 
 No answer in time, no responder or a garbled reply all become `InventoryUnavailableError`
-(503): a request never hangs on a missing inventory. An explicit `QueryError` reply
+(503): a request never hangs on a missing inventory. A query unanswered after half the
+deadline is asked once more (a replica may have died holding it). An explicit `QueryError` reply
 carries the inventory's own words.
 
 Every request still asks the inventory (so an answer is as fresh as its projection and a
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 
 import orjson
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError, TimeoutError
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -109,27 +111,33 @@ class Inventory:
     async def _follow_pages(
         self, first: ModelsReply, serial: int
     ) -> tuple[list[WorkloadEntry], object] | None:
-        """The pages after `first`, all of its version; None if the version moved meanwhile.
-        Identity: the version, or (from an inventory without versions) the pages' serials."""
+        """The pages after `first`, all of its version; None if the version moved meanwhile
+        or the replica that answered `first` (asked again for the rest, since replicas
+        number their versions apart) is gone. Identity: the version, or (from an inventory
+        without versions) the pages' serials."""
         entries: list[WorkloadEntry] = list(first.models)
         serials = [serial]
         page, offset = first, 0
+        subject = first.pages_subject or MODELS_QUERY_SUBJECT
         for _ in range(_MAX_PAGES):
             if page.next_offset is None or page.next_offset <= offset:
                 return entries, first.version if first.version is not None else tuple(serials)
             offset = page.next_offset
-            page, serial = await self._ask_page(ModelsQuery(offset=offset))
+            try:
+                page, serial = await self._ask_page(subject, ModelsQuery(offset=offset))
+            except InventoryUnavailableError:
+                if subject == MODELS_QUERY_SUBJECT:
+                    raise
+                return None  # the replica that held the list is gone: another's, afresh
             if page.version != first.version:
                 return None
             entries.extend(page.models)
             serials.append(serial)
         raise InventoryUnavailableError(f"more than {_MAX_PAGES} pages from {MODELS_QUERY_SUBJECT}")
 
-    async def _ask_page(self, query: ModelsQuery) -> tuple[ModelsReply, int]:
-        page, serial = await self._ask_numbered(
-            MODELS_QUERY_SUBJECT, query, MODELS_ANSWER, ModelsReply
-        )
-        return _full(MODELS_QUERY_SUBJECT, page), serial
+    async def _ask_page(self, subject: str, query: ModelsQuery) -> tuple[ModelsReply, int]:
+        page, serial = await self._ask_numbered(subject, query, MODELS_ANSWER, ModelsReply)
+        return _full(subject, page), serial
 
     async def capacity(self, query: CapacityQuery) -> CapacityReply:
         reply, _ = await self._ask_numbered(
@@ -143,7 +151,7 @@ class Inventory:
         """The reply, and a number that changes exactly when the reply's bytes do."""
         request = query.model_dump_json().encode()
         try:
-            message = await self._nats.request(subject, request, timeout=self._timeout)
+            message = await self._request(subject, request)
         except TimeoutError as exc:
             raise InventoryUnavailableError(f"no answer to {subject} in time") from exc
         except NoRespondersError as exc:
@@ -170,6 +178,21 @@ class Inventory:
         self._serial += 1
         self._parsed[(subject, request)] = (message.data, reply, self._serial)
         return reply, self._serial
+
+    async def _request(self, subject: str, request: bytes) -> Msg:
+        """The reply, asked a second time if the first half of the deadline brings none.
+
+        The inventory's replicas answer in one queue group, so NATS hands a query to one
+        of them; one killed (SIGKILL, OOM) with the query taken never answers it, while the
+        others could at once. A query changes nothing, so asking again is safe: the whole
+        wait stays `timeout`. A replica merely slow answers the first ask late and the
+        second right after it, so a slow inventory costs no more than before."""
+        half = self._timeout / 2
+        try:
+            return await self._nats.request(subject, request, timeout=half)
+        except TimeoutError:
+            log.info("inventory query unanswered, asked again", extra={"subject": subject})
+        return await self._nats.request(subject, request, timeout=half)
 
 
 def _unasked(subject: str) -> InventoryUnavailableError:

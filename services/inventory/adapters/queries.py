@@ -27,7 +27,12 @@ from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ValidationError
 
 from services.inventory.reply_cache import ReplyCache
-from shared.names import CAPACITY_QUERY_SUBJECT, MODELS_QUERY_SUBJECT, STATUS_QUERY_SUBJECT
+from shared.names import (
+    CAPACITY_QUERY_SUBJECT,
+    MODELS_QUERY_SUBJECT,
+    STATUS_QUERY_SUBJECT,
+    replica_models_subject,
+)
 from shared.queries import CapacityQuery, ModelsQuery, QueryError, StatusQuery, Unchanged
 
 log = logging.getLogger(__name__)
@@ -87,6 +92,10 @@ class QueryResponder:
             self.subscriptions.append(
                 await nc.subscribe(subject, queue=QUEUE_GROUP, cb=self._callback(handler))
             )
+        # This replica alone, for the pages after a list's first (its versions are its own).
+        models = handlers[MODELS_QUERY_SUBJECT]
+        pinned = replica_models_subject(self.replies.replica)
+        self.subscriptions.append(await nc.subscribe(pinned, cb=self._callback(models)))
 
     def _callback(self, handler: Callable[[bytes], bytes]) -> Callable[[Msg], Awaitable[None]]:
         async def respond(msg: Msg) -> None:
