@@ -121,12 +121,14 @@ class CloudEvent(BaseModel):
     data: ModelEventData
 
     @classmethod
-    def of(cls, data: ModelEventData, *, source: str) -> Self:
+    def of(cls, data: ModelEventData, *, source: str, time: datetime | None = None) -> Self:
+        """`time`: when it happened, if not now (the write it announces holds the same)."""
         return cls(
             source=source,
             type=cls.event_type.cloudevent_type,
             subject=data.public_id,
             data=data,
+            time=time or utcnow(),
         )
 
     @property

@@ -3,7 +3,9 @@
 Kubernetes-style conditions (`type`, `status` True/False/Unknown, `reason`, `message`,
 `last_transition_time`), five types:
 
-- `Accepted`: the api accepted the generation (`accepted`, `updated`).
+- `Accepted`: the api accepted the generation (`accepted`, `updated`). The api writes
+  what these events say with the write that accepts the generation (`accepted`), so
+  the event itself changes nothing more when it comes back.
 - `Applied`: the deployer applied its objects (`applied`, `repaired`), or could not
   (`failed` at the command or the apply), or they vanished (`drifted`).
 - `Available`: at least one replica is ready (`running`), or none is (`degraded`, and a
@@ -59,6 +61,18 @@ def initial(*, created: datetime | None, generation: int) -> list[Condition]:
     return conditions
 
 
+def accepted(before: list[Condition], *, generation: int, at: datetime) -> list[Condition]:
+    """`before` once the api accepted `generation` at `at` (the `accepted` or `updated`
+    event's time): what those events derive, written with the generation itself."""
+    after = {c["type"]: c for c in before}
+    message = f"generation {generation} accepted"
+    for kind, reason in (("Accepted", "Accepted"), ("Progressing", "NewGeneration")):
+        previous = after[kind]
+        when = at if previous["status"] != "True" else previous["last_transition_time"]
+        after[kind] = _condition(kind, "True", reason, message, when)
+    return [after[t] for t in TYPES]
+
+
 def conditions_of(model: transitions.ModelState) -> list[Condition]:
     if model.conditions:
         return list(model.conditions)
@@ -84,9 +98,9 @@ def derive(model: transitions.ModelState, event: ModelEvent, *, sequence: int) -
 
     generation = data.generation
     match event.event_type:
-        case EventType.ACCEPTED:
-            put("Accepted", "True", "Accepted", f"generation {generation} accepted")
-            put("Progressing", "True", "NewGeneration", f"generation {generation} accepted")
+        case EventType.ACCEPTED | EventType.UPDATED:
+            written = accepted([after[t] for t in TYPES], generation=generation, at=at)
+            after.update((c["type"], c) for c in written)
         case EventType.APPLIED:
             count = len(data.objects) if isinstance(data, AppliedData) else 0
             put("Applied", "True", "Applied", f"{count} objects of generation {generation}")

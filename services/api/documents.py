@@ -8,6 +8,7 @@ at write time so a re-publish carries the same `Nats-Msg-Id` and the same event 
 from datetime import datetime
 from typing import Any, Literal
 
+from services.api import conditions
 from services.api.records import ModelRecord, StoredModel
 from services.api.requests import CreateModelRequest
 from services.api.transitions import Status
@@ -70,6 +71,9 @@ def new_model_document(
         planned_nodes=planned_nodes or [],
         issued_at=now,
     )
+    accepted_event = ModelAccepted.of(
+        AcceptedData(**ref.model_dump()), source=EVENT_SOURCE, time=now
+    )
     deployment_config = spec.model_dump(mode="json")
     deployment_config["has_hugging_face_token"] = hf_token_encrypted is not None
     deployment_config["secret_env_names"] = sorted(request.deployment_config.secret_env())
@@ -99,12 +103,11 @@ def new_model_document(
         "event_sequence": 0,
         "created_at": now,
         "updated_at": now,
-        "outbox": outbox_entry(
-            command,
-            ModelAccepted.of(AcceptedData(**ref.model_dump()), source=EVENT_SOURCE),
-            due_at,
-            traceparent=traceparent,
+        # what `accepted` says, with the write it announces: the event then changes nothing
+        "conditions": conditions.accepted(
+            conditions.initial(created=now, generation=1), generation=1, at=now
         ),
+        "outbox": outbox_entry(command, accepted_event, due_at, traceparent=traceparent),
     }
 
 
@@ -142,11 +145,22 @@ def update_entry(
     model: StoredModel, *, generation: int, changed: list[str], now: datetime, due_at: datetime
 ) -> dict[str, Any]:
     """Apply the desired state `model` now holds as generation `generation`, announced
-    by `updated` (the api accepted it)."""
+    by `updated` (the api accepted it at `now`: `accepted_conditions`, written with it)."""
     command = apply_command(model, generation=generation, cause="update", now=now)
     ref = model_ref(model.record, generation=generation)
-    event = ModelUpdated.of(UpdatedData(**ref.model_dump(), changed=changed), source=EVENT_SOURCE)
+    data = UpdatedData(**ref.model_dump(), changed=changed)
+    event = ModelUpdated.of(data, source=EVENT_SOURCE, time=now)
     return outbox_entry(command, event, due_at)
+
+
+def accepted_conditions(model: StoredModel, *, generation: int, now: datetime) -> list[Any]:
+    """The model's conditions once `generation` is accepted at `now`, as its `updated`
+    event (made by `update_entry` with the same time) derives them."""
+    record = model.record
+    before = list(record.conditions) or conditions.initial(
+        created=record.created_at, generation=record.generation
+    )
+    return conditions.accepted(before, generation=generation, at=now)
 
 
 def stored_config(model: StoredModel) -> DeploymentConfig:

@@ -62,6 +62,10 @@ async def test_a_patch_publishes_the_new_generation_with_cause_update_and_the_up
         "updating",
         2,
     )
+    # what the `updated` event says is written with the new generation, at its time
+    accepted, progressing = (response.json()["model"]["conditions"][i] for i in (0, 3))
+    assert accepted["message"] == progressing["message"] == "generation 2 accepted"
+    assert (progressing["status"], progressing["reason"]) == ("True", "NewGeneration")
     await poll(lambda: outbox_empty(mongo_db), until=bool)
     first, second = await messages_on(jetstream, COMMANDS_STREAM, CREATE_SUBJECT)
     command = CreateModel.model_validate_json(second.data)

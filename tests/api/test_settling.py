@@ -11,7 +11,7 @@ from bson import ObjectId
 
 from services.api import settling
 from services.api.admission import RELEASE_GRACE, reservation_fields
-from services.api.documents import new_model_document
+from services.api.documents import accepted_conditions, new_model_document
 from services.api.records import StoredModel
 from services.api.requests import CreateModelRequest
 from services.api.web.examples import SEED_CREATE_REQUEST
@@ -32,10 +32,12 @@ from shared.events import (
     ModelRepaired,
     ModelRunning,
     ModelScaled,
+    ModelUpdated,
     ObjectRef,
     RepairedData,
     RunningData,
     ScaledData,
+    UpdatedData,
 )
 from shared.records import Document
 from tests.api.test_status_batches import ref
@@ -90,6 +92,11 @@ def at(event: ModelEvent, sequence: int) -> Delivered:
 def accepted(document: Document, sequence: int, generation: int = 1) -> Delivered:
     data = AcceptedData(**ref(document, generation))
     return at(ModelAccepted.of(data, source=SOURCE), sequence)
+
+
+def updated(document: Document, sequence: int, *, generation: int, time: datetime) -> Delivered:
+    data = UpdatedData(**ref(document, generation), changed=["restart"])
+    return ModelUpdated.of(data, source=SOURCE, time=time), sequence
 
 
 def applied(document: Document, sequence: int, generation: int = 1) -> Delivered:
@@ -167,9 +174,10 @@ INITIAL: Final = {
     "Accepted": ("True", "Accepted", "generation 1 accepted", 0),
     "Applied": ("Unknown", "Pending", "", 0),
     "Available": ("Unknown", "Pending", "", 0),
-    "Progressing": ("Unknown", "Pending", "", 0),
+    "Progressing": ("True", "NewGeneration", "generation 1 accepted", 0),
     "Degraded": ("Unknown", "Pending", "", 0),
 }
+"""As the create writes them: what its `accepted` event says is written with it."""
 
 
 class Conditions:
@@ -232,17 +240,10 @@ def test_a_model_s_life_writes_exactly_these_fields() -> None:
     model, shown = created(), Conditions()
     one_up, two_up = "1/1 replicas ready", "2/2 replicas ready"
     up = "MinimumReplicasAvailable"
-    runs = ("True", "NewReplicaSetAvailable", "generation 1 runs", 1)
+    runs = ("True", "NewReplicaSetAvailable", "generation 1 runs", 0)
 
-    # accepted while creating moves no status: conditions only
-    assert settle(model, accepted(model, 1)) == {
-        "event_generation": 1,
-        "event_sequence": 1,
-        "conditions": shown.moved(
-            Progressing=("True", "NewGeneration", "generation 1 accepted", 1)
-        ),
-        "conditions_sequence": 1,
-    }
+    # accepted while creating moves no status, and the create wrote its conditions
+    assert ignored(model, accepted(model, 1))
     assert settle(model, applied(model, 2)) == {
         "event_generation": 1,
         "event_sequence": 2,
@@ -251,7 +252,7 @@ def test_a_model_s_life_writes_exactly_these_fields() -> None:
         "updated_at": NOW,
         "conditions": shown.moved(
             Applied=("True", "Applied", "1 objects of generation 1", 2),
-            Progressing=("True", "Applied", "waiting for a ready replica", 1),
+            Progressing=("True", "Applied", "waiting for a ready replica", 0),
         ),
         "observed_generation": 1,
         "conditions_sequence": 2,
@@ -374,7 +375,7 @@ def test_a_model_s_life_writes_exactly_these_fields() -> None:
         "conditions": shown.moved(
             Accepted=("True", "Accepted", "generation 2 accepted", 0),
             Applied=("True", "Applied", "1 objects of generation 2", 13),
-            Progressing=("True", "Applied", "waiting for a ready replica", 1),
+            Progressing=("True", "Applied", "waiting for a ready replica", 0),
             Degraded=("True", "Recreate", "", 19),
         ),
         "observed_generation": 2,
@@ -447,7 +448,7 @@ def test_a_model_being_deleted_listens_to_its_delete_alone() -> None:
 
 def test_a_model_an_older_version_stored_is_judged_with_its_defaults() -> None:
     model = created(status="deploying")
-    for field in ("event_generation", "event_sequence"):
+    for field in ("event_generation", "event_sequence", "conditions"):
         del model[field]
 
     assert settle(model, running(model, 1, (1, 1, 0))) == {
@@ -550,3 +551,30 @@ def test_a_rollout_s_surge_pod_does_not_keep_the_reservation_once_its_generation
     changes = settle(model, running(model, 5, (1, 1, 1), generation=2))
     assert changes is not None
     assert (changes["reserved"], changes["released_at"]) == (False, NOW + RELEASE_GRACE)
+
+
+def test_the_api_writes_what_accepted_and_updated_say_so_the_events_change_nothing() -> None:
+    """The create and a change write the conditions their `accepted`/`updated` event
+    derives (at the event's time): the event, consumed, writes nothing. A model whose
+    api did not (an older version) is moved by the event as before."""
+    model = created()
+    assert ignored(model, accepted(model, 1))
+    assert ignored(model, accepted(model, 2))  # and again, redelivered
+
+    when = CREATED + timedelta(seconds=5)
+    model |= {"generation": 2, "status": "updating"}
+    model["conditions"] = accepted_conditions(read(model), generation=2, now=when)
+    assert ignored(model, updated(model, 3, generation=2, time=when))
+
+    older = created()
+    older |= {"generation": 2, "status": "updating"}
+    assert settle(older, updated(older, 3, generation=2, time=when)) == {
+        "event_generation": 2,
+        "event_sequence": 3,
+        "conditions": Conditions().moved(
+            Accepted=("True", "Accepted", "generation 2 accepted", 0),
+            Progressing=("True", "NewGeneration", "generation 2 accepted", 0),
+        ),
+        "conditions_sequence": 3,
+    }
+    assert older["conditions"] == model["conditions"]
