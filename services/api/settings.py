@@ -25,7 +25,11 @@ class ApiSettings(BaseServiceSettings):
     api_create_burst: int = Field(default=2000, ge=1, description="Creates a key may burst")
     api_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     api_gzip_minimum_bytes: int = Field(
-        default=1024, ge=0, description="Answers this large or larger are gzipped when accepted"
+        default=4096,
+        ge=0,
+        description="Answers this large or larger are gzipped when accepted. Below a few TCP "
+        "segments compression saves almost nothing on the wire, and costs the two ends more "
+        "than it saves: a model's details (2.3 KB) took 0.24 ms longer end to end gzipped",
     )
     api_cors_origins: list[str] = Field(
         default=[], description="Origins a browser may call the API from; none (no CORS) if empty"

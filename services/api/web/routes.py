@@ -16,7 +16,7 @@ from services.api.changes import IF_MATCH_PATTERN
 from services.api.history import LAST_SEQUENCE
 from services.api.requests import CreateModelRequest
 from services.api.views import created_view, detail_view, entity_tag, etag, list_entry
-from services.api.web.conditional import IfNoneMatchHeader, conditional
+from services.api.web.conditional import JSON, IfNoneMatchHeader, conditional
 from services.api.web.contract import (
     ETAG,
     GENERATION_ETAG,
@@ -41,6 +41,7 @@ from services.api.web.examples import (
     SEED_LIST,
     SEED_STATUS,
 )
+from services.api.web.rendered import DETAILS
 from services.api.web.responses import JsonResponse
 from services.api.web.schemas import (
     AllModelsBody,
@@ -292,9 +293,9 @@ async def list_models(
         **_NOT_FOUND,
     },
 )
-async def get_model(model_id: ModelId, caller: CallerDep, models: ModelsDep) -> JsonResponse:
+async def get_model(model_id: ModelId, caller: CallerDep, models: ModelsDep) -> Response:
     details = await models.details(model_id, organization_id=caller.organization_id)
-    return JsonResponse(detail_view(details), headers={"ETag": etag(details)})
+    return Response(DETAILS.body(details), media_type=JSON, headers={"ETag": etag(details)})
 
 
 # --- day two: change (JSON merge patch, If-Match on the generation) and restart -------
