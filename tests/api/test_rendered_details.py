@@ -1,34 +1,18 @@
 """A model's details body is rendered once per version of the model, never served stale."""
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import orjson
-from bson import ObjectId
 
-from services.api.documents import new_model_document
 from services.api.records import ModelDetails
-from services.api.requests import CreateModelRequest
 from services.api.views import detail_view
-from services.api.web.examples import SEED_CREATE_REQUEST
 from services.api.web.rendered import RenderedDetails
-
-NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+from tests.api.test_settling import stored
 
 
 def details(model_id: int = 1) -> ModelDetails:
-    request = CreateModelRequest.model_validate({**SEED_CREATE_REQUEST, "name": f"m{model_id}"})
-    document = new_model_document(
-        request,
-        model_id=model_id,
-        public_id=f"mdl_{model_id:012d}",
-        organization_id=7,
-        hf_token_encrypted=None,
-        now=NOW,
-        due_at=NOW,
-    )
-    document["_id"] = ObjectId()
-    return ModelDetails.from_document(document)
+    """A model as the api creates it, as its details show it."""
+    return ModelDetails.from_document(stored(model_id))
 
 
 def test_the_same_version_of_a_model_is_rendered_once_and_a_new_one_again() -> None:
