@@ -7,6 +7,7 @@ subscribers and code generators can read. The repository keeps the rendered docu
 document cannot drift from the code.
 """
 
+import copy
 from importlib.metadata import version as installed_version
 from typing import Any, Final
 
@@ -216,7 +217,7 @@ def build_document(*, version: str | None = None) -> dict[str, Any]:
         "messages": {"ModelsQuery": _ref("components/messages", "ModelsQuery")},
     }
     pages = _operation("send", "inventoryModelsPages", ["ModelsQuery"], "api asks, one replica")
-    pages["reply"] = operations["askModels"]["reply"]
+    pages["reply"] = copy.deepcopy(operations["askModels"]["reply"])  # no YAML anchor
     operations["askModelsPage"] = pages
 
     return {

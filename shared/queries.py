@@ -162,8 +162,11 @@ class ModelsReply(Message):
     )
     pages_subject: str | None = Field(
         default=None,
-        description="Where to ask this list's other pages: the replica that answered this "
-        "one (each replica numbers its own versions; the shared subject may reach another)",
+        description="Where to ask this list's other pages, when it has more than one: the "
+        "replica that answered this one (each replica numbers its own versions; the shared "
+        "subject may reach another). Absent from a list of one page",
+        # absent, not null: an api from before it reads every one-page list as it did
+        exclude_if=lambda value: value is None,
     )
 
 

@@ -3,9 +3,11 @@
 Kubernetes-style conditions (`type`, `status` True/False/Unknown, `reason`, `message`,
 `last_transition_time`), five types:
 
-- `Accepted`: the api accepted the generation (`accepted`, `updated`). The api writes
-  what these events say with the write that accepts the generation (`accepted`), so
-  the event itself changes nothing more when it comes back.
+- `Accepted`: the api accepted the generation (`accepted`, `updated`). A create writes
+  what its `accepted` says with the model itself (no event can come before it), so the
+  event changes nothing more when it comes back; a change's `updated` writes them. Either,
+  told again once the cluster reported on its generation (a re-publish after JetStream's
+  duplicate window), changes nothing.
 - `Applied`: the deployer applied its objects (`applied`, `repaired`), or could not
   (`failed` at the command or the apply), or they vanished (`drifted`).
 - `Available`: at least one replica is ready (`running`), or none is (`degraded`, and a
@@ -63,7 +65,7 @@ def initial(*, created: datetime | None, generation: int) -> list[Condition]:
 
 def accepted(before: list[Condition], *, generation: int, at: datetime) -> list[Condition]:
     """`before` once the api accepted `generation` at `at` (the `accepted` or `updated`
-    event's time): what those events derive, written with the generation itself."""
+    event's time): what those events derive, and what a create writes with the model."""
     after = {c["type"]: c for c in before}
     message = f"generation {generation} accepted"
     for kind, reason in (("Accepted", "Accepted"), ("Progressing", "NewGeneration")):
@@ -98,7 +100,7 @@ def derive(model: transitions.ModelState, event: ModelEvent, *, sequence: int) -
 
     generation = data.generation
     match event.event_type:
-        case EventType.ACCEPTED | EventType.UPDATED:
+        case EventType.ACCEPTED | EventType.UPDATED if generation > model.observed_generation:
             written = accepted([after[t] for t in TYPES], generation=generation, at=at)
             after.update((c["type"], c) for c in written)
         case EventType.APPLIED:

@@ -145,22 +145,14 @@ def update_entry(
     model: StoredModel, *, generation: int, changed: list[str], now: datetime, due_at: datetime
 ) -> dict[str, Any]:
     """Apply the desired state `model` now holds as generation `generation`, announced
-    by `updated` (the api accepted it at `now`: `accepted_conditions`, written with it)."""
+    by `updated` (the api accepted it at `now`). Its conditions are the event's to write:
+    the write of a change is guarded by the generation alone, and events of the old one
+    may move the conditions between its read and its write."""
     command = apply_command(model, generation=generation, cause="update", now=now)
     ref = model_ref(model.record, generation=generation)
     data = UpdatedData(**ref.model_dump(), changed=changed)
     event = ModelUpdated.of(data, source=EVENT_SOURCE, time=now)
     return outbox_entry(command, event, due_at)
-
-
-def accepted_conditions(model: StoredModel, *, generation: int, now: datetime) -> list[Any]:
-    """The model's conditions once `generation` is accepted at `now`, as its `updated`
-    event (made by `update_entry` with the same time) derives them."""
-    record = model.record
-    before = list(record.conditions) or conditions.initial(
-        created=record.created_at, generation=record.generation
-    )
-    return conditions.accepted(before, generation=generation, at=now)
 
 
 def stored_config(model: StoredModel) -> DeploymentConfig:

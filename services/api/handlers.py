@@ -39,12 +39,7 @@ from services.api.changes import (
     touches_cluster,
 )
 from services.api.cluster_models import ClusterModels, Rendered
-from services.api.documents import (
-    accepted_conditions,
-    new_model_document,
-    stored_config,
-    update_entry,
-)
+from services.api.documents import new_model_document, stored_config, update_entry
 from services.api.gates import check_cluster, check_names_free
 from services.api.history import FeedFilter, HistoryPage
 from services.api.identifiers import PublicIdCollisionError, new_public_id, parse_model_id
@@ -420,7 +415,6 @@ class Models:
             "generation": generation,
             "status": Status.UPDATING.value,
             "status_reason": None,
-            "conditions": accepted_conditions(model, generation=generation, now=now),
             "outbox": update_entry(
                 after,
                 generation=generation,

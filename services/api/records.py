@@ -69,7 +69,8 @@ class ModelRecord:
     """None until an event reported it (the views show 0), so that a first report of 0 is
     still a change to store."""
     conditions: tuple[Json, ...] = ()
-    """As stored; empty before the first event that changed one."""
+    """As stored: a create stores them (its `accepted`'s); empty for a model an older
+    version created, until an event changed one."""
     # the admission's reservation, as `/metrics` counts it
     reserved: bool = False
     reservation: tuple[Reserved, ...] = ()

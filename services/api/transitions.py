@@ -54,7 +54,7 @@ class ModelState:
     created_at: datetime | None = None
     """When the conditions start, before any event set one."""
     conditions: tuple[dict[str, Any], ...] = ()
-    """As stored; empty before the first event that changed one."""
+    """As stored (see `records.ModelRecord.conditions`)."""
     conditions_sequence: int = 0
     observed_generation: int = 0
     updated_replicas: int | None = None

@@ -154,7 +154,7 @@ def models_reply_bytes(
         total=total,
         next_offset=next_offset,
         version=version,
-        pages_subject=pages_subject,
+        pages_subject=pages_subject if next_offset is not None else None,
     ).model_dump_json()
     page = b'"models":[' + b",".join(fragments[offset:end]) + b"]"
     return envelope.encode().replace(_EMPTY_MODELS, page, 1)

@@ -1,5 +1,7 @@
 """The api parses an inventory reply once per distinct content, never serves a stale one."""
 
+import asyncio
+
 import nats
 import orjson
 import pytest
@@ -112,6 +114,26 @@ async def test_a_query_taken_by_a_replica_killed_with_it_is_asked_again_in_time(
         await doomed.close()
     assert len(taken) == 1
     assert live.sent == ["StatusReply"]
+    assert reply.connected
+
+
+async def test_a_replica_slower_than_half_the_deadline_is_still_heard(
+    nats_client: Client,
+) -> None:
+    """The second ask does not cancel the first: a replica that takes 0.6 of the deadline
+    to answer (the work itself slow, not a queue) answers the first ask in time."""
+    live = FakeInventory()
+
+    async def slow(msg: Msg) -> None:
+        await asyncio.sleep(0.6)
+        await live.on_status(msg)
+
+    subscription = await nats_client.subscribe(STATUS_QUERY_SUBJECT, queue=QUEUE, cb=slow)
+    client = Inventory(nats_client, timeout=1.0, status_cache_seconds=0.0)
+    try:
+        reply = await client.status()
+    finally:
+        await subscription.unsubscribe()
     assert reply.connected
 
 

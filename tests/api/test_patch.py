@@ -62,10 +62,6 @@ async def test_a_patch_publishes_the_new_generation_with_cause_update_and_the_up
         "updating",
         2,
     )
-    # what the `updated` event says is written with the new generation, at its time
-    accepted, progressing = (response.json()["model"]["conditions"][i] for i in (0, 3))
-    assert accepted["message"] == progressing["message"] == "generation 2 accepted"
-    assert (progressing["status"], progressing["reason"]) == ("True", "NewGeneration")
     await poll(lambda: outbox_empty(mongo_db), until=bool)
     first, second = await messages_on(jetstream, COMMANDS_STREAM, CREATE_SUBJECT)
     command = CreateModel.model_validate_json(second.data)
@@ -82,6 +78,16 @@ async def test_a_patch_publishes_the_new_generation_with_cause_update_and_the_up
     assert (updated.data.generation, updated.data.changed) == (2, ["deployment_config.image"])
     details = (await http.get(f"{MODELS}/{public_id}", headers=headers)).json()["model"]
     assert (details["status"], details["generation"]) == ("updating", 2)
+    # the `updated` event, consumed, says the new generation is accepted
+    shown = await poll(
+        lambda: http.get(f"{MODELS}/{public_id}", headers=headers),
+        until=lambda r: r.json()["model"]["conditions"][0]["message"] == "generation 2 accepted",
+    )
+    progressing = shown.json()["model"]["conditions"][3]
+    assert (progressing["reason"], progressing["message"]) == (
+        "NewGeneration",
+        "generation 2 accepted",
+    )
 
 
 async def test_a_change_that_adds_gpus_counts_against_the_quota_for_what_it_adds(

@@ -546,3 +546,21 @@ def test_each_consumer_takes_from_its_own_feed_and_puts_back_what_it_failed() ->
     assert projection.take(Watched.WORKLOADS) == ({key}, False)
     touched, vanished = tracker.changes.take_workloads()
     assert (touched, set(vanished)) == ({key}, {key})
+
+
+def test_only_a_list_of_several_pages_names_where_to_ask_the_others() -> None:
+    """A one-page list carries no `pages_subject` key at all, so an api from before the
+    field (whose models forbid unknown keys) reads it as it did during a rolling upgrade."""
+    fragments = [
+        b'{"name":"m","namespace":"d","is_managed":false,"status":"Running","replicas":1}'
+    ] * 3
+    subject = "inventory.query.models.abc"
+    one_page = models_reply_bytes(
+        fragments, offset=0, limit=None, max_bytes=100_000, version="v", pages_subject=subject
+    )
+    first_of_two = models_reply_bytes(
+        fragments, offset=0, limit=2, max_bytes=100_000, version="v", pages_subject=subject
+    )
+
+    assert b"pages_subject" not in one_page
+    assert ModelsReply.model_validate_json(first_of_two).pages_subject == subject

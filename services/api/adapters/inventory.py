@@ -11,6 +11,7 @@ that is current the inventory answers a small `Unchanged`, and the held reply, a
 parsed and rendered, is used again.
 """
 
+import asyncio
 import logging
 import time
 from typing import Any, TypeVar
@@ -180,19 +181,34 @@ class Inventory:
         return reply, self._serial
 
     async def _request(self, subject: str, request: bytes) -> Msg:
-        """The reply, asked a second time if the first half of the deadline brings none.
+        """The first reply, to the query or to a second ask of it sent when the first half
+        of the deadline brought none.
 
         The inventory's replicas answer in one queue group, so NATS hands a query to one
         of them; one killed (SIGKILL, OOM) with the query taken never answers it, while the
-        others could at once. A query changes nothing, so asking again is safe: the whole
-        wait stays `timeout`. A replica merely slow answers the first ask late and the
-        second right after it, so a slow inventory costs no more than before."""
-        half = self._timeout / 2
+        others could at once. A query changes nothing, so asking again is safe, and the
+        first ask still counts until the deadline: a replica merely slow answers it as
+        before. The whole wait stays `timeout`."""
+        asks = [asyncio.ensure_future(self._nats.request(subject, request, timeout=self._timeout))]
         try:
-            return await self._nats.request(subject, request, timeout=half)
-        except TimeoutError:
-            log.info("inventory query unanswered, asked again", extra={"subject": subject})
-        return await self._nats.request(subject, request, timeout=half)
+            done, _ = await asyncio.wait(asks, timeout=self._timeout / 2)
+            if not done:
+                log.info("inventory query unanswered, asked again", extra={"subject": subject})
+                again = self._nats.request(subject, request, timeout=self._timeout / 2)
+                asks.append(asyncio.ensure_future(again))
+            unanswered: BaseException = TimeoutError()
+            for answer in asyncio.as_completed(asks):
+                try:
+                    return await answer
+                except TimeoutError as exc:  # the other ask may still answer
+                    unanswered = exc
+            raise unanswered
+        finally:
+            for ask in asks:
+                if not ask.done():
+                    ask.cancel()
+                elif not ask.cancelled():
+                    ask.exception()  # retrieved: an ask that lost the race may have failed
 
 
 def _unasked(subject: str) -> InventoryUnavailableError:
