@@ -145,14 +145,33 @@ def update_entry(
     model: StoredModel, *, generation: int, changed: list[str], now: datetime, due_at: datetime
 ) -> dict[str, Any]:
     """Apply the desired state `model` now holds as generation `generation`, announced
-    by `updated` (the api accepted it at `now`). Its conditions are the event's to write:
-    the write of a change is guarded by the generation alone, and events of the old one
-    may move the conditions between its read and its write."""
+    by `updated` (the api accepted it at `now`). Its conditions but `Accepted` (see
+    `accepted_condition`) are the event's to write: the write of a change is guarded by
+    the generation alone, and events of the old one may move them between its read and
+    its write."""
     command = apply_command(model, generation=generation, cause="update", now=now)
     ref = model_ref(model.record, generation=generation)
     data = UpdatedData(**ref.model_dump(), changed=changed)
     event = ModelUpdated.of(data, source=EVENT_SOURCE, time=now)
     return outbox_entry(command, event, due_at)
+
+
+ACCEPTED_CONDITION = f"conditions.{conditions.TYPES.index('Accepted')}"
+"""Where a change sets the `Accepted` condition in place (see `accepted_condition`)."""
+
+
+def accepted_condition(model: StoredModel, *, generation: int, now: datetime) -> Any:
+    """The model's `Accepted` condition once `generation` is accepted at `now`, for a
+    change to set in place (`ACCEPTED_CONDITION`) with the generation itself. Only
+    `accepted`/`updated` ever move it, so setting it alone overwrites nothing an event of
+    the old generation wrote meanwhile; and the change's `updated`, settled late (after a
+    redelivery) and so ignored, cannot leave it naming the old generation. None for a model
+    an older version stored without conditions: its `updated` writes them all."""
+    stored = list(model.record.conditions)
+    if not stored or stored[conditions.TYPES.index("Accepted")].get("type") != "Accepted":
+        return None
+    after = conditions.accepted(stored, generation=generation, at=now)
+    return after[conditions.TYPES.index("Accepted")]
 
 
 def stored_config(model: StoredModel) -> DeploymentConfig:

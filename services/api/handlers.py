@@ -39,7 +39,13 @@ from services.api.changes import (
     touches_cluster,
 )
 from services.api.cluster_models import ClusterModels, Rendered
-from services.api.documents import new_model_document, stored_config, update_entry
+from services.api.documents import (
+    ACCEPTED_CONDITION,
+    accepted_condition,
+    new_model_document,
+    stored_config,
+    update_entry,
+)
 from services.api.gates import check_cluster, check_names_free
 from services.api.history import FeedFilter, HistoryPage
 from services.api.identifiers import PublicIdCollisionError, new_public_id, parse_model_id
@@ -423,6 +429,9 @@ class Models:
                 due_at=now + self.relay.grace,
             ),
         }
+        accepted = accepted_condition(model, generation=generation, now=now)
+        if accepted is not None:
+            changes[ACCEPTED_CONDITION] = accepted
         readmission = gpu_readmission(model, after, changed=changed)
         if readmission is None:
             updated = await self.registry.change(model, changes)

@@ -121,7 +121,12 @@ class FakeRegistry:
             or stored["status"] == Status.DELETING
         ):
             return None
-        stored.update(copy.deepcopy(changes))
+        for key, value in copy.deepcopy(changes).items():
+            field, _, index = key.partition(".")  # `conditions.0`: a list entry in place
+            if index:
+                stored[field][int(index)] = value
+            else:
+                stored[key] = value
         self._changed()
         return StoredModel.from_document(copy.deepcopy(stored))
 

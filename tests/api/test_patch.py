@@ -51,6 +51,8 @@ async def test_a_patch_publishes_the_new_generation_with_cause_update_and_the_up
     headers = await key_for(123)
     public_id = await create(http, headers)
     await poll(lambda: outbox_empty(mongo_db), until=bool)
+    path = f"{MODELS}/{public_id}"
+    before = (await http.get(path, headers=headers)).json()["model"]["conditions"]
 
     response = await patch(
         http, public_id, {"deployment_config": {"image": "vllm/vllm-openai:v0.11.0"}}, headers
@@ -78,7 +80,12 @@ async def test_a_patch_publishes_the_new_generation_with_cause_update_and_the_up
     assert (updated.data.generation, updated.data.changed) == (2, ["deployment_config.image"])
     details = (await http.get(f"{MODELS}/{public_id}", headers=headers)).json()["model"]
     assert (details["status"], details["generation"]) == ("updating", 2)
-    # the `updated` event, consumed, says the new generation is accepted
+    # Accepted is set with the change, in place (the change's answer shows it)
+    answered = response.json()["model"]["conditions"]
+    assert answered[0]["message"] == "generation 2 accepted"
+    assert answered[0]["last_transition_time"] == before[0]["last_transition_time"]
+    assert answered[1:] == before[1:]  # the others are the events' to move
+    # the `updated` event, consumed, moves Progressing too
     shown = await poll(
         lambda: http.get(f"{MODELS}/{public_id}", headers=headers),
         until=lambda r: r.json()["model"]["conditions"][0]["message"] == "generation 2 accepted",

@@ -11,7 +11,7 @@ from bson import ObjectId
 
 from services.api import settling
 from services.api.admission import RELEASE_GRACE, reservation_fields
-from services.api.documents import new_model_document
+from services.api.documents import ACCEPTED_CONDITION, accepted_condition, new_model_document
 from services.api.records import StoredModel
 from services.api.requests import CreateModelRequest
 from services.api.web.examples import SEED_CREATE_REQUEST
@@ -578,3 +578,12 @@ def test_a_create_writes_what_accepted_says_and_updated_moves_the_conditions_onc
     assert settle(model, applied(model, 4, generation=2))
     assert ignored(model, updated(model, 5, generation=2, time=when))
     assert ignored(model, accepted(model, 6, generation=1))
+
+    # settled after the cluster's report (a redelivery), `updated` changes nothing: the
+    # change itself set Accepted in place, so it does not keep naming generation 2
+    model |= {"generation": 3, "status": "updating"}
+    index = int(ACCEPTED_CONDITION.split(".")[1])
+    model["conditions"][index] = accepted_condition(read(model), generation=3, now=when)
+    assert settle(model, applied(model, 7, generation=3))
+    assert ignored(model, updated(model, 8, generation=3, time=when))
+    assert model["conditions"][index]["message"] == "generation 3 accepted"
