@@ -156,7 +156,8 @@ def update_entry(
     return outbox_entry(command, event, due_at)
 
 
-ACCEPTED_CONDITION = f"conditions.{conditions.TYPES.index('Accepted')}"
+_ACCEPTED = conditions.TYPES.index("Accepted")
+ACCEPTED_CONDITION = f"conditions.{_ACCEPTED}"
 """Where a change sets the `Accepted` condition in place (see `accepted_condition`)."""
 
 
@@ -168,10 +169,9 @@ def accepted_condition(model: StoredModel, *, generation: int, now: datetime) ->
     redelivery) and so ignored, cannot leave it naming the old generation. None for a model
     an older version stored without conditions: its `updated` writes them all."""
     stored = list(model.record.conditions)
-    if not stored or stored[conditions.TYPES.index("Accepted")].get("type") != "Accepted":
+    if not stored or stored[_ACCEPTED].get("type") != "Accepted":
         return None
-    after = conditions.accepted(stored, generation=generation, at=now)
-    return after[conditions.TYPES.index("Accepted")]
+    return conditions.accepted(stored, generation=generation, at=now)[_ACCEPTED]
 
 
 def stored_config(model: StoredModel) -> DeploymentConfig:

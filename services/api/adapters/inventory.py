@@ -2,8 +2,8 @@
 
 No answer in time, no responder or a garbled reply all become `InventoryUnavailableError`
 (503): a request never hangs on a missing inventory. A query unanswered after half the
-deadline is asked once more (a replica may have died holding it). An explicit `QueryError` reply
-carries the inventory's own words.
+deadline is asked once more (a replica may have died holding it). An explicit
+`QueryError` reply carries the inventory's own words.
 
 Every request still asks the inventory (so an answer is as fresh as its projection and a
 missing inventory is a 503 at once), but names the version of the reply it holds: while
