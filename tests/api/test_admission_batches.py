@@ -84,6 +84,7 @@ async def race(
         ),
         return_exceptions=True,
     )
+    await until(lambda: admissions.idle)  # the batch's releases, written after its answers
     return list(outcomes)
 
 
@@ -179,7 +180,9 @@ async def admissions_either_way(
     try:
         if cache is not None:
             await until(lambda: cache.ready)
-        yield Admissions(mongo_db, transactions=sessions, cache=cache)
+        # Every admission reads the reservations (and so releases what it may): the
+        # releases are what these tests are about.
+        yield Admissions(mongo_db, transactions=sessions, cache=cache, full_read_seconds=0.0)
     finally:
         if cache is not None and task is not None:
             cache.stop()
@@ -236,3 +239,62 @@ async def test_a_release_leaves_the_reserved_index_at_once_and_counts_through_it
     plan = await models.find_one({"name": "bound"})
     assert plan is not None
     assert plan["planned_nodes"] == ["gpu-a100-1"]
+
+
+async def test_admissions_that_follow_each_other_read_the_reservations_once(
+    mongo_db: AsyncDatabase[Document], admissions: Admissions
+) -> None:
+    """While the ledger shows no other admission since this process's last, the next one
+    plans on what that one read and stored, without reading the reservations again."""
+    status = synced_status(placement=gpu_placement(allocatable=4))
+    assert len(stored(await race(admissions, status, [("first-1", 1), ("first-2", 1)]))) == 2
+    second = await race(admissions, status, [("second-1", 1), ("second-2", 1), ("second-3", 1)])
+    third = await race(admissions, status, [("third", 1)])
+
+    assert admissions.reads == 1
+    assert len(stored(second)) == 2  # planned around the first batch's two
+    assert isinstance(third[0], InsufficientResourcesError)
+    assert await reserved_on(mongo_db) == {"gpu-a100-1": 4}
+
+
+async def test_an_admission_by_another_replica_in_between_is_read_before_planning(
+    mongo_db: AsyncDatabase[Document], admissions: Admissions
+) -> None:
+    sessions = TransactionSessions(mongo_db, service="api")
+    await sessions.start()
+    try:
+        other = Admissions(mongo_db, transactions=sessions)
+        status = synced_status(placement=gpu_placement(allocatable=5))
+        assert stored(await race(admissions, status, [("mine", 1)]))
+        assert len(stored(await race(other, status, [("theirs-1", 1), ("theirs-2", 1)]))) == 2
+        mine = await race(admissions, status, [(f"mine-{n}", 1) for n in range(4)])
+        theirs = await race(other, status, [("theirs-3", 1)])
+    finally:
+        await sessions.close()
+
+    assert len(stored(mine)) == 2  # 5 - 1 - 2: the other replica's two are counted
+    assert isinstance(theirs[0], InsufficientResourcesError)
+    assert admissions.reads == 2
+    assert other.reads == 2
+    assert await reserved_on(mongo_db) == {"gpu-a100-1": 5}
+
+
+async def test_what_a_read_reservation_gave_back_meanwhile_is_free_again_at_the_next_read(
+    mongo_db: AsyncDatabase[Document], admissions: Admissions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed model's reservation still counts for the admissions that plan on the last
+    read (the safe side), and no longer once the read is older than `full_read_seconds`."""
+    status = synced_status(placement=gpu_placement(allocatable=2))
+    first = stored(await race(admissions, status, [("failing", 1), ("kept", 1)]))
+    failing = next(record for record in first if record.name == "failing")
+    await mongo_db[Collection.MODELS].update_one(
+        {"public_id": failing.public_id}, {"$set": {"status": "failed"}}
+    )
+    before = await race(admissions, status, [("too-soon", 1)])
+    assert isinstance(before[0], InsufficientResourcesError)
+    assert admissions.reads == 1
+
+    monkeypatch.setattr(admissions, "_full_read_seconds", 0.0)
+    after = await race(admissions, status, [("in-its-place", 1)])
+    assert [record.name for record in stored(after)] == ["in-its-place"]
+    assert admissions.reads == 2

@@ -105,6 +105,41 @@ async def test_a_failed_write_fails_its_batch_only_and_a_cancelled_caller_nobody
 
 
 @pytest.mark.integration
+async def test_a_batch_settles_after_its_callers_are_answered_and_before_the_next_batch() -> None:
+    log: list[str] = []
+    settling = asyncio.Event()
+    failing = [True]
+
+    async def write(items: list[int]) -> list[BaseException | int]:
+        log.append(f"write {items}")
+        return list(items)
+
+    async def settle() -> None:
+        log.append("settle")
+        settling.set()
+        await asyncio.sleep(0.05)
+        if failing and failing.pop():
+            raise RuntimeError("a follow-up that fails")
+
+    commits: GroupCommit[int, int] = GroupCommit(write, settle=settle)
+    first = asyncio.create_task(commits.submit(1))
+    await settling.wait()
+    assert first.done()  # answered while its batch still settles
+    assert first.result() == 1
+    assert commits.batches == 1
+    assert not commits.idle
+    second = await commits.submit(2)  # arrives during a settle that fails, written after it
+    assert second == 2
+    await until_idle(commits)
+    assert log == ["write [1]", "settle", "write [2]", "settle"]
+
+
+async def until_idle(commits: GroupCommit[int, int]) -> None:
+    async with asyncio.timeout(5):
+        while not commits.idle:
+            await asyncio.sleep(0.01)
+
+
 async def test_concurrent_inserts_answer_per_document_on_the_real_server(
     mongo_db: AsyncDatabase[Document],
 ) -> None:

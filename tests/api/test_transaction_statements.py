@@ -176,7 +176,7 @@ async def test_an_admission_and_the_release_of_bound_reservations_write_the_mode
     sessions = TransactionSessions(db, service="api")
     await sessions.start()
     try:
-        admissions = Admissions(db, transactions=sessions)
+        admissions = Admissions(db, transactions=sessions, full_read_seconds=0.0)  # releases
         status = synced_status(placement=gpu_placement(allocatable=4))
         first = stored(await race(admissions, status, [("bound", 1), ("failing", 1)]))
         by_name = {record.name: record for record in first}

@@ -12,6 +12,15 @@ In this process the transactions take turns in the registered session
 (`TransactionSessions`), and the creates that arrive while one runs are judged together
 in the next (group commit, see `Admissions`): concurrent creates neither conflict nor
 queue one transaction each.
+
+Three things keep a create's wait short on a server that runs one command at a time:
+- the ledger's increment answers with its `seq`; when that is the one this process's
+  last admission left plus one, no other admission ran in between, and this one plans
+  on what the last one read and stored (`_Known`) instead of reading the reservations
+  again (a read at least every `FULL_READ_SECONDS` gives back what was released);
+- the inventory's status is asked while the transaction takes the ledger;
+- the releases a batch found are written after its creates have their answers, still
+  in its turn (`GroupCommit`'s `settle`).
 """
 
 import asyncio
@@ -44,7 +53,7 @@ from services.api.admission import (
     reserved_by_node,
     reserved_gpus,
 )
-from services.api.records import StoredModel
+from services.api.records import ModelRecord, StoredModel
 from shared.errors import AdmissionBusyError, InsufficientResourcesError, JanModelsError
 from shared.names import Collection
 from shared.queries import StatusReply
@@ -74,6 +83,8 @@ _RESERVATION_FIELDS: Final = {
 """What the admissions read of a model's reservation (the generation: `_as_read`'s guard)."""
 MAX_BATCH: Final = 100
 """Creates judged in one transaction at most."""
+FULL_READ_SECONDS: Final = 1.0
+"""How long the reservations an admission read may serve the ones after it (`_Known`)."""
 
 
 class QuotaLimits:
@@ -127,6 +138,31 @@ class _Outstanding:
     """The ones not yet given a `released_at`: public id to the model as read (a guard)."""
     over: list[Document] = field(default_factory=list)
     """The ones still marked `reserved` whose reservation holds nothing any more, as read."""
+    ends: dict[str, datetime] = field(default_factory=dict)
+    """Public id -> the end of its grace, for the released ones."""
+
+    def holding(self, now: datetime) -> list[Reservation]:
+        """The reservations that may still hold GPUs at `now` (a grace may have ended)."""
+        return [
+            reservation
+            for reservation in self.reservations
+            if (end := self.ends.get(reservation.public_id)) is None or end >= now
+        ]
+
+
+@dataclass(slots=True)
+class _Known:
+    """Every reservation as of the ledger's `seq`: what this process's last admission
+    read (`read_at`, monotonic) and what it and the admissions after it inserted. While
+    the ledger is still at `seq` when the next admission takes it, no other admission ran
+    in between (every admission takes the ledger in its transaction), so nothing was
+    reserved that this does not hold: the next one plans on it without reading the
+    reservations again. A reservation released, failed or deleted since still counts here
+    (on the safe side) until the next read, at most `FULL_READ_SECONDS` later."""
+
+    seq: int
+    read_at: float
+    outstanding: _Outstanding
 
 
 @dataclass(slots=True)
@@ -136,6 +172,7 @@ class _Judged:
 
     outcomes: list[StoredModel | BaseException]
     reservations: _Outstanding
+    status: StatusReply
 
 
 class _Refused(Exception):  # noqa: N818 (not an error to anyone outside this module)
@@ -162,6 +199,7 @@ class Admissions:
         transactions: TransactionSessions | None = None,
         max_batch: int = MAX_BATCH,
         cache: RegistryCache | None = None,
+        full_read_seconds: float = FULL_READ_SECONDS,
     ) -> None:
         self._client = db.client
         self._cache = cache
@@ -173,13 +211,24 @@ class Admissions:
         self._transactions = transactions
         self._ledger_exists = False
         self._batches: GroupCommit[_Request, StoredModel] = GroupCommit(
-            self._admit_batch, max_batch=max_batch
+            self._admit_batch, max_batch=max_batch, settle=self._settle_batch
         )
+        self._to_release: _Judged | None = None
+        """The last batch's reservations, released once its creates have their answers."""
+        self._known: _Known | None = None
+        self._full_read_seconds = full_read_seconds
+        self.reads = 0
+        """How many admissions read the reservations (for tests and profiles)."""
 
     @property
     def batches(self) -> int:
         """How many group commits ran (for tests and profiles)."""
         return self._batches.batches
+
+    @property
+    def idle(self) -> bool:
+        """No admission runs and no release of one is pending (for tests)."""
+        return self._batches.idle
 
     async def admit(
         self,
@@ -218,12 +267,9 @@ class Admissions:
                 asked = time.monotonic()
                 async with self._session() as session:
                     started = time.monotonic()
-                    status = await batch[0].cluster()
-                    read = time.monotonic()
-                    judged = await self._judge_in_transaction(session, batch, status)
+                    judged = await self._judge_in_transaction(session, batch, timings)
                 timings["turn"] += started - asked
-                timings["status"] += read - started
-                timings["transaction"] += time.monotonic() - read
+                timings["transaction"] += time.monotonic() - started
             except _Refused as refused:
                 outcomes[waiting.pop(refused.index)] = refused.error
                 continue
@@ -238,7 +284,9 @@ class Admissions:
                 continue
             outcomes.update(zip(waiting, judged.outcomes, strict=True))
             timings["reservations"] = len(judged.reservations.reservations)
-            await self._release_bound(judged.reservations, status)
+            timings["unreleased"] = len(judged.reservations.unreleased)
+            timings["over"] = len(judged.reservations.over)
+            self._to_release = judged
             break
         log.info(
             "admission batch",
@@ -247,31 +295,95 @@ class Admissions:
         )
         return [outcomes[index] for index in range(len(requests))]
 
+    async def _settle_batch(self) -> None:
+        """After a batch's creates have their answers, in its turn: its releases."""
+        judged, self._to_release = self._to_release, None
+        if judged is not None:
+            await self._release_bound(judged.reservations, judged.status)
+
     async def _judge_in_transaction(
-        self, session: AsyncClientSession, batch: list[_Request], status: StatusReply
+        self, session: AsyncClientSession, batch: list[_Request], timings: dict[str, float]
     ) -> _Judged:
-        async with await session.start_transaction():
-            await self._ledger.update_one(
-                {"_id": _LEDGER_ID}, {"$inc": {"seq": 1}}, session=session
-            )
-            reservations = await self._reservations(session)
-            reserved = reserved_by_node(reservations.reservations, status.bound_gpus)
-            free = free_by_node(status.placement, reserved)
-            usage: dict[int, tuple[int | None, int]] = {}
-            outcomes: list[Document | BaseException] = []
-            stored: list[tuple[int, Document]] = []
-            for index, request in enumerate(batch):
-                organization = request.organization_id
-                if organization not in usage:
-                    usage[organization] = await self._usage_if_limited(organization, session)
-                try:
-                    document = self._judge(request, status, free, usage)
-                except JanModelsError as exc:
-                    outcomes.append(exc)
-                    continue
-                outcomes.append(document)
-                stored.append((index, document))
-            await self._insert(session, stored)  # the last statement: see `_release_bound`
+        """The inventory's status is asked in this admission's turn, while its transaction
+        takes the ledger and reads the reservations: the two need nothing of each other
+        (the grace of a release covers a status older or newer than the read, see
+        `_release_bound`), and the status is as fresh as when it was asked first."""
+        asked = time.monotonic()
+        status_read = asyncio.ensure_future(_timed(batch[0].cluster(), timings, asked))
+        known, self._known = self._known, None  # kept again only once this one commits
+        try:
+            lap = _Laps(timings)
+            async with await session.start_transaction():
+                seq = await self._take_ledger(session)
+                lap("ledger")
+                if (
+                    known is not None
+                    and known.seq + 1 == seq
+                    and time.monotonic() - known.read_at < self._full_read_seconds
+                ):
+                    read_at = known.read_at
+                    reservations = _Outstanding(
+                        known.outstanding.holding(datetime.now(UTC)),
+                        ends=known.outstanding.ends,
+                    )
+                else:
+                    read_at = time.monotonic()
+                    reservations = await self._reservations(session)
+                    self.reads += 1
+                lap("reserved_read")
+                status = await status_read
+                lap("status_wait")
+                judged = await self._judge_batch(session, batch, status, reservations)
+                lap("judge")
+            lap("commit")
+            self._known = _Known(seq, read_at, _with_admitted(reservations, judged))
+        finally:
+            if not status_read.done():
+                status_read.cancel()
+                with contextlib.suppress(BaseException):
+                    await status_read
+        return judged
+
+    async def _take_ledger(self, session: AsyncClientSession) -> int:
+        """The admission's first statement: the ledger's `seq` after its increment. Two
+        admissions that overlap both write it, so one of them conflicts."""
+        ledger = await self._ledger.find_one_and_update(
+            {"_id": _LEDGER_ID},
+            {"$inc": {"seq": 1}},
+            projection={"seq": 1},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if ledger is None:  # pragma: no cover (`_ensure_ledger` wrote it)
+            raise RuntimeError("the admission ledger is missing")
+        return int(ledger["seq"])
+
+    async def _judge_batch(
+        self,
+        session: AsyncClientSession,
+        batch: list[_Request],
+        status: StatusReply,
+        reservations: _Outstanding,
+    ) -> _Judged:
+        """Quota and placement of each create on what the ones before it left, and the
+        admitted ones inserted (the transaction's last statement)."""
+        reserved = reserved_by_node(reservations.reservations, status.bound_gpus)
+        free = free_by_node(status.placement, reserved)
+        usage: dict[int, tuple[int | None, int]] = {}
+        outcomes: list[Document | BaseException] = []
+        stored: list[tuple[int, Document]] = []
+        for index, request in enumerate(batch):
+            organization = request.organization_id
+            if organization not in usage:
+                usage[organization] = await self._usage_if_limited(organization, session)
+            try:
+                document = self._judge(request, status, free, usage)
+            except JanModelsError as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append(document)
+            stored.append((index, document))
+        await self._insert(session, stored)  # the last statement: see `_release_bound`
         return _Judged(
             [
                 outcome
@@ -280,6 +392,7 @@ class Admissions:
                 for outcome in outcomes  # each inserted document now has its `_id`
             ],
             reservations,
+            status,
         )
 
     def _judge(
@@ -452,13 +565,19 @@ class Admissions:
                 outstanding.over.append(_as_read(document))
                 continue
             outstanding.reservations.append(Reservation(public_id, _plan(document)))
-            if document.get("released_at") is None:
+            if (released_at := document.get("released_at")) is None:
                 outstanding.unreleased[public_id] = _as_read(document)
-        outstanding.reservations += await self._released(now, read, session)
+            else:
+                outstanding.ends[public_id] = _utc(released_at)
+        outstanding.reservations += await self._released(now, read, session, outstanding.ends)
         return outstanding
 
     async def _released(
-        self, now: datetime, read: set[str], session: AsyncClientSession | None
+        self,
+        now: datetime,
+        read: set[str],
+        session: AsyncClientSession | None,
+        ends: dict[str, datetime],
     ) -> list[Reservation]:
         """The reservations released less than `RELEASE_GRACE` ago and not in `read`.
 
@@ -469,17 +588,19 @@ class Admissions:
         failed) a moment ago, and counts until the cache catches up: on the safe side.
         Until the cache is ready, by a scan of `released_at` (no index: only then)."""
         if self._cache is not None and self._cache.ready:
-            return _cached(self._cache, now, read)
+            return _cached(self._cache, now, read, ends)
         cursor = self._models.find(
             {"released_at": {"$gte": now}},
             _RESERVATION_FIELDS,
             session=session,
         )
-        return [
-            Reservation(document["public_id"], _plan(document))
-            async for document in cursor
-            if document["public_id"] not in read and reserved_gpus(document, now=now)
-        ]
+        released = []
+        async for document in cursor:
+            public_id = document["public_id"]
+            if public_id not in read and reserved_gpus(document, now=now):
+                released.append(Reservation(public_id, _plan(document)))
+                ends[public_id] = _utc(document["released_at"])
+        return released
 
     async def _quota(
         self, organization_id: int, session: AsyncClientSession | None
@@ -559,17 +680,63 @@ class Admissions:
                 yield session
 
 
+class _Laps:
+    """Adds the seconds since the last lap to `timings[name]` (the batch's log line)."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self._timings = timings
+        self._last = time.monotonic()
+
+    def __call__(self, name: str) -> None:
+        now = time.monotonic()
+        self._timings[name] = self._timings.get(name, 0.0) + now - self._last
+        self._last = now
+
+
+async def _timed(
+    read: Awaitable[StatusReply], timings: dict[str, float], asked: float
+) -> StatusReply:
+    try:
+        return await read
+    finally:
+        timings["status"] += time.monotonic() - asked
+
+
+def _with_admitted(reservations: _Outstanding, judged: _Judged) -> _Outstanding:
+    """The reservations an admission planned around, and the ones it stored."""
+    admitted = [
+        _reservation_of(outcome.record)
+        for outcome in judged.outcomes
+        if isinstance(outcome, StoredModel) and outcome.record.reservation
+    ]
+    return _Outstanding([*reservations.reservations, *admitted], ends=reservations.ends)
+
+
 def _conflict(exc: OperationFailure) -> bool:
     return exc.has_error_label("TransientTransactionError") or exc.code in WRITE_CONFLICT_CODES
 
 
-def _cached(cache: RegistryCache, now: datetime, read: set[str]) -> list[Reservation]:
-    """The registry cache's reservations that may hold GPUs at `now`, but those in `read`."""
-    return [
-        Reservation(record.public_id, [(entry.node, entry.gpus) for entry in record.reservation])
-        for record in cache.reserving(now)
-        if record.public_id not in read
-    ]
+def _cached(
+    cache: RegistryCache, now: datetime, read: set[str], ends: dict[str, datetime] | None = None
+) -> list[Reservation]:
+    """The registry cache's reservations that may hold GPUs at `now`, but those in `read`
+    (each one's grace end noted in `ends`, when given)."""
+    reservations = []
+    for record in cache.reserving(now):
+        if record.public_id in read:
+            continue
+        reservations.append(_reservation_of(record))
+        if ends is not None and record.released_at is not None:
+            ends[record.public_id] = _utc(record.released_at)
+    return reservations
+
+
+def _reservation_of(record: ModelRecord) -> Reservation:
+    return Reservation(record.public_id, [(entry.node, entry.gpus) for entry in record.reservation])
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _plan(document: Document) -> Plan:

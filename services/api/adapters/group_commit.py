@@ -29,14 +29,24 @@ class GroupCommit(Generic[Item, Result]):
         write: Callable[[list[Item]], Awaitable[list[Result | BaseException]]],
         *,
         max_batch: int = MAX_BATCH,
+        settle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """`write(items)` returns one outcome per item, in order; raising fails them all."""
+        """`write(items)` returns one outcome per item, in order; raising fails them all.
+        `settle()`, when given, runs after each batch's callers have their outcomes and
+        before the next batch is written: follow-up work of the batch that no caller
+        waits for, still in the batch's turn."""
         self._write = write
+        self._settle = settle
         self._max_batch = max_batch
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._writer: asyncio.Task[None] | None = None
         self.batches = 0
         """How many commands went out (for tests and profiles)."""
+
+    @property
+    def idle(self) -> bool:
+        """No batch is being written or settled, and none waits."""
+        return self._writer is None
 
     async def submit(self, item: Item) -> Result:
         """The item's outcome once its batch is acknowledged. A caller cancelled meanwhile
@@ -54,6 +64,11 @@ class GroupCommit(Generic[Item, Result]):
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 await self._write_batch(batch)
+                if self._settle is not None:
+                    try:
+                        await self._settle()
+                    except Exception:  # the next batch's callers are owed their write
+                        log.exception("group commit's follow-up failed")
         finally:
             self._writer = None
             for _, future in self._pending:  # only when cancelled (shutdown)
