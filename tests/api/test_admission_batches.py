@@ -11,6 +11,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.api.adapters.admissions import Admissions
+from services.api.adapters.quotas import LEDGER_ID, OrganizationQuotas
 from services.api.adapters.registry_cache import RegistryCache
 from services.api.admission import Ask, Plan, reservation_fields
 from services.api.documents import new_model_document
@@ -136,7 +137,7 @@ async def test_racing_creates_share_transactions_and_admit_exactly_the_free_gpus
 async def test_a_batch_never_takes_an_organization_past_its_quota(
     mongo_db: AsyncDatabase[Document], admissions: Admissions
 ) -> None:
-    await mongo_db[Collection.ORGANIZATION_QUOTAS].insert_one({"_id": 4, "gpus": 3})
+    await OrganizationQuotas(mongo_db).set(4, gpus=3)
     status = synced_status(placement=gpu_placement(allocatable=64))
     creates = [(f"quota-{n}", 4) for n in range(7)] + [(f"free-{n}", 5) for n in range(4)]
     outcomes = await race(admissions, status, creates)
@@ -298,3 +299,33 @@ async def test_what_a_read_reservation_gave_back_meanwhile_is_free_again_at_the_
     after = await race(admissions, status, [("in-its-place", 1)])
     assert [record.name for record in stored(after)] == ["in-its-place"]
     assert admissions.reads == 2
+
+
+async def test_the_limits_come_with_the_ledger_and_a_ledger_from_before_gets_them_once(
+    mongo_db: AsyncDatabase[Document], admissions: Admissions
+) -> None:
+    """An admission learns every limit from the ledger it takes. A database from before
+    (quotas in their collection only, a ledger without limits) is filled by the first
+    admission; from then on a change through `OrganizationQuotas` reaches both."""
+    await mongo_db[Collection.ORGANIZATION_QUOTAS].insert_one({"_id": 8, "gpus": 2})
+    await mongo_db[Collection.ADMISSIONS].insert_one({"_id": LEDGER_ID, "seq": 41})
+    status = synced_status(placement=gpu_placement(allocatable=64))
+
+    first = await race(admissions, status, [(f"old-{n}", 8) for n in range(3)])
+    assert len(stored(first)) == 2
+    ledger = await mongo_db[Collection.ADMISSIONS].find_one({"_id": LEDGER_ID})
+    assert ledger is not None
+    assert (ledger["limits"], ledger["seq"]) == ({"8": 2}, 42)
+
+    quotas = OrganizationQuotas(mongo_db)
+    await quotas.set(8, gpus=3)
+    await quotas.set(9, gpus=0)
+    second = await race(admissions, status, [("raised", 8), ("raised-2", 8), ("none", 9)])
+    assert [record.name for record in stored(second)] == ["raised"]
+    assert isinstance(second[2], GpuQuotaExceededError)
+    assert await quotas.clear(9)
+    third = await race(admissions, status, [("cleared", 9)])
+    assert [record.name for record in stored(third)] == ["cleared"]
+    ledger = await mongo_db[Collection.ADMISSIONS].find_one({"_id": LEDGER_ID})
+    assert ledger is not None
+    assert ledger["limits"] == {"8": 3}

@@ -9,6 +9,7 @@ import pytest
 from nats.js import JetStreamContext
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.api.adapters.quotas import OrganizationQuotas
 from services.api.settings import ApiSettings
 from shared.commands import CreateModel
 from shared.events import ModelUpdated, parse_event
@@ -101,7 +102,7 @@ async def test_a_change_that_adds_gpus_counts_against_the_quota_for_what_it_adds
     http: httpx.AsyncClient, key_for: KeyFactory, mongo_db: AsyncDatabase[Document]
 ) -> None:
     headers = await key_for(55)
-    await mongo_db[Collection.ORGANIZATION_QUOTAS].insert_one({"_id": 55, "gpus": 9})
+    await OrganizationQuotas(mongo_db).set(55, gpus=9)
     public_id = await create(http, headers)  # 1 GPU x max_replicas 8
 
     over = {"deployment_config": {"autoscaling_config": {"max_replicas": 10}}}

@@ -7,13 +7,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pymongo import MongoClient
 from typer.testing import CliRunner
 
 from jan_models.cli import app
 from jan_models.embedded import free_port
+from services.api.adapters.quotas import LEDGER_ID
+from shared.names import Collection
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +53,8 @@ def test_keys_create_list_revoke(
 
 def test_quota_set_list_clear(mongodb_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JAN_MODELS_MONGODB_URL", mongodb_url)
-    monkeypatch.setenv("JAN_MODELS_MONGODB_DATABASE", f"quota_{os.getpid()}_{time.time_ns()}")
+    database_name = f"quota_{os.getpid()}_{time.time_ns()}"
+    monkeypatch.setenv("JAN_MODELS_MONGODB_DATABASE", database_name)
     runner = CliRunner()
 
     assert runner.invoke(app, ["quota", "set", "--org", "42", "--gpus", "8"]).exit_code == 0
@@ -63,6 +68,13 @@ def test_quota_set_list_clear(mongodb_url: str, monkeypatch: pytest.MonkeyPatch)
     assert (cleared.exit_code, cleared.stdout.strip()) == (0, "org 42: unlimited")
     assert runner.invoke(app, ["quota", "clear", "--org", "42"]).exit_code == 1
     assert runner.invoke(app, ["quota", "list"]).stdout.splitlines()[1:] == ["       7  2"]
+    # the admission ledger carries the same limits, written in the same transaction
+    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_url)
+    try:
+        ledger = client[database_name][Collection.ADMISSIONS].find_one({"_id": LEDGER_ID})
+    finally:
+        client.close()
+    assert (ledger or {}).get("limits") == {"7": 2}
 
 
 def test_the_api_runs_as_its_own_process_from_environment_alone(

@@ -40,6 +40,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from services.api.adapters.group_commit import GroupCommit
+from services.api.adapters.quotas import LEDGER_ID, ledger_limits, sync_ledger_limits
 from services.api.adapters.registry import change_guard, refused_insert
 from services.api.adapters.registry_cache import RegistryCache
 from services.api.admission import (
@@ -66,7 +67,6 @@ from shared.transactions import (
 )
 
 log = logging.getLogger(__name__)
-_LEDGER_ID: Final = "gpus"
 _RELEASED_ON_RUNNING: Final = frozenset({"creating", "deploying"})
 """A new model's reservation is released by the status write that sets it running with
 every replica ready (`settling`); the admissions release it only if that write did not
@@ -85,6 +85,10 @@ MAX_BATCH: Final = 100
 """Creates judged in one transaction at most."""
 FULL_READ_SECONDS: Final = 1.0
 """How long the reservations an admission read may serve the ones after it (`_Known`)."""
+
+
+_Limits = dict[int, int] | None
+"""Organization id -> GPU limit, as the ledger holds them (None: it holds none yet)."""
 
 
 class QuotaLimits:
@@ -202,6 +206,7 @@ class Admissions:
         full_read_seconds: float = FULL_READ_SECONDS,
     ) -> None:
         self._client = db.client
+        self._db = db
         self._cache = cache
         """What `/status` reads while it is ready: the admissions themselves always read
         MongoDB, in their transaction."""
@@ -314,7 +319,7 @@ class Admissions:
         try:
             lap = _Laps(timings)
             async with await session.start_transaction():
-                seq = await self._take_ledger(session)
+                seq, limits = await self._take_ledger(session)
                 lap("ledger")
                 if (
                     known is not None
@@ -333,7 +338,7 @@ class Admissions:
                 lap("reserved_read")
                 status = await status_read
                 lap("status_wait")
-                judged = await self._judge_batch(session, batch, status, reservations)
+                judged = await self._judge_batch(session, batch, status, reservations, limits)
                 lap("judge")
             lap("commit")
             self._known = _Known(seq, read_at, _with_admitted(reservations, judged))
@@ -344,19 +349,20 @@ class Admissions:
                     await status_read
         return judged
 
-    async def _take_ledger(self, session: AsyncClientSession) -> int:
-        """The admission's first statement: the ledger's `seq` after its increment. Two
-        admissions that overlap both write it, so one of them conflicts."""
+    async def _take_ledger(self, session: AsyncClientSession) -> tuple[int, _Limits]:
+        """The admission's first statement: the ledger's `seq` after its increment, and
+        every organization's GPU limit (see `adapters/quotas.py`). Two admissions that
+        overlap both write it, so one of them conflicts; so does a change of quota."""
         ledger = await self._ledger.find_one_and_update(
-            {"_id": _LEDGER_ID},
+            {"_id": LEDGER_ID},
             {"$inc": {"seq": 1}},
-            projection={"seq": 1},
+            projection={"seq": 1, "limits": 1},
             return_document=ReturnDocument.AFTER,
             session=session,
         )
         if ledger is None:  # pragma: no cover (`_ensure_ledger` wrote it)
             raise RuntimeError("the admission ledger is missing")
-        return int(ledger["seq"])
+        return int(ledger["seq"]), ledger_limits(ledger)
 
     async def _judge_batch(
         self,
@@ -364,6 +370,7 @@ class Admissions:
         batch: list[_Request],
         status: StatusReply,
         reservations: _Outstanding,
+        limits: _Limits,
     ) -> _Judged:
         """Quota and placement of each create on what the ones before it left, and the
         admitted ones inserted (the transaction's last statement)."""
@@ -375,7 +382,7 @@ class Admissions:
         for index, request in enumerate(batch):
             organization = request.organization_id
             if organization not in usage:
-                usage[organization] = await self._usage_if_limited(organization, session)
+                usage[organization] = await self._usage_if_limited(organization, session, limits)
             try:
                 document = self._judge(request, status, free, usage)
             except JanModelsError as exc:
@@ -460,11 +467,15 @@ class Admissions:
                 async with self._session() as session:
                     status = await cluster()
                     async with await session.start_transaction():
-                        await self._ledger.update_one(
-                            {"_id": _LEDGER_ID}, {"$inc": {"seq": 1}}, session=session
-                        )
+                        _, limits = await self._take_ledger(session)
                         plan = await self._replan(
-                            model, session, status, ask=ask, surge=surge, quota_gpus=quota_gpus
+                            model,
+                            session,
+                            status,
+                            ask=ask,
+                            surge=surge,
+                            quota_gpus=quota_gpus,
+                            limits=limits,
                         )
                         if plan is None:
                             raise InsufficientResourcesError(
@@ -494,13 +505,13 @@ class Admissions:
         ask: Ask,
         surge: int,
         quota_gpus: int,
+        limits: _Limits,
     ) -> Plan | None:
         organization_id, public_id = model.record.organization_id, model.record.public_id
         added = quota_gpus - model.record.quota_gpus
         if added > 0:
-            limit = await self._limit(organization_id, session)
+            limit, used = await self._usage_if_limited(organization_id, session, limits)
             if limit is not None:
-                used = await self._used(organization_id, session)
                 check_quota(
                     organization_id=organization_id, limit=limit, used=used, requested=added
                 )
@@ -519,10 +530,14 @@ class Admissions:
         return None if plan is None else [*plan, *surge_plan]
 
     async def _usage_if_limited(
-        self, organization_id: int, session: AsyncClientSession
+        self, organization_id: int, session: AsyncClientSession, limits: _Limits
     ) -> tuple[int | None, int]:
-        """The limit and, when there is one, the GPUs used (unlimited: the sum decides nothing)."""
-        limit = await self._limit(organization_id, session)
+        """The limit and, when there is one, the GPUs used (unlimited: the sum decides
+        nothing). The limit from the ledger as the admission took it, when it has them."""
+        if limits is not None:
+            limit = limits.get(organization_id)
+        else:
+            limit = await self._limit(organization_id, session)
         return limit, 0 if limit is None else await self._used(organization_id, session)
 
     async def reserved(self) -> list[Reservation]:
@@ -658,16 +673,28 @@ class Admissions:
             log.warning("reservations not released", extra={"error": str(exc)})
 
     async def _ensure_ledger(self) -> None:
+        """The ledger, with every organization's limit (a ledger from before limits were
+        kept there gets them from the quota collection, once)."""
         if self._ledger_exists:
             return
         with contextlib.suppress(DuplicateKeyError):
             await write_in_transaction(  # the ledger is written in transactions only
                 self._ledger,
                 lambda session: self._ledger.update_one(
-                    {"_id": _LEDGER_ID}, {"$setOnInsert": {"seq": 0}}, upsert=True, session=session
+                    {"_id": LEDGER_ID}, {"$setOnInsert": {"seq": 0}}, upsert=True, session=session
                 ),
                 self._transactions,
             )
+        if await self._ledger.count_documents({"_id": LEDGER_ID, "limits": {"$exists": True}}):
+            self._ledger_exists = True
+            return
+
+        async def fill(session: AsyncClientSession | None) -> None:
+            ledger = await self._ledger.find_one({"_id": LEDGER_ID}, session=session)
+            if ledger is None or "limits" not in ledger:  # not filled meanwhile
+                await sync_ledger_limits(self._db, session)
+
+        await write_in_transaction(self._ledger, fill, self._transactions)
         self._ledger_exists = True
 
     @contextlib.asynccontextmanager
