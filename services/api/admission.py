@@ -27,6 +27,17 @@ pods bound: longer than any status an admission plans with can be older than the
 that showed them bound."""
 
 
+ADMISSION_STATUS_AGE: Final = 0.25
+"""Seconds an admission may plan with a status asked before its turn. Each admission
+used to ask the inventory afresh: at one create a batch that is 25 status replies a
+second, each a full one while pods bind (every node and every bound model), and the
+inventory building them fell behind on the watch events that bring models to running.
+An older status is safe where it matters: a model's pods bound since still count by its
+reservation, a reservation released since counts through `RELEASE_GRACE`; what it can
+miss is a pod of another workload bound in that quarter second, the same kind of lag
+the inventory's own view of the cluster has."""
+
+
 @dataclass(frozen=True, slots=True)
 class Ask:
     gpus: int

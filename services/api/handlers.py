@@ -21,7 +21,13 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
 from services.api import listing
-from services.api.admission import Ask, Plan, reservation_fields, reserved_by_node
+from services.api.admission import (
+    ADMISSION_STATUS_AGE,
+    Ask,
+    Plan,
+    reservation_fields,
+    reserved_by_node,
+)
 from services.api.changes import (
     Patched,
     TokenChange,
@@ -89,6 +95,7 @@ from shared.placement import (
     starting_replicas,
 )
 from shared.quantity import whole_gi
+from shared.queries import StatusReply
 from shared.records import Document
 from shared.secrets import TokenCipher
 
@@ -211,7 +218,7 @@ class Models:
                 organization_id=organization_id,
                 ask=ask,
                 quota_gpus=gpus * most_replicas(config),
-                cluster=self.inventory.status,
+                cluster=self._admission_status,
                 min_vram_bytes=min_vram_bytes(requirements),
             )
         except REFUSALS_AFTER_A_TAKEN_NAME:
@@ -219,6 +226,11 @@ class Models:
             raise
         self.registry.remember(stored)
         return stored
+
+    async def _admission_status(self) -> StatusReply:
+        """The status an admission plans with: asked in its turn, or one asked less than
+        `ADMISSION_STATUS_AGE` ago (see there)."""
+        return await self.inventory.status(max_age=ADMISSION_STATUS_AGE)
 
     async def _refuse_a_taken_name(self, request: CreateModelRequest) -> None:
         """The order of checks: a taken name (409) comes before someone else's object of
@@ -458,7 +470,7 @@ class Models:
                 ask=readmission.ask,
                 surge=readmission.surge,
                 quota_gpus=after.record.quota_gpus,
-                cluster=self.inventory.status,
+                cluster=self._admission_status,
                 min_vram_bytes=min_vram_bytes(requirements),
             )
             if updated is not None:

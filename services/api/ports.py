@@ -105,9 +105,10 @@ class GpuAdmissions(Protocol):
 
 
 class ClusterInventory(Protocol):
-    async def status(self, *, fresh: bool = True) -> StatusReply:
-        """The cluster status; `fresh=False` accepts a recent one. `NotInClusterError`
-        (403) without a cluster, `InventoryUnavailableError` (503) without an answer."""
+    async def status(self, *, fresh: bool = True, max_age: float | None = None) -> StatusReply:
+        """The cluster status; `fresh=False` accepts a recent one, `max_age` one received
+        at most that many seconds ago. `NotInClusterError` (403) without a cluster,
+        `InventoryUnavailableError` (503) without an answer."""
 
     def cluster_status_json(self, reply: StatusReply) -> orjson.Fragment:
         """`reply.cluster_status` as JSON."""

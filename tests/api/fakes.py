@@ -387,7 +387,7 @@ class FakeInventory:
     workloads_version: object = 0
     """What identifies `workloads`: a test changing them bumps it, as the inventory would."""
 
-    async def status(self, *, fresh: bool = True) -> StatusReply:
+    async def status(self, *, fresh: bool = True, max_age: float | None = None) -> StatusReply:
         self.calls.append("inventory.status")
         if self.unavailable:
             raise InventoryUnavailableError("no answer in time")

@@ -54,6 +54,29 @@ async def test_a_held_status_is_confirmed_by_its_version_not_sent_again(
     assert inventory.sent == ["StatusReply", "Unchanged", "StatusReply"]
 
 
+async def test_an_admission_reuses_a_status_asked_within_its_age_and_asks_after_it(
+    nats_client: Client, inventory: FakeInventory
+) -> None:
+    """`max_age`: the admissions of a busy second share a few status replies instead of
+    asking one each (`ADMISSION_STATUS_AGE`); past the age the inventory is asked again."""
+    inventory.status = StatusReply(connected=True, cluster_status=cluster_status(), version="v-1")
+    client = Inventory(nats_client, timeout=2.0, status_cache_seconds=0.0)
+
+    first = await client.status(max_age=0.3)
+    inventory.status = StatusReply(
+        connected=True, cluster_status=cluster_status(aibrix_ok=False), version="v-2"
+    )
+    within = [await client.status(max_age=0.3) for _ in range(5)]
+    await asyncio.sleep(0.35)
+    after = await client.status(max_age=0.3)
+    fresh = await client.status()
+
+    assert all(reply is first for reply in within)
+    assert after.cluster_status.aibrix_ok is False
+    assert inventory.sent == ["StatusReply", "StatusReply", "Unchanged"]
+    assert fresh is after
+
+
 def workloads(*names: str) -> list[WorkloadEntry]:
     return [
         WorkloadEntry(name=n, namespace="default", is_managed=False, status="Running", replicas=1)

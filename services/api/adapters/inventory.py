@@ -70,12 +70,16 @@ class Inventory:
             self._rendered = (reply, orjson.Fragment(rendered))
         return self._rendered[1]
 
-    async def status(self, *, fresh: bool = True) -> StatusReply:
-        """The cluster status; `fresh=False` accepts a reply up to the cache age old."""
-        if not fresh and self._status is not None and self._status[0] > time.monotonic():
-            return available(self._status[1])
+    async def status(self, *, fresh: bool = True, max_age: float | None = None) -> StatusReply:
+        """The cluster status; `fresh=False` accepts a reply up to the cache age old,
+        `max_age` one received at most that many seconds ago."""
+        age = self._cache_seconds if not fresh else max_age
+        cached = self._status
+        if age is not None and cached is not None and time.monotonic() - cached[0] <= age:
+            return available(cached[1])
         held = self._status[1] if self._status is not None else None
         known = held.version if held is not None else None
+        asked = time.monotonic()  # the reply is at least this recent
         answer, _ = await self._ask_numbered(
             STATUS_QUERY_SUBJECT, StatusQuery(if_none_match=known), STATUS_ANSWER, StatusReply
         )
@@ -83,7 +87,7 @@ class Inventory:
             if held is None or answer.version != known:
                 raise _unasked(STATUS_QUERY_SUBJECT)
             answer = held
-        self._status = (time.monotonic() + self._cache_seconds, answer)
+        self._status = (asked, answer)
         return available(answer)
 
     async def models(self) -> tuple[list[WorkloadEntry], object]:
