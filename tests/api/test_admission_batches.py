@@ -329,3 +329,89 @@ async def test_the_limits_come_with_the_ledger_and_a_ledger_from_before_gets_the
     ledger = await mongo_db[Collection.ADMISSIONS].find_one({"_id": LEDGER_ID})
     assert ledger is not None
     assert ledger["limits"] == {"8": 3}
+    # `/status` shows the limit the admissions enforce, from the ledger: a quota
+    # document written around `OrganizationQuotas` is not enforced, and not shown.
+    await mongo_db[Collection.ORGANIZATION_QUOTAS].insert_one({"_id": 10, "gpus": 1})
+    assert (await admissions.usage(8))[0] == 3
+    assert (await admissions.usage(10))[0] is None
+
+
+async def test_the_admissions_after_a_read_still_count_a_released_reservation_in_its_grace(
+    mongo_db: AsyncDatabase[Document],
+    admissions_either_way: Admissions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reservation the read found released but in its grace (its pod not shown bound)
+    holds its GPU for the admissions planning on that read, as for the read itself."""
+    admissions = admissions_either_way
+    status = synced_status(placement=gpu_placement(allocatable=2))
+    released = stored(await race(admissions, status, [("released", 1)]))[0]
+    grace_end = datetime.now(UTC) + timedelta(seconds=60)
+    await mongo_db[Collection.MODELS].update_one(
+        {"public_id": released.public_id},
+        {"$set": {"reserved": False, "released_at": grace_end}},
+    )
+    await until_cache_shows(admissions, released.public_id, lambda m: m.released_at is not None)
+    assert stored(await race(admissions, status, [("read", 1)]))  # a read: 1 + 1 of 2
+    reads = admissions.reads
+
+    monkeypatch.setattr(admissions, "_full_read_seconds", 60.0)
+    after = await race(admissions, status, [("over", 1)])
+    assert isinstance(after[0], InsufficientResourcesError)
+    assert admissions.reads == reads  # planned on that read
+
+
+async def test_a_batch_judged_again_after_a_taken_name_reads_the_reservations_again(
+    mongo_db: AsyncDatabase[Document], admissions: Admissions
+) -> None:
+    """What the last admission read is given up once an attempt fails: the next attempt
+    may follow a commit that did not happen as planned."""
+    status = synced_status(placement=gpu_placement(allocatable=4))
+    assert stored(await race(admissions, status, [("taken", 1)]))
+    assert admissions.reads == 1
+    outcomes = await race(admissions, status, [("taken", 2), ("fresh", 2)])
+
+    assert isinstance(outcomes[0], ModelNameTakenError)
+    assert [record.name for record in stored(outcomes)] == ["fresh"]
+    assert admissions.reads == 2
+
+
+async def readmit(
+    admissions: Admissions, db: AsyncDatabase[Document], status: StatusReply, name: str, gpus: int
+) -> StoredModel:
+    """The model named `name` readmitted with `gpus` GPUs for its one replica (a change
+    that adds GPUs), as the PATCH handler does."""
+    document = await db[Collection.MODELS].find_one({"name": name})
+    assert document is not None
+    model = StoredModel.from_document(document)
+
+    def changes_for(plan: Plan) -> Document:
+        return reservation_fields(plan) | {"generation": model.record.generation + 1}
+
+    async def cluster() -> StatusReply:
+        return status
+
+    changed = await admissions.readmit(
+        model,
+        changes_for,
+        ask=Ask(gpus=gpus, replicas=1),
+        surge=0,
+        quota_gpus=gpus,
+        cluster=cluster,
+        min_vram_bytes=0,
+    )
+    assert changed is not None
+    assert changed.record.generation == model.record.generation + 1
+    return changed
+
+
+async def test_a_readmission_in_between_is_read_by_the_next_admission(
+    mongo_db: AsyncDatabase[Document], admissions: Admissions
+) -> None:
+    status = synced_status(placement=gpu_placement(allocatable=4))
+    assert stored(await race(admissions, status, [("grows", 1)]))
+    await readmit(admissions, mongo_db, status, "grows", 3)
+    after = await race(admissions, status, [("next", 1), ("too-many", 1)])
+
+    assert [record.name for record in stored(after)] == ["next"]  # 4 - 3 grown
+    assert admissions.reads == 2

@@ -144,7 +144,17 @@ async def test_a_model_stored_by_an_older_version_shows_the_defaults_and_no_secr
 
     assert (await write_in_transaction(models, write)).modified_count == 1
 
-    response = await http.get(f"{MODELS}/{model['public_id']}", headers=headers)
+    # The api serves details from its registry cache, which follows the change stream:
+    # a write made around the api shows once the cache has it.
+    response = await poll(
+        lambda: http.get(f"{MODELS}/{model['public_id']}", headers=headers),
+        until=lambda answer: (
+            answer.status_code != 200
+            or "secret_env_names" not in answer.json()["model"]["deployment_config"]
+            or answer.json()["model"]["deployment_config"]["secret_env_names"] != []
+        ),
+        timeout=5.0,
+    )
 
     assert response.status_code == 200, response.text
     config = response.json()["model"]["deployment_config"]

@@ -104,7 +104,6 @@ async def test_a_failed_write_fails_its_batch_only_and_a_cancelled_caller_nobody
     assert cancelled.cancelled()
 
 
-@pytest.mark.integration
 async def test_a_batch_settles_after_its_callers_are_answered_and_before_the_next_batch() -> None:
     log: list[str] = []
     settling = asyncio.Event()
@@ -140,6 +139,7 @@ async def until_idle(commits: GroupCommit[int, int]) -> None:
             await asyncio.sleep(0.01)
 
 
+@pytest.mark.integration
 async def test_concurrent_inserts_answer_per_document_on_the_real_server(
     mongo_db: AsyncDatabase[Document],
 ) -> None:

@@ -77,6 +77,23 @@ async def test_an_admission_reuses_a_status_asked_within_its_age_and_asks_after_
     assert fresh is after
 
 
+async def test_a_create_reuses_a_status_for_the_cache_age_and_a_fresh_ask_never(
+    nats_client: Client, inventory: FakeInventory
+) -> None:
+    """`fresh=False` (the create's early checks) keeps its meaning beside `max_age`."""
+    inventory.status = StatusReply(connected=True, cluster_status=cluster_status(), version="v-1")
+    client = Inventory(nats_client, timeout=2.0, status_cache_seconds=0.3)
+
+    first = await client.status(fresh=False)
+    assert await client.status(fresh=False) is first
+    assert await client.status(fresh=False, max_age=0.0) is first  # the cache age rules
+    await client.status()  # a fresh ask goes out whatever the cache holds
+    assert inventory.sent == ["StatusReply", "Unchanged"]
+    await asyncio.sleep(0.35)
+    await client.status(fresh=False)
+    assert inventory.sent == ["StatusReply", "Unchanged", "Unchanged"]
+
+
 def workloads(*names: str) -> list[WorkloadEntry]:
     return [
         WorkloadEntry(name=n, namespace="default", is_managed=False, status="Running", replicas=1)

@@ -16,7 +16,6 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient, DeleteOne, UpdateOne
@@ -31,14 +30,13 @@ from pymongo.monitoring import (
 from jan_models.embedded import EmbeddedMongo, free_port
 from services.api.adapters.admissions import Admissions
 from services.api.adapters.registry import Registry
-from services.api.admission import Ask, Plan, reservation_fields
 from services.api.records import StoredModel
 from shared import database
 from shared.names import Collection
 from shared.records import Document
 from shared.transactions import TransactionSessions, bulk_write_in_one_commit
 from tests.api.conftest import gpu_placement, synced_status
-from tests.api.test_admission_batches import race, stored
+from tests.api.test_admission_batches import race, readmit, stored
 
 pytestmark = pytest.mark.integration
 WRITES = frozenset({"insert", "update", "delete", "findAndModify"})
@@ -199,27 +197,7 @@ async def test_an_admission_and_the_release_of_bound_reservations_write_the_mode
         assert failing["reserved"] is False
 
         # A readmission (a change that adds GPUs) too.
-        document = await db[Collection.MODELS].find_one({"name": "next"})
-        assert document is not None
-        model = StoredModel.from_document(document)
-
-        def changes_for(plan: Plan) -> Document:
-            return reservation_fields(plan) | {"generation": model.record.generation + 1}
-
-        async def cluster() -> Any:
-            return bound
-
-        changed = await admissions.readmit(
-            model,
-            changes_for,
-            ask=Ask(gpus=2, replicas=1),
-            surge=0,
-            quota_gpus=2,
-            cluster=cluster,
-            min_vram_bytes=0,
-        )
-        assert changed is not None
-        assert changed.record.generation == model.record.generation + 1
+        await readmit(admissions, db, bound, "next", 2)
     finally:
         await sessions.close()
 

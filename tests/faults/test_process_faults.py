@@ -141,6 +141,7 @@ def longest_retry_wait() -> float:
     )
 
 
+@pytest.mark.timeout(longest_retry_wait() + 150)  # past its own wait, so a miss says why
 async def test_every_command_converges_while_kubesim_fails_a_tenth_of_requests(
     api: httpx.AsyncClient, cluster: Cluster, org: int, stack: LocalStack
 ) -> None:

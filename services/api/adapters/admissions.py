@@ -18,7 +18,7 @@ Three things keep a create's wait short on a server that runs one command at a t
   last admission left plus one, no other admission ran in between, and this one plans
   on what the last one read and stored (`_Known`) instead of reading the reservations
   again (a read at least every `FULL_READ_SECONDS` gives back what was released);
-- the inventory's status is asked while the transaction takes the ledger;
+- the inventory's status may be one asked a moment before (`ADMISSION_STATUS_AGE`);
 - the releases a batch found are written after its creates have their answers, still
   in its turn (`GroupCommit`'s `settle`).
 """
@@ -40,7 +40,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from services.api.adapters.group_commit import GroupCommit
-from services.api.adapters.quotas import LEDGER_ID, ledger_limits, sync_ledger_limits
+from services.api.adapters.quotas import (
+    LEDGER_ID,
+    ledger_limits,
+    read_limits,
+    sync_ledger_limits,
+)
 from services.api.adapters.registry import change_guard, refused_insert
 from services.api.adapters.registry_cache import RegistryCache
 from services.api.admission import (
@@ -101,15 +106,12 @@ class QuotaLimits:
     per create 9.3 -> 19.7, about 13 ms more CPU a create across the api and the server)."""
 
     def __init__(self, db: AsyncDatabase[Document], *, interval: float = 10.0) -> None:
-        self._quotas = db[Collection.ORGANIZATION_QUOTAS]
+        self._db = db
         self.interval = interval
         self.limits: dict[int, int] = {}
 
     async def refresh(self) -> None:
-        self.limits = {
-            int(document["_id"]): int(document["gpus"])
-            async for document in self._quotas.find({}, {"gpus": 1})
-        }
+        self.limits = await read_limits(self._db, None)
 
     async def run(self) -> None:
         while True:
@@ -212,7 +214,6 @@ class Admissions:
         MongoDB, in their transaction."""
         self._models = db[Collection.MODELS]
         self._ledger = db[Collection.ADMISSIONS]
-        self._quotas = db[Collection.ORGANIZATION_QUOTAS]
         self._transactions = transactions
         self._ledger_exists = False
         self._batches: GroupCommit[_Request, StoredModel] = GroupCommit(
@@ -309,44 +310,36 @@ class Admissions:
     async def _judge_in_transaction(
         self, session: AsyncClientSession, batch: list[_Request], timings: dict[str, float]
     ) -> _Judged:
-        """The inventory's status is asked in this admission's turn, while its transaction
-        takes the ledger and reads the reservations: the two need nothing of each other
-        (the grace of a release covers a status older or newer than the read, see
-        `_release_bound`), and the status is as fresh as when it was asked first."""
-        asked = time.monotonic()
-        status_read = asyncio.ensure_future(_timed(batch[0].cluster(), timings, asked))
+        """The status is asked in this admission's turn (`cluster`, which may answer with
+        one asked a moment ago), before the transaction: a slow inventory must not keep the
+        ledger written and uncommitted, which every other admission conflicts on."""
+        started = time.monotonic()
+        status = await batch[0].cluster()
+        timings["status"] += time.monotonic() - started
         known, self._known = self._known, None  # kept again only once this one commits
-        try:
-            lap = _Laps(timings)
-            async with await session.start_transaction():
-                seq, limits = await self._take_ledger(session)
-                lap("ledger")
-                if (
-                    known is not None
-                    and known.seq + 1 == seq
-                    and time.monotonic() - known.read_at < self._full_read_seconds
-                ):
-                    read_at = known.read_at
-                    reservations = _Outstanding(
-                        known.outstanding.holding(datetime.now(UTC)),
-                        ends=known.outstanding.ends,
-                    )
-                else:
-                    read_at = time.monotonic()
-                    reservations = await self._reservations(session)
-                    self.reads += 1
-                lap("reserved_read")
-                status = await status_read
-                lap("status_wait")
-                judged = await self._judge_batch(session, batch, status, reservations, limits)
-                lap("judge")
-            lap("commit")
-            self._known = _Known(seq, read_at, _with_admitted(reservations, judged))
-        finally:
-            if not status_read.done():
-                status_read.cancel()
-                with contextlib.suppress(BaseException):
-                    await status_read
+        lap = _Laps(timings)
+        async with await session.start_transaction():
+            seq, limits = await self._take_ledger(session)
+            lap("ledger")
+            if (
+                known is not None
+                and known.seq + 1 == seq
+                and time.monotonic() - known.read_at < self._full_read_seconds
+            ):
+                read_at = known.read_at
+                reservations = _Outstanding(
+                    known.outstanding.holding(datetime.now(UTC)),
+                    ends=known.outstanding.ends,
+                )
+            else:
+                read_at = time.monotonic()
+                reservations = await self._reservations(session)
+                self.reads += 1
+            lap("reserved_read")
+            judged = await self._judge_batch(session, batch, status, reservations, limits)
+            lap("judge")
+        lap("commit")
+        self._known = _Known(seq, read_at, _with_admitted(reservations, judged))
         return judged
 
     async def _take_ledger(self, session: AsyncClientSession) -> tuple[int, _Limits]:
@@ -360,7 +353,8 @@ class Admissions:
             return_document=ReturnDocument.AFTER,
             session=session,
         )
-        if ledger is None:  # pragma: no cover (`_ensure_ledger` wrote it)
+        if ledger is None:  # removed meanwhile: the next admission writes it again
+            self._ledger_exists = False
             raise RuntimeError("the admission ledger is missing")
         return int(ledger["seq"]), ledger_limits(ledger)
 
@@ -626,8 +620,10 @@ class Admissions:
         )
 
     async def _limit(self, organization_id: int, session: AsyncClientSession | None) -> int | None:
-        quota = await self._quotas.find_one({"_id": organization_id}, session=session)
-        return int(quota["gpus"]) if quota is not None else None
+        """The limit the admissions enforce: the ledger's (`adapters/quotas.py`), or the
+        quota collection's while the ledger holds none yet."""
+        limits = await read_limits(self._db, session)
+        return limits.get(organization_id)
 
     async def _used(self, organization_id: int, session: AsyncClientSession | None) -> int:
         cursor = self._models.find(
@@ -718,15 +714,6 @@ class _Laps:
         now = time.monotonic()
         self._timings[name] = self._timings.get(name, 0.0) + now - self._last
         self._last = now
-
-
-async def _timed(
-    read: Awaitable[StatusReply], timings: dict[str, float], asked: float
-) -> StatusReply:
-    try:
-        return await read
-    finally:
-        timings["status"] += time.monotonic() - asked
 
 
 def _with_admitted(reservations: _Outstanding, judged: _Judged) -> _Outstanding:

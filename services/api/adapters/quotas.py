@@ -35,8 +35,7 @@ async def sync_ledger_limits(
 ) -> None:
     """The ledger's `limits` set to every quota, as this session reads them (`{"<org>": G}`)."""
     limits = {
-        str(int(document["_id"])): int(document["gpus"])
-        async for document in db[Collection.ORGANIZATION_QUOTAS].find({}, session=session)
+        str(organization): gpus for organization, gpus in (await _quotas(db, session)).items()
     }
     await db[Collection.ADMISSIONS].update_one(
         {"_id": LEDGER_ID}, {"$set": {"limits": limits}}, upsert=True, session=session
@@ -50,6 +49,28 @@ def ledger_limits(ledger: Document) -> dict[int, int] | None:
     if not isinstance(limits, dict):
         return None
     return {int(organization): int(gpus) for organization, gpus in limits.items()}
+
+
+async def read_limits(
+    db: AsyncDatabase[Document], session: AsyncClientSession | None
+) -> dict[int, int]:
+    """Every organization's limit as the admissions enforce it: the ledger's, or the
+    quota collection's while the ledger holds none yet (what `/status` and the metrics
+    show, so they never name a limit admission does not apply)."""
+    ledger = await db[Collection.ADMISSIONS].find_one(
+        {"_id": LEDGER_ID}, {"limits": 1}, session=session
+    )
+    limits = ledger_limits(ledger) if ledger is not None else None
+    return limits if limits is not None else await _quotas(db, session)
+
+
+async def _quotas(
+    db: AsyncDatabase[Document], session: AsyncClientSession | None
+) -> dict[int, int]:
+    return {
+        int(document["_id"]): int(document["gpus"])
+        async for document in db[Collection.ORGANIZATION_QUOTAS].find({}, session=session)
+    }
 
 
 class OrganizationQuotas:
