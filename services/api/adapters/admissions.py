@@ -4,9 +4,11 @@ model, stored together or not at all.
 Every GPU admission first increments the one `admissions` document, so two racing
 admissions (in this process or in another api replica) write the same document: the
 second one conflicts, is aborted, and is judged again from what the first one stored.
-Inside the transaction the admission reads the organization's quota and usage and the
-reservations still outstanding, plans the model's starting replicas, and inserts the
-model with its plan. A crash before the commit stores nothing, so nothing leaks.
+That increment also answers every organization's GPU limit (the ledger keeps them,
+`adapters/quotas.py`). Inside the transaction the admission reads the usage of a limited
+organization and the reservations still outstanding, plans the model's starting
+replicas, and inserts the model with its plan. A crash before the commit stores nothing,
+so nothing leaks.
 
 In this process the transactions take turns in the registered session
 (`TransactionSessions`), and the creates that arrive while one runs are judged together
